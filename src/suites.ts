@@ -1,0 +1,9 @@
+// The registry of checklist suites, in report order. Each suite lives in suites/<name>.ts.
+import type { Suite } from './types.js';
+
+export const suites: Suite<any, any>[] = [
+];
+
+export function suiteByKey(key: string): Suite<any, any> | undefined {
+  return suites.find((s) => s.key === key);
+}
