@@ -113,7 +113,9 @@ export interface Waiver {
 }
 
 /** An Outcome placed on a node and a time by the engine. */
-export interface Result extends Outcome {
+export interface Result extends Omit<Outcome, 'status'> {
+  /** An Outcome's status, or `waived` when an unexpired waiver accepted a fail/error. */
+  status: Status;
   node: string;
   suite: string;
   /** ISO 8601 UTC. */
@@ -122,6 +124,8 @@ export interface Result extends Outcome {
   waiver?: Waiver;
   /** Status before a waiver applied (only when waived). */
   originalStatus?: Status;
+  /** A waiver matched but had expired: it was not applied (the status is unchanged). */
+  expiredWaiver?: Waiver;
 }
 
 /** Identity of a node, gathered once per run: goes into every report. */
