@@ -1,0 +1,196 @@
+// leafcert's command line. Every failure ends as one plain line on stderr and an exit code:
+// 0 certified, 1 a check failed, 2 invalid invocation/inventory (nothing ran), 3 incomplete
+// (a node or check could not be checked). See docs/cli.md.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InventoryError } from './inventory/errors.js';
+import { loadInventory } from './inventory/load.js';
+import { harnessVersion, PlanError, runInventory } from './engine/run.js';
+import { ConsoleReporter } from './reporters/console.js';
+import { JsonReporter } from './reporters/json.js';
+import { JunitReporter } from './reporters/junit.js';
+import { TapReporter } from './reporters/tap.js';
+import type { Reporter } from './reporters/types.js';
+import { registerLab } from './lab/cli.js';
+import { registerNix } from './nix/cli.js';
+import { parseDuration, UnitError } from './units.js';
+
+/** Thrown for a bad invocation: printed as one line, exit 2. */
+export class UsageError extends Error {}
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return Number(v);
+}
+
+function duration(v: string): number {
+  try {
+    const ms = parseDuration(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
+    if (!(ms > 0) || ms === Infinity) throw new UnitError('not positive');
+    return ms;
+  } catch {
+    throw new InvalidArgumentError('expected seconds (e.g. 60) or a duration (e.g. 90s, 2m)');
+  }
+}
+
+function list(v: string, prev: string[] = []): string[] {
+  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** A report path must be writable before anything runs: failing after an hour of checks helps nobody. */
+function checkReportPath(flag: string, p: string): string {
+  const abs = resolve(p);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} ${p}: is a directory`);
+  let dir = dirname(abs);
+  while (!existsSync(dir)) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag} ${p}: cannot write in ${dir}`);
+  }
+  return abs;
+}
+
+interface RunFlags {
+  inventory: string;
+  junit?: string;
+  tap?: string;
+  json?: string;
+  html?: string;
+  concurrency?: number;
+  only?: string[];
+  timeout?: number;
+  allowMutating?: boolean;
+}
+
+async function run(flags: RunFlags): Promise<number> {
+  const reportFlags: [string, string | undefined][] = [
+    ['--junit', flags.junit],
+    ['--tap', flags.tap],
+    ['--json', flags.json],
+  ];
+  if (flags.html) throw new UsageError('--html is not implemented yet; use --json for the full evidence');
+  const paths = reportFlags.filter((f): f is [string, string] => f[1] !== undefined).map(([f, p]) => [f, checkReportPath(f, p)] as const);
+
+  const inv = loadInventory(flags.inventory);
+  const reporters: Reporter[] = [new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout })];
+  for (const [flag, p] of paths) {
+    if (flag === '--junit') reporters.push(new JunitReporter(p));
+    if (flag === '--tap') reporters.push(new TapReporter(p));
+    if (flag === '--json') reporters.push(new JsonReporter(p));
+  }
+
+  // First signal: stop and finish the reports (unfinished checks become `error`); second: quit now.
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`leafcert: ${sig} again, exiting without finishing the reports\n`);
+      process.exit(3);
+    }
+    process.stderr.write(`leafcert: ${sig}: stopping, unfinished checks are reported as errors\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { exitCode } = await runInventory(
+      inv,
+      {
+        allowMutating: flags.allowMutating ?? false,
+        timeoutMs: flags.timeout ?? inv.defaults.timeoutMs,
+        baseDir: inv.baseDir,
+        concurrency: flags.concurrency ?? inv.defaults.concurrency,
+        only: flags.only,
+        signal: abort.signal,
+        argv: process.argv.slice(2),
+      },
+      reporters,
+    );
+    return exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  // Set before any subcommand exists: commander copies these settings into each new subcommand.
+  program.exitOverride();
+  program
+    .name('leafcert')
+    .description('Certify NixOS leaf nodes against the production checklist, with evidence (JUnit, TAP 14, JSON).')
+    .version(harnessVersion(), '-V, --version')
+    .showSuggestionAfterError()
+    .configureOutput({
+      // commander's own messages ("error: unknown option") are already one line.
+      outputError: (str, write) => write(str.replace(/^error: /, 'leafcert: ')),
+    });
+
+  program
+    .command('run')
+    .description('Check every node of an inventory and write the reports.')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--junit <path>', 'write JUnit XML')
+    .option('--tap <path>', 'write TAP 14')
+    .option('--json <path>', 'write JSON evidence (schemas/evidence.schema.json)')
+    .addOption(new Option('--html <path>', 'write an HTML report (not implemented yet)').hideHelp())
+    .option('-c, --concurrency <n>', 'nodes checked at once (default: inventory defaults.concurrency or 8)', positiveInt)
+    .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', list)
+    .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', duration)
+    .option('--allow-mutating', 'allow checks that write to scratch paths on the node (backup round trips)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 certified (all passed, waived, skipped or manual), 1 a check failed,\n' +
+        '2 invalid invocation or inventory (nothing ran, or no checks selected), 3 incomplete\n' +
+        '(a node or check could not be checked, or the run was interrupted).',
+    )
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await run(flags);
+    });
+
+  registerLab(program);
+  registerNix(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help / --version exit 0; usage errors (already printed by commander) exit 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof InventoryError) {
+      for (const l of e.message.split('\n')) process.stderr.write(`leafcert: ${l}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof PlanError) {
+      process.stderr.write(`leafcert: ${e.message}\n`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    process.stderr.write(`leafcert: ${msg}\n`);
+    if (process.env.LEAFCERT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 3;
+  }
+}
+
+const isMain = process.argv[1] && /(?:^|[\\/])(?:cli\.js|leafcert(?:\.js)?)$/.test(process.argv[1]);
+if (isMain) {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`leafcert: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 3;
+    },
+  );
+}

@@ -1,0 +1,321 @@
+// The engine: plans suites per node, runs nodes concurrently (bounded), gathers with a timeout,
+// evaluates, applies waivers and streams every Result to the reporters as it comes. Anything that
+// stops a suite from being checked becomes `error` Results for its checks: never a silent gap,
+// never a pass.
+import { readFileSync } from 'node:fs';
+import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptions, Suite } from '../types.js';
+import { ParseError, TransportError } from '../types.js';
+import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.js';
+import { emptyCounts } from '../reporters/types.js';
+import { limiter } from './limit.js';
+import { selected } from './select.js';
+import { applyWaivers } from './waivers.js';
+
+export interface EngineOptions extends RunOptions {
+  concurrency: number;
+  /** Check ids or suite names, `*` globs. */
+  only?: string[];
+  /** Abort = SIGINT/SIGTERM: unfinished suites become `error` ("interrupted"). */
+  signal?: AbortSignal;
+  /** For the evidence report. */
+  argv?: string[];
+}
+
+/** What the engine needs from the outside world; tests pass fakes. */
+export interface EngineDeps {
+  openHost(node: NodeSpec, opts: { baseDir: string }): Promise<Host>;
+  gatherIdentity(host: Host): Promise<NodeIdentity>;
+  suites: Suite<any, any>[];
+  now(): Date;
+}
+
+/** `--only` names nothing that exists, or similar: nothing ran (exit 2). */
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
+export interface PlannedSuite {
+  suite: Suite<any, any>;
+  expect: unknown;
+  /** Check ids of this suite that --only selects. */
+  checkIds: string[];
+}
+
+export function harnessVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    return String(pkg.version);
+  } catch {
+    try {
+      // Running from src/ under vitest.
+      return String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    } catch {
+      return 'unknown';
+    }
+  }
+}
+
+async function defaultDeps(): Promise<EngineDeps> {
+  // Loaded lazily so the engine's unit tests (fake hosts and suites) do not pull in ssh2 or every suite.
+  const [t, i, s] = await Promise.all([import('../transport/index.js'), import('../probes/identity.js'), import('../suites.js')]);
+  return { openHost: t.openHost, gatherIdentity: i.gatherIdentity, suites: s.suites, now: () => new Date() };
+}
+
+/** Suites planned per node: those whose key is in the node's expectation and that --only selects. */
+export function plan(inv: Inventory, suites: Suite<any, any>[], only?: string[]): Map<string, PlannedSuite[]> {
+  if (only?.length) {
+    const unknown = only.filter((p) => !suites.some((s) => s.checkIds.some((id) => selected([p], s.name, id))));
+    if (unknown.length) {
+      const known = suites.map((s) => s.name).join(', ') || 'none registered';
+      throw new PlanError(`--only ${unknown.join(',')} matches no check id or suite name (suites: ${known})`);
+    }
+  }
+  const out = new Map<string, PlannedSuite[]>();
+  for (const node of inv.nodes) {
+    const exp = inv.expectations[node.expect] ?? {};
+    const planned: PlannedSuite[] = [];
+    for (const suite of suites) {
+      if (!(suite.key in exp)) continue;
+      const checkIds = suite.checkIds.filter((id) => selected(only, suite.name, id));
+      if (checkIds.length) planned.push({ suite, expect: exp[suite.key], checkIds });
+    }
+    out.set(node.name, planned);
+  }
+  return out;
+}
+
+/** 1 if any check failed, else 3 if any errored (or the run was interrupted), else 2 if nothing ran, else 0. */
+export function exitCodeFor(results: Result[], interrupted = false): number {
+  if (interrupted) return 3;
+  if (results.some((r) => r.status === 'fail')) return 1;
+  if (results.some((r) => r.status === 'error')) return 3;
+  if (results.length === 0) return 2;
+  return 0;
+}
+
+function fmtSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) return reject(new Interrupted());
+    const onAbort = () => finish(() => reject(new Interrupted()));
+    const timer = setTimeout(
+      () => finish(() => reject(new TransportError('timeout', `${what} did not finish within ${fmtSeconds(ms)}`))),
+      ms,
+    );
+    let done = false;
+    function finish(f: () => void) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      f();
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => finish(() => resolve(v)),
+      (e) => finish(() => reject(e)),
+    );
+  });
+}
+
+function reason(e: unknown): string {
+  if (e instanceof Interrupted) return 'interrupted';
+  if (e instanceof Error) return e.message.split('\n')[0] || e.name;
+  return String(e);
+}
+
+export async function runInventory(
+  inv: Inventory & { sha256?: string; warnings?: string[] },
+  opts: EngineOptions,
+  reporters: Reporter[],
+  depsIn?: Partial<EngineDeps>,
+): Promise<{ exitCode: number; results: Result[]; interrupted: boolean }> {
+  const deps: EngineDeps = { ...(depsIn?.openHost && depsIn?.gatherIdentity && depsIn?.suites ? {} : await defaultDeps()), ...depsIn } as EngineDeps;
+  const now = deps.now ?? (() => new Date());
+  const planned = plan(inv, deps.suites, opts.only);
+  const results: Result[] = [];
+  const warnings: string[] = [...(inv.warnings ?? [])];
+  const started = now();
+
+  // A broken reporter must not stop the certification: note it once and carry on.
+  const broken = new Set<Reporter>();
+  const emit = (f: (r: Reporter) => void) => {
+    for (const r of reporters) {
+      if (broken.has(r)) continue;
+      try {
+        f(r);
+      } catch (e) {
+        broken.add(r);
+        warnings.push(`a reporter failed and was stopped: ${reason(e)}`);
+      }
+    }
+  };
+
+  const meta: RunMeta = {
+    harness: { name: 'leafcert', version: harnessVersion() },
+    startedAt: started.toISOString(),
+    inventory: { path: inv.file, sha256: inv.sha256 ?? '' },
+    argv: opts.argv ?? [],
+    nodes: inv.nodes,
+    planned: [...planned.values()].reduce((n, ps) => n + ps.reduce((m, p) => m + p.checkIds.length, 0), 0),
+  };
+  emit((r) => r.onRunStart(meta));
+  for (const w of inv.warnings ?? []) emit((r) => r.onWarning?.(w));
+  const warn = (msg: string) => {
+    warnings.push(msg);
+    emit((r) => r.onWarning?.(msg));
+  };
+
+  const record = (r: Result) => {
+    const final = applyWaivers(r, inv.waivers, now());
+    results.push(final);
+    emit((rep) => rep.onResult(final));
+  };
+
+  const errorResults = (node: NodeSpec, ps: PlannedSuite, message: string, source: string, startedAt: Date, excerpt?: string) => {
+    const durationMs = now().getTime() - startedAt.getTime();
+    for (const id of ps.checkIds) {
+      record({
+        id,
+        title: id,
+        subject: node.name,
+        status: 'error',
+        severity: 'high',
+        message,
+        evidence: { source, observed: message, ...(excerpt ? { excerpt } : {}) },
+        checklist: [],
+        node: node.name,
+        suite: ps.suite.name,
+        startedAt: startedAt.toISOString(),
+        durationMs,
+      });
+    }
+  };
+
+  const runNode = async (node: NodeSpec) => {
+    const suites = planned.get(node.name) ?? [];
+    let host: Host | undefined;
+    let identity: NodeIdentity = {};
+    const t0 = now();
+    try {
+      if (opts.signal?.aborted) throw new Interrupted();
+      host = await withTimeout(
+        deps.openHost(node, { baseDir: opts.baseDir }),
+        Math.max(opts.timeoutMs, node.ssh.connectTimeoutMs + 1000),
+        `connecting to ${node.name}`,
+        opts.signal,
+      );
+    } catch (e) {
+      emit((r) => r.onNodeStart(node, identity));
+      const msg = e instanceof Interrupted ? 'interrupted before the node was checked' : reason(e);
+      const source = e instanceof TransportError ? `transport ${node.transport} (${e.kind})` : `transport ${node.transport}`;
+      for (const ps of suites) errorResults(node, ps, msg, source, t0);
+      emit((r) => r.onNodeEnd(node));
+      return;
+    }
+    try {
+      try {
+        identity = await withTimeout(deps.gatherIdentity(host), opts.timeoutMs, `gathering identity of ${node.name}`, opts.signal);
+      } catch (e) {
+        if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
+      }
+      emit((r) => r.onNodeStart(node, identity));
+      for (const ps of suites) {
+        const s0 = now();
+        if (opts.signal?.aborted) {
+          errorResults(node, ps, 'interrupted', host.describe, s0);
+          continue;
+        }
+        const ctx = {
+          node,
+          host,
+          identity,
+          options: { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir },
+          progress: (m: string) => emit((r) => r.onProgress?.(node.name, `${ps.suite.name}: ${m}`)),
+        };
+        let facts: unknown;
+        try {
+          facts = await withTimeout(
+            Promise.resolve().then(() => ps.suite.gather(ctx, ps.expect)),
+            opts.timeoutMs,
+            `gathering ${ps.suite.name} facts on ${node.name}`,
+            opts.signal,
+          );
+        } catch (e) {
+          const source = e instanceof ParseError ? e.source : host.describe;
+          errorResults(node, ps, reason(e), source, s0, e instanceof ParseError ? e.excerpt : undefined);
+          continue;
+        }
+        let outcomes: Outcome[];
+        try {
+          outcomes = ps.suite.evaluate(facts, ps.expect, { node, identity, options: ctx.options, now: now() });
+        } catch (e) {
+          errorResults(node, ps, `evaluating ${ps.suite.name}: ${reason(e)}`, e instanceof ParseError ? e.source : `suites/${ps.suite.name}`, s0);
+          continue;
+        }
+        const durationMs = now().getTime() - s0.getTime();
+        for (const o of outcomes) {
+          if (!selected(opts.only, ps.suite.name, o.id)) continue;
+          record({ ...o, node: node.name, suite: ps.suite.name, startedAt: s0.toISOString(), durationMs });
+        }
+      }
+    } finally {
+      emit((r) => r.onNodeEnd(node));
+      // A wedged connection must not hold up the end of the run.
+      await withTimeout(host.close(), 5000, `closing ${node.name}`).catch(() => undefined);
+    }
+  };
+
+  const limit = limiter(Math.max(1, opts.concurrency));
+  await Promise.all(
+    inv.nodes.map((n) =>
+      limit(() =>
+        runNode(n).catch((e) => {
+          warn(`${n.name}: internal error: ${reason(e)}`);
+        }),
+      ),
+    ),
+  );
+
+  const interrupted = opts.signal?.aborted ?? false;
+  const exitCode = exitCodeFor(results, interrupted);
+  const finished = now();
+  const counts = emptyCounts();
+  const perNode: Record<string, Counts> = {};
+  for (const n of inv.nodes) perNode[n.name] = emptyCounts();
+  for (const r of results) {
+    counts[r.status]++;
+    (perNode[r.node] ??= emptyCounts())[r.status]++;
+  }
+  const summary: RunSummary = {
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    counts,
+    perNode,
+    exitCode,
+    interrupted,
+    warnings,
+  };
+  for (const r of reporters) {
+    try {
+      await r.onRunEnd(summary);
+    } catch (e) {
+      warnings.push(`a reporter could not finish: ${reason(e)}`);
+      process.stderr.write(`leafcert: a report could not be written: ${reason(e)}\n`);
+    }
+  }
+  return { exitCode, results, interrupted };
+}

@@ -1,0 +1,30 @@
+// Waivers turn an accepted fail/error into `waived` (the original status is kept); an expired
+// waiver is never applied, but the result says it existed.
+import type { Result, Waiver } from '../types.js';
+import { utcDate } from '../inventory/load.js';
+import { matchesGlob } from './select.js';
+
+function matches(w: Waiver, r: Result): boolean {
+  return matchesGlob(w.check, r.id) && (w.node === undefined || w.node === r.node) && (w.subject === undefined || w.subject === r.subject);
+}
+
+export function applyWaivers(r: Result, waivers: Waiver[], now: Date): Result {
+  if (r.status !== 'fail' && r.status !== 'error') return r;
+  const today = utcDate(now);
+  const all = waivers.filter((w) => matches(w, r));
+  const valid = all.find((w) => w.expires >= today);
+  if (valid) {
+    return {
+      ...r,
+      status: 'waived',
+      originalStatus: r.status,
+      waiver: valid,
+      message: `${r.message} [waived until ${valid.expires} by ${valid.approvedBy}: ${valid.reason}]`,
+    };
+  }
+  const expired = all[0];
+  if (expired) {
+    return { ...r, expiredWaiver: expired, message: `${r.message} [waiver expired ${expired.expires}, not applied]` };
+  }
+  return r;
+}

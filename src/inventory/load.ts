@@ -1,0 +1,188 @@
+// Loads an inventory: YAML (positions kept) → schema composed from the registered suites →
+// cross-field checks → NodeSpecs with defaults applied and relative paths resolved.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { suites as registeredSuites } from '../suites.js';
+import type { Inventory, NodeSpec, SshSettings, Suite, Waiver } from '../types.js';
+import { parseDuration } from '../units.js';
+import { InventoryError, formatPath, type InventoryProblem } from './errors.js';
+import { composeSchema } from './schema.js';
+import { compile, condense } from './validate.js';
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface LoadedInventory extends Inventory {
+  /** sha256 of the file's bytes, for the evidence report. */
+  sha256: string;
+  /** Non-fatal findings (expired waivers), one line each. */
+  warnings: string[];
+}
+
+/** Position of the value (or, for a missing/unknown key, of its parent or the key) at `segments`. */
+function locate(doc: Document, lc: LineCounter, segments: (string | number)[], key?: string): { line: number; col: number } | undefined {
+  let node: unknown = doc.contents;
+  let last: unknown = node;
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      node = pair?.value;
+    } else if (isSeq(node)) node = node.items[Number(seg)];
+    else break;
+    if (node === undefined || node === null) break;
+    last = node;
+  }
+  let target: unknown = last;
+  if (key !== undefined && isMap(last)) {
+    const pair = last.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    if (pair && isNode(pair.key)) target = pair.key;
+  }
+  const range = isNode(target) ? target.range : undefined;
+  if (!range) return undefined;
+  return lc.linePos(range[0]);
+}
+
+function pointerToSegments(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function resolvePath(baseDir: string, p: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  if (p.startsWith('~/') && process.env.HOME) return resolve(process.env.HOME, p.slice(2));
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/** Today's date (UTC) as YYYY-MM-DD: a waiver is valid through its `expires` day. */
+export function utcDate(now: Date): string {
+  return now.toISOString().slice(0, 10);
+}
+
+export function waiverExpired(w: Waiver, now: Date): boolean {
+  return w.expires < utcDate(now);
+}
+
+export function loadInventory(file: string, opts: { suites?: Suite<any, any>[]; now?: Date } = {}): LoadedInventory {
+  const path = resolve(file);
+  let text: string;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+    text = bytes.toString('utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new InventoryError(path, [{ path: '', message: `cannot read inventory: ${why}` }]);
+  }
+  return parseInventory(text, path, { ...opts, sha256: createHash('sha256').update(bytes).digest('hex') });
+}
+
+export function parseInventory(
+  text: string,
+  path: string,
+  opts: { suites?: Suite<any, any>[]; now?: Date; sha256?: string } = {},
+): LoadedInventory {
+  const suites = opts.suites ?? registeredSuites;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length) {
+    throw new InventoryError(
+      path,
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+        line: e.linePos?.[0].line,
+        col: e.linePos?.[0].col,
+      })),
+    );
+  }
+  const data = doc.toJS({ maxAliasCount: 100 }) as any;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InventoryError(path, [{ path: '', message: 'expected a YAML mapping with `nodes` and `expectations`' }]);
+  }
+
+  const validate = compile(composeSchema(suites));
+  const problems: InventoryProblem[] = [];
+  const valid = (v: unknown): boolean => validate(v);
+  if (!valid(data)) {
+    for (const { instancePath, error, message } of condense(validate.errors ?? [])) {
+      const segments = pointerToSegments(instancePath);
+      const p = error.params as Record<string, unknown>;
+      const key = (p.additionalProperty ?? undefined) as string | undefined;
+      const pathSegs = key !== undefined ? [...segments, key] : p.missingProperty !== undefined ? [...segments] : segments;
+      const pos = locate(doc, lc, segments, key);
+      const suiteKey = key !== undefined && segments.length === 2 && segments[0] === 'expectations';
+      const text = suiteKey
+        ? `unknown suite key "${key}" (known: ${suites.map((s) => s.key).join(', ') || 'no suites registered'})`
+        : message;
+      problems.push({ path: formatPath(pathSegs), message: text, line: pos?.line, col: pos?.col });
+    }
+    throw new InventoryError(path, problems);
+  }
+
+  // Cross-field rules a JSON Schema cannot state.
+  const seen = new Map<string, number>();
+  (data.nodes as any[]).forEach((n, i) => {
+    const at = (field: string) => locate(doc, lc, ['nodes', i, field]);
+    if (seen.has(n.name)) {
+      problems.push({ path: `nodes[${i}].name`, message: `duplicate node name "${n.name}" (also nodes[${seen.get(n.name)}])`, ...at('name') });
+    } else seen.set(n.name, i);
+    if (!(n.expect in data.expectations)) {
+      const known = Object.keys(data.expectations);
+      problems.push({
+        path: `nodes[${i}].expect`,
+        message: `names no expectation "${n.expect}" (defined: ${known.length ? known.join(', ') : 'none'})`,
+        ...at('expect'),
+      });
+    }
+  });
+  if (problems.length) throw new InventoryError(path, problems);
+
+  const baseDir = dirname(path);
+  const d = data.defaults ?? {};
+  const ms = (v: string | number | undefined, dflt: number) => (v === undefined ? dflt : parseDuration(v));
+  const nodes: NodeSpec[] = (data.nodes as any[]).map((n) => {
+    const ssh = { ...(d.ssh ?? {}), ...(n.ssh ?? {}) };
+    const settings: SshSettings = {
+      user: ssh.user ?? 'root',
+      port: n.port ?? ssh.port ?? 22,
+      identityFile: resolvePath(baseDir, ssh.identityFile),
+      knownHosts: resolvePath(baseDir, ssh.knownHosts),
+      agent: ssh.agent ?? false,
+      connectTimeoutMs: ms(ssh.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
+      acceptNewHostKey: ssh.acceptNewHostKey ?? false,
+    };
+    const spec: NodeSpec = { name: n.name, host: n.host, transport: n.transport ?? 'ssh', ssh: settings, expect: n.expect };
+    if (n.labels) spec.labels = n.labels;
+    return spec;
+  });
+
+  const now = opts.now ?? new Date();
+  const waivers: Waiver[] = data.waivers ?? [];
+  const warnings = waivers
+    .map((w, i) => ({ w, i }))
+    .filter(({ w }) => waiverExpired(w, now))
+    .map(({ w, i }) => {
+      const pos = locate(doc, lc, ['waivers', i, 'expires']);
+      const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
+      return `${where}: waivers[${i}]: waiver for ${w.check}${w.node ? ` on ${w.node}` : ''} expired on ${w.expires}; it is not applied`;
+    });
+
+  return {
+    file: path,
+    baseDir,
+    nodes,
+    expectations: data.expectations,
+    waivers,
+    defaults: { timeoutMs: ms(d.timeout, DEFAULT_TIMEOUT_MS), concurrency: d.concurrency ?? DEFAULT_CONCURRENCY },
+    sha256: opts.sha256 ?? createHash('sha256').update(text).digest('hex'),
+    warnings,
+  };
+}

@@ -1,0 +1,151 @@
+// The operator's view. On a TTY: one updating line per node. Otherwise (pipe, CI=true, NO_COLOR):
+// plain lines, no escapes. Failures and errors are printed as they come, with expected vs observed;
+// a summary closes the run.
+import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import { safeText, show } from './text.js';
+import type { Counts, Reporter, RunMeta, RunSummary } from './types.js';
+import { emptyCounts } from './types.js';
+
+export interface ConsoleOptions {
+  stream?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; columns?: number };
+  /** Force plain output (tests). Default: plain unless a TTY without CI=true / NO_COLOR. */
+  plain?: boolean;
+  reportPaths?: string[];
+}
+
+const STATUS_LABEL: Record<string, string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  error: 'ERROR',
+  skipped: 'SKIP',
+  manual: 'MANUAL',
+  waived: 'WAIVED',
+};
+
+function line(s: string): string {
+  return safeText(s, 2048).replace(/\n/g, ' ');
+}
+
+export function countsText(c: Counts): string {
+  const parts = (['pass', 'fail', 'error', 'skipped', 'manual', 'waived'] as const).filter((k) => c[k] > 0).map((k) => `${c[k]} ${k === 'pass' ? 'passed' : k === 'fail' ? 'failed' : k === 'error' ? 'errors' : k}`);
+  return parts.length ? parts.join(', ') : 'no checks';
+}
+
+export class ConsoleReporter implements Reporter {
+  private readonly out: NonNullable<ConsoleOptions['stream']>;
+  private readonly tty: boolean;
+  private readonly color: boolean;
+  private readonly rows = new Map<string, { counts: Counts; state: 'waiting' | 'running' | 'done'; progress?: string }>();
+  private drawn = 0;
+  private planned = 0;
+
+  constructor(private readonly opts: ConsoleOptions = {}) {
+    this.out = opts.stream ?? process.stdout;
+    const env = process.env;
+    this.tty = !opts.plain && Boolean(this.out.isTTY) && env.CI !== 'true' && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    this.color = this.tty;
+  }
+
+  private paint(code: string, s: string): string {
+    return this.color ? `\x1b[${code}m${s}\x1b[0m` : s;
+  }
+
+  /** Print above the live block (TTY) or as a plain line. */
+  private print(s: string): void {
+    this.erase();
+    this.out.write(s + '\n');
+    this.draw();
+  }
+
+  private erase(): void {
+    if (!this.tty || this.drawn === 0) return;
+    this.out.write(`\x1b[${this.drawn}A\x1b[0J`);
+    this.drawn = 0;
+  }
+
+  private draw(): void {
+    if (!this.tty) return;
+    const width = (this.out as NodeJS.WriteStream).columns || 100;
+    const active = [...this.rows.entries()].filter(([, r]) => r.state === 'running');
+    const lines = active.slice(0, 20).map(([name, r]) => {
+      const done = Object.values(r.counts).reduce((a, b) => a + b, 0);
+      const text = `  ${name}  ${done} checks${r.counts.fail ? `, ${r.counts.fail} failed` : ''}${r.counts.error ? `, ${r.counts.error} errors` : ''}${r.progress ? `  ${r.progress}` : ''}`;
+      return text.slice(0, width - 1);
+    });
+    if (active.length > 20) lines.push(`  … and ${active.length - 20} more nodes running`);
+    for (const l of lines) this.out.write(this.paint('2', l) + '\n');
+    this.drawn = lines.length;
+  }
+
+  onRunStart(meta: RunMeta): void {
+    this.planned = meta.planned;
+    for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting' });
+    this.print(`leafcert ${meta.harness.version}: ${meta.nodes.length} node${meta.nodes.length === 1 ? '' : 's'}, ${meta.planned} checks planned (${meta.inventory.path})`);
+  }
+
+  onNodeStart(node: NodeSpec, id: NodeIdentity): void {
+    const row = this.rows.get(node.name) ?? { counts: emptyCounts(), state: 'waiting' as const };
+    row.state = 'running';
+    this.rows.set(node.name, row);
+    const ident = [id.hostname, id.nixosVersion ? `NixOS ${id.nixosVersion}` : id.os].filter(Boolean).join(', ');
+    if (this.tty) this.erase(), this.draw();
+    else this.print(`${node.name}: checking${ident ? ` (${line(ident)})` : ''}`);
+  }
+
+  onProgress(node: string, message: string): void {
+    const row = this.rows.get(node);
+    if (!row || !this.tty) return;
+    row.progress = line(message).slice(0, 60);
+    this.erase();
+    this.draw();
+  }
+
+  onResult(r: Result): void {
+    const row = this.rows.get(r.node);
+    if (row) row.counts[r.status]++;
+    if (r.status === 'fail' || r.status === 'error') {
+      const label = r.status === 'fail' ? this.paint('31;1', 'FAIL') : this.paint('33;1', 'ERROR');
+      const lines = [`${label} ${r.node} ${r.id} ${line(r.subject)}: ${line(r.message)}`];
+      if (r.status === 'fail') {
+        if (r.evidence.expected !== undefined) lines.push(`     expected: ${line(show(r.evidence.expected))}`);
+        if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);
+      }
+      lines.push(`     source:   ${line(r.evidence.source)}`);
+      this.print(lines.join('\n'));
+    } else if (this.tty) {
+      this.erase();
+      this.draw();
+    }
+  }
+
+  onNodeEnd(node: NodeSpec): void {
+    const row = this.rows.get(node.name);
+    if (!row) return;
+    row.state = 'done';
+    const bad = row.counts.fail + row.counts.error > 0;
+    const mark = bad ? this.paint('31', '✗') : this.paint('32', '✓');
+    this.print(`${mark} ${node.name}: ${countsText(row.counts)}`);
+  }
+
+  onWarning(message: string): void {
+    this.print(`${this.paint('33', 'warning:')} ${line(message)}`);
+  }
+
+  async onRunEnd(s: RunSummary): Promise<void> {
+    this.erase();
+    const verdict =
+      s.exitCode === 0 ? this.paint('32;1', 'CERTIFIED') : s.exitCode === 1 ? this.paint('31;1', 'NOT CERTIFIED') : this.paint('33;1', 'INCOMPLETE');
+    const out = ['', `${verdict}: ${countsText(s.counts)} in ${(s.durationMs / 1000).toFixed(1)}s${s.interrupted ? ' (interrupted)' : ''}`];
+    const nodes = Object.entries(s.perNode);
+    if (nodes.length > 1) {
+      const width = Math.max(...nodes.map(([n]) => n.length));
+      for (const [n, c] of nodes) out.push(`  ${n.padEnd(width)}  ${countsText(c)}`);
+    }
+    const total = Object.values(s.counts).reduce((a, b) => a + b, 0);
+    if (total === 0) out.push('  no checks ran: the inventory or --only selected nothing');
+    if (this.opts.reportPaths?.length) out.push(`reports: ${this.opts.reportPaths.join(', ')}`);
+    out.push(`exit code ${s.exitCode}`);
+    this.out.write(out.join('\n') + '\n');
+    void this.planned;
+  }
+}

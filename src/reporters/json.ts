@@ -1,0 +1,92 @@
+// JSON evidence for auditors and tooling; its shape is published in schemas/evidence.schema.json.
+import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import { AtomicFile } from './atomic.js';
+import type { Reporter, RunMeta, RunSummary } from './types.js';
+import { emptyCounts } from './types.js';
+
+export const EVIDENCE_SCHEMA_VERSION = 1;
+
+interface NodeEntry {
+  name: string;
+  host?: string;
+  transport: string;
+  expect: string;
+  labels?: Record<string, string>;
+  identity: NodeIdentity;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export class JsonReporter implements Reporter {
+  private meta: RunMeta | undefined;
+  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly results: Result[] = [];
+  private readonly warnings: string[] = [];
+  private summary: RunSummary | undefined;
+  private readonly file: AtomicFile;
+
+  constructor(path: string, private readonly clock: () => Date = () => new Date()) {
+    this.file = new AtomicFile(path, (final) => JSON.stringify(this.document(final), null, 2) + '\n');
+  }
+
+  onRunStart(meta: RunMeta): void {
+    this.meta = meta;
+    this.file.write(false);
+  }
+  onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
+    this.nodes.set(node.name, {
+      name: node.name,
+      ...(node.host ? { host: node.host } : {}),
+      transport: node.transport,
+      expect: node.expect,
+      ...(node.labels ? { labels: node.labels } : {}),
+      identity,
+      startedAt: this.clock().toISOString(),
+    });
+  }
+  onResult(r: Result): void {
+    this.results.push(r);
+    this.file.schedule();
+  }
+  onNodeEnd(node: NodeSpec): void {
+    const e = this.nodes.get(node.name);
+    if (e) e.finishedAt = this.clock().toISOString();
+    this.file.write(false);
+  }
+  onWarning(message: string): void {
+    this.warnings.push(message);
+  }
+  async onRunEnd(summary: RunSummary): Promise<void> {
+    this.summary = summary;
+    this.file.write(true);
+  }
+
+  document(final: boolean): object {
+    const counts = emptyCounts();
+    for (const r of this.results) counts[r.status]++;
+    const m = this.meta;
+    return {
+      schemaVersion: EVIDENCE_SCHEMA_VERSION,
+      complete: final,
+      harness: m?.harness ?? { name: 'leafcert', version: 'unknown' },
+      run: {
+        startedAt: m?.startedAt ?? this.clock().toISOString(),
+        ...(this.summary
+          ? { finishedAt: this.summary.finishedAt, durationMs: this.summary.durationMs, exitCode: this.summary.exitCode, interrupted: this.summary.interrupted }
+          : {}),
+        argv: m?.argv ?? [],
+        inventory: m?.inventory ?? { path: '', sha256: '' },
+      },
+      counts,
+      nodes: [...this.nodes.values()].map((n) => ({ ...n, counts: this.countsFor(n.name) })),
+      results: this.results,
+      warnings: this.warnings,
+    };
+  }
+
+  private countsFor(node: string) {
+    const c = emptyCounts();
+    for (const r of this.results) if (r.node === node) c[r.status]++;
+    return c;
+  }
+}

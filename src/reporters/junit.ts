@@ -1,0 +1,176 @@
+// JUnit XML for CI (Jenkins xUnit schema, /work/shared/schemas/junit-10.xsd shape).
+//
+// Written by hand rather than with junit-report-builder 5.1.2: that library puts a `skipped`
+// attribute on <testsuites>, which the schema rejects, and escapes only the first `]]>` in a CDATA
+// section, so node output containing two of them produced broken XML. Twenty lines of writer are
+// easier to keep correct than a post-processor around it.
+import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import { AtomicFile } from './atomic.js';
+import { safeText, show } from './text.js';
+import type { Counts, Reporter, RunMeta, RunSummary } from './types.js';
+import { emptyCounts } from './types.js';
+
+function attr(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\t/g, '&#9;');
+}
+
+/** CDATA with every `]]>` split across two sections. */
+export function cdata(s: string): string {
+  return `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
+}
+
+function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(3);
+}
+
+/** The evidence block of a test case, one `key: value` line each (checklist included: testcases have no properties). */
+export function evidenceText(r: Result): string {
+  const e = r.evidence;
+  const lines = [
+    `status: ${r.status}${r.originalStatus ? ` (was ${r.originalStatus})` : ''}`,
+    `severity: ${r.severity}`,
+    `message: ${r.message}`,
+    `checklist: ${r.checklist.join(', ')}`,
+  ];
+  if (e.expected !== undefined) lines.push(`expected: ${show(e.expected)}`);
+  if (e.observed !== undefined) lines.push(`observed: ${show(e.observed)}`);
+  lines.push(`source: ${e.source}`);
+  if (e.optionPath) lines.push(`option: ${e.optionPath}`);
+  if (r.waiver) lines.push(`waiver: until ${r.waiver.expires} by ${r.waiver.approvedBy}: ${r.waiver.reason}`);
+  if (r.expiredWaiver) lines.push(`waiver expired: ${r.expiredWaiver.expires} (${r.expiredWaiver.approvedBy}: ${r.expiredWaiver.reason}), not applied`);
+  if (e.excerpt) lines.push('excerpt:', e.excerpt);
+  return lines.join('\n');
+}
+
+interface SuiteState {
+  node: NodeSpec;
+  identity: NodeIdentity;
+  timestamp: string;
+  startMs: number;
+  endMs?: number;
+  results: Result[];
+}
+
+export class JunitReporter implements Reporter {
+  private meta: RunMeta | undefined;
+  private readonly nodes = new Map<string, SuiteState>();
+  private readonly file: AtomicFile;
+  private summary: RunSummary | undefined;
+
+  constructor(path: string, private readonly clock: () => Date = () => new Date()) {
+    this.file = new AtomicFile(path, (final) => this.render(final));
+  }
+
+  onRunStart(meta: RunMeta): void {
+    this.meta = meta;
+    this.file.write(false);
+  }
+  onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
+    const now = this.clock();
+    this.nodes.set(node.name, { node, identity, timestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), startMs: now.getTime(), results: [] });
+  }
+  onResult(r: Result): void {
+    this.nodes.get(r.node)?.results.push(r);
+    this.file.schedule();
+  }
+  onNodeEnd(node: NodeSpec): void {
+    const s = this.nodes.get(node.name);
+    if (s) s.endMs = this.clock().getTime();
+    this.file.write(false);
+  }
+  async onRunEnd(summary: RunSummary): Promise<void> {
+    this.summary = summary;
+    this.file.write(true);
+  }
+
+  render(final: boolean): string {
+    const total = emptyCounts();
+    const suites: string[] = [];
+    for (const s of this.nodes.values()) {
+      const c = emptyCounts();
+      for (const r of s.results) c[r.status]++;
+      for (const k of Object.keys(c) as (keyof Counts)[]) total[k] += c[k];
+      suites.push(this.renderSuite(s, c, final));
+    }
+    const tests = Object.values(total).reduce((a, b) => a + b, 0);
+    const time = this.summary ? seconds(this.summary.durationMs) : undefined;
+    return [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      `<testsuites name="leafcert" tests="${tests}" failures="${total.fail}" errors="${total.error}"${time ? ` time="${time}"` : ''}>`,
+      ...suites,
+      '</testsuites>',
+      '',
+    ].join('\n');
+  }
+
+  private renderSuite(s: SuiteState, c: Counts, final: boolean): string {
+    const id = s.identity;
+    const props: [string, string | undefined][] = [
+      ['leafcert.version', this.meta?.harness.version],
+      ['leafcert.complete', String(final)],
+      ['inventory.path', this.meta?.inventory.path],
+      ['inventory.sha256', this.meta?.inventory.sha256 || undefined],
+      ['node.name', s.node.name],
+      ['node.address', s.node.host],
+      ['node.transport', s.node.transport],
+      ['node.expect', s.node.expect],
+      ['node.hostname', id.hostname],
+      ['node.os', id.os],
+      ['node.nixosVersion', id.nixosVersion],
+      ['node.currentSystem', id.currentSystem],
+      ['node.kernel', id.kernel],
+      ['node.clock', id.clock],
+      ['node.machineId', id.machineId],
+    ];
+    const time = s.endMs !== undefined ? ` time="${seconds(s.endMs - s.startMs)}"` : '';
+    const lines = [
+      `  <testsuite name="${attr(s.node.name)}" hostname="${attr(safeText(id.hostname ?? s.node.host ?? s.node.name, 256))}" timestamp="${s.timestamp}" tests="${s.results.length}" failures="${c.fail}" errors="${c.error}" skipped="${c.skipped + c.manual + c.waived}"${time}>`,
+      '    <properties>',
+      ...props
+        .filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '')
+        .map(([k, v]) => `      <property name="${attr(k)}" value="${attr(safeText(v, 1024))}"/>`),
+      '    </properties>',
+    ];
+    for (const r of s.results) lines.push(this.renderCase(r));
+    lines.push('  </testsuite>');
+    return lines.join('\n');
+  }
+
+  private renderCase(r: Result): string {
+    const name = safeText(`${r.id} ${r.subject}`, 512);
+    const msg = attr(safeText(r.message, 1024));
+    const head = `    <testcase classname="${attr(safeText(`${r.node}.${r.suite}`, 256))}" name="${attr(name)}" time="${seconds(r.durationMs)}">`;
+    const body: string[] = [];
+    const ev = r.evidence;
+    const expectedObserved = safeText(`expected: ${show(ev.expected)}\nobserved: ${show(ev.observed)}\nsource: ${ev.source}`);
+    switch (r.status) {
+      case 'fail':
+        body.push(`      <failure message="${msg}" type="${attr(r.id)}">${cdata(expectedObserved)}</failure>`);
+        break;
+      case 'error':
+        body.push(`      <error message="${msg}" type="${attr(r.id)}">${cdata(safeText(`${r.message}\nsource: ${ev.source}`))}</error>`);
+        break;
+      case 'skipped':
+        body.push(`      <skipped message="${msg}"/>`);
+        break;
+      case 'manual':
+        body.push(`      <skipped message="${attr(safeText(`manual: ${r.message}`, 1024))}"/>`);
+        break;
+      case 'waived':
+        body.push(
+          `      <skipped message="${attr(safeText(`waived (${r.originalStatus}) until ${r.waiver?.expires} by ${r.waiver?.approvedBy}: ${r.waiver?.reason}`, 1024))}"/>`,
+        );
+        break;
+      case 'pass':
+        break;
+    }
+    body.push(`      <system-out>${cdata(safeText(evidenceText(r)))}</system-out>`);
+    return [head, ...body, '    </testcase>'].join('\n');
+  }
+}

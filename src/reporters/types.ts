@@ -1,0 +1,42 @@
+// One interface for every output format, fed by the engine's events (vitest's reporter model).
+import type { NodeIdentity, NodeSpec, Result, Status } from '../types.js';
+
+export interface RunMeta {
+  harness: { name: 'leafcert'; version: string };
+  /** ISO 8601 UTC. */
+  startedAt: string;
+  inventory: { path: string; sha256: string };
+  argv: string[];
+  nodes: NodeSpec[];
+  /** Number of checks planned (before results arrive), for progress and the TAP plan. */
+  planned: number;
+}
+
+export type Counts = Record<Status, number>;
+
+export interface RunSummary {
+  finishedAt: string;
+  durationMs: number;
+  counts: Counts;
+  perNode: Record<string, Counts>;
+  exitCode: number;
+  /** A signal stopped the run: unfinished suites were reported as `error` ("interrupted"). */
+  interrupted: boolean;
+  warnings: string[];
+}
+
+export interface Reporter {
+  onRunStart(meta: RunMeta): void;
+  onNodeStart(node: NodeSpec, identity: NodeIdentity): void;
+  onResult(r: Result): void;
+  onNodeEnd(node: NodeSpec): void;
+  /** Non-fatal notices (expired waiver, identity not gathered). */
+  onWarning?(message: string): void;
+  /** Long-running suite progress (a TTY shows it; files ignore it). */
+  onProgress?(node: string, message: string): void;
+  onRunEnd(summary: RunSummary): Promise<void>;
+}
+
+export function emptyCounts(): Counts {
+  return { pass: 0, fail: 0, error: 0, skipped: 0, waived: 0, manual: 0 };
+}
