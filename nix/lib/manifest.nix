@@ -1,0 +1,367 @@
+# config → leafcert manifest: the part of an evaluated NixOS configuration that leafcert checks,
+# as a JSON-able attrset (`nix eval --json … --apply`). Only builtins are used, so the same file
+# evaluates a full NixOS `config` and the stub configs in fixtures/nix/ (nix-instantiate, no nixpkgs).
+#
+# Option paths: every object that mirrors an option set carries `path` (its option path, rendered
+# like lib.showOption: `systemd.services."container@alchemist"`). A value's option path is the
+# `path` of its closest enclosing object followed by the keys leading to it, e.g.
+# firewall.allowedTCPPorts → "networking.firewall.allowedTCPPorts",
+# containers[0].unit.serviceConfig.MemoryMax → ''systemd.services."container@alchemist".serviceConfig.MemoryMax''.
+# List entries that need their own path (vhosts, jobs, units, listeners) carry one.
+#
+# Conventions (docs/nix.md): a Nix path literal is emitted as "nix-path:/abs/source" (evaluation
+# copies it to the world-readable store); an option that is declared but has no value is null.
+# Secret values are copied as declared (the manifest is built locally); reports fingerprint them.
+let
+  version = 1;
+
+  inherit (builtins)
+    attrNames concatMap elem filter foldl' getAttr hasAttr isAttrs isList isPath isString
+    isFunction listToAttrs map match removeAttrs tryEval;
+
+  # ── option paths ────────────────────────────────────────────────────────────────────────
+  showName = n: if match "[A-Za-z_][A-Za-z0-9_'-]*" n != null then n else "\"" + n + "\"";
+  at = prefix: names: foldl' (p: n: if p == "" then showName n else p + "." + showName n) prefix names;
+
+  # ── robust access: stub configs lack most options; NixOS throws for options without value ──
+  try = v: default: let r = tryEval v; in if r.success then r.value else default;
+  get = attrs: names: default:
+    let v = try (foldl' (acc: n: if acc != null && isAttrs acc && hasAttr n acc then getAttr n acc else null) attrs names) null;
+    in if v == null then default else v;
+  pick = attrs: keys: listToAttrs (concatMap (k: if hasAttr k attrs then [ { name = k; value = plain (getAttr k attrs); } ] else [ ]) keys);
+
+  # JSON-able copy: derivations → store path, path literals → marked string, functions → marker.
+  plain = v:
+    if isPath v then "nix-path:" + toString v
+    else if isAttrs v then (if v ? outPath then toString v else builtins.mapAttrs (_: plain) (removeAttrs v [ "_module" ]))
+    else if isList v then map plain v
+    else if isFunction v then "<function>"
+    else v;
+
+  names = attrs: if isAttrs attrs then attrNames attrs else [ ];
+
+  # ── sections (p = option-path prefix: "" on the host, "containers.NAME.config" inside) ──
+  networking = c: p:
+    let n = get c [ "networking" ] { }; base = at p [ "networking" ]; in {
+      path = base;
+      hostName = n.hostName or null;
+      domain = n.domain or null;
+      bridges = map (b: {
+        name = b;
+        path = at base [ "bridges" b ];
+        interfaces = n.bridges.${b}.interfaces or [ ];
+      }) (names (n.bridges or { }));
+      nat = {
+        path = at base [ "nat" ];
+        enable = n.nat.enable or false;
+        internalInterfaces = n.nat.internalInterfaces or [ ];
+        internalIPs = n.nat.internalIPs or [ ];
+        externalInterface = n.nat.externalInterface or null;
+        forwardPorts = plain (n.nat.forwardPorts or [ ]);
+      };
+      nftables = { path = at base [ "nftables" ]; enable = n.nftables.enable or false; };
+    };
+
+  portOptions = fw: {
+    allowedTCPPorts = fw.allowedTCPPorts or [ ];
+    allowedUDPPorts = fw.allowedUDPPorts or [ ];
+    allowedTCPPortRanges = plain (fw.allowedTCPPortRanges or [ ]);
+    allowedUDPPortRanges = plain (fw.allowedUDPPortRanges or [ ]);
+  };
+
+  firewall = c: p:
+    let fw = get c [ "networking" "firewall" ] { }; base = at p [ "networking" "firewall" ]; in
+    {
+      path = base;
+      enable = fw.enable or true;
+      # Older nixpkgs has no `backend`: nftables.enable decides.
+      backend = fw.backend or (if get c [ "networking" "nftables" "enable" ] false then "nftables" else "iptables");
+      trustedInterfaces = fw.trustedInterfaces or [ ];
+      rejectPackets = fw.rejectPackets or false;
+      allowPing = fw.allowPing or true;
+      logRefusedConnections = fw.logRefusedConnections or null;
+      extraCommands = fw.extraCommands or "";
+      extraStopCommands = fw.extraStopCommands or "";
+      interfaces = map (i: { name = i; path = at base [ "interfaces" i ]; } // portOptions fw.interfaces.${i})
+        (names (fw.interfaces or { }));
+    } // portOptions fw;
+
+  # serviceConfig keys leafcert reads; everything else (ExecStart…) is left unforced so a
+  # missing package elsewhere in a unit does not break the manifest.
+  unitKeys = [ "MemoryMax" "MemoryHigh" "CPUQuota" "TasksMax" "Slice" "Environment" "EnvironmentFile"
+    "LoadCredential" "StateDirectory" "ReadWritePaths" ];
+  # NixOS sets these in every unit's `environment`.
+  defaultEnv = [ "PATH" "LOCALE_ARCHIVE" "TZDIR" ];
+
+  units = c: p:
+    let
+      svcs = get c [ "systemd" "services" ] { };
+      base = at p [ "systemd" "services" ];
+      one = name:
+        let s = svcs.${name}; in {
+          inherit name;
+          path = at base [ name ];
+          environment = plain (removeAttrs (s.environment or { }) defaultEnv);
+          serviceConfig = pick (s.serviceConfig or { }) unitKeys;
+        };
+    in filter (u: u.serviceConfig != { } || u.environment != { }) (map one (names svcs));
+
+  slices = c: p:
+    let
+      sl = get c [ "systemd" "slices" ] { };
+      svcs = get c [ "systemd" "services" ] { };
+      base = at p [ "systemd" "slices" ];
+      sliceOf = u: try (svcs.${u}.serviceConfig.Slice or null) null;
+      # a-b.slice nests under a.slice, so a unit in a sub-slice uses the parent too.
+      uses = s: u: let v = sliceOf u; in v != null && (v == "${s}.slice" || match "${s}-.*" v != null);
+    in map (s: {
+      name = s;
+      path = at base [ s ];
+      sliceConfig = plain (sl.${s}.sliceConfig or { });
+      usedBy = filter (uses s) (names svcs);
+    }) (names sl);
+
+  nginx = c: p:
+    let n = get c [ "services" "nginx" ] { }; base = at p [ "services" "nginx" ]; in {
+      path = base;
+      enable = n.enable or false;
+      defaultListenAddresses = n.defaultListenAddresses or [ "0.0.0.0" ];
+      defaultHTTPListenPort = n.defaultHTTPListenPort or 80;
+      defaultSSLListenPort = n.defaultSSLListenPort or 443;
+      recommendedTlsSettings = n.recommendedTlsSettings or false;
+      sslProtocols = n.sslProtocols or null;
+      virtualHosts = map (v:
+        let h = n.virtualHosts.${v}; vb = at base [ "virtualHosts" v ]; in {
+          name = v;
+          path = vb;
+          serverName = h.serverName or null;
+          serverAliases = h.serverAliases or [ ];
+          forceSSL = h.forceSSL or false;
+          addSSL = h.addSSL or false;
+          onlySSL = h.onlySSL or false;
+          enableACME = h.enableACME or false;
+          useACMEHost = h.useACMEHost or null;
+          # No default in NixOS: reading it unset throws, which becomes null here.
+          sslCertificate = plain (try (h.sslCertificate or null) null);
+          sslCertificateKey = plain (try (h.sslCertificateKey or null) null);
+          basicAuth = h.basicAuth or { };
+          basicAuthFile = plain (h.basicAuthFile or null);
+          listen = plain (h.listen or [ ]);
+          listenAddresses = h.listenAddresses or [ ];
+          locations = map (l: {
+            name = l;
+            path = at vb [ "locations" l ];
+            proxyPass = h.locations.${l}.proxyPass or null;
+            basicAuth = h.locations.${l}.basicAuth or { };
+          }) (names (h.locations or { }));
+        }) (names (n.virtualHosts or { }));
+    };
+
+  postgresql = c: p:
+    let pg = get c [ "services" "postgresql" ] { }; base = at p [ "services" "postgresql" ]; in {
+      path = base;
+      enable = pg.enable or false;
+      enableTCPIP = pg.enableTCPIP or false;
+      dataDir = plain (pg.dataDir or null);
+      settings = plain (pg.settings or { });
+      authentication = pg.authentication or "";
+      identMap = pg.identMap or "";
+      initialScript = plain (pg.initialScript or null);
+      ensureDatabases = pg.ensureDatabases or [ ];
+      ensureUsers = map (u: { name = u.name or null; ensureDBOwnership = u.ensureDBOwnership or false; })
+        (pg.ensureUsers or [ ]);
+    };
+
+  postgresqlBackup = c: p:
+    let b = get c [ "services" "postgresqlBackup" ] { }; in {
+      path = at p [ "services" "postgresqlBackup" ];
+      enable = b.enable or false;
+      location = b.location or "/var/backup/postgresql";
+      databases = b.databases or [ ];
+      backupAll = b.backupAll or null;
+      startAt = b.startAt or null;
+    };
+
+  redis = c: p:
+    let servers = get c [ "services" "redis" "servers" ] { }; base = at p [ "services" "redis" "servers" ]; in
+    map (n: let r = servers.${n}; in {
+      name = n;
+      path = at base [ n ];
+      enable = r.enable or false;
+      port = r.port or 6379;
+      bind = r.bind or null;
+      requirePass = r.requirePass or null;
+      requirePassFile = plain (r.requirePassFile or null);
+      settings = pick (r.settings or { }) [ "bind" "port" "requirepass" "protected-mode" ];
+    }) (names servers);
+
+  grafana = c: p:
+    let g = get c [ "services" "grafana" ] { }; in {
+      path = at p [ "services" "grafana" ];
+      enable = g.enable or false;
+      settings = {
+        server = pick (g.settings.server or { }) [ "http_addr" "http_port" "domain" "root_url" "protocol" ];
+        security = listToAttrs (concatMap (k:
+          let v = try (g.settings.security.${k} or null) null; in
+          if v == null then [ ] else [ { name = k; value = plain v; } ]) [ "admin_user" "admin_password" "secret_key" ]);
+      };
+    };
+
+  borg = c: p:
+    let jobs = get c [ "services" "borgbackup" "jobs" ] { }; base = at p [ "services" "borgbackup" "jobs" ]; in
+    map (n: let j = jobs.${n}; in {
+      name = n;
+      path = at base [ n ];
+      paths = plain (try (j.paths or null) null);
+      dumpCommand = plain (j.dumpCommand or null);
+      repo = try (j.repo or null) null;
+      encryption = {
+        mode = try (j.encryption.mode or null) null;
+        passphrase = j.encryption.passphrase or null;
+        passCommand = j.encryption.passCommand or null;
+      };
+      startAt = j.startAt or "daily";
+      exclude = j.exclude or [ ];
+      readWritePaths = plain (j.readWritePaths or [ ]);
+      preHook = j.preHook or "";
+      doInit = j.doInit or true;
+      environment = j.environment or { };
+      prune = { keep = j.prune.keep or { }; };
+    }) (names jobs);
+
+  etc = c: p:
+    let
+      e = get c [ "environment" "etc" ] { };
+      base = at p [ "environment" "etc" ];
+      # Generated by nixos-containers: forcing them would evaluate every container's toplevel.
+      generated = n: match "(nixos-)?containers/.*\\.conf" n != null;
+      one = n: let x = e.${n}; in {
+        name = n;
+        path = at base [ n ];
+        enable = x.enable or true;
+        mode = x.mode or "symlink";
+        user = x.user or "+0";
+        group = x.group or "+0";
+        text = try (x.text or null) null;
+      };
+    in filter (x: x.text != null && x.enable) (map one (filter (n: !generated n) (names e)));
+
+  security = c: p:
+    let s = get c [ "security" ] { }; base = at p [ "security" ]; in {
+      audit = {
+        path = at base [ "audit" ];
+        enable = s.audit.enable or false;
+        rules = s.audit.rules or [ ];
+        backlogLimit = s.audit.backlogLimit or null;
+        failureMode = s.audit.failureMode or null;
+      };
+      auditd = { path = at base [ "auditd" ]; enable = s.auditd.enable or false; };
+      apparmor = {
+        path = at base [ "apparmor" ];
+        enable = s.apparmor.enable or false;
+        policies = names (s.apparmor.policies or { });
+        killUnconfinedConfinables = s.apparmor.killUnconfinedConfinables or false;
+      };
+    };
+
+  # Where declared services listen. `address` is as declared (redis: space-separated list).
+  listeners = c: p:
+    let
+      svc = names: get c ([ "services" ] ++ names) { };
+      sp = names: at p ([ "services" ] ++ names);
+      g = svc [ "grafana" ];
+      prom = svc [ "prometheus" ];
+      node = svc [ "prometheus" "exporters" "node" ];
+      ollama = svc [ "ollama" ];
+      pg = svc [ "postgresql" ];
+      ssh = svc [ "openssh" ];
+      ngx = svc [ "nginx" ];
+      ngxOn = (ngx.enable or false) && (ngx.virtualHosts or { }) != { };
+      entry = service: enable: address: port: path: { inherit service enable address port path; };
+    in filter (l: l.enable) ([
+      (entry "grafana" (g.enable or false) (g.settings.server.http_addr or "127.0.0.1")
+        (g.settings.server.http_port or 3000) (sp [ "grafana" "settings" "server" "http_addr" ]))
+      (entry "prometheus" (prom.enable or false) (prom.listenAddress or "0.0.0.0") (prom.port or 9090)
+        (sp [ "prometheus" "listenAddress" ]))
+      (entry "prometheus-node-exporter" (node.enable or false) (node.listenAddress or "0.0.0.0")
+        (node.port or 9100) (sp [ "prometheus" "exporters" "node" "listenAddress" ]))
+      (entry "ollama" (ollama.enable or false) (ollama.host or "127.0.0.1") (ollama.port or 11434)
+        (sp [ "ollama" "host" ]))
+      (if pg.enableTCPIP or false
+       then entry "postgresql" (pg.enable or false) "*" (pg.settings.port or 5432) (sp [ "postgresql" "enableTCPIP" ])
+       else entry "postgresql" (pg.enable or false) (pg.settings.listen_addresses or "localhost")
+         (pg.settings.port or 5432) (sp [ "postgresql" "settings" "listen_addresses" ]))
+    ]
+    ++ map (n: let r = (svc [ "redis" "servers" ]).${n}; in
+        entry "redis-${n}" (r.enable or false) (if r.bind or null == null then "*" else r.bind) (r.port or 6379)
+          (sp [ "redis" "servers" n "bind" ])) (names (svc [ "redis" "servers" ]))
+    ++ map (port: entry "sshd" (ssh.enable or false)
+        (let la = ssh.listenAddresses or [ ]; in if la == [ ] then "0.0.0.0" else toString (map (a: a.addr or "0.0.0.0") la))
+        port (sp [ "openssh" "ports" ])) (ssh.ports or [ 22 ])
+    ++ map (port: entry "nginx" ngxOn (toString (ngx.defaultListenAddresses or [ "0.0.0.0" ])) port
+        (sp [ "nginx" "defaultListenAddresses" ])) [ (ngx.defaultHTTPListenPort or 80) (ngx.defaultSSLListenPort or 443) ]);
+
+  node = c: p: {
+    networking = networking c p;
+    firewall = firewall c p;
+    units = units c p;
+    slices = slices c p;
+    nginx = nginx c p;
+    postgresql = postgresql c p;
+    postgresqlBackup = postgresqlBackup c p;
+    redis = redis c p;
+    grafana = grafana c p;
+    borg = borg c p;
+    etc = etc c p;
+    security = security c p;
+    listeners = listeners c p;
+  };
+
+  containers = c:
+    let
+      cs = get c [ "containers" ] { };
+      svcs = get c [ "systemd" "services" ] { };
+    in map (n:
+      let x = cs.${n}; base = at "" [ "containers" n ]; unit = "container@${n}"; in {
+        name = n;
+        path = base;
+        autoStart = x.autoStart or false;
+        privateNetwork = x.privateNetwork or false;
+        hostAddress = x.hostAddress or null;
+        localAddress = x.localAddress or null;
+        hostBridge = x.hostBridge or null;
+        # Older nixpkgs has no privateUsers option: user namespacing then comes from extraFlags.
+        privateUsers = x.privateUsers or "no";
+        extraFlags = x.extraFlags or [ ];
+        additionalCapabilities = x.additionalCapabilities or [ ];
+        forwardPorts = plain (x.forwardPorts or [ ]);
+        bindMounts = map (m: {
+          name = m;
+          path = at base [ "bindMounts" m ];
+          mountPoint = x.bindMounts.${m}.mountPoint or m;
+          hostPath = x.bindMounts.${m}.hostPath or null;
+          isReadOnly = x.bindMounts.${m}.isReadOnly or true;
+        }) (names (x.bindMounts or { }));
+        unit = {
+          path = at "" [ "systemd" "services" unit ];
+          serviceConfig = pick (svcs.${unit}.serviceConfig or { }) [ "MemoryMax" "MemoryHigh" "CPUQuota" "TasksMax" "Slice" ];
+        };
+        config = node (x.config or { }) (at base [ "config" ]);
+      }) (names cs);
+
+  stateVersion = c: get c [ "system" "stateVersion" ] null;
+in
+config: {
+  inherit version;
+  generator = "leafcert nix/lib/manifest.nix";
+  system = {
+    path = "system";
+    stateVersion = stateVersion config;
+    # nixos-containers.nix: "nixos-" prefix from stateVersion 22.05 on.
+    containerStateDirectory =
+      let v = stateVersion config; in
+      if v != null && builtins.compareVersions v "22.05" < 0 then "/var/lib/containers" else "/var/lib/nixos-containers";
+  };
+  host = node config "";
+  containers = containers config;
+}
