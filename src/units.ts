@@ -37,32 +37,45 @@ export function parseSize(value: string | number): number {
 
 /** CPU quota as a fraction of one CPU: "400%" → 4, "50%" → 0.5. */
 export function parsePercent(value: string | number): number {
-  if (typeof value === 'number') return value / 100;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new UnitError(`percentage ${value} is not a non-negative number`);
+    return value / 100;
+  }
   const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
   if (!m) throw new UnitError(`"${value}" is not a percentage (expected e.g. 400%)`);
   return Number(m[1]) / 100;
 }
 
+// systemd prints `month` and `y` for long spans and `us` or `µs`/`μs` for short ones.
 const DURATION_MS: Record<string, number> = {
-  us: 0.001, usec: 0.001, ms: 1, msec: 1, '': 1000, s: 1000, sec: 1000,
+  us: 0.001, usec: 0.001, 'µs': 0.001, 'μs': 0.001, ms: 1, msec: 1, '': 1000, s: 1000, sec: 1000,
   m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000,
+  month: 2_629_800_000, y: 31_557_600_000,
 };
 
-/** Milliseconds from "500ms", "30s", "26h", "7d", "1h30m", or a bare number of seconds. */
+/** Milliseconds from "500ms", "30s", "26h", "7d", "1h30m", "1min 30s", or a bare number of seconds. */
 export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value * 1000;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new UnitError(`duration ${value} is not a non-negative number of seconds`);
+    return value * 1000;
+  }
   const s = value.trim().toLowerCase();
   if (s === 'infinity') return Infinity;
-  const re = /(\d+(?:\.\d+)?)\s*(usec|us|msec|ms|sec|s|min|m|h|d|w)?/gy;
+  const re = /(\d+(?:\.\d+)?)\s*(usec|us|µs|μs|msec|ms|sec|s|month|min|m|h|d|w|y)?/gy;
   let total = 0;
+  let parts = 0;
+  let bare = false;
   let matched = 0;
   let m: RegExpExecArray | null;
   while (re.lastIndex < s.length && (m = re.exec(s)) !== null) {
     total += Number(m[1]) * DURATION_MS[m[2] ?? ''];
+    parts++;
+    if (m[2] === undefined) bare = true;
     matched = re.lastIndex;
     while (s[re.lastIndex] === ' ') re.lastIndex++;
   }
-  if (matched === 0 || re.lastIndex < s.length) {
+  // A bare number means seconds only on its own: "1 2" or "5 3s" is a typo, not 3 or 8 seconds.
+  if (matched === 0 || re.lastIndex < s.length || (bare && parts > 1)) {
     throw new UnitError(`"${value}" is not a duration (expected e.g. 500ms, 30s, 26h, 7d)`);
   }
   return total;
@@ -82,6 +95,9 @@ export type PgValue = { kind: 'bytes' | 'ms' | 'number' | 'text'; value: number 
 
 /** Normalise a pg_settings row (setting, unit) to bytes / ms / number / text. */
 export function pgSettingValue(setting: string, unit: string | null | undefined): PgValue {
+  // -1 means "not set / use another setting" (autovacuum_work_mem, log_min_duration_statement):
+  // scaling it by the unit would invent a size.
+  if (unit && /^-\d+$/.test(setting)) return { kind: 'number', value: Number(setting) };
   if (unit) {
     const m = /^(\d*)\s*([A-Za-z]+)$/.exec(unit);
     if (m) {
@@ -102,10 +118,16 @@ export function pgExpectedValue(value: string | number | boolean, kind: PgValue[
     return { kind, value: parseSize(value.replace(/B$/i, '')) };
   }
   if (kind === 'ms') {
+    // A bare number is in the setting's unit as PostgreSQL reports it (ms), as a string too.
     if (typeof value === 'number') return { kind, value };
+    if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return { kind, value: Number(value) };
     return { kind, value: parseDuration(value) };
   }
-  if (kind === 'number') return { kind, value: Number(value) };
+  if (kind === 'number') {
+    const n = Number(value);
+    if (typeof value === 'string' && (value.trim() === '' || Number.isNaN(n))) throw new UnitError(`"${value}" is not a number`);
+    return { kind, value: n };
+  }
   const s = String(value);
   return { kind: 'text', value: ({ yes: 'on', true: 'on', no: 'off', false: 'off' } as Record<string, string>)[s] ?? s };
 }
