@@ -1,0 +1,301 @@
+// backup suite: parsers on real borg 1.2 output, the pure evaluate(), and gather() against a real
+// local borg repository through the local transport (a job wrapper in PATH, as NixOS installs it).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalHost } from '../src/transport/local.js';
+import type { NodeSpec, SuiteContext } from '../src/types.js';
+import { ParseError } from '../src/types.js';
+import {
+  borgFailure,
+  borgTimeToEpoch,
+  chooseSample,
+  parseArchiveContents,
+  parseBorgInfo,
+  parseBorgList,
+  parseRestoreLines,
+  pathsFromCommandLine,
+} from '../src/probes/borg.js';
+import { backupSuite, evaluate, newestArchive, parseCanary, parsePg, type BackupExpect, type BackupFacts } from '../suites/backup.js';
+
+const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'borg', f), 'utf8');
+
+describe('borg parsers', () => {
+  it('reads borg list --json', () => {
+    const l = parseBorgList(fx('list.json'));
+    expect(l.archives.map((a) => a.name)).toEqual(['host-alchemist-2026-11-27T04:01:00', 'host-alchemist-2026-11-27T04:02:00']);
+    expect(l.encryption).toBe('repokey');
+    expect(l.repository.location).toBe('/tmp/ops/repo');
+    expect(parseBorgList(fx('list-empty.json')).archives).toEqual([]);
+  });
+  it('reads borg info --json and the paths of its command line', () => {
+    const i = parseBorgInfo(fx('info.json'));
+    expect(i.nfiles).toBe(2);
+    expect(pathsFromCommandLine(i.commandLine)).toEqual(['data']);
+    // NixOS's job: options, then ::archive, then the paths.
+    expect(pathsFromCommandLine(['borg', 'create', '--compression', 'auto,lzma', '--exclude-from', '/nix/store/x', '::leaf-alchemist-2026-11-27T03:00:00.failed', '/var/lib/alchemist', '/etc/alchemist'])).toEqual(['/var/lib/alchemist', '/etc/alchemist']);
+  });
+  it('rejects garbage with a ParseError naming the source', () => {
+    expect(() => parseBorgList('<html>nope</html>', 'borg-job-x list --json')).toThrow(ParseError);
+    expect(() => parseBorgList('{"foo": 1}')).toThrow(/no "archives" array/);
+    expect(() => parseBorgList('{"archives":[{"name":"a","id":"x","time":"yesterday"}],"encryption":{"mode":"none"},"repository":{"id":"1","location":"/r","last_modified":"x"}}')).toThrow(/not a borg timestamp/);
+  });
+  it('reads borg times as node-local time with the node offset', () => {
+    expect(borgTimeToEpoch('2026-11-27T04:01:41.000000', '+0000')).toBe(Date.parse('2026-11-27T04:01:41Z') / 1000);
+    expect(borgTimeToEpoch('2026-11-27T05:01:41.000000', '+0100')).toBe(Date.parse('2026-11-27T04:01:41Z') / 1000);
+    expect(borgTimeToEpoch('2026-11-26T23:01:41', '-0500')).toBe(Date.parse('2026-11-27T04:01:41Z') / 1000);
+  });
+  it('explains borg failures plainly', () => {
+    expect(borgFailure(2, fx('list-no-passphrase.stderr'), 30)).toMatch(/asks for a passphrase.*BORG_PASSPHRASE is not set/);
+    expect(borgFailure(124, '', 30)).toMatch(/did not finish within 30s/);
+    expect(borgFailure(2, 'Failed to create/acquire the lock /r/lock.exclusive (timeout).', 30)).toMatch(/locked/);
+  });
+  it('parses the listing filter and restore lines, and rejects cut-short output', () => {
+    const c = parseArchiveContents('ROOT\t3\tvar/lib/a\nCAND\t10\tvar/lib/a/x\nTOTAL\t4\n', 's');
+    expect(c).toEqual({ roots: { 'var/lib/a': 3 }, candidates: [{ path: 'var/lib/a/x', size: 10 }], entries: 4 });
+    expect(() => parseArchiveContents('ROOT\t3\tvar/lib/a\n', 's')).toThrow(/TOTAL/);
+    const h = 'a'.repeat(64);
+    expect(parseRestoreLines(`EXTRACT\t0\nFILE\t0\t1700000000\t${h}\t${h}\n`, ['p'], 's')).toEqual([{ path: 'p', liveMtime: 1700000000, liveSha256: h, restoredSha256: h }]);
+    expect(() => parseRestoreLines('FILE\t0\t1\tzz\t-\n', ['p'], 's')).toThrow(/sha256/);
+    expect(() => parseRestoreLines('', ['p'], 's')).toThrow(/expected 1 FILE/);
+  });
+  it('samples spread over sorted candidates', () => {
+    const c = Array.from({ length: 10 }, (_, i) => ({ path: `f${i}`, size: 1 }));
+    expect(chooseSample(c, 3).map((x) => x.path)).toEqual(['f0', 'f3', 'f6']);
+    expect(chooseSample(c.slice(0, 2), 5)).toHaveLength(2);
+  });
+  it('ignores .failed and canary archives when picking the newest', () => {
+    const l = parseBorgList(fx('list.json'));
+    l.archives.push({ ...l.archives[0], name: 'x.failed', start: '2030-01-01T00:00:00.000000' });
+    l.archives.push({ ...l.archives[0], name: 'leafcert-canary-1234', start: '2030-01-01T00:00:00.000000' });
+    expect(newestArchive(l)?.name).toBe('host-alchemist-2026-11-27T04:02:00');
+  });
+});
+
+// ---- evaluate() on hand-made facts
+const NOW = Date.parse('2026-11-27T06:00:00Z') / 1000;
+const list = parseBorgList(fx('list.json'));
+const H = (c: string) => c.repeat(64);
+function facts(over: Partial<BackupFacts> = {}): BackupFacts {
+  return {
+    job: 'alchemist',
+    wrapper: 'borg-job-alchemist',
+    pid1: 'systemd',
+    clock: { ok: true, value: { now: NOW, tz: '+0000' }, source: 'date' },
+    units: { ok: true, value: [
+      { Id: 'borgbackup-job-alchemist.service', LoadState: 'loaded', ActiveState: 'inactive', Result: 'success' },
+      { Id: 'borgbackup-job-alchemist.timer', LoadState: 'loaded', ActiveState: 'active' },
+      { Id: 'borgbackup-alchemist.service', LoadState: 'not-found' },
+    ], source: 'systemctl show' },
+    list: { ok: true, value: list, source: 'borg-job-alchemist list --json' },
+    newest: newestArchive(list),
+    expectedPaths: { ok: true, value: ['/data'], source: 'expectation' },
+    contents: { ok: true, value: { roots: { data: 4 }, candidates: [], entries: 4 }, source: 'list' },
+    check: { ok: true, value: { output: '' }, source: 'borg check' },
+    restore: { ok: true, value: { archiveEpoch: NOW - 7200, files: [
+      { path: 'data/a.txt', liveMtime: NOW - 9000, liveSha256: H('a'), restoredSha256: H('a') },
+      { path: 'data/sub/b.bin', liveMtime: NOW - 60, liveSha256: H('c'), restoredSha256: H('b') },
+    ] }, source: 'extract' },
+    ...over,
+  };
+}
+const EXP: BackupExpect = { job: 'alchemist', maxAge: '26h', paths: ['/data'] };
+const ro = { options: { allowMutating: false } };
+const by = (os: ReturnType<typeof evaluate>, id: string) => os.find((o) => o.id === id)!;
+
+describe('backup evaluate', () => {
+  it('passes a healthy job, with evidence on passes, and skips the mutating checks without the flag', () => {
+    const os = evaluate(facts(), EXP, ro);
+    expect(os.map((o) => o.id).sort()).toEqual([...backupSuite.checkIds].sort());
+    for (const id of ['backup.units', 'backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample']) {
+      expect(by(os, id).status, id).toBe('pass');
+      expect(by(os, id).evidence.source).toBeTruthy();
+    }
+    // b.bin changed after the archive: excluded and listed, not a mismatch.
+    expect(by(os, 'backup.restore-sample').message).toMatch(/1 restored file.*1 changed since the archive, excluded/);
+    expect((by(os, 'backup.restore-sample').evidence.observed as any).excludedChangedSinceArchive).toEqual(['/data/sub/b.bin']);
+    expect(by(os, 'backup.canary-roundtrip').status).toBe('skipped');
+    expect(by(os, 'backup.canary-roundtrip').message).toMatch(/--allow-mutating/);
+    expect(by(os, 'backup.pg-roundtrip').status).toBe('skipped');
+    expect(os.every((o) => o.checklist.includes('backups'))).toBe(true);
+  });
+  it('fails on a missing unit and names the guide mistake', () => {
+    const f = facts({ units: { ok: true, value: [{ Id: 'borgbackup-job-alchemist.service', LoadState: 'not-found' }, { Id: 'borgbackup-job-alchemist.timer', LoadState: 'not-found' }, { Id: 'borgbackup-alchemist.service', LoadState: 'not-found' }], source: 's' } });
+    const o = by(evaluate(f, EXP, ro), 'backup.units');
+    expect(o.status).toBe('fail');
+    expect(o.message).toMatch(/borgbackup-job-alchemist.service.*borgbackup-alchemist` names a unit that does not exist/);
+  });
+  it('skips units without systemd, never passes', () => {
+    const o = by(evaluate(facts({ units: { ok: false, skipped: 'no systemd (PID 1 is leafcert-init)', source: 't' } }), EXP, ro), 'backup.units');
+    expect(o.status).toBe('skipped');
+    expect(o.message).toMatch(/no systemd/);
+  });
+  it('fails an old archive, judged by the node clock', () => {
+    const f = facts({ clock: { ok: true, value: { now: NOW + 3 * 86400, tz: '+0000' }, source: 'date' } });
+    const o = by(evaluate(f, EXP, ro), 'backup.archive-age');
+    expect(o.status).toBe('fail');
+    expect(o.message).toMatch(/3d .* old \(max 26h\)/);
+  });
+  it('fails an archive that lacks a path, a damaged repository, a differing restore', () => {
+    const os = evaluate(facts({
+      contents: { ok: true, value: { roots: { data: 0 }, candidates: [], entries: 0 }, source: 'l' },
+      check: { ok: true, value: { output: `rc 1\n${fx('check-corrupt.txt')}` }, source: 'borg check' },
+      restore: { ok: true, value: { archiveEpoch: NOW - 7200, files: [{ path: 'data/a.txt', liveMtime: NOW - 9000, liveSha256: H('a'), restoredSha256: H('b') }] }, source: 'x' },
+    }), EXP, ro);
+    expect(by(os, 'backup.archive-paths').status).toBe('fail');
+    expect(by(os, 'backup.archive-paths').message).toMatch(/lacks \/data/);
+    expect(by(os, 'backup.repo-check').status).toBe('fail');
+    expect(by(os, 'backup.repo-check').message).toMatch(/errors found/);
+    expect(by(os, 'backup.restore-sample').status).toBe('fail');
+    expect(by(os, 'backup.restore-sample').message).toMatch(/differ from live: \/data\/a.txt/);
+  });
+  it('turns an unreadable repository into errors, not passes', () => {
+    const os = evaluate(facts({ list: { ok: false, reason: 'the repository asks for a passphrase', source: 'l' }, newest: undefined, contents: undefined, check: undefined, restore: undefined }), EXP, ro);
+    for (const id of ['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample']) {
+      expect(by(os, id).status, id).toBe('error');
+      expect(by(os, id).message).toMatch(/passphrase/);
+    }
+  });
+  it('judges the mutating round trips', () => {
+    const mut = { options: { allowMutating: true } };
+    const base = facts({
+      canary: { ok: true, value: { mode: 'wrapper', jobRc: 0, archive: 'leafcert-canary-1', written: H('d'), restored: H('d'), cleaned: true, log: '' }, source: 'c' },
+      pg: { ok: true, value: { source: { rows: 1000, md5: 'f'.repeat(32) }, restored: { rows: 1000, md5: 'f'.repeat(32) }, cleaned: true, log: '' }, source: 'p' },
+      leftovers: [],
+    });
+    const e = { ...EXP, postgres: { container: 'alchemist' } };
+    let os = evaluate(base, e, mut);
+    expect(by(os, 'backup.canary-roundtrip').status).toBe('pass');
+    expect(by(os, 'backup.pg-roundtrip').status).toBe('pass');
+    os = evaluate({ ...base, leftovers: ['/data/.leafcert-canary-1'], pg: { ...base.pg!, value: { ...(base.pg as any).value, restored: { rows: 999, md5: 'e'.repeat(32) } } } as any }, e, mut);
+    expect(by(os, 'backup.canary-roundtrip').status).toBe('fail');
+    expect(by(os, 'backup.canary-roundtrip').message).toMatch(/cleanup left/);
+    expect(by(os, 'backup.pg-roundtrip').message).toMatch(/999 rows/);
+    os = evaluate({ ...base, canary: { ...base.canary!, value: { ...(base.canary as any).value, jobRc: 2, log: 'Error: boom' } } as any }, e, mut);
+    expect(by(os, 'backup.canary-roundtrip').status).toBe('fail');
+    expect(parseCanary('WROTE\tx\nJOB\t0\nARCHIVES\ta \nRESTORED\ta\tx\nDELETED\ta\n', '', false)).toMatchObject({ archive: 'a', written: 'x', restored: 'x', cleaned: true });
+    expect(() => parsePg('ERR\tpg_dump failed\n', 'pg_dump: error: connection refused')).toThrow(/pg_dump failed.*refused/);
+  });
+});
+
+// ---- gather() against a real local repository
+describe('backup gather on a local borg repository', () => {
+  let dir: string;
+  let oldPath: string | undefined;
+  const host = new LocalHost('local-test');
+  const node: NodeSpec = { name: 'local-test', transport: 'local', ssh: { user: 'root', port: 22, connectTimeoutMs: 1000 }, expect: 'x' };
+  const ctx = (allowMutating = false, timeoutMs = 60_000): SuiteContext => ({ node, host, identity: {}, options: { allowMutating, timeoutMs, baseDir: '/' }, progress: () => {} });
+  const sh = (c: string) => execSync(c, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const snapshot = () => sh(`cd ${dir}/data && find . -type f -exec sha256sum {} + | sort; ${dir}/bin/borg-job-t1 list --short; ls /tmp | grep leafcert- || true`);
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lc-backup-'));
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'data', 'sub'), { recursive: true });
+    for (let i = 0; i < 8; i++) writeFileSync(join(dir, 'data', `f${i}.txt`), `file ${i}\n`.repeat(i + 1));
+    writeFileSync(join(dir, 'data', 'sub', 'b.bin'), Buffer.alloc(5000, 7));
+    writeFileSync(join(dir, 'pass'), 'lab-pass\n', { mode: 0o600 });
+    const wrap = (name: string, body: string) => {
+      writeFileSync(join(dir, 'bin', name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(dir, 'bin', name), 0o755);
+    };
+    wrap('borg-job-t1', `export BORG_REPO=${dir}/repo BORG_PASSCOMMAND="cat ${dir}/pass"\nexec borg "$@"`);
+    wrap('borg-job-nopass', `export BORG_REPO=${dir}/repo\nunset BORG_PASSCOMMAND BORG_PASSPHRASE\nexec borg "$@"`);
+    wrap('borg-job-hang', 'sleep 600');
+    sh(`BORG_PASSCOMMAND="cat ${dir}/pass" borg init -e repokey ${dir}/repo`);
+    // Backdate the files so the archive is younger than all of them (the mtime filter keeps them).
+    for (let i = 0; i < 8; i++) utimesSync(join(dir, 'data', `f${i}.txt`), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    sh(`cd / && ${dir}/bin/borg-job-t1 create ::t1-2026 ${dir}/data`);
+    oldPath = process.env.PATH;
+    process.env.PATH = `${dir}/bin:${process.env.PATH}`;
+  });
+  afterAll(() => {
+    process.env.PATH = oldPath;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes the read-only checks on a healthy repository', async () => {
+    const e: BackupExpect = { job: 't1', maxAge: '1h', paths: [`${dir}/data`], sample: 4 };
+    const f = await backupSuite.gather(ctx(), e);
+    const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() });
+    expect(by(os, 'backup.units').status).toBe('skipped'); // no systemd here
+    expect(by(os, 'backup.archive-age').status).toBe('pass');
+    expect(by(os, 'backup.archive-paths').status).toBe('pass');
+    expect(by(os, 'backup.repo-check').status).toBe('pass');
+    const r = by(os, 'backup.restore-sample');
+    expect(r.status, r.message).toBe('pass');
+    expect((r.evidence.observed as any).compared.length).toBe(4);
+    expect(sh('ls /tmp')).not.toMatch(/leafcert-restore/);
+  });
+
+  it('fails the restore when a live file differs from the archive although it is older than it', async () => {
+    const f0 = join(dir, 'data', 'f0.txt');
+    const before = readFileSync(f0);
+    writeFileSync(f0, 'tampered\n');
+    utimesSync(f0, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
+    try {
+      const e: BackupExpect = { job: 't1', maxAge: '1h', paths: [`${dir}/data`], sample: 20 };
+      const f = await backupSuite.gather(ctx(), e);
+      const r = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.restore-sample');
+      expect(r.status).toBe('fail');
+      expect(r.message).toMatch(/f0.txt/);
+    } finally {
+      writeFileSync(f0, before);
+      utimesSync(f0, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    }
+  });
+
+  it('reads the paths from the archive when the expectation has none', async () => {
+    const e: BackupExpect = { job: 't1', maxAge: '1h' };
+    const f = await backupSuite.gather(ctx(), e);
+    expect(f.expectedPaths).toMatchObject({ ok: true, value: [`${dir}/data`] });
+    expect(by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-paths').status).toBe('skipped');
+  });
+
+  it('a repository that asks for a passphrase is an error naming it, at once', async () => {
+    const e: BackupExpect = { job: 'nopass', maxAge: '1h', paths: [`${dir}/data`] };
+    const f = await backupSuite.gather(ctx(), e);
+    const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() });
+    expect(by(os, 'backup.archive-age').status).toBe('error');
+    expect(by(os, 'backup.archive-age').message).toMatch(/asks for a passphrase/);
+  });
+
+  it('a hanging borg is an error within the timeout', async () => {
+    const e: BackupExpect = { job: 'hang', maxAge: '1h', timeout: '2s' };
+    const f = await backupSuite.gather(ctx(), e);
+    const o = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-age');
+    expect(o.status).toBe('error');
+    expect(o.message).toMatch(/did not finish within 2s/);
+  });
+
+  it('a missing wrapper is an error naming the job', async () => {
+    const e: BackupExpect = { job: 'nosuchjob', maxAge: '1h' };
+    const f = await backupSuite.gather(ctx(), e);
+    const o = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-age');
+    expect(o.status).toBe('error');
+    expect(o.message).toMatch(/borg-job-nosuchjob is not on the node's PATH/);
+  });
+
+  it('the canary round trip passes and leaves files and archives as they were', async () => {
+    const before = snapshot();
+    const e: BackupExpect = { job: 't1', maxAge: '1h', paths: [`${dir}/data`] };
+    const f = await backupSuite.gather(ctx(true), e);
+    const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx(true).options, now: new Date() });
+    const c = by(os, 'backup.canary-roundtrip');
+    expect(c.status, c.message).toBe('pass');
+    expect(by(os, 'backup.pg-roundtrip').status).toBe('skipped');
+    expect(snapshot()).toBe(before);
+  });
+
+  it('a failing canary round trip still leaves nothing behind', async () => {
+    const before = snapshot();
+    // The job's second path does not exist: borg create fails (rc 2) after the canary was written.
+    const e: BackupExpect = { job: 't1', maxAge: '1h', paths: [`${dir}/data`, `${dir}/missing`] };
+    const f = await backupSuite.gather(ctx(true), e);
+    const c = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx(true).options, now: new Date() }), 'backup.canary-roundtrip');
+    expect(c.status).not.toBe('pass');
+    expect(snapshot()).toBe(before);
+  });
+});
