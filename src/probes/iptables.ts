@@ -1,0 +1,288 @@
+// iptables-save → the NixOS firewall's shape (nixos-facts §1, firewall-iptables.nix):
+// INPUT → nixos-fw: trusted `-i IF`, DHCP from ve-+/vz-+/vt-+/ns-+, conntrack, TCP/UDP ports and
+// ranges (optionally `-i IF`), ICMP(v6), extraCommands, final jump to nixos-fw-log-refuse.
+// Whatever does not fit that shape and order is drift; DNAT in nat PREROUTING is reported because
+// such ports bypass nixos-fw entirely.
+import { ParseError } from '../types.js';
+import type { AllowRule, Dnat, Drift, FirewallModel } from './firewall-model.js';
+import { parsePortToken } from './firewall-model.js';
+
+export interface IptRule {
+  table: string;
+  chain: string;
+  /** The line as printed, without "-A CHAIN". */
+  spec: string;
+  line: string;
+  lineNo: number;
+  args: IptArg[];
+}
+
+export interface IptArg {
+  flag: string;
+  values: string[];
+  negated: boolean;
+}
+
+export interface IptablesSave {
+  tables: Map<string, { policies: Map<string, string>; chains: Set<string>; rules: IptRule[] }>;
+}
+
+/** Split a rule like the shell would: double quotes group (iptables-save quotes --log-prefix etc.). */
+export function tokenize(s: string): { tok: string; quoted: boolean }[] {
+  const out: { tok: string; quoted: boolean }[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) !== null) out.push(m[1] !== undefined ? { tok: m[1].replace(/\\(.)/g, '$1'), quoted: true } : { tok: m[2], quoted: false });
+  return out;
+}
+
+function parseArgs(tokens: { tok: string; quoted: boolean }[]): IptArg[] {
+  const args: IptArg[] = [];
+  let neg = false;
+  for (const t of tokens) {
+    if (!t.quoted && t.tok === '!') {
+      neg = true;
+      continue;
+    }
+    if (!t.quoted && /^--?[a-zA-Z]/.test(t.tok)) {
+      args.push({ flag: t.tok, values: [], negated: neg });
+      neg = false;
+    } else if (args.length) {
+      // "-s ! x" (old style) is not printed by iptables-save; a stray "!" before a value negates its flag.
+      if (neg) args[args.length - 1].negated = true;
+      neg = false;
+      args[args.length - 1].values.push(t.tok);
+    } else {
+      throw new Error(`value "${t.tok}" before any option`);
+    }
+  }
+  return args;
+}
+
+export function parseIptablesSave(text: string, source = 'iptables-save'): IptablesSave {
+  const tables: IptablesSave['tables'] = new Map();
+  let cur: string | undefined;
+  const lines = text.split('\n');
+  let sawCommit = false;
+  lines.forEach((raw, i) => {
+    const line = raw.trimEnd();
+    const where = `${source} line ${i + 1}`;
+    if (!line || line.startsWith('#')) return;
+    if (line.startsWith('*')) {
+      cur = line.slice(1);
+      if (!/^[a-z]+$/.test(cur)) throw new ParseError(where, `bad table header`, line);
+      tables.set(cur, { policies: new Map(), chains: new Set(), rules: [] });
+      return;
+    }
+    if (line === 'COMMIT') {
+      if (!cur) throw new ParseError(where, 'COMMIT outside a table', line);
+      cur = undefined;
+      sawCommit = true;
+      return;
+    }
+    if (!cur) throw new ParseError(where, 'line outside a *table block', line);
+    const t = tables.get(cur)!;
+    const chain = /^:(\S+) (\S+) \[\d+:\d+\]$/.exec(line);
+    if (chain) {
+      t.chains.add(chain[1]);
+      if (chain[2] !== '-') t.policies.set(chain[1], chain[2]);
+      return;
+    }
+    const rule = /^-A (\S+) (.*)$/.exec(line);
+    if (rule) {
+      let args: IptArg[];
+      try {
+        args = parseArgs(tokenize(rule[2]));
+      } catch (e) {
+        throw new ParseError(where, (e as Error).message, line);
+      }
+      t.rules.push({ table: cur, chain: rule[1], spec: rule[2], line, lineNo: i + 1, args });
+      return;
+    }
+    throw new ParseError(where, 'not an iptables-save line', line);
+  });
+  if (cur) throw new ParseError(source, `table ${cur} has no COMMIT (truncated output?)`);
+  if (!sawCommit && tables.size === 0 && text.trim() !== '') throw new ParseError(source, 'no tables in output', text.slice(0, 200));
+  return { tables };
+}
+
+function get(r: IptRule, flag: string, alt?: string): IptArg | undefined {
+  return r.args.find((a) => a.flag === flag || (alt !== undefined && a.flag === alt));
+}
+function flags(r: IptRule): string[] {
+  return r.args.map((a) => a.flag);
+}
+/** Rule has exactly these flags (order-insensitive), with -m tcp/-m udp tolerated. */
+function only(r: IptRule, allowed: string[]): boolean {
+  return flags(r).every((f) => allowed.includes(f));
+}
+function target(r: IptRule): string | undefined {
+  return get(r, '-j')?.values[0];
+}
+
+const DHCP_IFACES = new Set(['ve-+', 'vz-+', 'vt-+', 'ns-+']);
+
+type Phase = 'trusted' | 'dhcp' | 'conntrack' | 'port' | 'icmp' | 'extra' | 'final';
+const ORDER: Phase[] = ['trusted', 'dhcp', 'conntrack', 'port', 'icmp', 'extra', 'final'];
+
+/** Recognise one rule of chain nixos-fw. */
+function classify(r: IptRule, family: string): { phase: Phase; allow?: AllowRule; trusted?: string } {
+  const i = get(r, '-i');
+  const p = get(r, '-p');
+  const m = r.args.filter((a) => a.flag === '-m').map((a) => a.values[0]);
+  const tgt = target(r);
+  const anyNeg = r.args.some((a) => a.negated);
+  if (tgt === 'nixos-fw-log-refuse' && r.args.length === 1) return { phase: 'final' };
+  if (tgt === 'nixos-fw-accept' && !anyNeg) {
+    if (i && r.args.length === 2) return { phase: 'trusted', trusted: i.values[0] };
+    if (m.includes('conntrack') && only(r, ['-m', '--ctstate', '-j'])) {
+      const states = new Set((get(r, '--ctstate')?.values[0] ?? '').split(','));
+      if (states.size === 2 && states.has('RELATED') && states.has('ESTABLISHED')) return { phase: 'conntrack' };
+    }
+    if (p && (p.values[0] === 'tcp' || p.values[0] === 'udp') && get(r, '--dport', '--destination-port') && only(r, ['-i', '-p', '-m', '--dport', '--destination-port', '-j'])) {
+      const proto = p.values[0] as 'tcp' | 'udp';
+      const portTok = get(r, '--dport', '--destination-port')!.values[0];
+      if (proto === 'udp' && portTok === '67' && i && DHCP_IFACES.has(i.values[0])) return { phase: 'dhcp' };
+      const ports = [parsePortToken(portTok, 'iptables-save')];
+      return { phase: 'port', allow: { proto, ports, iface: i?.values[0], rule: r.line } };
+    }
+    if (family === 'ipv4' && p?.values[0] === 'icmp' && get(r, '--icmp-type')) return { phase: 'icmp' };
+    if (family === 'ipv6' && (p?.values[0] === 'ipv6-icmp' || p?.values[0] === 'icmpv6') && only(r, ['-p', '-m', '--icmpv6-type', '--limit', '--limit-burst', '-j'])) return { phase: 'icmp' };
+    if (family === 'ipv6' && get(r, '-d')?.values[0] === 'fe80::/64' && p?.values[0] === 'udp' && get(r, '--dport')?.values[0] === '546') return { phase: 'icmp' };
+  }
+  if (family === 'ipv6' && tgt === 'DROP' && (p?.values[0] === 'ipv6-icmp' || p?.values[0] === 'icmpv6') && get(r, '--icmpv6-type')) return { phase: 'icmp' };
+  return { phase: 'extra' };
+}
+
+/** Normalise a rule for comparison with declared extraCommands: drop -w, implicit -m tcp/udp, -I → -A. */
+export function normaliseRule(rule: string): string {
+  const toks = tokenize(rule.trim()).map((t) => t.tok);
+  const out: string[] = [];
+  let table = 'filter';
+  for (let k = 0; k < toks.length; k++) {
+    const t = toks[k];
+    if (k === 0 && /(^|\/)(ip6?tables|ip46tables)$/.test(t)) continue;
+    if (t === '-w' || t === '--wait') continue;
+    if (t === '-t' || t === '--table') {
+      table = toks[++k];
+      continue;
+    }
+    if ((t === '-m' || t === '--match') && (toks[k + 1] === 'tcp' || toks[k + 1] === 'udp')) {
+      k++;
+      continue;
+    }
+    if (t === '-I' || t === '--insert' || t === '--append') {
+      out.push('-A', toks[++k]);
+      if (/^\d+$/.test(toks[k + 1] ?? '')) k++;
+      continue;
+    }
+    out.push(t);
+  }
+  return `${table} ${out.join(' ')}`;
+}
+
+/** Interpret one family's iptables-save as a NixOS firewall. */
+export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = []): FirewallModel {
+  const filter = save.tables.get('filter');
+  const declared = new Set(declaredExtra.map(normaliseRule));
+  const isDeclared = (r: IptRule) => declared.has(normaliseRule(`-t ${r.table} ${r.line}`));
+  const model: FirewallModel = {
+    backend: 'iptables', family, present: false, hooked: false, notEnforced: [], trusted: [], allowed: [],
+    refuse: 'unknown', drift: [], dnat: [], ruleCount: 0,
+  };
+  const drift = (r: IptRule, why: string) => model.drift.push({ rule: `-t ${r.table} ${r.line}`, why });
+  if (filter) {
+    model.present = filter.chains.has('nixos-fw');
+    const input = filter.rules.filter((r) => r.chain === 'INPUT');
+    const jumpAt = input.findIndex((r) => target(r) === 'nixos-fw' && r.args.length === 1);
+    model.hooked = jumpAt >= 0;
+    if (!model.present) model.notEnforced.push('no nixos-fw chain in the filter table');
+    if (!model.hooked) {
+      model.notEnforced.push(`INPUT does not jump to nixos-fw (INPUT policy ${filter.policies.get('INPUT') ?? '?'})`);
+    }
+    input.forEach((r, k) => {
+      if (k === jumpAt) return;
+      if (isDeclared(r)) return;
+      const tgt = target(r);
+      if (tgt === 'ACCEPT' && (jumpAt < 0 || k < jumpAt)) {
+        const uncond = r.args.length === 1;
+        if (uncond) model.notEnforced.push(`"${r.line}" accepts everything before nixos-fw sees it`);
+        drift(r, uncond ? 'accepts all input ahead of nixos-fw' : 'accept in INPUT ahead of nixos-fw (not NixOS-managed)');
+      } else {
+        drift(r, 'rule in INPUT besides the jump to nixos-fw');
+      }
+    });
+    // nixos-fw itself, in NixOS's order. A rule is out of order when a later rule belongs to an
+    // earlier phase: that blames the inserted rule, not the NixOS rules it was put in front of.
+    const fwRules = filter.rules.filter((x) => x.chain === 'nixos-fw');
+    const classes = fwRules.map((r) => classify(r, family));
+    const idx = classes.map((c) => ORDER.indexOf(c.phase));
+    const laterMin: number[] = [];
+    for (let k = idx.length - 1, min = Infinity; k >= 0; k--) {
+      laterMin[k] = min;
+      min = Math.min(min, idx[k]);
+    }
+    const seen = new Map<string, number>();
+    fwRules.forEach((r, k) => {
+      const c = classes[k];
+      seen.set(r.spec, (seen.get(r.spec) ?? 0) + 1);
+      if (seen.get(r.spec) === 2) drift(r, 'rule appears more than once in nixos-fw');
+      // extraCommands come after ICMP: an extra rule is only "out of order" ahead of the port rules.
+      const outOfOrder = laterMin[k] < idx[k] && !(c.phase === 'extra' && laterMin[k] >= ORDER.indexOf('icmp'));
+      if (c.trusted) model.trusted.push(c.trusted);
+      if (c.allow) {
+        // A port accept ahead of the conntrack rule is where `nixos-firewall-tool open` (-I) puts it.
+        if (outOfOrder) c.allow.inserted = true;
+        model.allowed.push(c.allow);
+      }
+      if (c.phase === 'extra') {
+        if (!isDeclared(r)) drift(r, 'not part of the NixOS firewall layout (undeclared extra rule)');
+      } else if (outOfOrder) {
+        drift(r, c.allow ? "inserted ahead of NixOS's own rules (nixos-firewall-tool open / iptables -I)" : `out of NixOS's order (${c.phase} rule ahead of earlier-phase rules)`);
+      } else {
+        model.ruleCount++;
+      }
+    });
+    const nixosFw = filter.rules.filter((x) => x.chain === 'nixos-fw');
+    if (model.present && (!nixosFw.length || target(nixosFw[nixosFw.length - 1]) !== 'nixos-fw-log-refuse')) {
+      model.notEnforced.push('nixos-fw does not end in the jump to nixos-fw-log-refuse');
+    }
+    // Helper chains.
+    const refuse = filter.rules.filter((x) => x.chain === 'nixos-fw-refuse');
+    const tgts = refuse.map(target);
+    if (refuse.length === 1 && tgts[0] === 'DROP' && refuse[0].args.length === 1) model.refuse = 'drop';
+    else if (refuse.length === 2 && tgts.every((t) => t === 'REJECT')) model.refuse = 'reject';
+    else if (model.present) {
+      refuse.forEach((r) => drift(r, 'nixos-fw-refuse is neither DROP nor NixOS\'s REJECT pair'));
+      if (!refuse.some((r) => target(r) === 'DROP' || target(r) === 'REJECT')) model.notEnforced.push('nixos-fw-refuse neither drops nor rejects');
+    }
+    for (const r of filter.rules.filter((x) => x.chain === 'nixos-fw-accept')) {
+      if (!(target(r) === 'ACCEPT' && r.args.length === 1)) drift(r, 'nixos-fw-accept should only ACCEPT');
+    }
+    for (const r of filter.rules.filter((x) => x.chain === 'nixos-fw-log-refuse')) {
+      const t = target(r);
+      if (t === 'LOG' || t === 'nixos-fw-refuse') continue;
+      drift(r, 'nixos-fw-log-refuse should only LOG and refuse');
+    }
+  }
+  const nat = save.tables.get('nat');
+  if (nat) {
+    for (const r of nat.rules) {
+      const tgt = target(r);
+      if (tgt !== 'DNAT' && tgt !== 'REDIRECT') continue;
+      if (r.chain !== 'PREROUTING' && r.chain !== 'nixos-nat-pre') continue;
+      const dport = get(r, '--dport', '--destination-port')?.values[0];
+      const to = get(r, '--to-destination', '--to-ports')?.values[0] ?? '?';
+      const port = dport ? parsePortToken(dport, 'iptables-save') : { from: 0, to: 65535 };
+      model.dnat.push({ proto: get(r, '-p')?.values[0] ?? 'all', port, to, iface: get(r, '-i')?.values[0], rule: `-t nat ${r.line}` });
+      // networking.nat.forwardPorts live in nixos-nat-pre (NixOS-managed); raw PREROUTING DNAT is extraCommands.
+      if (r.chain === 'PREROUTING' && !isDeclared(r)) drift(r, `DNAT of ${dport ?? 'all ports'} to ${to} bypasses nixos-fw (undeclared)`);
+    }
+    const dup = new Map<string, number>();
+    for (const r of nat.rules) {
+      dup.set(r.line, (dup.get(r.line) ?? 0) + 1);
+      if (dup.get(r.line) === 2) drift(r, 'nat rule appears more than once (extraCommands re-appended on reload?)');
+    }
+  }
+  return model;
+}

@@ -1,0 +1,203 @@
+// `nft -j list ruleset` → the NixOS nftables firewall's shape (nixos-facts §1,
+// firewall-nftables.nix): table inet nixos-fw, chain input (hook input, policy drop: trusted
+// iifname accept, ct state vmap → input-allow, log/reject), chain input-allow (`[iifname X] tcp|udp
+// dport <port|set|range> accept`, temp-ports, ping, ICMPv6, DHCPv6, extraInputRules).
+// Match ops are "==" (nft ≥ 0.9.x) or "in" (older), right sides scalar or {set:[…]}.
+import { ParseError } from '../types.js';
+import type { AllowRule, Drift, FirewallModel, PortRange } from './firewall-model.js';
+
+type J = any; // nft JSON is a tagged union too wide to type usefully here
+
+export interface NftRuleset {
+  tables: { family: string; name: string }[];
+  chains: { family: string; table: string; name: string; hook?: string; policy?: string; type?: string; prio?: number }[];
+  sets: { family: string; table: string; name: string; elem: J[] }[];
+  rules: { family: string; table: string; chain: string; handle?: number; comment?: string; expr: J[] }[];
+}
+
+export function parseNftJson(text: string, source = 'nft -j list ruleset'): NftRuleset {
+  let doc: J;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ParseError(source, `not JSON: ${(e as Error).message}`, text.slice(0, 200));
+  }
+  if (!doc || !Array.isArray(doc.nftables)) throw new ParseError(source, 'no "nftables" array', text.slice(0, 200));
+  const rs: NftRuleset = { tables: [], chains: [], sets: [], rules: [] };
+  for (const o of doc.nftables) {
+    if (o.table) rs.tables.push({ family: o.table.family, name: o.table.name });
+    else if (o.chain) rs.chains.push(o.chain);
+    else if (o.set) rs.sets.push({ family: o.set.family, table: o.set.table, name: o.set.name, elem: o.set.elem ?? [] });
+    else if (o.rule) {
+      if (!Array.isArray(o.rule.expr)) throw new ParseError(source, `rule without expr in chain ${o.rule.chain}`, JSON.stringify(o).slice(0, 200));
+      rs.rules.push(o.rule);
+    }
+  }
+  return rs;
+}
+
+// ---- rendering (for evidence, drift text and declared extraInputRules) ----
+
+function val(v: J): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string' || typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return v.map(val).join(',');
+  if (v.set) return `{ ${(v.set as J[]).map((e) => (Array.isArray(e) ? `${val(e[0])} : ${verdict(e[1])}` : val(e))).join(', ')} }`;
+  if (v.range) return `${val(v.range[0])}-${val(v.range[1])}`;
+  if (v.prefix) return `${v.prefix.addr}/${v.prefix.len}`;
+  if (v.concat) return (v.concat as J[]).map(val).join(' . ');
+  if (v.payload) return `${v.payload.protocol} ${v.payload.field}`;
+  if (v.meta) return v.meta.key === 'l4proto' || v.meta.key === 'nfproto' || v.meta.key === 'iifname' || v.meta.key === 'oifname' || v.meta.key === 'iif' ? `${v.meta.key === 'l4proto' || v.meta.key === 'nfproto' ? 'meta ' : ''}${v.meta.key}` : `meta ${v.meta.key}`;
+  if (v.ct) return `ct ${v.ct.key}`;
+  if (v['&']) return `${val(v['&'][0])} & ${val(v['&'][1])}`;
+  if (v.fib) return `fib ${(v.fib.flags ?? []).join(' . ')} ${v.fib.result}`;
+  return JSON.stringify(v);
+}
+function verdict(v: J): string {
+  if (!v || typeof v !== 'object') return String(v);
+  const k = Object.keys(v)[0];
+  if (k === 'jump' || k === 'goto') return `${k} ${v[k].target}`;
+  return k;
+}
+
+export function renderRule(expr: J[]): string {
+  return expr
+    .map((e) => {
+      if (e.match) {
+        const op = e.match.op === '==' || e.match.op === 'in' ? '' : `${e.match.op} `;
+        return `${val(e.match.left)} ${op}${val(e.match.right)}`;
+      }
+      if (e.vmap) return `${val(e.vmap.key)} vmap ${val(e.vmap.data)}`;
+      if (e.log !== undefined) return `log${e.log?.prefix ? ` prefix "${e.log.prefix}"` : ''}`;
+      if (e.reject !== undefined) return e.reject?.type === 'tcp reset' ? 'reject with tcp reset' : 'reject';
+      if (e.counter !== undefined) return 'counter';
+      if (e.limit) return `limit rate ${e.limit.rate}/${e.limit.per}`;
+      for (const k of ['accept', 'drop', 'jump', 'goto', 'return', 'continue']) if (k in e) return verdict(e);
+      return JSON.stringify(e);
+    })
+    .join(' ');
+}
+
+// ---- recognition ----
+
+function matchOn(e: J): { left: J; right: J; op: string } | undefined {
+  return e?.match ? e.match : undefined;
+}
+function isEq(m: { op: string }): boolean {
+  return m.op === '==' || m.op === 'in';
+}
+function scalarsOf(right: J): J[] {
+  return right && typeof right === 'object' && Array.isArray(right.set) ? right.set : [right];
+}
+function toRange(v: J, source: string): PortRange {
+  if (typeof v === 'number') return { from: v, to: v };
+  if (v && Array.isArray(v.range) && typeof v.range[0] === 'number' && typeof v.range[1] === 'number') return { from: v.range[0], to: v.range[1] };
+  throw new ParseError(source, `unexpected port value ${JSON.stringify(v)}`);
+}
+
+/** `[iifname X] tcp|udp dport <ports> accept` → AllowRule, else undefined. */
+function asAllow(expr: J[], rendered: string): AllowRule | undefined {
+  if (!expr.length || !('accept' in expr[expr.length - 1])) return undefined;
+  const ms = expr.slice(0, -1).map(matchOn);
+  if (ms.some((m) => !m || !isEq(m))) return undefined;
+  let iface: string | undefined;
+  let k = 0;
+  if (ms.length === 2) {
+    if (ms[0]!.left?.meta?.key !== 'iifname' || typeof ms[0]!.right !== 'string') return undefined;
+    iface = ms[0]!.right;
+    k = 1;
+  } else if (ms.length !== 1) return undefined;
+  const p = ms[k]!.left?.payload;
+  if (!p || (p.protocol !== 'tcp' && p.protocol !== 'udp') || p.field !== 'dport') return undefined;
+  const ports = scalarsOf(ms[k]!.right).map((v) => toRange(v, 'nft input-allow'));
+  return { proto: p.protocol, ports, iface, rule: rendered };
+}
+
+const SHAPE_INPUT_ALLOW = [
+  /^meta l4proto \. th dport @temp-ports accept$/,
+  /^icmp type echo-request (limit rate \S+ )?accept$/,
+  /^icmpv6 type != \{ .* \} accept$/,
+  /^ip6 daddr fe80::\/64 udp dport 546 accept$/,
+];
+
+export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): FirewallModel & { tempPorts: string[]; otherTables: string[] } {
+  const declared = new Set(declaredExtra.map((s) => s.trim().replace(/\s+/g, ' ')));
+  const T = 'nixos-fw';
+  const inFw = <X extends { family: string; table: string }>(x: X) => x.family === 'inet' && x.table === T;
+  const model: FirewallModel & { tempPorts: string[]; otherTables: string[] } = {
+    backend: 'nftables', family: 'inet', present: rs.tables.some((t) => t.family === 'inet' && t.name === T), hooked: false,
+    notEnforced: [], trusted: [], allowed: [], refuse: 'drop', drift: [], dnat: [], ruleCount: 0, tempPorts: [],
+    otherTables: rs.tables.filter((t) => !(t.family === 'inet' && t.name === T)).map((t) => `${t.family} ${t.name}`),
+  };
+  const drift = (rule: string, why: string) => model.drift.push({ rule, why } satisfies Drift);
+  if (!model.present) {
+    model.notEnforced.push('no table inet nixos-fw');
+    return model;
+  }
+  const input = rs.chains.find((c) => inFw(c) && c.name === 'input');
+  if (!input) model.notEnforced.push('table inet nixos-fw has no chain input');
+  else if (input.hook !== 'input') model.notEnforced.push(`chain input is not hooked to input (hook ${input.hook ?? 'none'})`);
+  else if (input.policy !== 'drop') model.notEnforced.push(`chain input has policy ${input.policy ?? 'accept'}, not drop`);
+
+  let reachesAllow = false;
+  for (const r of rs.rules.filter((x) => inFw(x) && x.chain === 'input')) {
+    const text = renderRule(r.expr);
+    const m0 = matchOn(r.expr[0]);
+    if (r.expr.length === 2 && m0 && isEq(m0) && m0.left?.meta?.key === 'iifname' && 'accept' in r.expr[1]) {
+      model.trusted.push(...scalarsOf(m0.right).map(String));
+      model.ruleCount++;
+    } else if (r.expr.length === 1 && r.expr[0].vmap?.key?.ct?.key === 'state') {
+      const data: J[] = r.expr[0].vmap.data?.set ?? [];
+      const jumps = data.filter((e) => Array.isArray(e) && (e[1]?.jump?.target === 'input-allow' || e[1]?.goto?.target === 'input-allow')).map((e) => e[0]);
+      reachesAllow = jumps.includes('new');
+      const accepts = data.filter((e) => Array.isArray(e) && e[1] && 'accept' in e[1]).map((e) => e[0]);
+      if (accepts.some((s: string) => s !== 'established' && s !== 'related')) {
+        drift(text, `ct state vmap accepts ${accepts.join(', ')} (NixOS accepts only established, related)`);
+        model.notEnforced.push(`ct state vmap accepts ${accepts.filter((s: string) => s !== 'established' && s !== 'related').join(', ')} without input-allow`);
+      } else model.ruleCount++;
+    } else if (r.expr.some((e) => e.log !== undefined) && !r.expr.some((e) => 'accept' in e)) {
+      model.ruleCount++;
+    } else if (r.expr.some((e) => e.reject !== undefined) && r.expr.length <= 2) {
+      model.refuse = 'reject';
+      model.ruleCount++;
+    } else if (declared.has(text)) {
+      model.ruleCount++;
+    } else {
+      drift(text, 'rule in chain input beyond NixOS\'s layout');
+      if (r.expr.length === 1 && 'accept' in r.expr[0]) model.notEnforced.push(`"${text}" in chain input accepts everything`);
+    }
+  }
+  model.hooked = !!input && input.hook === 'input' && reachesAllow;
+  if (input && !reachesAllow) model.notEnforced.push('chain input has no ct state vmap sending new connections to input-allow');
+
+  for (const r of rs.rules.filter((x) => inFw(x) && x.chain === 'input-allow')) {
+    const text = renderRule(r.expr);
+    const allow = asAllow(r.expr, text);
+    if (allow) {
+      model.allowed.push(allow);
+      model.ruleCount++;
+    } else if (SHAPE_INPUT_ALLOW.some((re) => re.test(text)) || declared.has(text)) {
+      model.ruleCount++;
+    } else {
+      drift(text, 'rule in input-allow beyond NixOS\'s layout (undeclared extraInputRules?)');
+    }
+  }
+  const temp = rs.sets.find((s) => inFw(s) && s.name === 'temp-ports');
+  for (const e of temp?.elem ?? []) {
+    const t = val(e?.elem?.val ?? e);
+    model.tempPorts.push(t);
+    drift(`set temp-ports element ${t}`, 'port opened temporarily (nixos-firewall-tool open): temp-ports must be empty');
+    // temp-ports elements are "proto . port(s)": they do open the port.
+    const c = e?.concat ?? e?.elem?.val?.concat;
+    if (Array.isArray(c) && (c[0] === 'tcp' || c[0] === 'udp')) {
+      try {
+        model.allowed.push({ proto: c[0], ports: [toRange(c[1], 'nft temp-ports')], rule: `temp-ports ${t}`, inserted: true });
+      } catch {
+        /* odd element: still drift, already recorded */
+      }
+    }
+  }
+  const known = new Set(['input', 'input-allow', 'rpfilter', 'rpfilter-allow', 'output', 'output-allow', 'forward', 'forward-allow']);
+  for (const c of rs.chains.filter((c) => inFw(c) && !known.has(c.name))) drift(`chain ${c.name}`, 'chain not in NixOS\'s nixos-fw table layout');
+  return model;
+}

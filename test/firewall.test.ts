@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import Ajv from 'ajv';
+import { firewallSuite, parseFirewallOutput, type FirewallExpect, type FirewallFacts } from '../suites/firewall.js';
+import { MARK } from '../src/probes/sections.js';
+import type { TcpProbe } from '../src/probes/tcp.js';
+
+const fx = (n: string) => readFileSync(new URL(`../fixtures/${n}`, import.meta.url), 'utf8');
+
+/** What the node prints for FIREWALL_SCRIPT. */
+function output(parts: Record<string, { text: string; rc?: number; stderr?: string }>): string {
+  return Object.entries(parts)
+    .map(([k, v]) => `${MARK} ${k}\n${v.text}\n${MARK}-rc ${k} ${v.rc ?? 0}\n${v.stderr ? `${MARK}-stderr ${k}\n${v.stderr}\n${MARK}-stderr-end ${k}\n` : ''}`)
+    .join('');
+}
+const SS = 'LISTEN 0      511          0.0.0.0:443        0.0.0.0:*\nLISTEN 0      128          0.0.0.0:22         0.0.0.0:*\nLISTEN 0      244        127.0.0.1:5432       0.0.0.0:*\nLISTEN 0      511          0.0.0.0:80         0.0.0.0:*\nLISTEN 0      511             [::]:80            [::]:*';
+const NOT_FOUND = { text: '', rc: 127, stderr: 'sh: 1: nft: not found' };
+
+const alchemist: FirewallExpect = {
+  open: [22, 80, 443, 3000, 8080, '6333-6334'],
+  closed: [5432, 6379],
+  udp: [53],
+  interfaces: { eth0: { tcp: [9100] } },
+  trusted: ['br-alchemist'],
+  refuse: 'drop',
+  extraRules: [
+    'iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.233.1.2:8080',
+    'iptables -t nat -A PREROUTING -p tcp --dport 3000 -j DNAT --to-destination 10.233.2.2:3000',
+  ],
+};
+
+const probe = (port: number, state: TcpProbe['state'], detail = state === 'open' ? 'connected' : state === 'refused' ? 'ECONNREFUSED' : 'no answer within 1500 ms'): TcpProbe => ({ host: '10.250.0.2', port, state, ms: 3, detail });
+
+function facts(out: string, e: FirewallExpect, probes?: FirewallFacts['probes']): FirewallFacts {
+  return {
+    ...parseFirewallOutput(out, e),
+    target: '10.250.0.2',
+    probeTimeoutMs: 1500,
+    probes: probes ?? {
+      open: (e.open.filter((p) => typeof p === 'number') as number[]).map((p) => probe(p, 'open')),
+      closed: (e.closed ?? []).map((p) => probe(p, 'filtered')),
+    },
+  };
+}
+const byId = (os: ReturnType<typeof firewallSuite.evaluate>, id: string) => os.filter((o) => o.id === id);
+const ctx = {} as never;
+
+describe('firewall suite', () => {
+  const healthy = output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+
+  it('passes every check on the healthy alchemist node, with evidence', () => {
+    const os = firewallSuite.evaluate(facts(healthy, alchemist), alchemist, ctx);
+    expect(os.map((o) => `${o.id}:${o.status}`)).toEqual([
+      'firewall.enabled:pass', 'firewall.allowed-ports:pass', 'firewall.drift:pass',
+      ...[22, 80, 443, 3000, 8080].map(() => 'firewall.port-open:pass'),
+      'firewall.port-closed:pass', 'firewall.port-closed:pass',
+    ]);
+    for (const o of os) {
+      expect(o.evidence.source).toBeTruthy();
+      expect(o.checklist).toEqual(['network-policies']);
+    }
+    expect(byId(os, 'firewall.port-closed')[0].message).toMatch(/filtered.*node listens on 127.0.0.1:5432/);
+  });
+
+  it('an extra allowed port fails allowed-ports; an inserted rule also fails drift', () => {
+    const out = output({ 'iptables-save': { text: fx('iptables/tool-open.v4.save') }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/ipv4 tcp: expected 22,80,443,3000,6333-6334,8080, observed 22,80,443,3000,5432,6333-6334,8080/);
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.enabled')[0].status).toBe('pass');
+  });
+
+  it('undeclared DNAT is drift', () => {
+    const e = { ...alchemist, extraRules: [] };
+    const os = firewallSuite.evaluate(facts(healthy, e), e, ctx);
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.drift')[0].message).toMatch(/DNAT of 8080/);
+  });
+
+  it('a stopped firewall or an INPUT accept fails enabled', () => {
+    for (const f of ['stopped.v4.save', 'input-accept.v4.save']) {
+      const out = output({ 'iptables-save': { text: fx(`iptables/${f}`) }, 'ip6tables-save': { text: '' }, nft: NOT_FOUND, ss: { text: SS } });
+      const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('fail');
+    }
+  });
+
+  it('outside-in: connected closed port fails; refused and filtered say which; open port refused fails', () => {
+    const os = firewallSuite.evaluate(
+      facts(healthy, alchemist, { open: [probe(22, 'open'), probe(80, 'refused'), probe(443, 'filtered'), probe(3000, 'open'), probe(8080, 'open')], closed: [probe(5432, 'open'), probe(6379, 'refused')] }),
+      alchemist, ctx,
+    );
+    const closed = byId(os, 'firewall.port-closed');
+    expect(closed.map((o) => o.status)).toEqual(['fail', 'pass']);
+    expect(closed[0].message).toMatch(/ACCEPTED/);
+    expect(closed[1].message).toMatch(/^refused/);
+    expect(byId(os, 'firewall.port-open').map((o) => o.status)).toEqual(['pass', 'fail', 'fail', 'pass', 'pass']);
+    expect(byId(os, 'firewall.port-open')[1].message).toMatch(/refused/);
+  });
+
+  it('an unreachable node gives error, not pass, for port-closed', () => {
+    const os = firewallSuite.evaluate(
+      facts(healthy, alchemist, { open: [22, 80, 443, 3000, 8080].map((p) => probe(p, 'unreachable', 'EHOSTUNREACH')), closed: [probe(5432, 'unreachable', 'EHOSTUNREACH'), probe(6379, 'unreachable', 'EHOSTUNREACH')] }),
+      alchemist, ctx,
+    );
+    expect(byId(os, 'firewall.port-closed').map((o) => o.status)).toEqual(['error', 'error']);
+  });
+
+  it('garbled iptables-save gives error outcomes, never a pass', () => {
+    const out = output({ 'iptables-save': { text: fx('iptables/garbled.save') }, 'ip6tables-save': { text: '' }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    for (const id of ['firewall.enabled', 'firewall.allowed-ports', 'firewall.drift']) {
+      expect(byId(os, id)[0].status).toBe('error');
+      expect(byId(os, id)[0].message).toMatch(/iptables-save line 5/);
+    }
+  });
+
+  it('lost section markers are a ParseError', () => {
+    expect(() => parseFirewallOutput('bash: garbage', alchemist)).toThrow(/lacks section/);
+  });
+
+  describe('nftables backend', () => {
+    const nftExpect: FirewallExpect = { backend: 'nftables', open: [22, 80, 443, '6333-6334'], udp: [53], interfaces: { eth0: { tcp: [9100] } }, trusted: ['br-alchemist'], closed: [5432] };
+    const nftOut = (file: string) => output({ 'iptables-save': { text: '' }, 'ip6tables-save': { text: '' }, nft: { text: fx(`nft/${file}`) }, ss: { text: SS } });
+    it('healthy passes', () => {
+      const os = firewallSuite.evaluate(facts(nftOut('nixos.json'), nftExpect), nftExpect, ctx);
+      expect(os.filter((o) => o.status !== 'pass')).toEqual([]);
+    });
+    it('temp-ports fails drift and allowed-ports; policy accept fails enabled', () => {
+      const os = firewallSuite.evaluate(facts(nftOut('temp-ports.json'), nftExpect), nftExpect, ctx);
+      expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+      const os2 = firewallSuite.evaluate(facts(nftOut('policy-accept.json'), nftExpect), nftExpect, ctx);
+      expect(byId(os2, 'firewall.enabled')[0].status).toBe('fail');
+    });
+    it('pinned nftables but the node runs iptables: enabled fails', () => {
+      const os = firewallSuite.evaluate(facts(healthy, nftExpect), nftExpect, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.enabled')[0].message).toMatch(/expected the nftables backend, found iptables/);
+    });
+    it('garbled nft JSON → error', () => {
+      const os = firewallSuite.evaluate(facts(nftOut('garbled.json'), nftExpect), nftExpect, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('error');
+    });
+  });
+
+  it('schema rejects typos and accepts the lab shape', () => {
+    const ajv = new Ajv.default({ strict: false });
+    const v = ajv.compile(firewallSuite.schema);
+    expect(v(alchemist)).toBe(true);
+    expect(v({ open: [22], closd: [5432] })).toBe(false);
+    expect(v({ open: ['22-x'] })).toBe(false);
+  });
+});

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { iptablesModel, normaliseRule, parseIptablesSave } from '../src/probes/iptables.js';
+import { ParseError } from '../src/types.js';
+
+const fx = (n: string) => readFileSync(new URL(`../fixtures/iptables/${n}`, import.meta.url), 'utf8');
+const allowed = (m: ReturnType<typeof iptablesModel>) =>
+  m.allowed.map((a) => `${a.proto}/${a.ports.map((p) => (p.from === p.to ? p.from : `${p.from}-${p.to}`)).join(',')}${a.iface ? `@${a.iface}` : ''}`);
+
+describe('iptables-save parser (NixOS nixos-fw layout)', () => {
+  it('reads the alchemist leaf node: ports, ranges, per-interface ports, trusted, DROP, INPUT jump', () => {
+    const m = iptablesModel(parseIptablesSave(fx('alchemist.v4.save')), 'ipv4');
+    expect(m.present).toBe(true);
+    expect(m.hooked).toBe(true);
+    expect(m.notEnforced).toEqual([]);
+    expect(m.refuse).toBe('drop');
+    expect(m.trusted.sort()).toEqual(['br-alchemist', 'lo']);
+    expect(allowed(m)).toEqual(['tcp/22', 'tcp/80', 'tcp/443', 'tcp/3000', 'tcp/8080', 'tcp/9100@eth0', 'tcp/6333-6334', 'udp/53']);
+    // DHCP from container interfaces is NixOS's own rule, not an allowed port.
+    expect(allowed(m)).not.toContain('udp/67@ve-+');
+  });
+
+  it('reports the extraCommands DNAT lines in the nat table as drift unless declared', () => {
+    const save = parseIptablesSave(fx('alchemist.v4.save'));
+    const m = iptablesModel(save, 'ipv4');
+    expect(m.dnat.map((d) => `${d.port.from}->${d.to}`)).toEqual(['8080->10.233.1.2:8080', '3000->10.233.2.2:3000']);
+    expect(m.drift.map((d) => d.why)).toEqual([expect.stringContaining('DNAT of 8080'), expect.stringContaining('DNAT of 3000')]);
+    const declared = iptablesModel(save, 'ipv4', [
+      'iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.233.1.2:8080',
+      'iptables -t nat -A PREROUTING -p tcp --dport 3000 -j DNAT --to-destination 10.233.2.2:3000',
+    ]);
+    expect(declared.drift).toEqual([]);
+  });
+
+  it('reads ip6tables-save (ICMPv6 and DHCPv6 rules are NixOS shape, not ports)', () => {
+    const m = iptablesModel(parseIptablesSave(fx('alchemist.v6.save')), 'ipv6');
+    expect(m.drift).toEqual([]);
+    expect(allowed(m)).toEqual(['tcp/22', 'tcp/80', 'tcp/443', 'tcp/3000', 'tcp/8080', 'tcp/9100@eth0', 'tcp/6333-6334', 'udp/53']);
+  });
+
+  it('recognises rejectPackets (REJECT pair) and a default host', () => {
+    const m = iptablesModel(parseIptablesSave(fx('reject.v4.save')), 'ipv4');
+    expect(m.refuse).toBe('reject');
+    expect(m.drift).toEqual([]);
+    expect(allowed(m)).toEqual(['tcp/22', 'tcp/80', 'tcp/443']);
+    expect(m.trusted).toEqual(['lo']);
+  });
+
+  it('blames the rule nixos-firewall-tool inserted with -I, not the rules it was put in front of', () => {
+    const m = iptablesModel(parseIptablesSave(fx('tool-open.v4.save')), 'ipv4');
+    const filterDrift = m.drift.filter((d) => d.rule.startsWith('-t filter'));
+    expect(filterDrift).toHaveLength(1);
+    expect(filterDrift[0].rule).toContain('--dport 5432');
+    expect(filterDrift[0].why).toMatch(/inserted/);
+    expect(m.allowed.find((a) => a.ports[0].from === 5432)?.inserted).toBe(true);
+  });
+
+  it('an unconditional INPUT accept ahead of the jump means the firewall is not in force', () => {
+    const m = iptablesModel(parseIptablesSave(fx('input-accept.v4.save')), 'ipv4');
+    expect(m.hooked).toBe(true);
+    expect(m.notEnforced[0]).toMatch(/accepts everything/);
+    expect(m.drift.some((d) => d.rule === '-t filter -A INPUT -j ACCEPT')).toBe(true);
+  });
+
+  it('a stopped firewall (no INPUT jump, policy ACCEPT) is not in force', () => {
+    const m = iptablesModel(parseIptablesSave(fx('stopped.v4.save')), 'ipv4');
+    expect(m.hooked).toBe(false);
+    expect(m.notEnforced.join()).toMatch(/INPUT does not jump to nixos-fw \(INPUT policy ACCEPT\)/);
+  });
+
+  it('garbled or truncated output is a ParseError', () => {
+    expect(() => parseIptablesSave(fx('garbled.save'))).toThrow(ParseError);
+    expect(() => parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j nixos-fw\n')).toThrow(/no COMMIT/);
+    expect(() => parseIptablesSave('-A INPUT -j ACCEPT\n')).toThrow(/outside a \*table/);
+  });
+
+  it('normalises declared rules the way iptables-save prints them', () => {
+    expect(normaliseRule('iptables -w -t nat -I PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080')).toBe(
+      normaliseRule('-t nat -A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080'),
+    );
+  });
+});

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { nftModel, parseNftJson, renderRule } from '../src/probes/nft.js';
+import { ParseError } from '../src/types.js';
+
+const fx = (n: string) => readFileSync(new URL(`../fixtures/nft/${n}`, import.meta.url), 'utf8');
+const allowed = (m: ReturnType<typeof nftModel>) =>
+  m.allowed.map((a) => `${a.proto}/${a.ports.map((p) => (p.from === p.to ? p.from : `${p.from}-${p.to}`)).join(',')}${a.iface ? `@${a.iface}` : ''}`);
+
+describe('nft -j parser (inet nixos-fw)', () => {
+  it('reads sets with ports and ranges, scalar ports, iifname prefixes, trusted set', () => {
+    const m = nftModel(parseNftJson(fx('nixos.json')));
+    expect(m.present && m.hooked).toBe(true);
+    expect(m.notEnforced).toEqual([]);
+    expect(m.drift).toEqual([]);
+    expect(allowed(m)).toEqual(['tcp/22,80,443,6333-6334', 'tcp/9100@eth0', 'udp/53']);
+    expect(m.trusted.sort()).toEqual(['br-alchemist', 'lo']);
+    expect(m.refuse).toBe('drop');
+  });
+
+  it('accepts the older "in" match op for sets', () => {
+    const m = nftModel(parseNftJson(fx('old-in-op.json')));
+    expect(allowed(m)).toEqual(['tcp/22,80,443,6333-6334', 'tcp/9100@eth0', 'udp/53']);
+    expect(m.trusted.sort()).toEqual(['br-alchemist', 'lo']);
+  });
+
+  it('a non-empty temp-ports set is drift and opens the port', () => {
+    const m = nftModel(parseNftJson(fx('temp-ports.json')));
+    expect(m.tempPorts).toEqual(['tcp . 5432']);
+    expect(m.drift[0].why).toMatch(/temp-ports must be empty/);
+    expect(allowed(m)).toContain('tcp/5432');
+  });
+
+  it('a rule beyond NixOS layout in input-allow is drift', () => {
+    const m = nftModel(parseNftJson(fx('extra-rule.json')));
+    expect(m.drift).toEqual([{ rule: 'ip saddr 10.0.0.0/8 accept', why: expect.stringMatching(/beyond NixOS/) }]);
+    expect(nftModel(parseNftJson(fx('extra-rule.json')), ['ip saddr 10.0.0.0/8 accept']).drift).toEqual([]);
+  });
+
+  it('input policy accept is not in force; rejectPackets is recognised', () => {
+    expect(nftModel(parseNftJson(fx('policy-accept.json'))).notEnforced).toEqual(['chain input has policy accept, not drop']);
+    const r = nftModel(parseNftJson(fx('reject.json')));
+    expect(r.refuse).toBe('reject');
+    expect(r.drift).toEqual([]);
+  });
+
+  it('no table inet nixos-fw: not present', () => {
+    const m = nftModel(parseNftJson('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}'));
+    expect(m.present).toBe(false);
+    expect(m.notEnforced).toEqual(['no table inet nixos-fw']);
+  });
+
+  it('renders rules like nft prints them', () => {
+    const rs = parseNftJson(fx('nixos.json'));
+    const texts = rs.rules.filter((r) => r.chain === 'input-allow').map((r) => renderRule(r.expr));
+    expect(texts).toContain('tcp dport { 22, 80, 443, 6333-6334 } accept');
+    expect(texts).toContain('iifname eth0 tcp dport 9100 accept');
+  });
+
+  it('garbled JSON is a ParseError', () => {
+    expect(() => parseNftJson(fx('garbled.json'))).toThrow(ParseError);
+    expect(() => parseNftJson('{"foo": 1}')).toThrow(/no "nftables" array/);
+  });
+});
