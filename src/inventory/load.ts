@@ -69,6 +69,11 @@ export function waiverExpired(w: Waiver, now: Date): boolean {
   return w.expires < utcDate(now);
 }
 
+/** Problems in file order, so the console reads top to bottom like the file. */
+function byPosition(problems: InventoryProblem[]): InventoryProblem[] {
+  return [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}
+
 export function loadInventory(file: string, opts: { suites?: Suite<any, any>[]; now?: Date } = {}): LoadedInventory {
   const path = resolve(file);
   let text: string;
@@ -91,7 +96,7 @@ export function parseInventory(
 ): LoadedInventory {
   const suites = opts.suites ?? registeredSuites;
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc });
   if (doc.errors.length) {
     throw new InventoryError(
       path,
@@ -124,7 +129,7 @@ export function parseInventory(
         : message;
       problems.push({ path: formatPath(pathSegs), message: text, line: pos?.line, col: pos?.col });
     }
-    throw new InventoryError(path, problems);
+    throw new InventoryError(path, byPosition(problems));
   }
 
   // Cross-field rules a JSON Schema cannot state.
