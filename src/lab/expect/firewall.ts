@@ -1,0 +1,6 @@
+// Healthy lab node's firewall: the NixOS allowedTCPPorts of the leaf node, everything else dropped.
+import type { LabInfo, LabNodeInfo } from '../types.js';
+
+export function expect(_node: LabNodeInfo, _lab: LabInfo): unknown {
+  return { open: [22, 80, 443], closed: [5432, 6379, 4222, 8080, 3000, 9090] };
+}

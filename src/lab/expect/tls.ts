@@ -1,0 +1,12 @@
+// Healthy lab node's TLS: nginx on 443 with a cert from the lab CA for both vhost names.
+import type { LabInfo, LabNodeInfo } from '../types.js';
+
+export function expect(node: LabNodeInfo, lab: LabInfo): unknown {
+  return ['api.alchemist.local', 'monitoring.alchemist.local'].map((name) => ({
+    endpoint: `${name}:443`,
+    connect: node.address,
+    ca: lab.caCert,
+    minDaysLeft: 21,
+    minProtocol: 'TLSv1.2',
+  }));
+}

@@ -1,0 +1,49 @@
+// Firewall faults: real rule changes in the node's netns, healed by re-running the node's
+// NixOS-shaped firewall start script (/etc/leafcert-lab/firewall-start.sh), as a reload would.
+import type { Fault, FaultContext } from './types.js';
+
+const EXTRA_PORT = 6379;
+const restore = async (ctx: FaultContext): Promise<void> => { await ctx.exec('FW_TCP_PORTS="22 80 443" bash /etc/leafcert-lab/firewall-start.sh'); };
+
+export const faults: Fault[] = [
+  {
+    name: 'firewall-extra-port',
+    area: 'firewall',
+    breaks: `TCP ${EXTRA_PORT} (redis) is accepted by the firewall (a rule like nixos-firewall-tool's) and something listens on it`,
+    catches: ['firewall.port-closed', 'firewall.allowed-ports'],
+    async apply(ctx) {
+      const rule = ctx.node.firewall === 'nftables'
+        ? `nft add element inet nixos-fw temp-ports '{ tcp . ${EXTRA_PORT} }'`
+        : `iptables -w -I nixos-fw -p tcp --dport ${EXTRA_PORT} -j nixos-fw-accept && ip6tables -w -I nixos-fw -p tcp --dport ${EXTRA_PORT} -j nixos-fw-accept`;
+      await ctx.exec(`${rule} && lab-backend-start fault-redis 0.0.0.0 ${EXTRA_PORT}`);
+    },
+    async heal(ctx) {
+      await ctx.exec(`[ -f /run/lab-backend-fault-redis.pid ] && kill $(cat /run/lab-backend-fault-redis.pid) 2>/dev/null; rm -f /run/lab-backend-fault-redis.pid /etc/lab-backend/fault-redis.conf; true`);
+      await restore(ctx);
+    },
+  },
+  {
+    name: 'firewall-flushed',
+    area: 'firewall',
+    breaks: 'the firewall is flushed: no nixos-fw chains, every port reachable (input policy accept)',
+    catches: ['firewall.enabled', 'firewall.port-closed', 'firewall.default-drop'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? 'nft flush ruleset'
+        : 'for t in iptables ip6tables; do $t -w -P INPUT ACCEPT; $t -w -F; $t -w -X; done');
+    },
+    heal: restore,
+  },
+  {
+    name: 'firewall-policy-accept',
+    area: 'firewall',
+    breaks: 'refused packets are accepted instead of dropped (the chains are there, the default is open)',
+    catches: ['firewall.default-drop', 'firewall.port-closed'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? `nft 'chain inet nixos-fw input { policy accept; }'`
+        : 'iptables -w -R nixos-fw-refuse 1 -j ACCEPT && ip6tables -w -R nixos-fw-refuse 1 -j ACCEPT');
+    },
+    heal: restore,
+  },
+];

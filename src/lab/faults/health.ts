@@ -1,0 +1,43 @@
+// Health faults: the application behind nginx's /health (a backend on 127.0.0.1:8080 on light
+// nodes, the API in the alchemist container on full nodes) is stopped or misconfigured.
+import type { Fault, FaultContext } from './types.js';
+
+const NAME = 'alchemist-api';
+const CONF = `/etc/lab-backend/${NAME}.conf`;
+
+/** Runs where the API runs: the node (light) or the alchemist container (full). */
+const inApp = (ctx: FaultContext, cmd: string) =>
+  ctx.node.flavour === 'full' ? ctx.containerExec('alchemist', cmd) : ctx.exec(cmd);
+
+const setConf = (ctx: FaultContext, health: string, delayMs: number) =>
+  inApp(ctx, `printf 'health=${health}\\ndelay_ms=${delayMs}\\n' > ${CONF}`);
+
+function confFault(name: string, breaks: string, catches: string[], health: string, delayMs: number): Fault {
+  return {
+    name,
+    area: 'health',
+    breaks,
+    catches,
+    apply: (ctx) => setConf(ctx, health, delayMs).then(() => undefined),
+    heal: (ctx) => setConf(ctx, 'ok', 0).then(() => undefined),
+  };
+}
+
+export const faults: Fault[] = [
+  {
+    name: 'health-down',
+    area: 'health',
+    breaks: 'the API behind /health is stopped: nginx answers 502',
+    catches: ['health.status'],
+    async apply(ctx) {
+      await inApp(ctx, `kill $(cat /run/lab-backend-${NAME}.pid) && for i in $(seq 1 50); do kill -0 $(cat /run/lab-backend-${NAME}.pid) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
+    },
+    async heal(ctx) {
+      const addr = ctx.node.flavour === 'full' ? '0.0.0.0' : '127.0.0.1';
+      await inApp(ctx, `kill -0 $(cat /run/lab-backend-${NAME}.pid) 2>/dev/null || lab-backend-start ${NAME} ${addr} 8080`);
+    },
+  },
+  confFault('health-500', 'the health endpoint answers 500', ['health.status'], 'error', 0),
+  confFault('health-wrong-json', 'the health endpoint answers 200 with {"status":"degraded"}', ['health.json'], 'badjson', 0),
+  confFault('health-slow', 'the health endpoint takes 2 s to answer (maxMs 500)', ['health.latency'], 'ok', 2000),
+];

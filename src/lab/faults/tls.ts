@@ -1,0 +1,76 @@
+// TLS faults: nginx on the node gets a different certificate or protocol setting and is
+// reloaded; heal puts the saved originals back and reloads.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CERT_DIR, nginxConf } from '../config.js';
+import { issueCert, TLS_NAMES, type CertOptions } from '../pki.js';
+import type { Fault, FaultContext } from './types.js';
+
+const DAY = 86400_000;
+const CERT = `${CERT_DIR}/fullchain.pem`;
+const KEY = `${CERT_DIR}/key.pem`;
+
+async function save(ctx: FaultContext): Promise<void> {
+  for (const [f, n] of [[CERT, 'cert.pem'], [KEY, 'key.pem'], ['/etc/nginx/nginx.conf', 'nginx.conf']] as const)
+    if (!existsSync(join(ctx.scratch, n))) writeFileSync(join(ctx.scratch, n), await ctx.readFile(f), { mode: 0o600 });
+}
+
+async function reload(ctx: FaultContext): Promise<void> {
+  await ctx.exec('chown root:nginx /etc/nginx/ssl/api.alchemist.local/*.pem && chmod 0640 /etc/nginx/ssl/api.alchemist.local/key.pem && nginx -t -q -c /etc/nginx/nginx.conf && nginx -s reload -c /etc/nginx/nginx.conf');
+  // reload is asynchronous: wait until the new workers serve (old ones exit once idle)
+  await ctx.exec('for i in $(seq 1 50); do [ $(pgrep -c -f "nginx: worker") -le 1 ] && exit 0; sleep 0.1; done; exit 0');
+}
+
+async function restore(ctx: FaultContext): Promise<void> {
+  await ctx.writeFile(CERT, readFileSync(join(ctx.scratch, 'cert.pem')));
+  await ctx.writeFile(KEY, readFileSync(join(ctx.scratch, 'key.pem')), 0o640);
+  await ctx.writeFile('/etc/nginx/nginx.conf', readFileSync(join(ctx.scratch, 'nginx.conf')));
+  await reload(ctx);
+}
+
+function certFault(name: string, breaks: string, catches: string[], opts: (ctx: FaultContext) => Partial<CertOptions>, weakCiphers = false): Fault {
+  return {
+    name,
+    area: 'tls',
+    breaks,
+    catches,
+    async apply(ctx) {
+      await save(ctx);
+      const { key, cert } = await issueCert(ctx.lab.state, { dns: TLS_NAMES, ips: [ctx.node.address], ...opts(ctx) });
+      await ctx.writeFile(CERT, cert);
+      await ctx.writeFile(KEY, key, 0o640);
+      // OpenSSL 3 at the default security level refuses to load a 1024-bit key: lower it as an admin would.
+      if (weakCiphers) await ctx.writeFile('/etc/nginx/nginx.conf', nginxConf({ flavour: ctx.node.flavour, ciphers: 'DEFAULT:@SECLEVEL=0' }));
+      await reload(ctx);
+    },
+    heal: restore,
+  };
+}
+
+export const faults: Fault[] = [
+  certFault('tls-expired', 'the served certificate expired yesterday', ['tls.not-expired', 'tls.min-days-left', 'tls.chain'],
+    () => ({ notBefore: new Date(Date.now() - 90 * DAY), notAfter: new Date(Date.now() - DAY) })),
+  certFault('tls-not-yet-valid', 'the served certificate becomes valid only in 10 days', ['tls.not-yet-valid', 'tls.chain'],
+    () => ({ notBefore: new Date(Date.now() + 10 * DAY), notAfter: new Date(Date.now() + 100 * DAY) })),
+  certFault('tls-expiring-soon', 'the served certificate expires in 10 days (less than minDaysLeft 21)', ['tls.min-days-left'],
+    () => ({ notAfter: new Date(Date.now() + 10 * DAY) })),
+  certFault('tls-wrong-san', 'the served certificate names neither api.alchemist.local nor monitoring.alchemist.local', ['tls.hostname'],
+    () => ({ dns: ['wrong.alchemist.local'], ips: [], cn: 'wrong.alchemist.local' })),
+  certFault('tls-self-signed', 'the served certificate is self-signed, not issued by the lab CA', ['tls.chain'],
+    () => ({ selfSigned: true })),
+  certFault('tls-weak-key', 'the served certificate has a 1024-bit RSA key', ['tls.key-strength'],
+    () => ({ key: 'rsa1024' }), true),
+  {
+    name: 'tls-old-protocol',
+    area: 'tls',
+    breaks: 'nginx accepts TLS 1.0 and 1.1 handshakes',
+    catches: ['tls.min-protocol'],
+    async apply(ctx) {
+      await save(ctx);
+      await ctx.writeFile('/etc/nginx/nginx.conf', nginxConf({
+        flavour: ctx.node.flavour, protocols: 'TLSv1 TLSv1.1 TLSv1.2 TLSv1.3', ciphers: 'DEFAULT:@SECLEVEL=0' }));
+      await reload(ctx);
+    },
+    heal: restore,
+  },
+];
