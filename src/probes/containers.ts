@@ -1,0 +1,143 @@
+// The container locator: which nixos-containers a node has and the leader PID of each, as the node
+// sees it. On NixOS the leader comes from `machinectl show NAME -p Leader` (systemd registers every
+// nspawn machine); the lab, which has no systemd, records leaders in /run/leafcert-lab/containers.json.
+// Names come from the per-container config files NixOS writes (/etc/nixos-containers/NAME.conf, or
+// /etc/containers/NAME.conf before stateVersion 22.05) and from whichever leader source answered.
+// Checks do not care which source it was: it is kept for evidence only.
+import { ParseError, type Host } from '../types.js';
+import { MARK, section, splitSections } from './sections.js';
+
+export const LAB_CONTAINERS_JSON = '/run/leafcert-lab/containers.json';
+
+export interface ContainerInfo {
+  name: string;
+  /** Leader PID in the node's numbering; undefined when the container is configured but not running. */
+  leader?: number;
+  /** Where the leader came from: "machinectl" or the lab state file. */
+  source?: string;
+  /** KEY=VALUE of the NixOS container config file, when there is one. */
+  conf?: Record<string, string>;
+  confPath?: string;
+}
+
+export interface ContainerScan {
+  containers: Map<string, ContainerInfo>;
+  command: string;
+  /** Raw output, for evidence excerpts. */
+  raw: string;
+}
+
+/** section() with a shell-expanded name (e.g. `ns.$n`): the name is double-quoted, not single. */
+export function dynSection(nameExpr: string, cmd: string): string {
+  return `echo "${MARK} ${nameExpr}"; { ${cmd} ; } 2>&1; printf '\\n${MARK}-rc %s %s\\n' "${nameExpr}" $?`;
+}
+
+const CONF_KEYS = /^(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)=/m;
+
+export const LOCATE_SCRIPT = [
+  // Both NixOS conf dirs; /etc/containers also holds podman's files, so keep only NixOS-shaped ones.
+  `for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; grep -Eq '^(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)=' "$f" || continue; n=$(basename "$f" .conf); ${dynSection('conf.$n', 'echo "#path $f"; cat "$f"')}; done`,
+  section('lab', `cat ${LAB_CONTAINERS_JSON}`),
+  // machinectl only answers when systemd is PID 1 (/run/systemd/system exists then).
+  section(
+    'machinectl',
+    `if [ -d /run/systemd/system ] && command -v machinectl >/dev/null; then machinectl list --no-legend --no-pager 2>/dev/null | while read -r m _; do printf '%s %s\\n' "$m" "$(machinectl show "$m" -p Leader --value 2>/dev/null)"; done; else echo 'no systemd'; exit 3; fi`,
+  ),
+].join('\n');
+
+export function parseConf(text: string, source: string): { conf: Record<string, string>; path?: string } {
+  const conf: Record<string, string> = {};
+  let path: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('#path ')) {
+      path = line.slice(6);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!m) throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
+    conf[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+  }
+  return { conf, path };
+}
+
+/** Pure: the locator script's output → containers. */
+export function parseLocate(output: string, command: string): ContainerScan {
+  const secs = splitSections(output, 'container locator', ['lab', 'machinectl']);
+  const containers = new Map<string, ContainerInfo>();
+  const get = (name: string) => {
+    let c = containers.get(name);
+    if (!c) containers.set(name, (c = { name }));
+    return c;
+  };
+  for (const [key, sec] of secs) {
+    if (!key.startsWith('conf.')) continue;
+    const name = key.slice(5);
+    if (!CONF_KEYS.test(sec.text)) continue;
+    const { conf, path } = parseConf(sec.text, `container config of ${name}`);
+    Object.assign(get(name), { conf, confPath: path });
+  }
+  const mc = secs.get('machinectl')!;
+  if (mc.rc === 0) {
+    for (const line of mc.text.split('\n')) {
+      const m = /^(\S+)\s+(\d*)\s*$/.exec(line.trim());
+      if (!m) continue;
+      if (m[2]) Object.assign(get(m[1]), { leader: Number(m[2]), source: `machinectl show ${m[1]} -p Leader` });
+    }
+  }
+  const lab = secs.get('lab')!;
+  if (lab.rc === 0 && lab.text.trim()) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(lab.text);
+    } catch (e) {
+      throw new ParseError(LAB_CONTAINERS_JSON, `not JSON: ${(e as Error).message}`, lab.text.slice(0, 200));
+    }
+    if (!parsed || typeof parsed !== 'object') throw new ParseError(LAB_CONTAINERS_JSON, 'expected an object of name → { leader }');
+    for (const [name, v] of Object.entries(parsed as Record<string, { leader?: unknown }>)) {
+      const leader = v?.leader;
+      if (typeof leader !== 'number' || !Number.isInteger(leader) || leader <= 0) {
+        throw new ParseError(LAB_CONTAINERS_JSON, `container "${name}" has no numeric leader`, lab.text.slice(0, 200));
+      }
+      const c = get(name);
+      // machinectl (the real system) wins over the lab's file.
+      if (c.leader === undefined) Object.assign(c, { leader, source: LAB_CONTAINERS_JSON });
+    }
+  }
+  return { containers, command, raw: output };
+}
+
+const cache = new WeakMap<Host, Promise<ContainerScan>>();
+
+/** All containers of a node (configured or running), one exec, cached per Host for the run. */
+export function scanContainers(host: Host, timeoutMs = 15_000): Promise<ContainerScan> {
+  let p = cache.get(host);
+  if (!p) {
+    p = host.exec(LOCATE_SCRIPT, { timeoutMs }).then((r) => parseLocate(r.stdout, 'container locator script (conf files, machinectl, lab state)'));
+    cache.set(host, p);
+    // A failed scan must not poison later suites of the same run.
+    p.catch(() => cache.delete(host));
+  }
+  return p;
+}
+
+/** The agreed interface: running containers → leader PID and the source it came from. */
+export async function locateContainers(host: Host): Promise<Map<string, { leader: number; source: string }>> {
+  const scan = await scanContainers(host);
+  const out = new Map<string, { leader: number; source: string }>();
+  for (const c of scan.containers.values()) if (c.leader !== undefined) out.set(c.name, { leader: c.leader, source: c.source! });
+  return out;
+}
+
+/** Plain reason a named container cannot be inspected, or undefined when it has a leader. */
+export function missingReason(scan: ContainerScan, name: string): string | undefined {
+  const c = scan.containers.get(name);
+  if (!c) {
+    const known = [...scan.containers.keys()];
+    return `container "${name}" does not exist on the node (no /etc/nixos-containers/${name}.conf, not known to machinectl or the lab state)${known.length ? `; found: ${known.join(', ')}` : '; no containers found'}`;
+  }
+  if (c.leader === undefined) return `container "${name}" is configured (${c.confPath ?? 'conf file'}) but not running: no leader PID from machinectl or the lab state`;
+  return undefined;
+}

@@ -1,0 +1,104 @@
+// PostgreSQL facts through psql ON the node (or inside its container), as the postgres OS user over
+// the unix socket. Why psql and not the pg client over an ssh2 forwardOut stream: NixOS (and the lab)
+// authenticate local socket connections of the postgres user by `peer`, so this needs no password,
+// no role for leafcert and no TCP listener, and it runs as the superuser, which is what makes
+// pg_settings.sourcefile and pg_hba_file_rules readable at all (both are superuser-only). Over TCP
+// we would need a password (no `trust` on TCP is one of the things we check). One query, one exec:
+// the server answers with a single JSON document.
+import { ParseError } from '../types.js';
+import { shq } from '../transport/container.js';
+
+export interface PgSettingRow {
+  name: string;
+  setting: string;
+  unit: string | null;
+  source: string;
+  sourcefile: string | null;
+  pending_restart: boolean;
+}
+
+export interface PgHbaRow {
+  line_number: number;
+  type: string | null;
+  database: string[] | null;
+  user_name: string[] | null;
+  address: string | null;
+  netmask: string | null;
+  auth_method: string | null;
+  options: string[] | null;
+  error: string | null;
+}
+
+export interface PgFacts {
+  version: string;
+  hbaFile: string | null;
+  settings: PgSettingRow[];
+  hba: PgHbaRow[];
+}
+
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
+
+/** The one query: the named settings plus any setting waiting for a restart, and the hba rules. */
+export function pgQuery(names: string[]): string {
+  for (const n of names) if (!SETTING_NAME.test(n)) throw new ParseError('postgres expectation', `"${n}" is not a setting name`);
+  const list = names.map((n) => `'${n}'`).join(',');
+  return [
+    'select json_build_object(',
+    `'version', current_setting('server_version'),`,
+    `'hbaFile', current_setting('hba_file'),`,
+    `'settings', (select coalesce(json_agg(t order by t.name), '[]') from (select name, setting, unit, source, sourcefile, pending_restart from pg_settings where name = any(array[${list || "''"}]::text[]) or pending_restart) t),`,
+    `'hba', (select coalesce(json_agg(h order by h.line_number), '[]') from (select line_number, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules) h)`,
+    ')',
+  ].join(' ');
+}
+
+/** Shell: run the query as the postgres OS user with psql (peer auth over the default socket). */
+export function psqlCommand(sql: string, opts: { osUser?: string; database?: string; port?: number } = {}): string {
+  const user = shq(opts.osUser ?? 'postgres');
+  const args = `-XAtq -v ON_ERROR_STOP=1 -d ${shq(opts.database ?? 'postgres')}${opts.port ? ` -p ${opts.port}` : ''} -c ${shq(sql)}`;
+  return [
+    // cwd must be readable by the postgres user (runuser keeps it).
+    'cd /',
+    'P=$(command -v psql || ls /run/current-system/sw/bin/psql /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -n1)',
+    '[ -n "$P" ] || { echo "leafcert: psql not found on the node" >&2; exit 127; }',
+    `if command -v runuser >/dev/null; then exec runuser -u ${user} -- "$P" ${args}; else exec su -s /bin/sh ${user} -c "\\"$P\\" ${args.replace(/"/g, '\\"')}"; fi`,
+  ].join('; ');
+}
+
+/** A plain reason for a failed psql run. */
+export function psqlFailure(stderr: string, code: number | null): string {
+  const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).find((l) => /FATAL|could not connect|connection to server|No such file|refused|psql not found|not exist|failed/i.test(l)) ?? stderr.trim().split('\n')[0] ?? '';
+  if (/Connection refused|No such file or directory|could not connect|Is the server running/i.test(stderr)) return `PostgreSQL refuses the connection (not running or not listening on the socket): ${line}`;
+  if (/authentication failed|no pg_hba.conf entry|password/i.test(stderr)) return `PostgreSQL rejected the postgres user (authentication): ${line}`;
+  if (/psql not found/.test(stderr) || code === 127) return 'psql not found on the node';
+  return `psql exited ${code ?? 'by signal'}: ${line || 'no message'}`;
+}
+
+export function parsePgFacts(text: string, source: string): PgFacts {
+  const line = text.trim().split('\n').filter(Boolean).pop() ?? '';
+  let j: any;
+  try {
+    j = JSON.parse(line);
+  } catch (e) {
+    throw new ParseError(source, `not JSON: ${(e as Error).message}`, text.slice(0, 300));
+  }
+  if (!j || typeof j.version !== 'string' || !Array.isArray(j.settings) || !Array.isArray(j.hba)) {
+    throw new ParseError(source, 'expected { version, hbaFile, settings[], hba[] }', line.slice(0, 300));
+  }
+  for (const s of j.settings) {
+    if (typeof s?.name !== 'string' || typeof s.setting !== 'string' || typeof s.pending_restart !== 'boolean') {
+      throw new ParseError(source, 'a pg_settings row lacks name/setting/pending_restart', JSON.stringify(s).slice(0, 200));
+    }
+  }
+  for (const h of j.hba) {
+    if (typeof h?.line_number !== 'number') throw new ParseError(source, 'a pg_hba_file_rules row lacks line_number', JSON.stringify(h).slice(0, 200));
+  }
+  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba: j.hba };
+}
+
+/** pg_hba line as it would read in the file, for evidence. */
+export function hbaLine(h: PgHbaRow): string {
+  return [h.type, (h.database ?? []).join(','), (h.user_name ?? []).join(','), h.address ?? '', h.netmask ?? '', h.auth_method, ...(h.options ?? [])]
+    .filter((x) => x !== '' && x !== null)
+    .join(' ');
+}
