@@ -29,22 +29,27 @@ function seconds(ms: number): string {
   return (Math.max(0, ms) / 1000).toFixed(3);
 }
 
-/** The evidence block of a test case, one `key: value` line each (checklist included: testcases have no properties). */
+/**
+ * The evidence block of a test case, one `key: value` line each (checklist included: testcases
+ * have no properties in this schema). Each field is sanitised and capped on its own, so a
+ * truncation note's sha256 is that of the field's raw text.
+ */
 export function evidenceText(r: Result): string {
   const e = r.evidence;
+  const t = (v: unknown) => safeText(show(v));
   const lines = [
     `status: ${r.status}${r.originalStatus ? ` (was ${r.originalStatus})` : ''}`,
     `severity: ${r.severity}`,
-    `message: ${r.message}`,
+    `message: ${t(r.message)}`,
     `checklist: ${r.checklist.join(', ')}`,
   ];
-  if (e.expected !== undefined) lines.push(`expected: ${show(e.expected)}`);
-  if (e.observed !== undefined) lines.push(`observed: ${show(e.observed)}`);
-  lines.push(`source: ${e.source}`);
-  if (e.optionPath) lines.push(`option: ${e.optionPath}`);
-  if (r.waiver) lines.push(`waiver: until ${r.waiver.expires} by ${r.waiver.approvedBy}: ${r.waiver.reason}`);
-  if (r.expiredWaiver) lines.push(`waiver expired: ${r.expiredWaiver.expires} (${r.expiredWaiver.approvedBy}: ${r.expiredWaiver.reason}), not applied`);
-  if (e.excerpt) lines.push('excerpt:', e.excerpt);
+  if (e.expected !== undefined) lines.push(`expected: ${t(e.expected)}`);
+  if (e.observed !== undefined) lines.push(`observed: ${t(e.observed)}`);
+  lines.push(`source: ${t(e.source)}`);
+  if (e.optionPath) lines.push(`option: ${t(e.optionPath)}`);
+  if (r.waiver) lines.push(`waiver: until ${r.waiver.expires} by ${t(r.waiver.approvedBy)}: ${t(r.waiver.reason)}`);
+  if (r.expiredWaiver) lines.push(`waiver expired: ${r.expiredWaiver.expires} (${t(r.expiredWaiver.approvedBy)}: ${t(r.expiredWaiver.reason)}), not applied`);
+  if (e.excerpt) lines.push('excerpt:', t(e.excerpt));
   return lines.join('\n');
 }
 
@@ -148,13 +153,13 @@ export class JunitReporter implements Reporter {
     const head = `    <testcase classname="${attr(safeText(`${r.node}.${r.suite}`, 256))}" name="${attr(name)}" time="${seconds(r.durationMs)}">`;
     const body: string[] = [];
     const ev = r.evidence;
-    const expectedObserved = safeText(`expected: ${show(ev.expected)}\nobserved: ${show(ev.observed)}\nsource: ${ev.source}`);
+    const expectedObserved = `expected: ${safeText(show(ev.expected))}\nobserved: ${safeText(show(ev.observed))}\nsource: ${safeText(ev.source)}`;
     switch (r.status) {
       case 'fail':
         body.push(`      <failure message="${msg}" type="${attr(r.id)}">${cdata(expectedObserved)}</failure>`);
         break;
       case 'error':
-        body.push(`      <error message="${msg}" type="${attr(r.id)}">${cdata(safeText(`${r.message}\nsource: ${ev.source}`))}</error>`);
+        body.push(`      <error message="${msg}" type="${attr(r.id)}">${cdata(`${safeText(r.message)}\nsource: ${safeText(ev.source)}`)}</error>`);
         break;
       case 'skipped':
         body.push(`      <skipped message="${msg}"/>`);
@@ -170,7 +175,7 @@ export class JunitReporter implements Reporter {
       case 'pass':
         break;
     }
-    body.push(`      <system-out>${cdata(safeText(evidenceText(r)))}</system-out>`);
+    body.push(`      <system-out>${cdata(evidenceText(r))}</system-out>`);
     return [head, ...body, '    </testcase>'].join('\n');
   }
 }
