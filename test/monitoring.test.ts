@@ -1,0 +1,175 @@
+// monitoring suite: parsers on real Prometheus 2.42 answers, evaluate(), and gather() through the
+// local transport's forward() against a real Prometheus, an HTML server, garbage and silence.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalHost } from '../src/transport/local.js';
+import type { NodeSpec, SuiteContext } from '../src/types.js';
+import { ParseError } from '../src/types.js';
+import { apiData, parseHttpAnswer, parseRules, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
+import { evaluate, monitoringSuite, type MonitoringExpect, type MonitoringFacts } from '../suites/monitoring.js';
+
+const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'prometheus', f), 'utf8');
+const answer = (body: string, ctype = 'application/json', status = 200): HttpAnswer => ({ status, headers: { 'content-type': ctype }, body, source: 'GET test' });
+const by = (os: ReturnType<typeof evaluate>, id: string) => os.find((o) => o.id === id)!;
+
+describe('prometheus parsers', () => {
+  it('reads targets and rules', () => {
+    const t = parseTargets(answer(fx('targets-one-down.json')));
+    expect(t.map((x) => `${x.job}/${x.instance}:${x.health}`)).toEqual(['alchemist/127.0.0.1:19099:down', 'prometheus/127.0.0.1:19090:up']);
+    expect(t[0].lastError).toMatch(/connection refused/);
+    const r = parseRules(answer(fx('rules.json')));
+    expect(r.filter((x) => x.type === 'alerting').map((x) => x.name)).toEqual(['InstanceDown', 'HighMemory']);
+    expect(r.find((x) => x.type === 'recording')?.name).toBe('job:up:sum');
+  });
+  it('HTML, garbage and API errors are ParseErrors with a plain reason', () => {
+    expect(() => apiData(answer('<!DOCTYPE html><html>login</html>', 'text/html; charset=utf-8'))).toThrow(/answered HTML.*not the Prometheus API/);
+    expect(() => apiData(answer('\u0000\u0001garbage', 'application/octet-stream'))).toThrow(/not JSON/);
+    expect(() => apiData(answer('{"status":"error","errorType":"bad_data","error":"boom"}'))).toThrow(/API error bad_data: boom/);
+    expect(() => apiData(answer('{"hello":1}'))).toThrow(/not a Prometheus API answer/);
+    expect(() => parseHttpAnswer(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'), 'x')).toThrow(ParseError);
+    expect(parseHttpAnswer(Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nok'), 'x')).toMatchObject({ status: 200, body: 'ok', headers: { 'content-type': 'text/plain' } });
+  });
+});
+
+const base = (): MonitoringFacts => ({
+  prometheus: { address: '10.233.5.2', port: 9090 },
+  ready: { ok: true, value: { status: 200, body: 'Prometheus Server is Ready.' }, source: 'GET /-/ready', excerpt: '' },
+  buildinfo: { ok: true, value: { version: '2.42.0', revision: 'x' }, source: 'GET buildinfo', excerpt: '' },
+  targets: { ok: true, value: parseTargets(answer(fx('targets-all-up.json'))), source: 'GET targets', excerpt: '' },
+  rules: { ok: true, value: parseRules(answer(fx('rules.json'))), source: 'GET rules', excerpt: '' },
+  grafana: { skipped: 'Grafana is not expected' },
+});
+const EXP: MonitoringExpect = { prometheus: { container: 'monitoring' }, rules: ['InstanceDown', 'HighMemory'], jobs: ['alchemist'] };
+
+describe('monitoring evaluate', () => {
+  it('passes a healthy Prometheus and skips an unexpected Grafana', () => {
+    const os = evaluate(base(), EXP);
+    expect(os.map((o) => o.id).sort()).toEqual([...monitoringSuite.checkIds].sort());
+    for (const id of ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded']) expect(by(os, id).status, id).toBe('pass');
+    expect(by(os, 'monitoring.grafana-health').status).toBe('skipped');
+    expect(os.every((o) => o.checklist.includes('monitoring') && o.evidence.source)).toBe(true);
+  });
+  it('names the down target with its error, and the missing rule', () => {
+    const f = base();
+    f.targets = { ok: true, value: parseTargets(answer(fx('targets-one-down.json'))), source: 'GET targets', excerpt: '' };
+    const os = evaluate(f, { ...EXP, rules: [...EXP.rules, 'BackupTooOld'] });
+    expect(by(os, 'monitoring.targets-up').status).toBe('fail');
+    expect(by(os, 'monitoring.targets-up').message).toMatch(/alchemist\/127.0.0.1:19099 is down \(Get .*connection refused\)/);
+    expect(by(os, 'monitoring.rules-loaded').status).toBe('fail');
+    expect(by(os, 'monitoring.rules-loaded').message).toBe('missing: BackupTooOld');
+    // allowDown waives a known-down target explicitly.
+    expect(by(evaluate(f, { ...EXP, allowDown: ['alchemist'] }), 'monitoring.targets-up').status).toBe('pass');
+  });
+  it('a not-ready Prometheus fails; no targets fails; errors stay errors', () => {
+    const f = base();
+    f.ready = { ok: true, value: { status: 503, body: 'Service Unavailable' }, source: 'GET /-/ready', excerpt: '' };
+    f.targets = { ok: true, value: [], source: 'GET targets', excerpt: '' };
+    f.rules = { ok: false, reason: 'answered HTML (HTTP 200, text/html)', source: 'GET rules' };
+    const os = evaluate(f, EXP);
+    expect(by(os, 'monitoring.prometheus-ready').status).toBe('fail');
+    expect(by(os, 'monitoring.targets-up').message).toMatch(/no active targets/);
+    expect(by(os, 'monitoring.rules-loaded').status).toBe('error');
+    const lost = evaluate({ prometheus: { error: 'container monitoring not found on the node', source: 'locator' }, grafana: { skipped: 'x' } }, EXP);
+    expect(lost.filter((o) => o.status === 'error')).toHaveLength(3);
+  });
+  it('judges Grafana when expected', () => {
+    const f = base();
+    f.grafana = { ok: true, value: { status: 200, database: 'ok', version: '10.4.1' }, source: 'GET /api/health', excerpt: '' };
+    expect(by(evaluate(f, EXP), 'monitoring.grafana-health').status).toBe('pass');
+    f.grafana = { ok: true, value: { status: 503, database: 'failing', version: '10.4.1' }, source: 'GET /api/health', excerpt: '' };
+    expect(by(evaluate(f, EXP), 'monitoring.grafana-health').status).toBe('fail');
+  });
+});
+
+describe('monitoring gather through forward() against real servers', () => {
+  let dir: string;
+  let prom: ChildProcess;
+  let promPort = 0;
+  let html: Server;
+  let garbage: ReturnType<typeof createTcpServer>;
+  let silent: ReturnType<typeof createTcpServer>;
+  const host = new LocalHost('local-test');
+  const node: NodeSpec = { name: 'local-test', transport: 'local', ssh: { user: 'root', port: 22, connectTimeoutMs: 1000 }, expect: 'x' };
+  const ctx: SuiteContext = { node, host, identity: {}, options: { allowMutating: false, timeoutMs: 20_000, baseDir: '/' }, progress: () => {} };
+  const listen = (s: { listen: (...a: any[]) => unknown; address: () => AddressInfo | string | null }) =>
+    new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as AddressInfo).port)));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lc-prom-'));
+    html = createServer((_q, r) => r.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><body>Sign in</body></html>'));
+    const htmlPort = await listen(html);
+    garbage = createTcpServer((s) => s.end('\x00\x01\x02 not http at all'));
+    await listen(garbage);
+    silent = createTcpServer(() => {});
+    await listen(silent);
+    const free = createTcpServer();
+    promPort = await listen(free);
+    await new Promise((r) => free.close(r));
+    writeFileSync(join(dir, 'rules.yml'), 'groups:\n  - name: g\n    rules:\n      - alert: InstanceDown\n        expr: up == 0\n');
+    writeFileSync(join(dir, 'prom.yml'), [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      `rule_files: [ ${join(dir, 'rules.yml')} ]`,
+      'scrape_configs:',
+      `  - { job_name: prometheus, static_configs: [ { targets: ['127.0.0.1:${promPort}'] } ] }`,
+      `  - { job_name: web, static_configs: [ { targets: ['127.0.0.1:${htmlPort}'] } ] }`,
+    ].join('\n'));
+    prom = spawn('prometheus', [`--config.file=${join(dir, 'prom.yml')}`, `--web.listen-address=127.0.0.1:${promPort}`, `--storage.tsdb.path=${join(dir, 'data')}`], { stdio: 'ignore' });
+    // Ready once both targets have been scraped once.
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        const j = await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json();
+        if (j.data.activeTargets.length === 2 && j.data.activeTargets.every((t: any) => t.health !== 'unknown')) break;
+      } catch {
+        /* not up yet */
+      }
+    }
+  });
+  afterAll(async () => {
+    prom?.kill('SIGTERM');
+    html?.close();
+    garbage?.close();
+    silent?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads a real Prometheus: ready, the HTML target named as down, the rule loaded', async () => {
+    const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port: promPort }, rules: ['InstanceDown'] };
+    const os = evaluate(await monitoringSuite.gather(ctx, e), e);
+    expect(by(os, 'monitoring.prometheus-ready').status).toBe('pass');
+    const t = by(os, 'monitoring.targets-up');
+    expect(t.status).toBe('fail'); // the HTML "target" is not an exporter
+    expect(t.message).toMatch(/^web\/127\.0\.0\.1:\d+ is down/);
+    expect(by(os, 'monitoring.rules-loaded').status).toBe('pass');
+    const missing = by(evaluate(await monitoringSuite.gather(ctx, { ...e, rules: ['InstanceDown', 'DiskFull'] }), { ...e, rules: ['InstanceDown', 'DiskFull'] }), 'monitoring.rules-loaded');
+    expect(missing.message).toBe('missing: DiskFull');
+  });
+
+  it('HTML, garbage and silence are errors with a clear reason', async () => {
+    for (const [srv, re] of [
+      [html, /answered HTML/],
+      [garbage, /not HTTP/],
+      [silent, /no complete answer within/],
+    ] as const) {
+      const port = (srv.address() as AddressInfo).port;
+      const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port }, rules: ['X'] };
+      const os = evaluate(await monitoringSuite.gather({ ...ctx, options: { ...ctx.options, timeoutMs: 10_000 } }, e), e);
+      for (const id of ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded']) {
+        expect(by(os, id).status, `${id} on port ${port}`).toBe('error');
+        expect(by(os, id).message).toMatch(re);
+      }
+    }
+  });
+
+  it('a closed port is an error naming the address', async () => {
+    const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port: 1 }, rules: [] };
+    const o = by(evaluate(await monitoringSuite.gather(ctx, e), e), 'monitoring.targets-up');
+    expect(o.status).toBe('error');
+    expect(o.message).toMatch(/127\.0\.0\.1:1/);
+  });
+});
