@@ -1,9 +1,11 @@
 // The registry of checklist suites, in report order. Each suite lives in suites/<name>.ts.
 import type { Suite } from './types.js';
 import { firewallSuite } from '../suites/firewall.js';
+import { configSuite } from '../suites/config.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
+  configSuite,
 ];
 
 export function suiteByKey(key: string): Suite<any, any> | undefined {

@@ -1,0 +1,66 @@
+// config: static policy checks on the node's declared NixOS configuration (a manifest from
+// nix/lib/manifest.nix): secrets in the store, placeholders, pg trust, wildcard binds, DNAT past
+// nginx, container privileges, unused slices and bridges, misplaced backup paths, ports nothing
+// serves. No command runs on the node: gather() reads the manifest file on the harness side.
+// The checks themselves live in src/nix/policy.ts (shared with `leafcert check-config`).
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Suite, SuiteContext } from '../src/types.js';
+import { ParseError } from '../src/types.js';
+import { ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
+import { CONFIG_CHECK_IDS, evaluateManifest } from '../src/nix/policy.js';
+
+export interface ConfigExpect {
+  /** Manifest JSON (`nix eval --json … --apply`, docs/nix.md); relative to the inventory file. */
+  manifest: string;
+}
+
+export interface ConfigFacts {
+  file: string;
+  manifest: Manifest;
+}
+
+export const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['manifest'],
+  properties: {
+    manifest: { type: 'string', minLength: 1, description: 'Manifest JSON produced by nix/lib/manifest.nix; relative to the inventory.' },
+  },
+};
+
+/** Reads and validates the manifest; a bad one is a ParseError (→ `error` results), never a pass. */
+export function readManifestFacts(baseDir: string, expect: ConfigExpect): ConfigFacts {
+  const file = isAbsolute(expect.manifest) ? expect.manifest : resolve(baseDir, expect.manifest);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ParseError(file, `cannot read manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ParseError(file, `manifest is not JSON: ${(e as Error).message}`, text.slice(0, 200));
+  }
+  try {
+    return { file, manifest: parseManifest(data, file) };
+  } catch (e) {
+    if (e instanceof ManifestError) throw new ParseError(file, e.problems.map((p) => `${p.field ? `${p.field}: ` : ''}${p.message}`).join('; '));
+    throw e;
+  }
+}
+
+export const configSuite: Suite<ConfigExpect, ConfigFacts> = {
+  name: 'config',
+  key: 'config',
+  schema,
+  async gather(ctx: SuiteContext, expect: ConfigExpect): Promise<ConfigFacts> {
+    return readManifestFacts(ctx.options.baseDir, expect);
+  },
+  evaluate(facts: ConfigFacts): ReturnType<Suite['evaluate']> {
+    return evaluateManifest(facts.manifest, `manifest ${facts.file}`);
+  },
+  checkIds: [...CONFIG_CHECK_IDS],
+};
