@@ -27,7 +27,15 @@ function line(s: string): string {
 }
 
 export function countsText(c: Counts): string {
-  const parts = (['pass', 'fail', 'error', 'skipped', 'manual', 'waived'] as const).filter((k) => c[k] > 0).map((k) => `${c[k]} ${k === 'pass' ? 'passed' : k === 'fail' ? 'failed' : k === 'error' ? 'errors' : k}`);
+  const word: Record<keyof Counts, (n: number) => string> = {
+    pass: () => 'passed',
+    fail: () => 'failed',
+    error: (n) => (n === 1 ? 'error' : 'errors'),
+    skipped: () => 'skipped',
+    manual: () => 'manual',
+    waived: () => 'waived',
+  };
+  const parts = (['pass', 'fail', 'error', 'skipped', 'manual', 'waived'] as const).filter((k) => c[k] > 0).map((k) => `${c[k]} ${word[k](c[k])}`);
   return parts.length ? parts.join(', ') : 'no checks';
 }
 
