@@ -1,10 +1,12 @@
 // The registry of checklist suites, in report order. Each suite lives in suites/<name>.ts.
 import type { Suite } from './types.js';
 import { firewallSuite } from '../suites/firewall.js';
+import { tlsSuite } from '../suites/tls.js';
 import { configSuite } from '../suites/config.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
+  tlsSuite,
   configSuite,
 ];
 

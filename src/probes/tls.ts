@@ -1,0 +1,172 @@
+// Outside-in TLS from the harness: a handshake with SNI that trusts only the given CA, the served
+// chain as X509Certificates, and per-protocol probes (can a client get TLS 1.0/1.1 at all?).
+// Node 20 / OpenSSL 3 will not even offer TLS 1.0/1.1 at the default security level, so the
+// protocol probes lower it (`DEFAULT@SECLEVEL=0`): otherwise "refused" could be our own client
+// refusing. When Node still cannot offer the version, `openssl s_client` is tried instead.
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export const TLS_VERSIONS: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export interface CertInfo {
+  subject: string;
+  issuer: string;
+  subjectAltName?: string;
+  validFrom: string;
+  validTo: string;
+  fingerprint256: string;
+  serialNumber: string;
+  keyType?: string;
+  keyBits?: number;
+  curve?: string;
+  pem: string;
+}
+
+export interface TlsHandshake {
+  ok: boolean;
+  /** When not ok: errno / OpenSSL code, and whether TCP itself failed. */
+  error?: string;
+  tcpFailed?: boolean;
+  ms: number;
+  protocol?: string;
+  cipher?: string;
+  /** Chain verification against the given CA only (hostname checked separately). */
+  authorized?: boolean;
+  authorizationError?: string;
+  /** Leaf first. */
+  chain: CertInfo[];
+}
+
+export type ProtocolVerdict = 'accepted' | 'refused' | 'unknown';
+export interface ProtocolProbe {
+  version: TlsVersion;
+  verdict: ProtocolVerdict;
+  detail: string;
+  via: 'node' | 'openssl s_client';
+}
+
+const EC_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521, 'P-256': 256, 'P-384': 384, 'P-521': 521, secp256k1: 256 };
+
+export function certInfo(x: X509Certificate): CertInfo {
+  const k = x.publicKey;
+  const d = k.asymmetricKeyDetails ?? {};
+  const bits = d.modulusLength ?? (d.namedCurve ? EC_BITS[d.namedCurve] : k.asymmetricKeyType === 'ed25519' ? 256 : k.asymmetricKeyType === 'ed448' ? 448 : undefined);
+  return {
+    subject: x.subject.replace(/\n/g, ', '),
+    issuer: x.issuer.replace(/\n/g, ', '),
+    subjectAltName: x.subjectAltName,
+    validFrom: new Date(x.validFrom).toISOString(),
+    validTo: new Date(x.validTo).toISOString(),
+    fingerprint256: x.fingerprint256,
+    serialNumber: x.serialNumber,
+    keyType: k.asymmetricKeyType,
+    keyBits: bits,
+    curve: d.namedCurve,
+    pem: x.toString(),
+  };
+}
+
+interface ConnectOpts {
+  host: string;
+  port: number;
+  servername: string;
+  ca?: string | Buffer;
+  timeoutMs: number;
+  /** Lower OpenSSL's security level and minimum version: to read a certificate a default client rejects. */
+  permissive?: boolean;
+}
+
+export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X509Certificate[] }> {
+  const started = Date.now();
+  return new Promise((res) => {
+    let connected = false;
+    const s = tls.connect({
+      host: o.host, port: o.port, servername: o.servername, ca: o.ca, rejectUnauthorized: false,
+      // authorized must mean "chain verifies to the CA": names are checked on their own, SAN only.
+      checkServerIdentity: () => undefined,
+      ...(o.permissive ? { ciphers: 'DEFAULT@SECLEVEL=0', minVersion: 'TLSv1' as const } : {}),
+    });
+    const done = (r: TlsHandshake & { certs: X509Certificate[] }) => {
+      clearTimeout(timer);
+      s.destroy();
+      res(r);
+    };
+    const timer = setTimeout(() => done({ ok: false, error: `no TLS handshake within ${o.timeoutMs} ms`, tcpFailed: !connected, ms: Date.now() - started, chain: [], certs: [] }), o.timeoutMs);
+    s.once('connect', () => (connected = true));
+    s.once('secureConnect', () => {
+      const certs: X509Certificate[] = [];
+      let c: tls.DetailedPeerCertificate | undefined = s.getPeerCertificate(true);
+      const seen = new Set<string>();
+      while (c && c.raw && !seen.has(c.fingerprint256)) {
+        seen.add(c.fingerprint256);
+        certs.push(new X509Certificate(c.raw));
+        c = c.issuerCertificate;
+      }
+      done({
+        ok: true, ms: Date.now() - started, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name,
+        authorized: s.authorized, authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
+        chain: certs.map(certInfo), certs,
+      });
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message, tcpFailed: !connected, ms: Date.now() - started, chain: [], certs: [] }));
+  });
+}
+
+// Errors that mean OUR client could not offer/complete the version: not evidence about the server.
+const CLIENT_SIDE = new Set(['ERR_SSL_NO_PROTOCOLS_AVAILABLE', 'ERR_SSL_NO_CIPHERS_AVAILABLE', 'ERR_SSL_LEGACY_SIGALG_DISALLOWED_OR_UNSUPPORTED', 'ERR_TLS_INVALID_PROTOCOL_VERSION', 'ERR_SSL_CA_MD_TOO_WEAK', 'ERR_SSL_EE_KEY_TOO_SMALL', 'ERR_SSL_DH_KEY_TOO_SMALL']);
+
+/** Can a client negotiate exactly `version`? */
+export function probeProtocol(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
+  return new Promise((res) => {
+    let s: tls.TLSSocket;
+    const done = (verdict: ProtocolVerdict, detail: string) => {
+      clearTimeout(timer);
+      s?.destroy();
+      res({ version, verdict, detail, via: 'node' });
+    };
+    const timer = setTimeout(() => done('unknown', `no answer within ${o.timeoutMs} ms`), o.timeoutMs);
+    try {
+      s = tls.connect({
+        host: o.host, port: o.port, servername: o.servername, rejectUnauthorized: false,
+        minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0',
+      });
+    } catch (e) {
+      return done('unknown', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    }
+    s.once('secureConnect', () => done('accepted', `negotiated ${s.getProtocol()} ${s.getCipher()?.name ?? ''}`.trim()));
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      const code = e.code ?? e.message;
+      if (CLIENT_SIDE.has(code)) return done('unknown', `client cannot offer ${version}: ${code}`);
+      if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') return done('unknown', `no connection: ${code}`);
+      // protocol_version / handshake_failure alerts, unsupported protocol, reset, close before hello
+      done('refused', code);
+    });
+  });
+}
+
+const OPENSSL_FLAG: Record<TlsVersion, string> = { TLSv1: '-tls1', 'TLSv1.1': '-tls1_1', 'TLSv1.2': '-tls1_2', 'TLSv1.3': '-tls1_3' };
+
+/** Fallback: OpenSSL's own client on the harness. */
+export function probeProtocolOpenssl(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
+  return new Promise((res) => {
+    const args = ['s_client', '-connect', `${o.host}:${o.port}`, '-servername', o.servername, OPENSSL_FLAG[version], '-cipher', 'DEFAULT:@SECLEVEL=0'];
+    const child = execFile('openssl', args, { timeout: o.timeoutMs }, (err, stdout, stderr) => {
+      const m = /Protocol\s*:\s*(\S+)/.exec(stdout) ?? /New, (TLSv[\d.]+)/.exec(stdout);
+      const via = 'openssl s_client' as const;
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') return res({ version, verdict: 'unknown', detail: 'openssl not installed on the harness', via });
+      if (!err && m && m[1] === version) return res({ version, verdict: 'accepted', detail: `negotiated ${m[1]}`, via });
+      if (/no protocols available|unsupported protocol.*client/i.test(stderr)) return res({ version, verdict: 'unknown', detail: stderr.trim().split('\n')[0], via });
+      res({ version, verdict: 'refused', detail: (stderr.trim().split('\n').find((l) => /alert|error/i.test(l)) ?? `exit ${err?.code ?? 0}`).slice(0, 200), via });
+    });
+    child.stdin?.end();
+  });
+}
+
+export async function probeProtocolAny(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
+  const p = await probeProtocol(o, version);
+  if (p.verdict !== 'unknown' || p.detail.startsWith('no ')) return p;
+  const q = await probeProtocolOpenssl(o, version);
+  return q.verdict === 'unknown' ? { ...q, detail: `${p.detail}; openssl: ${q.detail}` } : q;
+}
