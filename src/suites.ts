@@ -2,11 +2,13 @@
 import type { Suite } from './types.js';
 import { firewallSuite } from '../suites/firewall.js';
 import { tlsSuite } from '../suites/tls.js';
+import { healthSuite } from '../suites/health.js';
 import { configSuite } from '../suites/config.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
   tlsSuite,
+  healthSuite,
   configSuite,
 ];
 

@@ -1,0 +1,142 @@
+// health: HTTP(S) endpoints through the nginx vhosts, from the harness: status, JSON fields (subset),
+// a latency budget, and the http → https redirect.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import { parseDuration } from '../src/units.js';
+import { httpProbe, type HttpProbe } from '../src/probes/http.js';
+
+export interface HealthExpect {
+  url: string;
+  /** Address to connect to (default: the node's address); the URL's host is sent as SNI and Host. */
+  connect?: string;
+  /** PEM CA to verify https against (only it is trusted). */
+  ca?: string;
+  /** Expected status (default 200). */
+  status?: number;
+  /** Fields the JSON body must contain (subset match, nested). */
+  json?: Record<string, unknown>;
+  /** Latency budget for the whole request, ms. */
+  maxMs?: number;
+  /** Expected redirect target prefix (Location must start with it), e.g. https://api.alchemist.local/. */
+  redirect?: string;
+  timeout?: string;
+}
+export type HealthList = HealthExpect[];
+
+export const schema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', pattern: '^https?://' },
+      connect: { type: 'string', minLength: 1 },
+      ca: { type: 'string', minLength: 1 },
+      status: { type: 'integer', minimum: 100, maximum: 599 },
+      json: { type: 'object' },
+      maxMs: { type: 'integer', minimum: 1 },
+      redirect: { type: 'string', pattern: '^https?://' },
+      timeout: { type: 'string' },
+    },
+  },
+};
+
+export interface HealthFacts {
+  probes: (HttpProbe & { caError?: string })[];
+}
+
+async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFacts> {
+  const probes = await Promise.all(
+    expect.map(async (e) => {
+      const connect = e.connect ?? ctx.host.address ?? ctx.node.host;
+      if (!connect) return { url: e.url, connect: '', ok: false, error: 'no address to connect to (no connect and the node has no host)' };
+      let ca: Buffer | undefined;
+      if (e.ca) {
+        const p = resolve(ctx.options.baseDir, e.ca);
+        try {
+          ca = readFileSync(p);
+        } catch (err) {
+          return { url: e.url, connect, ok: false, error: `cannot read CA file ${p}`, caError: `${p}: ${(err as NodeJS.ErrnoException).code}` };
+        }
+      }
+      const timeoutMs = e.timeout ? parseDuration(e.timeout) : Math.max(5000, (e.maxMs ?? 0) * 4);
+      return httpProbe({ url: e.url, connect, ca, timeoutMs });
+    }),
+  );
+  return { probes };
+}
+
+/** Does `actual` contain every field of `want` (recursively; arrays compared whole)? Lists mismatching paths. */
+export function subsetMismatches(want: unknown, actual: unknown, path = '$'): string[] {
+  if (want !== null && typeof want === 'object' && !Array.isArray(want)) {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return [`${path}: expected an object, got ${JSON.stringify(actual)}`];
+    return Object.entries(want as Record<string, unknown>).flatMap(([k, v]) =>
+      k in (actual as object) ? subsetMismatches(v, (actual as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}: missing`]);
+  }
+  return JSON.stringify(want) === JSON.stringify(actual) ? [] : [`${path}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`];
+}
+
+const CL = ['monitoring'];
+
+function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
+  const out: Outcome[] = [];
+  list.forEach((e, i) => {
+    const p = f.probes[i];
+    const subject = e.url;
+    const source = `GET ${e.url} via ${p.connect || '?'} from the harness${e.ca ? ` (trusting only ${e.ca})` : ''}`;
+    const bodyExcerpt = p.body?.slice(0, 300);
+    const push = (id: string, title: string, severity: Outcome['severity'], status: Outcome['status'], message: string, ev: Partial<Outcome['evidence']> = {}) =>
+      out.push({ id, title, subject, severity, status, message, checklist: CL, evidence: { source, ...ev } });
+    const wanted: [string, string, Outcome['severity'], boolean][] = [
+      ['health.status', 'Endpoint answers the expected status', 'high', true],
+      ['health.json', 'JSON body has the expected fields', 'high', !!e.json],
+      ['health.latency', 'Answers within the latency budget', 'medium', e.maxMs !== undefined],
+      ['health.redirect', 'Redirects to the expected https URL', 'medium', !!e.redirect],
+    ];
+    if (!p.ok) {
+      // Refused/reset/timeout/TLS verification: we could not get a status at all.
+      for (const [id, title, sev, on] of wanted) if (on) push(id, title, sev, 'error', `no response: ${p.error}`, { observed: p.error });
+      return;
+    }
+    const expStatus = e.status ?? 200;
+    push('health.status', wanted[0][1], 'high', p.status === expStatus ? 'pass' : 'fail', `HTTP ${p.status}${p.status === expStatus ? '' : `, expected ${expStatus}`}`,
+      { expected: expStatus, observed: p.status, excerpt: bodyExcerpt });
+    if (e.json) {
+      let parsed: unknown;
+      let perr: string | undefined;
+      try {
+        parsed = JSON.parse(p.body ?? '');
+      } catch (err) {
+        perr = (err as Error).message;
+      }
+      const mism = perr ? [`body is not JSON (${perr})`] : subsetMismatches(e.json, parsed);
+      push('health.json', wanted[1][1], 'high', mism.length ? 'fail' : 'pass', mism.length ? mism.join('; ') : `body contains ${JSON.stringify(e.json)}`,
+        { expected: e.json, observed: perr ? '(not JSON)' : parsed, excerpt: bodyExcerpt });
+    }
+    if (e.maxMs !== undefined) {
+      const ok = (p.totalMs ?? Infinity) <= e.maxMs;
+      push('health.latency', wanted[2][1], 'medium', ok ? 'pass' : 'fail', `${p.totalMs} ms (first byte ${p.ttfbMs} ms), budget ${e.maxMs} ms`,
+        { expected: `≤ ${e.maxMs} ms`, observed: { totalMs: p.totalMs, ttfbMs: p.ttfbMs } });
+    }
+    if (e.redirect) {
+      const loc = typeof p.headers?.location === 'string' ? p.headers.location : undefined;
+      const isRedirect = [301, 302, 303, 307, 308].includes(p.status ?? 0);
+      const ok = isRedirect && !!loc && loc.startsWith(e.redirect);
+      push('health.redirect', wanted[3][1], 'medium', ok ? 'pass' : 'fail',
+        ok ? `${p.status} → ${loc}` : isRedirect ? `${p.status} → ${loc ?? '(no Location)'}, expected ${e.redirect}…` : `HTTP ${p.status}, not a redirect (expected → ${e.redirect}…)`,
+        { expected: `3xx → ${e.redirect}…`, observed: { status: p.status, location: loc ?? null } });
+    }
+  });
+  return out;
+}
+
+export const healthSuite: Suite<HealthList, HealthFacts> = {
+  name: 'health',
+  key: 'health',
+  schema,
+  gather,
+  evaluate: (facts, expect) => evaluate(facts, expect),
+  checkIds: ['health.status', 'health.json', 'health.latency', 'health.redirect'],
+};
