@@ -1,3 +1,156 @@
+// `leafcert plan --from-nix` and `leafcert check-config` (docs/nix.md). Both read a manifest made
+// by nix/lib/manifest.nix; a bad manifest is one line per problem and exit 2.
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-// Owned by the NixOS work (issue 6): registers `leafcert plan` and `leafcert check-config`.
-export function registerNix(_program: Command): void {}
+import { InventoryError } from '../inventory/errors.js';
+import { parseInventory } from '../inventory/load.js';
+import { suites } from '../suites.js';
+import type { NodeSpec, Result, Status } from '../types.js';
+import { loadManifest, ManifestError } from './manifest.js';
+import { planInventory, type PlanNode } from './plan.js';
+import { evaluateManifest } from './policy.js';
+
+function fail(lines: string[]): number {
+  for (const l of lines) process.stderr.write(`leafcert: ${l}\n`);
+  return 2;
+}
+
+function nodeArg(v: string, prev: PlanNode[] = []): PlanNode[] {
+  const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(\S+)$/.exec(v);
+  if (!m) throw new Error(`--node ${v}: expected NAME=HOST`);
+  return [...prev, { name: m[1], host: m[2] }];
+}
+
+interface PlanFlags {
+  fromNix: string;
+  node?: PlanNode[];
+  out?: string;
+  expect?: string;
+  ca?: string;
+  sshUser?: string;
+  identityFile?: string;
+  knownHosts?: string;
+  optionPaths?: string;
+}
+
+export function planCommand(flags: PlanFlags): number {
+  let manifest;
+  try {
+    manifest = loadManifest(flags.fromNix);
+  } catch (e) {
+    if (e instanceof ManifestError) return fail(e.message.split('\n'));
+    throw e;
+  }
+  const plan = planInventory(manifest, {
+    manifestFile: flags.fromNix,
+    outFile: flags.out,
+    nodes: flags.node,
+    expect: flags.expect,
+    ca: flags.ca,
+    ssh: { user: flags.sshUser, identityFile: flags.identityFile, knownHosts: flags.knownHosts },
+    suiteKeys: suites.map((s) => s.key),
+  });
+  // The result must load exactly as `run` will load it: a plan that does not validate is our bug.
+  const target = resolve(flags.out ?? 'inventory.yaml');
+  try {
+    parseInventory(plan.yaml, target);
+  } catch (e) {
+    if (e instanceof InventoryError) return fail([`internal error: the planned inventory does not validate:`, ...e.message.split('\n')]);
+    throw e;
+  }
+  if (flags.out) {
+    writeFileSync(target, plan.yaml);
+    process.stderr.write(`leafcert: wrote ${target}\n`);
+  } else process.stdout.write(plan.yaml);
+  if (flags.optionPaths) writeFileSync(resolve(flags.optionPaths), JSON.stringify(plan.optionPaths, null, 2) + '\n');
+  for (const n of plan.notes) process.stderr.write(`leafcert: note: ${n}\n`);
+  return 0;
+}
+
+interface CheckFlags {
+  junit?: string;
+  tap?: string;
+  json?: string;
+}
+
+export async function checkConfigCommand(file: string, flags: CheckFlags): Promise<number> {
+  let manifest;
+  try {
+    manifest = loadManifest(file);
+  } catch (e) {
+    if (e instanceof ManifestError) return fail(e.message.split('\n'));
+    throw e;
+  }
+  const abs = resolve(file);
+  const outcomes = evaluateManifest(manifest, `manifest ${abs}`);
+  const { ConsoleReporter } = await import('../reporters/console.js');
+  const { JunitReporter } = await import('../reporters/junit.js');
+  const { TapReporter } = await import('../reporters/tap.js');
+  const { JsonReporter } = await import('../reporters/json.js');
+  const { emptyCounts } = await import('../reporters/types.js');
+  const { harnessVersion } = await import('../engine/run.js');
+  const reportPaths = [flags.junit, flags.tap, flags.json].filter((p): p is string => !!p).map((p) => resolve(p));
+  const reporters = [
+    new ConsoleReporter({ reportPaths, stream: process.stdout }),
+    ...(flags.junit ? [new JunitReporter(resolve(flags.junit))] : []),
+    ...(flags.tap ? [new TapReporter(resolve(flags.tap))] : []),
+    ...(flags.json ? [new JsonReporter(resolve(flags.json))] : []),
+  ];
+  // The manifest stands in for a node: check-config never connects anywhere.
+  const node: NodeSpec = {
+    name: manifest.host.networking.hostName ?? 'manifest',
+    transport: 'local',
+    ssh: { user: 'root', port: 22, connectTimeoutMs: 0 },
+    expect: 'manifest',
+  };
+  const started = new Date();
+  const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
+  for (const r of reporters) {
+    r.onRunStart({ harness: { name: 'leafcert', version: harnessVersion() }, startedAt: started.toISOString(), inventory: { path: abs, sha256 }, argv: process.argv.slice(2), nodes: [node], planned: outcomes.length });
+    r.onNodeStart(node, {});
+  }
+  const counts = emptyCounts();
+  for (const o of outcomes) {
+    const result: Result = { ...o, node: node.name, suite: 'config', startedAt: started.toISOString(), durationMs: 0 };
+    counts[o.status as Status]++;
+    for (const r of reporters) r.onResult(result);
+  }
+  const exitCode = counts.fail > 0 ? 1 : counts.error > 0 ? 3 : 0;
+  for (const r of reporters) r.onNodeEnd(node);
+  const finished = new Date();
+  for (const r of reporters) {
+    await r.onRunEnd({ finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), counts, perNode: { [node.name]: { ...counts } }, exitCode, interrupted: false, warnings: [] });
+  }
+  return exitCode;
+}
+
+export function registerNix(program: Command): void {
+  program
+    .command('plan')
+    .description('Turn a NixOS manifest (nix/lib/manifest.nix) into an inventory whose expectations cite their option paths.')
+    .requiredOption('--from-nix <manifest>', 'manifest JSON from `nix eval --json … --apply` (docs/nix.md)')
+    .option('--node <NAME=HOST>', 'a node checked against these expectations (repeatable; default: the manifest hostName)', nodeArg)
+    .option('-o, --out <file>', 'write the inventory here (default: stdout)')
+    .option('--expect <name>', 'name of the expectation set (default: the manifest hostName)')
+    .option('--ca <pem>', 'CA certificate the tls expectations trust (relative to the inventory)')
+    .option('--ssh-user <user>', 'defaults.ssh.user')
+    .option('--identity-file <key>', 'defaults.ssh.identityFile (relative to the inventory)')
+    .option('--known-hosts <file>', 'defaults.ssh.knownHosts (relative to the inventory)')
+    .option('--option-paths <file>', 'also write the map inventory location → NixOS option path as JSON')
+    .action((flags: PlanFlags) => {
+      process.exitCode = planCommand(flags);
+    });
+
+  program
+    .command('check-config')
+    .description('Static policy checks on a NixOS manifest: no node needed. Exit 0 pass, 1 a check failed, 2 bad manifest.')
+    .argument('<manifest>', 'manifest JSON from nix/lib/manifest.nix')
+    .option('--junit <path>', 'write JUnit XML')
+    .option('--tap <path>', 'write TAP 14')
+    .option('--json <path>', 'write JSON evidence')
+    .action(async (file: string, flags: CheckFlags) => {
+      process.exitCode = await checkConfigCommand(file, flags);
+    });
+}

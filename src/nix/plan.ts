@@ -1,0 +1,343 @@
+// `leafcert plan --from-nix`: a manifest becomes inventory expectations, so nothing is written
+// twice. Each emitted value cites the NixOS option path it came from, as a YAML comment next to it
+// and in the returned `optionPaths` map (inventory location → option path). The `config`
+// expectation points at the manifest, so `run` also applies the static policy checks.
+import { dirname, relative, resolve } from 'node:path';
+import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
+import { optionPath, type Container, type Manifest, type NodeSection, type Value } from './manifest.js';
+
+export interface PlanNode { name: string; host: string }
+
+export interface PlanOptions {
+  /** Manifest file, as given (its path is written relative to the inventory). */
+  manifestFile: string;
+  /** Where the inventory will be written (for relative paths); default: the current directory. */
+  outFile?: string;
+  nodes?: PlanNode[];
+  /** Name of the expectation set; default the manifest's hostName or "leaf". */
+  expect?: string;
+  /** PEM CA the tls suite trusts (relative to the inventory); default "ca.pem". */
+  ca?: string;
+  ssh?: { user?: string; identityFile?: string; knownHosts?: string };
+  /** Suite keys known to this build (others are not emitted, and reported in `skipped`). */
+  suiteKeys: string[];
+}
+
+export interface Plan {
+  inventory: Record<string, unknown>;
+  /** "expectations.leaf.firewall.open" → "networking.firewall.allowedTCPPorts". */
+  optionPaths: Record<string, string>;
+  /** Things the manifest declares that no registered suite can check yet, one line each. */
+  notes: string[];
+  yaml: string;
+}
+
+type Seg = string | number;
+
+const portsOf = (ranges: { from: number; to: number }[]) => ranges.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`));
+const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
+const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
+
+/** Minimum protocol from nginx's sslProtocols ("TLSv1.2 TLSv1.3" → TLSv1.2). */
+function minProtocol(p: string | null): string | undefined {
+  const vs = (p ?? '').split(/\s+/).filter((v) => /^TLSv1(\.[0-3])?$/.test(v)).sort();
+  return vs[0];
+}
+
+/** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
+function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
+  const s = Array.isArray(startAt) ? startAt[0] : startAt;
+  const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
+  if (s && table[s]) return { maxAge: table[s], exact: true };
+  return { maxAge: '26h', exact: false };
+}
+
+function limitSpec(sc: Record<string, Value | undefined>): Record<string, string | number> | undefined {
+  const out: Record<string, string | number> = {};
+  if (typeof sc.MemoryMax === 'string' || typeof sc.MemoryMax === 'number') out.memoryMax = String(sc.MemoryMax);
+  if (typeof sc.MemoryHigh === 'string' || typeof sc.MemoryHigh === 'number') out.memoryHigh = String(sc.MemoryHigh);
+  if (typeof sc.CPUQuota === 'string') out.cpuQuota = sc.CPUQuota;
+  if (typeof sc.TasksMax === 'number') out.tasksMax = sc.TasksMax;
+  else if (sc.TasksMax === 'infinity') out.tasksMax = 'infinity';
+  return Object.keys(out).length ? out : undefined;
+}
+const LIMIT_OPTION: Record<string, string> = { memoryMax: 'MemoryMax', memoryHigh: 'MemoryHigh', cpuQuota: 'CPUQuota', tasksMax: 'TasksMax' };
+
+function userns(c: Container): boolean {
+  const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
+  if (flag) {
+    const v = flag.split('=')[1] ?? 'yes';
+    return v === 'pick' || v === 'yes' || (/^\d+$/.test(v) && Number(v) > 0);
+  }
+  return c.privateUsers === 'pick' || (typeof c.privateUsers === 'number' && c.privateUsers > 0);
+}
+
+export function planInventory(m: Manifest, opts: PlanOptions): Plan {
+  const outDir = dirname(resolve(opts.outFile ?? 'inventory.yaml'));
+  const name = opts.expect ?? m.host.networking.hostName ?? 'leaf';
+  const nodes = opts.nodes?.length ? opts.nodes : [{ name: m.host.networking.hostName ?? 'leaf', host: m.host.networking.hostName ?? 'leaf' }];
+  const has = (k: string) => opts.suiteKeys.includes(k);
+  const paths: [Seg[], string][] = [];
+  const notes: string[] = [];
+  const cite = (segs: Seg[], path: string) => paths.push([['expectations', name, ...segs], path]);
+  const exp: Record<string, unknown> = {};
+  const host = m.host;
+
+  // firewall: the host's declared allowances; closed = every port something inside declares.
+  if (has('firewall')) {
+    const fw = host.firewall;
+    const open = [...fw.allowedTCPPorts, ...portsOf(fw.allowedTCPPortRanges)];
+    const f: Record<string, unknown> = { open };
+    cite(['firewall', 'open'], optionPath(fw.path, 'allowedTCPPorts') + (fw.allowedTCPPortRanges.length ? ` + ${optionPath(fw.path, 'allowedTCPPortRanges')}` : ''));
+    const openSet = new Set([...fw.allowedTCPPorts, ...expand(fw.allowedTCPPortRanges)]);
+    const inner = m.containers.flatMap((c) => [...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges), ...c.config.listeners.map((l) => l.port)]);
+    const hostOnly = host.listeners.map((l) => l.port);
+    const closed = uniqSorted([...inner, ...hostOnly].filter((p) => !openSet.has(p)));
+    if (closed.length) {
+      f.closed = closed;
+      cite(['firewall', 'closed'], `ports declared inside containers (containers.<name>.config.networking.firewall.allowedTCPPorts, listeners) and host services, minus ${optionPath(fw.path, 'allowedTCPPorts')}`);
+    }
+    const udp = [...fw.allowedUDPPorts, ...portsOf(fw.allowedUDPPortRanges)];
+    if (udp.length) {
+      f.udp = udp;
+      cite(['firewall', 'udp'], optionPath(fw.path, 'allowedUDPPorts'));
+    }
+    if (fw.interfaces.length) {
+      f.interfaces = Object.fromEntries(fw.interfaces.map((i) => {
+        const v: Record<string, unknown> = {};
+        const tcp = [...i.allowedTCPPorts, ...portsOf(i.allowedTCPPortRanges)];
+        const u = [...i.allowedUDPPorts, ...portsOf(i.allowedUDPPortRanges)];
+        if (tcp.length) v.tcp = tcp;
+        if (u.length) v.udp = u;
+        return [i.name, v];
+      }));
+      for (const i of fw.interfaces) cite(['firewall', 'interfaces', i.name], i.path);
+    }
+    f.trusted = fw.trustedInterfaces;
+    cite(['firewall', 'trusted'], optionPath(fw.path, 'trustedInterfaces'));
+    f.refuse = fw.rejectPackets ? 'reject' : 'drop';
+    cite(['firewall', 'refuse'], optionPath(fw.path, 'rejectPackets'));
+    if (fw.backend !== 'firewalld') {
+      f.backend = fw.backend;
+      cite(['firewall', 'backend'], optionPath(fw.path, 'backend'));
+    }
+    const extra = fw.extraCommands.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    if (extra.length) {
+      f.extraRules = extra;
+      cite(['firewall', 'extraRules'], optionPath(fw.path, 'extraCommands'));
+    }
+    exp.firewall = f;
+  }
+
+  // tls: every vhost that serves HTTPS.
+  const tlsHosts = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];
+  if (has('tls') && tlsHosts.length) {
+    const proto = minProtocol(host.nginx.sslProtocols);
+    exp.tls = tlsHosts.map((v, i) => {
+      const sni = v.serverName ?? v.name;
+      const t: Record<string, unknown> = { endpoint: `${sni}:${host.nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
+      cite(['tls', i, 'endpoint'], v.serverName ? optionPath(v.path, 'serverName') : v.path);
+      cite(['tls', i, 'names'], v.serverAliases.length ? optionPath(v.path, 'serverAliases') : v.path);
+      if (proto) {
+        t.minProtocol = proto;
+        cite(['tls', i, 'minProtocol'], optionPath(host.nginx.path, 'sslProtocols'));
+      }
+      return t;
+    });
+    if (!opts.ca) notes.push('tls: no --ca given; the expectations trust "ca.pem" next to the inventory');
+  } else if (!has('tls') && tlsHosts.length) notes.push(`tls: ${tlsHosts.length} HTTPS virtual host(s) declared, but the tls suite is not in this build`);
+
+  // health: what nginx itself declares — forceSSL answers plain HTTP with a redirect to https.
+  const redirecting = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL) : [];
+  if (has('health') && redirecting.length) {
+    exp.health = redirecting.map((v, i) => {
+      const sni = v.serverName ?? v.name;
+      cite(['health', i, 'redirect'], optionPath(v.path, 'forceSSL'));
+      return { url: `http://${sni}/`, status: 301, redirect: `https://${sni}/` };
+    });
+    notes.push('health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })');
+  }
+
+  // containers (isolation suite).
+  if (m.containers.length) {
+    if (has('containers')) {
+      exp.containers = Object.fromEntries(m.containers.map((c) => {
+        const e: Record<string, unknown> = { privateNetwork: c.privateNetwork };
+        cite(['containers', c.name, 'privateNetwork'], optionPath(c.path, 'privateNetwork'));
+        const u = userns(c);
+        e.privateUsers = u;
+        cite(['containers', c.name, 'privateUsers'], optionPath(c.path, 'privateUsers'));
+        const dropped = c.extraFlags.flatMap((f) => /^--drop-capability=(.*)$/.exec(f)?.[1].split(',') ?? []).filter((x) => x.toLowerCase() !== 'all');
+        if (u) {
+          // Under a user namespace CAP_SYS_ADMIN stays in the bounding set but is namespace-local.
+          e.dropCapabilities = [...new Set(['CAP_SYS_MODULE', ...dropped])];
+          cite(['containers', c.name, 'dropCapabilities'], `${optionPath(c.path, 'privateUsers')} (CAP_SYS_ADMIN is namespace-local)`);
+        } else if (dropped.length) {
+          e.dropCapabilities = [...new Set(['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', ...dropped])];
+          cite(['containers', c.name, 'dropCapabilities'], optionPath(c.path, 'extraFlags'));
+        }
+        const ports = uniqSorted([...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges)]);
+        e.ports = ports;
+        cite(['containers', c.name, 'ports'], optionPath(c.config.firewall.path, 'allowedTCPPorts'));
+        if (c.privateNetwork && c.config.firewall.enable) {
+          e.innerFirewall = true;
+          cite(['containers', c.name, 'innerFirewall'], optionPath(c.config.firewall.path, 'enable'));
+        }
+        return [c.name, e];
+      }));
+    } else notes.push(`containers: ${m.containers.length} container(s) declared, but the isolation suite is not in this build`);
+  }
+
+  // limits: container@NAME units, host units and slices with limits.
+  if (has('limits')) {
+    const l: Record<string, unknown> = {};
+    const containers: Record<string, unknown> = {};
+    for (const c of m.containers) {
+      const s = limitSpec(c.unit.serviceConfig);
+      if (!s) continue;
+      containers[c.name] = s;
+      for (const k of Object.keys(s)) cite(['limits', 'containers', c.name, k], optionPath(c.unit.path, 'serviceConfig', LIMIT_OPTION[k]));
+    }
+    if (Object.keys(containers).length) l.containers = containers;
+    const services: Record<string, unknown> = {};
+    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
+      const s = limitSpec(u.serviceConfig);
+      if (!s) continue;
+      services[`${u.name}.service`] = s;
+      for (const k of Object.keys(s)) cite(['limits', 'services', `${u.name}.service`, k], optionPath(u.path, 'serviceConfig', LIMIT_OPTION[k]));
+    }
+    if (Object.keys(services).length) l.services = services;
+    const slices: Record<string, unknown> = {};
+    for (const s of host.slices) {
+      const spec = limitSpec(s.sliceConfig as Record<string, Value>);
+      if (!spec) continue;
+      slices[`${s.name}.slice`] = spec;
+      for (const k of Object.keys(spec)) cite(['limits', 'slices', `${s.name}.slice`, k], optionPath(s.path, 'sliceConfig', LIMIT_OPTION[k]));
+    }
+    if (Object.keys(slices).length) l.slices = slices;
+    const innerLimited = m.containers.flatMap((c) => c.config.units.filter((u) => limitSpec(u.serviceConfig)).map((u) => `${c.name}/${u.name}`));
+    if (innerLimited.length) notes.push(`limits: units inside containers with limits are not emitted (the limits suite checks host units): ${innerLimited.join(', ')}`);
+    if (Object.keys(l).length) exp.limits = l;
+  }
+
+  // postgres: the first PostgreSQL declared (host, then containers).
+  const pgs: { where?: Container; node: NodeSection }[] = [{ node: host }, ...m.containers.map((c) => ({ where: c, node: c.config }))].filter((x) => x.node.postgresql.enable);
+  if (pgs.length && has('postgres')) {
+    const { where, node } = pgs[0];
+    const pg = node.postgresql;
+    const p: Record<string, unknown> = {};
+    if (where) {
+      p.container = where.name;
+      cite(['postgres', 'container'], where.path);
+    }
+    const settings = Object.fromEntries(Object.entries(pg.settings).filter(([k, v]) => /^[a-z_][a-z0-9_.]*$/.test(k) && v !== null && !Array.isArray(v)));
+    if (Object.keys(settings).length) {
+      p.settings = settings;
+      for (const k of Object.keys(settings)) cite(['postgres', 'settings', k], optionPath(pg.path, 'settings', k));
+    }
+    const la = typeof pg.settings.listen_addresses === 'string' ? pg.settings.listen_addresses : pg.enableTCPIP ? '*' : 'localhost';
+    p.listenAddresses = la.split(',').map((s) => s.trim()).filter(Boolean);
+    cite(['postgres', 'listenAddresses'], typeof pg.settings.listen_addresses === 'string' ? optionPath(pg.path, 'settings', 'listen_addresses') : optionPath(pg.path, 'enableTCPIP'));
+    p.noTrust = true;
+    cite(['postgres', 'noTrust'], optionPath(pg.path, 'authentication'));
+    if (typeof pg.settings.port === 'number') {
+      p.port = pg.settings.port;
+      cite(['postgres', 'port'], optionPath(pg.path, 'settings', 'port'));
+    }
+    exp.postgres = p;
+    if (pgs.length > 1) notes.push(`postgres: ${pgs.length} PostgreSQL servers declared; the postgres suite takes one, so only ${where ? `container ${where.name}` : 'the host'}'s is emitted`);
+  }
+
+  // backup: the first borg job of the host.
+  if (host.borg.length && has('backup')) {
+    const j = host.borg[0];
+    const { maxAge, exact } = maxAgeFor(j.startAt);
+    const b: Record<string, unknown> = { job: j.name, maxAge };
+    cite(['backup', 'job'], j.path);
+    cite(['backup', 'maxAge'], `${optionPath(j.path, 'startAt')}${exact ? '' : ' (not a plain period: 26h assumed)'}`);
+    if (j.paths?.length) {
+      b.paths = j.paths;
+      cite(['backup', 'paths'], optionPath(j.path, 'paths'));
+    }
+    b.timer = !(Array.isArray(j.startAt) && j.startAt.length === 0);
+    cite(['backup', 'timer'], optionPath(j.path, 'startAt'));
+    const pgc = pgs.find((x) => x.where && j.paths?.some((p) => p.startsWith(`${m.system.containerStateDirectory}/${x.where!.name}/`)));
+    if (pgc?.where) {
+      b.postgres = { container: pgc.where.name };
+      cite(['backup', 'postgres', 'container'], pgc.where.path);
+    }
+    exp.backup = b;
+    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${j.name} is emitted (the backup suite takes one job)`);
+  }
+
+  // monitoring: Prometheus (and Grafana) where they are declared.
+  const promIn = [{ node: host } as { where?: Container; node: NodeSection }, ...m.containers.map((c) => ({ where: c, node: c.config }))].find((x) => x.node.listeners.some((l) => l.service === 'prometheus'));
+  if (promIn && has('monitoring')) {
+    const prom = promIn.node.listeners.find((l) => l.service === 'prometheus')!;
+    const endpoint = (l: { address: string; port: number }, c?: Container) => {
+      const e: Record<string, unknown> = { port: l.port };
+      if (c) e.container = c.name;
+      if (!['0.0.0.0', '*', '::', ''].includes(l.address) && !(c && l.address === c.localAddress?.replace(/\/\d+$/, ''))) e.address = l.address;
+      return e;
+    };
+    const mon: Record<string, unknown> = { prometheus: endpoint(prom, promIn.where), rules: [] };
+    cite(['monitoring', 'prometheus'], prom.path);
+    cite(['monitoring', 'rules'], 'services.prometheus.rules / ruleFiles (rule names are not in the manifest: list the alerts that must be loaded)');
+    const graf = promIn.node.listeners.find((l) => l.service === 'grafana');
+    if (graf) {
+      mon.grafana = endpoint(graf, promIn.where);
+      cite(['monitoring', 'grafana'], graf.path);
+    }
+    exp.monitoring = mon;
+    if (promIn.where && (prom.address === '127.0.0.1' || prom.address === 'localhost')) {
+      notes.push(`monitoring: Prometheus listens on ${prom.address} inside container ${promIn.where.name}; the monitoring suite must reach it from the node (it does so through the container's address unless address is set)`);
+    }
+  }
+
+  for (const key of ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring']) {
+    if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);
+  }
+
+  if (has('config')) {
+    exp.config = { manifest: relative(outDir, resolve(opts.manifestFile)) || opts.manifestFile };
+    cite(['config', 'manifest'], 'the whole manifest: static policy checks cite option paths in their evidence');
+  }
+
+  const inventory: Record<string, unknown> = {
+    version: 1,
+    ...(opts.ssh && Object.values(opts.ssh).some((v) => v !== undefined)
+      ? { defaults: { ssh: Object.fromEntries(Object.entries(opts.ssh).filter(([, v]) => v !== undefined)) } }
+      : {}),
+    nodes: nodes.map((n) => ({ name: n.name, host: n.host, expect: name })),
+    expectations: { [name]: exp },
+  };
+
+  const doc = new Document(inventory);
+  doc.commentBefore =
+    ` Generated by \`leafcert plan --from-nix ${opts.manifestFile}\` (${m.generator}, manifest version ${m.version}).\n` +
+    ' Each value cites the NixOS option it came from. Regenerate instead of editing; put exceptions in `waivers`.';
+  const optionPaths: Record<string, string> = {};
+  for (const [segs, path] of paths) {
+    annotate(doc, segs, ` ${path}`);
+    optionPaths[segs.map(String).join('.')] = path;
+  }
+  const yaml = doc.toString({ lineWidth: 0 });
+  return { inventory, optionPaths, notes, yaml: yaml.endsWith('\n') ? yaml : yaml + '\n' };
+}
+
+/** A trailing comment on a scalar, or a comment line above the key of a collection. */
+function annotate(doc: Document, segs: Seg[], text: string): void {
+  const parent = doc.getIn(segs.slice(0, -1), true) as Node | undefined;
+  const last = segs[segs.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === last);
+    if (!pair) return;
+    if (isScalar(pair.value)) pair.value.comment = text;
+    else if (isScalar(pair.key)) pair.key.commentBefore = text;
+  } else if (isSeq(parent)) {
+    const item = parent.items[Number(last)] as Node | undefined;
+    if (!item) return;
+    if (isScalar(item)) item.comment = text;
+    else item.commentBefore = text;
+  }
+}
