@@ -58,6 +58,17 @@ class Slots {
   }
 }
 
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `timeout -s KILL` around a command when the node has it (NixOS and Debian both do). */
+export function withRemoteTimeout(command: string, timeoutMs: number): string {
+  const secs = (Math.ceil(timeoutMs / 100) / 10).toFixed(1);
+  const q = shellQuote(command);
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c ${q}; else exec sh -c ${q}; fi`;
+}
+
 /** Make an ssh2 channel look like a net.Socket to clients such as pg (lab-notes: Node.js notes). */
 function socketLike(ch: ClientChannel): PortStream {
   const s = ch as unknown as Duplex & Record<string, unknown>;
@@ -206,9 +217,14 @@ export class SshHost implements Host {
     const release = await this.slots.take();
     this.execs++;
     const started = Date.now();
+    // OpenSSH ignores channel signal requests outside privilege-separated children ("session
+    // signalling requires privilege separation"), and closing the channel does not kill a command
+    // that is not writing: so the node enforces the timeout itself with coreutils' timeout, which
+    // kills the command's whole process group.
+    const sent = opts.timeoutMs ? withRemoteTimeout(command, opts.timeoutMs) : command;
     try {
       return await new Promise((res, rej) => {
-        this.client.exec(command, (err, ch) => {
+        this.client.exec(sent, (err, ch) => {
           if (err) return rej(new TransportError('protocol', `${this.name}: cannot open channel for "${command}": ${err.message}`));
           const out: Buffer[] = [];
           const errOut: Buffer[] = [];
@@ -254,8 +270,7 @@ export class SshHost implements Host {
   }
 
   async readFile(path: string, opts: ExecOptions = {}): Promise<Buffer> {
-    const q = `'${path.replace(/'/g, `'\\''`)}'`;
-    const r = await this.run(`cat -- ${q}`, opts);
+    const r = await this.run(`cat -- ${shellQuote(path)}`, opts);
     if (r.code !== 0) {
       const e = new Error(`${this.name}: cannot read ${path}: ${r.stderr.trim() || `cat exited ${r.code}`}`) as NodeJS.ErrnoException;
       e.code = /No such file/.test(r.stderr) ? 'ENOENT' : /Permission denied/.test(r.stderr) ? 'EACCES' : 'EIO';
