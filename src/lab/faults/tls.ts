@@ -16,9 +16,18 @@ async function save(ctx: FaultContext): Promise<void> {
 }
 
 async function reload(ctx: FaultContext): Promise<void> {
-  await ctx.exec('chown root:nginx /etc/nginx/ssl/api.alchemist.local/*.pem && chmod 0640 /etc/nginx/ssl/api.alchemist.local/key.pem && nginx -t -q -c /etc/nginx/nginx.conf && nginx -s reload -c /etc/nginx/nginx.conf');
-  // reload is asynchronous: wait until the new workers serve (old ones exit once idle)
-  await ctx.exec('for i in $(seq 1 50); do [ $(pgrep -c -f "nginx: worker") -le 1 ] && exit 0; sleep 0.1; done; exit 0');
+  // reload is asynchronous: wait until none of the old workers is left, so the next handshake
+  // is served with the new certificate/config.
+  await ctx.exec(`chown root:nginx ${CERT_DIR}/*.pem && chmod 0640 ${KEY} && nginx -t -q -c /etc/nginx/nginx.conf
+master=$(cat /run/nginx.pid)
+old=$(pgrep -P "$master" | sort)
+nginx -s reload -c /etc/nginx/nginx.conf
+for i in $(seq 1 200); do
+  now=$(pgrep -P "$master" | sort)
+  if [ -n "$now" ] && [ -z "$(comm -12 <(echo "$old") <(echo "$now"))" ]; then exit 0; fi
+  sleep 0.05
+done
+echo "nginx did not finish reloading" >&2; exit 1`);
 }
 
 async function restore(ctx: FaultContext): Promise<void> {

@@ -1,0 +1,200 @@
+// The lab itself, checked from the host with standard tools (ssh, openssl s_client, curl):
+// services answer, each firewall/tls/health fault shows its observable change and heals, and
+// `lab down` leaves no namespace, process, cgroup or mount behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { startLab, runCli, type TestLab } from './helpers/lab.js';
+import type { LabNodeInfo } from '../src/lab/types.js';
+
+const pexec = promisify(execFile);
+
+async function sh(cmd: string): Promise<{ code: number; out: string }> {
+  try {
+    const r = await pexec('bash', ['-c', cmd], { timeout: 60_000 });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, out: (x.stdout ?? '') + (x.stderr ?? '') };
+  }
+}
+
+function tools(lab: TestLab, node: LabNodeInfo) {
+  const i = lab.info;
+  return {
+    ssh: (cmd: string) => sh(`ssh -i ${i.identityFile} -o UserKnownHostsFile=${i.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 root@${node.address} ${JSON.stringify(cmd)}`),
+    sClient: (args = '', name = 'api.alchemist.local') => sh(`echo | timeout 10 openssl s_client -connect ${node.address}:443 -servername ${name} -verify_hostname ${name} -CAfile ${i.caCert} ${args} 2>&1`),
+    curl: (url: string, args = '') => {
+      const host = new URL(url).hostname;
+      const port = url.startsWith('https') ? 443 : 80;
+      return sh(`curl -sS -m 5 --cacert ${i.caCert} --resolve ${host}:${port}:${node.address} -w '\\n%{http_code} %{time_total} %{redirect_url}' ${args} ${url}`);
+    },
+    port: (p: number) => sh(`curl -sS -m 1 -o /dev/null http://${node.address}:${p}/ 2>&1; echo " rc=$?"`),
+  };
+}
+
+/** Everything the lab left on the host that mentions its id. */
+async function leftovers(id: string, state: string): Promise<string[]> {
+  const out: string[] = [];
+  const ns = await sh(`ip netns list | grep -- 'lc-${id}-' || true`);
+  if (ns.out.trim()) out.push(`netns: ${ns.out.trim()}`);
+  const links = await sh(`ip -o link | grep -- 'lc${id}n' || true`);
+  if (links.out.trim()) out.push(`links: ${links.out.trim()}`);
+  const procs = await sh(`grep -l -- ${JSON.stringify(state)} /proc/[0-9]*/environ 2>/dev/null | grep -v self || true`);
+  if (procs.out.trim()) out.push(`processes: ${procs.out.trim()}`);
+  const mounts = await sh(`grep -- ${JSON.stringify(state)} /proc/mounts || true`);
+  if (mounts.out.trim()) out.push(`mounts: ${mounts.out.trim()}`);
+  const cg = await sh(`find /sys/fs/cgroup/memory /sys/fs/cgroup/cpu -maxdepth 3 -name 'leafcert-${id}' 2>/dev/null`);
+  if (cg.out.trim()) out.push(`cgroups: ${cg.out.trim()}`);
+  if (existsSync(state)) out.push(`state dir ${state}`);
+  return out;
+}
+
+describe('light lab node', () => {
+  let lab: TestLab;
+  let node: LabNodeInfo;
+  let t: ReturnType<typeof tools>;
+  beforeAll(async () => {
+    lab = await startLab({ name: 'lab-light', nodes: 2, flavour: 'light' });
+    node = lab.info.nodes[0]!;
+    t = tools(lab, node);
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('answers ssh with the generated key and known_hosts, key-only, state dir hidden', async () => {
+    const r = await t.ssh('hostname; ls ' + lab.info.state + ' 2>&1; test -e ' + lab.info.state + '/ca.key && echo CA-KEY-VISIBLE; true');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(node.name);
+    expect(r.out).not.toContain('CA-KEY-VISIBLE');
+    const pw = await sh(`ssh -o BatchMode=yes -o PreferredAuthentications=password -o PubkeyAuthentication=no -o UserKnownHostsFile=${lab.info.knownHosts} root@${node.address} true`);
+    expect(pw.code).not.toBe(0);
+    expect(pw.out).toMatch(/Permission denied \(publickey\)/);
+  });
+
+  it('serves TLS from the lab CA for both names and the node IP, 80 redirects, /health is JSON ok', async () => {
+    for (const name of ['api.alchemist.local', 'monitoring.alchemist.local']) {
+      const r = await t.sClient('', name);
+      expect(r.out).toContain('Verify return code: 0 (ok)');
+    }
+    const ip = await sh(`echo | openssl s_client -connect ${node.address}:443 -verify_ip ${node.address} -CAfile ${lab.info.caCert} 2>&1`);
+    expect(ip.out).toContain('Verify return code: 0 (ok)');
+    const redirect = await t.curl('http://api.alchemist.local/x');
+    expect(redirect.out).toMatch(/301 [\d.]+ https:\/\/api\.alchemist\.local\/x/);
+    const health = await t.curl('https://api.alchemist.local/health');
+    expect(health.out).toMatch(/"status":"ok"/);
+    expect(health.out).toMatch(/\n200 /);
+    expect((await t.sClient('-tls1_1 -cipher DEFAULT@SECLEVEL=0')).out).toMatch(/Cipher is \(NONE\)/);
+  });
+
+  it('has the NixOS iptables layout and drops other ports', async () => {
+    const r = await lab.exec(node.name, 'iptables-save');
+    expect(r.stdout).toContain('-A INPUT -j nixos-fw');
+    for (const p of [22, 80, 443]) expect(r.stdout).toContain(`-A nixos-fw -p tcp -m tcp --dport ${p} -j nixos-fw-accept`);
+    expect(r.stdout).toContain('-A nixos-fw-refuse -j DROP');
+    expect((await t.port(6379)).out).toContain('rc=28'); // dropped: timeout, not refused
+  });
+
+  it('writes an inventory naming each node with ssh settings and expectations', () => {
+    const inv = readFileSync(lab.inventory, 'utf8');
+    for (const n of lab.info.nodes) expect(inv).toContain(`host: ${n.address}`);
+    expect(inv).toContain('identityFile: id_ed25519');
+    expect(inv).toContain('minProtocol: TLSv1.2');
+  });
+
+  it('firewall faults open ports and heal', async () => {
+    await lab.fault(node.name, 'firewall-extra-port');
+    expect((await t.port(6379)).out).toContain('rc=0');
+    await lab.heal(node.name, 'firewall-extra-port');
+    expect((await t.port(6379)).out).toContain('rc=28');
+    for (const f of ['firewall-flushed', 'firewall-policy-accept']) {
+      await lab.fault(node.name, f);
+      expect((await t.port(5432)).out, f).toContain('rc=7'); // reaches the node: refused, not dropped
+      await lab.heal(node.name, f);
+      expect((await t.port(5432)).out, f).toContain('rc=28');
+    }
+    expect((await lab.exec(node.name, 'iptables-save')).stdout).toContain('-A INPUT -j nixos-fw');
+  });
+
+  it('tls faults change what s_client sees and heal', { timeout: 180_000 }, async () => {
+    const cases: Array<[string, RegExp, string?]> = [
+      ['tls-expired', /certificate has expired|Verify return code: 10/],
+      ['tls-not-yet-valid', /certificate is not yet valid|Verify return code: 9/],
+      ['tls-wrong-san', /Hostname mismatch|Verify return code: 62/],
+      ['tls-self-signed', /self[- ]signed certificate|Verify return code: 18/],
+      ['tls-weak-key', /Server public key is 1024 bit/],
+      ['tls-old-protocol', /New, TLSv1(\.0)?, Cipher is (?!\(NONE\))/, '-tls1 -cipher DEFAULT@SECLEVEL=0'],
+    ];
+    for (const [fault, seen, args] of cases) {
+      await lab.fault(node.name, fault);
+      expect((await t.sClient(args)).out, fault).toMatch(seen);
+      await lab.heal(node.name, fault);
+      const healed = await t.sClient(args);
+      expect(healed.out, fault).not.toMatch(seen);
+    }
+    await lab.fault(node.name, 'tls-expiring-soon');
+    const soon = await sh(`echo | openssl s_client -connect ${node.address}:443 -servername api.alchemist.local 2>/dev/null | openssl x509 -noout -checkend ${21 * 86400}`);
+    expect(soon.out).toContain('Certificate will expire');
+    await lab.heal(node.name, 'tls-expiring-soon');
+    expect((await t.sClient()).out).toContain('Verify return code: 0 (ok)');
+  });
+
+  it('health faults change what curl sees and heal', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['health-down', /\n502 /],
+      ['health-500', /\n500 /],
+      ['health-wrong-json', /"status":"degraded"[\s\S]*\n200 /],
+      ['health-slow', /\n200 [2-9]\./],
+    ];
+    for (const [fault, seen] of cases) {
+      await lab.fault(node.name, fault);
+      expect((await t.curl('https://api.alchemist.local/health')).out, fault).toMatch(seen);
+      await lab.heal(node.name, fault);
+      expect((await t.curl('https://api.alchemist.local/health')).out, fault).toMatch(/"status":"ok"[\s\S]*\n200 0\./);
+    }
+  });
+
+  it('rejects unknown nodes and faults with the valid names, exit 2', async () => {
+    const state = lab.info.state;
+    const a = await runCli(['lab', 'fault', 'nope', 'tls-expired', '--state', state]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('leaf-1, leaf-2');
+    const b = await runCli(['lab', 'fault', 'leaf-1', 'nope', '--state', state]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('tls-expired');
+    const c = await runCli(['lab', 'up', '--nodes', '3', '--flavour', 'light', '--state', state]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('already');
+    const d = await runCli(['lab', 'status', '--json', '--state', state]);
+    expect(JSON.parse(d.stdout).inventory).toBe(lab.inventory);
+  });
+
+  it('down leaves no namespace, process, mount, link or state behind', async () => {
+    const id = lab.info.nodes[0]!.netns.split('-')[1]!;
+    await lab.down();
+    expect(await leftovers(id, lab.info.state)).toEqual([]);
+  });
+});
+
+describe('nftables lab node', () => {
+  let lab: TestLab;
+  afterAll(async () => {
+    await lab?.down();
+  });
+  it('has table inet nixos-fw with policy drop and the allowed ports', async () => {
+    lab = await startLab({ name: 'lab-nft', nodes: 1, flavour: 'light', firewall: 'nftables' });
+    const node = lab.info.nodes[0]!;
+    const r = await lab.exec(node.name, 'nft list ruleset');
+    expect(r.stdout).toContain('table inet nixos-fw');
+    expect(r.stdout).toMatch(/hook input priority filter; policy drop;/);
+    expect(r.stdout).toMatch(/tcp dport \{ 22, 80, 443 \} accept/);
+    const t = tools(lab, node);
+    expect((await t.port(6379)).out).toContain('rc=28');
+    await lab.fault(node.name, 'firewall-extra-port');
+    expect((await t.port(6379)).out).toContain('rc=0');
+    await lab.heal(node.name);
+    expect((await t.port(6379)).out).toContain('rc=28');
+  });
+});
