@@ -222,7 +222,8 @@ export function parseManifest(data: unknown, file: string): Manifest {
       }
       const extra = error.keyword === 'additionalProperties' ? [(error.params as any).additionalProperty as string] : [];
       const opt = base ? ` (option ${optionPath(base, ...rest, ...extra)})` : '';
-      return { field: formatPath(segs), message: `unknown or malformed option shape: ${message}${opt}` };
+      const what = error.keyword === 'required' ? 'missing field' : 'unknown or malformed option shape';
+      return { field: formatPath(segs), message: `${what}: ${message}${opt}` };
     });
     throw new ManifestError(file, problems);
   }
