@@ -188,7 +188,7 @@ describe('backup gather on a local borg repository', () => {
   const node: NodeSpec = { name: 'local-test', transport: 'local', ssh: { user: 'root', port: 22, connectTimeoutMs: 1000 }, expect: 'x' };
   const ctx = (allowMutating = false, timeoutMs = 60_000): SuiteContext => ({ node, host, identity: {}, options: { allowMutating, timeoutMs, baseDir: '/' }, progress: () => {} });
   const sh = (c: string) => execSync(c, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const snapshot = () => sh(`cd ${dir}/data && find . -type f -exec sha256sum {} + | sort; ${dir}/bin/borg-job-t1 list --short; ls /tmp | grep leafcert- || true`);
+  const snapshot = () => sh(`cd ${dir}/data && find . -type f -exec sha256sum {} + | sort; ${dir}/bin/borg-job-t1 list --short; ls /tmp | grep -E '^leafcert-(canary|restore|pg)-' || true`);
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'lc-backup-'));
@@ -227,7 +227,7 @@ describe('backup gather on a local borg repository', () => {
     const r = by(os, 'backup.restore-sample');
     expect(r.status, r.message).toBe('pass');
     expect((r.evidence.observed as any).compared.length).toBe(4);
-    expect(sh('ls /tmp')).not.toMatch(/leafcert-restore/);
+    expect(sh('ls /tmp')).not.toMatch(/leafcert-restore-/);
   });
 
   it('fails the restore when a live file differs from the archive although it is older than it', async () => {
