@@ -3,12 +3,18 @@ import type { Suite } from './types.js';
 import { firewallSuite } from '../suites/firewall.js';
 import { tlsSuite } from '../suites/tls.js';
 import { healthSuite } from '../suites/health.js';
+import { backupSuite } from '../suites/backup.js';
+import { monitoringSuite } from '../suites/monitoring.js';
+import { auditSuite } from '../suites/audit.js';
 import { configSuite } from '../suites/config.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
   tlsSuite,
   healthSuite,
+  backupSuite,
+  monitoringSuite,
+  auditSuite,
   configSuite,
 ];
 
