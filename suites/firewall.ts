@@ -275,6 +275,19 @@ function evaluate(f: FirewallFacts, e: FirewallExpect): Outcome[] {
     });
   }
 
+  // firewall.default-drop
+  if (parseBroken || (!backend && f.errors.length)) errorFor('firewall.default-drop', 'Packets nothing allows are dropped or rejected', 'default policy', 'critical');
+  else {
+    const open = models.length ? models.flatMap((m) => m.defaultOpen.map((x) => `${m.family}: ${x}`)) : [note ?? 'no NixOS firewall'];
+    const refuse = [...new Set(models.map((m) => m.refuse))].join('/');
+    out.push({
+      ...base, id: 'firewall.default-drop', title: 'Packets nothing allows are dropped or rejected', subject: 'default policy', severity: 'critical',
+      status: open.length ? 'fail' : 'pass',
+      message: open.length ? open.join('; ') : `everything not allowed is ${refuse === 'reject' ? 'rejected' : refuse === 'drop' ? 'dropped' : refuse}`,
+      evidence: { expected: e.refuse ?? 'drop or reject', observed: { refuse, defaultOpen: open }, source: src, excerpt: exc },
+    });
+  }
+
   // firewall.allowed-ports
   if (parseBroken) errorFor('firewall.allowed-ports', 'Declared allowed ports equal the expectation', 'allowed ports', 'high');
   else if (!models.length) {
@@ -364,5 +377,5 @@ export const firewallSuite: Suite<FirewallExpect, FirewallFacts> = {
   schema,
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
-  checkIds: ['firewall.enabled', 'firewall.allowed-ports', 'firewall.drift', 'firewall.port-open', 'firewall.port-closed'],
+  checkIds: ['firewall.enabled', 'firewall.default-drop', 'firewall.allowed-ports', 'firewall.drift', 'firewall.port-open', 'firewall.port-closed'],
 };

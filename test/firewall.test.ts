@@ -51,7 +51,7 @@ describe('firewall suite', () => {
   it('passes every check on the healthy alchemist node, with evidence', () => {
     const os = firewallSuite.evaluate(facts(healthy, alchemist), alchemist, ctx);
     expect(os.map((o) => `${o.id}:${o.status}`)).toEqual([
-      'firewall.enabled:pass', 'firewall.allowed-ports:pass', 'firewall.drift:pass',
+      'firewall.enabled:pass', 'firewall.default-drop:pass', 'firewall.allowed-ports:pass', 'firewall.drift:pass',
       ...[22, 80, 443, 3000, 8080].map(() => 'firewall.port-open:pass'),
       'firewall.port-closed:pass', 'firewall.port-closed:pass',
     ]);
@@ -76,6 +76,15 @@ describe('firewall suite', () => {
     const os = firewallSuite.evaluate(facts(healthy, e), e, ctx);
     expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
     expect(byId(os, 'firewall.drift')[0].message).toMatch(/DNAT of 8080/);
+  });
+
+  it('a refuse chain that accepts fails default-drop (not enabled)', () => {
+    const text = fx('iptables/alchemist.v4.save').replace('-A nixos-fw-refuse -j DROP', '-A nixos-fw-refuse -j ACCEPT');
+    const out = output({ 'iptables-save': { text }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.default-drop')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.default-drop')[0].message).toMatch(/nixos-fw-refuse does not drop or reject \(ACCEPT\)/);
+    expect(byId(os, 'firewall.enabled')[0].status).toBe('pass');
   });
 
   it('a stopped firewall or an INPUT accept fails enabled', () => {
@@ -127,12 +136,13 @@ describe('firewall suite', () => {
       const os = firewallSuite.evaluate(facts(nftOut('nixos.json'), nftExpect), nftExpect, ctx);
       expect(os.filter((o) => o.status !== 'pass')).toEqual([]);
     });
-    it('temp-ports fails drift and allowed-ports; policy accept fails enabled', () => {
+    it('temp-ports fails drift and allowed-ports; policy accept fails default-drop only', () => {
       const os = firewallSuite.evaluate(facts(nftOut('temp-ports.json'), nftExpect), nftExpect, ctx);
       expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
       expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
       const os2 = firewallSuite.evaluate(facts(nftOut('policy-accept.json'), nftExpect), nftExpect, ctx);
-      expect(byId(os2, 'firewall.enabled')[0].status).toBe('fail');
+      expect(byId(os2, 'firewall.default-drop')[0].status).toBe('fail');
+      expect(byId(os2, 'firewall.enabled')[0].status).toBe('pass');
     });
     it('pinned nftables but the node runs iptables: enabled fails', () => {
       const os = firewallSuite.evaluate(facts(healthy, nftExpect), nftExpect, ctx);

@@ -37,8 +37,11 @@ describe('nft -j parser (inet nixos-fw)', () => {
     expect(nftModel(parseNftJson(fx('extra-rule.json')), ['ip saddr 10.0.0.0/8 accept']).drift).toEqual([]);
   });
 
-  it('input policy accept is not in force; rejectPackets is recognised', () => {
-    expect(nftModel(parseNftJson(fx('policy-accept.json'))).notEnforced).toEqual(['chain input has policy accept, not drop']);
+  it('input policy accept leaves the default open; rejectPackets is recognised', () => {
+    const pa = nftModel(parseNftJson(fx('policy-accept.json')));
+    expect(pa.notEnforced).toEqual([]);
+    expect(pa.defaultOpen).toEqual(['chain input has policy accept, not drop']);
+    expect(nftModel(parseNftJson(fx('reject.json'))).defaultOpen).toEqual([]);
     const r = nftModel(parseNftJson(fx('reject.json')));
     expect(r.refuse).toBe('reject');
     expect(r.drift).toEqual([]);

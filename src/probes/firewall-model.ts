@@ -39,8 +39,10 @@ export interface FirewallModel {
   present: boolean;
   /** INPUT jumps to nixos-fw (iptables) / input hook with policy drop reaches input-allow (nft). */
   hooked: boolean;
-  /** Why the filter is not in force, if it is not (shadowing accept, policy accept, missing jump). */
+  /** Why the filter is not in force, if it is not (missing chains/jump, shadowing accept). */
   notEnforced: string[];
+  /** Why packets nothing allows are not refused (policy accept, refuse chain accepting, no final refuse). */
+  defaultOpen: string[];
   trusted: string[];
   allowed: AllowRule[];
   refuse: 'drop' | 'reject' | 'unknown';

@@ -187,10 +187,14 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
   const declared = new Set(declaredExtra.map(normaliseRule));
   const isDeclared = (r: IptRule) => declared.has(normaliseRule(`-t ${r.table} ${r.line}`));
   const model: FirewallModel = {
-    backend: 'iptables', family, present: false, hooked: false, notEnforced: [], trusted: [], allowed: [],
+    backend: 'iptables', family, present: false, hooked: false, notEnforced: [], defaultOpen: [], trusted: [], allowed: [],
     refuse: 'unknown', drift: [], dnat: [], ruleCount: 0,
   };
   const drift = (r: IptRule, why: string) => model.drift.push({ rule: `-t ${r.table} ${r.line}`, why });
+  if (!filter) {
+    model.notEnforced.push('no filter table');
+    model.defaultOpen.push('no filter table: nothing refuses');
+  }
   if (filter) {
     model.present = filter.chains.has('nixos-fw');
     const input = filter.rules.filter((r) => r.chain === 'INPUT');
@@ -245,7 +249,7 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
     });
     const nixosFw = filter.rules.filter((x) => x.chain === 'nixos-fw');
     if (model.present && (!nixosFw.length || target(nixosFw[nixosFw.length - 1]) !== 'nixos-fw-log-refuse')) {
-      model.notEnforced.push('nixos-fw does not end in the jump to nixos-fw-log-refuse');
+      model.defaultOpen.push('nixos-fw does not end in the jump to nixos-fw-log-refuse');
     }
     // Helper chains.
     const refuse = filter.rules.filter((x) => x.chain === 'nixos-fw-refuse');
@@ -254,8 +258,15 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
     else if (refuse.length === 2 && tgts.every((t) => t === 'REJECT')) model.refuse = 'reject';
     else if (model.present) {
       refuse.forEach((r) => drift(r, 'nixos-fw-refuse is neither DROP nor NixOS\'s REJECT pair'));
-      if (!refuse.some((r) => target(r) === 'DROP' || target(r) === 'REJECT')) model.notEnforced.push('nixos-fw-refuse neither drops nor rejects');
+      if (!refuse.some((r) => target(r) === 'DROP' || target(r) === 'REJECT')) model.defaultOpen.push(`nixos-fw-refuse does not drop or reject (${tgts.join(', ') || 'empty'})`);
     }
+    const logRefuse = filter.rules.filter((x) => x.chain === 'nixos-fw-log-refuse');
+    if (model.present && (!logRefuse.length || target(logRefuse[logRefuse.length - 1]) !== 'nixos-fw-refuse')) {
+      model.defaultOpen.push('nixos-fw-log-refuse does not end in the jump to nixos-fw-refuse');
+    }
+    // Without the jump, INPUT's own policy decides what happens to everything.
+    const policy = filter.policies.get('INPUT') ?? 'ACCEPT';
+    if (!model.hooked && policy === 'ACCEPT') model.defaultOpen.push('INPUT policy ACCEPT and nothing refuses');
     for (const r of filter.rules.filter((x) => x.chain === 'nixos-fw-accept')) {
       if (!(target(r) === 'ACCEPT' && r.args.length === 1)) drift(r, 'nixos-fw-accept should only ACCEPT');
     }

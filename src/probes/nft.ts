@@ -126,18 +126,18 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
   const inFw = <X extends { family: string; table: string }>(x: X) => x.family === 'inet' && x.table === T;
   const model: FirewallModel & { tempPorts: string[]; otherTables: string[] } = {
     backend: 'nftables', family: 'inet', present: rs.tables.some((t) => t.family === 'inet' && t.name === T), hooked: false,
-    notEnforced: [], trusted: [], allowed: [], refuse: 'drop', drift: [], dnat: [], ruleCount: 0, tempPorts: [],
+    notEnforced: [], defaultOpen: [], trusted: [], allowed: [], refuse: 'drop', drift: [], dnat: [], ruleCount: 0, tempPorts: [],
     otherTables: rs.tables.filter((t) => !(t.family === 'inet' && t.name === T)).map((t) => `${t.family} ${t.name}`),
   };
   const drift = (rule: string, why: string) => model.drift.push({ rule, why } satisfies Drift);
   if (!model.present) {
     model.notEnforced.push('no table inet nixos-fw');
+    if (!rs.chains.some((c) => c.hook === 'input' && c.policy === 'drop')) model.defaultOpen.push('no input hook chain with policy drop');
     return model;
   }
   const input = rs.chains.find((c) => inFw(c) && c.name === 'input');
   if (!input) model.notEnforced.push('table inet nixos-fw has no chain input');
   else if (input.hook !== 'input') model.notEnforced.push(`chain input is not hooked to input (hook ${input.hook ?? 'none'})`);
-  else if (input.policy !== 'drop') model.notEnforced.push(`chain input has policy ${input.policy ?? 'accept'}, not drop`);
 
   let reachesAllow = false;
   for (const r of rs.rules.filter((x) => inFw(x) && x.chain === 'input')) {
@@ -168,6 +168,11 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
     }
   }
   model.hooked = !!input && input.hook === 'input' && reachesAllow;
+  // rejectPackets ends chain input with an unconditional reject; otherwise the policy must drop.
+  const inputRules = rs.rules.filter((x) => inFw(x) && x.chain === 'input');
+  const last = inputRules[inputRules.length - 1];
+  const endsInReject = !!last && last.expr.length === 1 && last.expr[0].reject !== undefined;
+  if (input && input.policy !== 'drop' && !endsInReject) model.defaultOpen.push(`chain input has policy ${input.policy ?? 'accept'}, not drop`);
   if (input && !reachesAllow) model.notEnforced.push('chain input has no ct state vmap sending new connections to input-allow');
 
   for (const r of rs.rules.filter((x) => inFw(x) && x.chain === 'input-allow')) {
