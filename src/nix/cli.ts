@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { InventoryError } from '../inventory/errors.js';
 import { parseInventory } from '../inventory/load.js';
 import { suites } from '../suites.js';
@@ -19,7 +19,7 @@ function fail(lines: string[]): number {
 
 function nodeArg(v: string, prev: PlanNode[] = []): PlanNode[] {
   const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(\S+)$/.exec(v);
-  if (!m) throw new Error(`--node ${v}: expected NAME=HOST`);
+  if (!m) throw new InvalidArgumentError('expected NAME=HOST (e.g. leaf-1=203.0.113.10)');
   return [...prev, { name: m[1], host: m[2] }];
 }
 

@@ -1,0 +1,131 @@
+// `leafcert plan --from-nix`: manifests become inventories that load through the inventory loader
+// with every suite's schema, each value citing its NixOS option path.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { parseInventory } from '../src/inventory/load.js';
+import { loadManifest } from '../src/nix/manifest.js';
+import { planInventory } from '../src/nix/plan.js';
+import type { Suite } from '../src/types.js';
+import { firewallSuite } from '../suites/firewall.js';
+import { tlsSuite } from '../suites/tls.js';
+import { healthSuite } from '../suites/health.js';
+import { isolationSuite } from '../suites/isolation.js';
+import { limitsSuite } from '../suites/limits.js';
+import { postgresSuite } from '../suites/postgres.js';
+import { backupSuite } from '../suites/backup.js';
+import { monitoringSuite } from '../suites/monitoring.js';
+import { configSuite } from '../suites/config.js';
+
+const root = join(import.meta.dirname, '..');
+const fx = (name: string) => join(root, 'fixtures/nix', name);
+const all: Suite<any, any>[] = [firewallSuite, tlsSuite, healthSuite, isolationSuite, limitsSuite, postgresSuite, backupSuite, monitoringSuite, configSuite];
+const keys = all.map((s) => s.key);
+const plan = (name: string) =>
+  planInventory(loadManifest(fx(`${name}.manifest.json`)), {
+    manifestFile: fx(`${name}.manifest.json`),
+    outFile: join(root, 'fixtures/nix/inventory.yaml'),
+    nodes: [{ name: 'leaf-1', host: '192.168.1.2' }],
+    ca: 'ca.pem',
+    suiteKeys: keys,
+  });
+
+describe('plan --from-nix on the example configuration', () => {
+  const p = plan('example');
+  const e = (p.inventory as any).expectations['alchemist-leaf-node'];
+
+  it('loads through the inventory loader with every suite schema', () => {
+    const inv = parseInventory(p.yaml, join(root, 'fixtures/nix/inventory.yaml'), { suites: all });
+    expect(inv.nodes).toEqual([expect.objectContaining({ name: 'leaf-1', host: '192.168.1.2', expect: 'alchemist-leaf-node' })]);
+    expect(Object.keys(inv.expectations['alchemist-leaf-node']).sort()).toEqual(['backup', 'config', 'containers', 'firewall', 'health', 'limits', 'monitoring', 'postgres', 'tls']);
+  });
+
+  it('derives the expectations from the declared options', () => {
+    expect(e.firewall).toMatchObject({ open: [22, 80, 443], refuse: 'drop', backend: 'iptables', trusted: ['lo'] });
+    expect(e.firewall.closed).toEqual([3000, 5432, 6379, 8080, 8081, 8082, 8083, 9090]);
+    expect(e.tls.map((t: any) => t.endpoint)).toEqual(['api.alchemist.local:443', 'monitoring.alchemist.local:443']);
+    expect(e.containers.alchemist).toEqual({ privateNetwork: true, privateUsers: true, dropCapabilities: ['CAP_SYS_MODULE'], ports: [8080], innerFirewall: true });
+    expect(e.limits.containers.alchemist).toEqual({ memoryMax: '8G', memoryHigh: '7G', cpuQuota: '400%', tasksMax: 4096 });
+    expect(e.postgres).toMatchObject({ container: 'alchemist', noTrust: true, listenAddresses: ['localhost'], port: 5432 });
+    expect(e.postgres.settings).toMatchObject({ shared_buffers: '512MB', work_mem: '10MB', random_page_cost: 1.1 });
+    expect(e.backup).toEqual({ job: 'alchemist', maxAge: '26h', paths: expect.arrayContaining(['/var/lib/nixos-containers/alchemist/var/backup/postgresql']), timer: true, postgres: { container: 'alchemist' } });
+    expect(e.monitoring).toEqual({ prometheus: { port: 9090, container: 'monitoring', address: '127.0.0.1' }, rules: [], grafana: { port: 3000, container: 'monitoring' } });
+    expect(e.health[0]).toEqual({ url: 'http://api.alchemist.local/', status: 301, redirect: 'https://api.alchemist.local/' });
+    expect(e.config).toEqual({ manifest: 'example.manifest.json' });
+  });
+
+  it('cites the option path next to every emitted value', () => {
+    expect(p.optionPaths['expectations.alchemist-leaf-node.firewall.open']).toBe('networking.firewall.allowedTCPPorts');
+    expect(p.optionPaths['expectations.alchemist-leaf-node.limits.containers.alchemist.memoryMax']).toBe('systemd.services."container@alchemist".serviceConfig.MemoryMax');
+    expect(p.optionPaths['expectations.alchemist-leaf-node.postgres.settings.shared_buffers']).toBe('containers.alchemist.config.services.postgresql.settings.shared_buffers');
+    // every key of every suite expectation is cited (in the map and as a YAML comment)
+    const doc = parseDocument(p.yaml);
+    const uncited: string[] = [];
+    for (const [suite, value] of Object.entries(e)) {
+      const items = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : [[undefined, value] as const];
+      for (const [i, v] of items) {
+        for (const k of Object.keys(v as object)) {
+          if (suite === 'tls' && k === 'ca') continue; // not an option: --ca
+          if (suite === 'health' && (k === 'url' || k === 'status')) continue; // cited on redirect
+          if (suite === 'monitoring' && k !== 'prometheus' && k !== 'rules' && k !== 'grafana') continue;
+          const segs = ['expectations', 'alchemist-leaf-node', suite, ...(i === undefined ? [] : [i]), k];
+          const cited = Object.keys(p.optionPaths).some((c) => c === segs.join('.') || c.startsWith(segs.join('.') + '.'));
+          if (!cited) uncited.push(segs.join('.'));
+        }
+      }
+    }
+    expect(uncited).toEqual([]);
+    expect(p.yaml).toContain('memoryMax: 8G # systemd.services."container@alchemist".serviceConfig.MemoryMax');
+    expect(doc.errors).toEqual([]);
+  });
+});
+
+describe('plan --from-nix on the deployment as written', () => {
+  const p = plan('alchemist-as-written');
+  const e = (p.inventory as any).expectations['alchemist-leaf-node'];
+
+  it('loads, and keeps the declared state (flaws included) for drift checks', () => {
+    parseInventory(p.yaml, join(root, 'fixtures/nix/inventory.yaml'), { suites: all });
+    expect(e.firewall.open).toEqual([80, 443, 3000, 8080]);
+    expect(e.firewall.extraRules).toEqual([
+      'iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.233.1.2:8080',
+      'iptables -t nat -A PREROUTING -p tcp --dport 3000 -j DNAT --to-destination 10.233.6.2:3000',
+    ]);
+    expect(e.firewall.trusted).toEqual(['br-alchemist', 'lo']);
+    expect(e.containers.alchemist).toEqual({ privateNetwork: true, privateUsers: false, ports: [4222, 6333, 6334, 8080, 8081, 9090], innerFirewall: true });
+    expect(e.limits.slices).toEqual({ 'alchemist.slice': { memoryMax: '32G', cpuQuota: '800%' } });
+    expect(e.limits.containers).toBeUndefined();
+    expect(e.backup.paths).toContain('/var/lib/postgresql');
+    expect(e.postgres.noTrust).toBe(true);
+  });
+
+  it('says what it could not emit', () => {
+    expect(p.notes.join('\n')).toMatch(/units inside containers with limits are not emitted.*alchemist\/alchemist/);
+  });
+});
+
+describe('leafcert plan (built CLI)', () => {
+  const cli = join(root, 'bin/leafcert.js');
+  const dir = mkdtempSync(join(tmpdir(), 'leafcert-plan-'));
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
+
+  it('writes an inventory that `run` would load, and the option-path map', () => {
+    const out = join(dir, 'inv.yaml');
+    const r = run(['plan', '--from-nix', fx('example.manifest.json'), '--node', 'leaf=alchemist-leaf-node', '--out', out, '--identity-file', 'id_ed25519', '--option-paths', join(dir, 'paths.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    const inv = parseInventory(readFileSync(out, 'utf8'), out);
+    expect(inv.nodes[0]).toMatchObject({ name: 'leaf', host: 'alchemist-leaf-node' });
+    expect(inv.nodes[0].ssh.identityFile).toBe(join(dir, 'id_ed25519'));
+    expect(JSON.parse(readFileSync(join(dir, 'paths.json'), 'utf8'))['expectations.alchemist-leaf-node.firewall.open']).toBe('networking.firewall.allowedTCPPorts');
+  });
+
+  it('exit 2 with the field named on a bad manifest or a bad --node', () => {
+    const r = run(['plan', '--from-nix', fx('bad/missing-firewall.json')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/missing-firewall\.json: host: missing field/);
+    expect(run(['plan', '--from-nix', fx('example.manifest.json'), '--node', 'nohost']).status).toBe(2);
+  });
+});
