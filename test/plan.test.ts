@@ -18,11 +18,13 @@ import { limitsSuite } from '../suites/limits.js';
 import { postgresSuite } from '../suites/postgres.js';
 import { backupSuite } from '../suites/backup.js';
 import { monitoringSuite } from '../suites/monitoring.js';
+import { secretsSuite } from '../suites/secrets.js';
+import { auditSuite } from '../suites/audit.js';
 import { configSuite } from '../suites/config.js';
 
 const root = join(import.meta.dirname, '..');
 const fx = (name: string) => join(root, 'fixtures/nix', name);
-const all: Suite<any, any>[] = [firewallSuite, tlsSuite, healthSuite, isolationSuite, limitsSuite, postgresSuite, backupSuite, monitoringSuite, configSuite];
+const all: Suite<any, any>[] = [firewallSuite, tlsSuite, healthSuite, isolationSuite, limitsSuite, postgresSuite, backupSuite, monitoringSuite, secretsSuite, auditSuite, configSuite];
 const keys = all.map((s) => s.key);
 const plan = (name: string) =>
   planInventory(loadManifest(fx(`${name}.manifest.json`)), {
@@ -40,7 +42,7 @@ describe('plan --from-nix on the example configuration', () => {
   it('loads through the inventory loader with every suite schema', () => {
     const inv = parseInventory(p.yaml, join(root, 'fixtures/nix/inventory.yaml'), { suites: all });
     expect(inv.nodes).toEqual([expect.objectContaining({ name: 'leaf-1', host: '192.168.1.2', expect: 'alchemist-leaf-node' })]);
-    expect(Object.keys(inv.expectations['alchemist-leaf-node']).sort()).toEqual(['backup', 'config', 'containers', 'firewall', 'health', 'limits', 'monitoring', 'postgres', 'tls']);
+    expect(Object.keys(inv.expectations['alchemist-leaf-node']).sort()).toEqual(['audit', 'backup', 'config', 'containers', 'firewall', 'health', 'limits', 'monitoring', 'postgres', 'secrets', 'tls']);
   });
 
   it('derives the expectations from the declared options', () => {
@@ -55,6 +57,8 @@ describe('plan --from-nix on the example configuration', () => {
     expect(e.monitoring).toEqual({ prometheus: { port: 9090, container: 'monitoring', address: '127.0.0.1' }, rules: [], grafana: { port: 3000, container: 'monitoring' } });
     expect(e.health[0]).toEqual({ url: 'http://api.alchemist.local/', status: 301, redirect: 'https://api.alchemist.local/' });
     expect(e.config).toEqual({ manifest: 'example.manifest.json' });
+    expect(e.secrets).toEqual({ files: [{ path: '/var/lib/alchemist-tls/key.pem', format: 'raw' }, { path: '/var/lib/alchemist-secrets/borg-passphrase', format: 'raw' }] });
+    expect(e.audit).toEqual({ audit: true, auditd: true, apparmor: false, minRules: 2 });
   });
 
   it('cites the option path next to every emitted value', () => {
@@ -69,6 +73,7 @@ describe('plan --from-nix on the example configuration', () => {
       for (const [i, v] of items) {
         for (const k of Object.keys(v as object)) {
           if (suite === 'tls' && k === 'ca') continue; // not an option: --ca
+          if (suite === 'secrets' && k === 'files') continue; // cited per file path
           if (suite === 'health' && (k === 'url' || k === 'status')) continue; // cited on redirect
           if (suite === 'monitoring' && k !== 'prometheus' && k !== 'rules' && k !== 'grafana') continue;
           const segs = ['expectations', 'alchemist-leaf-node', suite, ...(i === undefined ? [] : [i]), k];

@@ -294,6 +294,44 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     }
   }
 
+  // secrets: the host files the configuration reads secrets from (they must not be world-readable).
+  if (has('secrets')) {
+    const files: { path: string; format: 'env' | 'raw'; from: string }[] = [];
+    const add = (path: string | null | undefined, format: 'env' | 'raw', from: string) => {
+      if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from });
+    };
+    for (const v of host.nginx.enable ? host.nginx.virtualHosts : []) {
+      add(v.sslCertificateKey, 'raw', optionPath(v.path, 'sslCertificateKey'));
+      add(v.basicAuthFile, 'raw', optionPath(v.path, 'basicAuthFile'));
+    }
+    for (const j of host.borg) add(/^cat\s+(\/\S+)$/.exec(j.encryption.passCommand ?? '')?.[1], 'raw', optionPath(j.path, 'encryption', 'passCommand'));
+    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
+      for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'));
+    }
+    if (files.length) {
+      exp.secrets = { files: files.map(({ path, format }) => ({ path, format })) };
+      files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));
+    }
+  }
+
+  // audit: what security.audit / auditd / apparmor declare.
+  if (has('audit')) {
+    const s = host.security;
+    const a: Record<string, unknown> = { audit: s.audit.enable !== false, auditd: s.auditd.enable, apparmor: s.apparmor.enable };
+    cite(['audit', 'audit'], optionPath(s.audit.path, 'enable'));
+    cite(['audit', 'auditd'], optionPath(s.auditd.path, 'enable'));
+    cite(['audit', 'apparmor'], optionPath(s.apparmor.path, 'enable'));
+    if (s.audit.rules.length) {
+      a.minRules = s.audit.rules.length;
+      cite(['audit', 'minRules'], optionPath(s.audit.path, 'rules'));
+    }
+    if (s.apparmor.enable && s.apparmor.policies.length) {
+      a.minProfiles = s.apparmor.policies.length;
+      cite(['audit', 'minProfiles'], optionPath(s.apparmor.path, 'policies'));
+    }
+    exp.audit = a;
+  }
+
   for (const key of ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring']) {
     if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);
   }
