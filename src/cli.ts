@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
-import { harnessVersion, PlanError, runInventory } from './engine/run.js';
+import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
 import { ConsoleReporter } from './reporters/console.js';
 import { JsonReporter } from './reporters/json.js';
 import { JunitReporter } from './reporters/junit.js';
@@ -64,7 +64,7 @@ interface RunFlags {
   allowMutating?: boolean;
 }
 
-async function run(flags: RunFlags): Promise<number> {
+async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number> {
   const reportFlags: [string, string | undefined][] = [
     ['--junit', flags.junit],
     ['--tap', flags.tap],
@@ -73,7 +73,7 @@ async function run(flags: RunFlags): Promise<number> {
   if (flags.html) throw new UsageError('--html is not implemented yet; use --json for the full evidence');
   const paths = reportFlags.filter((f): f is [string, string] => f[1] !== undefined).map(([f, p]) => [f, checkReportPath(f, p)] as const);
 
-  const inv = loadInventory(flags.inventory);
+  const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
   const reporters: Reporter[] = [new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout })];
   for (const [flag, p] of paths) {
     if (flag === '--junit') reporters.push(new JunitReporter(p));
@@ -108,6 +108,7 @@ async function run(flags: RunFlags): Promise<number> {
         argv: process.argv.slice(2),
       },
       reporters,
+      deps,
     );
     return exitCode;
   } finally {
@@ -116,7 +117,8 @@ async function run(flags: RunFlags): Promise<number> {
   }
 }
 
-export function buildProgram(): Command {
+/** `deps` lets tests run the real CLI with fake suites or hosts. */
+export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: number } = {}): Command {
   const program = new Command();
   // Set before any subcommand exists: commander copies these settings into each new subcommand.
   program.exitOverride();
@@ -149,7 +151,7 @@ export function buildProgram(): Command {
         '(a node or check could not be checked, or the run was interrupted).',
     )
     .action(async (flags: RunFlags) => {
-      process.exitCode = await run(flags);
+      outcome.code = await run(flags, deps);
     });
 
   registerLab(program);
@@ -157,11 +159,13 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], deps?: Partial<EngineDeps>): Promise<number> {
+  const outcome: { code?: number } = {};
+  const program = buildProgram(deps, outcome);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // `run` reports its code here; other commands (lab, nix) may set process.exitCode.
+    return outcome.code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help / --version exit 0; usage errors (already printed by commander) exit 2.
@@ -184,13 +188,13 @@ export async function main(argv: string[]): Promise<number> {
 
 const isMain = process.argv[1] && /(?:^|[\\/])(?:cli\.js|leafcert(?:\.js)?)$/.test(process.argv[1]);
 if (isMain) {
+  // Exit explicitly: a node that hung past its timeout may still hold a socket open, and the
+  // verdict is already written. stdout/stderr are synchronous for files and pipes on Linux.
   main(process.argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => process.exit(code),
     (e) => {
       process.stderr.write(`leafcert: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 3;
+      process.exit(3);
     },
   );
 }

@@ -113,7 +113,9 @@ export class ConsoleReporter implements Reporter {
     if (row) row.counts[r.status]++;
     if (r.status === 'fail' || r.status === 'error') {
       const label = r.status === 'fail' ? this.paint('31;1', 'FAIL') : this.paint('33;1', 'ERROR');
-      const lines = [`${label} ${r.node} ${r.id} ${line(r.subject)}: ${line(r.message)}`];
+      // Engine-made errors use the node as subject: do not say it twice.
+      const subject = r.subject === r.node ? '' : ` ${line(r.subject)}`;
+      const lines = [`${label} ${r.node} ${r.id}${subject}: ${line(r.message)}`];
       if (r.status === 'fail') {
         if (r.evidence.expected !== undefined) lines.push(`     expected: ${line(show(r.evidence.expected))}`);
         if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);

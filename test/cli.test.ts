@@ -1,0 +1,232 @@
+// The CLI end to end: spawned from dist/ (what users run) for invocation errors, unreachable nodes
+// and signals; in-process with fake suites for the pass/fail exit codes.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Parser } from 'tap-parser';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli.js';
+import { makeAjv } from '../src/inventory/validate.js';
+import { FakeHost, fakeSuite, identity } from './helpers/fakes.js';
+
+const BIN = resolve('bin/leafcert.js');
+const evidenceSchema = makeAjv().compile(JSON.parse(readFileSync('schemas/evidence.schema.json', 'utf8')));
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'leafcert-cli-'));
+}
+
+function write(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function noStackTrace(s: string) {
+  expect(s).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  expect(s).not.toMatch(/node:internal|TypeError|ReferenceError/);
+}
+
+function tapOk(text: string): boolean {
+  let ok = true;
+  const p = new Parser({ strict: true }, (s) => (ok = s.ok));
+  p.end(text);
+  return ok;
+}
+
+beforeAll(() => {
+  const built = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
+  if (!readFileSync(resolve('dist/src/cli.js'), 'utf8')) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
+}, 120_000);
+
+describe('leafcert CLI: invocation', () => {
+  it('--help lists run and its options; --version prints the version; both exit 0', () => {
+    const help = cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('run [options]');
+    const runHelp = cli(['run', '--help']);
+    expect(runHelp.code).toBe(0);
+    for (const o of ['--inventory', '--junit', '--tap', '--json', '--concurrency', '--only', '--timeout', '--allow-mutating', 'Exit codes']) {
+      expect(runHelp.stdout).toContain(o);
+    }
+    const v = cli(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+  });
+
+  it.each([
+    [['run'], /^leafcert: required option '-i, --inventory <file>' not specified$/],
+    [['run', '-i', 'x.yaml', '--bogus'], /^leafcert: unknown option '--bogus'/],
+    [['run', '-i', 'x.yaml', '--concurrency', '0'], /--concurrency.*expected a whole number/],
+    [['run', '-i', 'x.yaml', '--timeout', 'soon'], /--timeout.*expected seconds/],
+    [['run', '-i', '/nonexistent/inventory.yaml'], /^leafcert: \/nonexistent\/inventory.yaml: cannot read inventory: no such file$/],
+    [['frobnicate'], /^leafcert: unknown command 'frobnicate'/],
+  ])('%j → exit 2 with one clear line', (args, message) => {
+    const r = cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')[0]).toMatch(message);
+    noStackTrace(r.stderr);
+  });
+
+  it('an invalid inventory: each problem on one line with file:line:col and path, exit 2, no report written', () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - name: a\n    hots: 10.250.0.2\n    expect: e\nexpectations:\n  e: { firewall: { open: "22" } }\n');
+    const r = cli(['run', '-i', inv, '--junit', join(d, 'junit.xml')]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toContain(`leafcert: ${inv}:2:5: nodes[0]: missing required key "host"`);
+    expect(lines).toContain(`leafcert: ${inv}:3:5: nodes[0].hots: unknown key "hots" (expected one of: name, host, port, transport, expect, ssh, labels)`);
+    expect(lines.some((l) => l.startsWith(`leafcert: ${inv}:6:`) && l.includes('expectations.e.firewall.open'))).toBe(true);
+    noStackTrace(r.stderr);
+    expect(() => readFileSync(join(d, 'junit.xml'))).toThrow();
+  });
+
+  it('malformed YAML → exit 2 naming the line', () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes: [\n  { name: a\nexpectations: {}\n');
+    const r = cli(['run', '-i', inv]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^leafcert: ${inv}:\\d+:\\d+: YAML syntax: `));
+    noStackTrace(r.stderr);
+  });
+
+  it('--only naming nothing, or a report path that is a directory → exit 2 before anything runs', () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: a, host: 127.0.0.1, expect: e }\nexpectations:\n  e: { firewall: { open: [22] } }\n');
+    const only = cli(['run', '-i', inv, '--only', 'nosuch.check']);
+    expect(only.code).toBe(2);
+    expect(only.stderr).toMatch(/^leafcert: --only nosuch.check matches no check id or suite name/);
+    mkdirSync(join(d, 'dir.xml'));
+    const dir = cli(['run', '-i', inv, '--junit', join(d, 'dir.xml')]);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr.trim()).toMatch(/^leafcert: --junit .*dir\.xml: is a directory$/);
+  });
+});
+
+describe('leafcert CLI: nodes that cannot be checked', () => {
+  let silent: Server;
+  let silentPort = 0;
+  let closedPort = 0;
+  beforeAll(async () => {
+    // A TCP listener that accepts and never speaks: an SSH handshake that hangs.
+    silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentPort = (silent.address() as any).port;
+    // A port that was just free: connection refused.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPort = (probe.address() as any).port;
+    await new Promise((r) => probe.close(r));
+  });
+  afterAll(() => silent?.close());
+
+  function inventory(d: string, port: number, connectTimeout = '3s') {
+    write(d, 'known_hosts', '');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'id_ed25519')]);
+    return write(
+      d,
+      'inv.yaml',
+      `defaults:\n  ssh: { user: root, identityFile: ./id_ed25519, knownHosts: ./known_hosts, connectTimeout: ${connectTimeout} }\nnodes:\n  - { name: leaf-down, host: 127.0.0.1, port: ${port}, expect: e }\nexpectations:\n  e: { firewall: { open: [22], closed: [5432] } }\n`,
+    );
+  }
+
+  it('unreachable (connection refused) → exit 3, an error result per check in every report, never a pass', () => {
+    const d = tmp();
+    const inv = inventory(d, closedPort);
+    const r = cli(['run', '-i', inv, '--junit', join(d, 'junit.xml'), '--tap', join(d, 'r.tap'), '--json', join(d, 'e.json')]);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    noStackTrace(r.stdout + r.stderr);
+    expect(r.stdout).toMatch(/ERROR leaf-down firewall\.\S+: .*(refused|ECONNREFUSED)/i);
+    const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
+    expect(evidenceSchema(doc)).toBe(true);
+    expect(doc.results.length).toBeGreaterThan(0);
+    expect(doc.results.every((x: any) => x.status === 'error')).toBe(true);
+    const xml = readFileSync(join(d, 'junit.xml'), 'utf8');
+    expect(xml).toContain('<error message=');
+    expect(xml).not.toMatch(/<testcase[^>]*>\s*<system-out>/); // no testcase without error
+    expect(tapOk(readFileSync(join(d, 'r.tap'), 'utf8'))).toBe(false);
+  });
+
+  it('SIGINT during a hanging connection: stops, finishes valid reports with "interrupted" errors, exit 3', async () => {
+    const d = tmp();
+    const inv = inventory(d, silentPort, '60s');
+    const child = spawn(process.execPath, [BIN, 'run', '-i', inv, '--json', join(d, 'e.json'), '--junit', join(d, 'junit.xml')], {
+      env: { ...process.env, CI: 'true' },
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    await vi.waitFor(() => expect(out).toContain('checks planned'), { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, out).toBe(3);
+    expect(out).toContain('SIGINT: stopping');
+    noStackTrace(out);
+    const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
+    expect(evidenceSchema(doc)).toBe(true);
+    expect(doc.complete).toBe(true);
+    expect(doc.run.interrupted).toBe(true);
+    expect(doc.results.length).toBeGreaterThan(0);
+    expect(doc.results.every((x: any) => x.status === 'error' && /interrupted/.test(x.message))).toBe(true);
+  });
+});
+
+describe('leafcert CLI: verdicts (in-process, fake suites)', () => {
+  const suites = [fakeSuite('alpha'), fakeSuite('beta', { status: (n) => (n === 'bad' ? 'fail' : 'pass') })];
+  const deps = {
+    suites,
+    openHost: async (n: any) => new FakeHost(n.name),
+    gatherIdentity: async () => identity,
+  };
+  let d: string;
+  beforeAll(() => {
+    d = tmp();
+    write(
+      d,
+      'inv.yaml',
+      'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\n  - { name: bad, host: 10.250.0.6, expect: e }\nexpectations:\n  e: { alpha: {}, beta: {} }\n',
+    );
+  });
+
+  async function quiet<T>(f: () => Promise<T>): Promise<T> {
+    const w = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      return await f();
+    } finally {
+      w.mockRestore();
+    }
+  }
+
+  it('all pass → 0; a failed check → 1; --only limits to passing checks → 0; reports are valid', async () => {
+    const reports = ['--junit', join(d, 'junit.xml'), '--tap', join(d, 'r.tap'), '--json', join(d, 'e.json')];
+    expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'inv.yaml'), ...reports], deps))).toBe(1);
+    const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
+    expect(evidenceSchema(doc)).toBe(true);
+    expect(doc.run.exitCode).toBe(1);
+    expect(doc.counts).toMatchObject({ pass: 6, fail: 2 });
+    expect(tapOk(readFileSync(join(d, 'r.tap'), 'utf8'))).toBe(false);
+    expect(readFileSync(join(d, 'junit.xml'), 'utf8')).toContain('<failure message="beta.one on bad"');
+
+    expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'inv.yaml'), '--only', 'alpha', ...reports], deps))).toBe(0);
+    expect(tapOk(readFileSync(join(d, 'r.tap'), 'utf8'))).toBe(true);
+    expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'inv.yaml'), '--only', 'beta.*', '-c', '1'], deps))).toBe(1);
+  });
+
+  it('a waiver makes the failing check pass the gate → 0', async () => {
+    write(
+      d,
+      'waived.yaml',
+      'nodes:\n  - { name: bad, host: 10.250.0.6, expect: e }\nexpectations:\n  e: { beta: {} }\nwaivers:\n  - { check: "beta.*", node: bad, reason: "ticket 12", approvedBy: sre-lead, expires: 2099-12-31 }\n',
+    );
+    expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'waived.yaml')], deps))).toBe(0);
+  });
+});
