@@ -3,6 +3,10 @@ import type { Suite } from './types.js';
 import { firewallSuite } from '../suites/firewall.js';
 import { tlsSuite } from '../suites/tls.js';
 import { healthSuite } from '../suites/health.js';
+import { isolationSuite } from '../suites/isolation.js';
+import { limitsSuite } from '../suites/limits.js';
+import { postgresSuite } from '../suites/postgres.js';
+import { secretsSuite } from '../suites/secrets.js';
 import { backupSuite } from '../suites/backup.js';
 import { monitoringSuite } from '../suites/monitoring.js';
 import { auditSuite } from '../suites/audit.js';
@@ -12,6 +16,10 @@ export const suites: Suite<any, any>[] = [
   firewallSuite,
   tlsSuite,
   healthSuite,
+  isolationSuite,
+  limitsSuite,
+  postgresSuite,
+  secretsSuite,
   backupSuite,
   monitoringSuite,
   auditSuite,

@@ -197,7 +197,7 @@ function evaluate(facts: PostgresFacts, expect: PostgresExpect): Outcome[] {
   if (expect.listenAddresses) {
     const row = rows.get('listen_addresses');
     const got = row ? row.setting.split(',').map((s) => s.trim()).filter(Boolean).sort() : undefined;
-    const want = [...new Set(expect.listenAddresses)].sort();
+    const want = [...new Set(expect.listenAddresses.map((s) => s.trim()).filter(Boolean))].sort();
     const same = !!got && got.length === want.length && got.every((g, i) => g === want[i]);
     out.push({
       id: CHECK.listen,

@@ -75,7 +75,7 @@ export function psqlFailure(stderr: string, code: number | null): string {
 }
 
 export function parsePgFacts(text: string, source: string): PgFacts {
-  const line = text.trim().split('\n').filter(Boolean).pop() ?? '';
+  const line = text.trim();
   let j: any;
   try {
     j = JSON.parse(line);

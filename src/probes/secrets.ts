@@ -1,0 +1,139 @@
+// Secrets, inspected ON the node so that no secret value ever leaves it: the probe script reads
+// each secret file, and prints per value only its key, length, the first 8 hex of its sha256 and a
+// placeholder class; it then looks for the values (grep -F on the node) in places others can read —
+// world-readable files under /etc and in store paths referenced by units, unit Environment
+// (systemctl show), /proc/<pid>/environ — and lists htpasswd files and private keys (with the
+// sha256 of their public key, to match CA certificates). Values live only in a 0600 temp file in a
+// 0700 dir that the script removes on exit.
+import { ParseError } from '../types.js';
+import { shq } from '../transport/container.js';
+
+export interface SecretFileSpec {
+  path: string;
+  format?: 'env' | 'raw';
+}
+
+export const CA_KEY_PATHS = ['/etc/ssl', '/etc/nginx', '/var/lib/acme', '/etc/alchemist', '/root', '/etc/pki', '/etc/secrets'];
+export const SCAN_ROOTS = ['/etc'];
+
+/** Placeholder classes, decided on the node (lowercased value): see classify() in the script. */
+export type ValueClass = 'ok' | 'empty' | 'at-name' | 'your-here' | 'changeme' | 'placeholder';
+
+export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[]; scanRoots?: string[] } = {}): string {
+  const caPaths = (opts.caPaths ?? CA_KEY_PATHS).map(shq).join(' ');
+  const roots = (opts.scanRoots ?? SCAN_ROOTS).map(shq).join(' ');
+  const excludeSecrets = files.map((f) => `-e ${shq(f.path)}`).join(' ') || "-e ''";
+  const lines: string[] = [
+    'umask 077; T=$(mktemp -d) || exit 1; trap \'rm -rf "$T"\' EXIT INT TERM',
+    ': > "$T/values"; : > "$T/keys"',
+    `classify() { l=$(printf '%s' "$1" | tr 'A-Z' 'a-z'); case "$l" in '') echo empty;; @*@) echo at-name;; *your_*_here*|*your-*-here*) echo your-here;; *changeme*|*change_me*|*change-me*) echo changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) echo placeholder;; *) echo ok;; esac; }`,
+    // One value: record key/length/hash/class; keep it (file only) for the leak scan when it is real.
+    `emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then printf '%s\\n' "$3" | head -n 1 >> "$T/values"; printf '%s %s\\n' "$1" "$2" >> "$T/keys"; fi; }`,
+    'unq() { v=$1; case "$v" in \\"*\\") v=${v#\\"}; v=${v%\\"};; \\\'*\\\') v=${v#\\\'}; v=${v%\\\'};; esac; printf \'%s\' "$v"; }',
+  ];
+  files.forEach((f, i) => {
+    const p = shq(f.path);
+    lines.push(`if [ -e ${p} ]; then printf 'S ${i} %s\\n' "$(stat -L -c '%a %U %G %s %F' ${p})"; if ! cat ${p} > /dev/null 2>"$T/err"; then printf 'R ${i} %s\\n' "$(head -c 200 "$T/err" | tr '\\n' ' ')"; fi; else echo 'S ${i} missing'; fi`);
+    if (f.format === 'raw') {
+      lines.push(`[ -r ${p} ] && emit ${i} - "$(cat ${p})"`);
+    } else {
+      lines.push(
+        `[ -r ${p} ] && while IFS= read -r line || [ -n "$line" ]; do line=$(printf '%s' "$line" | sed 's/^[[:space:]]*//; s/^export[[:space:]]*//; s/\\r$//'); case "$line" in ''|'#'*) continue;; esac; k=\${line%%=*}; [ "$k" != "$line" ] || { echo "X ${i} line without KEY="; continue; }; emit ${i} "$k" "$(unq "\${line#*=}")"; done < ${p}`,
+      );
+    }
+  });
+  lines.push(
+    // Which keys a text contains (stdin = nothing; $1 = file). Prints "file idx key" for each hit.
+    `hits() { n=0; while IFS= read -r v; do n=$((n+1)); if grep -qaF -e "$v" "$1" 2>/dev/null; then sed -n "\${n}p" "$T/keys"; fi; done < "$T/values"; }`,
+    'if [ -s "$T/values" ]; then',
+    // World-readable files under the scan roots (not the secret files themselves).
+    `  find ${roots} -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF ${excludeSecrets} > "$T/files"`,
+    // NixOS: environment.etc and unit files point into the store (world-readable by construction).
+    `  if [ -d /nix/store ]; then { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null; grep -rhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 500 | while read -r sp; do find -L "$sp" -type f -size -2M 2>/dev/null | head -n 2000; done; } >> "$T/files"; fi`,
+    `  sort -u "$T/files" | while IFS= read -r f; do if grep -qaF -f "$T/values" "$f" 2>/dev/null; then hits "$f" | while read -r i k; do printf 'L file %s %s %s\\n' "$i" "$k" "$f"; done; fi; done`,
+    // Unit environments: readable by any user over D-Bus.
+    `  if [ -d /run/systemd/system ]; then systemctl show --no-pager -p Id,Environment '*' > "$T/env" 2>/dev/null; awk -v RS= -v T="$T" '{print > (T "/unit." NR)}' "$T/env"; for u in "$T"/unit.*; do [ -f "$u" ] || continue; if grep -qaF -f "$T/values" "$u"; then id=$(sed -n 's/^Id=//p' "$u"); hits "$u" | while read -r i k; do printf 'L unit %s %s %s\\n' "$i" "$k" "$id"; done; fi; done; fi`,
+    // Process environments.
+    `  for d in /proc/[0-9]*; do p=\${d#/proc/}; [ "$p" = "$$" ] && continue; tr '\\0' '\\n' 2>/dev/null < "$d/environ" > "$T/pe" || continue; if grep -qaF -f "$T/values" "$T/pe"; then c=$(cat "$d/comm" 2>/dev/null); hits "$T/pe" | while read -r i k; do printf 'L environ %s %s %s %s\\n' "$i" "$k" "$p" "$c"; done; fi; done`,
+    'fi',
+    // htpasswd files: named so, or named by nginx's auth_basic_user_file.
+    `{ find ${roots} /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done`,
+    // Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE certificate is a CA key.
+    `for f in $(find ${caPaths} -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000); do`,
+    `  if grep -q 'PRIVATE KEY-----' "$f" 2>/dev/null; then ph=$(openssl pkey -in "$f" -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16); [ -n "$ph" ] && [ "$ph" != "e3b0c44298fc1c14" ] || ph=-; printf 'K %s %s %s\\n' "$(stat -c '%a' "$f")" "$ph" "$f"; fi`,
+    `  if grep -q 'BEGIN CERTIFICATE' "$f" 2>/dev/null && command -v openssl >/dev/null; then rm -f "$T"/c.*; awk -v T="$T" '/BEGIN CERTIFICATE/{n++} n{print > (T "/c." n)}' "$f"; for c in "$T"/c.*; do [ -f "$c" ] || continue; ca=$(openssl x509 -in "$c" -noout -ext basicConstraints 2>/dev/null | grep -c 'CA:TRUE'); ph=$(openssl x509 -in "$c" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -c1-16); printf 'C %s %s %s\\n' "$ca" "$ph" "$f"; done; fi`,
+    'done',
+    'command -v openssl >/dev/null || echo "O no-openssl"',
+    'echo END',
+  );
+  return lines.join('\n');
+}
+
+export interface SecretValueFact {
+  key: string;
+  length: number;
+  /** First 8 hex of sha256(value). */
+  sha: string;
+  cls: ValueClass;
+}
+
+export interface SecretFileFact {
+  path: string;
+  exists: boolean;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  size?: number;
+  type?: string;
+  readError?: string;
+  values: SecretValueFact[];
+  malformed: number;
+}
+
+export interface LeakFact {
+  where: 'file' | 'unit' | 'environ';
+  file: number;
+  key: string;
+  /** File path, unit id, or "pid comm". */
+  location: string;
+  pid?: number;
+  comm?: string;
+}
+
+export interface SecretsProbe {
+  files: SecretFileFact[];
+  leaks: LeakFact[];
+  htpasswd: { path: string; mode: string; plain: number; lines: number }[];
+  keys: { path: string; mode: string; pubSha: string }[];
+  certs: { path: string; ca: boolean; pubSha: string }[];
+  openssl: boolean;
+}
+
+export function parseSecrets(text: string, specs: SecretFileSpec[], source: string): SecretsProbe {
+  if (!/^END$/m.test(text)) throw new ParseError(source, 'probe output is truncated (no END marker)', text.slice(-300));
+  const files: SecretFileFact[] = specs.map((s) => ({ path: s.path, exists: false, values: [], malformed: 0 }));
+  const out: SecretsProbe = { files, leaks: [], htpasswd: [], keys: [], certs: [], openssl: true };
+  const file = (i: string) => {
+    const f = files[Number(i)];
+    if (!f) throw new ParseError(source, `refers to secret file #${i}, which was not asked for`);
+    return f;
+  };
+  for (const [n, line] of text.split('\n').entries()) {
+    if (!line || line === 'END') continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^S (\d+) missing$/.exec(line))) file(m[1]).exists = false;
+    else if ((m = /^S (\d+) (\d+) (\S+) (\S+) (\d+) (.+)$/.exec(line))) Object.assign(file(m[1]), { exists: true, mode: m[2].padStart(4, '0'), owner: m[3], group: m[4], size: Number(m[5]), type: m[6] });
+    else if ((m = /^R (\d+) (.*)$/.exec(line))) file(m[1]).readError = m[2].trim() || 'unreadable';
+    else if ((m = /^V (\d+) (\S+) (\d+) ([0-9a-f]{8}) (ok|empty|at-name|your-here|changeme|placeholder)$/.exec(line))) file(m[1]).values.push({ key: m[2], length: Number(m[3]), sha: m[4], cls: m[5] as ValueClass });
+    else if ((m = /^X (\d+) /.exec(line))) file(m[1]).malformed++;
+    else if ((m = /^L (file|unit) (\d+) (\S+) (.+)$/.exec(line))) out.leaks.push({ where: m[1] as 'file' | 'unit', file: Number(m[2]), key: m[3], location: m[4] });
+    else if ((m = /^L environ (\d+) (\S+) (\d+) ?(.*)$/.exec(line))) out.leaks.push({ where: 'environ', file: Number(m[1]), key: m[2], location: `pid ${m[3]} (${m[4]})`, pid: Number(m[3]), comm: m[4] });
+    else if ((m = /^H (\d+) (\d+) (\d+) (.+)$/.exec(line))) out.htpasswd.push({ mode: m[1].padStart(4, '0'), plain: Number(m[2]), lines: Number(m[3]), path: m[4] });
+    else if ((m = /^K (\d+) (\S+) (.+)$/.exec(line))) out.keys.push({ mode: m[1].padStart(4, '0'), pubSha: m[2], path: m[3] });
+    else if ((m = /^C (\d+) (\S+) (.+)$/.exec(line))) out.certs.push({ ca: m[1] !== '0', pubSha: m[2], path: m[3] });
+    else if (line === 'O no-openssl') out.openssl = false;
+    // Never echo the line: the probe guarantees no values in its output, a garbled line might not.
+    else throw new ParseError(source, `line ${n + 1} of the probe output has an unexpected shape`);
+  }
+  return out;
+}

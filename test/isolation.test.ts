@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { decodeCapMask, normaliseCap, parseProcStatus } from '../src/probes/capabilities.js';
+import { parseNs, parseUidMap } from '../src/probes/ns.js';
+import { hexToAddress, parseProcNetTcp } from '../src/probes/listeners.js';
+import { missingReason, parseLocate, scanContainers } from '../src/probes/containers.js';
+import { containerHost, nsenterCommand } from '../src/transport/container.js';
+import { evaluateIsolation, innerFirewallPorts, isolationSuite, type ContainerFacts, type IsolationFacts } from '../suites/isolation.js';
+import { FakeHost } from './helpers/fakes.js';
+import { ParseError, TransportError, type ExecResult } from '../src/types.js';
+
+const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
+
+const HOST_NS = { net: 'net:[4026531840]', pid: 'pid:[4026531836]', mnt: 'mnt:[4026531841]', ipc: 'ipc:[4026531839]', uts: 'uts:[4026531838]', cgroup: 'cgroup:[4026531835]', user: 'user:[4026531837]' };
+const CTR_NS = { net: 'net:[4026532301]', pid: 'pid:[4026532299]', mnt: 'mnt:[4026532297]', ipc: 'ipc:[4026532298]', uts: 'uts:[4026532296]', cgroup: 'cgroup:[4026532300]', user: HOST_NS.user };
+// nspawn's default set with --private-network minus CAP_SYS_ADMIN (bit 21) and CAP_SYS_MODULE (bit 16)
+const STATUS = (bnd: string) => `Name:\tbash\nUid:\t0\t0\t0\t0\nCapInh:\t0000000000000000\nCapPrm:\t${bnd}\nCapEff:\t${bnd}\nCapBnd:\t${bnd}\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n`;
+
+describe('capabilities', () => {
+  it('decodes masks into names', () => {
+    expect(decodeCapMask('0000000000200000')).toEqual(['CAP_SYS_ADMIN']);
+    // Docker's default bounding set, a well-known mask
+    expect(decodeCapMask('00000000a80425fb')).toEqual([
+      'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
+      'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+    ]);
+    expect(decodeCapMask('000001ffffffffff')).toHaveLength(41);
+    expect(() => decodeCapMask('zz')).toThrow(ParseError);
+    expect(normaliseCap('sys_admin')).toBe('CAP_SYS_ADMIN');
+    expect(normaliseCap('CAP_NOPE')).toBeUndefined();
+  });
+  it('reads CapBnd and NoNewPrivs from /proc/PID/status', () => {
+    const s = parseProcStatus(STATUS('000001ffffffffff'), 'status');
+    expect(s.capBnd).toContain('CAP_SYS_ADMIN');
+    expect(s.noNewPrivs).toBe(true);
+    expect(() => parseProcStatus('Name: x\n', 'status')).toThrow(/CapBnd/);
+  });
+});
+
+describe('namespaces, uid_map, listeners', () => {
+  it('parses readlink output and uid_map', () => {
+    expect(parseNs('net net:[4026531840]\nuser -\n', 'ns')).toEqual({ net: 'net:[4026531840]' });
+    expect(() => parseNs('net garbage\n', 'ns')).toThrow(ParseError);
+    expect(parseUidMap('         0          0 4294967295\n', 'm').identity).toBe(true);
+    expect(parseUidMap('         0  524288      65536\n', 'm').identity).toBe(false);
+  });
+  it('parses /proc/net/tcp and tcp6 listeners', () => {
+    const text = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0',
+      '   1: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   109        0 2 1 0 100 0 0 10 0',
+      '   2: 0201E90A:1F90 0101E90A:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0',
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4 1 0 100 0 0 10 0',
+    ].join('\n');
+    expect(parseProcNetTcp(text, 'tcp')).toEqual([
+      { address: '0.0.0.0', port: 8080, family: 4 },
+      { address: '127.0.0.1', port: 5432, family: 4 },
+      { address: '::', port: 22, family: 6 },
+    ]);
+    expect(hexToAddress('0201E90A').address).toBe('10.233.1.2');
+    expect(() => parseProcNetTcp('garbage line here', 'tcp')).toThrow(ParseError);
+  });
+});
+
+describe('container locator', () => {
+  it('reads NixOS: conf files + machinectl leaders; a configured container that is not running has no leader', () => {
+    const scan = parseLocate(fx('machinectl/locate-nixos.txt'), 'locate');
+    expect(scan.containers.get('alchemist')).toMatchObject({ leader: 1423, source: 'machinectl show alchemist -p Leader', conf: { HOST_ADDRESS: '10.233.1.1', LOCAL_ADDRESS: '10.233.1.2', EXTRA_NSPAWN_FLAGS: '' } });
+    expect(scan.containers.get('alchemist-graph')?.conf?.EXTRA_NSPAWN_FLAGS).toBe('--bind-ro=/etc/alchemist/certs:/etc/alchemist/certs');
+    expect(scan.containers.get('ollama')?.leader).toBeUndefined();
+    expect(missingReason(scan, 'ollama')).toMatch(/configured .* but not running/);
+    expect(missingReason(scan, 'nope')).toMatch(/"nope" does not exist.*found: alchemist, alchemist-graph, ollama/);
+    expect(missingReason(scan, 'alchemist')).toBeUndefined();
+  });
+  it('reads the lab state when there is no systemd', () => {
+    const scan = parseLocate(fx('machinectl/locate-lab.txt'), 'locate');
+    expect(scan.containers.get('alchemist')).toMatchObject({ leader: 57, source: '/run/leafcert-lab/containers.json' });
+  });
+  it('garbled lab state is a ParseError, not a guess', () => {
+    const bad = fx('machinectl/locate-lab.txt').replace('{ "alchemist": { "leader": 57 } }', '{ "alchemist": { "leader": "x" } }');
+    expect(() => parseLocate(bad, 'l')).toThrow(/no numeric leader/);
+    expect(() => parseLocate('nothing', 'l')).toThrow(ParseError);
+  });
+  it('scans once per Host (cached for the run)', async () => {
+    const host = new FakeHost('n');
+    host.exec = async (command: string): Promise<ExecResult> => {
+      host.roundTrips++;
+      return { code: 0, stdout: fx('machinectl/locate-lab.txt'), stderr: '', command, durationMs: 1 };
+    };
+    await Promise.all([scanContainers(host), scanContainers(host)]);
+    await scanContainers(host);
+    expect(host.roundTrips).toBe(1);
+  });
+});
+
+describe('container transport', () => {
+  it('wraps commands in nsenter into the leader and quotes them', async () => {
+    const host = new FakeHost('n');
+    const seen: string[] = [];
+    host.exec = async (command: string) => {
+      seen.push(command);
+      return { code: 0, stdout: 'x', stderr: '', command, durationMs: 1 };
+    };
+    const c = containerHost(host, 57, 'alchemist');
+    const r = await c.exec("echo 'hi'");
+    expect(seen[0]).toBe(nsenterCommand(57, "echo 'hi'"));
+    expect(seen[0]).toBe(`nsenter -t 57 -m -u -i -n -p -- sh -c 'echo '\\''hi'\\'''`);
+    expect(r.command).toBe("echo 'hi'");
+    await expect(c.forward(5432)).rejects.toThrow(TransportError);
+  });
+  it('a vanished leader is a TransportError naming the container', async () => {
+    const host = new FakeHost('n');
+    host.exec = async (command: string) => ({ code: 1, stdout: '', stderr: 'nsenter: cannot open /proc/57/ns/ipc: No such file or directory\n', command, durationMs: 1 });
+    await expect(containerHost(host, 57, 'alchemist').exec('true')).rejects.toThrow(/container alchemist: cannot enter leader 57/);
+  });
+});
+
+describe('inner firewall parser', () => {
+  it('reads accepted TCP ports of nixos-fw (not interface-bound ones), ranges expanded', () => {
+    expect(innerFirewallPorts(fx('iptables/alchemist.v4.save'))).toEqual([22, 80, 443, 3000, 6333, 6334, 8080]);
+    expect(innerFirewallPorts('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n')).toBeUndefined();
+    expect(innerFirewallPorts('table inet nixos-fw {\n chain input-allow {\n  tcp dport { 22, 8080 } accept\n  iifname "eth1" tcp dport 9100 accept\n }\n}')).toEqual([22, 8080]);
+  });
+});
+
+function ctr(name: string, over: Partial<ContainerFacts> = {}): ContainerFacts {
+  return {
+    name,
+    leader: 57,
+    leaderSource: '/run/leafcert-lab/containers.json',
+    hostAddress: '10.233.1.1',
+    localAddress: '10.233.1.2',
+    ns: CTR_NS,
+    uidMap: parseUidMap('0 0 4294967295', 'm'),
+    status: parseProcStatus(STATUS('000000ffffddffff'.replace(/./g, (c) => c)), 's'),
+    listeners: [{ address: '0.0.0.0', port: 8080, family: 4 }],
+    reach: [],
+    ...over,
+  };
+}
+
+function facts(containers: ContainerFacts[], unexpected: IsolationFacts['unexpected'] = []): IsolationFacts {
+  return { hostNs: HOST_NS, hostListeners: [], containers, unexpected, commands: ['locator'] };
+}
+
+const byId = (out: ReturnType<typeof evaluateIsolation>, id: string) => out.filter((o) => o.id === id);
+
+describe('isolation evaluate', () => {
+  // bounding set without SYS_ADMIN(21) and SYS_MODULE(16)
+  const reduced = (0x1ffffffffffn & ~(1n << 21n) & ~(1n << 16n)).toString(16).padStart(16, '0');
+  const good = () => ctr('alchemist', { status: parseProcStatus(STATUS(reduced), 's') });
+
+  it('healthy container: every check passes, with evidence', () => {
+    const out = evaluateIsolation(facts([good()]), { alchemist: { noNewPrivs: true } });
+    expect(out.map((o) => `${o.id}:${o.status}`)).toEqual([
+      'isolation.container-present:pass',
+      'isolation.namespaces:pass',
+      'isolation.user-namespace:pass',
+      'isolation.capabilities:pass',
+      'isolation.no-new-privs:pass',
+      'isolation.reachability:pass',
+    ]);
+    for (const o of out) expect(o.evidence.source).toBeTruthy();
+  });
+  it('container in the host network namespace fails namespaces (and cannot be reached-tested)', () => {
+    const out = evaluateIsolation(facts([ctr('alchemist', { ns: { ...CTR_NS, net: HOST_NS.net }, status: parseProcStatus(STATUS(reduced), 's'), reach: undefined, reachProblem: 'shares the host network namespace' })]), { alchemist: {} });
+    const ns = byId(out, 'isolation.namespaces')[0];
+    expect(ns.status).toBe('fail');
+    expect(ns.severity).toBe('critical');
+    expect(ns.message).toMatch(/shares the host's net namespace/);
+    expect(byId(out, 'isolation.reachability')[0].status).toBe('fail');
+  });
+  it('privateNetwork=false: a shared net namespace is as declared', () => {
+    const out = evaluateIsolation(facts([ctr('alchemist', { ns: { ...CTR_NS, net: HOST_NS.net }, status: parseProcStatus(STATUS(reduced), 's') })]), { alchemist: { privateNetwork: false } });
+    expect(byId(out, 'isolation.namespaces')[0].status).toBe('pass');
+    expect(byId(out, 'isolation.reachability')).toHaveLength(0);
+  });
+  it('a default nixos-container keeps CAP_SYS_ADMIN: fail, with the fix', () => {
+    const out = evaluateIsolation(facts([ctr('alchemist', { status: parseProcStatus(STATUS('000001ffffffffff'), 's') })]), { alchemist: {} });
+    const c = byId(out, 'isolation.capabilities')[0];
+    expect(c.status).toBe('fail');
+    expect(c.message).toMatch(/keeps CAP_SYS_ADMIN, CAP_SYS_MODULE/);
+    expect(c.message).toMatch(/--drop-capability=CAP_SYS_ADMIN/);
+    expect(c.message).toMatch(/privateUsers = "pick"/);
+  });
+  it('drop list is expectation-driven (NET_ADMIN may be required dropped)', () => {
+    const out = evaluateIsolation(facts([good()]), { alchemist: { dropCapabilities: ['net_admin'] } });
+    expect(byId(out, 'isolation.capabilities')[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/CAP_NET_ADMIN/) });
+  });
+  it('private users expected but uid_map is the identity: fail', () => {
+    const out = evaluateIsolation(facts([good()]), { alchemist: { privateUsers: true } });
+    expect(byId(out, 'isolation.user-namespace')[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/root in the container is root on the host/) });
+    const mapped = good();
+    mapped.ns = { ...CTR_NS, user: 'user:[4026532400]' };
+    mapped.uidMap = parseUidMap('0 524288 65536', 'm');
+    expect(byId(evaluateIsolation(facts([mapped]), { alchemist: { privateUsers: true } }), 'isolation.user-namespace')[0].status).toBe('pass');
+  });
+  it('reachability: undeclared open ports fail, declared ones and other containers\' declared ports pass', () => {
+    const c = good();
+    c.reach = [
+      { target: 'host', address: '10.233.1.1', port: 22, result: 'open' },
+      { target: 'host', address: '10.233.1.1', port: 19999, result: 'timeout' },
+      { target: 'monitoring', address: '10.233.5.2', port: 9090, result: 'open' },
+    ];
+    const exp = { alchemist: { reach: ['host:22'] }, monitoring: { ports: [9090] } };
+    const m = ctr('monitoring', { status: parseProcStatus(STATUS(reduced), 's') });
+    expect(byId(evaluateIsolation(facts([c, m]), exp), 'isolation.reachability')[0].status).toBe('pass');
+    c.reach.push({ target: 'monitoring', address: '10.233.5.2', port: 5432, result: 'open' });
+    const r = byId(evaluateIsolation(facts([c, m]), exp), 'isolation.reachability')[0];
+    expect(r.status).toBe('fail');
+    expect(r.message).toMatch(/monitoring:5432/);
+  });
+  it('inner firewall: extra allowed port fails', () => {
+    const c = good();
+    c.firewall = { text: '-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept\n-A nixos-fw -p tcp -m tcp --dport 5432 -j nixos-fw-accept\n', rc: 0, command: 'iptables-save' };
+    const out = byId(evaluateIsolation(facts([c]), { alchemist: { ports: [8080], innerFirewall: true } }), 'isolation.inner-firewall')[0];
+    expect(out).toMatchObject({ status: 'fail', message: 'also allows 5432' });
+    c.firewall.text = '-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept\n';
+    expect(byId(evaluateIsolation(facts([c]), { alchemist: { ports: [8080], innerFirewall: true } }), 'isolation.inner-firewall')[0].status).toBe('pass');
+  });
+  it('a container in the expectation that does not exist: fail with the reason, no pass anywhere', () => {
+    const out = evaluateIsolation(facts([{ name: 'ghost', problem: 'container "ghost" does not exist on the node' }]), { ghost: {} });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ id: 'isolation.container-present', status: 'fail', message: expect.stringMatching(/does not exist/) });
+  });
+  it('unreadable facts of an existing container: error, not pass', () => {
+    const out = evaluateIsolation(facts([{ name: 'alchemist', leader: 57, problem: 'leader PID 57 is not running' }]), { alchemist: {} });
+    expect(out).toMatchObject([{ status: 'error' }]);
+  });
+  it('containers on the node the expectation does not name are drift', () => {
+    const out = evaluateIsolation(facts([good()], [{ name: 'ollama', leader: 99, source: 'machinectl' }]), { alchemist: {} });
+    expect(byId(out, 'isolation.unexpected-container')[0]).toMatchObject({ status: 'fail', subject: 'container ollama' });
+  });
+  it('suite metadata', () => {
+    expect(isolationSuite.key).toBe('containers');
+    expect(isolationSuite.checkIds).toContain('isolation.capabilities');
+  });
+});

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, tasksMaxProp, unitName } from '../src/probes/systemd.js';
+import { enforcedLimits, parseCgFiles, parseProcCgroup } from '../src/probes/cgroup.js';
+import { evaluateLimits, limitsSuite, type LimitsFacts, type SubjectFacts } from '../suites/limits.js';
+import { ParseError } from '../src/types.js';
+
+const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
+const GiB = 1024 ** 3;
+
+describe('systemctl show parser', () => {
+  const units = byUnitId(parseSystemctlShow(fx('systemd/container-alchemist.show'), 'show'), 'show');
+  it('reads one block per unit, in any property order', () => {
+    expect([...units.keys()]).toEqual(['container@alchemist.service', 'container@alchemist-graph.service', 'container@monitoring.service', 'nginx.service', 'alchemist.slice']);
+  });
+  it('converts bytes, timespans and infinity (formats of nixos-facts §3)', () => {
+    const a = units.get('container@alchemist.service')!;
+    expect(memoryProp(a, 'MemoryMax', 's')).toBe(8 * GiB);
+    expect(memoryProp(a, 'MemoryHigh', 's')).toBe(Infinity);
+    expect(cpuQuotaProp(a, 's')).toBe(4_000_000);
+    expect(tasksMaxProp(a, 's')).toBe(4915);
+    const g = units.get('container@alchemist-graph.service')!;
+    expect(cpuQuotaProp(g, 's')).toBe(1_500_000);
+    expect(tasksMaxProp(g, 's')).toBe(Infinity);
+    const n = units.get('nginx.service')!;
+    expect(cpuQuotaProp(n, 's')).toBe(500_000);
+    expect(memoryProp(n, 'MemoryHigh', 's')).toBe(1.5 * GiB);
+    expect(memoryProp(units.get('alchemist.slice')!, 'MemoryMax', 's')).toBe(32 * GiB);
+    expect(cpuQuotaProp(units.get('alchemist.slice')!, 's')).toBe(8_000_000);
+  });
+  it('garbage is a ParseError', () => {
+    expect(() => parseSystemctlShow(fx('systemd/no-systemd.txt'), 'show')).toThrow(ParseError);
+    expect(() => memoryProp({ MemoryMax: '8G' }, 'MemoryMax', 's')).toThrow(ParseError);
+    expect(unitName('container@alchemist')).toBe('container@alchemist.service');
+    expect(unitName('alchemist.slice')).toBe('alchemist.slice');
+  });
+  it('machinectl show uses the same KEY=VALUE shape (Leader)', () => {
+    expect(parseSystemctlShow(fx('machinectl/show-alchemist.txt'), 'machinectl')[0].Leader).toBe('1423');
+  });
+});
+
+describe('cgroup reader', () => {
+  it('v2: the smallest limit over the payload cgroup and its ancestors (limits sit on container@NAME)', () => {
+    const e = enforcedLimits(parseCgFiles(fx('cgroup/v2-container-alchemist.txt'), 'cg'), 'cg');
+    expect(e).toMatchObject({ layout: 'v2', memoryMax: 8 * GiB, memoryHigh: Infinity, cpuQuotaPerSecUs: 4_000_000, pidsMax: 4915 });
+    expect(e.sources.memoryMax).toBe('/sys/fs/cgroup/machine.slice/container@alchemist.service/memory.max = 8589934592');
+    expect(e.sources.cpuQuotaPerSecUs).toMatch(/cpu.max = 400000 100000/);
+  });
+  it('v2 unlimited: max everywhere', () => {
+    const e = enforcedLimits(parseCgFiles(fx('cgroup/v2-unlimited.txt'), 'cg'), 'cg');
+    expect(e).toMatchObject({ layout: 'v2', memoryMax: Infinity, cpuQuotaPerSecUs: Infinity });
+  });
+  it('v2 single files as the kernel prints them', () => {
+    const files = (m: Record<string, string>) => ({ lines: parseProcCgroup('0::/x', 'c'), files: new Map(Object.entries(m).map(([k, v]) => [`/sys/fs/cgroup/x/${k}`, fx(v).trim()])), unmounted: [] });
+    expect(enforcedLimits(files({ 'memory.max': 'cgroup/v2-memory.max', 'cpu.max': 'cgroup/v2-cpu.max', 'pids.max': 'cgroup/v2-pids.max' }), 'c')).toMatchObject({ memoryMax: 8 * GiB, cpuQuotaPerSecUs: 4_000_000, pidsMax: 4915 });
+    expect(enforcedLimits(files({ 'memory.max': 'cgroup/v2-memory.max.unlimited', 'cpu.max': 'cgroup/v2-cpu.max.unlimited' }), 'c')).toMatchObject({ memoryMax: Infinity, cpuQuotaPerSecUs: Infinity });
+  });
+  it('v1 (this machine, the lab): limit_in_bytes, cfs quota/period; 9223372036854771712 and -1 are unlimited', () => {
+    const text = [
+      'C 4:memory:/process_api/abc/leafcert-lab/n1/alchemist',
+      'F /sys/fs/cgroup/memory/process_api/abc/leafcert-lab/n1/alchemist/memory.limit_in_bytes 8589934592',
+      'F /sys/fs/cgroup/memory/process_api/abc/leafcert-lab/n1/memory.limit_in_bytes 9223372036854771712',
+      'F /sys/fs/cgroup/memory/memory.limit_in_bytes 9223372036854771712',
+      'C 1:cpu:/leafcert-lab/n1/alchemist',
+      'F /sys/fs/cgroup/cpu/leafcert-lab/n1/alchemist/cpu.cfs_quota_us 400000',
+      'F /sys/fs/cgroup/cpu/leafcert-lab/n1/alchemist/cpu.cfs_period_us 100000',
+      'F /sys/fs/cgroup/cpu/cpu.cfs_quota_us -1',
+      'F /sys/fs/cgroup/cpu/cpu.cfs_period_us 100000',
+      'C 0::/',
+    ].join('\n');
+    expect(enforcedLimits(parseCgFiles(text, 'cg'), 'cg')).toMatchObject({ layout: 'v1', memoryMax: 8 * GiB, cpuQuotaPerSecUs: 4_000_000 });
+    const removed = text.replace('alchemist/memory.limit_in_bytes 8589934592', 'alchemist/memory.limit_in_bytes 9223372036854771712').replace('cpu.cfs_quota_us 400000', 'cpu.cfs_quota_us -1');
+    expect(enforcedLimits(parseCgFiles(removed, 'cg'), 'cg')).toMatchObject({ memoryMax: Infinity, cpuQuotaPerSecUs: Infinity });
+  });
+  it('an unknown layout is a ParseError with the reason', () => {
+    expect(() => enforcedLimits(parseCgFiles(fx('cgroup/unknown-layout.txt'), 'cg'), 'cg')).toThrow(/unknown cgroup layout/);
+    expect(() => parseCgFiles('no process 57\n', 'cg')).toThrow(/no process 57/);
+    expect(() => parseProcCgroup('garbage', 'c')).toThrow(ParseError);
+  });
+});
+
+const showUnits = byUnitId(parseSystemctlShow(fx('systemd/container-alchemist.show'), 'show'), 'show');
+function sd(unit: string): SubjectFacts['declared'] {
+  const props = showUnits.get(unit)!;
+  return { props, limits: { memoryMax: memoryProp(props, 'MemoryMax', 's'), memoryHigh: memoryProp(props, 'MemoryHigh', 's'), cpuQuotaPerSecUs: cpuQuotaProp(props, 's'), tasksMax: tasksMaxProp(props, 's') } };
+}
+function labFacts(over: Partial<Record<'alchemist' | 'graph', Partial<SubjectFacts>>> = {}): LimitsFacts {
+  const v1 = (mem: number, cpu: number) => ({ layout: 'v1' as const, memoryMax: mem, cpuQuotaPerSecUs: cpu, sources: { memoryMax: 'memory.limit_in_bytes' } });
+  return {
+    systemd: false,
+    systemdReason: 'PID 1 on the node is not systemd: unit properties cannot be read',
+    memTotal: 24 * GiB,
+    containers: {
+      alchemist: { subject: 'container alchemist', unit: 'container@alchemist.service', leader: 57, declaredProblem: 'no systemd', enforced: v1(8 * GiB, 4_000_000), ...over.alchemist },
+      'alchemist-graph': { subject: 'container alchemist-graph', unit: 'container@alchemist-graph.service', leader: 60, declaredProblem: 'no systemd', enforced: v1(2 * GiB, 4_000_000), ...over.graph },
+    },
+    services: {},
+    slices: {},
+    commands: [],
+  };
+}
+const LAB_EXPECT = { containers: { alchemist: { memoryMax: '8G', cpuQuota: '400%' }, 'alchemist-graph': { memoryMax: '2G', cpuQuota: '400%' } } };
+const ids = (o: ReturnType<typeof evaluateLimits>) => o.map((x) => `${x.id}:${x.subject}:${x.status}`);
+
+describe('limits evaluate', () => {
+  it('lab (no systemd): declared skipped with the reason, enforced + budget pass', () => {
+    const out = evaluateLimits(labFacts(), LAB_EXPECT);
+    expect(ids(out)).toEqual([
+      'limits.declared:container alchemist:skipped',
+      'limits.enforced:container alchemist:pass',
+      'limits.declared:container alchemist-graph:skipped',
+      'limits.enforced:container alchemist-graph:pass',
+      'limits.memory-budget:containers:pass',
+    ]);
+    expect(out[0].message).toMatch(/not systemd/);
+  });
+  it('memory limit removed: enforced fails (critical) and the budget is unbounded', () => {
+    const out = evaluateLimits(labFacts({ alchemist: { enforced: { layout: 'v1', memoryMax: Infinity, cpuQuotaPerSecUs: 4_000_000, sources: {} } } }), LAB_EXPECT);
+    const e = out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(e).toMatchObject({ status: 'fail', severity: 'critical' });
+    expect(e.message).toMatch(/MemoryMax infinity \(expected 8G\)/);
+    expect(out.find((o) => o.id === 'limits.memory-budget')!.status).toBe('fail');
+  });
+  it('CPU quota changed: enforced fails naming the quota', () => {
+    const out = evaluateLimits(labFacts({ graph: { enforced: { layout: 'v1', memoryMax: 2 * GiB, cpuQuotaPerSecUs: 2_000_000, sources: {} } } }), LAB_EXPECT);
+    expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist-graph')).toMatchObject({ status: 'fail', message: 'CPUQuota 200% (expected 400%)' });
+    expect(out.find((o) => o.id === 'limits.memory-budget')!.status).toBe('pass');
+  });
+  it('sum of limits above the node memory fails', () => {
+    const f = labFacts();
+    f.memTotal = 8 * GiB;
+    expect(evaluateLimits(f, LAB_EXPECT).find((o) => o.id === 'limits.memory-budget')).toMatchObject({ status: 'fail', message: expect.stringMatching(/exceeds the node's memory 8G/) });
+  });
+  it('container missing: fail with the locator reason, never a pass', () => {
+    const out = evaluateLimits(labFacts({ alchemist: { problem: 'container "alchemist" does not exist on the node', leader: undefined, enforced: undefined } }), LAB_EXPECT);
+    expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')).toMatchObject({ status: 'fail', message: expect.stringMatching(/does not exist/) });
+    expect(out.find((o) => o.id === 'limits.memory-budget')!.status).toBe('error');
+  });
+  it('unknown cgroup layout: error with the reason', () => {
+    const out = evaluateLimits(labFacts({ alchemist: { enforced: undefined, enforcedProblem: 'unknown cgroup layout: ...' } }), LAB_EXPECT);
+    expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')).toMatchObject({ status: 'error', message: expect.stringMatching(/unknown cgroup layout/) });
+  });
+  it('NixOS with systemd: declared compared, inactive unit fails, unused slice fails, slice cap on the sum', () => {
+    const v2 = enforcedLimits(parseCgFiles(fx('cgroup/v2-container-alchemist.txt'), 'cg'), 'cg');
+    const facts: LimitsFacts = {
+      systemd: true,
+      memTotal: 64 * GiB,
+      containers: {
+        alchemist: { subject: 'container alchemist', unit: 'container@alchemist.service', leader: 1423, declared: sd('container@alchemist.service'), enforced: v2 },
+        monitoring: { subject: 'container monitoring', unit: 'container@monitoring.service', leader: 1600, declared: sd('container@monitoring.service'), enforced: enforcedLimits(parseCgFiles(fx('cgroup/v2-unlimited.txt'), 'cg'), 'cg') },
+      },
+      services: { 'nginx.service': { subject: 'service nginx.service', unit: 'nginx.service', declared: sd('nginx.service'), enforcedProblem: 'x' } },
+      slices: { 'alchemist.slice': { subject: 'slice alchemist.slice', unit: 'alchemist.slice', declared: sd('alchemist.slice'), usedBy: [] } },
+      commands: [],
+    };
+    const exp = {
+      containers: { alchemist: { memoryMax: '8G', cpuQuota: '400%', tasksMax: 4915 }, monitoring: { memoryMax: '2G' } },
+      services: { nginx: { memoryMax: '2G', memoryHigh: '1536M', cpuQuota: '50%' } },
+      slices: { alchemist: { memoryMax: '32G', cpuQuota: '800%' } },
+    };
+    const out = evaluateLimits(facts, exp);
+    const get = (id: string, subject: string) => out.find((o) => o.id === id && o.subject === subject)!;
+    expect(get('limits.declared', 'container alchemist').status).toBe('pass');
+    expect(get('limits.enforced', 'container alchemist').status).toBe('pass');
+    expect(get('limits.declared', 'container monitoring')).toMatchObject({ status: 'fail', message: expect.stringMatching(/MemoryMax infinity \(expected 2G\)/) });
+    expect(get('limits.declared', 'service nginx.service').status).toBe('pass');
+    expect(get('limits.declared', 'slice alchemist.slice').status).toBe('pass');
+    expect(get('limits.slice-used', 'slice alchemist.slice')).toMatchObject({ status: 'fail', message: expect.stringMatching(/no unit uses alchemist.slice/) });
+    facts.slices['alchemist.slice'].usedBy = ['container@alchemist.service (active)'];
+    expect(evaluateLimits(facts, exp).find((o) => o.id === 'limits.slice-used')!.status).toBe('pass');
+  });
+  it('schema: units are strings in the inventory', () => {
+    expect(limitsSuite.key).toBe('limits');
+    expect((limitsSuite.schema as any).additionalProperties).toBe(false);
+  });
+});

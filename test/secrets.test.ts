@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSecrets, secretsScript } from '../src/probes/secrets.js';
+import { evaluateSecrets, pubKeySha, secretsSuite, type SecretsExpect, type SecretsFacts } from '../suites/secrets.js';
+import { LocalHost } from '../src/transport/local.js';
+import { ParseError } from '../src/types.js';
+
+// A node-like tree on this machine: the probe script runs for real (sh, grep, openssl), only the
+// roots differ from a node's. Values are random per run, so the leak assertions cannot be faked.
+let dir: string;
+const rnd = () => execFileSync('openssl', ['rand', '-hex', '16']).toString().trim();
+const JWT = rnd();
+const API = rnd();
+let spec: SecretsExpect;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'leafcert-secrets-'));
+  for (const d of ['etc/alchemist', 'etc/nginx', 'keys']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'etc/alchemist/secrets.env'), `# generated\nJWT_SECRET=${JWT}\nexport API_KEY="${API}"\nREDIS_PASSWORD=@REDIS_PASSWORD@\nGRAFANA_PASSWORD=your_grafana_password_here\nEMPTY=\n`);
+  chmodSync(join(dir, 'etc/alchemist/secrets.env'), 0o640);
+  writeFileSync(join(dir, 'etc/alchemist/config.toml'), `jwt = "${JWT}"\n`);
+  chmodSync(join(dir, 'etc/alchemist/config.toml'), 0o644);
+  writeFileSync(join(dir, 'etc/nginx/monitoring.htpasswd'), 'admin:{PLAIN}hunter22\n');
+  chmodSync(join(dir, 'etc/nginx/monitoring.htpasswd'), 0o644);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'keys/intermediate.pem'), '-out', join(dir, 'keys/ca-cert.pem'), '-subj', '/CN=lab CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'keys/server-key.pem'), '-out', join(dir, 'keys/server.pem'), '-subj', '/CN=api', '-days', '2', '-addext', 'basicConstraints=critical,CA:FALSE'], { stdio: 'ignore' });
+  spec = { files: [{ path: join(dir, 'etc/alchemist/secrets.env'), mode: '0640', owner: 'root', group: 'root' }, { path: join(dir, 'etc/alchemist/absent.env') }], keyPaths: [join(dir, 'keys')], scanRoots: [join(dir, 'etc')] };
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(s: SecretsExpect): Promise<{ facts: SecretsFacts; raw: string }> {
+  const host = new LocalHost('local');
+  const raw = (await host.exec(secretsScript(s.files ?? [], { caPaths: s.keyPaths, scanRoots: s.scanRoots }))).stdout;
+  const facts = await secretsSuite.gather({ host, node: {} as any, identity: {}, options: { allowMutating: false, timeoutMs: 30_000, baseDir: dir }, progress() {} }, s);
+  return { facts, raw };
+}
+
+describe('secrets probe (real script, local tree)', () => {
+  it('fingerprints values on the node, classifies placeholders, finds the world-readable copy and the CA key; prints no value', async () => {
+    const { facts, raw } = await run(spec);
+    expect(raw).not.toContain(JWT);
+    expect(raw).not.toContain(API);
+    const f = facts.probe.files[0];
+    expect(f).toMatchObject({ exists: true, mode: '0640', owner: 'root', group: 'root' });
+    expect(f.values.map((v) => `${v.key}:${v.cls}`)).toEqual(['JWT_SECRET:ok', 'API_KEY:ok', 'REDIS_PASSWORD:at-name', 'GRAFANA_PASSWORD:your-here', 'EMPTY:empty']);
+    const sha = execFileSync('sh', ['-c', `printf %s '${JWT}' | sha256sum`]).toString().slice(0, 8);
+    expect(f.values[0]).toMatchObject({ sha, length: 32 });
+    expect(facts.probe.files[1].exists).toBe(false);
+    expect(facts.probe.leaks).toEqual([{ where: 'file', file: 0, key: 'JWT_SECRET', location: join(dir, 'etc/alchemist/config.toml') }]);
+    expect(facts.probe.htpasswd).toMatchObject([{ plain: 1, mode: '0644' }]);
+    expect(facts.probe.keys.length).toBe(2);
+
+    const out = evaluateSecrets(facts, spec);
+    const report = JSON.stringify(out);
+    expect(report).not.toContain(JWT);
+    expect(report).not.toContain(API);
+    const get = (id: string, i = 0) => out.filter((o) => o.id === id)[i];
+    expect(get('secrets.file-permissions')).toMatchObject({ status: 'pass' });
+    expect(get('secrets.placeholder')).toMatchObject({ status: 'fail', message: 'REDIS_PASSWORD is @NAME@ placeholder; GRAFANA_PASSWORD is your_*_here placeholder; EMPTY is empty' });
+    expect(get('secrets.exposure')).toMatchObject({ status: 'fail', message: expect.stringMatching(new RegExp(`JWT_SECRET \\(sha256:${sha} \\(32 chars\\)\\) in world-readable file .*config.toml`)) });
+    expect(get('secrets.file-permissions', 1)).toMatchObject({ status: 'fail', message: expect.stringMatching(/does not exist/) });
+    expect(get('secrets.htpasswd')).toMatchObject({ status: 'fail', message: expect.stringMatching(/1 \{PLAIN\} password\(s\), world-readable \(0644\)/) });
+    // the CA key is not named like one: it is found by its public key matching the CA:TRUE certificate
+    expect(get('secrets.ca-key')).toMatchObject({ status: 'fail', message: expect.stringMatching(/intermediate.pem \(public key matches CA certificate .*ca-cert.pem\)/) });
+  });
+
+  it('healthy tree: everything passes', async () => {
+    writeFileSync(join(dir, 'etc/alchemist/secrets.env'), `JWT_SECRET=${JWT}\nAPI_KEY=${API}\n`);
+    rmSync(join(dir, 'etc/alchemist/config.toml'));
+    rmSync(join(dir, 'etc/nginx/monitoring.htpasswd'));
+    rmSync(join(dir, 'keys/intermediate.pem'));
+    const { facts } = await run(spec);
+    const out = evaluateSecrets(facts, { ...spec, files: [spec.files![0]] });
+    expect(out.map((o) => `${o.id}:${o.status}`)).toEqual(['secrets.file-permissions:pass', 'secrets.placeholder:pass', 'secrets.exposure:pass', 'secrets.htpasswd:pass', 'secrets.ca-key:pass']);
+  });
+
+  it('world-readable secrets file fails; a harness-side CA cert identifies a CA key on the node', async () => {
+    chmodSync(join(dir, 'etc/alchemist/secrets.env'), 0o644);
+    execFileSync('cp', [join(dir, 'keys/server-key.pem'), join(dir, 'keys/k.pem')]);
+    const { facts } = await run({ ...spec, caCerts: ['keys/server.pem'] });
+    const out = evaluateSecrets(facts, { ...spec, files: [spec.files![0]], caCerts: ['keys/server.pem'] });
+    expect(out[0]).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/mode 0644 \(expected 0640\); readable or writable by others/) });
+    expect(out.find((o) => o.id === 'secrets.ca-key')).toMatchObject({ status: 'fail', message: expect.stringMatching(/matches CA certificate .*server.pem \(harness\)/) });
+    expect(facts.caPubShas[0].pubSha).toBe(pubKeySha(readFileSync(join(dir, 'keys/server.pem'), 'utf8')));
+    chmodSync(join(dir, 'etc/alchemist/secrets.env'), 0o640);
+    rmSync(join(dir, 'keys/k.pem'));
+  });
+});
+
+describe('secrets parser', () => {
+  it('a truncated or garbled probe is a ParseError that never echoes the line', () => {
+    expect(() => parseSecrets('S 0 missing\n', [{ path: '/x' }], 'p')).toThrow(/truncated/);
+    try {
+      parseSecrets('topsecretvalue\nEND\n', [{ path: '/x' }], 'p');
+      throw new Error('no throw');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ParseError);
+      expect((e as Error).message).not.toContain('topsecretvalue');
+    }
+  });
+  it('unreadable file: placeholder check is an error with the reason', () => {
+    const probe = parseSecrets(`S 0 640 root alchemist 10 regular file\nR 0 cat: /x: Permission denied\nEND\n`, [{ path: '/x' }], 'p');
+    const out = evaluateSecrets({ probe, caPubShas: [], caCertProblems: [], command: 'c' }, { files: [{ path: '/x' }], noCaKey: false, htpasswd: false });
+    expect(out.map((o) => o.status)).toEqual(['pass', 'error', 'skipped']);
+    expect(out[1].message).toMatch(/Permission denied/);
+  });
+});
