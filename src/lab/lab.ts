@@ -200,13 +200,18 @@ export async function up(o: UpOptions): Promise<LabInfo> {
     caCert: join(state, 'ca.pem'),
     nodes,
   };
-  await pool(nodes, o.flavour === 'full' ? 2 : 6, async (node) => {
-    await prepareNode(state, node);
-    await createNetwork(state, id, node);
-    await startInit(state, node);
-    if (node.flavour === 'full') await setupFullNode(state, id, node, log);
-    log(`${node.name} up at ${node.address}`);
-  });
+  try {
+    await pool(nodes, o.flavour === 'full' ? 2 : 6, async (node) => {
+      await prepareNode(state, node);
+      await createNetwork(state, id, node);
+      await startInit(state, node);
+      if (node.flavour === 'full') await setupFullNode(state, id, node, log);
+      log(`${node.name} up at ${node.address}`);
+    });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new LabError(`${msg}\n(the lab in ${state} is half-built: \`leafcert lab down --state ${o.state}\` removes it)`);
+  }
   writeFileSync(info.knownHosts, nodes
     .map((n) => `${n.address} ${readFileSync(join(n.nodeDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`)
     .join(''));

@@ -18,7 +18,7 @@ start_postgres() {
     chown postgres:postgres "$data/postgresql.conf" "$data/pg_hba.conf"
     fresh=1
   fi
-  (cd / && setpriv --reuid postgres --regid postgres --init-groups -- "$PG/pg_ctl" -D "$data" -l /var/log/postgresql-alchemist.log -w -t 60 start >/dev/null)
+  (cd / && setpriv --reuid postgres --regid postgres --init-groups -- "$PG/pg_ctl" -D "$data" -l /run/postgresql/postgresql.log -w -t 60 start >/dev/null)
   if [ "${fresh:-0}" = 1 ]; then
     pw=$(sed -n 's/^POSTGRES_PASSWORD=//p' /etc/alchemist/secrets.env)
     (cd / && setpriv --reuid postgres --regid postgres --init-groups -- "$PG/psql" -XqAt -v ON_ERROR_STOP=1 <<SQL
@@ -34,6 +34,7 @@ case $name in
     start_postgres
     lab-backend-start alchemist-api 0.0.0.0 8080 ;;
   monitoring)
+    chown -R prometheus:prometheus /var/lib/prometheus
     setsid setpriv --reuid prometheus --regid prometheus --init-groups -- prometheus \
       --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/var/lib/prometheus/metrics2 \
       --storage.tsdb.retention.time=1h --web.listen-address=0.0.0.0:9090 --web.enable-lifecycle \
@@ -42,7 +43,8 @@ case $name in
     for _ in $(seq 1 300); do
       (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null && break
       sleep 0.05
-    done ;;
+    done
+    (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null || { tail -5 /var/log/prometheus-monitoring.log >&2; exit 1; } ;;
   *)
     lab-backend-start "$name" 0.0.0.0 "$LAB_PORT" ;;
 esac

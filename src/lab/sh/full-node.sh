@@ -82,8 +82,10 @@ HOSTS
 
 # wait until every container reports READY (postgres initdb dominates)
 for name in $(awk '{print $1}' <<< "$CONTAINERS"); do
+  leader=$(sed -n "s/.*\"$name\":{\"leader\":\([0-9]*\)}.*/\1/p" /run/leafcert-lab/containers.json)
   for _ in $(seq 1 1200); do
     grep -q "^READY $name" "/var/log/containers/$name.log" && break
+    kill -0 "$leader" 2>/dev/null || break
     sleep 0.05
   done
   grep -q "^READY $name" "/var/log/containers/$name.log" || { echo "container $name not ready:"; tail -20 "/var/log/containers/$name.log"; exit 1; } >&2
