@@ -26,7 +26,8 @@ export interface FirewallExpect {
   interfaces?: Record<string, { tcp?: Port[]; udp?: Port[] }>;
   /** Trusted interfaces; `lo` is always added, as NixOS does. */
   trusted?: string[];
-  /** How refused packets are handled (networking.firewall.rejectPackets). */
+  /** How refused packets are handled (networking.firewall.rejectPackets). With `drop`, an
+   *  expected-closed port that answers RST fails port-closed: the firewall did not stop it. */
   refuse?: 'drop' | 'reject';
   /** Declared extra rules (extraCommands / extraInputRules) that are not drift, as written in the config. */
   extraRules?: string[];
@@ -359,7 +360,11 @@ function evaluate(f: FirewallFacts, e: FirewallExpect): Outcome[] {
     let status: Outcome['status'];
     let msg: string;
     if (p.state === 'filtered') [status, msg] = ['pass', `filtered: ${p.detail} (SYN dropped)`];
-    else if (p.state === 'refused') [status, msg] = ['pass', `refused at once (${p.detail}: RST or ICMP port-unreachable)`];
+    else if (p.state === 'refused' && e.refuse === 'drop') {
+      // With DROP, a refusal means the SYN got through the firewall to the TCP stack: only the
+      // absence of a listener keeps the port closed (nixos-facts §1 "What an outside probe sees").
+      [status, msg] = ['fail', `refused at once (${p.detail}) although the firewall should drop: the SYN reached the node's TCP stack, the port is not firewalled`];
+    } else if (p.state === 'refused') [status, msg] = ['pass', `refused at once (${p.detail}: RST or ICMP port-unreachable)`];
     else if (p.state === 'unreachable' && reachable) [status, msg] = ['pass', `rejected with ICMP ${p.detail}`];
     else if (p.state === 'open') [status, msg] = ['fail', `${f.target}:${port} ACCEPTED a TCP connection`];
     else [status, msg] = ['error', `could not tell: ${p.detail} (the node did not answer on any probed port)`];

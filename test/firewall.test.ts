@@ -101,11 +101,20 @@ describe('firewall suite', () => {
       alchemist, ctx,
     );
     const closed = byId(os, 'firewall.port-closed');
-    expect(closed.map((o) => o.status)).toEqual(['fail', 'pass']);
+    expect(closed.map((o) => o.status)).toEqual(['fail', 'fail']);
     expect(closed[0].message).toMatch(/ACCEPTED/);
-    expect(closed[1].message).toMatch(/^refused/);
+    expect(closed[1].message).toMatch(/^refused at once.*should drop/);
     expect(byId(os, 'firewall.port-open').map((o) => o.status)).toEqual(['pass', 'fail', 'fail', 'pass', 'pass']);
     expect(byId(os, 'firewall.port-open')[1].message).toMatch(/refused/);
+  });
+
+  it('refused on an expected-closed port fails when the firewall should drop (it was not firewalled)', () => {
+    const e = { ...alchemist, refuse: undefined };
+    const probes = { open: [22, 80, 443, 3000, 8080].map((p) => probe(p, 'open')), closed: [probe(5432, 'refused'), probe(6379, 'filtered')] };
+    expect(byId(firewallSuite.evaluate({ ...facts(healthy, e), probes }, e, ctx), 'firewall.port-closed').map((o) => o.status)).toEqual(['pass', 'pass']);
+    const strict = byId(firewallSuite.evaluate({ ...facts(healthy, alchemist), probes }, alchemist, ctx), 'firewall.port-closed');
+    expect(strict.map((o) => o.status)).toEqual(['fail', 'pass']);
+    expect(strict[0].message).toMatch(/not firewalled/);
   });
 
   it('an unreachable node gives error, not pass, for port-closed', () => {

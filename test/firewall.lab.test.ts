@@ -1,0 +1,54 @@
+// firewall suite against lab nodes: healthy passes every check; each lab firewall fault makes the
+// checks it names fail; healing brings every check back to pass. Both backends.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLab, type TestLab } from './helpers/lab.js';
+import { faultsFor, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
+import { firewallSuite } from '../suites/firewall.js';
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  describe(`firewall suite on a lab node (${backend})`, () => {
+    let lab: TestLab;
+    let r: SuiteRunner;
+    let node: string;
+    beforeAll(async () => {
+      lab = await startLab({ name: `firewall-${backend}`, firewall: backend });
+      node = lab.info.nodes[0].name;
+      r = await suiteRunner(lab, node, firewallSuite);
+    });
+    afterAll(async () => {
+      await r?.close();
+      await lab?.down();
+    });
+
+    it('healthy node passes every check, in few round trips', async () => {
+      const before = r.host.roundTrips;
+      const os = await r.run();
+      expect(notPassing(os)).toEqual([]);
+      expect(statusOf(os, 'firewall.port-closed').length).toBeGreaterThan(0);
+      // identity + the one firewall probe script
+      expect(r.host.roundTrips - before).toBe(2);
+      const enabled = os.find((o) => o.id === 'firewall.enabled')!;
+      expect(enabled.message).toContain(backend);
+    });
+
+    const faults = faultsFor('firewall', firewallSuite);
+    it('the lab has firewall faults for every check this suite cares about', () => {
+      expect(faults.map((f) => f.name)).toEqual(expect.arrayContaining(['firewall-extra-port', 'firewall-flushed', 'firewall-policy-accept']));
+      for (const f of faults) expect(f.catches.length, `${f.name} catches ${f.all.join(', ')}`).toBeGreaterThan(0);
+    });
+
+    for (const f of faults) {
+      it(`${f.name}: makes ${f.catches.join(', ')} fail; heal → all pass`, async () => {
+        await lab.fault(node, f.name);
+        try {
+          const os = await r.run();
+          for (const id of f.catches) expect(statusOf(os, id), `${id}: ${JSON.stringify(os.filter((o) => o.id === id).map((o) => o.message))}`).toContain('fail');
+          expect(os.filter((o) => o.status === 'error').map((o) => o.message)).toEqual([]);
+        } finally {
+          await lab.heal(node, f.name);
+        }
+        expect(notPassing(await r.run())).toEqual([]);
+      });
+    }
+  });
+}
