@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab, the demo and the tests need, only those missing.
+# Idempotent: on a machine that has them all it changes nothing and needs no network.
+# Package init scripts are kept from starting daemons on this host (the lab starts its own,
+# inside network namespaces) by a temporary policy-rc.d, removed afterwards.
+set -euo pipefail
+
+PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get install); missing packages cannot be installed as $(id -un)" >&2
+  exit 1
+fi
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: needs a Debian-like system with apt-get and dpkg-query" >&2
+  exit 1
+fi
+
+missing=()
+for p in $PACKAGES; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+policy=/usr/sbin/policy-rc.d
+had_policy=""
+if [ -e "$policy" ]; then
+  had_policy="$(mktemp)"
+  cp -p "$policy" "$had_policy"
+fi
+restore() {
+  if [ -n "$had_policy" ]; then mv -f "$had_policy" "$policy"; else rm -f "$policy"; fi
+}
+trap restore EXIT
+printf '#!/bin/sh\n# leafcert install-deps: do not start daemons on the host\nexit 101\n' > "$policy"
+chmod 755 "$policy"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
