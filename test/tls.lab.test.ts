@@ -1,0 +1,47 @@
+// tls suite against a lab node: healthy passes every check; each lab tls fault makes the checks
+// it names fail; healing brings every check back to pass.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLab, type TestLab } from './helpers/lab.js';
+import { faultsFor, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
+import { tlsSuite } from '../suites/tls.js';
+
+describe('tls suite on a lab node', () => {
+  let lab: TestLab;
+  let r: SuiteRunner;
+  let node: string;
+  beforeAll(async () => {
+    lab = await startLab({ name: 'tls' });
+    node = lab.info.nodes[0].name;
+    r = await suiteRunner(lab, node, tlsSuite);
+  });
+  afterAll(async () => {
+    await r?.close();
+    await lab?.down();
+  });
+
+  it('healthy node passes every check, with evidence', async () => {
+    const os = await r.run();
+    expect(notPassing(os)).toEqual([]);
+    expect(new Set(os.map((o) => o.id))).toEqual(new Set(tlsSuite.checkIds));
+    for (const o of os) expect(o.evidence.source).toBeTruthy();
+  });
+
+  const faults = faultsFor('tls', tlsSuite);
+  it('every lab tls fault names checks of this suite', () => {
+    expect(faults.length).toBeGreaterThan(0);
+    for (const f of faults) expect(f.catches.length, `${f.name} catches ${f.all.join(', ')}`).toBeGreaterThan(0);
+  });
+
+  for (const f of faults) {
+    it(`${f.name}: makes ${f.catches.join(', ')} fail; heal → all pass`, async () => {
+      await lab.fault(node, f.name);
+      try {
+        const os = await r.run();
+        for (const id of f.catches) expect(statusOf(os, id), `${id}: ${JSON.stringify(os.filter((o) => o.id === id).map((o) => o.message))}`).toContain('fail');
+      } finally {
+        await lab.heal(node, f.name);
+      }
+      expect(notPassing(await r.run())).toEqual([]);
+    });
+  }
+});
