@@ -10,6 +10,7 @@ import { secretsSuite } from '../suites/secrets.js';
 import { backupSuite } from '../suites/backup.js';
 import { monitoringSuite } from '../suites/monitoring.js';
 import { auditSuite } from '../suites/audit.js';
+import { checklistSuite } from '../suites/checklist.js';
 import { configSuite } from '../suites/config.js';
 
 export const suites: Suite<any, any>[] = [
@@ -23,6 +24,7 @@ export const suites: Suite<any, any>[] = [
   backupSuite,
   monitoringSuite,
   auditSuite,
+  checklistSuite,
   configSuite,
 ];
 

@@ -671,7 +671,8 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
         source: f.restore.source,
         expected: 'restored sha256 = live sha256 for files unchanged since the archive',
         observed: {
-          compared: compared.map((x) => ({ path: `/${x.path}`, sha256: x.liveSha256, restored: x.restoredSha256 })),
+          // 16 hex of each hash: enough to compare by eye, and a sampled secrets file stays unguessable.
+          compared: compared.map((x) => ({ path: `/${x.path}`, sha256: x.liveSha256?.slice(0, 16) ?? null, restored: x.restoredSha256?.slice(0, 16) ?? null })),
           excludedChangedSinceArchive: changed.map((x) => `/${x.path}`),
         },
         excerpt: f.restore.excerpt,
