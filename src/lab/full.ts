@@ -5,7 +5,10 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTAINER_CAPS } from './container.js';
-import { LabError, nodeSh, shDir } from './proc.js';
+import { LabError, nodeSh } from './proc.js';
+
+/** Where a node keeps the lab's scripts (copied in at prepare time; the checkout is hidden from nodes). */
+const NODE_SH = '/usr/local/lib/leafcert-lab';
 import { record } from './state.js';
 import type { LabContainerInfo, LabNodeInfo } from './types.js';
 import { pgHba, postgresqlConf, prometheusConfig, prometheusRules } from './services.js';
@@ -100,7 +103,7 @@ export async function setupFullNode(state: string, id: string, node: LabNodeInfo
   writeFileSync(join(root, 'monitoring', 'etc', 'prometheus', 'prometheus.yml'), prometheusConfig(CONTAINERS));
   writeFileSync(join(root, 'monitoring', 'etc', 'prometheus', 'rules', 'alchemist.rules.yml'), prometheusRules());
   const bounding = `-all,${CONTAINER_CAPS.map((c) => '+' + c).join(',')}`;
-  const r = await nodeSh(node.initPid, `LAB_SH=${shDir()} BOUNDING=${bounding} CONTAINERS='${lines.join('\n')}' bash ${join(shDir(), 'full-node.sh')}`, { timeoutMs: 180_000 });
+  const r = await nodeSh(node.initPid, `LAB_SH=${NODE_SH} BOUNDING=${bounding} CONTAINERS='${lines.join('\n')}' bash ${NODE_SH}/full-node.sh`, { timeoutMs: 180_000 });
   writeFileSync(join(node.nodeDir, 'full-node.log'), r.stdout + r.stderr);
   if (r.code !== 0 || !r.stdout.includes('FULL-READY'))
     throw new LabError(`${node.name}: full node setup failed (exit ${r.code}); ${join(node.nodeDir, 'full-node.log')}:\n${(r.stderr || r.stdout).split('\n').slice(-20).join('\n')}`);

@@ -5,7 +5,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, re
 import { join, resolve } from 'node:path';
 import { ensureCa, issueCert, TLS_NAMES } from './pki.js';
 import { nginxConf, sshdConfig, CERT_DIR } from './config.js';
-import { LabError, nodeSh, pool, run, sh, shDir, sleep } from './proc.js';
+import { LabError, nodeSh, packageRoot, pool, run, sh, shDir, sleep } from './proc.js';
 import { ensureStateDir, isLabDir, journal, labId, readState, record, writeState, type LabState } from './state.js';
 import type { LabInfo, LabNodeInfo } from './types.js';
 import { writeInventory } from './inventory.js';
@@ -109,6 +109,11 @@ async function prepareNode(state: string, node: LabNodeInfo): Promise<void> {
   chmodSync(join(d, 'usrlocal', 'upper', 'lib', 'lab-backend.pl'), 0o755);
   chmodSync(join(d, 'usrlocal', 'upper', 'sbin', 'lab-backend-start'), 0o755);
   copyFileSync(join(state, 'id_ed25519.pub'), join(d, 'root', '.ssh', 'authorized_keys'));
+  // The node sees neither the lab state nor the package (other labs' state dirs may sit in it):
+  // the scripts it runs later live in its own /usr/local.
+  const nodeSh_ = join(d, 'usrlocal', 'upper', 'lib', 'leafcert-lab');
+  mkdirSync(nodeSh_, { recursive: true });
+  for (const f of readdirSync(sh_)) copyFileSync(join(sh_, f), join(nodeSh_, f));
 }
 
 async function createNetwork(state: string, id: string, node: LabNodeInfo): Promise<void> {
@@ -136,7 +141,7 @@ async function startInit(state: string, node: LabNodeInfo): Promise<void> {
     '--ipc', '--propagation', 'private', '--mount-proc', 'bash', join(shDir(), 'node-init.sh')], {
     detached: true,
     stdio: ['ignore', fd, fd],
-    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_DIR: node.nodeDir, STATE_DIR: resolve(state),
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_DIR: node.nodeDir, STATE_DIR: resolve(state), PKG_ROOT: packageRoot(),
       NODE_HOSTNAME: node.hostname!, NODE_ADDRESS: node.address, FLAVOUR: node.flavour, FIREWALL: node.firewall, LANG: 'C' },
   });
   closeSync(fd);

@@ -5,6 +5,10 @@ import * as ssh from './ssh.js';
 import * as firewall from './firewall.js';
 import * as tls from './tls.js';
 import * as health from './health.js';
+import * as containers from './containers.js';
+import * as limits from './limits.js';
+import * as postgres from './postgres.js';
+import * as secrets from './secrets.js';
 
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
 
@@ -13,4 +17,8 @@ export const expectations: Record<string, ExpectFn> = {
   firewall: firewall.expect,
   tls: tls.expect,
   health: health.expect,
+  containers: containers.expect,
+  limits: limits.expect,
+  postgres: postgres.expect,
+  secrets: secrets.expect,
 };

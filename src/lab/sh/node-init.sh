@@ -3,7 +3,7 @@
 # namespaces. Builds the node's private view of the filesystem (overlays over /etc, /var/lib and
 # /usr/local whose upper dirs live in NODE_DIR, private /run, /tmp, /var/log, /root), hides the
 # lab state dir, starts the light services, prints READY, then reaps orphans until TERM.
-# Env: NODE_DIR STATE_DIR NODE_HOSTNAME NODE_ADDRESS FLAVOUR FIREWALL
+# Env: NODE_DIR STATE_DIR PKG_ROOT NODE_HOSTNAME NODE_ADDRESS FLAVOUR FIREWALL
 set -euo pipefail
 trap 'exit 0' TERM INT
 
@@ -18,7 +18,10 @@ mount -t tmpfs -o mode=0755,size=64m tmpfs /run
 mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp
 mount -t tmpfs -o mode=0755,size=64m tmpfs /var/log
 # The lab state (CA key, client key, other nodes) must not be visible on the node.
-if [ -d "$STATE_DIR" ]; then mount -t tmpfs -o mode=0700,size=1m tmpfs "$STATE_DIR"; fi
+# Nor the leafcert checkout (other labs keep their state dirs in it).
+for d in "$STATE_DIR" "$PKG_ROOT"; do
+  if [ -d "$d" ]; then mount -t tmpfs -o mode=0700,size=1m tmpfs "$d"; fi
+done
 
 echo "$NODE_HOSTNAME" > /etc/hostname
 printf '127.0.0.1 localhost\n%s %s\n127.0.0.1 api.alchemist.local monitoring.alchemist.local\n' \
