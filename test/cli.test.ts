@@ -143,7 +143,7 @@ describe('leafcert CLI: nodes that cannot be checked', () => {
     const r = cli(['run', '-i', inv, '--junit', join(d, 'junit.xml'), '--tap', join(d, 'r.tap'), '--json', join(d, 'e.json')]);
     expect(r.code, r.stdout + r.stderr).toBe(3);
     noStackTrace(r.stdout + r.stderr);
-    expect(r.stdout).toMatch(/ERROR leaf-down firewall\.\S+: .*(refused|ECONNREFUSED)/i);
+    expect(r.stdout).toMatch(/ERROR leaf-down firewall\..*: .*(refused|ECONNREFUSED)/i);
     const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
     expect(evidenceSchema(doc)).toBe(true);
     expect(doc.results.length).toBeGreaterThan(0);

@@ -91,3 +91,16 @@ describe('console reporter', () => {
     expect(none.text).toContain('no checks ran: the inventory or --only selected nothing');
   });
 });
+
+describe('console reporter: an unreachable node', () => {
+  it('prints one line for all the checks that share the same error, not one per check', async () => {
+    const sink = new Sink(false);
+    const errs = ['firewall.enabled', 'firewall.drift', 'tls.chain', 'tls.hostname', 'tls.min-days-left'].map((id) =>
+      result({ node: 'leaf-2', id, subject: 'leaf-2', status: 'error', message: 'leaf-2: no ssh handshake within 2000 ms', evidence: { source: 'transport ssh (unreachable)' } }),
+    );
+    await drive(new ConsoleReporter({ stream: sink }), [result(), ...errs], 3);
+    const lines = sink.text.split('\n').filter((l) => l.startsWith('ERROR'));
+    expect(lines).toEqual(['ERROR leaf-2 firewall.enabled, firewall.drift, tls.chain, tls.hostname, … (5 checks): leaf-2: no ssh handshake within 2000 ms']);
+    expect(sink.text).toContain('     source:   transport ssh (unreachable)');
+  });
+});

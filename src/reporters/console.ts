@@ -108,18 +108,33 @@ export class ConsoleReporter implements Reporter {
     this.draw();
   }
 
+  // A node that cannot be reached errors every planned check with the same reason: one line for
+  // the lot reads better than forty copies.
+  private errorGroup: { node: string; message: string; source: string; ids: string[] } | undefined;
+
+  private flushErrors(): void {
+    const g = this.errorGroup;
+    if (!g) return;
+    this.errorGroup = undefined;
+    const label = this.paint('33;1', 'ERROR');
+    const ids = g.ids.length > 4 ? `${g.ids.slice(0, 4).join(', ')}, … (${g.ids.length} checks)` : g.ids.join(', ');
+    this.print(`${label} ${g.node} ${ids}: ${line(g.message)}\n     source:   ${line(g.source)}`);
+  }
+
   onResult(r: Result): void {
     const row = this.rows.get(r.node);
     if (row) row.counts[r.status]++;
-    if (r.status === 'fail' || r.status === 'error') {
-      const label = r.status === 'fail' ? this.paint('31;1', 'FAIL') : this.paint('33;1', 'ERROR');
-      // Engine-made errors use the node as subject: do not say it twice.
-      const subject = r.subject === r.node ? '' : ` ${line(r.subject)}`;
-      const lines = [`${label} ${r.node} ${r.id}${subject}: ${line(r.message)}`];
-      if (r.status === 'fail') {
-        if (r.evidence.expected !== undefined) lines.push(`     expected: ${line(show(r.evidence.expected))}`);
-        if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);
-      }
+    const g = this.errorGroup;
+    if (g && !(r.status === 'error' && r.node === g.node && r.message === g.message)) this.flushErrors();
+    if (r.status === 'error') {
+      if (this.errorGroup) this.errorGroup.ids.push(r.subject === r.node ? r.id : `${r.id} ${r.subject}`);
+      else this.errorGroup = { node: r.node, message: r.message, source: r.evidence.source, ids: [r.subject === r.node ? r.id : `${r.id} ${r.subject}`] };
+      return;
+    }
+    if (r.status === 'fail') {
+      const lines = [`${this.paint('31;1', 'FAIL')} ${r.node} ${r.id} ${line(r.subject)}: ${line(r.message)}`];
+      if (r.evidence.expected !== undefined) lines.push(`     expected: ${line(show(r.evidence.expected))}`);
+      if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);
       lines.push(`     source:   ${line(r.evidence.source)}`);
       this.print(lines.join('\n'));
     } else if (this.tty) {
@@ -129,6 +144,7 @@ export class ConsoleReporter implements Reporter {
   }
 
   onNodeEnd(node: NodeSpec): void {
+    this.flushErrors();
     const row = this.rows.get(node.name);
     if (!row) return;
     row.state = 'done';
@@ -138,10 +154,12 @@ export class ConsoleReporter implements Reporter {
   }
 
   onWarning(message: string): void {
+    this.flushErrors();
     this.print(`${this.paint('33', 'warning:')} ${line(message)}`);
   }
 
   async onRunEnd(s: RunSummary): Promise<void> {
+    this.flushErrors();
     this.erase();
     const verdict =
       s.exitCode === 0 ? this.paint('32;1', 'CERTIFIED') : s.exitCode === 1 ? this.paint('31;1', 'NOT CERTIFIED') : this.paint('33;1', 'INCOMPLETE');
