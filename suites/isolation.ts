@@ -193,16 +193,21 @@ async function gather(ctx: SuiteContext, expect: IsolationExpect): Promise<Isola
       continue;
     }
     for (const l of hostListeners) {
-      if (l.family === 4 && listensOn(l, from.hostAddress)) targets.push({ id: targets.length, from, t: { target: 'host', address: from.hostAddress, port: l.port } });
+      if ((l.family === 4 || l.address === '::') && listensOn(l, from.hostAddress)) targets.push({ id: targets.length, from, t: { target: 'host', address: from.hostAddress, port: l.port } });
     }
     for (const other of ok) {
       if (other === from || !other.localAddress || !other.listeners) continue;
       for (const l of other.listeners) {
-        if (l.family === 4 && listensOn(l, other.localAddress)) targets.push({ id: targets.length, from, t: { target: other.name, address: other.localAddress, port: l.port } });
+        if ((l.family === 4 || l.address === '::') && listensOn(l, other.localAddress)) targets.push({ id: targets.length, from, t: { target: other.name, address: other.localAddress, port: l.port } });
       }
     }
   }
-  const capped = targets.slice(0, 512);
+  const seen = new Set<string>();
+  const unique = targets.filter((x) => {
+    const k = `${x.from.name}|${x.t.address}|${x.t.port}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+  const capped = unique.slice(0, 512);
   if (capped.length) {
     const rr = await host.exec(reachScript(capped.map((x) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port }))), {
       timeoutMs: Math.max(ctx.options.timeoutMs, 10_000),

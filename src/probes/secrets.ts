@@ -50,7 +50,8 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
     `  find ${roots} -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF ${excludeSecrets} > "$T/files"`,
     // NixOS: environment.etc and unit files point into the store (world-readable by construction).
     `  if [ -d /nix/store ]; then { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null; grep -rhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 500 | while read -r sp; do find -L "$sp" -type f -size -2M 2>/dev/null | head -n 2000; done; } >> "$T/files"; fi`,
-    `  sort -u "$T/files" | while IFS= read -r f; do if grep -qaF -f "$T/values" "$f" 2>/dev/null; then hits "$f" | while read -r i k; do printf 'L file %s %s %s\\n' "$i" "$k" "$f"; done; fi; done`,
+    // One grep over all candidates; the per-key pass runs only on the (few) files that hit.
+    `  sort -u "$T/files" | xargs -d '\\n' -r grep -laF -f "$T/values" 2>/dev/null | while IFS= read -r f; do hits "$f" | while read -r i k; do printf 'L file %s %s %s\\n' "$i" "$k" "$f"; done; done`,
     // Unit environments: readable by any user over D-Bus.
     `  if [ -d /run/systemd/system ]; then systemctl show --no-pager -p Id,Environment '*' > "$T/env" 2>/dev/null; awk -v RS= -v T="$T" '{print > (T "/unit." NR)}' "$T/env"; for u in "$T"/unit.*; do [ -f "$u" ] || continue; if grep -qaF -f "$T/values" "$u"; then id=$(sed -n 's/^Id=//p' "$u"); hits "$u" | while read -r i k; do printf 'L unit %s %s %s\\n' "$i" "$k" "$id"; done; fi; done; fi`,
     // Process environments.
@@ -59,10 +60,11 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
     // htpasswd files: named so, or named by nginx's auth_basic_user_file.
     `{ find ${roots} /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done`,
     // Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE certificate is a CA key.
-    `for f in $(find ${caPaths} -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000); do`,
-    `  if grep -q 'PRIVATE KEY-----' "$f" 2>/dev/null; then ph=$(openssl pkey -in "$f" -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16); [ -n "$ph" ] && [ "$ph" != "e3b0c44298fc1c14" ] || ph=-; printf 'K %s %s %s\\n' "$(stat -c '%a' "$f")" "$ph" "$f"; fi`,
-    `  if grep -q 'BEGIN CERTIFICATE' "$f" 2>/dev/null && command -v openssl >/dev/null; then rm -f "$T"/c.*; awk -v T="$T" '/BEGIN CERTIFICATE/{n++} n{print > (T "/c." n)}' "$f"; for c in "$T"/c.*; do [ -f "$c" ] || continue; ca=$(openssl x509 -in "$c" -noout -ext basicConstraints 2>/dev/null | grep -c 'CA:TRUE'); ph=$(openssl x509 -in "$c" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -c1-16); printf 'C %s %s %s\\n' "$ca" "$ph" "$f"; done; fi`,
-    'done',
+    `find ${caPaths} -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000 > "$T/kc"`,
+    `xargs -d '\\n' -r grep -l 'PRIVATE KEY-----' < "$T/kc" 2>/dev/null > "$T/kf"`,
+    `while IFS= read -r f; do ph=$(openssl pkey -in "$f" -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16); [ -n "$ph" ] && [ "$ph" != "e3b0c44298fc1c14" ] || ph=-; printf 'K %s %s %s\\n' "$(stat -c '%a' "$f")" "$ph" "$f"; done < "$T/kf"`,
+    // Certificates only matter when there is a key to match; bundles (> 3 certs) are public trust stores.
+    `if [ -s "$T/kf" ] && command -v openssl >/dev/null; then xargs -d '\\n' -r grep -c 'BEGIN CERTIFICATE' < "$T/kc" 2>/dev/null | awk -F: '$NF>=1 && $NF<=3 {sub(/:[0-9]+$/, ""); print}' | while IFS= read -r f; do rm -f "$T"/c.*; awk -v T="$T" '/BEGIN CERTIFICATE/{n++} n{print > (T "/c." n)}' "$f"; for c in "$T"/c.*; do [ -f "$c" ] || continue; ca=$(openssl x509 -in "$c" -noout -ext basicConstraints 2>/dev/null | grep -c 'CA:TRUE'); ph=$(openssl x509 -in "$c" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -c1-16); printf 'C %s %s %s\\n' "$ca" "$ph" "$f"; done; done; fi`,
     'command -v openssl >/dev/null || echo "O no-openssl"',
     'echo END',
   );
