@@ -135,14 +135,17 @@ let
   };
 
   monitoringInner = { ... }: {
+    # On the container's own address: the host (leafcert's monitoring suite) reaches it there;
+    # nothing routes to 10.233.0.0/16 from outside (no NAT, no forwarding on the host).
     services.prometheus = {
       enable = true;
-      listenAddress = "127.0.0.1";
+      listenAddress = localAddress "monitoring";
       port = 9090;
       scrapeConfigs = [
-        { job_name = "prometheus"; static_configs = [ { targets = [ "127.0.0.1:9090" ]; } ]; }
+        { job_name = "prometheus"; static_configs = [ { targets = [ "${localAddress "monitoring"}:9090" ]; } ]; }
       ];
     };
+    networking.firewall.allowedTCPPorts = [ 9090 ];
     services.grafana = {
       enable = true;
       settings = {
