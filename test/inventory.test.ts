@@ -138,3 +138,20 @@ describe('published inventory schema', () => {
     expect(Object.keys(props)).toEqual(registered.map((s) => s.key));
   });
 });
+
+describe('loadInventory: key files', () => {
+  it('a missing identity file is an inventory error at the key that names it (once per file)', () => {
+    const text =
+      'defaults:\n  ssh: { identityFile: ./nope/id_ed25519 }\nnodes:\n  - { name: a, host: h1, expect: e }\n  - { name: b, host: h2, expect: e }\n  - { name: c, host: h3, expect: e, ssh: { identityFile: /missing/key } }\n  - { name: d, transport: local, expect: e }\nexpectations:\n  e: { alpha: {} }\n';
+    let msg = '';
+    try {
+      parseInventory(text, '/srv/inv.yaml', { suites });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg.split('\n')).toEqual([
+      '/srv/inv.yaml:2:24: defaults.ssh.identityFile: identity file /srv/nope/id_ed25519 does not exist',
+      '/srv/inv.yaml:6:58: nodes[2].ssh.identityFile: identity file /missing/key does not exist',
+    ]);
+  });
+});

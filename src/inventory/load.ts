@@ -1,7 +1,7 @@
 // Loads an inventory: YAML (positions kept) → schema composed from the registered suites →
 // cross-field checks → NodeSpecs with defaults applied and relative paths resolved.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { suites as registeredSuites } from '../suites.js';
@@ -168,6 +168,18 @@ export function parseInventory(
     if (n.labels) spec.labels = n.labels;
     return spec;
   });
+
+  // A key file that is not there is an inventory mistake (exit 2, nothing runs), not a node fault.
+  const reported = new Set<string>();
+  (data.nodes as any[]).forEach((n, i) => {
+    const file = nodes[i].ssh.identityFile;
+    if (nodes[i].transport !== 'ssh' || !file || reported.has(file) || existsSync(file)) return;
+    reported.add(file);
+    const own = n.ssh?.identityFile !== undefined;
+    const segs = own ? ['nodes', i, 'ssh', 'identityFile'] : ['defaults', 'ssh', 'identityFile'];
+    problems.push({ path: formatPath(segs), message: `identity file ${file} does not exist`, ...locate(doc, lc, segs) });
+  });
+  if (problems.length) throw new InventoryError(path, byPosition(problems));
 
   const now = opts.now ?? new Date();
   const waivers: Waiver[] = data.waivers ?? [];
