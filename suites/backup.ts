@@ -14,6 +14,7 @@ import {
   borgTimeToEpoch,
   chooseSample,
   listingFilter,
+  LISTING_FORMAT,
   parseArchiveContents,
   parseBorgInfo,
   parseBorgList,
@@ -265,7 +266,7 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       `trap 'rm -f "$E" "$E.rc"' EXIT`,
       ...(e.paths ? [] : [section('info', `( ${borgCmd(wrapper, t2, `info --json ::${shq(newest.name)}`)} 2>"$E"; rc=$?; [ $rc = 0 ] || cat "$E"; exit $rc )`)]),
       // borg's exit code survives the pipe through a file; on failure its stderr follows the awk lines.
-      section('contents', `( { ${borgCmd(wrapper, t2, `list --format '{type}{TAB}{size}{TAB}{path}{NL}' ::${shq(newest.name)}`)} 2>"$E"; echo $? >"$E.rc"; } | ${listingFilter(roots, maxBytes, 200)}; rc=$(cat "$E.rc"); [ "$rc" = 0 ] || { cat "$E"; exit $rc; } )`),
+      section('contents', `( { ${borgCmd(wrapper, t2, `list --format ${LISTING_FORMAT} ::${shq(newest.name)}`)} 2>"$E"; echo $? >"$E.rc"; } | ${listingFilter(roots, maxBytes, 200)}; rc=$(cat "$E.rc"); [ "$rc" = 0 ] || { cat "$E"; exit $rc; } )`),
     ].join('\n');
     const src2 = `${wrapper} list ::${newest.name}`;
     try {
@@ -332,7 +333,16 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
         const r = await run(host, script, t4 * 1000 + 10_000);
         const ex = /^EXTRACT\t(\d+)$/m.exec(r.stdout);
         if (!ex) throw new ParseError(src4, 'restore script printed no EXTRACT line', (r.stdout + r.stderr).slice(0, 400));
-        const files = parseRestoreLines(r.stdout, sample.map((c) => c.path), src4);
+        const tz = facts.clock.value.tz;
+        const files = parseRestoreLines(r.stdout, sample.map((c) => c.path), src4).map((x, i) => {
+          let archivedMtime: number | null = null;
+          try {
+            archivedMtime = Math.floor(borgTimeToEpoch(sample[i].mtime, tz));
+          } catch {
+            /* unknown: only the archive time decides */
+          }
+          return { ...x, archivedMtime };
+        });
         facts.restore = Number(ex[1]) !== 0 && files.every((f) => f.restoredSha256 === null)
           ? fail(`extract failed: ${borgFailure(Number(ex[1]), r.stderr, t4)}`, src4, r.stderr)
           : { ok: true, value: { files, archiveEpoch }, source: src4, excerpt: r.stdout.slice(0, 600) };
@@ -663,7 +673,8 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
     else if (!f.restore.ok) out.push(stepError(id, title, subject, 'high', f.restore));
     else {
       const { files, archiveEpoch } = f.restore.value;
-      const changed = files.filter((x) => x.liveMtime === null || x.liveMtime > archiveEpoch);
+      // Changed since the archive: modified after it was made, unless its mtime is still the archived one.
+      const changed = files.filter((x) => x.liveMtime === null || (x.liveMtime > archiveEpoch && x.liveMtime !== x.archivedMtime));
       const compared = files.filter((x) => !changed.includes(x));
       const notRestored = compared.filter((x) => x.restoredSha256 === null);
       const differ = compared.filter((x) => x.restoredSha256 !== null && x.restoredSha256 !== x.liveSha256);

@@ -53,8 +53,8 @@ describe('borg parsers', () => {
     expect(borgFailure(2, 'Failed to create/acquire the lock /r/lock.exclusive (timeout).', 30)).toMatch(/locked/);
   });
   it('parses the listing filter and restore lines, and rejects cut-short output', () => {
-    const c = parseArchiveContents('ROOT\t3\tvar/lib/a\nCAND\t10\tvar/lib/a/x\nTOTAL\t4\n', 's');
-    expect(c).toEqual({ roots: { 'var/lib/a': 3 }, candidates: [{ path: 'var/lib/a/x', size: 10 }], entries: 4 });
+    const c = parseArchiveContents('ROOT\t3\tvar/lib/a\nCAND\t10\t2026-11-27T04:01:40.476966\tvar/lib/a/x\nTOTAL\t4\n', 's');
+    expect(c).toEqual({ roots: { 'var/lib/a': 3 }, candidates: [{ path: 'var/lib/a/x', size: 10, mtime: '2026-11-27T04:01:40.476966' }], entries: 4 });
     expect(() => parseArchiveContents('ROOT\t3\tvar/lib/a\n', 's')).toThrow(/TOTAL/);
     const h = 'a'.repeat(64);
     expect(parseRestoreLines(`EXTRACT\t0\nFILE\t0\t1700000000\t${h}\t${h}\n`, ['p'], 's')).toEqual([{ path: 'p', liveMtime: 1700000000, liveSha256: h, restoredSha256: h }]);
@@ -62,7 +62,7 @@ describe('borg parsers', () => {
     expect(() => parseRestoreLines('', ['p'], 's')).toThrow(/expected 1 FILE/);
   });
   it('samples spread over sorted candidates', () => {
-    const c = Array.from({ length: 10 }, (_, i) => ({ path: `f${i}`, size: 1 }));
+    const c = Array.from({ length: 10 }, (_, i) => ({ path: `f${i}`, size: 1, mtime: '2026-11-27T04:01:40' }));
     expect(chooseSample(c, 3).map((x) => x.path)).toEqual(['f0', 'f3', 'f6']);
     expect(chooseSample(c.slice(0, 2), 5)).toHaveLength(2);
   });
@@ -120,6 +120,15 @@ describe('backup evaluate', () => {
     expect(by(os, 'backup.canary-roundtrip').message).toMatch(/--allow-mutating/);
     expect(by(os, 'backup.pg-roundtrip').status).toBe('skipped');
     expect(os.every((o) => o.checklist.includes('backups'))).toBe(true);
+  });
+  it('keeps a file whose mtime is still the archived one, even when the archive is dated earlier', () => {
+    const f = facts({ restore: { ok: true, value: { archiveEpoch: NOW - 3 * 86400, files: [
+      { path: 'data/a.txt', liveMtime: NOW - 9000, archivedMtime: NOW - 9000, liveSha256: H('a'), restoredSha256: H('a') },
+      { path: 'data/b.txt', liveMtime: NOW - 60, archivedMtime: NOW - 9000, liveSha256: H('b'), restoredSha256: H('c') },
+    ] }, source: 'extract' } });
+    const o = by(evaluate(f, EXP, ro), 'backup.restore-sample');
+    expect(o.status).toBe('pass');
+    expect((o.evidence.observed as any).excludedChangedSinceArchive).toEqual(['/data/b.txt']);
   });
   it('fails on a missing unit and names the guide mistake', () => {
     const f = facts({ units: { ok: true, value: [{ Id: 'borgbackup-job-alchemist.service', LoadState: 'not-found' }, { Id: 'borgbackup-job-alchemist.timer', LoadState: 'not-found' }, { Id: 'borgbackup-alchemist.service', LoadState: 'not-found' }], source: 's' } });

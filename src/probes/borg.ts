@@ -148,6 +148,8 @@ export function borgCmd(wrapper: string, timeoutSec: number, args: string): stri
 export interface SampleCandidate {
   path: string;
   size: number;
+  /** The archived item's mtime as borg prints it (node-local, `{isomtime}`). */
+  mtime: string;
 }
 
 export interface ArchiveContents {
@@ -158,8 +160,8 @@ export interface ArchiveContents {
 }
 
 /**
- * Output of the listing filter (see listingFilter): `ROOT<TAB>count<TAB>root`, `CAND<TAB>size<TAB>path`,
- * `TOTAL<TAB>n`. A listing without TOTAL was cut short → ParseError.
+ * Output of the listing filter (see listingFilter): `ROOT<TAB>count<TAB>root`,
+ * `CAND<TAB>size<TAB>isomtime<TAB>path`, `TOTAL<TAB>n`. A listing without TOTAL was cut short → ParseError.
  */
 export function parseArchiveContents(text: string, source: string): ArchiveContents {
   const out: ArchiveContents = { roots: {}, candidates: [], entries: -1 };
@@ -167,7 +169,7 @@ export function parseArchiveContents(text: string, source: string): ArchiveConte
     if (!line) continue;
     const f = line.split('\t');
     if (f[0] === 'ROOT' && f.length >= 3) out.roots[f.slice(2).join('\t')] = Number(f[1]);
-    else if (f[0] === 'CAND' && f.length >= 3) out.candidates.push({ size: Number(f[1]), path: f.slice(2).join('\t') });
+    else if (f[0] === 'CAND' && f.length >= 4) out.candidates.push({ size: Number(f[1]), mtime: f[2], path: f.slice(3).join('\t') });
     else if (f[0] === 'TOTAL') out.entries = Number(f[1]);
     else throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
   }
@@ -176,7 +178,7 @@ export function parseArchiveContents(text: string, source: string): ArchiveConte
 }
 
 /**
- * awk over `borg list --format '{type}{TAB}{size}{TAB}{path}{NL}'`: counts entries under each expected
+ * awk over `borg list --format '{type}{TAB}{size}{TAB}{isomtime}{TAB}{path}{NL}'` (LISTING_FORMAT): counts entries under each expected
  * root and keeps a deterministic reservoir sample of small regular files, so a million-file archive
  * costs one pass on the node and a few lines on the wire.
  */
@@ -184,14 +186,16 @@ export function listingFilter(roots: string[], maxBytes: number, keep: number): 
   const rootList = roots.map((r) => r.replace(/^\/+/, '').replace(/\/+$/, ''));
   const awk = [
     'BEGIN { FS="\\t"; srand(42); n=split(R, roots, "\\n"); for (i=1;i<=n;i++) if (roots[i]!="") cnt[roots[i]]=0 }',
-    '{ total++; p=$3; for (i=3;i<=NF;i++) if (i>3) p=p "\\t" $i;',
+    '{ total++; p=$4; for (i=5;i<=NF;i++) p=p "\\t" $i;',
     '  for (r in cnt) if (p==r || index(p, r "/")==1) cnt[r]++;',
-    `  if ($1=="-" && $2+0 <= ${maxBytes}) { seen++; if (seen<=${keep}) { cs[seen]=$2; cp[seen]=p } else { j=int(rand()*seen)+1; if (j<=${keep}) { cs[j]=$2; cp[j]=p } } } }`,
-    `END { for (r in cnt) printf "ROOT\\t%d\\t%s\\n", cnt[r], r; m=(seen<${keep})?seen:${keep}; for (i=1;i<=m;i++) printf "CAND\\t%d\\t%s\\n", cs[i], cp[i]; printf "TOTAL\\t%d\\n", total }`,
+    `  if ($1=="-" && $2+0 <= ${maxBytes}) { seen++; if (seen<=${keep}) { cs[seen]=$2; cm[seen]=$3; cp[seen]=p } else { j=int(rand()*seen)+1; if (j<=${keep}) { cs[j]=$2; cm[j]=$3; cp[j]=p } } } }`,
+    `END { for (r in cnt) printf "ROOT\\t%d\\t%s\\n", cnt[r], r; m=(seen<${keep})?seen:${keep}; for (i=1;i<=m;i++) printf "CAND\\t%d\\t%s\\t%s\\n", cs[i], cm[i], cp[i]; printf "TOTAL\\t%d\\n", total }`,
   ].join('\n');
   // -v turns the two characters \\n back into a newline.
   return `awk -v R=${shq(rootList.join('\\n'))} ${shq(awk)}`;
 }
+
+export const LISTING_FORMAT = "'{type}{TAB}{size}{TAB}{isomtime}{TAB}{path}{NL}'";
 
 /** Choose `n` sample files spread over the candidates, in path order (stable for evidence). */
 export function chooseSample(cands: SampleCandidate[], n: number): SampleCandidate[] {
@@ -204,6 +208,8 @@ export function chooseSample(cands: SampleCandidate[], n: number): SampleCandida
 
 export interface RestoredFile {
   path: string;
+  /** Archived item's mtime (epoch s, whole seconds), null when unknown. */
+  archivedMtime?: number | null;
   /** Live file's mtime (epoch s), null when it no longer exists. */
   liveMtime: number | null;
   liveSha256: string | null;
