@@ -187,7 +187,7 @@ export class SshHost implements Host {
         if (err.level === 'client-timeout') return rej(new TransportError('unreachable', `${where}: no ssh handshake within ${ssh.connectTimeoutMs} ms`));
         if (err.code && UNREACHABLE_CODES.has(err.code)) return rej(new TransportError('unreachable', `${where}: ${err.code} ${err.message.replace(/^connect \w+ /, '')}`.trim()));
         if (err.level === 'client-socket' || err.level === 'client-dns') return rej(new TransportError('unreachable', `${where}: ${err.message}`));
-        if (/privateKey|Cannot parse/i.test(err.message)) return rej(new TransportError('config', `${where}: identity file ${ssh.identityFile}: ${err.message}`));
+        if (/private ?key|passphrase|Cannot parse/i.test(err.message)) return rej(new TransportError('config', `${where}: identity file ${ssh.identityFile}: ${err.message}`));
         rej(new TransportError('protocol', `${where}: ${err.message}`));
       };
       client.once('error', fail);

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { IDENTITY_SCRIPT, gatherIdentity, parseIdentity, parseOsRelease } from '../src/probes/identity.js';
+import { LocalHost } from '../src/transport/local.js';
+import { ParseError } from '../src/types.js';
+
+describe('identity probe', () => {
+  it('reads a NixOS node: pretty name, BUILD_ID, system store path, clock', () => {
+    const id = parseIdentity(readFileSync(new URL('../fixtures/identity/nixos-24.11.out', import.meta.url), 'utf8'));
+    expect(id).toEqual({
+      hostname: 'leaf-paris-1',
+      os: 'NixOS 24.11 (Vicuna)',
+      nixosVersion: '24.11.20250123.035f8c0',
+      currentSystem: '/nix/store/8k3wx5b7a1nhxq3ygz5p1n1s0yq5vy6r-nixos-system-leaf-paris-1-24.11.20250123.035f8c0',
+      kernel: '6.6.72',
+      clock: new Date(1790000000 * 1000).toISOString(),
+      machineId: '0b3c9a1e5d7f4e2a8c6b9d0e1f2a3b4c',
+    });
+  });
+
+  it('a non-NixOS host has no nixosVersion and no current-system; one exec', async () => {
+    const h = new LocalHost('here');
+    const id = await gatherIdentity(h);
+    expect(h.roundTrips).toBe(1);
+    expect(id.hostname).toBeTruthy();
+    expect(id.kernel).toBeTruthy();
+    expect(Math.abs(Date.parse(id.clock!) - Date.now())).toBeLessThan(5000);
+    expect(IDENTITY_SCRIPT.split('@@leafcert-rc').length - 1).toBe(6);
+  });
+
+  it('os-release quoting', () => {
+    expect(parseOsRelease('PRETTY_NAME="A \\"b\\""\nID=nixos\n# c\nX=\'y z\'')).toEqual({ PRETTY_NAME: 'A "b"', ID: 'nixos', X: 'y z' });
+  });
+
+  it('garbled output is a ParseError', () => {
+    expect(() => parseIdentity('Permission denied\n')).toThrow(ParseError);
+  });
+});
