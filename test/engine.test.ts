@@ -243,10 +243,39 @@ describe('runInventory', () => {
     expect(out.interrupted).toBe(true);
     expect(out.exitCode).toBe(3);
     expect(out.results).toHaveLength(8);
-    expect(out.results.every((r) => r.status === 'error')).toBe(true);
-    expect(out.results.find((r) => r.node === 'a')?.message).toBe('interrupted');
-    expect(out.results.find((r) => r.node === 'b')?.message).toBe('interrupted before the node was checked');
+    // beta gathered beside the hanging alpha and finished before the signal: its verdict stands.
+    const a = out.results.filter((r) => r.node === 'a');
+    expect(a.map((r) => [r.id, r.status, r.status === 'error' ? r.message : ''])).toEqual([
+      ['alpha.one', 'error', 'interrupted'],
+      ['alpha.two', 'error', 'interrupted'],
+      ['beta.one', 'pass', ''],
+      ['beta.two', 'pass', ''],
+    ]);
+    const b = out.results.filter((r) => r.node === 'b');
+    expect(b.every((r) => r.status === 'error' && r.message === 'interrupted before the node was checked')).toBe(true);
     expect(rec.events.at(-1)).toBe('run-end');
+  });
+
+  it('gathers the suites of a node concurrently (bounded) and reports them in suite order', async () => {
+    let active = 0;
+    let peak = 0;
+    const mk = (name: string, delay: number) => {
+      const base = fakeSuite(name, { delay: () => delay });
+      return { ...base, gather: async (ctx: any, e: any) => {
+        active++;
+        peak = Math.max(peak, active);
+        try {
+          return await base.gather(ctx, e);
+        } finally {
+          active--;
+        }
+      } } as any;
+    };
+    const suites = [mk('alpha', 40), mk('beta', 5), mk('gamma', 5), mk('delta', 5)];
+    const rec = new Recorder();
+    await runInventory(inventory([node('a')], { alpha: {}, beta: {}, gamma: {}, delta: {} }), { ...opts, suiteConcurrency: 3 }, [rec], deps(suites));
+    expect(peak).toBe(3);
+    expect(rec.results.map((r) => r.suite)).toEqual(['alpha', 'alpha', 'beta', 'beta', 'gamma', 'gamma', 'delta', 'delta']);
   });
 
   it('keeps going when a reporter throws', async () => {

@@ -19,7 +19,11 @@ export interface EngineOptions extends RunOptions {
   signal?: AbortSignal;
   /** For the evidence report. */
   argv?: string[];
+  /** Suites gathered at once on one node (default 4). */
+  suiteConcurrency?: number;
 }
+
+export const DEFAULT_SUITE_CONCURRENCY = 4;
 
 /** What the engine needs from the outside world; tests pass fakes. */
 export interface EngineDeps {
@@ -233,35 +237,45 @@ export async function runInventory(
         if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
       }
       emit((r) => r.onNodeStart(node, identity));
-      for (const ps of suites) {
-        const s0 = now();
-        if (opts.signal?.aborted) {
-          errorResults(node, ps, 'interrupted', host.describe, s0);
-          continue;
-        }
-        const ctx = {
-          node,
-          host,
-          identity,
-          options: { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir },
-          progress: (m: string) => emit((r) => r.onProgress?.(node.name, `${ps.suite.name}: ${m}`)),
-        };
-        let facts: unknown;
-        try {
-          facts = await withTimeout(
-            Promise.resolve().then(() => ps.suite.gather(ctx, ps.expect)),
-            opts.timeoutMs,
-            `gathering ${ps.suite.name} facts on ${node.name}`,
-            opts.signal,
-          );
-        } catch (e) {
-          const source = e instanceof ParseError ? e.source : host.describe;
-          errorResults(node, ps, reason(e), source, s0, e instanceof ParseError ? e.excerpt : undefined);
+      // Suites of a node gather concurrently over the node's one connection (bounded, so sshd's
+      // MaxSessions is not exhausted); results are still reported in suite order.
+      const options = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir };
+      const limitSuites = limiter(Math.max(1, opts.suiteConcurrency ?? DEFAULT_SUITE_CONCURRENCY));
+      const h = host;
+      const gathered = suites.map((ps) =>
+        limitSuites(async (): Promise<{ s0: Date; facts?: unknown; error?: unknown }> => {
+          const s0 = now();
+          if (opts.signal?.aborted) return { s0, error: new Interrupted() };
+          const ctx = {
+            node,
+            host: h,
+            identity,
+            options,
+            progress: (m: string) => emit((r) => r.onProgress?.(node.name, `${ps.suite.name}: ${m}`)),
+          };
+          try {
+            const facts = await withTimeout(
+              Promise.resolve().then(() => ps.suite.gather(ctx, ps.expect)),
+              opts.timeoutMs,
+              `gathering ${ps.suite.name} facts on ${node.name}`,
+              opts.signal,
+            );
+            return { s0, facts };
+          } catch (error) {
+            return { s0, error };
+          }
+        }),
+      );
+      for (const [i, ps] of suites.entries()) {
+        const { s0, facts, error } = await gathered[i];
+        if (error !== undefined) {
+          const source = error instanceof ParseError ? error.source : h.describe;
+          errorResults(node, ps, reason(error), source, s0, error instanceof ParseError ? error.excerpt : undefined);
           continue;
         }
         let outcomes: Outcome[];
         try {
-          outcomes = ps.suite.evaluate(facts, ps.expect, { node, identity, options: ctx.options, now: now() });
+          outcomes = ps.suite.evaluate(facts, ps.expect, { node, identity, options, now: now() });
         } catch (e) {
           errorResults(node, ps, `evaluating ${ps.suite.name}: ${reason(e)}`, e instanceof ParseError ? e.source : `suites/${ps.suite.name}`, s0);
           continue;
