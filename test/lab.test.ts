@@ -3,12 +3,14 @@
 // `lab down` leaves no namespace, process, cgroup or mount behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { parsePercent, parseSize } from '../src/units.js';
 import { promisify } from 'node:util';
 import { startLab, runCli, type TestLab } from './helpers/lab.js';
 import type { LabNodeInfo } from '../src/lab/types.js';
 
 const pexec = promisify(execFile);
+const readlink = (p: string) => readlinkSync(p);
 
 async function sh(cmd: string): Promise<{ code: number; out: string }> {
   try {
@@ -23,7 +25,7 @@ async function sh(cmd: string): Promise<{ code: number; out: string }> {
 function tools(lab: TestLab, node: LabNodeInfo) {
   const i = lab.info;
   return {
-    ssh: (cmd: string) => sh(`ssh -i ${i.identityFile} -o UserKnownHostsFile=${i.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 root@${node.address} ${JSON.stringify(cmd)}`),
+    ssh: (cmd: string) => sh(`ssh -i ${i.identityFile} -o UserKnownHostsFile=${i.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 root@${node.address} '${cmd.replace(/'/g, "'\\''")}'`),
     sClient: (args = '', name = 'api.alchemist.local') => sh(`echo | timeout 10 openssl s_client -connect ${node.address}:443 -servername ${name} -verify_hostname ${name} -CAfile ${i.caCert} ${args} 2>&1`),
     curl: (url: string, args = '') => {
       const host = new URL(url).hostname;
@@ -196,5 +198,105 @@ describe('nftables lab node', () => {
     expect((await t.port(6379)).out).toContain('rc=0');
     await lab.heal(node.name);
     expect((await t.port(6379)).out).toContain('rc=28');
+  });
+});
+
+describe('full lab node', () => {
+  let lab: TestLab;
+  let node: LabNodeInfo;
+  let t: ReturnType<typeof tools>;
+  beforeAll(async () => {
+    lab = await startLab({ name: 'lab-full', nodes: 1, flavour: 'full' });
+    node = lab.info.nodes[0]!;
+    t = tools(lab, node);
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('runs the five containers, isolated, without CAP_SYS_ADMIN, in their cgroups with the limits', async () => {
+    expect(node.containers.map((c) => c.name)).toEqual(['alchemist', 'alchemist-graph', 'alchemist-workflow', 'alchemist-agent', 'monitoring']);
+    const init = (ns: string) => readlink(`/proc/${node.initPid}/ns/${ns}`);
+    for (const c of node.containers) {
+      for (const ns of ['net', 'pid', 'mnt', 'uts', 'ipc', 'cgroup']) expect(readlink(`/proc/${c.hostPid}/ns/${ns}`), `${c.name} ${ns}`).not.toBe(init(ns));
+      const status = readFileSync(`/proc/${c.hostPid}/status`, 'utf8');
+      const capBnd = BigInt('0x' + status.match(/^CapBnd:\s+(\w+)/m)![1]);
+      expect(capBnd & (1n << 21n), `${c.name} CAP_SYS_ADMIN`).toBe(0n);
+      expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      const cg = readFileSync(`/proc/${c.hostPid}/cgroup`, 'utf8');
+      expect(cg).toContain(`machine.slice/container@${c.name}.service`);
+      expect(readFileSync(`${c.cgroup.memory}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(parseSize(c.memoryMax)));
+      expect(Number(readFileSync(`${c.cgroup.cpu}/cpu.cfs_quota_us`, 'utf8')) / 1000).toBe(parsePercent(c.cpuQuota) * 100);
+    }
+    const alch = node.containers[0]!;
+    expect(alch.memoryMax).toBe('8G');
+    expect(alch.cpuQuota).toBe('400%');
+    const r = await t.ssh('cat /run/leafcert-lab/containers.json; cat /etc/nixos-containers/alchemist.conf; ip -j link');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out.split('\n')[0]!).alchemist.leader).toBe(alch.nodePid);
+    expect(r.out).toContain('LOCAL_ADDRESS=10.233.1.2');
+    expect(r.out).toContain('"ve-alchemist-graph"');
+  });
+
+  it('serves each container service from the node, and /health through nginx from the alchemist container', async () => {
+    const r = await t.ssh('for a in 10.233.1.2:8080 10.233.2.2:6333 10.233.3.2:8081 10.233.4.2:11434; do curl -sS -m 3 http://$a/health; echo; curl -sS -m 3 http://$a/metrics | grep -c "^lab_service_healthy"; done');
+    expect(r.code).toBe(0);
+    for (const svc of ['alchemist-api', 'alchemist-graph', 'alchemist-workflow', 'alchemist-agent']) expect(r.out).toContain(`"service":"${svc}"`);
+    const health = await t.curl('https://api.alchemist.local/health');
+    expect(health.out).toMatch(/"status":"ok","service":"alchemist-api"[\s\S]*\n200 /);
+  });
+
+  it('runs PostgreSQL 15 in the alchemist container with explicit tuning and no trust', async () => {
+    const psql = (sql: string) => t.ssh(`nixos-container run alchemist -- runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -h /run/postgresql -XAt -c "${sql}"`);
+    const v = await psql("select name||'='||setting||' '||coalesce(unit,'')||'@'||source from pg_settings where name in ('shared_buffers','work_mem','max_wal_size','random_page_cost') order by name");
+    expect(v.code).toBe(0);
+    expect(v.out).toContain('shared_buffers=32768 8kB@configuration file');
+    expect(v.out).toContain('work_mem=4096 kB@configuration file');
+    const hba = await psql('select type, auth_method from pg_hba_file_rules');
+    expect(hba.out).toContain('host|scram-sha-256');
+    expect(hba.out).not.toContain('trust');
+    const tcp = await t.ssh('PGCONNECT_TIMEOUT=3 /usr/lib/postgresql/15/bin/psql -h 10.233.1.2 -U alchemist -w -XAt -c "select 1" alchemist 2>&1; true');
+    expect(tcp.out).toMatch(/password|authentication/i);
+  });
+
+  it('keeps secrets 0640 root:alchemist with real values, borg has an archive, prometheus scrapes and has rules', async () => {
+    const r = await t.ssh('stat -c "%a %U:%G" /etc/alchemist/secrets.env; grep -c "=[0-9a-f]\\{48\\}$" /etc/alchemist/secrets.env; stat -c "%a %U" /etc/borg/passphrase; borg-job-alchemist list --json');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('640 root:alchemist');
+    expect(r.out).toMatch(/^5$/m);
+    expect(r.out).toContain('600 root');
+    const archives = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { archives: Array<{ name: string }>; encryption: { mode: string } };
+    expect(archives.encryption.mode).toBe('repokey');
+    expect(archives.archives[0]!.name).toMatch(new RegExp(`^${node.name}-alchemist-\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d$`));
+    let targets = '';
+    for (let i = 0; i < 40; i++) {
+      targets = (await t.ssh('curl -sS -m 3 http://10.233.5.2:9090/api/v1/targets')).out;
+      if ((targets.match(/"health":"up"/g) ?? []).length === 5) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect((targets.match(/"health":"up"/g) ?? []).length).toBe(5);
+    const rules = await t.ssh('curl -sS -m 3 http://10.233.5.2:9090/api/v1/rules');
+    expect(rules.out).toContain('"name":"ExampleDown"');
+  });
+
+  it('health faults act on the alchemist container app and heal', async () => {
+    await lab.fault(node.name, 'health-down');
+    expect((await t.curl('https://api.alchemist.local/health')).out).toMatch(/\n502 /);
+    await lab.heal(node.name, 'health-down');
+    await lab.fault(node.name, 'health-wrong-json');
+    expect((await t.curl('https://api.alchemist.local/health')).out).toContain('"status":"degraded"');
+    await lab.heal(node.name);
+    expect((await t.curl('https://api.alchemist.local/health')).out).toMatch(/"status":"ok"[\s\S]*\n200 /);
+    // the restarted app runs like the container's own processes: in its cgroup, no CAP_SYS_ADMIN
+    const c = node.containers[0]!;
+    const pids = readFileSync(`${c.cgroup.memory}/cgroup.procs`, 'utf8').trim().split('\n');
+    const perl = pids.find((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('lab-backend.pl'); } catch { return false; } });
+    expect(perl).toBeDefined();
+  });
+
+  it('down leaves no namespace, process, cgroup, mount or state behind', async () => {
+    const id = node.netns.split('-')[1]!;
+    await lab.down();
+    expect(await leftovers(id, lab.info.state)).toEqual([]);
   });
 });
