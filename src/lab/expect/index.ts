@@ -9,6 +9,10 @@ import * as containers from './containers.js';
 import * as limits from './limits.js';
 import * as postgres from './postgres.js';
 import * as secrets from './secrets.js';
+import * as backup from './backup.js';
+import * as monitoring from './monitoring.js';
+import * as audit from './audit.js';
+import * as checklist from './checklist.js';
 
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
 
@@ -21,4 +25,8 @@ export const expectations: Record<string, ExpectFn> = {
   limits: limits.expect,
   postgres: postgres.expect,
   secrets: secrets.expect,
+  backup: backup.expect,
+  monitoring: monitoring.expect,
+  audit: audit.expect,
+  checklist: checklist.expect,
 };

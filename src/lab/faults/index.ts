@@ -3,9 +3,15 @@ import type { Fault } from './types.js';
 import { faults as firewall } from './firewall.js';
 import { faults as tls } from './tls.js';
 import { faults as health } from './health.js';
+import { faults as backup } from './backup.js';
+import { faults as monitoring } from './monitoring.js';
+import { faults as audit } from './audit.js';
 
 export const allFaults: Fault[] = [
   ...firewall,
   ...tls,
   ...health,
+  ...backup,
+  ...monitoring,
+  ...audit,
 ];

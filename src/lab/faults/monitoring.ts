@@ -1,0 +1,62 @@
+// Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
+// down), or an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP). Apply
+// and heal wait until Prometheus itself reports the change, so a check right after sees it.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { Fault, FaultContext } from './types.js';
+
+const PROM = 'http://10.233.5.2:9090';
+const TARGET = { container: 'alchemist-graph', port: 6333, instance: '10.233.2.2:6333' };
+const RULES_FILE = '/var/lib/nixos-containers/monitoring/etc/prometheus/rules/alchemist.rules.yml';
+const RULE = 'ServiceUnhealthy';
+
+/** Poll the Prometheus API from inside the node until `test` (a grep -E on the JSON) holds, or give up. */
+async function waitFor(ctx: FaultContext, path: string, grep: string, want: boolean, what: string): Promise<void> {
+  const cond = `curl -s --max-time 2 ${PROM}${path} | grep -Eq '${grep}'`;
+  await ctx.exec(
+    `for i in $(seq 1 150); do if ${want ? '' : '! '}${cond}; then exit 0; fi; sleep 0.2; done; echo 'timed out waiting for Prometheus: ${what}' >&2; exit 1`,
+  );
+}
+
+const targetRe = (health: 'up' | 'down') => `"instance":"${TARGET.instance}"[^}]*\\}[^}]*"health":"${health}"`;
+
+export const faults: Fault[] = [
+  {
+    name: 'monitoring-target-down',
+    area: 'monitoring',
+    breaks: `the metrics listener of ${TARGET.container} (${TARGET.instance}) is stopped, so its Prometheus target is down`,
+    catches: ['monitoring.targets-up'],
+    needs: 'full',
+    async apply(ctx) {
+      const pid = `/run/lab-backend-${TARGET.container}.pid`;
+      await ctx.containerExec(TARGET.container, `kill $(cat ${pid}) && for i in $(seq 1 50); do kill -0 $(cat ${pid}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
+      await waitFor(ctx, '/api/v1/targets', targetRe('down'), true, `${TARGET.instance} down`);
+    },
+    async heal(ctx) {
+      await ctx.containerExec(TARGET.container, `kill -0 $(cat /run/lab-backend-${TARGET.container}.pid) 2>/dev/null || lab-backend-start ${TARGET.container} 0.0.0.0 ${TARGET.port}`);
+      await waitFor(ctx, '/api/v1/targets', targetRe('up'), true, `${TARGET.instance} up`);
+    },
+  },
+  {
+    name: 'monitoring-rule-missing',
+    area: 'monitoring',
+    breaks: `the alert rule ${RULE} is removed from the rules file and Prometheus reloaded (SIGHUP)`,
+    catches: ['monitoring.rules-loaded'],
+    needs: 'full',
+    async apply(ctx) {
+      const orig = (await ctx.readFile(RULES_FILE)).toString('utf8');
+      writeFileSync(join(ctx.scratch, 'rules.yml'), orig);
+      const doc = parse(orig) as { groups: { rules: { alert?: string }[] }[] };
+      for (const g of doc.groups) g.rules = g.rules.filter((r) => r.alert !== RULE);
+      await ctx.writeFile(RULES_FILE, stringify(doc));
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/rules', `"name":"${RULE}"`, false, `${RULE} unloaded`);
+    },
+    async heal(ctx) {
+      await ctx.writeFile(RULES_FILE, readFileSync(join(ctx.scratch, 'rules.yml')));
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/rules', `"name":"${RULE}"`, true, `${RULE} loaded`);
+    },
+  },
+];
