@@ -1,7 +1,6 @@
 // Suite key → the healthy lab node's expectation for it. `lab up` writes inventory.yaml from these.
 // One line per key; a module returns undefined when its suite does not apply to a node.
 import type { LabInfo, LabNodeInfo } from '../types.js';
-import * as ssh from './ssh.js';
 import * as firewall from './firewall.js';
 import * as tls from './tls.js';
 import * as health from './health.js';
@@ -17,7 +16,6 @@ import * as checklist from './checklist.js';
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
 
 export const expectations: Record<string, ExpectFn> = {
-  ssh: ssh.expect,
   firewall: firewall.expect,
   tls: tls.expect,
   health: health.expect,
