@@ -145,10 +145,12 @@ export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
     const r = f.ready;
     const b = f.buildinfo;
     if (!r || !b) out.push(outcome(ids.ready, titles.ready, subject, 'high', 'error', 'not gathered', { source: 'monitoring probe' }));
-    else if (!b.ok) out.push(err(ids.ready, titles.ready, subject, 'high', b));
     else if (!r.ok) out.push(err(ids.ready, titles.ready, subject, 'high', r));
+    else if (r.value.status === 503 && !/^\s*</.test(r.value.body)) {
+      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `Prometheus is not ready: /-/ready answered HTTP 503 (${r.value.body.slice(0, 80)})`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
+    } else if (!b.ok) out.push(err(ids.ready, titles.ready, subject, 'high', b));
     else if (r.value.status !== 200) {
-      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `/-/ready answered HTTP ${r.value.status}: ${r.value.body}`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
+      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `/-/ready answered HTTP ${r.value.status}: ${r.value.body.slice(0, 80)}`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
     } else {
       out.push(outcome(ids.ready, titles.ready, subject, 'high', 'pass', `Prometheus ${b.value.version} is ready`, { source: `${r.source}; ${b.source}`, expected: 'HTTP 200 and the API answering', observed: { ready: r.value.body, version: b.value.version }, excerpt: b.excerpt }));
     }
@@ -158,7 +160,10 @@ export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
     else if (!t.ok) out.push(err(ids.targets, titles.targets, subject, 'high', t));
     else {
       const allowed = new Set(e.allowDown ?? []);
-      const down = t.value.filter((x) => x.health !== 'up' && !allowed.has(x.job) && !allowed.has(`${x.job}/${x.instance}`));
+      const isAllowed = (x: PromTarget) => allowed.has(x.job) || allowed.has(`${x.job}/${x.instance}`);
+      const down = t.value.filter((x) => x.health === 'down' && !isAllowed(x));
+      // "unknown": not scraped yet (Prometheus just started): cannot say up or down.
+      const unknown = t.value.filter((x) => x.health === 'unknown' && !isAllowed(x));
       const jobs = new Set(t.value.map((x) => x.job));
       const missingJobs = (e.jobs ?? []).filter((j) => !jobs.has(j));
       const observed = t.value.map((x) => ({ job: x.job, instance: x.instance, health: x.health, ...(x.lastError ? { lastError: x.lastError } : {}) }));
@@ -170,6 +175,8 @@ export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
           ...(missingJobs.length ? [`no target for job(s) ${missingJobs.join(', ')}`] : []),
         ];
         out.push(outcome(ids.targets, titles.targets, subject, 'high', 'fail', parts.join('; ').slice(0, 600), ev));
+      } else if (unknown.length) {
+        out.push(outcome(ids.targets, titles.targets, subject, 'high', 'error', `not scraped yet (health unknown): ${unknown.map((x) => `${x.job}/${x.instance}`).join(', ')}`, ev));
       } else out.push(outcome(ids.targets, titles.targets, subject, 'high', 'pass', `${t.value.length} target(s) up in ${jobs.size} job(s)`, ev));
     }
 

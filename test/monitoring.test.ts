@@ -72,10 +72,20 @@ describe('monitoring evaluate', () => {
     f.rules = { ok: false, reason: 'answered HTML (HTTP 200, text/html)', source: 'GET rules' };
     const os = evaluate(f, EXP);
     expect(by(os, 'monitoring.prometheus-ready').status).toBe('fail');
+    expect(by(os, 'monitoring.prometheus-ready').message).toMatch(/not ready: \/-\/ready answered HTTP 503/);
     expect(by(os, 'monitoring.targets-up').message).toMatch(/no active targets/);
     expect(by(os, 'monitoring.rules-loaded').status).toBe('error');
     const lost = evaluate({ prometheus: { error: 'container monitoring not found on the node', source: 'locator' }, grafana: { skipped: 'x' } }, EXP);
     expect(lost.filter((o) => o.status === 'error')).toHaveLength(3);
+  });
+  it('a target not scraped yet is an error (cannot say), not a pass', () => {
+    const f = base();
+    const t = parseTargets(answer(fx('targets-all-up.json')));
+    t[0].health = 'unknown';
+    f.targets = { ok: true, value: t, source: 'GET targets', excerpt: '' };
+    const o = by(evaluate(f, EXP), 'monitoring.targets-up');
+    expect(o.status).toBe('error');
+    expect(o.message).toMatch(/not scraped yet/);
   });
   it('judges Grafana when expected', () => {
     const f = base();

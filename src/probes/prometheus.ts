@@ -90,7 +90,8 @@ export function apiData(a: HttpAnswer): any {
   try {
     j = JSON.parse(a.body);
   } catch {
-    throw new ParseError(a.source, `answered HTTP ${a.status} with a body that is not JSON (${ctype || 'no content-type'})`, a.body.slice(0, 200));
+    const hint = a.status === 503 ? ': Prometheus is not ready yet (starting, or replaying its WAL)' : '';
+    throw new ParseError(a.source, `answered HTTP ${a.status} with a body that is not JSON (${ctype || 'no content-type'})${hint}`, a.body.slice(0, 200));
   }
   if (j?.status === 'error') throw new ParseError(a.source, `API error ${j.errorType ?? ''}: ${j.error ?? ''}`.trim(), a.body.slice(0, 200));
   if (j?.status !== 'success' || typeof j.data !== 'object' || j.data === null) {
