@@ -143,6 +143,14 @@ describe('config checks on the example configuration', () => {
     expect(failing(out, 'config.secret-in-store')).toHaveLength(3);
   });
 
+  it('commands and files that fetch a secret are not secrets (BORG_PASSCOMMAND, *_FILE)', () => {
+    const m = clone(example());
+    m.host.units.push({ name: 'borgbackup-job-alchemist', path: 'systemd.services.borgbackup-job-alchemist', environment: { BORG_PASSCOMMAND: 'cat /var/lib/alchemist-secrets/borg-passphrase', BORG_REPO: '/var/lib/borg/alchemist', DB_PASSWORD_FILE: '/run/secrets/db' }, serviceConfig: {} });
+    expect(failing(evaluateManifest(m, 'x'), 'config.secret-in-store')).toEqual([]);
+    m.host.units[m.host.units.length - 1].environment.BORG_PASSPHRASE = 'not-a-placeholder';
+    expect(failing(evaluateManifest(m, 'x'), 'config.secret-in-store')).toHaveLength(1);
+  });
+
   it('drop-capability instead of a user namespace satisfies the CAP_SYS_ADMIN check', () => {
     const m = clone(example());
     for (const c of m.containers) {

@@ -43,6 +43,16 @@ describe.skipIf(!nixInstantiate)(`lib.manifest on stub configs${nixInstantiate ?
     expect(m.host.postgresql.initialScript).toBe('/nix/store/aaaa-init.sql');
   });
 
+  it('a container given by path (its config throws) and NAT forwardPorts with lists still validate', () => {
+    const m = parseManifest(
+      evalManifest(`{ containers.web = { path = "/nix/var/nix/profiles/per-container/web"; config = throw "used but not defined"; }; networking.nat = { enable = true; forwardPorts = [ { sourcePort = 8443; proto = "tcp"; destination = "10.0.0.2:443"; loopbackIPs = [ "192.0.2.1" ]; } ]; }; }`),
+      'path-container',
+    );
+    expect(m.containers[0]).toMatchObject({ name: 'web', privateUsers: 'no' });
+    expect(m.containers[0].config.firewall.allowedTCPPorts).toEqual([]);
+    expect(m.host.networking.nat.forwardPorts[0]).toMatchObject({ sourcePort: 8443, loopbackIPs: ['192.0.2.1'] });
+  });
+
   it('falls back to nftables.enable for the backend on nixpkgs without networking.firewall.backend', () => {
     const m = parseManifest(evalManifest('{ networking.nftables.enable = true; }'), 'nft');
     expect(m.host.firewall.backend).toBe('nftables');

@@ -1,7 +1,7 @@
 // `leafcert plan --from-nix`: manifests become inventories that load through the inventory loader
 // with every suite's schema, each value citing its NixOS option path.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -119,12 +119,21 @@ describe('leafcert plan (built CLI)', () => {
 
   it('writes an inventory that `run` would load, and the option-path map', () => {
     const out = join(dir, 'inv.yaml');
+    writeFileSync(join(dir, 'id_ed25519'), 'not read by plan');
     const r = run(['plan', '--from-nix', fx('example.manifest.json'), '--node', 'leaf=alchemist-leaf-node', '--out', out, '--identity-file', 'id_ed25519', '--option-paths', join(dir, 'paths.json')]);
     expect(r.status, r.stderr).toBe(0);
     const inv = parseInventory(readFileSync(out, 'utf8'), out);
     expect(inv.nodes[0]).toMatchObject({ name: 'leaf', host: 'alchemist-leaf-node' });
     expect(inv.nodes[0].ssh.identityFile).toBe(join(dir, 'id_ed25519'));
     expect(JSON.parse(readFileSync(join(dir, 'paths.json'), 'utf8'))['expectations.alchemist-leaf-node.firewall.open']).toBe('networking.firewall.allowedTCPPorts');
+  });
+
+  it('writes the inventory but warns when `run` would refuse it (a key file not created yet)', () => {
+    const out = join(dir, 'later.yaml');
+    const r = run(['plan', '--from-nix', fx('example.manifest.json'), '--out', out, '--identity-file', 'missing-key']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: `run` will refuse this inventory until this is fixed: .*missing-key/);
+    expect(readFileSync(out, 'utf8')).toContain('identityFile: missing-key');
   });
 
   it('exit 2 with the field named on a bad manifest or a bad --node', () => {

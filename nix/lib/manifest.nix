@@ -346,7 +346,8 @@ let
           path = at "" [ "systemd" "services" unit ];
           serviceConfig = pick (svcs.${unit}.serviceConfig or { }) [ "MemoryMax" "MemoryHigh" "CPUQuota" "TasksMax" "Slice" ];
         };
-        config = node (x.config or { }) (at base [ "config" ]);
+        # A container given by `path` (no `config`) throws when its config is read: empty then.
+        config = node (try (x.config or { }) { }) (at base [ "config" ]);
       }) (names cs);
 
   stateVersion = c: get c [ "system" "stateVersion" ] null;

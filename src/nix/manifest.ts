@@ -11,6 +11,7 @@ export const MANIFEST_VERSION = 1;
 
 export type Scalar = string | number | boolean | null;
 export type Value = Scalar | Scalar[];
+export type DeepValue = Scalar | DeepValue[] | { [k: string]: DeepValue };
 
 export interface PortRange { from: number; to: number }
 export interface PortOptions {
@@ -36,7 +37,7 @@ export interface Networking {
   hostName: string | null;
   domain: string | null;
   bridges: { name: string; path: string; interfaces: string[] }[];
-  nat: { path: string; enable: boolean; internalInterfaces: string[]; internalIPs: string[]; externalInterface: string | null; forwardPorts: Record<string, Scalar>[] };
+  nat: { path: string; enable: boolean; internalInterfaces: string[]; internalIPs: string[]; externalInterface: string | null; forwardPorts: Record<string, DeepValue>[] };
   nftables: { path: string; enable: boolean };
 }
 export type ServiceConfig = Partial<Record<
@@ -137,7 +138,7 @@ export interface Container {
   privateUsers: 'no' | 'identity' | 'pick' | number;
   extraFlags: string[];
   additionalCapabilities: string[];
-  forwardPorts: Record<string, Scalar>[];
+  forwardPorts: Record<string, DeepValue>[];
   bindMounts: { name: string; path: string; mountPoint: string; hostPath: string | null; isReadOnly: boolean }[];
   unit: { path: string; serviceConfig: ServiceConfig };
   config: NodeSection;

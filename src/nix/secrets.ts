@@ -2,9 +2,10 @@
 // them: a report shows a fingerprint (sha256 prefix + length), never the value.
 import { createHash } from 'node:crypto';
 
-/** Variable / key names that carry credentials. `_FILE`/`_PATH`/`_DIR` names point at a file: fine. */
+/** Variable / key names that carry credentials. `_FILE`/`_PATH`/`_DIR` names point at a file: fine… */
 const SECRET_NAME = /(PASS(WORD|WD|PHRASE)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|REQUIREPASS)/i;
-const FILE_NAME = /(_FILE|_PATH|_DIR|_FILES|FILE)$/i;
+// …and names of commands that fetch the secret (BORG_PASSCOMMAND) are not secrets either.
+const FILE_NAME = /(_FILE|_PATH|_DIR|_FILES|FILE|COMMAND|_CMD)$/i;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name) && !FILE_NAME.test(name);
@@ -41,7 +42,7 @@ export function hasPrivateKeyBlock(text: string): boolean {
 }
 
 /** Placeholders that were meant to be substituted and never were: they are known credentials. */
-const PLACEHOLDERS = [/@[A-Z][A-Z0-9_]*@/g, /\byour_[a-z0-9_]+_here\b/gi, /\b(?:CHANGE_?ME|REPLACE_?ME|FIXME)\b/gi, /<(?:password|secret|token|api[_-]?key)>/gi];
+const PLACEHOLDERS = [/@[A-Z][A-Z0-9_]{2,}@/g, /\byour_[a-z0-9_]+_here\b/gi, /\b(?:CHANGE_?ME|REPLACE_?ME|FIXME)\b/gi, /<(?:password|secret|token|api[_-]?key)>/gi];
 
 export function placeholders(text: string): string[] {
   const found = new Set<string>();
