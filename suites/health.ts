@@ -8,7 +8,7 @@ import { httpProbe, type HttpProbe } from '../src/probes/http.js';
 
 export interface HealthExpect {
   url: string;
-  /** Address to connect to (default: the node's address); the URL's host is sent as SNI and Host. */
+  /** Address to connect to (default, or the node's own name: the node's address); the URL's host is sent as SNI and Host. */
   connect?: string;
   /** PEM CA to verify https against (only it is trusted). */
   ca?: string;
@@ -50,7 +50,7 @@ export interface HealthFacts {
 async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFacts> {
   const probes = await Promise.all(
     expect.map(async (e) => {
-      const connect = e.connect ?? ctx.host.address ?? ctx.node.host;
+      const connect = e.connect === undefined || e.connect === ctx.node.name ? ctx.host.address ?? ctx.node.host : e.connect;
       if (!connect) return { url: e.url, connect: '', ok: false, error: 'no address to connect to (no connect and the node has no host)' };
       let ca: Buffer | undefined;
       if (e.ca) {

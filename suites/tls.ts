@@ -11,7 +11,7 @@ import { probeProtocolAny, tlsHandshake, TLS_VERSIONS, type ProtocolProbe, type 
 export interface TlsEndpointExpect {
   /** Name and port clients use, e.g. api.alchemist.local:443. */
   endpoint: string;
-  /** Address to connect to (default: the node's address); the endpoint's name is still sent as SNI. */
+  /** Address to connect to (default, or the node's own name: the node's address); the endpoint's name is still sent as SNI. */
   connect?: string;
   /** SNI override (default: the endpoint's host). */
   servername?: string;
@@ -107,7 +107,10 @@ export async function gatherEndpoint(e: TlsEndpointExpect, target: string | unde
 }
 
 async function gather(ctx: SuiteContext, expect: TlsExpect): Promise<TlsFacts> {
-  const endpoints = await Promise.all(expect.map((e) => gatherEndpoint(e, e.connect ?? ctx.host.address ?? ctx.node.host, ctx.options.baseDir)));
+  const nodeAddr = ctx.host.address ?? ctx.node.host;
+  // `connect: <this node's name>` (as in the design's inventory) means the node's own address.
+  const target = (c?: string) => (c === undefined || c === ctx.node.name ? nodeAddr : c);
+  const endpoints = await Promise.all(expect.map((e) => gatherEndpoint(e, target(e.connect), ctx.options.baseDir)));
   return { endpoints };
 }
 

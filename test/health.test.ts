@@ -85,6 +85,12 @@ describe('health suite', () => {
     expect(os[0].message).toMatch(/UNABLE_TO_VERIFY|self.signed|issuer/i);
     expect((await run([{ url: `https://api.alchemist.local:${httpsPort}/`, ca: 'missing.pem' }]))[0].message).toMatch(/missing\.pem/);
   });
+  it('connect defaults to the node address, and the node\'s own name means its address', async () => {
+    mode = { body: '{"status":"ok","db":{"up":true}}', status: 200, delay: 0 };
+    const l: HealthList = [{ url: `https://api.alchemist.local:${httpsPort}/health`, ca: 'ca.crt', connect: 'n' }, { url: `https://api.alchemist.local:${httpsPort}/health`, ca: 'ca.crt' }];
+    expect(st(await run(l))).toEqual(['health.status:pass', 'health.status:pass']);
+  });
+
   it('subset match is recursive; arrays compare whole', () => {
     expect(subsetMismatches({ a: { b: 1 } }, { a: { b: 1, c: 2 }, d: 3 })).toEqual([]);
     expect(subsetMismatches({ a: [1, 2] }, { a: [1, 2, 3] })).toEqual(['$.a: expected [1,2], got [1,2,3]']);
