@@ -119,6 +119,7 @@ export function parseFirewallOutput(output: string, expect: FirewallExpect): Omi
   if (nft.rc === 127) facts.nftNote = 'nft not installed';
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
   else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra));
+  if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
   const ss = s.get('ss')!;
   if (ss.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
   return facts;

@@ -134,6 +134,12 @@ describe('firewall suite', () => {
     }
   });
 
+  it('no firewall tool on the node: error, not a verdict', () => {
+    const out = output({ 'iptables-save': NOT_FOUND, 'ip6tables-save': NOT_FOUND, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    for (const id of ['firewall.enabled', 'firewall.default-drop', 'firewall.allowed-ports', 'firewall.drift']) expect(byId(os, id)[0].status).toBe('error');
+  });
+
   it('lost section markers are a ParseError', () => {
     expect(() => parseFirewallOutput('bash: garbage', alchemist)).toThrow(/lacks section/);
   });
