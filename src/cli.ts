@@ -93,6 +93,8 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
     process.stderr.write(`leafcert: ${sig}: stopping, unfinished checks are reported as errors\n`);
     abort.abort();
   };
+  // `leafcert run ... | head` must not die of EPIPE before the reports are written.
+  process.stdout.on('error', () => undefined);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {

@@ -298,3 +298,28 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor([r('pass')], true)).toBe(3);
   });
 });
+
+describe('runInventory: nodes with nothing selected', () => {
+  it('does not connect to a node on which --only selects nothing', async () => {
+    const opened: string[] = [];
+    const inv: Inventory = {
+      file: '/tmp/inv.yaml',
+      baseDir: '/tmp',
+      nodes: [node('a'), node('b', { expect: 'other' })],
+      expectations: { base: { alpha: {} }, other: { beta: {} } },
+      waivers: [],
+      defaults: { timeoutMs: 1000, concurrency: 4 },
+    };
+    const out = await runInventory(inv, { ...opts, only: ['alpha'] }, [], {
+      suites: [fakeSuite('alpha'), fakeSuite('beta')],
+      openHost: async (n: NodeSpec) => {
+        opened.push(n.name);
+        return new FakeHost(n.name);
+      },
+      gatherIdentity: async () => identity,
+      now,
+    });
+    expect(opened).toEqual(['a']);
+    expect(out.results.map((r) => r.node)).toEqual(['a', 'a']);
+  });
+});

@@ -87,3 +87,17 @@ describe('JSON evidence reporter', () => {
     expect(validate({ ...doc, results: [noEvidence] })).toBe(false);
   });
 });
+
+describe('JSON evidence reporter: odd values', () => {
+  it('writes a BigInt observation as a decimal string instead of failing', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'leafcert-json-')), 'evidence.json');
+    const rep = new JsonReporter(path);
+    rep.onRunStart(meta);
+    rep.onNodeStart(meta.nodes[0], identity);
+    rep.onResult(result({ evidence: { source: 'pg', observed: 9007199254740993n as unknown } }));
+    rep.onNodeEnd(meta.nodes[0]);
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    expect(doc.results[0].evidence.observed).toBe('9007199254740993');
+    expect(validate(doc)).toBe(true);
+  });
+});

@@ -214,6 +214,12 @@ export async function runInventory(
     let host: Host | undefined;
     let identity: NodeIdentity = {};
     const t0 = now();
+    if (suites.length === 0) {
+      // Nothing selected on this node (--only): do not even connect.
+      emit((r) => r.onNodeStart(node, identity));
+      emit((r) => r.onNodeEnd(node));
+      return;
+    }
     try {
       if (opts.signal?.aborted) throw new Interrupted();
       host = await withTimeout(

@@ -17,7 +17,12 @@ export class AtomicFile {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.write(false);
+      // A failed interim write must not crash the run from a timer; the final write reports it.
+      try {
+        this.write(false);
+      } catch {
+        /* retried at the next node end and at run end, which throw */
+      }
     }, this.intervalMs);
     this.timer.unref();
   }

@@ -26,7 +26,8 @@ export class JsonReporter implements Reporter {
   private readonly file: AtomicFile;
 
   constructor(path: string, private readonly clock: () => Date = () => new Date()) {
-    this.file = new AtomicFile(path, (final) => JSON.stringify(this.document(final), null, 2) + '\n');
+    // BigInt (e.g. a pg int8) has no JSON form: write it as a decimal string rather than fail.
+    this.file = new AtomicFile(path, (final) => JSON.stringify(this.document(final), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
   }
 
   onRunStart(meta: RunMeta): void {
