@@ -6,7 +6,7 @@
   lib,
   buildNpmPackage,
   importNpmLock,
-  nodejs_20,
+  nodejs,
   makeWrapper,
 }:
 let
@@ -51,7 +51,7 @@ buildNpmPackage {
     ];
   };
 
-  nodejs = nodejs_20;
+  inherit nodejs;
   npmDeps = importNpmLock {
     npmRoot = root;
     inherit package packageLock;
@@ -71,7 +71,7 @@ buildNpmPackage {
     dest=$out/lib/node_modules/leafcert
     mkdir -p $dest $out/bin
     cp -r package.json bin dist schemas node_modules $dest/
-    makeWrapper ${lib.getExe nodejs_20} $out/bin/leafcert --add-flags $dest/bin/leafcert.js
+    makeWrapper ${lib.getExe nodejs} $out/bin/leafcert --add-flags $dest/bin/leafcert.js
     runHook postInstall
   '';
 

@@ -10,7 +10,7 @@ pkgs.testers.runNixOSTest {
   inherit (common) nodes;
   testScript = common.prelude + ''
     with subtest("plant the fault: an extra open port with a listener"):
-        leaf.succeed("nixos-firewall-tool open tcp 4444")
+        leaf.succeed("${pkgs.nixos-firewall-tool}/bin/nixos-firewall-tool open tcp 4444")
         leaf.succeed("systemd-run --unit=leafcert-fault-listener ${pkgs.python3}/bin/python3 -m http.server 4444")
         leaf.wait_for_open_port(4444)
         tester.wait_until_succeeds("${pkgs.curl}/bin/curl -sf -o /dev/null http://alchemist-leaf-node:4444/")
