@@ -6,11 +6,19 @@ import { faults as health } from './health.js';
 import { faults as backup } from './backup.js';
 import { faults as monitoring } from './monitoring.js';
 import { faults as audit } from './audit.js';
+import { faults as isolation } from './isolation.js';
+import { faults as limits } from './limits.js';
+import { faults as postgres } from './postgres.js';
+import { faults as secrets } from './secrets.js';
 
 export const allFaults: Fault[] = [
   ...firewall,
   ...tls,
   ...health,
+  ...isolation,
+  ...limits,
+  ...postgres,
+  ...secrets,
   ...backup,
   ...monitoring,
   ...audit,

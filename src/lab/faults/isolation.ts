@@ -1,0 +1,195 @@
+// Isolation faults: a lab container is restarted the wrong way (in the node's network namespace, or
+// keeping CAP_SYS_ADMIN), an undeclared service listens inside a container, a container nobody
+// declared runs, a declared one is stopped. Restarts replace the container's processes for real
+// (new leader, same cgroups); heal restarts it the way the lab starts it (own netns + ve-NAME veth,
+// reduced bounding set, no_new_privs) and updates the lab's records (containers.json, lab.json).
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTAINER_CAPS } from '../container.js';
+import { shDir } from '../proc.js';
+import { readState, writeState } from '../state.js';
+import type { LabContainerInfo } from '../types.js';
+import type { Fault, FaultContext } from './types.js';
+
+/** The container the restart faults use: a plain API container (no PostgreSQL, no Prometheus). */
+export const VICTIM = 'alchemist-workflow';
+const JSON_FILE = '/run/leafcert-lab/containers.json';
+
+interface StartOpts {
+  privateNetwork: boolean;
+  extraCaps?: string[];
+}
+
+function container(ctx: FaultContext, name: string): LabContainerInfo {
+  const c = ctx.node.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`${ctx.node.name} has no container ${name}`);
+  return c;
+}
+
+/** Host PID of node-local `nodePid` (NSpid's second entry) under the node's init. */
+function hostPidOf(initPid: number, nodePid: number): number {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const ns = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+      if (!ns || ns.length < 2 || Number(ns[1]) !== nodePid) continue;
+      let cur = Number(p);
+      for (let i = 0; i < 64 && cur > 1; i++) {
+        if (cur === initPid) return Number(p);
+        cur = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${cur}/status`, 'utf8'))?.[1] ?? 0);
+      }
+    } catch {
+      /* raced with an exiting process */
+    }
+  }
+  throw new Error(`cannot map node pid ${nodePid} to a host pid`);
+}
+
+/** Keep the lab's own record of the leader current, so later faults and `lab status` see the new one. */
+function recordLeader(ctx: FaultContext, name: string, nodePid: number | undefined): void {
+  const s = readState(ctx.lab.state);
+  if (!s) return;
+  const n = s.info.nodes.find((x) => x.name === ctx.node.name);
+  const c = n?.containers.find((x) => x.name === name);
+  if (!c) return;
+  c.nodePid = nodePid ?? 0;
+  c.hostPid = nodePid ? hostPidOf(ctx.node.initPid, nodePid) : 0;
+  Object.assign(container(ctx, name), { nodePid: c.nodePid, hostPid: c.hostPid });
+  writeState(ctx.lab.state, s);
+}
+
+/** The lab's veth naming (full-node.sh): ve-NAME, or a hashed 15-char name with ve-NAME as altname. */
+const IFNAME = (name: string) =>
+  `n_=${name}; if [ ${'$'}{#n_} -le 12 ]; then ifname=ve-$n_; else ifname=ve-${'$'}{n_:0:8}$(printf %s "$n_" | md5sum | cut -c1-4); fi`;
+
+const leaderSh = (name: string) => `sed -n 's/.*"${name}":{"leader":\\([0-9]*\\)}.*/\\1/p' ${JSON_FILE}`;
+
+/** Stop a container: TERM its leader (its pid namespace dies with it) and drop it from containers.json. */
+function stopSh(name: string, signal = 'TERM'): string {
+  return `l=$(${leaderSh(name)})
+if [ -n "$l" ] && kill -0 "$l" 2>/dev/null; then kill -${signal} "$l"; for _ in $(seq 1 100); do kill -0 "$l" 2>/dev/null || break; sleep 0.05; done; kill -0 "$l" 2>/dev/null && kill -KILL "$l"; fi
+${IFNAME(name)}
+for _ in $(seq 1 100); do ip link show "$ifname" >/dev/null 2>&1 || break; sleep 0.02; done
+sed -i 's/"${name}":{"leader":[0-9]*},\\{0,1\\}//; s/,}$/}/' ${JSON_FILE}`;
+}
+
+/**
+ * Start NAME as the lab does (full-node.sh), or with the given deviation. Prints "LEADER <pid>".
+ * Without a private network the container keeps the node's netns and gets no veth.
+ */
+function startSh(ctx: FaultContext, name: string, o: StartOpts): string {
+  const c = container(ctx, name);
+  const n = /^10\.233\.(\d+)\.1$/.exec(c.hostAddress)?.[1];
+  const caps = [...CONTAINER_CAPS, ...(o.extraCaps ?? [])];
+  const bounding = `-all,${caps.map((x) => `+${x}`).join(',')}`;
+  const net = o.privateNetwork ? '--net ' : '';
+  // PID 1 of the container: what container-init.sh does; without a private network there is no eth0 to wait for.
+  const init = o.privateNetwork
+    ? `bash ${INIT_IN_NODE} ${name} ${c.localAddress} ${bounding}`
+    : `bash -c 'hostname ${name}; mount -t tmpfs -o mode=0755,size=32m tmpfs /run; mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp; exec setpriv --bounding-set=${bounding} --no-new-privs -- bash /usr/local/lib/lab-container-run.sh ${name} ${c.localAddress}'`;
+  return `set -euo pipefail
+: > /var/log/containers/${name}.log
+(
+  echo $BASHPID > ${c.cgroup.memory}/cgroup.procs
+  echo $BASHPID > ${c.cgroup.cpu}/cgroup.procs
+  LAB_PORT=${c.ports[0]} exec setsid unshare ${net}--pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private ${init}
+) </dev/null >>/var/log/containers/${name}.log 2>&1 &
+outer=$!
+leader=
+for _ in $(seq 1 200); do leader=$(cat /proc/$outer/task/$outer/children 2>/dev/null | awk '{print $1}'); [ -n "$leader" ] && break; sleep 0.01; done
+[ -n "$leader" ] || { echo "container ${name} did not start" >&2; exit 1; }
+${o.privateNetwork ? `${IFNAME(name)}
+ip link add "$ifname" type veth peer name eth0 netns "$leader"
+[ "$ifname" = "ve-${name}" ] || ip link property add dev "$ifname" altname "ve-${name}"
+ip addr add 10.233.${n}.1/32 dev "$ifname"
+ip link set "$ifname" up
+ip route add 10.233.${n}.2/32 dev "$ifname"
+nsenter -t "$leader" -n sh -c "ip link set lo up && ip addr add 10.233.${n}.2/32 dev eth0 && ip link set eth0 up && ip route add 10.233.${n}.1/32 dev eth0 && ip route add default via 10.233.${n}.1 dev eth0"` : ''}
+sed -i "s/}$/,\\"${name}\\":{\\"leader\\":$leader}}/; s/{,/{/" ${JSON_FILE}
+for _ in $(seq 1 400); do grep -q "^READY ${name}" /var/log/containers/${name}.log && break; kill -0 "$leader" || break; sleep 0.05; done
+grep -q "^READY ${name}" /var/log/containers/${name}.log || { tail -5 /var/log/containers/${name}.log >&2; exit 1; }
+echo "LEADER $leader"`;
+}
+
+/** The lab's own container init, copied into the node (the repo is not visible from inside it). */
+const INIT_IN_NODE = '/usr/local/lib/leafcert-fault-container-init.sh';
+
+async function restart(ctx: FaultContext, name: string, o: StartOpts): Promise<void> {
+  await ctx.writeFile(INIT_IN_NODE, readFileSync(join(shDir(), 'container-init.sh')), 0o755);
+  await ctx.exec(stopSh(name));
+  const r = await ctx.exec(startSh(ctx, name, o));
+  const leader = Number(/^LEADER (\d+)$/m.exec(r.stdout)?.[1]);
+  recordLeader(ctx, name, leader);
+}
+
+const healRestart = (ctx: FaultContext) => restart(ctx, VICTIM, { privateNetwork: true });
+
+const ROGUE = 'rogue';
+const OPEN_PORT = 7000;
+const OPEN_IN = 'alchemist-agent';
+
+export const faults: Fault[] = [
+  {
+    name: 'isolation-host-netns',
+    area: 'isolation',
+    breaks: `container ${VICTIM} runs in the node's network namespace (restarted without a private network)`,
+    catches: ['isolation.namespaces', 'isolation.reachability'],
+    needs: 'full',
+    apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: false }),
+    heal: healRestart,
+  },
+  {
+    name: 'isolation-cap-sys-admin',
+    area: 'isolation',
+    breaks: `container ${VICTIM} keeps CAP_SYS_ADMIN in its bounding set (as a default nixos-container does)`,
+    catches: ['isolation.capabilities'],
+    needs: 'full',
+    apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, extraCaps: ['sys_admin'] }),
+    heal: healRestart,
+  },
+  {
+    name: 'isolation-undeclared-port',
+    area: 'isolation',
+    breaks: `a service in ${OPEN_IN} listens on undeclared TCP ${OPEN_PORT}, reachable from the other containers`,
+    catches: ['isolation.reachability'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.containerExec(OPEN_IN, `lab-backend-start fault-open 0.0.0.0 ${OPEN_PORT}`);
+    },
+    async heal(ctx) {
+      await ctx.containerExec(OPEN_IN, `[ -f /run/lab-backend-fault-open.pid ] && kill $(cat /run/lab-backend-fault-open.pid) 2>/dev/null; rm -f /run/lab-backend-fault-open.pid /etc/lab-backend/fault-open.conf; for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/${OPEN_PORT}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
+    },
+  },
+  {
+    name: 'isolation-undeclared-container',
+    area: 'isolation',
+    breaks: `a container "${ROGUE}" that no expectation declares runs on the node`,
+    catches: ['isolation.unexpected-container'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.exec(`set -euo pipefail
+printf 'PRIVATE_NETWORK=1\\nHOST_ADDRESS=10.233.99.1\\nLOCAL_ADDRESS=10.233.99.2\\nPRIVATE_USERS=no\\nAUTO_START=1\\nEXTRA_NSPAWN_FLAGS=""\\n' > /etc/nixos-containers/${ROGUE}.conf
+setsid unshare --net --pid --fork --mount --uts --ipc --mount-proc --propagation private sleep infinity </dev/null >/dev/null 2>&1 &
+outer=$!
+leader=
+for _ in $(seq 1 200); do leader=$(cat /proc/$outer/task/$outer/children 2>/dev/null | awk '{print $1}'); [ -n "$leader" ] && break; sleep 0.01; done
+[ -n "$leader" ]
+sed -i "s/}$/,\\"${ROGUE}\\":{\\"leader\\":$leader}}/" ${JSON_FILE}`);
+    },
+    async heal(ctx) {
+      await ctx.exec(`${stopSh(ROGUE, 'KILL')}\nrm -f /etc/nixos-containers/${ROGUE}.conf`);
+    },
+  },
+  {
+    name: 'isolation-container-stopped',
+    area: 'isolation',
+    breaks: `declared container ${VICTIM} is not running`,
+    catches: ['isolation.container-present', 'limits.enforced'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.exec(stopSh(VICTIM));
+      recordLeader(ctx, VICTIM, undefined);
+    },
+    heal: (ctx) => restart(ctx, VICTIM, { privateNetwork: true }),
+  },
+];

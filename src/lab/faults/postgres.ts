@@ -1,0 +1,54 @@
+// PostgreSQL faults, made the way an operator would: ALTER SYSTEM + reload, a pg_hba line + reload,
+// a restart with listen_addresses changed. All run inside the alchemist container as postgres.
+import type { Fault, FaultContext } from './types.js';
+
+const DATA = '/var/lib/postgresql/15/main';
+const PG = '/usr/lib/postgresql/15/bin';
+const asPg = (sql: string) => `cd / && setpriv --reuid postgres --regid postgres --init-groups -- ${PG}/psql -XqAt -v ON_ERROR_STOP=1 ${sql.split(';').filter((s) => s.trim()).map((s) => `-c "${s.trim()}"`).join(' ')}`;
+const inPg = (ctx: FaultContext, cmd: string) => ctx.containerExec('alchemist', cmd).then(() => undefined);
+const restartPg = `cd / && setpriv --reuid postgres --regid postgres --init-groups -- ${PG}/pg_ctl -D ${DATA} -l /run/postgresql/postgresql.log -w -t 60 restart -m fast >/dev/null`;
+
+function hbaFault(name: string, line: string, breaks: string, catches: string[]): Fault {
+  return {
+    name,
+    area: 'postgres',
+    breaks,
+    catches,
+    needs: 'full',
+    // First match wins in pg_hba: the line goes on top, as a NixOS `authentication` entry would.
+    apply: (ctx) => inPg(ctx, `cp -p ${DATA}/pg_hba.conf ${DATA}/pg_hba.conf.leafcert-fault && { echo '${line}'; cat ${DATA}/pg_hba.conf.leafcert-fault; } > ${DATA}/pg_hba.conf && ${asPg('SELECT pg_reload_conf()')}`),
+    heal: (ctx) => inPg(ctx, `if [ -f ${DATA}/pg_hba.conf.leafcert-fault ]; then cat ${DATA}/pg_hba.conf.leafcert-fault > ${DATA}/pg_hba.conf && rm ${DATA}/pg_hba.conf.leafcert-fault; fi; ${asPg('SELECT pg_reload_conf()')}`),
+  };
+}
+
+export const faults: Fault[] = [
+  {
+    name: 'postgres-setting-changed',
+    area: 'postgres',
+    breaks: 'work_mem differs from the declared value (ALTER SYSTEM SET work_mem = 64MB + reload)',
+    catches: ['postgres.setting'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, asPg(`ALTER SYSTEM SET work_mem = '64MB'; SELECT pg_reload_conf()`)),
+    heal: (ctx) => inPg(ctx, asPg('ALTER SYSTEM RESET work_mem; SELECT pg_reload_conf()')),
+  },
+  {
+    name: 'postgres-pending-restart',
+    area: 'postgres',
+    breaks: 'shared_buffers was changed and waits for a restart (ALTER SYSTEM + reload, no restart)',
+    catches: ['postgres.pending-restart'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, asPg(`ALTER SYSTEM SET shared_buffers = '512MB'; SELECT pg_reload_conf()`)),
+    heal: (ctx) => inPg(ctx, asPg('ALTER SYSTEM RESET shared_buffers; SELECT pg_reload_conf()')),
+  },
+  hbaFault('postgres-hba-trust', 'host all all 10.233.0.0/16 trust', 'pg_hba trusts every TCP connection from the container network (+ reload)', ['postgres.hba-host-trust']),
+  hbaFault('postgres-hba-local-trust', 'local all all trust', 'pg_hba trusts every local (socket) user as any role (+ reload)', ['postgres.hba-local-trust']),
+  {
+    name: 'postgres-listen-all',
+    area: 'postgres',
+    breaks: "PostgreSQL listens on every address (listen_addresses = '*', restarted)",
+    catches: ['postgres.listen-addresses'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, `${asPg(`ALTER SYSTEM SET listen_addresses = '*'`)} && ${restartPg}`),
+    heal: (ctx) => inPg(ctx, `${asPg('ALTER SYSTEM RESET listen_addresses')} && ${restartPg}`),
+  },
+];

@@ -1,0 +1,62 @@
+// Secrets faults: the secrets file made world-readable, a value replaced by its template
+// placeholder, a secret value copied into a world-readable config file, a plain-text htpasswd, and
+// the lab CA's private key left on the node under an innocent name (found by its public key).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Fault } from './types.js';
+
+const FILE = '/etc/alchemist/secrets.env';
+const LEAK = '/etc/alchemist/app.toml';
+const HTPASSWD = '/etc/nginx/monitoring.htpasswd';
+const CA_COPY = '/etc/nginx/ssl/api.alchemist.local/old-key.pem';
+
+export const faults: Fault[] = [
+  {
+    name: 'secrets-world-readable',
+    area: 'secrets',
+    breaks: `${FILE} is readable by every user (mode 0644)`,
+    catches: ['secrets.file-permissions'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`chmod 0644 ${FILE}`)),
+    heal: async (ctx) => void (await ctx.exec(`chmod 0640 ${FILE}`)),
+  },
+  {
+    name: 'secrets-placeholder',
+    area: 'secrets',
+    breaks: `JWT_SECRET in ${FILE} is the template placeholder @JWT_SECRET@`,
+    catches: ['secrets.placeholder'],
+    needs: 'full',
+    // The original stays on the node (root-only copy), never in the harness's scratch dir.
+    apply: async (ctx) => void (await ctx.exec(`cp -p ${FILE} ${FILE}.leafcert-fault && sed -i 's/^JWT_SECRET=.*/JWT_SECRET=@JWT_SECRET@/' ${FILE}`)),
+    heal: async (ctx) => void (await ctx.exec(`[ -f ${FILE}.leafcert-fault ] && cat ${FILE}.leafcert-fault > ${FILE} && rm ${FILE}.leafcert-fault; true`)),
+  },
+  {
+    name: 'secrets-leaked-file',
+    area: 'secrets',
+    breaks: `the JWT secret is copied into world-readable ${LEAK}`,
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`umask 022; printf '[auth]\\njwt_secret = "%s"\\n' "$(sed -n 's/^JWT_SECRET=//p' ${FILE})" > ${LEAK}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${LEAK}`)),
+  },
+  {
+    name: 'secrets-htpasswd-plain',
+    area: 'secrets',
+    breaks: `nginx basic auth file ${HTPASSWD} holds a {PLAIN} password and is world-readable (as NixOS basicAuth writes it to the store)`,
+    catches: ['secrets.htpasswd'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.writeFile(HTPASSWD, 'monitoring:{PLAIN}monitoring-lab-password\n', 0o644)),
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${HTPASSWD}`)),
+  },
+  {
+    name: 'secrets-ca-key',
+    area: 'secrets',
+    breaks: `the lab CA's private key is on the node (${CA_COPY})`,
+    catches: ['secrets.ca-key'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.writeFile(CA_COPY, readFileSync(join(ctx.lab.state, 'ca.key')), 0o600);
+    },
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${CA_COPY}`)),
+  },
+];
