@@ -69,6 +69,7 @@ try {
     '--junit', 'reports/junit.xml',
     '--tap', 'reports/results.tap',
     '--json', 'reports/evidence.json',
+    '--html', 'reports/report.html',
   ]);
   exitCode = cert.code;
 } catch (e) {

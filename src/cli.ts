@@ -3,11 +3,12 @@
 // (a node or check could not be checked). See docs/cli.md.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
 import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
 import { ConsoleReporter } from './reporters/console.js';
+import { HtmlReporter } from './reporters/html.js';
 import { JsonReporter } from './reporters/json.js';
 import { JunitReporter } from './reporters/junit.js';
 import { TapReporter } from './reporters/tap.js';
@@ -69,8 +70,8 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
     ['--junit', flags.junit],
     ['--tap', flags.tap],
     ['--json', flags.json],
+    ['--html', flags.html],
   ];
-  if (flags.html) throw new UsageError('--html is not implemented yet; use --json for the full evidence');
   const paths = reportFlags.filter((f): f is [string, string] => f[1] !== undefined).map(([f, p]) => [f, checkReportPath(f, p)] as const);
 
   const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
@@ -79,6 +80,7 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
     if (flag === '--junit') reporters.push(new JunitReporter(p));
     if (flag === '--tap') reporters.push(new TapReporter(p));
     if (flag === '--json') reporters.push(new JsonReporter(p));
+    if (flag === '--html') reporters.push(new HtmlReporter(p));
   }
 
   // First signal: stop and finish the reports (unfinished checks become `error`); second: quit now.
@@ -141,7 +143,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--junit <path>', 'write JUnit XML')
     .option('--tap <path>', 'write TAP 14')
     .option('--json <path>', 'write JSON evidence (schemas/evidence.schema.json)')
-    .addOption(new Option('--html <path>', 'write an HTML report (not implemented yet)').hideHelp())
+    .option('--html <path>', 'write a self-contained HTML report for people')
     .option('-c, --concurrency <n>', 'nodes checked at once (default: inventory defaults.concurrency or 8)', positiveInt)
     .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', list)
     .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', duration)
