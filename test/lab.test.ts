@@ -169,6 +169,12 @@ describe('light lab node', () => {
     const c = await runCli(['lab', 'up', '--nodes', '3', '--flavour', 'light', '--state', state]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('already');
+    const same = await runCli(['lab', 'up', '--nodes', '2', '--flavour', 'light', '--state', state]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('reused');
+    const user = await sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${process.execPath} bin/leafcert.js lab status --state ${state}; echo "rc=$?"`);
+    expect(user.out).toContain('needs root');
+    expect(user.out).toContain('rc=2');
     const d = await runCli(['lab', 'status', '--json', '--state', state]);
     expect(JSON.parse(d.stdout).inventory).toBe(lab.inventory);
   });

@@ -36,7 +36,16 @@ async function usedBlocks(): Promise<Set<number>> {
   const r = await run('ip', ['-o', '-4', 'addr', 'show']);
   const used = new Set<number>();
   for (const m of r.stdout.matchAll(/inet 10\.250\.(\d+)\./g)) used.add(Number(m[1]));
-  if (existsSync(LOCK_DIR)) for (const f of readdirSync(LOCK_DIR)) used.add(Number(f));
+  if (existsSync(LOCK_DIR))
+    for (const f of readdirSync(LOCK_DIR)) {
+      // A lock whose lab state dir is gone (deleted without `lab down`) is stale: reclaim it.
+      const owner = existsSync(join(LOCK_DIR, f, 'owner')) ? readFileSync(join(LOCK_DIR, f, 'owner'), 'utf8').trim() : '';
+      if (owner && !existsSync(join(owner, 'journal')) && !r.stdout.includes(`inet 10.250.${f}.`)) {
+        rmSync(join(LOCK_DIR, f), { recursive: true, force: true });
+        continue;
+      }
+      used.add(Number(f));
+    }
   return used;
 }
 

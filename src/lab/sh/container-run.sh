@@ -40,11 +40,12 @@ case $name in
       --storage.tsdb.retention.time=1h --web.listen-address=0.0.0.0:9090 --web.enable-lifecycle \
       </dev/null >>/var/log/prometheus-monitoring.log 2>&1 &
     echo $! > /run/prometheus.pid
-    for _ in $(seq 1 300); do
-      (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null && break
+    ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:9090/-/ready)" = 200 ]; }
+    for _ in $(seq 1 600); do
+      ready && break
       sleep 0.05
     done
-    (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null || { tail -5 /var/log/prometheus-monitoring.log >&2; exit 1; } ;;
+    ready || { tail -5 /var/log/prometheus-monitoring.log >&2; exit 1; } ;;
   *)
     lab-backend-start "$name" 0.0.0.0 "$LAB_PORT" ;;
 esac

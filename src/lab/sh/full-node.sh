@@ -28,6 +28,15 @@ echo "leafcert lab data of $(hostname)" > /var/lib/alchemist/README
 head -c 65536 /dev/urandom > /var/lib/alchemist/state.bin
 
 # --- containers
+# NAME.containers as NixOS writes it; bare NAME too, because containers share the node's /etc and
+# resolve their own hostname (Prometheus stalls 10 s on a DNS timeout otherwise).
+grep -q '10.233.1.2 alchemist.containers' /etc/hosts || cat >> /etc/hosts <<HOSTS
+10.233.1.2 alchemist.containers alchemist
+10.233.2.2 alchemist-graph.containers alchemist-graph
+10.233.3.2 alchemist-workflow.containers alchemist-workflow
+10.233.4.2 alchemist-agent.containers alchemist-agent
+10.233.5.2 monitoring.containers monitoring
+HOSTS
 json="{"
 while read -r name n ports memcg cpucg memmax cpuquota; do
   [ -n "$name" ] || continue
@@ -72,13 +81,6 @@ CONF
   json="$json\"$name\":{\"leader\":$leader},"
 done <<< "$CONTAINERS"
 echo "${json%,}}" > /run/leafcert-lab/containers.json
-grep -q '10.233.1.2 alchemist.containers' /etc/hosts || cat >> /etc/hosts <<HOSTS
-10.233.1.2 alchemist.containers
-10.233.2.2 alchemist-graph.containers
-10.233.3.2 alchemist-workflow.containers
-10.233.4.2 alchemist-agent.containers
-10.233.5.2 monitoring.containers
-HOSTS
 
 # wait until every container reports READY (postgres initdb dominates)
 for name in $(awk '{print $1}' <<< "$CONTAINERS"); do
@@ -89,6 +91,14 @@ for name in $(awk '{print $1}' <<< "$CONTAINERS"); do
     sleep 0.05
   done
   grep -q "^READY $name" "/var/log/containers/$name.log" || { echo "container $name not ready:"; tail -20 "/var/log/containers/$name.log"; exit 1; } >&2
+done
+
+# Prometheus answers before its first scrapes: wait (bounded) until every target was scraped up,
+# so a check right after `lab up` sees the healthy state.
+for _ in $(seq 1 60); do
+  t=$(curl -s -m 2 http://10.233.5.2:9090/api/v1/targets?state=active || true)
+  [ "$(grep -o '"health":"up"' <<< "$t" | wc -l)" -ge 5 ] && break
+  sleep 0.25
 done
 
 # --- borg: repokey repo, NixOS-named wrapper, root-only passphrase, one archive now
