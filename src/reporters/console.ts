@@ -77,7 +77,7 @@ export class ConsoleReporter implements Reporter {
     const active = [...this.rows.entries()].filter(([, r]) => r.state === 'running');
     const lines = active.slice(0, 20).map(([name, r]) => {
       const done = Object.values(r.counts).reduce((a, b) => a + b, 0);
-      const text = `  ${name}  ${done} checks${r.counts.fail ? `, ${r.counts.fail} failed` : ''}${r.counts.error ? `, ${r.counts.error} errors` : ''}${r.progress ? `  ${r.progress}` : ''}`;
+      const text = `  ${name}  ${done} ${done === 1 ? 'check' : 'checks'}${r.counts.fail ? `, ${r.counts.fail} failed` : ''}${r.counts.error ? `, ${r.counts.error} errors` : ''}${r.progress ? `  ${r.progress}` : ''}`;
       return text.slice(0, width - 1);
     });
     if (active.length > 20) lines.push(`  … and ${active.length - 20} more nodes running`);
@@ -96,16 +96,28 @@ export class ConsoleReporter implements Reporter {
     row.state = 'running';
     this.rows.set(node.name, row);
     const ident = [id.hostname, id.nixosVersion ? `NixOS ${id.nixosVersion}` : id.os].filter(Boolean).join(', ');
-    if (this.tty) this.erase(), this.draw();
+    if (this.tty) this.redrawSoon();
     else this.print(`${node.name}: checking${ident ? ` (${line(ident)})` : ''}`);
+  }
+
+  private redrawTimer: NodeJS.Timeout | undefined;
+
+  /** Redraw the live block soon: hundreds of results a second must not mean hundreds of redraws. */
+  private redrawSoon(): void {
+    if (!this.tty || this.redrawTimer) return;
+    this.redrawTimer = setTimeout(() => {
+      this.redrawTimer = undefined;
+      this.erase();
+      this.draw();
+    }, 100);
+    this.redrawTimer.unref();
   }
 
   onProgress(node: string, message: string): void {
     const row = this.rows.get(node);
     if (!row || !this.tty) return;
     row.progress = line(message).slice(0, 60);
-    this.erase();
-    this.draw();
+    this.redrawSoon();
   }
 
   // A node that cannot be reached errors every planned check with the same reason: one line for
@@ -123,7 +135,11 @@ export class ConsoleReporter implements Reporter {
 
   onResult(r: Result): void {
     const row = this.rows.get(r.node);
-    if (row) row.counts[r.status]++;
+    if (row) {
+      row.counts[r.status]++;
+      // The suite that reported progress has results now: its progress line is stale.
+      if (row.progress?.startsWith(`${r.suite}:`)) row.progress = undefined;
+    }
     const g = this.errorGroup;
     if (g && !(r.status === 'error' && r.node === g.node && r.message === g.message)) this.flushErrors();
     if (r.status === 'error') {
@@ -137,9 +153,8 @@ export class ConsoleReporter implements Reporter {
       if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);
       lines.push(`     source:   ${line(r.evidence.source)}`);
       this.print(lines.join('\n'));
-    } else if (this.tty) {
-      this.erase();
-      this.draw();
+    } else {
+      this.redrawSoon();
     }
   }
 
@@ -160,6 +175,8 @@ export class ConsoleReporter implements Reporter {
 
   async onRunEnd(s: RunSummary): Promise<void> {
     this.flushErrors();
+    if (this.redrawTimer) clearTimeout(this.redrawTimer);
+    this.redrawTimer = undefined;
     this.erase();
     const verdict =
       s.exitCode === 0 ? this.paint('32;1', 'CERTIFIED') : s.exitCode === 1 ? this.paint('31;1', 'NOT CERTIFIED') : this.paint('33;1', 'INCOMPLETE');
