@@ -367,6 +367,7 @@ export function restoreScript(wrapper: string, archive: string, sample: SampleCa
     `d=$(mktemp -d /tmp/leafcert-restore-${runId}.XXXXXX) || { echo 'EXTRACT\t97'; exit 0; }`,
     `trap 'cd /; rm -rf "$d"' EXIT`,
     `trap 'exit 130' INT TERM HUP`,
+    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
     'cd "$d" || exit 97',
     `${borgCmd(wrapper, timeoutSec, `extract ::${shq(archive)} ${quoted}`)} >&2; printf 'EXTRACT\\t%s\\n' $?`,
     'h() { if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; else echo -; fi; }',
@@ -442,6 +443,7 @@ export function canaryScript(o: { wrapper: string; job: string; base: string; pa
     `cleanup() { cd /; rm -rf "$S"; [ -n "$d" ] && rm -rf "$d"; for a in $NEW; do ${b('delete ::"$a"')} >/dev/null 2>&1 && echo "DELETED\t$a"; done; }`,
     `trap cleanup EXIT`,
     `trap 'exit 130' INT TERM HUP`,
+    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
     `[ -d ${shq(o.base)} ] || { echo "ERR\tcanary base ${o.base} is not a directory"; exit 0; }`,
     `mkdir "$S" || { echo "ERR\tcannot create $S"; exit 0; }`,
     `head -c 4096 /dev/urandom > "$S/canary" && printf 'WROTE\\t%s\\n' "$(sha256sum < "$S/canary" | cut -d' ' -f1)"`,
@@ -502,7 +504,8 @@ function pgPrelude(o: { port?: number; user: string }): string {
     `B=''; for x in /run/current-system/sw/bin /usr/lib/postgresql/*/bin; do [ -x "$x/pg_dump" ] && B=$x; done`,
     `[ -n "$B" ] || B=$(dirname "$(command -v pg_dump)")`,
     `P=${o.port ? `"-p ${o.port}"` : "''"}`,
-    `Q() { runuser -u ${o.user} -- "$B/psql" -X -q -At -v ON_ERROR_STOP=1 $P "$@"; }`,
+    // A command, not a function: it must run under `timeout`. ($B and $P hold no spaces.)
+    `Q="runuser -u ${o.user} -- $B/psql -X -q -At -v ON_ERROR_STOP=1 $P"`,
   ].join('\n');
 }
 
@@ -515,17 +518,18 @@ export function pgScript(o: { runId: string; timeoutSec: number; port?: number; 
     'cd /',
     pgPrelude(o),
     `d=''`,
-    `cleanup() { cd /; Q -d postgres -c 'DROP DATABASE IF EXISTS ${a}' -c 'DROP DATABASE IF EXISTS ${bdb}' </dev/null >/dev/null 2>&1 && echo 'DROPPED'; [ -n "$d" ] && rm -rf "$d"; }`,
+    `cleanup() { cd /; $Q -d postgres -c 'DROP DATABASE IF EXISTS ${a}' -c 'DROP DATABASE IF EXISTS ${bdb}' </dev/null >/dev/null 2>&1 && echo 'DROPPED'; [ -n "$d" ] && rm -rf "$d"; }`,
     'trap cleanup EXIT',
     `trap 'exit 130' INT TERM HUP`,
+    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
     `d=$(mktemp -d /tmp/leafcert-pg-${o.runId}.XXXXXX) && chown ${o.user} "$d" || { echo 'ERR\tmktemp failed'; exit 0; }`,
-    `${T} Q -d postgres -c 'CREATE DATABASE ${a}' </dev/null || { echo 'ERR\tCREATE DATABASE failed'; exit 0; }`,
-    `${T} Q -d ${a} -c "create table leafcert_probe(id int primary key, v text)" -c "insert into leafcert_probe select g, md5(g::text) from generate_series(1,1000) g" </dev/null || { echo 'ERR\tfilling the scratch table failed'; exit 0; }`,
+    `${T} $Q -d postgres -c 'CREATE DATABASE ${a}' </dev/null || { echo 'ERR\tCREATE DATABASE failed'; exit 0; }`,
+    `${T} $Q -d ${a} -c "create table leafcert_probe(id int primary key, v text)" -c "insert into leafcert_probe select g, md5(g::text) from generate_series(1,1000) g" </dev/null || { echo 'ERR\tfilling the scratch table failed'; exit 0; }`,
     `${T} runuser -u ${o.user} -- "$B/pg_dump" $P -Fc -f "$d/dump" ${a} </dev/null || { echo 'ERR\tpg_dump failed'; exit 0; }`,
-    `${T} Q -d postgres -c 'CREATE DATABASE ${bdb}' </dev/null || { echo 'ERR\tCREATE DATABASE failed'; exit 0; }`,
+    `${T} $Q -d postgres -c 'CREATE DATABASE ${bdb}' </dev/null || { echo 'ERR\tCREATE DATABASE failed'; exit 0; }`,
     `${T} runuser -u ${o.user} -- "$B/pg_restore" $P --no-owner -d ${bdb} "$d/dump" </dev/null || { echo 'ERR\tpg_restore failed'; exit 0; }`,
-    `printf 'SRC\\t%s\\n' "$(${T} Q -d ${a} -c "${sum}" </dev/null)"`,
-    `printf 'DST\\t%s\\n' "$(${T} Q -d ${bdb} -c "${sum}" </dev/null)"`,
+    `printf 'SRC\\t%s\\n' "$(${T} $Q -d ${a} -c "${sum}" </dev/null)"`,
+    `printf 'DST\\t%s\\n' "$(${T} $Q -d ${bdb} -c "${sum}" </dev/null)"`,
   ].join('\n');
 }
 
@@ -544,7 +548,7 @@ async function cleanupPg(host: Host, prefix: string, runId: string, port: number
   const script = [
     'cd /',
     pgPrelude({ port, user }),
-    `for db in $(Q -d postgres -c "select datname from pg_database where datname like '${PG_PREFIX}${runId}%'" </dev/null); do echo "LEFT\tdatabase $db"; Q -d postgres -c "DROP DATABASE IF EXISTS $db" </dev/null >/dev/null 2>&1; done`,
+    `for db in $($Q -d postgres -c "select datname from pg_database where datname like '${PG_PREFIX}${runId}%'" </dev/null); do echo "LEFT\tdatabase $db"; $Q -d postgres -c "DROP DATABASE IF EXISTS $db" </dev/null >/dev/null 2>&1; done`,
     `for p in /tmp/leafcert-pg-${runId}.*; do [ -e "$p" ] && { echo "LEFT\t$p"; rm -rf "$p"; }; done`,
     'true',
   ].join('\n');

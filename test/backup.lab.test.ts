@@ -1,0 +1,133 @@
+// backup suite against a full lab node: healthy passes, each backup fault fails the check it
+// names and heals, the mutating round trips pass and leave the node's files, archives, databases
+// and temp dirs exactly as they were — also when the round trip fails, times out or the client
+// is killed halfway.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot, startLab, type TestLab } from './helpers/lab.js';
+import { opsInventory, resultOf, runChecks, statusOf } from './helpers/ops.js';
+
+const NODE = 'leaf-1';
+const READ_ONLY = ['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample'];
+let lab: TestLab;
+
+/** Hash listing of the backed-up paths, the archives, the databases and our temp dirs (node + container). */
+async function snapshot(): Promise<string> {
+  const r = await lab.exec(
+    NODE,
+    [
+      'find /var/lib/alchemist /etc/alchemist -exec sh -c \'for f; do if [ -f "$f" ]; then sha256sum "$f"; else echo "dir $f"; fi; done\' _ {} + | sort',
+      'echo --; BORG_RELOCATED_REPO_ACCESS_IS_OK=yes borg-job-alchemist list --short',
+      "echo --; nixos-container run alchemist -- runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -XAt -c 'select datname from pg_database order by 1'",
+      "echo --; ls -a /tmp | grep -E '^leafcert-' || true; nixos-container run alchemist -- ls -a /tmp | grep -E '^leafcert-' || true",
+    ].join('\n'),
+  );
+  if (r.code !== 0) throw new Error(`snapshot failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function settledSnapshot(expected: string): Promise<string> {
+  // A killed client leaves the node-side script to finish and clean up in its trap: give it time.
+  let s = '';
+  for (let i = 0; i < 60; i++) {
+    s = await snapshot();
+    if (s === expected) return s;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return s;
+}
+
+describe('backup on a full lab node', () => {
+  beforeAll(async () => {
+    lab = await startLab({ name: 'backup', flavour: 'full' });
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('passes the read-only checks on the healthy node; units skipped (no systemd); round trips skipped without the flag', async () => {
+    const { results } = await runChecks(lab, ['backup']);
+    for (const id of READ_ONLY) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+    expect(statusOf(results, 'backup.units')).toBe('skipped');
+    expect(resultOf(results, 'backup.units').message).toMatch(/no systemd/);
+    expect(statusOf(results, 'backup.canary-roundtrip')).toBe('skipped');
+    expect(resultOf(results, 'backup.canary-roundtrip').message).toMatch(/--allow-mutating/);
+    expect(statusOf(results, 'backup.pg-roundtrip')).toBe('skipped');
+  });
+
+  for (const [fault, check] of [
+    ['backup-archive-old', 'backup.archive-age'],
+    ['backup-repo-corrupt', 'backup.repo-check'],
+    ['backup-archive-missing-path', 'backup.archive-paths'],
+  ] as const) {
+    it(`${fault} fails ${check}, and heals`, async () => {
+      await lab.fault(NODE, fault);
+      try {
+        const { results } = await runChecks(lab, ['backup']);
+        expect(statusOf(results, check), resultOf(results, check).message).toBe('fail');
+      } finally {
+        await lab.heal(NODE, fault);
+      }
+      const { results } = await runChecks(lab, ['backup']);
+      for (const id of READ_ONLY) expect(statusOf(results, id), `${id} after heal: ${resultOf(results, id).message}`).toBe('pass');
+    });
+  }
+
+  it('the mutating round trips pass and leave the node as it was', async () => {
+    const before = await snapshot();
+    const { results } = await runChecks(lab, ['backup'], ['--allow-mutating']);
+    expect(statusOf(results, 'backup.canary-roundtrip'), resultOf(results, 'backup.canary-roundtrip').message).toBe('pass');
+    expect(statusOf(results, 'backup.pg-roundtrip'), resultOf(results, 'backup.pg-roundtrip').message).toBe('pass');
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a failing (timed-out) canary job still leaves nothing behind', async () => {
+    const before = await snapshot();
+    // The wrapper makes the archive, then hangs: the inner timeout kills it after the canary is archived.
+    const W = '/usr/local/bin/borg-job-alchemist';
+    await lab.exec(NODE, `cp ${W} ${W}.orig && sed -i 's/^exec borg "\\$@"$/if [ "$1" = create ]; then borg "$@"; sleep 30; exit 2; fi\\nexec borg "$@"/' ${W}`);
+    try {
+      const { results } = await runChecks(lab, ['backup'], ['--allow-mutating'], (e) => {
+        e.backup.timeout = '4s';
+      });
+      const c = resultOf(results, 'backup.canary-roundtrip');
+      expect(c.status).not.toBe('pass');
+      expect(c.message).toMatch(/did not finish within the timeout|failed/);
+    } finally {
+      await lab.exec(NODE, `mv ${W}.orig ${W}`);
+    }
+    expect(await settledSnapshot(before)).toBe(before);
+  });
+
+  it('a client killed in the middle of the round trips leaves nothing behind', async () => {
+    const before = await snapshot();
+    const inv = opsInventory(lab, ['backup']);
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'leafcert.js'), 'run', '--inventory', inv, '--only', 'backup', '--allow-mutating'], { cwd: repoRoot, stdio: 'ignore' });
+    try {
+      // Wait until the canary is on the node or a scratch database exists, then kill the client outright.
+      let seen = false;
+      for (let i = 0; i < 200 && !seen; i++) {
+        const r = await lab.exec(NODE, "ls -d /var/lib/alchemist/.leafcert-canary-* 2>/dev/null; nixos-container run alchemist -- runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -XAt -c \"select datname from pg_database where datname like 'leafcert_rt_%'\" 2>/dev/null");
+        seen = r.stdout.trim() !== '';
+        if (!seen) await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(seen, 'the round trip never wrote anything').toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await settledSnapshot(before)).toBe(before);
+  });
+
+  it('bad input: a repository without its passphrase is an error naming it', async () => {
+    await lab.exec(NODE, 'mv /etc/borg/passphrase /etc/borg/passphrase.away');
+    try {
+      const { results } = await runChecks(lab, ['backup']);
+      const r = resultOf(results, 'backup.archive-age');
+      expect(r.status).toBe('error');
+      expect(r.message).toMatch(/passphrase/);
+    } finally {
+      await lab.exec(NODE, 'mv /etc/borg/passphrase.away /etc/borg/passphrase');
+    }
+  });
+});
