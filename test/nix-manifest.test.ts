@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { optionPath, parseManifest, type Manifest } from '../src/nix/manifest.js';
-import { evalManifest, nixInstantiate, repoRoot, skipReason } from './helpers/nix.js';
+import { evalManifest, nix, nixInstantiate, repoRoot, skipReason } from './helpers/nix.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(repoRoot, 'fixtures/nix', name), 'utf8'));
 
@@ -98,5 +98,72 @@ describe('option paths in the manifest (checked-in fixtures)', () => {
     };
     walk(m, 'm');
     expect(missing).toEqual([]);
+  });
+});
+
+// fixtures/nix/example.nix is written by hand to mirror nix/modules/leaf-node-example.nix as NixOS
+// would evaluate it. A miniature module evaluator (fixtures/nix/eval-module.nix) runs the real
+// module here, so the stub cannot silently drift from it: every value the module sets that
+// lib.manifest reads must appear in the stub with the same value.
+describe.skipIf(!nixInstantiate)(`the example stub mirrors the example module${nixInstantiate ? '' : ` (skipped: ${skipReason})`}`, () => {
+  const json = (expr: string) => {
+    const r = nix(['--eval', '--strict', '--json', '-E', expr]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const mod = json('import ./fixtures/nix/eval-module.nix');
+  const stub = json('import ./fixtures/nix/example.nix');
+  const sorted = (xs: number[] = []) => [...xs].sort((a, b) => a - b);
+  const pick = (o: Record<string, unknown> | undefined, keys: string[]) => Object.fromEntries(keys.filter((k) => o && k in o).map((k) => [k, o![k]]));
+  // Keys the stub must mirror where the module sets them (nixpkgs modules add others, e.g. StateDirectory).
+  const unitKeys = ['MemoryMax', 'MemoryHigh', 'CPUQuota', 'TasksMax', 'EnvironmentFile', 'StateDirectory', 'LoadCredential'];
+
+  it('host: firewall, nginx, borg, container units, audit', () => {
+    expect(sorted(stub.networking.firewall.allowedTCPPorts)).toEqual(sorted(mod.networking.firewall.allowedTCPPorts));
+    expect(stub.networking.firewall.logRefusedConnections).toBe(mod.networking.firewall.logRefusedConnections);
+    for (const [name, v] of Object.entries<any>(mod.services.nginx.virtualHosts)) {
+      const s = stub.services.nginx.virtualHosts[name];
+      expect(pick(s, ['forceSSL', 'sslCertificate', 'sslCertificateKey'])).toEqual(pick(v, ['forceSSL', 'sslCertificate', 'sslCertificateKey']));
+      for (const [loc, l] of Object.entries<any>(v.locations)) expect(s.locations[loc].proxyPass).toBe(l.proxyPass);
+    }
+    expect(Object.keys(stub.services.nginx.virtualHosts).sort()).toEqual(Object.keys(mod.services.nginx.virtualHosts).sort());
+    const [sb, mb] = [stub.services.borgbackup.jobs.alchemist, mod.services.borgbackup.jobs.alchemist];
+    expect(pick(sb, ['paths', 'repo', 'startAt'])).toEqual(pick(mb, ['paths', 'repo', 'startAt']));
+    expect(pick(sb.encryption, ['mode', 'passCommand'])).toEqual(mb.encryption);
+    for (const n of Object.keys(mod.containers)) {
+      const declared = pick(mod.systemd.services[`container@${n}`].serviceConfig, unitKeys);
+      expect(pick(stub.systemd.services[`container@${n}`].serviceConfig, Object.keys(declared))).toEqual(declared);
+    }
+    expect(stub.security.audit.rules).toEqual(mod.security.audit.rules);
+    expect(stub.security.auditd.enable).toBe(mod.security.auditd.enable);
+  });
+
+  it('containers and what runs inside them', () => {
+    expect(Object.keys(stub.containers).sort()).toEqual(Object.keys(mod.containers).sort());
+    for (const [n, c] of Object.entries<any>(mod.containers)) {
+      const s = stub.containers[n];
+      expect(pick(s, ['autoStart', 'privateNetwork', 'privateUsers', 'hostAddress', 'localAddress', 'extraFlags']), n).toEqual(pick(c, ['autoStart', 'privateNetwork', 'privateUsers', 'hostAddress', 'localAddress', 'extraFlags']));
+      expect(sorted(s.config.networking.firewall.allowedTCPPorts), n).toEqual(sorted(c.config.networking.firewall.allowedTCPPorts));
+      for (const [u, def] of Object.entries<any>(c.config.systemd?.services ?? {})) {
+        const su = s.config.systemd.services[u];
+        expect(su, `${n}/${u}`).toBeDefined();
+        const declared = pick(def.serviceConfig, unitKeys);
+        expect(pick(su.serviceConfig, Object.keys(declared)), `${n}/${u}`).toEqual(declared);
+        if (def.environment) expect(pick(su.environment, Object.keys(def.environment)), `${n}/${u}`).toEqual(def.environment);
+      }
+      const [sp, mp] = [s.config.services?.postgresql, c.config.services?.postgresql];
+      if (mp) {
+        expect(pick(sp.settings, Object.keys(mp.settings))).toEqual(mp.settings);
+        expect(sp.authentication.replace(/\s+/g, ' ')).toBe(mp.authentication.replace(/\s+/g, ' '));
+        expect(sp.ensureUsers).toEqual(mp.ensureUsers);
+      }
+      if (c.config.services?.postgresqlBackup) expect(pick(s.config.services.postgresqlBackup, ['enable', 'databases', 'location', 'startAt'])).toEqual(c.config.services.postgresqlBackup);
+      for (const [r, def] of Object.entries<any>(c.config.services?.redis?.servers ?? {})) expect(pick(s.config.services.redis.servers[r], Object.keys(def))).toEqual(def);
+      if (c.config.services?.grafana) {
+        expect(s.config.services.grafana.settings.server).toEqual(c.config.services.grafana.settings.server);
+        expect(s.config.services.grafana.settings.security).toEqual(c.config.services.grafana.settings.security);
+      }
+      if (c.config.services?.prometheus) expect(pick(s.config.services.prometheus, ['listenAddress', 'port'])).toEqual(pick(c.config.services.prometheus, ['listenAddress', 'port']));
+    }
   });
 });
