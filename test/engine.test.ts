@@ -323,3 +323,29 @@ describe('runInventory: nodes with nothing selected', () => {
     expect(out.results.map((r) => r.node)).toEqual(['a', 'a']);
   });
 });
+
+describe('runInventory: node stats', () => {
+  it('passes the transport, round trips and timings of each node to reporters', async () => {
+    const stats: Record<string, any> = {};
+    const rep: Reporter = {
+      onRunStart() {},
+      onNodeStart() {},
+      onResult() {},
+      onNodeEnd(n, s) {
+        stats[n.name] = s;
+      },
+      async onRunEnd() {},
+    };
+    const suite = { ...fakeSuite('alpha'), gather: async (ctx: any) => (await ctx.host.exec('true'), await ctx.host.exec('true'), { ok: true }) } as any;
+    const openHost = async (n: NodeSpec) => {
+      if (n.name === 'down') throw new TransportError('unreachable', 'no route');
+      return new FakeHost(n.name);
+    };
+    await runInventory(inventory([node('up'), node('down')]), opts, [rep], { suites: [suite], openHost, gatherIdentity: async () => identity, now: () => new Date() });
+    expect(stats.up).toMatchObject({ transport: 'fake up', roundTrips: 2 });
+    expect(stats.up.durationMs).toBeGreaterThanOrEqual(0);
+    expect(stats.up.connectMs).toBeGreaterThanOrEqual(0);
+    expect(stats.down).toMatchObject({ roundTrips: 0 });
+    expect(stats.down.transport).toBeUndefined();
+  });
+});

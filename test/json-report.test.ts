@@ -42,7 +42,7 @@ function run(final: boolean): any {
   rep.onNodeStart(meta.nodes[1], {});
   for (const r of results) rep.onResult(r);
   rep.onWarning('leaf-2: node identity not gathered: timeout');
-  rep.onNodeEnd(meta.nodes[0]);
+  rep.onNodeEnd(meta.nodes[0], { transport: 'ssh root@10.250.0.2:22', roundTrips: 7, connectMs: 180, durationMs: 1200 });
   if (final) {
     rep.onNodeEnd(meta.nodes[1]);
     const counts = emptyCounts();
@@ -60,7 +60,7 @@ describe('JSON evidence reporter', () => {
     expect(doc.complete).toBe(true);
     expect(doc.run).toMatchObject({ startedAt: meta.startedAt, finishedAt: '2026-11-27T04:00:03.000Z', exitCode: 1, argv: meta.argv, inventory: meta.inventory });
     expect(doc.harness).toEqual({ name: 'leafcert', version: '0.1.0' });
-    expect(doc.nodes[0]).toMatchObject({ name: 'leaf-1', identity, counts: { pass: 1, fail: 1 } });
+    expect(doc.nodes[0]).toMatchObject({ name: 'leaf-1', identity, counts: { pass: 1, fail: 1 }, stats: { roundTrips: 7, connectMs: 180 } });
     expect(doc.nodes[1]).toMatchObject({ name: 'leaf-2', labels: { site: 'paris' }, counts: { error: 1, waived: 1, fail: 1 } });
     expect(doc.counts).toEqual({ pass: 1, fail: 2, error: 1, skipped: 0, waived: 1, manual: 0 });
     expect(doc.results[1].evidence.observed).toEqual({ state: 'open', rtt: 1 });

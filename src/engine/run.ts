@@ -217,9 +217,10 @@ export async function runInventory(
     if (suites.length === 0) {
       // Nothing selected on this node (--only): do not even connect.
       emit((r) => r.onNodeStart(node, identity));
-      emit((r) => r.onNodeEnd(node));
+      emit((r) => r.onNodeEnd(node, { roundTrips: 0, durationMs: 0 }));
       return;
     }
+    let connectMs: number | undefined;
     try {
       if (opts.signal?.aborted) throw new Interrupted();
       host = await withTimeout(
@@ -228,12 +229,14 @@ export async function runInventory(
         `connecting to ${node.name}`,
         opts.signal,
       );
+      connectMs = now().getTime() - t0.getTime();
     } catch (e) {
       emit((r) => r.onNodeStart(node, identity));
       const msg = e instanceof Interrupted ? 'interrupted before the node was checked' : reason(e);
       const source = e instanceof TransportError ? `transport ${node.transport} (${e.kind})` : `transport ${node.transport}`;
       for (const ps of suites) errorResults(node, ps, msg, source, t0);
-      emit((r) => r.onNodeEnd(node));
+      const durationMs = now().getTime() - t0.getTime();
+      emit((r) => r.onNodeEnd(node, { roundTrips: 0, durationMs }));
       return;
     }
     try {
@@ -293,7 +296,8 @@ export async function runInventory(
         }
       }
     } finally {
-      emit((r) => r.onNodeEnd(node));
+      const stats = { transport: host.describe, roundTrips: host.roundTrips, connectMs, durationMs: now().getTime() - t0.getTime() };
+      emit((r) => r.onNodeEnd(node, stats));
       // A wedged connection must not hold up the end of the run.
       await withTimeout(host.close(), 5000, `closing ${node.name}`).catch(() => undefined);
     }

@@ -3,7 +3,7 @@
 // a summary closes the run.
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { safeText, show } from './text.js';
-import type { Counts, Reporter, RunMeta, RunSummary } from './types.js';
+import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts } from './types.js';
 
 export interface ConsoleOptions {
@@ -158,14 +158,15 @@ export class ConsoleReporter implements Reporter {
     }
   }
 
-  onNodeEnd(node: NodeSpec): void {
+  onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     this.flushErrors();
     const row = this.rows.get(node.name);
     if (!row) return;
     row.state = 'done';
     const bad = row.counts.fail + row.counts.error > 0;
     const mark = bad ? this.paint('31', '✗') : this.paint('32', '✓');
-    this.print(`${mark} ${node.name}: ${countsText(row.counts)}`);
+    const how = stats?.transport ? ` (${(stats.durationMs / 1000).toFixed(1)}s, ${stats.roundTrips} round trips)` : '';
+    this.print(`${mark} ${node.name}: ${countsText(row.counts)}${this.paint('2', how)}`);
   }
 
   onWarning(message: string): void {

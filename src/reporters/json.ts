@@ -1,7 +1,7 @@
 // JSON evidence for auditors and tooling; its shape is published in schemas/evidence.schema.json.
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { AtomicFile } from './atomic.js';
-import type { Reporter, RunMeta, RunSummary } from './types.js';
+import type { NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts } from './types.js';
 
 export const EVIDENCE_SCHEMA_VERSION = 1;
@@ -15,6 +15,7 @@ interface NodeEntry {
   identity: NodeIdentity;
   startedAt: string;
   finishedAt?: string;
+  stats?: NodeStats;
 }
 
 export class JsonReporter implements Reporter {
@@ -49,9 +50,12 @@ export class JsonReporter implements Reporter {
     this.results.push(r);
     this.file.schedule();
   }
-  onNodeEnd(node: NodeSpec): void {
+  onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const e = this.nodes.get(node.name);
-    if (e) e.finishedAt = this.clock().toISOString();
+    if (e) {
+      e.finishedAt = this.clock().toISOString();
+      if (stats) e.stats = stats;
+    }
     this.file.write(false);
   }
   onWarning(message: string): void {

@@ -7,7 +7,7 @@
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { AtomicFile } from './atomic.js';
 import { safeText, show } from './text.js';
-import type { Counts, Reporter, RunMeta, RunSummary } from './types.js';
+import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts } from './types.js';
 
 function attr(s: string): string {
@@ -59,6 +59,7 @@ interface SuiteState {
   timestamp: string;
   startMs: number;
   endMs?: number;
+  stats?: NodeStats;
   results: Result[];
 }
 
@@ -84,9 +85,12 @@ export class JunitReporter implements Reporter {
     this.nodes.get(r.node)?.results.push(r);
     this.file.schedule();
   }
-  onNodeEnd(node: NodeSpec): void {
+  onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const s = this.nodes.get(node.name);
-    if (s) s.endMs = this.clock().getTime();
+    if (s) {
+      s.endMs = this.clock().getTime();
+      s.stats = stats;
+    }
     this.file.write(false);
   }
   async onRunEnd(summary: RunSummary): Promise<void> {
@@ -132,6 +136,9 @@ export class JunitReporter implements Reporter {
       ['node.kernel', id.kernel],
       ['node.clock', id.clock],
       ['node.machineId', id.machineId],
+      ['transport', s.stats?.transport],
+      ['transport.roundTrips', s.stats ? String(s.stats.roundTrips) : undefined],
+      ['transport.connectMs', s.stats?.connectMs !== undefined ? String(s.stats.connectMs) : undefined],
     ];
     const time = s.endMs !== undefined ? ` time="${seconds(s.endMs - s.startMs)}"` : '';
     const lines = [

@@ -25,11 +25,22 @@ export interface RunSummary {
   warnings: string[];
 }
 
+/** How checking a node went, for evidence and the bench: wall time and commands/channels opened. */
+export interface NodeStats {
+  /** "ssh root@10.250.0.2:22", "local"; absent when no connection was made. */
+  transport?: string;
+  /** Host.roundTrips at the end: commands and channels opened over the node's one connection. */
+  roundTrips: number;
+  /** Time to open the connection (ssh handshake + auth). */
+  connectMs?: number;
+  durationMs: number;
+}
+
 export interface Reporter {
   onRunStart(meta: RunMeta): void;
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void;
   onResult(r: Result): void;
-  onNodeEnd(node: NodeSpec): void;
+  onNodeEnd(node: NodeSpec, stats?: NodeStats): void;
   /** Non-fatal notices (expired waiver, identity not gathered). */
   onWarning?(message: string): void;
   /** Long-running suite progress (a TTY shows it; files ignore it). */
