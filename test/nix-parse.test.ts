@@ -1,5 +1,6 @@
 // Every .nix file of the repository parses with plain Nix (flake, modules, VM tests, fixtures):
 // nixpkgs cannot be evaluated here, but a syntax error must never reach `nix flake check`.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nix, nixFiles, nixInstantiate, skipReason } from './helpers/nix.js';
 
@@ -22,5 +23,26 @@ describe.skipIf(!nixInstantiate)(`nix-instantiate --parse${nixInstantiate ? '' :
     const r = nix(['--parse', '-E', '{ a = ; }']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/syntax error/);
+  });
+});
+
+// The VM tests cannot run here, but their Python test scripts can be assembled (stub nixpkgs,
+// fixtures/nix/stub-nixpkgs.nix) and parsed: a syntax or indentation error would otherwise first
+// show up after a VM build.
+const python = spawnSync('python3', ['--version']).status === 0;
+describe.skipIf(!nixInstantiate || !python)(`VM test scripts are valid Python${nixInstantiate && python ? '' : ' (skipped: needs nix-instantiate and python3)'}`, () => {
+  it.each(['vm-tests/leafcert.nix', 'vm-tests/fault.nix'])('%s', (file) => {
+    const r = nix(['--eval', '--strict', '--json', '-E', `let s = import ./fixtures/nix/stub-nixpkgs.nix; in (import ./${file} { inherit (s) pkgs self; }).testScript`]);
+    expect(r.stderr).toBe('');
+    const script = JSON.parse(r.stdout) as string;
+    expect(script).toContain('certify()');
+    const py = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: script, encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    expect(py.status).toBe(0);
+  });
+
+  it('a broken script is caught (the check can fail)', () => {
+    const py = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: 'with subtest("x"):\nleaf.succeed("true")\n', encoding: 'utf8' });
+    expect(py.status).not.toBe(0);
   });
 });
