@@ -1,0 +1,84 @@
+// monitoring suite against a full lab node (Prometheus in the `monitoring` container, reached
+// through the node's ssh connection): healthy passes, each monitoring fault fails its check and
+// heals, Grafana (not in the lab) is skipped, an HTML answer on the Prometheus port is an error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLab, type TestLab } from './helpers/lab.js';
+import { resultOf, runChecks, statusOf } from './helpers/ops.js';
+
+const NODE = 'leaf-1';
+const CHECKS = ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded'];
+let lab: TestLab;
+
+/** Prometheus starts before its first scrape: wait until every target has a verdict. */
+async function prometheusSettled(): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    const r = await lab.exec(NODE, 'curl -s --max-time 2 http://10.233.5.2:9090/api/v1/targets');
+    try {
+      const t = JSON.parse(r.stdout).data.activeTargets as { health: string }[];
+      if (t.length && t.every((x) => x.health === 'up')) return;
+    } catch {
+      /* not ready */
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  throw new Error('Prometheus in the lab never had every target up');
+}
+
+describe('monitoring on a full lab node', () => {
+  beforeAll(async () => {
+    lab = await startLab({ name: 'monitoring', flavour: 'full' });
+    await prometheusSettled();
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('passes on the healthy node; Grafana is not expected and is skipped', async () => {
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+    expect(statusOf(results, 'monitoring.grafana-health')).toBe('skipped');
+    expect(resultOf(results, 'monitoring.prometheus-ready').evidence.source).toMatch(/via ssh root@/);
+  });
+
+  it('monitoring-target-down fails monitoring.targets-up naming the target, and heals', async () => {
+    await lab.fault(NODE, 'monitoring-target-down');
+    try {
+      const { results } = await runChecks(lab, ['monitoring']);
+      const r = resultOf(results, 'monitoring.targets-up');
+      expect(r.status).toBe('fail');
+      expect(r.message).toMatch(/alchemist\/10\.233\.2\.2:6333 is down \(.*(refused|reset)/);
+      expect(statusOf(results, 'monitoring.rules-loaded')).toBe('pass');
+    } finally {
+      await lab.heal(NODE, 'monitoring-target-down');
+    }
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+  });
+
+  it('monitoring-rule-missing fails monitoring.rules-loaded naming the rule, and heals', async () => {
+    await lab.fault(NODE, 'monitoring-rule-missing');
+    try {
+      const { results } = await runChecks(lab, ['monitoring']);
+      const r = resultOf(results, 'monitoring.rules-loaded');
+      expect(r.status).toBe('fail');
+      expect(r.message).toBe('missing: ServiceUnhealthy');
+      expect(statusOf(results, 'monitoring.targets-up')).toBe('pass');
+    } finally {
+      await lab.heal(NODE, 'monitoring-rule-missing');
+    }
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+  });
+
+  it('bad input: a port that answers HTML instead of the API is an error with the reason', async () => {
+    // nginx on the node answers the monitoring vhost over HTTP with a redirect page (text/html).
+    const { results } = await runChecks(lab, ['monitoring'], [], (e) => {
+      e.monitoring.prometheus = { address: '127.0.0.1', port: 80 };
+    });
+    for (const id of CHECKS) {
+      const r = resultOf(results, id);
+      expect(r.status, `${id}: ${r.message}`).toBe('error');
+      expect(r.message).toMatch(/HTML/);
+    }
+  });
+});
