@@ -50,5 +50,22 @@ for (const backend of ['iptables', 'nftables'] as const) {
         expect(notPassing(await r.run())).toEqual([]);
       });
     }
+
+    // No registry fault closes an expected-open port yet: an operator dropping 443 from
+    // allowedTCPPorts (the firewall reloaded without it) does.
+    it('443 no longer allowed (test-local fault): port-open and allowed-ports fail', async () => {
+      const start = (ports: string) => lab.exec(node, `FW_TCP_PORTS="${ports}" bash /etc/leafcert-lab/firewall-start.sh`);
+      expect((await start('22 80')).code).toBe(0);
+      try {
+        const os = await r.run();
+        const open = os.filter((o) => o.id === 'firewall.port-open');
+        expect(open.find((o) => o.subject === 'tcp/443')!.status).toBe('fail');
+        expect(open.find((o) => o.subject === 'tcp/443')!.message).toMatch(/filtered/);
+        expect(statusOf(os, 'firewall.allowed-ports')).toEqual(['fail']);
+      } finally {
+        expect((await start('22 80 443')).code).toBe(0);
+      }
+      expect(notPassing(await r.run())).toEqual([]);
+    });
   });
 }

@@ -2,7 +2,7 @@
 // it names fail; healing brings every check back to pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
-import { faultsFor, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
+import { faultsFor, nginxEdit, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
 import { healthSuite } from '../suites/health.js';
 
 describe('health suite on a lab node', () => {
@@ -44,4 +44,17 @@ describe('health suite on a lab node', () => {
       expect(notPassing(await r.run())).toEqual([]);
     });
   }
+
+  // No registry fault breaks the 80 → 443 redirect yet: port 80 answering 200 itself does.
+  it('port 80 serves instead of redirecting (test-local fault): health.redirect fails', async () => {
+    const heal = await nginxEdit(lab, node, 's#return 301 https://$host$request_uri;#return 200 "plain http";#');
+    try {
+      const os = await r.run();
+      expect(statusOf(os, 'health.redirect')).toEqual(['fail']);
+      expect(statusOf(os, 'health.json')).toEqual(['pass']);
+    } finally {
+      await heal();
+    }
+    expect(notPassing(await r.run())).toEqual([]);
+  });
 });

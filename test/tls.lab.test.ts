@@ -2,7 +2,7 @@
 // it names fail; healing brings every check back to pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
-import { faultsFor, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
+import { faultsFor, nginxEdit, notPassing, statusOf, suiteRunner, type SuiteRunner } from './helpers/net.js';
 import { tlsSuite } from '../suites/tls.js';
 
 describe('tls suite on a lab node', () => {
@@ -44,4 +44,18 @@ describe('tls suite on a lab node', () => {
       expect(notPassing(await r.run())).toEqual([]);
     });
   }
+
+  // No registry fault breaks the handshake alone yet: nginx serving plain HTTP on 443 (`listen 443`
+  // without `ssl`, a classic slip) does.
+  it('443 without ssl (test-local fault): tls.handshake fails, the rest cannot be judged (error)', async () => {
+    const heal = await nginxEdit(lab, node, 's/:443 ssl/:443/g');
+    try {
+      const os = await r.run();
+      expect(statusOf(os, 'tls.handshake').every((s) => s === 'fail')).toBe(true);
+      expect(os.filter((o) => o.id !== 'tls.handshake').every((o) => o.status === 'error')).toBe(true);
+    } finally {
+      await heal();
+    }
+    expect(notPassing(await r.run())).toEqual([]);
+  });
 });
