@@ -10,7 +10,7 @@ export const faults: Fault[] = [
     name: 'firewall-extra-port',
     area: 'firewall',
     breaks: `TCP ${EXTRA_PORT} (redis) is accepted by the firewall (a rule like nixos-firewall-tool's) and something listens on it`,
-    catches: ['firewall.port-closed', 'firewall.allowed-ports'],
+    catches: ['firewall.port-closed', 'firewall.allowed-ports', 'firewall.drift'],
     async apply(ctx) {
       const rule = ctx.node.firewall === 'nftables'
         ? `nft add element inet nixos-fw temp-ports '{ tcp . ${EXTRA_PORT} }'`
@@ -26,7 +26,7 @@ export const faults: Fault[] = [
     name: 'firewall-flushed',
     area: 'firewall',
     breaks: 'the firewall is flushed: no nixos-fw chains, every port reachable (input policy accept)',
-    catches: ['firewall.enabled', 'firewall.port-closed', 'firewall.default-drop'],
+    catches: ['firewall.enabled', 'firewall.port-closed', 'firewall.default-drop', 'firewall.allowed-ports', 'firewall.drift'],
     async apply(ctx) {
       await ctx.exec(ctx.node.firewall === 'nftables'
         ? 'nft flush ruleset'

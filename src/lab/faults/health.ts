@@ -28,7 +28,7 @@ export const faults: Fault[] = [
     name: 'health-down',
     area: 'health',
     breaks: 'the API behind /health is stopped: nginx answers 502',
-    catches: ['health.status'],
+    catches: ['health.status', 'health.json'],
     async apply(ctx) {
       await inApp(ctx, `kill $(cat /run/lab-backend-${NAME}.pid) && for i in $(seq 1 50); do kill -0 $(cat /run/lab-backend-${NAME}.pid) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
     },
@@ -37,7 +37,7 @@ export const faults: Fault[] = [
       await inApp(ctx, `kill -0 $(cat /run/lab-backend-${NAME}.pid) 2>/dev/null || lab-backend-start ${NAME} ${addr} 8080`);
     },
   },
-  confFault('health-500', 'the health endpoint answers 500', ['health.status'], 'error', 0),
+  confFault('health-500', 'the health endpoint answers 500', ['health.status', 'health.json'], 'error', 0),
   confFault('health-wrong-json', 'the health endpoint answers 200 with {"status":"degraded"}', ['health.json'], 'badjson', 0),
   confFault('health-slow', 'the health endpoint takes 2 s to answer (maxMs 500)', ['health.latency'], 'ok', 2000),
 ];
