@@ -131,6 +131,24 @@ describe('ssh transport on a lab node', () => {
     expect(e.message).toContain(spec.name);
   });
 
+  it('agent auth: the key served by ssh-agent (SSH_AUTH_SOCK), no key file', async () => {
+    const sock = join(dir, 'agent.sock');
+    const out = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)![1]);
+    const saved = process.env.SSH_AUTH_SOCK;
+    try {
+      execFileSync('ssh-add', [lab.info.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      process.env.SSH_AUTH_SOCK = sock;
+      const h = await openHost(withSsh({ identityFile: undefined, agent: true }));
+      expect((await h.exec('echo agent')).stdout).toBe('agent\n');
+      await h.close();
+    } finally {
+      if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = saved;
+      process.kill(pid);
+    }
+  });
+
   it('a port the firewall drops: unreachable after the connect timeout', async () => {
     const e = await transportError(openHost(withSsh({ port: 5432, connectTimeoutMs: 1500 })));
     expect(e.kind).toBe('unreachable');
