@@ -107,6 +107,15 @@ describe('plan --from-nix on the deployment as written', () => {
     expect(e.postgres.noTrust).toBe(true);
   });
 
+  it('ports opened on one interface are neither expected open everywhere nor expected closed', () => {
+    const m = loadManifest(fx('example.manifest.json'));
+    m.host.firewall.interfaces.push({ name: 'wg0', path: 'networking.firewall.interfaces.wg0', allowedTCPPorts: [9090], allowedUDPPorts: [51820], allowedTCPPortRanges: [], allowedUDPPortRanges: [] });
+    const e = (planInventory(m, { manifestFile: 'm.json', suiteKeys: keys }).inventory as any).expectations['alchemist-leaf-node'];
+    expect(e.firewall.interfaces).toEqual({ wg0: { tcp: [9090], udp: [51820] } });
+    expect(e.firewall.open).toEqual([22, 80, 443]);
+    expect(e.firewall.closed).not.toContain(9090);
+  });
+
   it('says what it could not emit', () => {
     expect(p.notes.join('\n')).toMatch(/units inside containers with limits are not emitted.*alchemist\/alchemist/);
   });

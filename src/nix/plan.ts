@@ -89,7 +89,8 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     const open = [...fw.allowedTCPPorts, ...portsOf(fw.allowedTCPPortRanges)];
     const f: Record<string, unknown> = { open };
     cite(['firewall', 'open'], optionPath(fw.path, 'allowedTCPPorts') + (fw.allowedTCPPortRanges.length ? ` + ${optionPath(fw.path, 'allowedTCPPortRanges')}` : ''));
-    const openSet = new Set([...fw.allowedTCPPorts, ...expand(fw.allowedTCPPortRanges)]);
+    // Ports opened on some interface are not expected closed either: the harness's interface is unknown.
+    const openSet = new Set([...fw.allowedTCPPorts, ...expand(fw.allowedTCPPortRanges), ...fw.interfaces.flatMap((i) => [...i.allowedTCPPorts, ...expand(i.allowedTCPPortRanges)])]);
     const inner = m.containers.flatMap((c) => [...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges), ...c.config.listeners.map((l) => l.port)]);
     const hostOnly = host.listeners.map((l) => l.port);
     const closed = uniqSorted([...inner, ...hostOnly].filter((p) => !openSet.has(p)));
