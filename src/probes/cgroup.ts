@@ -28,8 +28,11 @@ export function parseProcCgroup(text: string, source: string): ProcCgroupLine[] 
  * `F <file> <value>` for each limit file found, and `N <controller>` when a v1 controller is not mounted.
  */
 export const CGROUP_SH = String.raw`
-cg_v1_mount() { awk -v c="$1" '{for(i=7;i<=NF;i++) if($i=="-") break; if($(i+1)=="cgroup"){n=split($(i+3),o,","); for(j=1;j<=n;j++) if(o[j]==c){print $5; exit}}}' /proc/self/mountinfo; }
-cg_v2_mount() { awk '{for(i=7;i<=NF;i++) if($i=="-") break; if($(i+1)=="cgroup2"){print $5; exit}}' /proc/self/mountinfo; }
+# Mount points of the controllers, read once: cgm_memory, cgm_cpu, cgm_pids (v1) and cgm_v2.
+cgm_memory= cgm_cpu= cgm_pids= cgm_v2=
+eval "$(awk '{for(i=7;i<=NF;i++) if($i=="-") break; if($(i+1)=="cgroup2" && !v2){print "cgm_v2=" $5; v2=1} else if($(i+1)=="cgroup"){n=split($(i+3),o,","); for(j=1;j<=n;j++) if(o[j]=="memory"||o[j]=="cpu"||o[j]=="pids") print "cgm_" o[j] "=" $5}}' /proc/self/mountinfo)"
+cg_v1_mount() { case $1 in memory) echo "$cgm_memory";; cpu) echo "$cgm_cpu";; pids) echo "$cgm_pids";; esac; }
+cg_v2_mount() { echo "$cgm_v2"; }
 cg_walk() { # MOUNT PATH FILES...: the files of PATH and of every ancestor (limits nest: the smallest wins)
   m=$1; p=$2; shift 2
   while :; do
@@ -41,12 +44,12 @@ cg_walk() { # MOUNT PATH FILES...: the files of PATH and of every ancestor (limi
 }
 cg_line() { # one /proc/PID/cgroup line
   printf 'C %s\n' "$1"
-  ctrls=$(echo "$1" | cut -d: -f2); path=$(echo "$1" | cut -d: -f3-)
+  rest=${"$"}{1#*:}; ctrls=${"$"}{rest%%:*}; path=${"$"}{rest#*:}
   if [ -z "$ctrls" ]; then
     m=$(cg_v2_mount); [ -n "$m" ] || return 0
     cg_walk "$m" "$path" memory.max memory.high cpu.max pids.max
   else
-    for c in $(echo "$ctrls" | tr , ' '); do
+    for c in $(IFS=,; echo $ctrls); do
       case $c in memory) fs="memory.limit_in_bytes";; cpu) fs="cpu.cfs_quota_us cpu.cfs_period_us";; pids) fs="pids.max";; *) continue;; esac
       m=$(cg_v1_mount $c); [ -n "$m" ] || { echo "N $c"; continue; }
       cg_walk "$m" "$path" $fs
