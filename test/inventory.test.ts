@@ -155,3 +155,20 @@ describe('loadInventory: key files', () => {
     ]);
   });
 });
+
+describe('loadInventory: alternatives', () => {
+  it('an anyOf mismatch reads as one sentence naming the alternatives', () => {
+    const gamma: Suite = {
+      ...fakeSuite('gamma'),
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { ports: { type: 'array', items: { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]+-[0-9]+$' }] } } },
+      },
+    };
+    const text = 'nodes:\n  - { name: a, transport: local, expect: e }\nexpectations:\n  e:\n    gamma: { ports: [22, "80"] }\n';
+    expect(() => parseInventory(text, '/x.yaml', { suites: [gamma] })).toThrow(
+      '/x.yaml:5:26: expectations.e.gamma.ports[1]: expected integer or a string matching ^[0-9]+-[0-9]+$, got "80"',
+    );
+  });
+});

@@ -67,7 +67,7 @@ export function explain(e: ErrorObject): string {
     case 'format':
       return `expected ${FORMAT_HINT[p.format] ?? `format "${p.format}"`}, got ${describe(e.data)}`;
     case 'pattern':
-      return `got ${describe(e.data)}, which does not match ${p.pattern}`;
+      return `expected a string matching ${p.pattern}, got ${describe(e.data)}`;
     default:
       return `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${describe(e.data)}` : ''}`;
   }
@@ -85,10 +85,11 @@ export function condense(errors: ErrorObject[]): { instancePath: string; error: 
     const prefix = alt.schemaPath + '/';
     const branches = errors.filter((e) => e !== alt && e.schemaPath.startsWith(prefix) && e.instancePath === alt.instancePath);
     branches.forEach((b) => consumed.add(b));
-    const msgs = [...new Set(branches.map(explain).map((m) => m.replace(/, got .*$/, '')))];
+    const msgs = [...new Set(branches.map(explain).map((m) => m.replace(/, got .*$/, '').replace(/^expected /, '')))];
     const got = alt.data !== undefined ? `, got ${describe(alt.data)}` : '';
     const desc = (alt.parentSchema as any)?.description;
-    out.push({ instancePath: alt.instancePath, error: alt, message: desc ? `${desc}${got}` : `${msgs.join(' or ') || 'no alternative matched'}${got}` });
+    const message = desc ? `${desc}${got}` : msgs.length ? `expected ${msgs.join(' or ')}${got}` : `matches none of the allowed forms${got}`;
+    out.push({ instancePath: alt.instancePath, error: alt, message });
   }
   for (const e of errors) {
     if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf' || consumed.has(e)) continue;
