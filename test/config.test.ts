@@ -253,4 +253,20 @@ describe('leafcert check-config (built CLI)', () => {
     writeFileSync(join(dir, 'empty.json'), '');
     expect(run(['check-config', join(dir, 'empty.json')]).status).toBe(2);
   });
+
+  it('`run` applies the config checks through the `config` expectation (1 flawed, 0 clean, 3 unreadable manifest)', () => {
+    const inv = (manifest: string) => {
+      const f = join(dir, `inv-${manifest.replace(/\W/g, '_')}.yaml`);
+      writeFileSync(f, `nodes:\n  - { name: here, transport: local, expect: leaf }\nexpectations:\n  leaf:\n    config: { manifest: ${fx(manifest)} }\n`);
+      return f;
+    };
+    const flawed = run(['run', '--inventory', inv('alchemist-as-written.manifest.json'), '--json', join(dir, 'run.json')]);
+    expect(flawed.status, flawed.stderr).toBe(1);
+    const ev = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    expect(ev.results.find((r: any) => r.id === 'config.dnat-bypass').evidence.optionPath).toBe('networking.firewall.extraCommands');
+    expect(run(['run', '--inventory', inv('example.manifest.json')]).status).toBe(0);
+    const bad = run(['run', '--inventory', inv('bad/old-version.json')]);
+    expect(bad.status).toBe(3);
+    expect(bad.stdout).toMatch(/version: is 0, written by an older leafcert/);
+  });
 });
