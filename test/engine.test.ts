@@ -128,6 +128,7 @@ describe('runInventory', () => {
     expect(down).toHaveLength(4);
     expect(down.every((r) => r.status === 'error' && r.message === 'cannot connect to 10.250.0.9:22: connection refused')).toBe(true);
     expect(down[0].evidence.source).toBe('transport ssh (unreachable)');
+    expect(down[0].checklist).toEqual([]); // fake check ids are in no checklist item
     expect(out.results.filter((r) => r.node === 'up' && r.status === 'pass')).toHaveLength(4);
     expect(rec.events).toContain('start down');
     expect(rec.events).toContain('end down');
@@ -321,6 +322,20 @@ describe('runInventory: nodes with nothing selected', () => {
     });
     expect(opened).toEqual(['a']);
     expect(out.results.map((r) => r.node)).toEqual(['a', 'a']);
+  });
+});
+
+describe('runInventory: error results name the checklist items left unevidenced', () => {
+  it('tags an error for a real check id with its checklist items', async () => {
+    const suite = { ...fakeSuite('tls', { checkIds: ['tls.min-days-left'] }) };
+    const out = await runInventory(inventory([node('a')], { tls: {} }), opts, [], {
+      suites: [suite],
+      openHost: unreachable(),
+      gatherIdentity: async () => identity,
+      now,
+    });
+    expect(out.results[0].status).toBe('error');
+    expect(out.results[0].checklist).toContain('tls');
   });
 });
 

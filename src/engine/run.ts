@@ -7,6 +7,7 @@ import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptio
 import { ParseError, TransportError } from '../types.js';
 import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.js';
 import { emptyCounts } from '../reporters/types.js';
+import { itemsForCheck } from '../checklist.js';
 import { limiter } from './limit.js';
 import { selected } from './select.js';
 import { applyWaivers } from './waivers.js';
@@ -200,7 +201,8 @@ export async function runInventory(
         severity: 'high',
         message,
         evidence: { source, observed: message, ...(excerpt ? { excerpt } : {}) },
-        checklist: [],
+        // An auditor must see which checklist items went unevidenced.
+        checklist: itemsForCheck(id),
         node: node.name,
         suite: ps.suite.name,
         startedAt: startedAt.toISOString(),

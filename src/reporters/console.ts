@@ -169,7 +169,10 @@ export class ConsoleReporter implements Reporter {
     this.print(`${mark} ${node.name}: ${countsText(row.counts)}${this.paint('2', how)}`);
   }
 
+  private readonly warned = new Set<string>();
+
   onWarning(message: string): void {
+    this.warned.add(message);
     this.flushErrors();
     this.print(`${this.paint('33', 'warning:')} ${line(message)}`);
   }
@@ -179,6 +182,8 @@ export class ConsoleReporter implements Reporter {
     if (this.redrawTimer) clearTimeout(this.redrawTimer);
     this.redrawTimer = undefined;
     this.erase();
+    // Warnings raised after the fact (a reporter that failed) are only in the summary.
+    for (const w of s.warnings) if (!this.warned.has(w)) this.out.write(`${this.paint('33', 'warning:')} ${line(w)}\n`);
     const verdict =
       s.exitCode === 0 ? this.paint('32;1', 'CERTIFIED') : s.exitCode === 1 ? this.paint('31;1', 'NOT CERTIFIED') : this.paint('33;1', 'INCOMPLETE');
     const out = ['', `${verdict}: ${countsText(s.counts)} in ${(s.durationMs / 1000).toFixed(1)}s${s.interrupted ? ' (interrupted)' : ''}`];
