@@ -59,7 +59,7 @@ describe('config checks on the Alchemist deployment as written', () => {
 
   it('wildcard binds: Grafana http_addr, OLLAMA_HOST, exporters; not nginx', () => {
     const subjects = failing(out, 'config.wildcard-bind').map((o) => o.subject);
-    expect(subjects).toEqual(expect.arrayContaining(['container monitoring: grafana:3000', 'container ollama: ollama.service OLLAMA_HOST', 'container monitoring: prometheus:9091']));
+    expect(subjects).toEqual(expect.arrayContaining(['container monitoring: grafana:3000', 'container ollama: ollama.service OLLAMA_HOST', 'container monitoring: prometheus:9091', 'container alchemist: nats:4222', 'netdata:19999']));
     expect(subjects.some((s) => s.includes('nginx'))).toBe(false);
   });
 

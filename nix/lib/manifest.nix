@@ -277,6 +277,8 @@ let
       ssh = svc [ "openssh" ];
       ngx = svc [ "nginx" ];
       ngxOn = (ngx.enable or false) && (ngx.virtualHosts or { }) != { };
+      nats = svc [ "nats" ];
+      netdata = svc [ "netdata" ];
       entry = service: enable: address: port: path: { inherit service enable address port path; };
     in filter (l: l.enable) ([
       (entry "grafana" (g.enable or false) (g.settings.server.http_addr or "127.0.0.1")
@@ -287,6 +289,11 @@ let
         (node.port or 9100) (sp [ "prometheus" "exporters" "node" "listenAddress" ]))
       (entry "ollama" (ollama.enable or false) (ollama.host or "127.0.0.1") (ollama.port or 11434)
         (sp [ "ollama" "host" ]))
+      # NATS and netdata listen on every address unless told otherwise.
+      (entry "nats" (nats.enable or false) (nats.settings.host or nats.settings.listen or "0.0.0.0")
+        (nats.port or nats.settings.port or 4222) (sp [ "nats" "settings" "host" ]))
+      (entry "netdata" (netdata.enable or false) (netdata.config.web."bind to" or "*")
+        (netdata.config.web."default port" or 19999) (sp [ "netdata" "config" "web" "bind to" ]))
       (if pg.enableTCPIP or false
        then entry "postgresql" (pg.enable or false) "*" (pg.settings.port or 5432) (sp [ "postgresql" "enableTCPIP" ])
        else entry "postgresql" (pg.enable or false) (pg.settings.listen_addresses or "localhost")

@@ -206,7 +206,7 @@ function wildcardFindings(m: Manifest): Finding[] {
       const wild = (addrs.length ? addrs : ['']).filter((a) => WILDCARDS.has(a));
       out.push(wild.length
         ? { subject: `${p}${l.service}:${l.port}`, pass: false, optionPath: l.path, observed: l.address, expected: 'a specific address (127.0.0.1, or the container localAddress nginx proxies to)',
-            message: `${l.service} listens on ${l.address === '*' ? 'every address' : l.address}:${l.port} (${l.path})${where === 'host' ? '' : `, reachable by every host that can route to ${where}`}. Bind it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'} and reach it through nginx.` }
+            message: `${l.service} listens on ${l.address === '*' ? `every address, port ${l.port}` : `${l.address}:${l.port}`} (${l.path})${where === 'host' ? '' : `, reachable by every host that can route to ${where}`}. Bind it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'} and reach it through nginx.` }
         : { subject: `${p}${l.service}:${l.port}`, pass: true, optionPath: l.path, observed: l.address, expected: 'a specific address', message: `${l.service} listens on ${l.address}:${l.port}` });
     }
     for (const u of node.units) {
