@@ -328,9 +328,12 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       const t4 = budget.cmdSec();
       const script = restoreScript(wrapper, newest.name, sample, runId, t4);
       const src4 = `${wrapper} extract ::${newest.name} <${sample.length} files> in mktemp -d; sha256sum`;
+      let finished = false;
       try {
         ctx.progress(`restoring ${sample.length} files from ${newest.name}`);
         const r = await run(host, script, t4 * 1000 + 10_000);
+        // The script ran to its end, so its EXIT trap removed the temp dir.
+        finished = r.code === 0 && /^FILE\t/m.test(r.stdout);
         const ex = /^EXTRACT\t(\d+)$/m.exec(r.stdout);
         if (!ex) throw new ParseError(src4, 'restore script printed no EXTRACT line', (r.stdout + r.stderr).slice(0, 400));
         const tz = facts.clock.value.tz;
@@ -349,7 +352,7 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       } catch (err) {
         facts.restore = fail(reasonOf(err), src4, err instanceof ParseError ? err.excerpt : undefined);
       } finally {
-        await host.exec(`rm -rf /tmp/leafcert-restore-${runId}.*`, { timeoutMs: 10_000 }).catch(() => undefined);
+        if (!finished) await host.exec(`rm -rf /tmp/leafcert-restore-${runId}.*`, { timeoutMs: 10_000 }).catch(() => undefined);
       }
     } else {
       facts.restore = fail('the newest archive holds no regular file small enough to sample', `${wrapper} list ::${newest.name}`);
