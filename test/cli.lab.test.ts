@@ -121,6 +121,31 @@ describe.skipIf(!isRoot)('leafcert run against a lab node', () => {
     expect(tap.failures.filter((f: any) => f.name.startsWith('leaf-ghost.')).length).toBe(ghost.length);
   });
 
+  it('a command that hangs on the node: that suite errors with the timeout, the other suites still pass, exit 3', async () => {
+    // Inside the node only (its /etc and /usr/local are per-node overlays): iptables-save never returns.
+    const orig = (await lab.exec('leaf-1', 'readlink /etc/alternatives/iptables-save')).stdout.trim();
+    expect(orig).not.toBe('');
+    await lab.exec('leaf-1', "printf '#!/bin/sh\\necho $$ >> /run/hang-iptables-save.pids\\nexec sleep 600\\n' > /usr/local/bin/hang-iptables-save && chmod +x /usr/local/bin/hang-iptables-save && ln -sfn /usr/local/bin/hang-iptables-save /etc/alternatives/iptables-save");
+    try {
+      const inv = inventory('hang');
+      const reports = { junit: join(dir, 'hang.xml'), json: join(dir, 'hang.json') };
+      const r = await lab.leafcert(['run', '-i', inv, '--junit', reports.junit, '--json', reports.json, '--timeout', '3']);
+      expect(r.code, r.stdout + r.stderr).toBe(3);
+      const doc = JSON.parse(readFileSync(reports.json, 'utf8'));
+      const fw = doc.results.filter((x: any) => x.suite === 'firewall');
+      expect(fw.length).toBeGreaterThan(0);
+      expect(fw.every((x: any) => x.status === 'error' && /did not finish within 3s|timed out|timeout/i.test(x.message))).toBe(true);
+      const others = doc.results.filter((x: any) => x.suite !== 'firewall');
+      expect(others.length).toBeGreaterThan(0);
+      expect(others.every((x: any) => x.status !== 'error' && x.status !== 'fail')).toBe(true);
+      expect(evidence(doc)).toBe(true);
+      expect(xmlValid(reports.junit)).toBe(true);
+    } finally {
+      // End only the sleeps this test started, by their node-local PIDs.
+      await lab.exec('leaf-1', `ln -sfn ${orig} /etc/alternatives/iptables-save; [ -f /run/hang-iptables-save.pids ] && kill $(cat /run/hang-iptables-save.pids) 2>/dev/null; rm -f /run/hang-iptables-save.pids /usr/local/bin/hang-iptables-save`);
+    }
+  });
+
   it('a changed host key: exit 3, naming the host key, nothing passes on that node', async () => {
     const kh = join(dir, 'known_hosts.changed');
     const other = join(dir, 'other_host_key');
