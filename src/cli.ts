@@ -65,7 +65,7 @@ interface RunFlags {
   allowMutating?: boolean;
 }
 
-async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number> {
+async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[]): Promise<number> {
   const reportFlags: [string, string | undefined][] = [
     ['--junit', flags.junit],
     ['--tap', flags.tap],
@@ -73,6 +73,12 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
     ['--html', flags.html],
   ];
   const paths = reportFlags.filter((f): f is [string, string] => f[1] !== undefined).map(([f, p]) => [f, checkReportPath(f, p)] as const);
+  const taken = new Map<string, string>([[resolve(flags.inventory), '--inventory']]);
+  for (const [flag, p] of paths) {
+    const other = taken.get(p);
+    if (other) throw new UsageError(`${flag} ${p}: same file as ${other}; each report needs its own path`);
+    taken.set(p, flag);
+  }
 
   const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
   const reporters: Reporter[] = [new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout })];
@@ -109,7 +115,7 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
         concurrency: flags.concurrency ?? inv.defaults.concurrency,
         only: flags.only,
         signal: abort.signal,
-        argv: process.argv.slice(2),
+        argv,
       },
       reporters,
       deps,
@@ -122,7 +128,7 @@ async function run(flags: RunFlags, deps?: Partial<EngineDeps>): Promise<number>
 }
 
 /** `deps` lets tests run the real CLI with fake suites or hosts. */
-export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: number } = {}): Command {
+export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: number; argv?: string[] } = {}): Command {
   const program = new Command();
   // Set before any subcommand exists: commander copies these settings into each new subcommand.
   program.exitOverride();
@@ -155,7 +161,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
         '(a node or check could not be checked, or the run was interrupted).',
     )
     .action(async (flags: RunFlags) => {
-      outcome.code = await run(flags, deps);
+      outcome.code = await run(flags, deps, outcome.argv ?? process.argv.slice(2));
     });
 
   registerLab(program);
@@ -164,7 +170,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
 }
 
 export async function main(argv: string[], deps?: Partial<EngineDeps>): Promise<number> {
-  const outcome: { code?: number } = {};
+  const outcome: { code?: number; argv?: string[] } = { argv: argv.slice(2) };
   const program = buildProgram(deps, outcome);
   try {
     await program.parseAsync(argv);

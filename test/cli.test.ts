@@ -103,6 +103,13 @@ describe('leafcert CLI: invocation', () => {
     const only = cli(['run', '-i', inv, '--only', 'nosuch.check']);
     expect(only.code).toBe(2);
     expect(only.stderr).toMatch(/^leafcert: --only nosuch.check matches no check id or suite name/);
+    const same = cli(['run', '-i', inv, '--junit', join(d, 'r.out'), '--tap', join(d, 'r.out')]);
+    expect(same.code).toBe(2);
+    expect(same.stderr.trim()).toMatch(/^leafcert: --tap .*r\.out: same file as --junit; each report needs its own path$/);
+    const clobber = cli(['run', '-i', inv, '--json', inv]);
+    expect(clobber.code).toBe(2);
+    expect(clobber.stderr).toMatch(/same file as --inventory/);
+    expect(readFileSync(inv, 'utf8')).toContain('expectations:');
     mkdirSync(join(d, 'dir.xml'));
     const dir = cli(['run', '-i', inv, '--junit', join(d, 'dir.xml')]);
     expect(dir.code).toBe(2);
@@ -212,6 +219,7 @@ describe('leafcert CLI: verdicts (in-process, fake suites)', () => {
     const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
     expect(evidenceSchema(doc)).toBe(true);
     expect(doc.run.exitCode).toBe(1);
+    expect(doc.run.argv).toEqual(['run', '-i', join(d, 'inv.yaml'), ...reports]);
     expect(doc.counts).toMatchObject({ pass: 6, fail: 2 });
     expect(tapOk(readFileSync(join(d, 'r.tap'), 'utf8'))).toBe(false);
     expect(readFileSync(join(d, 'junit.xml'), 'utf8')).toContain('<failure message="beta.one on bad"');
