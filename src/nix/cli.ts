@@ -5,10 +5,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { InventoryError } from '../inventory/errors.js';
-import { parseInventory } from '../inventory/load.js';
-import { composeSchema } from '../inventory/schema.js';
-import { compile, condense } from '../inventory/validate.js';
-import { suites } from '../suites.js';
 import type { NodeSpec, Result, Status } from '../types.js';
 import { loadManifest, ManifestError } from './manifest.js';
 import { planInventory, type PlanNode } from './plan.js';
@@ -37,7 +33,12 @@ interface PlanFlags {
   optionPaths?: string;
 }
 
-export function planCommand(flags: PlanFlags): number {
+export async function planCommand(flags: PlanFlags): Promise<number> {
+  // Loaded here, not at start-up: check-config must not depend on every suite module loading.
+  const { suites } = await import('../suites.js');
+  const { parseInventory } = await import('../inventory/load.js');
+  const { composeSchema } = await import('../inventory/schema.js');
+  const { compile, condense } = await import('../inventory/validate.js');
   let manifest;
   try {
     manifest = loadManifest(flags.fromNix);
@@ -149,8 +150,8 @@ export function registerNix(program: Command): void {
     .option('--identity-file <key>', 'defaults.ssh.identityFile (relative to the inventory)')
     .option('--known-hosts <file>', 'defaults.ssh.knownHosts (relative to the inventory)')
     .option('--option-paths <file>', 'also write the map inventory location → NixOS option path as JSON')
-    .action((flags: PlanFlags) => {
-      process.exitCode = planCommand(flags);
+    .action(async (flags: PlanFlags) => {
+      process.exitCode = await planCommand(flags);
     });
 
   program
