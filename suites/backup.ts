@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Host, Outcome, Severity, Suite, SuiteContext } from '../src/types.js';
 import { ParseError, TransportError } from '../src/types.js';
 import { parseDuration, parseSize } from '../src/units.js';
+import { FORMATS } from '../src/inventory/schema.js';
 import { section, splitSections } from '../src/probes/sections.js';
 import { locateContainers } from '../src/probes/containers.js';
 import {
@@ -115,14 +116,14 @@ const SCHEMA = {
   required: ['job', 'maxAge'],
   properties: {
     job: { type: 'string', pattern: '^[A-Za-z0-9_.@-]+$', description: 'services.borgbackup.jobs.<job>' },
-    maxAge: { type: 'string', description: 'Newest archive must be younger than this, e.g. 26h.' },
+    maxAge: { type: 'string', format: FORMATS.duration, description: 'Newest archive must be younger than this, e.g. 26h.' },
     paths: { type: 'array', items: { type: 'string', pattern: '^/' }, minItems: 1 },
     timer: { type: 'boolean' },
     check: { type: 'boolean' },
     restoreProbe: { type: 'boolean' },
     sample: { type: 'integer', minimum: 1, maximum: 100 },
-    maxSampleSize: { type: 'string' },
-    timeout: { type: 'string' },
+    maxSampleSize: { type: 'string', format: FORMATS.size },
+    timeout: { type: 'string', format: FORMATS.duration },
     canaryPath: { type: 'string', pattern: '^/' },
     postgres: {
       type: 'object',

@@ -9,6 +9,7 @@ import { parseDuration } from '../src/units.js';
 import { section, splitSections } from '../src/probes/sections.js';
 import { shq } from '../src/probes/borg.js';
 import { checklistItem } from '../src/checklist.js';
+import { FORMATS } from '../src/inventory/schema.js';
 
 export interface ChecklistExpect {
   renewal?: {
@@ -53,7 +54,7 @@ const SCHEMA = {
           additionalProperties: false,
           properties: {
             certs: { type: 'array', items: { type: 'string' } },
-            maxSinceLastRun: { type: 'string' },
+            maxSinceLastRun: { type: 'string', format: FORMATS.duration },
           },
         },
         certs: {

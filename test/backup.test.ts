@@ -18,7 +18,7 @@ import {
   parseRestoreLines,
   pathsFromCommandLine,
 } from '../src/probes/borg.js';
-import { backupSuite, evaluate, newestArchive, parseCanary, parsePg, type BackupExpect, type BackupFacts } from '../suites/backup.js';
+import { backupSuite, canaryScript, evaluate, newestArchive, parseCanary, parsePg, pgScript, type BackupExpect, type BackupFacts } from '../suites/backup.js';
 
 const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'borg', f), 'utf8');
 
@@ -186,6 +186,28 @@ describe('backup evaluate', () => {
     expect(by(os, 'backup.canary-roundtrip').status).toBe('fail');
     expect(parseCanary('WROTE\tx\nJOB\t0\nARCHIVES\ta \nRESTORED\ta\tx\nDELETED\ta\n', '', false)).toMatchObject({ archive: 'a', written: 'x', restored: 'x', cleaned: true });
     expect(() => parsePg('ERR\tpg_dump failed\n', 'pg_dump: error: connection refused')).toThrow(/pg_dump failed.*refused/);
+  });
+});
+
+describe('round-trip scripts', () => {
+  it('runs the NixOS job under systemd and the wrapper elsewhere, cleaning up in a trap either way', () => {
+    const o = { wrapper: 'borg-job-alchemist', job: 'alchemist', base: '/var/lib/alchemist', paths: ['/var/lib/alchemist', '/etc/alchemist'], runId: 'ab12', timeoutSec: 60 };
+    const sd = canaryScript({ ...o, systemd: true });
+    expect(sd).toMatch(/timeout -k 5 60 systemctl start --wait borgbackup-job-alchemist\.service/);
+    expect(sd).not.toMatch(/create ::/);
+    const w = canaryScript({ ...o, systemd: false });
+    expect(w).toMatch(/'borg-job-alchemist' create ::leafcert-canary-ab12 '\/var\/lib\/alchemist' '\/etc\/alchemist'/);
+    for (const sc of [sd, w, pgScript({ runId: 'ab12', timeoutSec: 60, user: 'postgres' })]) {
+      expect(sc).toMatch(/trap cleanup EXIT/);
+      expect(sc).toMatch(/trap 'exit 130' INT TERM HUP/);
+      expect(sc).toMatch(/PIPE/);
+    }
+    // Every borg call: no stdin (no passphrase prompt), bounded, never-accept-unencrypted.
+    for (const line of w.split('\n').filter((l) => l.includes("'borg-job-alchemist'"))) {
+      expect(line).toMatch(/timeout -k 5 60 'borg-job-alchemist'/);
+      expect(line).toMatch(/BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=no/);
+      expect(line).toMatch(/<\/dev\/null/);
+    }
   });
 });
 
