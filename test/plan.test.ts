@@ -20,11 +20,12 @@ import { backupSuite } from '../suites/backup.js';
 import { monitoringSuite } from '../suites/monitoring.js';
 import { secretsSuite } from '../suites/secrets.js';
 import { auditSuite } from '../suites/audit.js';
+import { checklistSuite } from '../suites/checklist.js';
 import { configSuite } from '../suites/config.js';
 
 const root = join(import.meta.dirname, '..');
 const fx = (name: string) => join(root, 'fixtures/nix', name);
-const all: Suite<any, any>[] = [firewallSuite, tlsSuite, healthSuite, isolationSuite, limitsSuite, postgresSuite, backupSuite, monitoringSuite, secretsSuite, auditSuite, configSuite];
+const all: Suite<any, any>[] = [firewallSuite, tlsSuite, healthSuite, isolationSuite, limitsSuite, postgresSuite, backupSuite, monitoringSuite, secretsSuite, auditSuite, checklistSuite, configSuite];
 const keys = all.map((s) => s.key);
 const plan = (name: string) =>
   planInventory(loadManifest(fx(`${name}.manifest.json`)), {
@@ -42,7 +43,7 @@ describe('plan --from-nix on the example configuration', () => {
   it('loads through the inventory loader with every suite schema', () => {
     const inv = parseInventory(p.yaml, join(root, 'fixtures/nix/inventory.yaml'), { suites: all });
     expect(inv.nodes).toEqual([expect.objectContaining({ name: 'leaf-1', host: '192.168.1.2', expect: 'alchemist-leaf-node' })]);
-    expect(Object.keys(inv.expectations['alchemist-leaf-node']).sort()).toEqual(['audit', 'backup', 'config', 'containers', 'firewall', 'health', 'limits', 'monitoring', 'postgres', 'secrets', 'tls']);
+    expect(Object.keys(inv.expectations['alchemist-leaf-node']).sort()).toEqual(['audit', 'backup', 'checklist', 'config', 'containers', 'firewall', 'health', 'limits', 'monitoring', 'postgres', 'secrets', 'tls']);
   });
 
   it('derives the expectations from the declared options', () => {
@@ -59,6 +60,7 @@ describe('plan --from-nix on the example configuration', () => {
     expect(e.config).toEqual({ manifest: 'example.manifest.json' });
     expect(e.secrets).toEqual({ files: [{ path: '/var/lib/alchemist-tls/key.pem', format: 'raw' }, { path: '/var/lib/alchemist-secrets/borg-passphrase', format: 'raw' }] });
     expect(e.audit).toEqual({ audit: true, auditd: true, apparmor: false, minRules: 2 });
+    expect(e.checklist).toEqual({ renewal: { certs: [{ path: '/var/lib/alchemist-tls/fullchain.pem', renewBeforeDays: 30 }] } });
   });
 
   it('cites the option path next to every emitted value', () => {
@@ -74,6 +76,7 @@ describe('plan --from-nix on the example configuration', () => {
         for (const k of Object.keys(v as object)) {
           if (suite === 'tls' && k === 'ca') continue; // not an option: --ca
           if (suite === 'secrets' && k === 'files') continue; // cited per file path
+          if (suite === 'checklist') continue; // cited per renewal entry
           if (suite === 'health' && (k === 'url' || k === 'status')) continue; // cited on redirect
           if (suite === 'monitoring' && k !== 'prometheus' && k !== 'rules' && k !== 'grafana') continue;
           const segs = ['expectations', 'alchemist-leaf-node', suite, ...(i === undefined ? [] : [i]), k];
@@ -114,6 +117,15 @@ describe('plan --from-nix on the deployment as written', () => {
     expect(e.firewall.interfaces).toEqual({ wg0: { tcp: [9090], udp: [51820] } });
     expect(e.firewall.open).toEqual([22, 80, 443]);
     expect(e.firewall.closed).not.toContain(9090);
+  });
+
+  it('ACME virtual hosts become renewal-timer expectations', () => {
+    const m = loadManifest(fx('example.manifest.json'));
+    Object.assign(m.host.nginx.virtualHosts[0], { enableACME: true, sslCertificate: null, sslCertificateKey: null });
+    const p = planInventory(m, { manifestFile: 'm.json', suiteKeys: keys });
+    const e = (p.inventory as any).expectations['alchemist-leaf-node'];
+    expect(e.checklist.renewal.acme).toEqual({ certs: ['api.alchemist.local'] });
+    expect(p.optionPaths['expectations.alchemist-leaf-node.checklist.renewal.acme']).toBe('services.nginx.virtualHosts."api.alchemist.local".enableACME');
   });
 
   it('says what it could not emit', () => {

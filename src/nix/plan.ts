@@ -333,6 +333,24 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     exp.audit = a;
   }
 
+  // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
+  if (has('checklist') && tlsHosts.length) {
+    const acme = tlsHosts.filter((v) => v.enableACME || v.useACMEHost);
+    const files = tlsHosts.filter((v) => !v.enableACME && !v.useACMEHost && v.sslCertificate?.startsWith('/'));
+    const renewal: Record<string, unknown> = {};
+    if (acme.length) {
+      renewal.acme = { certs: [...new Set(acme.map((v) => v.useACMEHost ?? v.serverName ?? v.name))] };
+      cite(['checklist', 'renewal', 'acme'], acme.map((v) => optionPath(v.path, v.useACMEHost ? 'useACMEHost' : 'enableACME')).join(', '));
+    }
+    const certs = [...new Set(files.map((v) => v.sslCertificate!))];
+    if (certs.length) {
+      // 30 days: the usual renewal window (ACME renews 30 days before expiry).
+      renewal.certs = certs.map((path) => ({ path, renewBeforeDays: 30 }));
+      certs.forEach((c, i) => cite(['checklist', 'renewal', 'certs', i, 'path'], optionPath(files.find((v) => v.sslCertificate === c)!.path, 'sslCertificate')));
+    }
+    if (Object.keys(renewal).length) exp.checklist = { renewal };
+  }
+
   for (const key of ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring']) {
     if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);
   }
