@@ -2,7 +2,7 @@
 // pass and declared limits are skipped with the reason; each limits fault → its checks fail; heal →
 // pass. Also records the suite's round trips.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { startLab, type TestLab } from './helpers/lab.js';
@@ -31,6 +31,7 @@ function inventory(name: string, mutate: (exp: Record<string, any>) => void = ()
 async function run(file: string): Promise<{ code: number | null; results: Result[]; stdout: string }> {
   const out = join(dirname(file), `${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   const r = await lab.leafcert(['run', '--inventory', file, '--json', out]);
+  if (!existsSync(out)) throw new Error(`leafcert wrote no JSON report (exit ${r.code}): ${(r.stderr || r.stdout).slice(0, 600)}`);
   const json = JSON.parse(readFileSync(out, 'utf8'));
   return { code: r.code, results: json.results as Result[], stdout: r.stdout + r.stderr };
 }
