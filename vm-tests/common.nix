@@ -63,7 +63,8 @@ in
 
     with subtest("a first backup exists (dump inside the container, borg on the host)"):
         leaf.succeed("nixos-container run alchemist -- systemctl start postgresqlBackup-alchemist.service")
-        leaf.succeed("systemctl start borgbackup-job-alchemist.service")
+        # not a oneshot unit: --wait blocks until borg is done and fails if it failed
+        leaf.succeed("systemctl start --wait borgbackup-job-alchemist.service")
 
     tester.wait_for_unit("multi-user.target")
     tester.wait_for_open_port(22, "alchemist-leaf-node")
