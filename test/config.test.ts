@@ -151,6 +151,14 @@ describe('config checks on the example configuration', () => {
     expect(failing(evaluateManifest(m, 'x'), 'config.secret-in-store')).toHaveLength(1);
   });
 
+  it('privateUsers = "identity" namespaces capabilities but does not isolate UIDs', () => {
+    const m = clone(example());
+    m.containers[0].privateUsers = 'identity';
+    const out = evaluateManifest(m, 'x');
+    expect(failing(out, 'config.container-cap-sys-admin')).toEqual([]);
+    expect(failing(out, 'config.container-private-users').map((o) => o.subject)).toEqual([`container ${m.containers[0].name}`]);
+  });
+
   it('drop-capability instead of a user namespace satisfies the CAP_SYS_ADMIN check', () => {
     const m = clone(example());
     for (const c of m.containers) {

@@ -264,15 +264,20 @@ function dnatFindings(m: Manifest): Finding[] {
 }
 
 // ── containers ──────────────────────────────────────────────────────────────────────────────
-function userns(c: Container): { on: boolean; how: string; path: string } {
+/**
+ * The container's user namespace: `on` = own UID range (pick / a base UID); `namespaced` = any user
+ * namespace, "identity" included (no UID isolation, but capabilities are namespace-local).
+ */
+function userns(c: Container): { on: boolean; namespaced: boolean; how: string; path: string } {
   const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
   if (flag !== undefined) {
     const v = flag.split('=')[1] ?? 'yes';
     const on = v === 'pick' || v === 'yes' || (/^\d+$/.test(v) && Number(v) > 0) || /^\d+:\d+$/.test(v);
-    return { on, how: `extraFlags ${flag}`, path: optionPath(c.path, 'extraFlags') };
+    return { on, namespaced: on || v === 'identity', how: `extraFlags ${flag}`, path: optionPath(c.path, 'extraFlags') };
   }
   const pu = c.privateUsers;
-  return { on: pu === 'pick' || (typeof pu === 'number' && pu > 0), how: `privateUsers = ${JSON.stringify(pu)}`, path: optionPath(c.path, 'privateUsers') };
+  const on = pu === 'pick' || (typeof pu === 'number' && pu > 0);
+  return { on, namespaced: on || pu === 'identity', how: `privateUsers = ${JSON.stringify(pu)}`, path: optionPath(c.path, 'privateUsers') };
 }
 
 function containerFindings(m: Manifest): { users: Finding[]; caps: Finding[] } {
@@ -286,13 +291,13 @@ function containerFindings(m: Manifest): { users: Finding[]; caps: Finding[] } {
           message: `container ${c.name} has no user namespace (${u.how}): root in the container is uid 0 on the host, and files it writes under /var/lib/nixos-containers/${c.name} are owned by host root. Set ${optionPath(c.path, 'privateUsers')} = "pick" (idmapped bind mounts for host files it must read).` });
     const dropped = c.extraFlags.some((f) => /^--drop-capability=(.*,)?(CAP_SYS_ADMIN|all)(,|$)/i.test(f));
     const added = c.additionalCapabilities.some((x) => /^(CAP_)?SYS_ADMIN$/i.test(x) || x.toLowerCase() === 'all');
-    const keeps = added ? !u.on : !u.on && !dropped;
-    const observed = { userNamespace: u.on, dropCapability: dropped, additionalCapabilities: c.additionalCapabilities };
+    const keeps = added ? !u.namespaced : !u.namespaced && !dropped;
+    const observed = { userNamespace: u.namespaced, dropCapability: dropped, additionalCapabilities: c.additionalCapabilities };
     caps.push(keeps
       ? { subject: `container ${c.name}`, pass: false, optionPath: added ? optionPath(c.path, 'additionalCapabilities') : optionPath(c.path, 'extraFlags'), observed, expected: 'CAP_SYS_ADMIN dropped or namespaced',
           message: `container ${c.name} keeps CAP_SYS_ADMIN in the host's user namespace (systemd-nspawn keeps it by default${added ? ', and additionalCapabilities adds it' : ''}): mount, namespace and many kernel interfaces are open to its root. Set ${optionPath(c.path, 'privateUsers')} = "pick", or add "--drop-capability=CAP_SYS_ADMIN" to ${optionPath(c.path, 'extraFlags')}.` }
-      : { subject: `container ${c.name}`, pass: true, optionPath: u.on ? u.path : optionPath(c.path, 'extraFlags'), observed, expected: 'CAP_SYS_ADMIN dropped or namespaced',
-          message: `container ${c.name}: CAP_SYS_ADMIN is ${u.on ? 'confined to its user namespace' : 'dropped'}` });
+      : { subject: `container ${c.name}`, pass: true, optionPath: u.namespaced ? u.path : optionPath(c.path, 'extraFlags'), observed, expected: 'CAP_SYS_ADMIN dropped or namespaced',
+          message: `container ${c.name}: CAP_SYS_ADMIN is ${u.namespaced ? 'confined to its user namespace' : 'dropped'}` });
   }
   return { users, caps };
 }
