@@ -63,13 +63,14 @@ function limitSpec(sc: Record<string, Value | undefined>): Record<string, string
 }
 const LIMIT_OPTION: Record<string, string> = { memoryMax: 'MemoryMax', memoryHigh: 'MemoryHigh', cpuQuota: 'CPUQuota', tasksMax: 'TasksMax' };
 
+/** The container runs in its own user namespace (the isolation suite's privateUsers: anything but "no"/0). */
 function userns(c: Container): boolean {
   const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
   if (flag) {
     const v = flag.split('=')[1] ?? 'yes';
-    return v === 'pick' || v === 'yes' || (/^\d+$/.test(v) && Number(v) > 0);
+    return v !== 'no' && v !== '0' && v !== 'false';
   }
-  return c.privateUsers === 'pick' || (typeof c.privateUsers === 'number' && c.privateUsers > 0);
+  return c.privateUsers !== 'no' && c.privateUsers !== 0;
 }
 
 export function planInventory(m: Manifest, opts: PlanOptions): Plan {
