@@ -18,6 +18,10 @@ const JSON_FILE = '/run/leafcert-lab/containers.json';
 interface StartOpts {
   privateNetwork: boolean;
   extraCaps?: string[];
+  /** Default true, as the lab starts containers. */
+  noNewPrivs?: boolean;
+  /** Own user namespace, root mapped to root (`unshare --user --map-root-user`). */
+  userNamespace?: boolean;
 }
 
 function container(ctx: FaultContext, name: string): LabContainerInfo {
@@ -82,11 +86,12 @@ function startSh(ctx: FaultContext, name: string, o: StartOpts): string {
   const n = /^10\.233\.(\d+)\.1$/.exec(c.hostAddress)?.[1];
   const caps = [...CONTAINER_CAPS, ...(o.extraCaps ?? [])];
   const bounding = `-all,${caps.map((x) => `+${x}`).join(',')}`;
-  const net = o.privateNetwork ? '--net ' : '';
+  const net = `${o.userNamespace ? '--user --map-root-user ' : ''}${o.privateNetwork ? '--net ' : ''}`;
+  const nnp = o.noNewPrivs === false ? '' : ' --no-new-privs';
   // PID 1 of the container: what container-init.sh does; without a private network there is no eth0 to wait for.
   const init = o.privateNetwork
     ? `bash ${INIT_IN_NODE} ${name} ${c.localAddress} ${bounding}`
-    : `bash -c 'hostname ${name}; mount -t tmpfs -o mode=0755,size=32m tmpfs /run; mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp; exec setpriv --bounding-set=${bounding} --no-new-privs -- bash /usr/local/lib/lab-container-run.sh ${name} ${c.localAddress}'`;
+    : `bash -c 'hostname ${name}; mount -t tmpfs -o mode=0755,size=32m tmpfs /run; mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp; exec setpriv --bounding-set=${bounding}${nnp} -- bash /usr/local/lib/lab-container-run.sh ${name} ${c.localAddress}'`;
   return `set -euo pipefail
 : > /var/log/containers/${name}.log
 (
@@ -115,7 +120,9 @@ echo "LEADER $leader"`;
 const INIT_IN_NODE = '/usr/local/lib/leafcert-fault-container-init.sh';
 
 async function restart(ctx: FaultContext, name: string, o: StartOpts): Promise<void> {
-  await ctx.writeFile(INIT_IN_NODE, readFileSync(join(shDir(), 'container-init.sh')), 0o755);
+  let init = readFileSync(join(shDir(), 'container-init.sh'), 'utf8');
+  if (o.noNewPrivs === false) init = init.replace(/ --no-new-privs\b/g, '');
+  await ctx.writeFile(INIT_IN_NODE, init, 0o755);
   await ctx.exec(stopSh(name));
   const r = await ctx.exec(startSh(ctx, name, o));
   const leader = Number(/^LEADER (\d+)$/m.exec(r.stdout)?.[1]);
@@ -145,6 +152,24 @@ export const faults: Fault[] = [
     catches: ['isolation.capabilities'],
     needs: 'full',
     apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, extraCaps: ['sys_admin'] }),
+    heal: healRestart,
+  },
+  {
+    name: 'isolation-new-privs',
+    area: 'isolation',
+    breaks: `container ${VICTIM} runs without no_new_privs (setuid binaries inside can gain privileges)`,
+    catches: ['isolation.no-new-privs'],
+    needs: 'full',
+    apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, noNewPrivs: false }),
+    heal: healRestart,
+  },
+  {
+    name: 'isolation-user-namespace',
+    area: 'isolation',
+    breaks: `container ${VICTIM} runs in a user namespace its declaration does not have (privateUsers drift)`,
+    catches: ['isolation.user-namespace'],
+    needs: 'full',
+    apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, userNamespace: true }),
     heal: healRestart,
   },
   {

@@ -40,6 +40,15 @@ export const faults: Fault[] = [
     heal: async (ctx) => void (await ctx.exec(`rm -f ${LEAK}`)),
   },
   {
+    name: 'secrets-environ',
+    area: 'secrets',
+    breaks: 'a service runs with the JWT secret in its environment (as a unit Environment= puts it there), and it is not a declared consumer',
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`JWT_SECRET="$(sed -n 's/^JWT_SECRET=//p' ${FILE})" setsid sleep 86400 </dev/null >/dev/null 2>&1 & echo $! > /run/leafcert-fault-environ.pid`)),
+    heal: async (ctx) => void (await ctx.exec(`[ -f /run/leafcert-fault-environ.pid ] && kill $(cat /run/leafcert-fault-environ.pid) 2>/dev/null; rm -f /run/leafcert-fault-environ.pid; true`)),
+  },
+  {
     name: 'secrets-htpasswd-plain',
     area: 'secrets',
     breaks: `nginx basic auth file ${HTPASSWD} holds a {PLAIN} password and is world-readable (as NixOS basicAuth writes it to the store)`,
