@@ -151,7 +151,7 @@ async function startInit(state: string, node: LabNodeInfo): Promise<void> {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_DIR: node.nodeDir, STATE_DIR: resolve(state), PKG_ROOT: packageRoot(),
-      NODE_HOSTNAME: node.hostname!, NODE_ADDRESS: node.address, FLAVOUR: node.flavour, FIREWALL: node.firewall, LANG: 'C' },
+      NODE_HOSTNAME: node.hostname!, NODE_ADDRESS: node.address, FLAVOUR: node.flavour, FIREWALL: node.firewall, LANG: 'C', LAB_TRACE: process.env.LAB_TRACE ?? '' },
   });
   closeSync(fd);
   let exited = false;

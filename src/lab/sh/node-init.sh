@@ -5,6 +5,7 @@
 # lab state dir, starts the light services, prints READY, then reaps orphans until TERM.
 # Env: NODE_DIR STATE_DIR PKG_ROOT NODE_HOSTNAME NODE_ADDRESS FLAVOUR FIREWALL
 set -euo pipefail
+[ -n "${LAB_TRACE:-}" ] && { PS4='+ $(date +%s.%N) '; set -x; }
 trap 'exit 0' TERM INT
 
 hostname "$NODE_HOSTNAME"
