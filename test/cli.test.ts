@@ -1,7 +1,7 @@
 // The CLI end to end: spawned from dist/ (what users run) for invocation errors, unreachable nodes
 // and signals; in-process with fake suites for the pass/fail exit codes.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,7 +11,9 @@ import { main } from '../src/cli.js';
 import { makeAjv } from '../src/inventory/validate.js';
 import { FakeHost, fakeSuite, identity } from './helpers/fakes.js';
 
-const BIN = resolve('bin/leafcert.js');
+// A private build: other work rebuilding dist/ at the same time must not swap files under a test.
+const PRIVATE = mkdtempSync(join(tmpdir(), 'leafcert-cli-build-'));
+const BIN = join(PRIVATE, 'dist/src/cli.js');
 const evidenceSchema = makeAjv().compile(JSON.parse(readFileSync('schemas/evidence.schema.json', 'utf8')));
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -42,9 +44,13 @@ function tapOk(text: string): boolean {
 }
 
 beforeAll(() => {
-  const built = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
-  if (!readFileSync(resolve('dist/src/cli.js'), 'utf8')) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
+  // tsc emits even with type errors elsewhere in the tree; the CLI is what matters here.
+  const built = spawnSync(resolve('node_modules/.bin/tsc'), ['-p', 'tsconfig.json', '--outDir', join(PRIVATE, 'dist')], { encoding: 'utf8' });
+  if (!existsSync(BIN)) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
+  copyFileSync('package.json', join(PRIVATE, 'package.json'));
+  symlinkSync(resolve('node_modules'), join(PRIVATE, 'node_modules'));
 }, 120_000);
+afterAll(() => rmSync(PRIVATE, { recursive: true, force: true }));
 
 describe('leafcert CLI: invocation', () => {
   it('--help lists run and its options; --version prints the version; both exit 0', () => {
