@@ -176,6 +176,27 @@ describe('monitoring gather through forward() against real servers', () => {
     }
   });
 
+  it('Grafana where expected: /api/health ok passes, HTML fails as an error', async () => {
+    const grafana = createServer((q, r) => {
+      if (q.url === '/api/health') r.writeHead(200, { 'content-type': 'application/json' }).end('{"commit":"abc","database":"ok","version":"10.4.1"}');
+      else r.writeHead(404).end();
+    });
+    const gport = await listen(grafana);
+    try {
+      const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port: promPort }, rules: ['InstanceDown'], grafana: { address: '127.0.0.1', port: gport } };
+      const g = by(evaluate(await monitoringSuite.gather(ctx, e), e), 'monitoring.grafana-health');
+      expect(g.status, g.message).toBe('pass');
+      expect(g.message).toMatch(/Grafana 10\.4\.1 healthy/);
+      const htmlPort = (html.address() as AddressInfo).port;
+      const e2 = { ...e, grafana: { address: '127.0.0.1', port: htmlPort } };
+      const h = by(evaluate(await monitoringSuite.gather(ctx, e2), e2), 'monitoring.grafana-health');
+      expect(h.status).toBe('error');
+      expect(h.message).toMatch(/HTML/);
+    } finally {
+      grafana.close();
+    }
+  });
+
   it('a closed port is an error naming the address', async () => {
     const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port: 1 }, rules: [] };
     const o = by(evaluate(await monitoringSuite.gather(ctx, e), e), 'monitoring.targets-up');
