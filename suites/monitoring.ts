@@ -87,7 +87,7 @@ async function resolveEndpoint(ctx: SuiteContext, ep: Endpoint, defPort: number)
   return { address: addr, port };
 }
 
-async function fetch<T>(ctx: SuiteContext, address: string, port: number, path: string, parse: (a: HttpAnswer) => T): Promise<Fetched<T>> {
+async function getApi<T>(ctx: SuiteContext, address: string, port: number, path: string, parse: (a: HttpAnswer) => T): Promise<Fetched<T>> {
   const timeout = Math.min(15_000, Math.max(2000, Math.floor(ctx.options.timeoutMs / 5)));
   let a: HttpAnswer | undefined;
   try {
@@ -107,16 +107,19 @@ async function gather(ctx: SuiteContext, e: MonitoringExpect): Promise<Monitorin
   }
   if ('address' in facts.prometheus) {
     const { address, port } = facts.prometheus;
-    facts.ready = await fetch(ctx, address, port, '/-/ready', (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) }));
-    facts.buildinfo = await fetch(ctx, address, port, '/api/v1/status/buildinfo', parseBuildinfo);
-    facts.targets = await fetch(ctx, address, port, '/api/v1/targets?state=active', parseTargets);
-    facts.rules = await fetch(ctx, address, port, '/api/v1/rules', parseRules);
+    // Four channels on the one connection, in parallel.
+    [facts.ready, facts.buildinfo, facts.targets, facts.rules] = await Promise.all([
+      getApi(ctx, address, port, '/-/ready', (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
+      getApi(ctx, address, port, '/api/v1/status/buildinfo', parseBuildinfo),
+      getApi(ctx, address, port, '/api/v1/targets?state=active', parseTargets),
+      getApi(ctx, address, port, '/api/v1/rules', parseRules),
+    ]);
   }
   if (!e.grafana) facts.grafana = { skipped: 'Grafana is not expected on this node (no monitoring.grafana in the expectation)' };
   else {
     try {
       const g = await resolveEndpoint(ctx, e.grafana, 3000);
-      facts.grafana = await fetch(ctx, g.address, g.port, '/api/health', (a) => ({ status: a.status, ...parseGrafanaHealth(a) }));
+      facts.grafana = await getApi(ctx, g.address, g.port, '/api/health', (a) => ({ status: a.status, ...parseGrafanaHealth(a) }));
     } catch (err) {
       facts.grafana = { ok: false, reason: reasonOf(err), source: 'container locator' };
     }
