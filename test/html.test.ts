@@ -26,6 +26,7 @@ describe('HTML reporter', () => {
     rep.onResult(result());
     rep.onResult(result({ subject: '6379', status: 'fail', message: 'open', evidence: { expected: 'closed', observed: '<script>alert(1)</script>\x1b[31m', source: 'tcp' } }));
     rep.onNodeEnd(meta.nodes[0]);
+    rep.flush();
     const partial = readFileSync(path, 'utf8');
     expect(partial).toContain('IN PROGRESS (partial report)');
     const counts = { ...emptyCounts(), pass: 1, fail: 1 };

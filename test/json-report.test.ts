@@ -43,6 +43,7 @@ function run(final: boolean): any {
   for (const r of results) rep.onResult(r);
   rep.onWarning('leaf-2: node identity not gathered: timeout');
   rep.onNodeEnd(meta.nodes[0], { transport: 'ssh root@10.250.0.2:22', roundTrips: 7, connectMs: 180, durationMs: 1200 });
+  rep.flush(); // what the interval timer does while the run goes on
   if (final) {
     rep.onNodeEnd(meta.nodes[1]);
     const counts = emptyCounts();
@@ -96,8 +97,24 @@ describe('JSON evidence reporter: odd values', () => {
     rep.onNodeStart(meta.nodes[0], identity);
     rep.onResult(result({ evidence: { source: 'pg', observed: 9007199254740993n as unknown } }));
     rep.onNodeEnd(meta.nodes[0]);
+    rep.flush();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     expect(doc.results[0].evidence.observed).toBe('9007199254740993');
     expect(validate(doc)).toBe(true);
+  });
+});
+
+describe('report files while the run goes on', () => {
+  it('coalesce writes: a burst of results and node ends rewrites the file at most once per interval', async () => {
+    const { AtomicFile } = await import('../src/reporters/atomic.js');
+    const path = join(mkdtempSync(join(tmpdir(), 'leafcert-atomic-')), 'r.txt');
+    let renders = 0;
+    const f = new AtomicFile(path, () => `render ${++renders}`, 60_000);
+    f.soon(); // first write goes out at once
+    for (let i = 0; i < 100; i++) f.soon(); // the rest waits for the interval
+    expect(renders).toBe(1);
+    expect(readFileSync(path, 'utf8')).toBe('render 1');
+    f.write(true); // the final write is never delayed
+    expect(readFileSync(path, 'utf8')).toBe('render 2');
   });
 });

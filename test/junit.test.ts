@@ -155,6 +155,7 @@ describe.skipIf(Boolean(why))('JUnit reporter', () => {
     rep.onNodeStart(meta.nodes[0], identity);
     rep.onResult(mixed[1]);
     rep.onNodeEnd(meta.nodes[0]);
+    rep.flush(); // what the interval timer does while the run goes on
     const xml = readFileSync(path, 'utf8');
     expect(validate(xml).ok).toBe(true);
     expect(xpath(xml, 'string(//property[@name="leafcert.complete"]/@value)')).toBe('false');

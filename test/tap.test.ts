@@ -36,6 +36,7 @@ async function tap(results: Result[], final = true): Promise<string> {
   rep.onNodeStart(meta.nodes[0], identity);
   for (const r of results) rep.onResult(r);
   rep.onNodeEnd(meta.nodes[0]);
+  rep.flush(); // what the interval timer does while the run goes on
   if (final) {
     const counts = emptyCounts();
     for (const r of results) counts[r.status]++;

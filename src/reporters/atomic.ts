@@ -1,10 +1,14 @@
-// Report files are rewritten whole (temp file + rename), at most once per interval while the run
-// goes on and at once at node and run end, so a crash or a kill leaves the last valid version.
+// Report files are rewritten whole (temp file + rename) so a crash or a kill leaves the last valid
+// version. While the run goes on they are rewritten at most once per interval, and never more
+// often than ten times the last write took: a thousand-node run must not spend its time
+// rewriting a growing file at every node end.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class AtomicFile {
   private timer: NodeJS.Timeout | undefined;
+  private lastWriteAt = 0;
+  private lastCostMs = 0;
 
   constructor(
     readonly path: string,
@@ -12,19 +16,25 @@ export class AtomicFile {
     private readonly intervalMs = 1000,
   ) {}
 
-  /** Write soon (coalescing bursts of results). */
-  schedule(): void {
+  /** Write now if the last write is old enough, else once the gap has passed (coalescing bursts). */
+  soon(): void {
     if (this.timer) return;
+    const wait = this.lastWriteAt + Math.max(this.intervalMs, this.lastCostMs * 10) - Date.now();
+    if (wait <= 0) return this.tryWrite();
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      // A failed interim write must not crash the run from a timer; the final write reports it.
-      try {
-        this.write(false);
-      } catch {
-        /* retried at the next node end and at run end, which throw */
-      }
-    }, this.intervalMs);
+      this.tryWrite();
+    }, wait);
     this.timer.unref();
+  }
+
+  /** An interim write failing (from a timer) must not crash the run; the final write reports it. */
+  private tryWrite(): void {
+    try {
+      this.write(false);
+    } catch {
+      /* retried at the next write; the final one throws */
+    }
   }
 
   write(final: boolean): void {
@@ -32,9 +42,12 @@ export class AtomicFile {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    const t0 = Date.now();
     mkdirSync(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp-${process.pid}`;
     writeFileSync(tmp, this.render(final));
     renameSync(tmp, this.path);
+    this.lastWriteAt = Date.now();
+    this.lastCostMs = this.lastWriteAt - t0;
   }
 }

@@ -48,7 +48,7 @@ export class JsonReporter implements Reporter {
   }
   onResult(r: Result): void {
     this.results.push(r);
-    this.file.schedule();
+    this.file.soon();
   }
   onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const e = this.nodes.get(node.name);
@@ -56,11 +56,16 @@ export class JsonReporter implements Reporter {
       e.finishedAt = this.clock().toISOString();
       if (stats) e.stats = stats;
     }
-    this.file.write(false);
+    this.file.soon();
   }
   onWarning(message: string): void {
     this.warnings.push(message);
   }
+  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
+  flush(): void {
+    this.file.write(false);
+  }
+
   async onRunEnd(summary: RunSummary): Promise<void> {
     this.summary = summary;
     this.file.write(true);

@@ -83,7 +83,7 @@ export class JunitReporter implements Reporter {
   }
   onResult(r: Result): void {
     this.nodes.get(r.node)?.results.push(r);
-    this.file.schedule();
+    this.file.soon();
   }
   onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const s = this.nodes.get(node.name);
@@ -91,8 +91,13 @@ export class JunitReporter implements Reporter {
       s.endMs = this.clock().getTime();
       s.stats = stats;
     }
+    this.file.soon();
+  }
+  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
+  flush(): void {
     this.file.write(false);
   }
+
   async onRunEnd(summary: RunSummary): Promise<void> {
     this.summary = summary;
     this.file.write(true);

@@ -50,11 +50,16 @@ export class TapReporter implements Reporter {
   }
   onResult(r: Result): void {
     this.results.push(r);
-    this.file.schedule();
+    this.file.soon();
   }
   onNodeEnd(): void {
+    this.file.soon();
+  }
+  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
+  flush(): void {
     this.file.write(false);
   }
+
   async onRunEnd(summary: RunSummary): Promise<void> {
     this.summary = summary;
     this.file.write(true);
