@@ -73,7 +73,13 @@ export class JsonReporter implements Reporter {
 
   document(final: boolean): object {
     const counts = emptyCounts();
-    for (const r of this.results) counts[r.status]++;
+    const perNode = new Map<string, ReturnType<typeof emptyCounts>>();
+    for (const r of this.results) {
+      counts[r.status]++;
+      let c = perNode.get(r.node);
+      if (!c) perNode.set(r.node, (c = emptyCounts()));
+      c[r.status]++;
+    }
     const m = this.meta;
     return {
       schemaVersion: EVIDENCE_SCHEMA_VERSION,
@@ -88,15 +94,9 @@ export class JsonReporter implements Reporter {
         inventory: m?.inventory ?? { path: '', sha256: '' },
       },
       counts,
-      nodes: [...this.nodes.values()].map((n) => ({ ...n, counts: this.countsFor(n.name) })),
+      nodes: [...this.nodes.values()].map((n) => ({ ...n, counts: perNode.get(n.name) ?? emptyCounts() })),
       results: this.results,
       warnings: this.warnings,
     };
-  }
-
-  private countsFor(node: string) {
-    const c = emptyCounts();
-    for (const r of this.results) if (r.node === node) c[r.status]++;
-    return c;
   }
 }
