@@ -68,6 +68,14 @@ describe('iptables-save parser (NixOS nixos-fw layout)', () => {
     expect(m.notEnforced.join()).toMatch(/INPUT does not jump to nixos-fw \(INPUT policy ACCEPT\)/);
   });
 
+  it('an added multiport accept counts as allowed ports and is drift', () => {
+    const text = fx('reject.v4.save').replace('-A nixos-fw -j nixos-fw-log-refuse', '-A nixos-fw -p tcp -m multiport --dports 5432,6000:6010 -j nixos-fw-accept\n-A nixos-fw -j nixos-fw-log-refuse');
+    const m = iptablesModel(parseIptablesSave(text), 'ipv4');
+    expect(allowed(m)).toContain('tcp/5432,6000-6010');
+    expect(m.drift).toHaveLength(1);
+    expect(m.drift[0].rule).toContain('multiport');
+  });
+
   it('garbled or truncated output is a ParseError', () => {
     expect(() => parseIptablesSave(fx('garbled.save'))).toThrow(ParseError);
     expect(() => parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j nixos-fw\n')).toThrow(/no COMMIT/);

@@ -146,6 +146,12 @@ function classify(r: IptRule, family: string): { phase: Phase; allow?: AllowRule
       const ports = [parsePortToken(portTok, 'iptables-save')];
       return { phase: 'port', allow: { proto, ports, iface: i?.values[0], rule: r.line } };
     }
+    // NixOS never writes multiport, but an added one still opens ports: count them, and it is drift.
+    const dports = get(r, '--dports');
+    if (p && (p.values[0] === 'tcp' || p.values[0] === 'udp') && m.includes('multiport') && dports && only(r, ['-i', '-p', '-m', '--dports', '-j'])) {
+      const ports = dports.values[0].split(',').map((x) => parsePortToken(x, 'iptables-save'));
+      return { phase: 'extra', allow: { proto: p.values[0] as 'tcp' | 'udp', ports, iface: i?.values[0], rule: r.line } };
+    }
     if (family === 'ipv4' && p?.values[0] === 'icmp' && get(r, '--icmp-type')) return { phase: 'icmp' };
     if (family === 'ipv6' && (p?.values[0] === 'ipv6-icmp' || p?.values[0] === 'icmpv6') && only(r, ['-p', '-m', '--icmpv6-type', '--limit', '--limit-burst', '-j'])) return { phase: 'icmp' };
     if (family === 'ipv6' && get(r, '-d')?.values[0] === 'fe80::/64' && p?.values[0] === 'udp' && get(r, '--dport')?.values[0] === '546') return { phase: 'icmp' };
