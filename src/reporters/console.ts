@@ -45,7 +45,6 @@ export class ConsoleReporter implements Reporter {
   private readonly color: boolean;
   private readonly rows = new Map<string, { counts: Counts; state: 'waiting' | 'running' | 'done'; progress?: string }>();
   private drawn = 0;
-  private planned = 0;
 
   constructor(private readonly opts: ConsoleOptions = {}) {
     this.out = opts.stream ?? process.stdout;
@@ -86,7 +85,6 @@ export class ConsoleReporter implements Reporter {
   }
 
   onRunStart(meta: RunMeta): void {
-    this.planned = meta.planned;
     for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting' });
     this.print(`leafcert ${meta.harness.version}: ${meta.nodes.length} node${meta.nodes.length === 1 ? '' : 's'}, ${meta.planned} checks planned (${meta.inventory.path})`);
   }
@@ -197,6 +195,5 @@ export class ConsoleReporter implements Reporter {
     if (this.opts.reportPaths?.length) out.push(`reports: ${this.opts.reportPaths.join(', ')}`);
     out.push(`exit code ${s.exitCode}`);
     this.out.write(out.join('\n') + '\n');
-    void this.planned;
   }
 }
