@@ -177,7 +177,7 @@ describe('leafcert CLI: nodes that cannot be checked', () => {
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
-    await vi.waitFor(() => expect(out).toContain('checks planned'), { timeout: 10_000 });
+    await vi.waitFor(() => expect(out).toContain('check ids) from'), { timeout: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGINT');
     const code = await exited;

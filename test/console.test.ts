@@ -21,6 +21,7 @@ const meta: RunMeta = {
   argv: [],
   nodes: [node('leaf-1'), node('leaf-2')],
   planned: 4,
+  plannedSuites: 2,
 };
 
 async function drive(rep: ConsoleReporter, results: Result[], exitCode = 1) {
@@ -52,7 +53,7 @@ describe('console reporter', () => {
     await drive(new ConsoleReporter({ stream: sink, reportPaths: ['reports/junit.xml'] }), results);
     expect(sink.text).not.toMatch(/\x1b/);
     const lines = sink.text.split('\n');
-    expect(lines).toContain('leafcert 0.1.0: 2 nodes, 4 checks planned (/srv/inventory.yaml)');
+    expect(lines).toContain('leafcert 0.1.0: checking 2 nodes (2 suite runs, 4 check ids) from /srv/inventory.yaml');
     expect(lines).toContain('leaf-1: checking (leaf-1, NixOS 24.05.20240101.abcdef)');
     expect(lines).toContain('FAIL leaf-1 firewall.port-closed 6379: port 6379 answers');
     expect(lines).toContain('     expected: closed');

@@ -176,6 +176,7 @@ export async function runInventory(
     argv: opts.argv ?? [],
     nodes: inv.nodes,
     planned: [...planned.values()].reduce((n, ps) => n + ps.reduce((m, p) => m + p.checkIds.length, 0), 0),
+    plannedSuites: [...planned.values()].reduce((n, ps) => n + ps.length, 0),
   };
   emit((r) => r.onRunStart(meta));
   for (const w of inv.warnings ?? []) emit((r) => r.onWarning?.(w));

@@ -86,7 +86,9 @@ export class ConsoleReporter implements Reporter {
 
   onRunStart(meta: RunMeta): void {
     for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting' });
-    this.print(`leafcert ${meta.harness.version}: ${meta.nodes.length} node${meta.nodes.length === 1 ? '' : 's'}, ${meta.planned} checks planned (${meta.inventory.path})`);
+    const n = meta.nodes.length;
+    const suites = meta.plannedSuites !== undefined ? `${meta.plannedSuites} suite run${meta.plannedSuites === 1 ? '' : 's'}, ` : '';
+    this.print(`leafcert ${meta.harness.version}: checking ${n} node${n === 1 ? '' : 's'} (${suites}${meta.planned} check ids) from ${meta.inventory.path}`);
   }
 
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {

@@ -8,8 +8,10 @@ export interface RunMeta {
   inventory: { path: string; sha256: string };
   argv: string[];
   nodes: NodeSpec[];
-  /** Number of checks planned (before results arrive), for progress and the TAP plan. */
+  /** Check ids planned, summed over nodes (a check id may yield several results, one per subject). */
   planned: number;
+  /** Suite runs planned, summed over nodes. */
+  plannedSuites?: number;
 }
 
 export type Counts = Record<Status, number>;
