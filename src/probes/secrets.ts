@@ -45,11 +45,15 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
   lines.push(
     // Which keys a text contains (stdin = nothing; $1 = file). Prints "file idx key" for each hit.
     `hits() { n=0; while IFS= read -r v; do n=$((n+1)); if grep -qaF -e "$v" "$1" 2>/dev/null; then sed -n "\${n}p" "$T/keys"; fi; done < "$T/values"; }`,
+    // NixOS: environment.etc and unit files point into the store (world-readable by construction).
+    // Unit files are symlinks into the store, hence -R. Package directories are skipped (> 50 files):
+    // what matters are the generated files units reference (scripts, configs, env files).
+    `: > "$T/store"; if [ -d /nix/store ]; then { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null; grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 1000 | while read -r sp; do [ "$(find -L "$sp" -type f 2>/dev/null | head -n 51 | wc -l)" -le 50 ] && find -L "$sp" -type f -size -2M 2>/dev/null; done; } | sort -u > "$T/store"; fi`,
     'if [ -s "$T/values" ]; then',
     // World-readable files under the scan roots (not the secret files themselves).
     `  find ${roots} -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF ${excludeSecrets} > "$T/files"`,
     // NixOS: environment.etc and unit files point into the store (world-readable by construction).
-    `  if [ -d /nix/store ]; then { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null; grep -rhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 500 | while read -r sp; do find -L "$sp" -type f -size -2M 2>/dev/null | head -n 2000; done; } >> "$T/files"; fi`,
+    `  cat "$T/store" >> "$T/files"`,
     // One grep over all candidates; the per-key pass runs only on the (few) files that hit.
     `  sort -u "$T/files" | xargs -d '\\n' -r grep -laF -f "$T/values" 2>/dev/null | while IFS= read -r f; do hits "$f" | while read -r i k; do printf 'L file %s %s %s\\n' "$i" "$k" "$f"; done; done`,
     // Unit environments: readable by any user over D-Bus.
@@ -58,7 +62,7 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
     `  for d in /proc/[0-9]*; do p=\${d#/proc/}; [ "$p" = "$$" ] && continue; tr '\\0' '\\n' 2>/dev/null < "$d/environ" > "$T/pe" || continue; if grep -qaF -f "$T/values" "$T/pe"; then c=$(cat "$d/comm" 2>/dev/null); hits "$T/pe" | while read -r i k; do printf 'L environ %s %s %s %s\\n' "$i" "$k" "$p" "$c"; done; fi; done`,
     'fi',
     // htpasswd files: named so, or named by nginx's auth_basic_user_file.
-    `{ find ${roots} /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done`,
+    `{ find ${roots} /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; { grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null; xargs -d '\\n' -r grep -hoE 'auth_basic_user_file[[:space:]]+[^;]+' < "$T/store" 2>/dev/null; } | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done`,
     // Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE certificate is a CA key.
     `find ${caPaths} -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000 > "$T/kc"`,
     `xargs -d '\\n' -r grep -l 'PRIVATE KEY-----' < "$T/kc" 2>/dev/null > "$T/kf"`,
