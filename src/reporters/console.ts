@@ -26,6 +26,12 @@ function line(s: string): string {
   return safeText(s, 2048).replace(/\n/g, ' ');
 }
 
+/** Evidence on the console is a pointer, not the record: the reports keep it whole. */
+function brief(s: string, max = 300): string {
+  const l = line(s);
+  return l.length > max ? `${l.slice(0, max)}… (full text in the reports)` : l;
+}
+
 export function countsText(c: Counts): string {
   const word: Record<keyof Counts, (n: number) => string> = {
     pass: () => 'passed',
@@ -149,8 +155,8 @@ export class ConsoleReporter implements Reporter {
     }
     if (r.status === 'fail') {
       const lines = [`${this.paint('31;1', 'FAIL')} ${r.node} ${r.id} ${line(r.subject)}: ${line(r.message)}`];
-      if (r.evidence.expected !== undefined) lines.push(`     expected: ${line(show(r.evidence.expected))}`);
-      if (r.evidence.observed !== undefined) lines.push(`     observed: ${line(show(r.evidence.observed))}`);
+      if (r.evidence.expected !== undefined) lines.push(`     expected: ${brief(show(r.evidence.expected))}`);
+      if (r.evidence.observed !== undefined) lines.push(`     observed: ${brief(show(r.evidence.observed))}`);
       lines.push(`     source:   ${line(r.evidence.source)}`);
       this.print(lines.join('\n'));
     } else {
