@@ -172,3 +172,18 @@ describe('loadInventory: alternatives', () => {
     );
   });
 });
+
+describe('loadInventory: waivers that match nothing', () => {
+  it('warns (with the position) about a waiver naming an unknown node or no check id', () => {
+    const text =
+      'nodes:\n  - { name: a, transport: local, expect: e }\nexpectations:\n  e: { alpha: {} }\nwaivers:\n' +
+      '  - { check: alpha.one, node: b, reason: r, approvedBy: x, expires: 2099-01-01 }\n' +
+      '  - { check: "alpah.*", reason: r, approvedBy: x, expires: 2099-01-01 }\n' +
+      '  - { check: "alpha.*", node: a, reason: r, approvedBy: x, expires: 2099-01-01 }\n';
+    const inv = parseInventory(text, '/x.yaml', { suites, now });
+    expect(inv.warnings).toEqual([
+      '/x.yaml:6:31: waivers[0].node: no node is named "b"',
+      '/x.yaml:7:14: waivers[1].check: "alpah.*" matches no check id',
+    ]);
+  });
+});

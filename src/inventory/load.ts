@@ -10,6 +10,7 @@ import { parseDuration } from '../units.js';
 import { InventoryError, formatPath, type InventoryProblem } from './errors.js';
 import { composeSchema } from './schema.js';
 import { compile, condense } from './validate.js';
+import { matchesGlob } from '../engine/select.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_CONCURRENCY = 8;
@@ -183,6 +184,18 @@ export function parseInventory(
 
   const now = opts.now ?? new Date();
   const waivers: Waiver[] = data.waivers ?? [];
+  const at = (segs: (string | number)[]) => {
+    const pos = locate(doc, lc, segs);
+    return pos ? `${path}:${pos.line}:${pos.col}` : path;
+  };
+  // A waiver that matches nothing waives nothing (safe), but it is almost certainly a typo.
+  const allIds = suites.flatMap((s) => s.checkIds);
+  const stray = waivers.flatMap((w, i) => {
+    const out: string[] = [];
+    if (w.node !== undefined && !nodes.some((n) => n.name === w.node)) out.push(`${at(['waivers', i, 'node'])}: waivers[${i}].node: no node is named "${w.node}"`);
+    if (!allIds.some((id) => matchesGlob(w.check, id))) out.push(`${at(['waivers', i, 'check'])}: waivers[${i}].check: "${w.check}" matches no check id`);
+    return out;
+  });
   const warnings = waivers
     .map((w, i) => ({ w, i }))
     .filter(({ w }) => waiverExpired(w, now))
@@ -190,7 +203,8 @@ export function parseInventory(
       const pos = locate(doc, lc, ['waivers', i, 'expires']);
       const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
       return `${where}: waivers[${i}]: waiver for ${w.check}${w.node ? ` on ${w.node}` : ''} expired on ${w.expires}; it is not applied`;
-    });
+    })
+    .concat(stray);
 
   return {
     file: path,
