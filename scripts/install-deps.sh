@@ -7,10 +7,6 @@ set -euo pipefail
 
 PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin"
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: must run as root (apt-get install); missing packages cannot be installed as $(id -un)" >&2
-  exit 1
-fi
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: needs a Debian-like system with apt-get and dpkg-query" >&2
   exit 1
@@ -26,6 +22,11 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
   exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; installing them needs root (run as root, or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
 fi
 
 echo "install-deps: installing ${missing[*]}"

@@ -1,0 +1,30 @@
+// scripts/install-deps.sh: idempotent, and clear when it cannot do its job.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const isRoot = process.getuid?.() === 0;
+const packages = /^PACKAGES="([^"]*)"/m.exec(readFileSync('scripts/install-deps.sh', 'utf8'))![1].split(/\s+/);
+const missing = packages.filter(
+  (p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout !== 'install ok installed',
+);
+
+describe.skipIf(!isRoot)('install-deps.sh', () => {
+  // .ci/run has already run it; a test must not install packages itself.
+  it.skipIf(missing.length > 0)('a second run changes nothing: every package present, no policy-rc.d left behind', () => {
+    const r = spawnSync('bash', ['scripts/install-deps.sh'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('install-deps: all packages present');
+    expect(existsSync('/usr/sbin/policy-rc.d')).toBe(false);
+  });
+
+  it('as another user with a package missing: one clear line naming it, exit 1, nothing touched', () => {
+    const script = spawnSync('bash', ['-c', 'sed "s/^PACKAGES=\\"/PACKAGES=\\"leafcert-no-such-package /" scripts/install-deps.sh > /tmp/leafcert-install-deps-test.sh'], { encoding: 'utf8' });
+    expect(script.status).toBe(0);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '/tmp/leafcert-install-deps-test.sh'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'install-deps: missing leafcert-no-such-package; installing them needs root (run as root, or: sudo apt-get install leafcert-no-such-package)',
+    );
+  });
+});
