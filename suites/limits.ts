@@ -29,6 +29,8 @@ export interface LimitsExpect {
   containers?: Record<string, LimitSpec>;
   /** systemd units on the node (needs systemd). */
   services?: Record<string, LimitSpec>;
+  /** Units inside nixos-containers, by container then unit (needs systemd inside the container). */
+  containerServices?: Record<string, Record<string, LimitSpec>>;
   /** systemd slices: declared limits, and that some unit uses them. */
   slices?: Record<string, SliceSpec>;
   /** Sum of the containers' memory limits must fit the node's memory. Default true. */
@@ -49,6 +51,11 @@ export const schema = {
   properties: {
     containers: { type: 'object', propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }, additionalProperties: limitSpec },
     services: { type: 'object', propertyNames: unitNames, additionalProperties: limitSpec },
+    containerServices: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
+      additionalProperties: { type: 'object', propertyNames: unitNames, additionalProperties: limitSpec },
+    },
     slices: {
       type: 'object',
       propertyNames: unitNames,
@@ -85,6 +92,8 @@ export interface LimitsFacts {
   memTotal?: number;
   containers: Record<string, SubjectFacts>;
   services: Record<string, SubjectFacts>;
+  /** Keyed "CONTAINER/UNIT". */
+  containerServices: Record<string, SubjectFacts>;
   slices: Record<string, SubjectFacts & { usedBy: string[] }>;
   commands: string[];
 }
@@ -104,8 +113,9 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
   const containers = Object.keys(expect.containers ?? {});
   const services = Object.keys(expect.services ?? {}).map(unitName);
   const slices = Object.keys(expect.slices ?? {}).map((s) => (s.endsWith('.slice') ? s : `${s}.slice`));
-  const facts: LimitsFacts = { systemd: false, containers: {}, services: {}, slices: {}, commands: [] };
-  const scan = containers.length ? await scanContainers(ctx.host, ctx.options.timeoutMs) : undefined;
+  const inner = Object.entries(expect.containerServices ?? {}).flatMap(([c, units]) => Object.keys(units).map((u) => ({ c, u: unitName(u) })));
+  const facts: LimitsFacts = { systemd: false, containers: {}, services: {}, containerServices: {}, slices: {}, commands: [] };
+  const scan = containers.length || inner.length ? await scanContainers(ctx.host, ctx.options.timeoutMs) : undefined;
   if (scan) facts.commands.push(scan.command);
 
   const units = [...containers.map((c) => `container@${c}.service`), ...services, ...slices];
@@ -134,6 +144,18 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
   });
   services.forEach((s, i) => {
     parts.push(section(`svccg.${i}`, `${SYSTEMD_BOOTED} || { echo 'PID 1 is not systemd'; exit 3; }; cg_unit_files "$(systemctl show -p ControlGroup --value ${shq(s)})"`));
+  });
+  // Units inside a container: its own systemd answers through the leader's namespaces; their cgroup
+  // on the node is the container's root (the leader's, minus init.scope) + the unit's ControlGroup.
+  inner.forEach(({ c, u }, i) => {
+    const L = scan!.containers.get(c)?.leader;
+    if (L === undefined) return;
+    const inCtr = `nsenter -t ${L} -m -u -i -n -p -- systemctl show --no-pager`;
+    const noSd = `[ -d /proc/${L}/root/run/systemd/system ] || { echo 'no systemd inside the container'; exit 3; }`;
+    parts.push(
+      section(`csvc.${i}`, `${noSd}; ${inCtr} -p ${SHOW_PROPS} ${shq(u)}`),
+      section(`csvccg.${i}`, `${noSd}; base=$(sed -n 's/^0:://p' /proc/${L}/cgroup); [ -n "$base" ] || base=$(sed -n 's/^[0-9]*:[^:]*memory[^:]*://p' /proc/${L}/cgroup); base=${'$'}{base%/init.scope}; cg_unit_files "$base$(${inCtr} -p ControlGroup --value ${shq(u)})"`),
+    );
   });
   const r = await ctx.host.exec(parts.join('\n'), { timeoutMs: ctx.options.timeoutMs });
   facts.commands.push(`systemctl show -p ${SHOW_PROPS} ${units.join(' ')}; cat /proc/LEADER/cgroup + limit files; grep MemTotal /proc/meminfo`);
@@ -195,6 +217,25 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
     if (facts.systemd) enforce(f, `svccg.${i}`, `cgroup of ${s}`);
     else f.enforcedProblem = facts.systemdReason;
   });
+  inner.forEach(({ c, u }, i) => {
+    const f: SubjectFacts = { subject: `service ${u} in container ${c}`, unit: u };
+    facts.containerServices[`${c}/${u}`] = f;
+    f.problem = missingReason(scan!, c);
+    if (f.problem) return;
+    const show = secs.get(`csvc.${i}`)!;
+    if (show.rc !== 0) {
+      f.declaredProblem = f.enforcedProblem = show.rc === 3 ? `no systemd inside container ${c}: unit properties cannot be read` : `systemctl show in ${c} failed: ${show.text.split('\n')[0]}`;
+      return;
+    }
+    try {
+      const props = parseSystemctlShow(show.text, `systemctl show ${u} in ${c}`)[0] ?? {};
+      f.declared = { props, limits: declaredLimits(props, `systemctl show ${u} in ${c}`) };
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      f.declaredProblem = e.message;
+    }
+    enforce(f, `csvccg.${i}`, `cgroup of ${u} in container ${c}`);
+  });
   const users = secs.get('sliceusers');
   const usersBySlice = new Map<string, string[]>();
   if (users && facts.systemd) {
@@ -252,20 +293,26 @@ function compare(want: Limits, got: Partial<Limits>): { diffs: string[]; missing
 
 function evaluate(facts: LimitsFacts, expect: LimitsExpect): Outcome[] {
   const out: Outcome[] = [];
-  const one = (kind: 'containers' | 'services' | 'slices', name: string, spec: LimitSpec) => {
+  const one = (kind: 'containers' | 'services' | 'containerServices' | 'slices', name: string, spec: LimitSpec) => {
     const f = (facts[kind] as Record<string, SubjectFacts>)[name] ?? (facts[kind] as Record<string, SubjectFacts>)[kind === 'services' ? unitName(name) : `${name}.slice`];
     const want = wanted(spec);
     const subject = f?.subject ?? `${kind.slice(0, -1)} ${name}`;
     const base = { subject, checklist: ['resource-limits'], severity: 'high' as const };
     // declared
-    if (!f || f.declaredProblem || !f.declared) {
-      const noSystemd = !facts.systemd;
+    if (f && kind === 'containerServices' && f.problem) {
+      out.push({ ...base, id: CHECK.declared, title: 'Declared unit limits as expected', status: /does not exist|not running/.test(f.problem) ? 'fail' : 'error', message: f.problem, evidence: { expected: show(want), observed: null, source: 'container locator' } });
+    } else if (!f || f.declaredProblem || !f.declared) {
+      const noSystemd = !facts.systemd || /no systemd inside/.test(f?.declaredProblem ?? '');
       out.push({
         ...base,
         id: CHECK.declared,
         title: 'Declared unit limits as expected',
         status: noSystemd ? 'skipped' : 'error',
-        message: noSystemd ? `${facts.systemdReason ?? 'no systemd'}; enforced limits are checked from the cgroup instead` : (f?.declaredProblem ?? 'not gathered'),
+        message: noSystemd
+          ? kind === 'containers'
+            ? `${facts.systemdReason ?? 'no systemd'}; enforced limits are checked from the cgroup instead`
+            : `${f?.declaredProblem ?? facts.systemdReason ?? 'no systemd'}`
+          : (f?.problem ?? f?.declaredProblem ?? 'not gathered'),
         evidence: { expected: show(want), observed: null, source: `systemctl show -p ${SHOW_PROPS} ${f?.unit ?? name}` },
       });
     } else {
@@ -288,9 +335,9 @@ function evaluate(facts: LimitsFacts, expect: LimitsExpect): Outcome[] {
     // enforced
     const ebase = { ...base, id: CHECK.enforced, title: 'Limits enforced by the kernel (cgroup)' };
     if (!f || f.problem) {
-      out.push({ ...ebase, status: kind === 'containers' && f?.leader === undefined ? 'fail' : 'error', message: f?.problem ?? 'not gathered', evidence: { expected: show(want), observed: null, source: 'container locator' } });
+      out.push({ ...ebase, status: (kind === 'containers' || kind === 'containerServices') && /does not exist|not running/.test(f?.problem ?? '') ? 'fail' : 'error', message: f?.problem ?? 'not gathered', evidence: { expected: show(want), observed: null, source: 'container locator' } });
     } else if (!f.enforced) {
-      const skip = kind === 'services' && !facts.systemd;
+      const skip = (kind === 'services' && !facts.systemd) || /systemd/.test(f.enforcedProblem ?? '');
       out.push({ ...ebase, status: skip ? 'skipped' : 'error', message: f.enforcedProblem ?? 'cgroup not read', evidence: { expected: show(want), observed: null, source: `cgroup files of ${f.unit}` } });
     } else {
       const e = f.enforced;
@@ -318,6 +365,7 @@ function evaluate(facts: LimitsFacts, expect: LimitsExpect): Outcome[] {
   };
   for (const [n, s] of Object.entries(expect.containers ?? {})) one('containers', n, s);
   for (const [n, s] of Object.entries(expect.services ?? {})) one('services', n, s);
+  for (const [c, units] of Object.entries(expect.containerServices ?? {})) for (const [u, s] of Object.entries(units)) one('containerServices', `${c}/${unitName(u)}`, s);
   for (const [n, s] of Object.entries(expect.slices ?? {})) {
     one('slices', n, s);
     const sl = n.endsWith('.slice') ? n : `${n}.slice`;

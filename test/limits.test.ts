@@ -4,6 +4,7 @@ import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, tasksMaxProp, u
 import { enforcedLimits, parseCgFiles, parseProcCgroup } from '../src/probes/cgroup.js';
 import { evaluateLimits, limitsSuite, type LimitsFacts, type SubjectFacts } from '../suites/limits.js';
 import { ParseError } from '../src/types.js';
+import { FakeHost } from './helpers/fakes.js';
 
 const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
 const GiB = 1024 ** 3;
@@ -172,5 +173,64 @@ describe('limits evaluate', () => {
   it('schema: units are strings in the inventory', () => {
     expect(limitsSuite.key).toBe('limits');
     expect((limitsSuite.schema as any).additionalProperties).toBe(false);
+  });
+});
+
+describe('limits gather on a NixOS-shaped node (canned output, real script assembly and parsing)', () => {
+  const sec = (name: string, text: string, rc = 0) => `@@leafcert ${name}\n${text}\n@@leafcert-rc ${name} ${rc}\n`;
+  const nixosLocate = fx('machinectl/locate-nixos.txt');
+  function host(factsOut: string) {
+    const h = new FakeHost('n');
+    const cmds: string[] = [];
+    h.exec = async (command: string) => {
+      h.roundTrips++;
+      cmds.push(command);
+      return { code: 0, stdout: cmds.length === 1 ? nixosLocate : factsOut, stderr: '', command, durationMs: 1 };
+    };
+    return { h, cmds };
+  }
+  const ctx = (h: FakeHost) => ({ host: h, node: {} as any, identity: {}, options: { allowMutating: false, timeoutMs: 5000, baseDir: '.' }, progress() {} });
+
+  it('container@NAME declared + enforced, a unit inside the container through its own systemd', async () => {
+    const show = fx('systemd/container-alchemist.show').split('\n\n')[0];
+    const out =
+      sec('meminfo', 'MemTotal:       65842012 kB') +
+      sec('systemd', show) +
+      sec('cg.0', fx('cgroup/v2-container-alchemist.txt').trim()) +
+      sec('csvc.0', fx('systemd/inner-postgresql.show').trim()) +
+      sec('csvccg.0', fx('cgroup/v2-inner-postgresql.txt').trim());
+    const { h, cmds } = host(out);
+    const exp = { containers: { alchemist: { memoryMax: '8G', cpuQuota: '400%', tasksMax: 4915 } }, containerServices: { alchemist: { postgresql: { memoryMax: '4G', cpuQuota: '200%' } } } };
+    const facts = await limitsSuite.gather(ctx(h), exp);
+    expect(h.roundTrips).toBe(2);
+    expect(cmds[1]).toContain('nsenter -t 1423 -m -u -i -n -p -- systemctl show --no-pager -p Id,ActiveState');
+    expect(cmds[1]).toContain("systemctl show --no-pager -p Id,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax 'container@alchemist.service'");
+    const out2 = evaluateLimits(facts, exp);
+    expect(ids(out2)).toEqual([
+      'limits.declared:container alchemist:pass',
+      'limits.enforced:container alchemist:pass',
+      'limits.declared:service postgresql.service in container alchemist:pass',
+      'limits.enforced:service postgresql.service in container alchemist:pass',
+      'limits.memory-budget:containers:pass',
+    ]);
+  });
+
+  it('no systemd inside the container: the inner unit is skipped with the reason', async () => {
+    const out = sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', 'PID 1 is not systemd', 3) + sec('csvc.0', 'no systemd inside the container', 3) + sec('csvccg.0', 'no systemd inside the container', 3);
+    const { h } = host(out);
+    const exp = { containerServices: { alchemist: { 'postgresql.service': { memoryMax: '4G' } } } };
+    const res = evaluateLimits(await limitsSuite.gather(ctx(h), exp), exp);
+    expect(res.map((r) => `${r.id}:${r.status}:${r.message}`)).toEqual([
+      'limits.declared:skipped:no systemd inside container alchemist: unit properties cannot be read',
+      'limits.enforced:skipped:no systemd inside container alchemist: unit properties cannot be read',
+    ]);
+  });
+
+  it('a container that is configured but not running: its inner units fail with the reason', async () => {
+    const { h } = host(sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', 'x', 3));
+    const exp = { containerServices: { ollama: { 'ollama.service': { memoryMax: '16G' } } } };
+    const res = evaluateLimits(await limitsSuite.gather(ctx(h), exp), exp);
+    expect(res.map((r) => r.status)).toEqual(['fail', 'fail']);
+    for (const r of res) expect(r.message).toMatch(/configured .* but not running/);
   });
 });
