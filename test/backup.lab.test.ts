@@ -38,7 +38,8 @@ async function settledSnapshot(expected: string): Promise<string> {
   return s;
 }
 
-describe('backup on a full lab node', () => {
+// Borg, PostgreSQL and a full node on a shared 2-core box: give each case room (no timed assertions).
+describe('backup on a full lab node', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     lab = await startLab({ name: 'backup', flavour: 'full' });
   });

@@ -24,7 +24,7 @@ async function prometheusSettled(): Promise<void> {
   throw new Error('Prometheus in the lab never had every target up');
 }
 
-describe('monitoring on a full lab node', () => {
+describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     lab = await startLab({ name: 'monitoring', flavour: 'full' });
     await prometheusSettled();
