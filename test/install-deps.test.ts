@@ -1,6 +1,8 @@
 // scripts/install-deps.sh: idempotent, and clear when it cannot do its job.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const isRoot = process.getuid?.() === 0;
@@ -19,9 +21,12 @@ describe.skipIf(!isRoot)('install-deps.sh', () => {
   });
 
   it('as another user with a package missing: one clear line naming it, exit 1, nothing touched', () => {
-    const script = spawnSync('bash', ['-c', 'sed "s/^PACKAGES=\\"/PACKAGES=\\"leafcert-no-such-package /" scripts/install-deps.sh > /tmp/leafcert-install-deps-test.sh'], { encoding: 'utf8' });
-    expect(script.status).toBe(0);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '/tmp/leafcert-install-deps-test.sh'], { encoding: 'utf8' });
+    const dir = mkdtempSync(join(tmpdir(), 'leafcert-install-deps-'));
+    chmodSync(dir, 0o755);
+    const copy = join(dir, 'install-deps.sh');
+    writeFileSync(copy, readFileSync('scripts/install-deps.sh', 'utf8').replace(/^PACKAGES="/m, 'PACKAGES="leafcert-no-such-package '));
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', copy], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(
       'install-deps: missing leafcert-no-such-package; installing them needs root (run as root, or: sudo apt-get install leafcert-no-such-package)',
