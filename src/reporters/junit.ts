@@ -38,6 +38,7 @@ export function evidenceText(r: Result): string {
   const e = r.evidence;
   const t = (v: unknown) => safeText(show(v));
   const lines = [
+    `check: ${t(r.title)}`,
     `status: ${r.status}${r.originalStatus ? ` (was ${r.originalStatus})` : ''}`,
     `severity: ${r.severity}`,
     `message: ${t(r.message)}`,
