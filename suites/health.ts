@@ -44,8 +44,11 @@ export const schema = {
 };
 
 export interface HealthFacts {
-  probes: (HttpProbe & { caError?: string })[];
+  /** `samples`: every whole-request time when the first one was over the latency budget. */
+  probes: (HttpProbe & { caError?: string; samples?: number[] })[];
 }
+
+const LATENCY_RETRIES = 2;
 
 async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFacts> {
   const probes = await Promise.all(
@@ -62,7 +65,19 @@ async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFact
         }
       }
       const timeoutMs = e.timeout ? parseDuration(e.timeout) : Math.max(5000, (e.maxMs ?? 0) * 4);
-      return httpProbe({ url: e.url, connect, ca, timeoutMs });
+      const first: HttpProbe & { samples?: number[] } = await httpProbe({ url: e.url, connect, ca, timeoutMs });
+      // Over budget: measure twice more and judge the best, so a busy harness (many nodes at once on
+      // few cores) is not blamed on the node; a slow endpoint is slow every time. All samples are evidence.
+      if (e.maxMs !== undefined && first.ok && first.totalMs! > e.maxMs) {
+        first.samples = [first.totalMs!];
+        for (let k = 0; k < LATENCY_RETRIES; k++) {
+          const again = await httpProbe({ url: e.url, connect, ca, timeoutMs });
+          if (!again.ok) break;
+          first.samples.push(again.totalMs!);
+          if (again.totalMs! <= e.maxMs) break;
+        }
+      }
+      return first;
     }),
   );
   return { probes };
@@ -116,9 +131,11 @@ function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
         { expected: e.json, observed: perr ? '(not JSON)' : parsed, excerpt: bodyExcerpt });
     }
     if (e.maxMs !== undefined) {
-      const ok = (p.totalMs ?? Infinity) <= e.maxMs;
-      push('health.latency', wanted[2][1], 'medium', ok ? 'pass' : 'fail', `${p.totalMs} ms (first byte ${p.ttfbMs} ms), budget ${e.maxMs} ms`,
-        { expected: `≤ ${e.maxMs} ms`, observed: { totalMs: p.totalMs, ttfbMs: p.ttfbMs } });
+      const best = Math.min(...(p.samples ?? [p.totalMs ?? Infinity]));
+      const ok = best <= e.maxMs;
+      const detail = p.samples ? `best of ${p.samples.length} requests ${best} ms (samples ${p.samples.join(', ')} ms)` : `${p.totalMs} ms (first byte ${p.ttfbMs} ms)`;
+      push('health.latency', wanted[2][1], 'medium', ok ? 'pass' : 'fail', `${detail}, budget ${e.maxMs} ms`,
+        { expected: `≤ ${e.maxMs} ms`, observed: { totalMs: p.totalMs, ttfbMs: p.ttfbMs, samples: p.samples ?? [p.totalMs] } });
     }
     if (e.redirect) {
       const loc = typeof p.headers?.location === 'string' ? p.headers.location : undefined;
