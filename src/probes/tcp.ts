@@ -26,7 +26,9 @@ export function probeTcp(host: string, port: number, timeoutMs = 1500): Promise<
       s.destroy();
       res({ host, port, state, ms: Date.now() - started, detail });
     };
-    const timer = setTimeout(() => finish('filtered', `no answer within ${timeoutMs} ms`), timeoutMs);
+    // setImmediate: when the event loop was blocked (many nodes at once), the timer and a finished
+    // connect are due together and timers run first; let pending I/O land before calling it filtered.
+    const timer = setTimeout(() => setImmediate(() => finish('filtered', `no answer within ${timeoutMs} ms`)), timeoutMs);
     s.once('connect', () => finish('open', 'connected'));
     s.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNREFUSED') finish('refused', 'ECONNREFUSED');
