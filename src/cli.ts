@@ -81,13 +81,15 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   }
 
   const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
-  const reporters: Reporter[] = [new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout })];
+  const reporters: Reporter[] = [];
   for (const [flag, p] of paths) {
     if (flag === '--junit') reporters.push(new JunitReporter(p));
     if (flag === '--tap') reporters.push(new TapReporter(p));
     if (flag === '--json') reporters.push(new JsonReporter(p));
     if (flag === '--html') reporters.push(new HtmlReporter(p));
   }
+  // Last, so its summary can name the digests of the finished report files.
+  reporters.push(new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout }));
 
   // First signal: stop and finish the reports (unfinished checks become `error`); second: quit now.
   const abort = new AbortController();

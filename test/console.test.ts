@@ -50,7 +50,7 @@ afterEach(() => vi.unstubAllEnvs());
 describe('console reporter', () => {
   it('plain mode: node lines, failures with expected vs observed, a summary with counts and report paths, no escapes', async () => {
     const sink = new Sink(false);
-    await drive(new ConsoleReporter({ stream: sink, reportPaths: ['reports/junit.xml'] }), results);
+    await drive(new ConsoleReporter({ stream: sink, reportPaths: ['/nonexistent/junit.xml'] }), results);
     expect(sink.text).not.toMatch(/\x1b/);
     const lines = sink.text.split('\n');
     expect(lines).toContain('leafcert 0.1.0: checking 2 nodes (2 suite runs, 4 check ids) from /srv/inventory.yaml');
@@ -62,7 +62,8 @@ describe('console reporter', () => {
     expect(lines).toContain('✗ leaf-1: 1 passed, 1 failed');
     expect(lines).toContain('NOT CERTIFIED: 1 passed, 1 failed, 1 error in 2.3s');
     expect(lines).toContain('  leaf-2  1 error');
-    expect(lines).toContain('reports: reports/junit.xml');
+    expect(lines).toContain('reports:');
+    expect(lines).toContain('  /nonexistent/junit.xml  (not written: ENOENT)');
     expect(lines).toContain('exit code 1');
   });
 
@@ -103,5 +104,19 @@ describe('console reporter: an unreachable node', () => {
     const lines = sink.text.split('\n').filter((l) => l.startsWith('ERROR'));
     expect(lines).toEqual(['ERROR leaf-2 firewall.enabled, firewall.drift, tls.chain, tls.hostname, … (5 checks): leaf-2: no ssh handshake within 2000 ms']);
     expect(sink.text).toContain('     source:   transport ssh (unreachable)');
+  });
+});
+
+describe('console reporter: report digests', () => {
+  it('prints the sha256 of each finished report, so the CI log can vouch for the files', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createHash } = await import('node:crypto');
+    const p = join(mkdtempSync(join(tmpdir(), 'leafcert-console-')), 'junit.xml');
+    writeFileSync(p, '<testsuites/>\n');
+    const sink = new Sink(false);
+    await drive(new ConsoleReporter({ stream: sink, reportPaths: [p] }), [result()], 0);
+    expect(sink.text).toContain(`  ${p}  sha256:${createHash('sha256').update('<testsuites/>\n').digest('hex')}`);
   });
 });

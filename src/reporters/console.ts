@@ -1,6 +1,8 @@
 // The operator's view. On a TTY: one updating line per node. Otherwise (pipe, CI=true, NO_COLOR):
 // plain lines, no escapes. Failures and errors are printed as they come, with expected vs observed;
 // a summary closes the run.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
@@ -30,6 +32,14 @@ function line(s: string): string {
 function brief(s: string, max = 300): string {
   const l = line(s);
   return l.length > max ? `${l.slice(0, max)}… (full text in the reports)` : l;
+}
+
+function digest(path: string): string {
+  try {
+    return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+  } catch (e) {
+    return `(not written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
 }
 
 export function countsText(c: Counts): string {
@@ -200,7 +210,12 @@ export class ConsoleReporter implements Reporter {
     }
     const total = Object.values(s.counts).reduce((a, b) => a + b, 0);
     if (total === 0) out.push('  no checks ran: the inventory or --only selected nothing');
-    if (this.opts.reportPaths?.length) out.push(`reports: ${this.opts.reportPaths.join(', ')}`);
+    if (this.opts.reportPaths?.length) {
+      // The digests land in the CI log, a record kept apart from the files: an auditor can tell
+      // whether a report was edited after the run.
+      out.push('reports:');
+      for (const p of this.opts.reportPaths) out.push(`  ${p}  ${digest(p)}`);
+    }
     out.push(`exit code ${s.exitCode}`);
     this.out.write(out.join('\n') + '\n');
   }
