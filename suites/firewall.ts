@@ -371,7 +371,7 @@ function evaluate(f: FirewallFacts, e: FirewallExpect): Outcome[] {
     else [status, msg] = ['error', `could not tell: ${p.detail} (the node did not answer on any probed port)`];
     out.push({
       ...base, id: 'firewall.port-closed', title, subject, severity: 'critical', status, message: `${msg}${f.listening ? `; ${describeProbe(p, f.listening).split('; ').slice(1).join('; ')}` : ''}`,
-      evidence: { expected: 'filtered or refused', observed: p.state, source: `tcp connect ${f.target}:${port} from the harness (timeout ${f.probeTimeoutMs} ms)`, excerpt: describeProbe(p, f.listening) },
+      evidence: { expected: e.refuse === 'drop' ? 'filtered (SYN dropped)' : 'filtered or refused', observed: p.state, source: `tcp connect ${f.target}:${port} from the harness (timeout ${f.probeTimeoutMs} ms)`, excerpt: describeProbe(p, f.listening) },
     });
   }
   return out;
