@@ -39,7 +39,7 @@ export const CHECKLIST: ChecklistItem[] = [
     id: 'tls',
     title: 'TLS certificates valid',
     description:
-      'Every public endpoint completes a TLS handshake from outside with a chain to the expected CA, names in the SAN, not expired or not-yet-valid by both clocks, enough days left, TLS 1.2+ only and a strong key; port 80 only redirects; nothing is DNATed past nginx.',
+      'Every public endpoint completes a TLS handshake from outside with a chain to the expected CA, names in the SAN, not expired or not-yet-valid by both clocks, enough days left, TLS 1.2+ only and a strong key; nothing is DNATed past nginx.',
     checks: [
       'tls.handshake',
       'tls.chain',
@@ -49,7 +49,6 @@ export const CHECKLIST: ChecklistItem[] = [
       'tls.min-days-left',
       'tls.min-protocol',
       'tls.key-strength',
-      'health.redirect',
       'secrets.ca-key',
       'config.dnat-bypass',
     ],
@@ -58,14 +57,14 @@ export const CHECKLIST: ChecklistItem[] = [
     id: 'tls-renewal',
     title: 'TLS auto-renewal configured',
     description:
-      "ACME certificates: the acme renewal timers exist and ran recently (systemctl list-timers 'acme*'). Self-managed certificates: days left against the renewal window (renewBeforeDays); nothing renews them, so a runbook must.",
-    checks: ['checklist.tls-renewal'],
+      "ACME certificates: the acme renewal timers exist and ran recently (systemctl list-timers 'acme*'). Self-managed certificates: days left against the renewal window (renewBeforeDays); nothing renews them, so a runbook must. The served certificate's days left (tls.min-days-left) shows a renewal that did not happen.",
+    checks: ['checklist.tls-renewal', 'tls.min-days-left'],
   },
   {
     id: 'monitoring',
     title: 'Monitoring and alerting active',
     description:
-      'Prometheus answers, every scrape target is up (down ones named with their error), the expected alert rules are loaded, Grafana is healthy where expected, and the public health endpoints answer as declared.',
+      'Prometheus answers, every scrape target is up (down ones named with their error), the expected alert rules are loaded, Grafana is healthy where expected, and the public health endpoints answer as declared (port 80 redirecting to https).',
     checks: [
       'monitoring.prometheus-ready',
       'monitoring.targets-up',
@@ -74,6 +73,7 @@ export const CHECKLIST: ChecklistItem[] = [
       'health.status',
       'health.json',
       'health.latency',
+      'health.redirect',
     ],
   },
   {

@@ -3,6 +3,9 @@
 // documentation and runbooks are always manual.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHECKLIST } from '../src/checklist.js';
 import { resultOf, runChecks, statusOf } from './helpers/ops.js';
 
 const NODE = 'leaf-1';
@@ -37,5 +40,21 @@ describe('checklist on a full lab node', () => {
     }
     const { results } = await runChecks(lab, ['checklist']);
     expect(statusOf(results, 'checklist.tls-renewal')).toBe('pass');
+  });
+
+  it('every result of every suite on the node is tagged with exactly the items the map gives its check', async () => {
+    // The lab's own inventory, every suite on it.
+    const out = join(lab.info.state, 'report-all.json');
+    await lab.leafcert(['run', '--inventory', lab.inventory, '--json', out]);
+    const results = JSON.parse(readFileSync(out, 'utf8')).results as { id: string; status: string; checklist?: string[] }[];
+    expect(results.length).toBeGreaterThan(50);
+    const wrong: string[] = [];
+    for (const r of results) {
+      if (r.status === 'error' && !(r.checklist ?? []).length) continue; // engine-made error results carry no tags
+      const mapped = CHECKLIST.filter((i) => i.checks.includes(r.id)).map((i) => i.id).sort();
+      const tagged = [...(r.checklist ?? [])].sort();
+      if (mapped.join() !== tagged.join()) wrong.push(`${r.id}: report says [${tagged}], docs/checklist.md says [${mapped}]`);
+    }
+    expect([...new Set(wrong)]).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { CHECKLIST, CHECKLIST_IDS, itemsForCheck, renderChecklistMarkdown } from
 import { suites } from '../src/suites.js';
 import type { Suite } from '../src/types.js';
 import { checklistSuite, evaluate, parseTimers, type ChecklistFacts } from '../suites/checklist.js';
+import { CONFIG_CHECKS } from '../src/nix/policy.js';
 
 const root = join(__dirname, '..');
 
@@ -36,6 +37,11 @@ describe('checklist map', () => {
     expect([...known].filter((id) => !mapped.has(id)), 'suite ids not in the map').toEqual([]);
     // Registered suites are a subset of suites/ (the registry may lag while a suite is being built).
     for (const s of suites) for (const id of s.checkIds) expect(itemsForCheck(id).length, id).toBeGreaterThan(0);
+  });
+  it('the config checks\' own checklist tags agree with the map', () => {
+    for (const [id, c] of Object.entries(CONFIG_CHECKS)) {
+      expect(itemsForCheck(id).sort(), id).toEqual([...c.checklist].sort());
+    }
   });
   it('docs/checklist.md is generated from the map', () => {
     expect(readFileSync(join(root, 'docs', 'checklist.md'), 'utf8')).toBe(renderChecklistMarkdown());
