@@ -108,3 +108,26 @@ describe('secrets parser', () => {
     expect(out[1].message).toMatch(/Permission denied/);
   });
 });
+
+describe('raw secrets (a PEM key, as plan --from-nix emits for sslCertificateKey)', () => {
+  it('a key is searched by its longest body line, not by its armour (which every key shares)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-raw-'));
+    try {
+      mkdirSync(join(d, 'etc'));
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(d, 'etc/key.pem')]);
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(d, 'etc/other.pem')]);
+      chmodSync(join(d, 'etc/other.pem'), 0o644);
+      const s: SecretsExpect = { files: [{ path: join(d, 'etc/key.pem'), format: 'raw', mode: '0600' }], scanRoots: [join(d, 'etc')], keyPaths: [join(d, 'none')] };
+      chmodSync(join(d, 'etc/key.pem'), 0o600);
+      let { facts } = await run(s);
+      expect(facts.probe.files[0].values).toMatchObject([{ key: '-', cls: 'ok' }]);
+      expect(facts.probe.leaks).toEqual([]);
+      // a world-readable copy of the key is found
+      writeFileSync(join(d, 'etc/copy.pem'), readFileSync(join(d, 'etc/key.pem')), { mode: 0o644 });
+      ({ facts } = await run(s));
+      expect(facts.probe.leaks.map((l) => l.location)).toEqual([join(d, 'etc/copy.pem')]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

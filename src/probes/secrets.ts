@@ -28,7 +28,8 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
     ': > "$T/values"; : > "$T/keys"',
     `classify() { l=$(printf '%s' "$1" | tr 'A-Z' 'a-z'); case "$l" in '') echo empty;; @*@) echo at-name;; *your_*_here*|*your-*-here*) echo your-here;; *changeme*|*change_me*|*change-me*) echo changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) echo placeholder;; *) echo ok;; esac; }`,
     // One value: record key/length/hash/class; keep it (file only) for the leak scan when it is real.
-    `emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then printf '%s\\n' "$3" | head -n 1 >> "$T/values"; printf '%s %s\\n' "$1" "$2" >> "$T/keys"; fi; }`,
+    // A multi-line value (a PEM key) is searched by its longest line that is not armour.
+    `emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then sv=$3; [ "$(printf '%s' "$3" | wc -l)" -gt 0 ] && sv=$(printf '%s\\n' "$3" | grep -v -- '-----' | awk 'length($0) > length(m) { m = $0 } END { print m }'); if [ "$(printf '%s' "$sv" | wc -c)" -ge 6 ]; then printf '%s\\n' "$sv" >> "$T/values"; printf '%s %s\\n' "$1" "$2" >> "$T/keys"; fi; fi; }`,
     'unq() { v=$1; case "$v" in \\"*\\") v=${v#\\"}; v=${v%\\"};; \\\'*\\\') v=${v#\\\'}; v=${v%\\\'};; esac; printf \'%s\' "$v"; }',
   ];
   files.forEach((f, i) => {
