@@ -89,7 +89,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
     if (flag === '--html') reporters.push(new HtmlReporter(p));
   }
   // Last, so its summary can name the digests of the finished report files.
-  reporters.push(new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout }));
+  reporters.push(new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout, digests: true }));
 
   // First signal: stop and finish the reports (unfinished checks become `error`); second: quit now.
   const abort = new AbortController();

@@ -244,3 +244,27 @@ describe('leafcert CLI: verdicts (in-process, fake suites)', () => {
     expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'waived.yaml')], deps))).toBe(0);
   });
 });
+
+describe('leafcert CLI: report digests', () => {
+  it('the summary names each report with the sha256 of its final content', async () => {
+    const d = tmp();
+    write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    let out = '';
+    const w = vi.spyOn(process.stdout, 'write').mockImplementation((s: any) => ((out += String(s)), true));
+    try {
+      const code = await main(['node', 'leafcert', 'run', '-i', join(d, 'inv.yaml'), '--json', join(d, 'e.json'), '--junit', join(d, 'j.xml')], {
+        suites: [fakeSuite('alpha')],
+        openHost: async (n: any) => new FakeHost(n.name),
+        gatherIdentity: async () => identity,
+      });
+      expect(code).toBe(0);
+    } finally {
+      w.mockRestore();
+    }
+    const { createHash } = await import('node:crypto');
+    for (const f of ['e.json', 'j.xml']) {
+      const sha = createHash('sha256').update(readFileSync(join(d, f))).digest('hex');
+      expect(out).toContain(`  ${join(d, f)}  sha256:${sha}`);
+    }
+  });
+});
