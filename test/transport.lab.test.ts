@@ -81,7 +81,7 @@ describe('ssh transport on a lab node', () => {
     expect(e.kind).toBe('timeout');
     expect(e.message).toContain('sleep 30');
     expect((await host.exec('echo still here')).stdout).toBe('still here\n');
-    const left = await host.exec('for i in $(seq 1 20); do pgrep -x sleep -a | grep -q "sleep 30$" || exit 0; sleep 0.1; done; exit 1');
+    const left = await host.exec('for i in $(seq 1 50); do pgrep -x sleep -a | grep -q "sleep 30$" || exit 0; sleep 0.1; done; exit 1');
     expect(left.code).toBe(0);
   });
 

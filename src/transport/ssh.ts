@@ -24,6 +24,8 @@ import {
   verifyHostKey,
 } from './knownhosts.js';
 
+const REMOTE_GRACE_MS = 500;
+
 /** OpenSSH's default MaxSessions: more concurrent session channels than this are refused. */
 export const MAX_SESSIONS = 10;
 
@@ -64,7 +66,9 @@ export function shellQuote(s: string): string {
 
 /** `timeout -s KILL` around a command when the node has it (NixOS and Debian both do). */
 export function withRemoteTimeout(command: string, timeoutMs: number): string {
-  const secs = (Math.ceil(timeoutMs / 100) / 10).toFixed(1);
+  // A little later than the client's own deadline, so the client reports the timeout (naming the
+  // command) rather than racing a KILLed exit.
+  const secs = (Math.ceil((timeoutMs + REMOTE_GRACE_MS) / 100) / 10).toFixed(1);
   const q = shellQuote(command);
   return `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c ${q}; else exec sh -c ${q}; fi`;
 }
@@ -246,13 +250,19 @@ export class SshHost implements Host {
           }
           ch.on('data', (d: Buffer) => out.push(d));
           ch.stderr.on('data', (d: Buffer) => errOut.push(d));
-          ch.on('exit', (c: number | null) => {
+          let signal: string | undefined;
+          ch.on('exit', (c: number | null, sig?: string) => {
             code = typeof c === 'number' ? c : null;
+            signal = sig;
           });
           ch.on('close', () => {
             clearTimeout(timer);
             if (settled) return;
             settled = true;
+            // Killed by the node-side deadline just before ours fired: still a timeout.
+            if (opts.timeoutMs && signal === 'KILL' && Date.now() - started >= opts.timeoutMs) {
+              return rej(new TransportError('timeout', `${this.name}: command timed out after ${opts.timeoutMs} ms: ${command}`));
+            }
             res({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut).toString('utf8'), durationMs: Date.now() - started });
           });
           if (opts.stdin !== undefined) ch.end(opts.stdin);
