@@ -146,6 +146,37 @@ describe.skipIf(!isRoot)('leafcert run against a lab node', () => {
     }
   });
 
+  it('output the parser does not expect: that suite errors naming the source, never a pass, exit 3', async () => {
+    const orig = (await lab.exec('leaf-1', 'readlink /etc/alternatives/iptables-save')).stdout.trim();
+    expect(orig).not.toBe('');
+    await lab.exec('leaf-1', "printf '#!/bin/sh\\necho \"*filter\"\\necho \"this is not iptables-save output ]]> \\\\033[31m\"\\necho COMMIT\\n' > /usr/local/bin/garbled-iptables-save && chmod +x /usr/local/bin/garbled-iptables-save && ln -sfn /usr/local/bin/garbled-iptables-save /etc/alternatives/iptables-save");
+    try {
+      const r = await run(inventory('garbled'), 'garbled');
+      expect(r.code, r.stdout + r.stderr).toBe(3);
+      const fw = r.doc.results.filter((x: any) => x.suite === 'firewall');
+      expect(fw.some((x: any) => x.status === 'error' && /iptables-save/.test(x.message + x.evidence.source))).toBe(true);
+      expect(fw.filter((x: any) => x.status === 'pass' && /enabled|allowed-ports|drift/.test(x.id))).toEqual([]);
+      expect(evidence(r.doc)).toBe(true);
+      expect(xmlValid(r.reports.junit)).toBe(true);
+      expect(tapSummary(r.tap).ok).toBe(false);
+    } finally {
+      await lab.exec('leaf-1', `ln -sfn ${orig} /etc/alternatives/iptables-save; rm -f /usr/local/bin/garbled-iptables-save`);
+    }
+  });
+
+  it('a key the node does not accept: exit 3, naming authentication', async () => {
+    const other = join(dir, 'other_client_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const inv = inventory('wrongkey', (i) => {
+      i.nodes[0].ssh = { ...i.nodes[0].ssh, identityFile: other };
+    });
+    const r = await run(inv, 'wrongkey');
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/authentication/i);
+    expect(r.doc.results.length).toBeGreaterThan(0);
+    expect(r.doc.results.every((x: any) => x.status === 'error' && /authentication/i.test(x.message))).toBe(true);
+  });
+
   it('a changed host key: exit 3, naming the host key, nothing passes on that node', async () => {
     const kh = join(dir, 'known_hosts.changed');
     const other = join(dir, 'other_host_key');
