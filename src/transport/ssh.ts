@@ -259,8 +259,10 @@ export class SshHost implements Host {
             clearTimeout(timer);
             if (settled) return;
             settled = true;
-            // Killed by the node-side deadline just before ours fired: still a timeout.
-            if (opts.timeoutMs && signal === 'KILL' && Date.now() - started >= opts.timeoutMs) {
+            // Killed by the node-side deadline just before ours fired (coreutils timeout exits 137
+            // after KILL, 124 after TERM; ssh2 names signals SIGxxx): still a timeout.
+            const killed = signal === 'SIGKILL' || code === 137 || code === 124;
+            if (opts.timeoutMs && killed && Date.now() - started >= opts.timeoutMs) {
               return rej(new TransportError('timeout', `${this.name}: command timed out after ${opts.timeoutMs} ms: ${command}`));
             }
             res({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut).toString('utf8'), durationMs: Date.now() - started });
