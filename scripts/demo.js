@@ -41,10 +41,12 @@ async function teardown() {
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
-    // leafcert itself gets the signal too (same process group) and finishes its reports.
     if (interrupted) return;
     interrupted = true;
     say(`${sig}: stopping; the lab will be torn down`);
+    // Ctrl-C reaches the whole process group, so the child has it already (a second SIGINT would
+    // make leafcert skip finishing its reports); a SIGTERM is usually sent to this process alone.
+    if (sig === 'SIGTERM') child?.kill('SIGTERM');
   });
 }
 
