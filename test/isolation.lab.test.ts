@@ -88,6 +88,30 @@ describe('isolation on a full lab node', () => {
     expect(stdout).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('inner firewall (the lab has none: this test installs NixOS\'s in alchemist-graph): declared ports pass, an extra one fails', async () => {
+    const inGraph = (cmd: string) => `L=$(sed -n 's/.*"alchemist-graph":{"leader":\\([0-9]*\\)}.*/\\1/p' /run/leafcert-lab/containers.json); nsenter --net=/proc/$L/ns/net ${cmd}`;
+    const file = inventory('innerfw', (exp) => {
+      exp.containers['alchemist-graph'].innerFirewall = true;
+      for (const k of ['limits', 'postgres', 'secrets']) delete exp[k];
+    });
+    const fw = (r: Result[]) => r.find((x) => x.id === 'isolation.inner-firewall' && x.subject === 'container alchemist-graph')!;
+    try {
+      // without any inner firewall: declared but absent → fail
+      expect(fw((await run(file)).results)).toMatchObject({ status: 'fail', message: expect.stringMatching(/no NixOS firewall/) });
+      let r = await lab.exec('leaf-1', inGraph(`env FW_TCP_PORTS="6333" bash /etc/leafcert-lab/firewall-start.sh`));
+      expect(r.code, r.stderr).toBe(0);
+      const ok = await run(file);
+      expect(fw(ok.results)).toMatchObject({ status: 'pass', message: 'allows exactly 6333' });
+      expect(notOk(mine(ok.results))).toEqual([]);
+      r = await lab.exec('leaf-1', inGraph(`env FW_TCP_PORTS="6333 5432" bash /etc/leafcert-lab/firewall-start.sh`));
+      expect(r.code, r.stderr).toBe(0);
+      expect(fw((await run(file)).results)).toMatchObject({ status: 'fail', message: 'also allows 5432' });
+    } finally {
+      await lab.exec('leaf-1', inGraph(`sh -c 'for t in iptables ip6tables; do $t -w -D INPUT -j nixos-fw; for c in nixos-fw nixos-fw-accept nixos-fw-log-refuse nixos-fw-refuse; do $t -w -F $c; $t -w -X $c; done; done 2>/dev/null; true'`));
+    }
+    expect(notOk((await run(inv)).results)).toEqual([]);
+  });
+
   it('round trips: locator + facts + connect batch = 3 execs for all containers', async () => {
     const loaded = loadInventory(inv);
     const node = loaded.nodes[0];
