@@ -361,7 +361,9 @@ function evaluate(facts: IsolationFacts, expect: IsolationExpect): Outcome[] {
     if (privNet) {
       const rbase = { ...base, id: CHECK.reach, title: 'Only declared ports reachable from inside', severity: 'high' as const, checklist: ['network-policies'] };
       if (f.reachProblem) {
-        out.push({ ...rbase, status: 'fail', message: f.reachProblem, evidence: { expected: 'own network namespace', observed: f.reachProblem, source: 'isolation facts script' } });
+        // Sharing the host's netns is a finding; not knowing the container's addresses is not.
+        const shared = /shares the host network namespace/.test(f.reachProblem);
+        out.push({ ...rbase, status: shared ? 'fail' : 'error', message: f.reachProblem, evidence: { expected: 'own network namespace with HOST_ADDRESS/LOCAL_ADDRESS', observed: f.reachProblem, source: 'isolation facts script' } });
       } else if (!f.reach) {
         out.push({ ...rbase, status: 'error', message: 'no connect attempts were made', evidence: { source: 'isolation reach script' } });
       } else {

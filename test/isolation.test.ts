@@ -237,3 +237,11 @@ describe('isolation evaluate', () => {
     expect(isolationSuite.checkIds).toContain('isolation.capabilities');
   });
 });
+
+describe('isolation evaluate: addresses unknown', () => {
+  it('a container on a bridge (no HOST_ADDRESS): reachability is an error with the reason, not a fail', () => {
+    const reduced = (0x1ffffffffffn & ~(1n << 21n) & ~(1n << 16n)).toString(16).padStart(16, '0');
+    const c = ctr('alchemist', { status: parseProcStatus(STATUS(reduced), 's'), reach: undefined, reachProblem: 'no HOST_ADDRESS in the container config: cannot tell which host address the container uses' });
+    expect(byId(evaluateIsolation(facts([c]), { alchemist: {} }), 'isolation.reachability')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/no HOST_ADDRESS/) });
+  });
+});
