@@ -451,13 +451,15 @@ export function canaryScript(o: { wrapper: string; job: string; base: string; pa
     `[ -d ${shq(o.base)} ] || { echo "ERR\tcanary base ${o.base} is not a directory"; exit 0; }`,
     `mkdir "$S" || { echo "ERR\tcannot create $S"; exit 0; }`,
     `head -c 4096 /dev/urandom > "$S/canary" && printf 'WROTE\\t%s\\n' "$(sha256sum < "$S/canary" | cut -d' ' -f1)"`,
-    `before=$(${b('list --short')} 2>/dev/null) || { echo "ERR\tborg list failed before the job"; exit 0; }`,
-    o.systemd
-      ? `timeout -k 5 ${o.timeoutSec} systemctl start --wait borgbackup-job-${o.job}.service; printf 'JOB\\t%s\\n' $?`
-      : `NEW=${shq(archive)}; ${b(`create ::${archive} ${[...new Set([o.base, ...o.paths])].map(shq).join(' ')}`)} >&2; printf 'JOB\\t%s\\n' $?`,
-    `after=$(${b('list --short')} 2>/dev/null)`,
-    `NEW=$(printf '%s\\n' "$after" | grep -vxF -e "$(printf '%s\\n' "$before")" | grep -v '^$' | tr '\\n' ' ')`,
-    `[ -n "$NEW" ] || NEW=$(printf '%s\\n' "$after" | grep -x ${shq(archive)})`,
+    ...(o.systemd
+      ? [
+          // The job names its own archive: the new one is whatever was not there before.
+          `before=$(${b('list --short')} 2>/dev/null) || { echo "ERR\tborg list failed before the job"; exit 0; }`,
+          `timeout -k 5 ${o.timeoutSec} systemctl start --wait borgbackup-job-${o.job}.service; printf 'JOB\\t%s\\n' $?`,
+          `after=$(${b('list --short')} 2>/dev/null)`,
+          `NEW=$(printf '%s\\n' "$after" | grep -vxF -e "$(printf '%s\\n' "$before")" | grep -v '^$' | tr '\\n' ' ')`,
+        ]
+      : [`NEW=${shq(archive)}; ${b(`create ::${archive} ${[...new Set([o.base, ...o.paths])].map(shq).join(' ')}`)} >&2; printf 'JOB\\t%s\\n' $?`]),
     `printf 'ARCHIVES\\t%s\\n' "$NEW"`,
     `d=$(mktemp -d /tmp/leafcert-canary-${o.runId}.XXXXXX) && cd "$d" || exit 0`,
     `for a in $NEW; do ${b(`extract ::"$a" ${shq(rel)}`)} >&2 && [ -f ${shq(rel)} ] && { printf 'RESTORED\\t%s\\t%s\\n' "$a" "$(sha256sum < ${shq(rel)} | cut -d' ' -f1)"; break; }; done`,
