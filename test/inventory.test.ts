@@ -187,3 +187,10 @@ describe('loadInventory: waivers that match nothing', () => {
     ]);
   });
 });
+
+describe('loadInventory: names that exist on every JavaScript object', () => {
+  it('an expect of "toString" names no expectation', () => {
+    const text = 'nodes:\n  - { name: a, transport: local, expect: toString }\nexpectations:\n  e: { alpha: {} }\n';
+    expect(() => parseInventory(text, '/x.yaml', { suites })).toThrow('nodes[0].expect: names no expectation "toString" (defined: e)');
+  });
+});

@@ -90,7 +90,7 @@ export function plan(inv: Inventory, suites: Suite<any, any>[], only?: string[])
     const exp = inv.expectations[node.expect] ?? {};
     const planned: PlannedSuite[] = [];
     for (const suite of suites) {
-      if (!(suite.key in exp)) continue;
+      if (!Object.hasOwn(exp, suite.key)) continue;
       const checkIds = suite.checkIds.filter((id) => selected(only, suite.name, id));
       if (checkIds.length) planned.push({ suite, expect: exp[suite.key], checkIds });
     }

@@ -122,7 +122,7 @@ export function parseInventory(
       const segments = pointerToSegments(instancePath);
       const p = error.params as Record<string, unknown>;
       const key = (p.additionalProperty ?? undefined) as string | undefined;
-      const pathSegs = key !== undefined ? [...segments, key] : p.missingProperty !== undefined ? [...segments] : segments;
+      const pathSegs = key !== undefined ? [...segments, key] : segments;
       const pos = locate(doc, lc, segments, key);
       const suiteKey = key !== undefined && segments.length === 2 && segments[0] === 'expectations';
       const text = suiteKey
@@ -140,7 +140,7 @@ export function parseInventory(
     if (seen.has(n.name)) {
       problems.push({ path: `nodes[${i}].name`, message: `duplicate node name "${n.name}" (also nodes[${seen.get(n.name)}])`, ...at('name') });
     } else seen.set(n.name, i);
-    if (!(n.expect in data.expectations)) {
+    if (!Object.hasOwn(data.expectations, n.expect)) {
       const known = Object.keys(data.expectations);
       problems.push({
         path: `nodes[${i}].expect`,
