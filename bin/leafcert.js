@@ -7,4 +7,10 @@ if (!existsSync(cli)) {
   process.stderr.write('leafcert: not built yet; run `npm run build` (or `npm ci`) first\n');
   process.exit(2);
 }
-await import(cli);
+try {
+  await import(cli);
+} catch (err) {
+  // Only a broken or half-written build gets here (the CLI catches its own errors).
+  process.stderr.write(`leafcert: cannot load ${cli}: ${err instanceof Error ? err.message : String(err)}; rebuild with \`npm run build\`\n`);
+  process.exit(2);
+}
