@@ -67,6 +67,10 @@ describe('console reporter', () => {
   });
 
   it('on a TTY: colours and an updating block; CI=true or NO_COLOR fall back to plain', async () => {
+    // The suite itself may run under CI=true or NO_COLOR: start from a plain terminal's environment.
+    vi.stubEnv('CI', undefined);
+    vi.stubEnv('NO_COLOR', undefined);
+    vi.stubEnv('TERM', 'xterm');
     const tty = new Sink(true);
     await drive(new ConsoleReporter({ stream: tty }), results);
     expect(tty.text).toMatch(/\x1b\[31;1mFAIL/);
@@ -75,7 +79,7 @@ describe('console reporter', () => {
     const ci = new Sink(true);
     await drive(new ConsoleReporter({ stream: ci }), results);
     expect(ci.text).not.toMatch(/\x1b/);
-    vi.unstubAllEnvs();
+    vi.stubEnv('CI', undefined);
     vi.stubEnv('NO_COLOR', '1');
     const nc = new Sink(true);
     await drive(new ConsoleReporter({ stream: nc }), results);
