@@ -129,7 +129,33 @@ async function restart(ctx: FaultContext, name: string, o: StartOpts): Promise<v
   recordLeader(ctx, name, leader);
 }
 
-const healRestart = (ctx: FaultContext) => restart(ctx, VICTIM, { privateNetwork: true });
+/**
+ * After a heal, wait until the lab's Prometheus has scraped the restarted container again: until
+ * then its last scrape says "down" and the monitoring suite would still see the fault.
+ */
+async function waitScraped(ctx: FaultContext, name: string): Promise<void> {
+  const c = container(ctx, name);
+  const mon = ctx.node.containers.find((x) => x.name === 'monitoring');
+  if (!mon) return;
+  const url = `http://${c.localAddress}:${c.ports[0]}/metrics`;
+  const since = Date.now();
+  for (let i = 0; i < 60; i++) {
+    const r = await ctx.exec(`curl -s --max-time 2 http://${mon.localAddress}:${mon.ports[0]}/api/v1/targets || true`);
+    try {
+      const t = (JSON.parse(r.stdout).data?.activeTargets ?? []).find((x: { scrapeUrl?: string }) => x.scrapeUrl === url);
+      if (!t || (t.health === 'up' && Date.parse(t.lastScrape) >= since)) return;
+    } catch {
+      /* Prometheus not answering yet */
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`Prometheus did not scrape ${url} as up within 30 s after the restart`);
+}
+
+async function healRestart(ctx: FaultContext): Promise<void> {
+  await restart(ctx, VICTIM, { privateNetwork: true });
+  await waitScraped(ctx, VICTIM);
+}
 
 const ROGUE = 'rogue';
 const OPEN_PORT = 7000;
@@ -215,6 +241,6 @@ sed -i "s/}$/,\\"${ROGUE}\\":{\\"leader\\":$leader}}/" ${JSON_FILE}`);
       await ctx.exec(stopSh(VICTIM));
       recordLeader(ctx, VICTIM, undefined);
     },
-    heal: (ctx) => restart(ctx, VICTIM, { privateNetwork: true }),
+    heal: healRestart,
   },
 ];
