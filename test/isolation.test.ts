@@ -245,3 +245,13 @@ describe('isolation evaluate: addresses unknown', () => {
     expect(byId(evaluateIsolation(facts([c]), { alchemist: {} }), 'isolation.reachability')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/no HOST_ADDRESS/) });
   });
 });
+
+describe('container locator fallback', () => {
+  it('without machined, container@NAME\'s nspawn child is the leader', () => {
+    const text = fx('machinectl/locate-nixos.txt') + '@@leafcert units\nollama 2201\nalchemist 9999\n\n@@leafcert-rc units 0\n';
+    const scan = parseLocate(text, 'locate');
+    expect(scan.containers.get('ollama')).toMatchObject({ leader: 2201, source: 'systemctl show container@ollama -p MainPID (the nspawn child)' });
+    // machinectl wins where it answered
+    expect(scan.containers.get('alchemist')?.leader).toBe(1423);
+  });
+});

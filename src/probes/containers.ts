@@ -43,6 +43,12 @@ export const LOCATE_SCRIPT = [
     'machinectl',
     `if [ -d /run/systemd/system ] && command -v machinectl >/dev/null; then machinectl list --no-legend --no-pager 2>/dev/null | while read -r m _; do printf '%s %s\\n' "$m" "$(machinectl show "$m" -p Leader --value 2>/dev/null)"; done; else echo 'no systemd'; exit 3; fi`,
   ),
+  // Fallback when machined does not know a container: container@NAME's main process is
+  // systemd-nspawn; the container's leader is its child.
+  section(
+    'units',
+    `if [ -d /run/systemd/system ]; then for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; n=$(basename "$f" .conf); m=$(systemctl show -p MainPID --value "container@$n.service" 2>/dev/null); [ -n "$m" ] && [ "$m" != 0 ] || continue; c=$(cat /proc/$m/task/$m/children 2>/dev/null | awk '{print $1}'); [ -n "$c" ] && printf '%s %s\\n' "$n" "$c"; done; else exit 3; fi`,
+  ),
 ].join('\n');
 
 export function parseConf(text: string, source: string): { conf: Record<string, string>; path?: string } {
@@ -85,6 +91,13 @@ export function parseLocate(output: string, command: string): ContainerScan {
       const m = /^(\S+)\s+(\d*)\s*$/.exec(line.trim());
       if (!m) continue;
       if (m[2]) Object.assign(get(m[1]), { leader: Number(m[2]), source: `machinectl show ${m[1]} -p Leader` });
+    }
+  }
+  const units = secs.get('units');
+  if (units && units.rc === 0) {
+    for (const line of units.text.split('\n')) {
+      const m = /^(\S+)\s+(\d+)$/.exec(line.trim());
+      if (m && get(m[1]).leader === undefined) Object.assign(get(m[1]), { leader: Number(m[2]), source: `systemctl show container@${m[1]} -p MainPID (the nspawn child)` });
     }
   }
   const lab = secs.get('lab')!;
