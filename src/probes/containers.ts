@@ -47,7 +47,7 @@ export const LOCATE_SCRIPT = [
   // systemd-nspawn; the container's leader is its child.
   section(
     'units',
-    `if [ -d /run/systemd/system ]; then for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; n=$(basename "$f" .conf); m=$(systemctl show -p MainPID --value "container@$n.service" 2>/dev/null); [ -n "$m" ] && [ "$m" != 0 ] || continue; c=$(cat /proc/$m/task/$m/children 2>/dev/null | awk '{print $1}'); [ -n "$c" ] && printf '%s %s\\n' "$n" "$c"; done; else exit 3; fi`,
+    `if [ -d /run/systemd/system ]; then for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; n=$(basename "$f" .conf); m=$(systemctl show -p MainPID --value "container@$n.service" 2>/dev/null); [ -n "$m" ] && [ "$m" != 0 ] || continue; c=$(cat /proc/$m/task/$m/children 2>/dev/null | awk '{print $1}'); [ -n "$c" ] && printf '%s %s\\n' "$n" "$c"; done; true; else exit 3; fi`,
   ),
 ].join('\n');
 
