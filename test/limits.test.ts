@@ -215,6 +215,28 @@ describe('limits gather on a NixOS-shaped node (canned output, real script assem
     ]);
   });
 
+  it('slices: declared limits from systemctl show, users from Slice= of every unit; the containers\' sum against the slice', async () => {
+    const blocks = fx('systemd/container-alchemist.show').split('\n\n');
+    const inSlice = blocks[0].replace('Slice=machine.slice', 'Slice=alchemist.slice');
+    const out =
+      sec('meminfo', 'MemTotal:       65842012 kB') +
+      sec('systemd', [inSlice, blocks[4]].join('\n\n')) +
+      sec('sliceusers', 'Id=container@alchemist.service\nActiveState=active\nSlice=alchemist.slice\n') +
+      sec('cg.0', fx('cgroup/v2-container-alchemist.txt').trim());
+    const { h, cmds } = host(out);
+    const exp = { containers: { alchemist: { memoryMax: '8G' } }, slices: { alchemist: { memoryMax: '32G', cpuQuota: '800%', units: ['container@alchemist'] } } };
+    const res = evaluateLimits(await limitsSuite.gather(ctx(h), exp), exp);
+    expect(cmds[1]).toMatch(/systemctl show --no-pager -p Id,Slice,ActiveState '\*' \| awk -v RS= -v want='\|alchemist.slice\|'/);
+    expect(res.map((r) => `${r.id}:${r.subject}:${r.status}`)).toEqual([
+      'limits.declared:container alchemist:pass',
+      'limits.enforced:container alchemist:pass',
+      'limits.declared:slice alchemist.slice:pass',
+      'limits.slice-used:slice alchemist.slice:pass',
+      'limits.memory-budget:containers:pass',
+    ]);
+    expect(res.find((r) => r.id === 'limits.memory-budget')!.evidence.observed).toMatchObject({ slices: [{ slice: 'alchemist.slice', memoryMax: '32G', holds: ['alchemist'] }] });
+  });
+
   it('no systemd inside the container: the inner unit is skipped with the reason', async () => {
     const out = sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', 'PID 1 is not systemd', 3) + sec('csvc.0', 'no systemd inside the container', 3) + sec('csvccg.0', 'no systemd inside the container', 3);
     const { h } = host(out);
