@@ -610,6 +610,8 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
       const observed = u.value.map((x) => `${x.Id}: ${x.LoadState}${x.ActiveState ? `/${x.ActiveState}` : ''}${x.Result ? ` result=${x.Result}` : ''}`);
       if (missing.length) {
         out.push(outcome(id, title, subject, 'high', 'fail', `missing: ${missing.join(', ')}${note}`, { source: u.source, expected: { service: `borgbackup-job-${job}.service`, timer: e.timer !== false }, observed, excerpt: u.excerpt }));
+      } else if (e.timer !== false && tmr?.ActiveState && tmr.ActiveState !== 'active') {
+        out.push(outcome(id, title, subject, 'high', 'fail', `borgbackup-job-${job}.timer is ${tmr.ActiveState}: the job does not run on schedule`, { source: u.source, expected: 'timer active', observed, excerpt: u.excerpt }));
       } else if (svc?.Result && svc.Result !== 'success') {
         out.push(outcome(id, title, subject, 'high', 'fail', `borgbackup-job-${job}.service last result: ${svc.Result}`, { source: u.source, expected: 'Result=success', observed, excerpt: u.excerpt }));
       } else {

@@ -136,6 +136,15 @@ describe('backup evaluate', () => {
     expect(o.status).toBe('fail');
     expect(o.message).toMatch(/borgbackup-job-alchemist.service.*borgbackup-alchemist` names a unit that does not exist/);
   });
+  it('fails an inactive timer and a failed last run', () => {
+    const units = (facts().units as { value: any[] }).value;
+    const inactive = facts({ units: { ok: true, value: units.map((u) => (u.Id.endsWith('.timer') ? { ...u, ActiveState: 'inactive' } : u)), source: 's' } });
+    expect(by(evaluate(inactive, EXP, ro), 'backup.units').message).toMatch(/timer is inactive: the job does not run on schedule/);
+    const failed = facts({ units: { ok: true, value: units.map((u) => (u.Id === 'borgbackup-job-alchemist.service' ? { ...u, Result: 'exit-code' } : u)), source: 's' } });
+    const o = by(evaluate(failed, EXP, ro), 'backup.units');
+    expect(o.status).toBe('fail');
+    expect(o.message).toMatch(/last result: exit-code/);
+  });
   it('skips units without systemd, never passes', () => {
     const o = by(evaluate(facts({ units: { ok: false, skipped: 'no systemd (PID 1 is leafcert-init)', source: 't' } }), EXP, ro), 'backup.units');
     expect(o.status).toBe('skipped');
