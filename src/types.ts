@@ -205,5 +205,7 @@ export interface Inventory {
   /** Expectation name → suite key → suite-specific expectation (validated by the suite's schema). */
   expectations: Record<string, Record<string, unknown>>;
   waivers: Waiver[];
+  /** Inventory location (`expectations.NAME.KEY...`) → NixOS option path, from `plan --from-nix`. */
+  optionPaths?: Record<string, string>;
   defaults: { timeoutMs: number; concurrency: number };
 }

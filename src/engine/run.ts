@@ -11,6 +11,7 @@ import { itemsForCheck } from '../checklist.js';
 import { limiter } from './limit.js';
 import { selected } from './select.js';
 import { applyWaivers } from './waivers.js';
+import { optionPathFor } from './option-paths.js';
 
 export interface EngineOptions extends RunOptions {
   concurrency: number;
@@ -295,7 +296,9 @@ export async function runInventory(
         const durationMs = now().getTime() - s0.getTime();
         for (const o of outcomes) {
           if (!selected(opts.only, ps.suite.name, o.id)) continue;
-          record({ ...o, node: node.name, suite: ps.suite.name, startedAt: s0.toISOString(), durationMs });
+          const optionPath = o.evidence.optionPath ?? optionPathFor(inv.optionPaths, node.expect, ps.suite.key, o.subject);
+          const evidence = optionPath ? { ...o.evidence, optionPath } : o.evidence;
+          record({ ...o, evidence, node: node.name, suite: ps.suite.name, startedAt: s0.toISOString(), durationMs });
         }
       }
     } finally {

@@ -211,6 +211,7 @@ export function parseInventory(
     baseDir,
     nodes,
     expectations: data.expectations,
+    ...(data.optionPaths ? { optionPaths: data.optionPaths } : {}),
     waivers,
     defaults: { timeoutMs: ms(d.timeout, DEFAULT_TIMEOUT_MS), concurrency: d.concurrency ?? DEFAULT_CONCURRENCY },
     sha256: opts.sha256 ?? createHash('sha256').update(text).digest('hex'),

@@ -82,6 +82,12 @@ export function baseSchema(): Record<string, any> {
           properties: {},
         },
       },
+      optionPaths: {
+        type: 'object',
+        description: 'Written by `leafcert plan --from-nix`: inventory location (expectations.NAME.KEY...) → the NixOS option it came from; cited in evidence.',
+        propertyNames: { pattern: '^expectations\\.' },
+        additionalProperties: { type: 'string', minLength: 1 },
+      },
       waivers: {
         type: 'array',
         items: {

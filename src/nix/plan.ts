@@ -379,6 +379,10 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     annotate(doc, segs, ` ${path}`);
     optionPaths[segs.map(String).join('.')] = path;
   }
+  // The same map in the inventory itself, so `run` can cite each expectation's option path in the
+  // evidence of the checks it drives (comments are lost to a YAML parser).
+  inventory.optionPaths = optionPaths;
+  doc.set('optionPaths', doc.createNode(optionPaths));
   const yaml = doc.toString({ lineWidth: 0 });
   return { inventory, optionPaths, notes, yaml: yaml.endsWith('\n') ? yaml : yaml + '\n' };
 }
