@@ -21,11 +21,13 @@ export interface ContainerSpec {
   ports: number[];
   memoryMax: string;
   cpuQuota: string;
+  /** Runs NixOS's firewall in its own netns allowing exactly `ports` (networking.firewall is on by default inside a NixOS container). */
+  innerFirewall?: boolean;
 }
 
 /** The deployment's containers. alchemist 8G/400% and graph 2G/400% come from the deployment; the rest are lab choices (docs/lab.md). */
 export const CONTAINERS: ContainerSpec[] = [
-  { name: 'alchemist', n: 1, ports: [8080, 5432], memoryMax: '8G', cpuQuota: '400%' },
+  { name: 'alchemist', n: 1, ports: [8080, 5432], memoryMax: '8G', cpuQuota: '400%', innerFirewall: true },
   { name: 'alchemist-graph', n: 2, ports: [6333], memoryMax: '2G', cpuQuota: '400%' },
   { name: 'alchemist-workflow', n: 3, ports: [8081], memoryMax: '1G', cpuQuota: '200%' },
   { name: 'alchemist-agent', n: 4, ports: [11434], memoryMax: '4G', cpuQuota: '200%' },
@@ -90,7 +92,7 @@ export async function setupFullNode(state: string, id: string, node: LabNodeInfo
     writeFileSync(join(memory, 'memory.limit_in_bytes'), String(parseSize(c.memoryMax)));
     writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000');
     writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(parsePercent(c.cpuQuota) * 100000)));
-    lines.push([c.name, c.n, c.ports.join(','), memory, cpu, c.memoryMax, c.cpuQuota].join(' '));
+    lines.push([c.name, c.n, c.ports.join(','), memory, cpu, c.memoryMax, c.cpuQuota, c.innerFirewall ? c.ports.join(',') : '-'].join(' '));
     infos.push({ name: c.name, hostAddress: `10.233.${c.n}.1`, localAddress: `10.233.${c.n}.2`, hostPid: 0, nodePid: 0,
       ports: c.ports, memoryMax: c.memoryMax, cpuQuota: c.cpuQuota, cgroup: { memory, cpu } });
   }

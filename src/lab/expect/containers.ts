@@ -1,6 +1,8 @@
 // Healthy full node's container isolation: own namespaces, no CAP_SYS_ADMIN/CAP_SYS_MODULE in the
 // bounding set, no_new_privs, and from inside: the host's firewall-open ports plus the other
-// containers' declared ports, nothing else. Light nodes have no containers.
+// containers' declared ports, nothing else; a container with its own firewall (alchemist) allows
+// exactly its declared ports. Light nodes have no containers.
+import { CONTAINERS } from '../full.js';
 import type { LabInfo, LabNodeInfo } from '../types.js';
 import { expect as firewall } from './firewall.js';
 
@@ -10,7 +12,10 @@ export function expect(node: LabNodeInfo, lab: LabInfo): unknown | undefined {
   return Object.fromEntries(
     node.containers.map((c) => [
       c.name,
-      { privateNetwork: true, privateUsers: false, dropCapabilities: ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE'], noNewPrivs: true, ports: c.ports, reach: open },
+      {
+        privateNetwork: true, privateUsers: false, dropCapabilities: ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE'], noNewPrivs: true, ports: c.ports, reach: open,
+        ...(CONTAINERS.find((s) => s.name === c.name)?.innerFirewall ? { innerFirewall: true } : {}),
+      },
     ]),
   );
 }

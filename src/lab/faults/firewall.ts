@@ -3,7 +3,8 @@
 import type { Fault, FaultContext } from './types.js';
 
 const EXTRA_PORT = 6379;
-const restore = async (ctx: FaultContext): Promise<void> => { await ctx.exec('FW_TCP_PORTS="22 80 443" bash /etc/leafcert-lab/firewall-start.sh'); };
+const start = async (ctx: FaultContext, ports: string): Promise<void> => { await ctx.exec(`FW_TCP_PORTS="${ports}" bash /etc/leafcert-lab/firewall-start.sh`); };
+const restore = (ctx: FaultContext) => start(ctx, '22 80 443');
 
 export const faults: Fault[] = [
   {
@@ -44,6 +45,14 @@ export const faults: Fault[] = [
         ? `nft 'chain inet nixos-fw input { policy accept; }'`
         : 'iptables -w -R nixos-fw-refuse 1 -j ACCEPT && ip6tables -w -R nixos-fw-refuse 1 -j ACCEPT');
     },
+    heal: restore,
+  },
+  {
+    name: 'firewall-port-blocked',
+    area: 'firewall',
+    breaks: 'TCP 443 is no longer allowed (dropped from allowedTCPPorts, firewall reloaded): HTTPS is filtered',
+    catches: ['firewall.port-open', 'firewall.allowed-ports'],
+    apply: (ctx) => start(ctx, '22 80'),
     heal: restore,
   },
 ];

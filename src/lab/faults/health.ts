@@ -1,5 +1,7 @@
 // Health faults: the application behind nginx's /health (a backend on 127.0.0.1:8080 on light
-// nodes, the API in the alchemist container on full nodes) is stopped or misconfigured.
+// nodes, the API in the alchemist container on full nodes) is stopped or misconfigured; or nginx's
+// port 80 answers itself instead of redirecting to https.
+import { editNginxConf, restoreNginxConf } from './nginx.js';
 import type { Fault, FaultContext } from './types.js';
 
 const NAME = 'alchemist-api';
@@ -40,4 +42,12 @@ export const faults: Fault[] = [
   confFault('health-500', 'the health endpoint answers 500', ['health.status', 'health.json'], 'error', 0),
   confFault('health-wrong-json', 'the health endpoint answers 200 with {"status":"degraded"}', ['health.json'], 'badjson', 0),
   confFault('health-slow', 'the health endpoint takes 2 s to answer (maxMs 500)', ['health.latency'], 'ok', 2000),
+  {
+    name: 'health-no-redirect',
+    area: 'health',
+    breaks: 'port 80 answers 200 itself instead of redirecting to https (301)',
+    catches: ['health.redirect'],
+    apply: (ctx) => editNginxConf(ctx, (conf) => conf.replace('return 301 https://$host$request_uri;', 'return 200 "plain http";')),
+    heal: restoreNginxConf,
+  },
 ];

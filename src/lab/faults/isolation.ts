@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTAINER_CAPS } from '../container.js';
+import { CONTAINERS } from '../full.js';
 import { shDir } from '../proc.js';
 import { readState, writeState } from '../state.js';
 import type { LabContainerInfo } from '../types.js';
@@ -97,7 +98,7 @@ function startSh(ctx: FaultContext, name: string, o: StartOpts): string {
 (
   echo $BASHPID > ${c.cgroup.memory}/cgroup.procs
   echo $BASHPID > ${c.cgroup.cpu}/cgroup.procs
-  LAB_PORT=${c.ports[0]} exec setsid unshare ${net}--pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private ${init}
+  LAB_PORT=${c.ports[0]} LAB_FW_PORTS="${fwPorts(name)}" exec setsid unshare ${net}--pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private ${init}
 ) </dev/null >>/var/log/containers/${name}.log 2>&1 &
 outer=$!
 leader=
@@ -115,6 +116,12 @@ for _ in $(seq 1 400); do grep -q "^READY ${name}" /var/log/containers/${name}.l
 grep -q "^READY ${name}" /var/log/containers/${name}.log || { tail -5 /var/log/containers/${name}.log >&2; exit 1; }
 echo "LEADER $leader"`;
 }
+
+/** TCP ports of the container's own firewall (full.ts), empty = it has none. */
+const fwPorts = (name: string) => {
+  const spec = CONTAINERS.find((x) => x.name === name);
+  return spec?.innerFirewall ? spec.ports.join(' ') : '';
+};
 
 /** The lab's own container init, copied into the node (the repo is not visible from inside it). */
 const INIT_IN_NODE = '/usr/local/lib/leafcert-fault-container-init.sh';
@@ -157,9 +164,18 @@ async function healRestart(ctx: FaultContext): Promise<void> {
   await waitScraped(ctx, VICTIM);
 }
 
+/** Re-runs the NixOS firewall in FW_IN's netns (from the node, as a reload would) allowing `ports`. */
+function innerFirewallSh(ports: string): string {
+  return `L=$(${leaderSh(FW_IN)}); [ -n "$L" ] || { echo "no leader for ${FW_IN} in ${JSON_FILE}" >&2; exit 1; }
+nsenter --net=/proc/$L/ns/net env FW_TCP_PORTS="${ports}" bash /etc/leafcert-lab/firewall-start.sh`;
+}
+
 const ROGUE = 'rogue';
 const OPEN_PORT = 7000;
 const OPEN_IN = 'alchemist-agent';
+/** The container with its own firewall (full.ts) and the port the fault opens in it. */
+const FW_IN = 'alchemist';
+const FW_EXTRA_PORT = 6379;
 
 export const faults: Fault[] = [
   {
@@ -210,6 +226,15 @@ export const faults: Fault[] = [
     async heal(ctx) {
       await ctx.containerExec(OPEN_IN, `[ -f /run/lab-backend-fault-open.pid ] && kill $(cat /run/lab-backend-fault-open.pid) 2>/dev/null; rm -f /run/lab-backend-fault-open.pid /etc/lab-backend/fault-open.conf; for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/${OPEN_PORT}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
     },
+  },
+  {
+    name: 'isolation-inner-firewall-open',
+    area: 'isolation',
+    breaks: `the firewall inside ${FW_IN} also accepts undeclared TCP ${FW_EXTRA_PORT} (allowedTCPPorts drift in the container)`,
+    catches: ['isolation.inner-firewall'],
+    needs: 'full',
+    apply: (ctx) => ctx.exec(innerFirewallSh(`${fwPorts(FW_IN)} ${FW_EXTRA_PORT}`)).then(() => undefined),
+    heal: (ctx) => ctx.exec(innerFirewallSh(fwPorts(FW_IN))).then(() => undefined),
   },
   {
     name: 'isolation-undeclared-container',

@@ -1,9 +1,10 @@
-// TLS faults: nginx on the node gets a different certificate or protocol setting and is
-// reloaded; heal puts the saved originals back and reloads.
+// TLS faults: nginx on the node gets a different certificate, protocol setting or listen line and
+// is reloaded; heal puts the saved originals back and reloads.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CERT_DIR, nginxConf } from '../config.js';
 import { issueCert, TLS_NAMES, type CertOptions } from '../pki.js';
+import { editNginxConf, reloadNginx, restoreNginxConf } from './nginx.js';
 import type { Fault, FaultContext } from './types.js';
 
 const DAY = 86400_000;
@@ -15,26 +16,11 @@ async function save(ctx: FaultContext): Promise<void> {
     if (!existsSync(join(ctx.scratch, n))) writeFileSync(join(ctx.scratch, n), await ctx.readFile(f), { mode: 0o600 });
 }
 
-async function reload(ctx: FaultContext): Promise<void> {
-  // reload is asynchronous: wait until none of the old workers is left, so the next handshake
-  // is served with the new certificate/config.
-  await ctx.exec(`chown root:nginx ${CERT_DIR}/*.pem && chmod 0640 ${KEY} && nginx -t -q -c /etc/nginx/nginx.conf
-master=$(cat /run/nginx.pid)
-old=$(pgrep -P "$master" | sort)
-nginx -s reload -c /etc/nginx/nginx.conf
-for i in $(seq 1 200); do
-  now=$(pgrep -P "$master" | sort)
-  if [ -n "$now" ] && [ -z "$(comm -12 <(echo "$old") <(echo "$now"))" ]; then exit 0; fi
-  sleep 0.05
-done
-echo "nginx did not finish reloading" >&2; exit 1`);
-}
-
 async function restore(ctx: FaultContext): Promise<void> {
   await ctx.writeFile(CERT, readFileSync(join(ctx.scratch, 'cert.pem')));
   await ctx.writeFile(KEY, readFileSync(join(ctx.scratch, 'key.pem')), 0o640);
   await ctx.writeFile('/etc/nginx/nginx.conf', readFileSync(join(ctx.scratch, 'nginx.conf')));
-  await reload(ctx);
+  await reloadNginx(ctx);
 }
 
 function certFault(name: string, breaks: string, catches: string[], opts: (ctx: FaultContext) => Partial<CertOptions>, weakCiphers = false): Fault {
@@ -50,7 +36,7 @@ function certFault(name: string, breaks: string, catches: string[], opts: (ctx: 
       await ctx.writeFile(KEY, key, 0o640);
       // OpenSSL 3 at the default security level refuses to load a 1024-bit key: lower it as an admin would.
       if (weakCiphers) await ctx.writeFile('/etc/nginx/nginx.conf', nginxConf({ flavour: ctx.node.flavour, ciphers: 'DEFAULT:@SECLEVEL=0' }));
-      await reload(ctx);
+      await reloadNginx(ctx);
     },
     heal: restore,
   };
@@ -78,8 +64,16 @@ export const faults: Fault[] = [
       await save(ctx);
       await ctx.writeFile('/etc/nginx/nginx.conf', nginxConf({
         flavour: ctx.node.flavour, protocols: 'TLSv1 TLSv1.1 TLSv1.2 TLSv1.3', ciphers: 'DEFAULT:@SECLEVEL=0' }));
-      await reload(ctx);
+      await reloadNginx(ctx);
     },
     heal: restore,
+  },
+  {
+    name: 'tls-no-handshake',
+    area: 'tls',
+    breaks: 'nginx serves plain HTTP on 443 (`listen 443` without `ssl`): no TLS handshake',
+    catches: ['tls.handshake'],
+    apply: (ctx) => editNginxConf(ctx, (conf) => conf.replaceAll(':443 ssl', ':443')),
+    heal: restoreNginxConf,
   },
 ];

@@ -4,7 +4,9 @@
 # private /run and /tmp, binds of the container's state dir from /var/lib/nixos-containers/NAME,
 # wait for the node to plug eth0 in. Phase 2: drop CAP_SYS_ADMIN from the bounding set, set
 # no_new_privs, and become container-run.sh (services + reaper).
-# Args: NAME LOCAL_ADDRESS PORT SETPRIV_BOUNDING
+# Env LAB_FW_PORTS (non-empty): start NixOS's firewall in the container's netns allowing these TCP
+# ports, as a NixOS container's own networking.firewall does.
+# Args: NAME LOCAL_ADDRESS SETPRIV_BOUNDING
 set -euo pipefail
 name=$1 addr=$2 bounding=$3
 root=/var/lib/nixos-containers/$name
@@ -26,4 +28,5 @@ for _ in $(seq 1 500); do
   sleep 0.01
 done
 ip -o -4 addr show dev eth0 | grep -q "inet $addr/" || { echo "container $name: eth0 never got $addr" >&2; exit 1; }
+if [ -n "${LAB_FW_PORTS:-}" ]; then FW_TCP_PORTS="$LAB_FW_PORTS" bash /etc/leafcert-lab/firewall-start.sh; fi
 exec setpriv --bounding-set="$bounding" --no-new-privs -- bash /usr/local/lib/lab-container-run.sh "$name" "$addr"

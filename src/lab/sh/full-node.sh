@@ -1,7 +1,8 @@
 #!/bin/bash
 # Turns a running light node into a full Alchemist leaf node. Runs inside the node (nsenter -a).
 # Env: LAB_SH (this dir), BOUNDING (setpriv bounding set), CONTAINERS (lines
-# "NAME N PORTS MEMCG CPUCG MEMORYMAX CPUQUOTA"). Prints "CONTAINER NAME LEADER_NODE_PID" lines.
+# "NAME N PORTS MEMCG CPUCG MEMORYMAX CPUQUOTA FWPORTS"; FWPORTS: the TCP ports of the container's
+# own firewall, "-" = none). Prints "CONTAINER NAME LEADER_NODE_PID" lines.
 set -euo pipefail
 cp "$LAB_SH/container-run.sh" /usr/local/lib/lab-container-run.sh
 cp "$LAB_SH/nixos-container.sh" /usr/local/bin/nixos-container
@@ -38,7 +39,7 @@ grep -q '10.233.1.2 alchemist.containers' /etc/hosts || cat >> /etc/hosts <<HOST
 10.233.5.2 monitoring.containers monitoring
 HOSTS
 json="{"
-while read -r name n ports memcg cpucg memmax cpuquota; do
+while read -r name n ports memcg cpucg memmax cpuquota fwports; do
   [ -n "$name" ] || continue
   root=/var/lib/nixos-containers/$name
   mkdir -p "$root" /etc/nixos-containers
@@ -56,10 +57,11 @@ AUTO_START=1
 EXTRA_NSPAWN_FLAGS="--drop-capability=CAP_SYS_ADMIN"
 CONF
   port=${ports%%,*}
+  fw=${fwports:--}; [ "$fw" = - ] && fw= || fw=${fw//,/ }
   (
     echo $BASHPID > "$memcg/cgroup.procs"
     echo $BASHPID > "$cpucg/cgroup.procs"
-    LAB_PORT=$port exec setsid unshare --net --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private \
+    LAB_PORT=$port LAB_FW_PORTS="$fw" exec setsid unshare --net --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private \
       bash "$LAB_SH/container-init.sh" "$name" "10.233.$n.2" "$BOUNDING"
   ) </dev/null >"/var/log/containers/$name.log" 2>&1 &
   outer=$!
