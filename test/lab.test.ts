@@ -242,6 +242,13 @@ describe('full lab node', () => {
     expect(JSON.parse(r.out.split('\n')[0]!).alchemist.leader).toBe(alch.nodePid);
     expect(r.out).toContain('LOCAL_ADDRESS=10.233.1.2');
     expect(r.out).toContain('"ve-alchemist-graph"');
+    // alchemist runs NixOS's firewall in its own netns (its declared ports); the others have none
+    const fw = await t.ssh('nixos-container run alchemist -- iptables-save; echo ===; nixos-container run alchemist-graph -- iptables-save');
+    expect(fw.code).toBe(0);
+    const [alchFw, graphFw] = fw.out.split('===');
+    for (const p of [5432, 8080]) expect(alchFw).toContain(`-A nixos-fw -p tcp -m tcp --dport ${p} -j nixos-fw-accept`);
+    expect(alchFw).toContain('-A INPUT -j nixos-fw');
+    expect(graphFw).not.toContain('nixos-fw');
   });
 
   it('serves each container service from the node, and /health through nginx from the alchemist container', async () => {

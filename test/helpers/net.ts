@@ -51,18 +51,3 @@ export function faultsFor(area: string, suite: Suite<any, any>) {
     .filter((f) => f.area === area && f.needs !== 'full')
     .map((f) => ({ name: f.name, catches: f.catches.filter((c) => suite.checkIds.includes(c)), all: f.catches }));
 }
-
-/**
- * Test-local nginx faults for checks the fault registry has none for yet: edit the node's
- * nginx.conf with a sed expression and reload (waiting for old workers, as the lab's tls faults do);
- * the returned function restores the original.
- */
-export async function nginxEdit(lab: TestLab, node: string, sedExpr: string): Promise<() => Promise<void>> {
-  const reload = 'nginx -t -q -c /etc/nginx/nginx.conf && nginx -s reload -c /etc/nginx/nginx.conf && for i in $(seq 1 50); do [ $(pgrep -c -f "nginx: worker") -le 1 ] && exit 0; sleep 0.1; done; exit 0';
-  const r = await lab.exec(node, `cp /etc/nginx/nginx.conf /root/nginx.conf.leafcert-test && sed -i '${sedExpr}' /etc/nginx/nginx.conf && ${reload}`);
-  if (r.code !== 0) throw new Error(`nginx edit failed: ${r.stderr}`);
-  return async () => {
-    const h = await lab.exec(node, `cp /root/nginx.conf.leafcert-test /etc/nginx/nginx.conf && ${reload}`);
-    if (h.code !== 0) throw new Error(`nginx restore failed: ${h.stderr}`);
-  };
-}
