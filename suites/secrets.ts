@@ -206,17 +206,21 @@ function evaluate(facts: SecretsFacts, expect: SecretsExpect): Outcome[] {
     const found = p.keys
       .map((k) => ({ k, why: caShas.has(k.pubSha) ? `public key matches CA certificate ${caShas.get(k.pubSha)}` : named.test(k.path.split('/').pop() ?? '') && !/(^|\/)(fullchain|chain|cert)/.test(k.path) ? 'named like a CA key' : undefined }))
       .filter((x) => x.why);
-    const problems = [...facts.caCertProblems, ...(p.openssl ? [] : ['openssl missing on the node: keys matched by name only'])];
+    // Without openssl a key's public half cannot be compared with the CA certificates: unsure, not pass.
+    const noOpenssl = !p.openssl && p.keys.length > 0;
+    const problems = [...facts.caCertProblems, ...(noOpenssl ? [`cannot compare public keys without openssl on the node (${p.keys.length} private key(s) found, matched by name only)`] : [])];
     out.push({
       id: CHECK.caKey,
       title: 'No CA private key on the node',
       subject: 'CA key',
       checklist: ['secrets', 'tls'],
       severity: 'critical',
-      status: found.length ? 'fail' : facts.caCertProblems.length ? 'error' : 'pass',
+      status: found.length ? 'fail' : problems.length ? 'error' : 'pass',
       message: found.length
         ? `CA private key on the node: ${found.map((x) => `${x.k.path} (${x.why})`).join('; ')}; anyone with root here can mint trusted certificates — keep it offline`
-        : `${p.keys.length} private key(s) found, none belongs to a CA${problems.length ? `; ${problems.join('; ')}` : ''}`,
+        : problems.length
+          ? problems.join('; ')
+          : `${p.keys.length} private key(s) found, none belongs to a CA`,
       evidence: { expected: 'no private key of a CA:TRUE certificate', observed: { keys: p.keys.map((k) => `${k.path} ${k.mode} pub:${k.pubSha}`), caCertificates: [...caShas.entries()].map(([s, path]) => `${path} pub:${s}`) }, source: facts.command },
     });
   }

@@ -131,3 +131,44 @@ describe('raw secrets (a PEM key, as plan --from-nix emits for sslCertificateKey
     }
   });
 });
+
+describe('secret values never reach a command line on the node', () => {
+  it('the probe hands values to grep as pattern files: a PATH-shimmed grep logs no value in its argv', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-argv-'));
+    try {
+      for (const x of ['etc', 'shim', 'keys']) mkdirSync(join(d, x));
+      const a = rnd();
+      const b = rnd();
+      writeFileSync(join(d, 'etc/secrets.env'), `A_SECRET=${a}\nB_SECRET="${b}"\n`, { mode: 0o640 });
+      // a world-readable copy of one value, so the per-key pass (hits) runs too
+      writeFileSync(join(d, 'etc/leak.conf'), `b = ${b}\n`, { mode: 0o644 });
+      const log = join(d, 'argv.log');
+      const realGrep = execFileSync('sh', ['-c', 'command -v grep']).toString().trim();
+      writeFileSync(join(d, 'shim/grep'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec ${realGrep} "$@"\n`, { mode: 0o755 });
+      const script = secretsScript([{ path: join(d, 'etc/secrets.env') }], { scanRoots: [join(d, 'etc')], caPaths: [join(d, 'keys')] });
+      const out = execFileSync('/bin/sh', ['-c', script], { env: { ...process.env, PATH: `${join(d, 'shim')}:${process.env.PATH}` } }).toString();
+      const probe = parseSecrets(out, [{ path: join(d, 'etc/secrets.env') }], 'p');
+      // the scan really ran through the shim and found the copy
+      expect(probe.leaks).toEqual([{ where: 'file', file: 0, key: 'B_SECRET', location: join(d, 'etc/leak.conf') }]);
+      const argv = readFileSync(log, 'utf8');
+      expect(argv).toMatch(/-qaF -f /);
+      expect(argv.includes(a)).toBe(false);
+      expect(argv.includes(b)).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('secrets.ca-key without openssl on the node', () => {
+  it('a private key found but no openssl to compare public keys: error, not pass', () => {
+    const probe = parseSecrets(`K 600 - /etc/ssl/private/server.key\nO no-openssl\nEND\n`, [], 'p');
+    const out = evaluateSecrets({ probe, caPubShas: [], caCertProblems: [], command: 'c' }, { files: [], htpasswd: false });
+    expect(out.find((o) => o.id === 'secrets.ca-key')).toMatchObject({ status: 'error', message: expect.stringMatching(/cannot compare public keys without openssl on the node/) });
+  });
+  it('no private key at all: nothing to compare, pass', () => {
+    const probe = parseSecrets(`O no-openssl\nEND\n`, [], 'p');
+    const out = evaluateSecrets({ probe, caPubShas: [], caCertProblems: [], command: 'c' }, { files: [], htpasswd: false });
+    expect(out.find((o) => o.id === 'secrets.ca-key')?.status).toBe('pass');
+  });
+});

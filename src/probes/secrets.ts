@@ -3,8 +3,8 @@
 // placeholder class; it then looks for the values (grep -F on the node) in places others can read —
 // world-readable files under /etc and in store paths referenced by units, unit Environment
 // (systemctl show), /proc/<pid>/environ — and lists htpasswd files and private keys (with the
-// sha256 of their public key, to match CA certificates). Values live only in a 0600 temp file in a
-// 0700 dir that the script removes on exit.
+// sha256 of their public key, to match CA certificates). Values live only in 0600 temp files in a
+// 0700 dir that the script removes on exit, and reach grep as pattern files (-f), never in argv.
 import { ParseError } from '../types.js';
 import { shq } from '../transport/container.js';
 
@@ -29,7 +29,7 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
     `classify() { l=$(printf '%s' "$1" | tr 'A-Z' 'a-z'); case "$l" in '') echo empty;; @*@) echo at-name;; *your_*_here*|*your-*-here*) echo your-here;; *changeme*|*change_me*|*change-me*) echo changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) echo placeholder;; *) echo ok;; esac; }`,
     // One value: record key/length/hash/class; keep it (file only) for the leak scan when it is real.
     // A multi-line value (a PEM key) is searched by its longest line that is not armour.
-    `emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then sv=$3; [ "$(printf '%s' "$3" | wc -l)" -gt 0 ] && sv=$(printf '%s\\n' "$3" | grep -v -- '-----' | awk 'length($0) > length(m) { m = $0 } END { print m }'); if [ "$(printf '%s' "$sv" | wc -c)" -ge 6 ]; then printf '%s\\n' "$sv" >> "$T/values"; printf '%s %s\\n' "$1" "$2" >> "$T/keys"; fi; fi; }`,
+    `emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then sv=$3; [ "$(printf '%s' "$3" | wc -l)" -gt 0 ] && sv=$(printf '%s\\n' "$3" | grep -v -- '-----' | awk 'length($0) > length(m) { m = $0 } END { print m }'); if [ "$(printf '%s' "$sv" | wc -c)" -ge 6 ]; then printf '%s\\n' "$sv" >> "$T/values"; printf '%s %s\\n' "$1" "$2" >> "$T/keys"; printf '%s\\n' "$sv" > "$T/v.$(wc -l < "$T/keys" | tr -d ' ')"; fi; fi; }`,
     'unq() { v=$1; case "$v" in \\"*\\") v=${v#\\"}; v=${v%\\"};; \\\'*\\\') v=${v#\\\'}; v=${v%\\\'};; esac; printf \'%s\' "$v"; }',
   ];
   files.forEach((f, i) => {
@@ -45,7 +45,9 @@ export function secretsScript(files: SecretFileSpec[], opts: { caPaths?: string[
   });
   lines.push(
     // Which keys a text contains (stdin = nothing; $1 = file). Prints "file idx key" for each hit.
-    `hits() { n=0; while IFS= read -r v; do n=$((n+1)); if grep -qaF -e "$v" "$1" 2>/dev/null; then sed -n "\${n}p" "$T/keys"; fi; done < "$T/values"; }`,
+    // Each value is a pattern FILE (v.N, 0600 under the 0700 dir), never an argument: any local user
+    // reads /proc/PID/cmdline. An empty pattern file line would match everything, hence the guard.
+    `hits() { n=0; while IFS= read -r k; do n=$((n+1)); if grep -q . "$T/v.$n" 2>/dev/null && grep -qaF -f "$T/v.$n" "$1" 2>/dev/null; then printf '%s\\n' "$k"; fi; done < "$T/keys"; }`,
     // NixOS: environment.etc and unit files point into the store (world-readable by construction).
     // Unit files are symlinks into the store, hence -R. Package directories are skipped (> 50 files):
     // what matters are the generated files units reference (scripts, configs, env files).
