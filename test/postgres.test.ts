@@ -117,3 +117,18 @@ describe('postgres evaluate', () => {
     expect(host.roundTrips).toBe(2);
   });
 });
+
+describe('pg_hba secrets (LDAP bind password, RADIUS shared secret)', () => {
+  it('never reach facts or reports: redacted to a sha256 prefix, on passes too', () => {
+    const pg = parsePgFacts(fx('pg/hba-ldap.json'), 'psql');
+    const out = evaluatePostgres({ ...where, pg }, { ...EXP, noTrust: true });
+    const hostTrust = out.find((o) => o.id === 'postgres.hba-host-trust')!;
+    expect(hostTrust.status).toBe('pass');
+    const all = JSON.stringify({ pg, out });
+    for (const secret of ['Ld4pB1ndS3cret!', 'R4d1usShar3d']) expect(all.includes(secret), secret).toBe(false);
+    expect(hostTrust.evidence.excerpt).toContain('ldapbindpasswd=<redacted sha256:');
+    expect(hostTrust.evidence.excerpt).toMatch(/radiussecrets=<redacted sha256:[0-9a-f]{8}>/);
+    // options that are no secret stay readable
+    expect(hostTrust.evidence.excerpt).toContain('ldapserver=ldap.example.net');
+  });
+});

@@ -5,6 +5,7 @@
 // pg_settings.sourcefile and pg_hba_file_rules readable at all (both are superuser-only). Over TCP
 // we would need a password (no `trust` on TCP is one of the things we check). One query, one exec:
 // the server answers with a single JSON document.
+import { createHash } from 'node:crypto';
 import { ParseError } from '../types.js';
 import { shq } from '../transport/container.js';
 
@@ -93,12 +94,21 @@ export function parsePgFacts(text: string, source: string): PgFacts {
   for (const h of j.hba) {
     if (typeof h?.line_number !== 'number') throw new ParseError(source, 'a pg_hba_file_rules row lacks line_number', JSON.stringify(h).slice(0, 200));
   }
-  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba: j.hba };
+  // Redacted at parse time, so no fact, evidence or report ever holds an LDAP bind password or RADIUS secret.
+  const hba = (j.hba as PgHbaRow[]).map((h) => (Array.isArray(h.options) ? { ...h, options: h.options.map(redactHbaOption) } : h));
+  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba };
+}
+
+/** `ldapbindpasswd=…`, `radiussecrets=…` → `key=<redacted sha256:XXXXXXXX>` (first 8 hex: tells two values apart, reveals nothing). */
+export function redactHbaOption(opt: string): string {
+  const i = opt.indexOf('=');
+  if (i < 0 || !/passw|secret/i.test(opt.slice(0, i))) return opt;
+  return `${opt.slice(0, i)}=<redacted sha256:${createHash('sha256').update(opt.slice(i + 1)).digest('hex').slice(0, 8)}>`;
 }
 
 /** pg_hba line as it would read in the file, for evidence. */
 export function hbaLine(h: PgHbaRow): string {
-  return [h.type, (h.database ?? []).join(','), (h.user_name ?? []).join(','), h.address ?? '', h.netmask ?? '', h.auth_method, ...(h.options ?? [])]
+  return [h.type, (h.database ?? []).join(','), (h.user_name ?? []).join(','), h.address ?? '', h.netmask ?? '', h.auth_method, ...(h.options ?? []).map(redactHbaOption)]
     .filter((x) => x !== '' && x !== null)
     .join(' ');
 }
