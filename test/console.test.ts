@@ -95,6 +95,14 @@ describe('console reporter', () => {
     expect(none.text).toContain('INCOMPLETE: no checks');
     expect(none.text).toContain('no checks ran: the inventory or --only selected nothing');
   });
+
+  it('every result skipped or manual: NOT CERTIFIED, saying nothing was evidenced', async () => {
+    const sink = new Sink(false);
+    await drive(new ConsoleReporter({ stream: sink }), [result({ status: 'skipped' }), result({ status: 'manual' })], 3);
+    expect(sink.text).toContain('NOT CERTIFIED: ');
+    expect(sink.text).toContain('nothing was evidenced: every result is skipped or manual');
+    expect(sink.text).not.toContain('INCOMPLETE');
+  });
 });
 
 describe('console reporter: an unreachable node', () => {

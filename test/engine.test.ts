@@ -172,7 +172,7 @@ describe('runInventory', () => {
     expect(out.exitCode).toBe(1);
   });
 
-  it('applies waivers to fail/error only, keeps the original status, and never applies an expired one', async () => {
+  it('applies waivers to fail only, keeps the original status, and never applies an expired one', async () => {
     const suites = [fakeSuite('alpha', { status: () => 'fail' })];
     const inv = inventory([node('a'), node('b')], { alpha: {} }, [
       { check: 'alpha.o*', node: 'a', reason: 'vendor fix pending', approvedBy: 'sre-lead', expires: '2026-12-31' },
@@ -279,13 +279,64 @@ describe('runInventory', () => {
     expect(rec.results.map((r) => r.suite)).toEqual(['alpha', 'alpha', 'beta', 'beta', 'gamma', 'gamma', 'delta', 'delta']);
   });
 
-  it('keeps going when a reporter throws', async () => {
+  it('keeps going when a reporter throws, and exits 3: that report misses results', async () => {
     const bad: Reporter = { ...new Recorder(), onRunStart() {}, onNodeStart() {}, onNodeEnd() {}, async onRunEnd() {}, onResult() { throw new Error('disk full'); } };
     const rec = new Recorder();
     const out = await runInventory(inventory([node('a')]), opts, [bad, rec], deps([fakeSuite('alpha')]));
     expect(rec.results).toHaveLength(2);
     expect(rec.summary?.warnings).toContain('a reporter failed and was stopped: disk full');
-    expect(out.exitCode).toBe(0);
+    expect(out.exitCode).toBe(3);
+  });
+
+  it('a report that cannot be written at the end → exit 3, named; reports finished before it are rewritten with 3', async () => {
+    const { JsonReporter } = await import('../src/reporters/json.js');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const json = new JsonReporter(join(mkdtempSync(join(tmpdir(), 'leafcert-engine-')), 'e.json'));
+    const bad: Reporter = { ...new Recorder(), onRunStart() {}, onNodeStart() {}, onNodeEnd() {}, onResult() {}, async onRunEnd() { throw new Error('report /x/junit.xml could not be written: EACCES denied'); } };
+    const rec = new Recorder();
+    const err: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((s: string) => (err.push(String(s)), true)) as any;
+    let out;
+    try {
+      out = await runInventory(inventory([node('a')]), opts, [json, bad, rec], deps([fakeSuite('alpha')]));
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(out.exitCode).toBe(3);
+    expect(rec.summary?.exitCode).toBe(3);
+    expect(err.join('')).toContain('leafcert: report /x/junit.xml could not be written: EACCES denied');
+    expect(JSON.parse(readFileSync((json as any).file.path, 'utf8')).run.exitCode).toBe(3);
+  });
+});
+
+describe('runInventory: nothing silent, nothing waived that was not known', () => {
+  it('a planned suite that returns zero outcomes is an error for its checks, never a silent gap', async () => {
+    const empty = { ...fakeSuite('alpha'), evaluate: () => [] };
+    const out = await runInventory(inventory([node('a')], { alpha: {}, beta: {} }), opts, [], deps([empty as any, fakeSuite('beta')]));
+    const alpha = out.results.filter((r) => r.suite === 'alpha');
+    expect(alpha.map((r) => r.status)).toEqual(['error', 'error']);
+    expect(alpha[0].message).toBe('alpha produced no results for this expectation: nothing was checked');
+    expect(out.exitCode).toBe(3);
+  });
+
+  it('a waiver never waives an error (an unreachable node stays error, exit 3), and says why', async () => {
+    const inv = inventory([node('a'), node('b')], { alpha: {} }, [{ check: 'alpha.*', reason: 'r', approvedBy: 'x', expires: '2099-01-01' }]);
+    const out = await runInventory(inv, opts, [], deps([fakeSuite('alpha')], (n) => (n.name === 'a' ? unreachable()() : Promise.resolve(new FakeHost(n.name)))));
+    const a = out.results.filter((r) => r.node === 'a');
+    expect(a.map((r) => r.status)).toEqual(['error', 'error']);
+    expect(a[0].message).toContain('waiver not applied');
+    expect(out.results.filter((r) => r.node === 'b').every((r) => r.status === 'pass')).toBe(true);
+    expect(out.exitCode).toBe(3);
+  });
+
+  it('every result skipped or manual → exit 3 (nothing was evidenced)', async () => {
+    const skipped = await runInventory(inventory([node('a')]), opts, [], deps([fakeSuite('alpha', { status: (_n, id) => (id === 'alpha.one' ? 'skipped' : 'manual') })]));
+    expect(skipped.exitCode).toBe(3);
+    const onePass = await runInventory(inventory([node('a')]), opts, [], deps([fakeSuite('alpha', { status: (_n, id) => (id === 'alpha.one' ? 'skipped' : 'pass') })]));
+    expect(onePass.exitCode).toBe(0);
   });
 });
 
@@ -297,6 +348,8 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor([r('pass'), r('error')])).toBe(3);
     expect(exitCodeFor([])).toBe(2);
     expect(exitCodeFor([r('pass')], true)).toBe(3);
+    expect(exitCodeFor([r('skipped'), r('manual')])).toBe(3);
+    expect(exitCodeFor([r('skipped'), r('waived')])).toBe(0);
   });
 });
 

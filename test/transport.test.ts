@@ -50,10 +50,11 @@ describe('local transport', () => {
     expect(h.roundTrips).toBe(1);
   });
   it('exec timeout kills the whole process group and names the command', async () => {
-    const e = await transportError(h.exec('sleep 30 & sleep 31; echo never', { timeoutMs: 300 }));
+    // Odd durations as markers: pgrep sees the whole machine, lab nodes' sleeps included.
+    const e = await transportError(h.exec('sleep 30.4242 & sleep 31.4242; echo never', { timeoutMs: 300 }));
     expect(e.kind).toBe('timeout');
-    expect(e.message).toContain('sleep 30 & sleep 31');
-    const left = await h.exec('pgrep -f "^sleep 3[01]$" || true');
+    expect(e.message).toContain('sleep 30.4242 & sleep 31.4242');
+    const left = await h.exec('pgrep -f "^sleep 3[01]\\.4242$" || true');
     expect(left.stdout.trim()).toBe('');
   });
   it('readFile and forward', async () => {
@@ -87,13 +88,24 @@ describe('ssh transport (no server needed)', () => {
     expect(e.kind).toBe('unreachable');
     expect(e.message).toMatch(/n1 \(root@127\.0\.0\.1:1\).*ECONNREFUSED/);
   });
-  it('a peer that never speaks ssh times out as unreachable', async () => {
+  it('a peer that never speaks ssh times out as unreachable, and nothing is thrown afterwards', async () => {
+    // ssh2 emits a second 'error' ("Connection lost before handshake") once we end the
+    // connection; without a listener that is an uncaught exception that kills the run.
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const e = await transportError(openHost(node({ port: (silent.address() as AddressInfo).port, connectTimeoutMs: 500 })));
-    silent.close();
-    expect(e.kind).toBe('unreachable');
-    expect(e.message).toMatch(/no ssh handshake within 500 ms/);
+    try {
+      const e = await transportError(openHost(node({ port: (silent.address() as AddressInfo).port, connectTimeoutMs: 500 })));
+      expect(e.kind).toBe('unreachable');
+      expect(e.message).toMatch(/no ssh handshake within 500 ms/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(uncaught.map(String)).toEqual([]);
+    } finally {
+      silent.close();
+      process.off('uncaughtException', onUncaught);
+    }
   });
   it('remote timeout wrapper quotes the command for sh -c', async () => {
     const cmd = `echo 'it''s' "$HOME" | tr a-z A-Z`;

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptions, Suite } from '../types.js';
 import { ParseError, TransportError } from '../types.js';
 import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.js';
-import { emptyCounts } from '../reporters/types.js';
+import { emptyCounts, NOTHING_EVIDENCED } from '../reporters/types.js';
+export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
 import { limiter } from './limit.js';
 import { selected } from './select.js';
@@ -100,12 +101,21 @@ export function plan(inv: Inventory, suites: Suite<any, any>[], only?: string[])
   return out;
 }
 
-/** 1 if any check failed, else 3 if any errored (or the run was interrupted), else 2 if nothing ran, else 0. */
+/** True when results exist but none is a pass or a waived finding: the run proved nothing. */
+export function nothingEvidenced(results: Pick<Result, 'status'>[]): boolean {
+  return results.length > 0 && results.every((r) => r.status === 'skipped' || r.status === 'manual');
+}
+
+/**
+ * 1 if any check failed, else 3 if any errored (or the run was interrupted), else 2 if nothing
+ * ran, else 3 if every result is skipped or manual (nothing was evidenced), else 0.
+ */
 export function exitCodeFor(results: Result[], interrupted = false): number {
   if (interrupted) return 3;
   if (results.some((r) => r.status === 'fail')) return 1;
   if (results.some((r) => r.status === 'error')) return 3;
   if (results.length === 0) return 2;
+  if (nothingEvidenced(results)) return 3;
   return 0;
 }
 
@@ -135,6 +145,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortS
       (e) => finish(() => reject(e)),
     );
   });
+}
+
+/** File reporters expose flush(); rewriting them is harmless, re-running the console is not. */
+function isFileReporter(r: Reporter): r is Reporter & { flush(): void } {
+  return typeof (r as { flush?: unknown }).flush === 'function';
 }
 
 function reason(e: unknown): string {
@@ -293,6 +308,11 @@ export async function runInventory(
           errorResults(node, ps, `evaluating ${ps.suite.name}: ${reason(e)}`, e instanceof ParseError ? e.source : `suites/${ps.suite.name}`, s0);
           continue;
         }
+        if (outcomes.length === 0) {
+          // e.g. `tls: []`: the suite was planned and checked nothing; that must show.
+          errorResults(node, ps, `${ps.suite.name} produced no results for this expectation: nothing was checked`, `suites/${ps.suite.name}`, s0);
+          continue;
+        }
         const durationMs = now().getTime() - s0.getTime();
         for (const o of outcomes) {
           if (!selected(opts.only, ps.suite.name, o.id)) continue;
@@ -321,7 +341,9 @@ export async function runInventory(
   );
 
   const interrupted = opts.signal?.aborted ?? false;
-  const exitCode = exitCodeFor(results, interrupted);
+  let exitCode = exitCodeFor(results, interrupted);
+  // A report that misses results (its reporter broke mid-run) is not the evidence CI gates on.
+  if (broken.size) exitCode = 3;
   const finished = now();
   const counts = emptyCounts();
   const perNode: Record<string, Counts> = {};
@@ -339,12 +361,25 @@ export async function runInventory(
     interrupted,
     warnings,
   };
+  for (const w of warnings) if (w.startsWith('a reporter failed')) process.stderr.write(`leafcert: ${w}\n`);
+  // A requested report that cannot be written makes the run incomplete (3): CI gates on the exit
+  // code and the JUnit file together. Reports already finished are rewritten with the new code so
+  // no file claims a verdict the process did not return.
+  const finished_: Reporter[] = [];
   for (const r of reporters) {
+    // A reporter stopped mid-run misses results: finishing it would mark a partial file complete.
+    if (broken.has(r)) continue;
     try {
       await r.onRunEnd(summary);
+      finished_.push(r);
     } catch (e) {
-      warnings.push(`a reporter could not finish: ${reason(e)}`);
-      process.stderr.write(`leafcert: a report could not be written: ${reason(e)}\n`);
+      const line = reason(e).startsWith('report ') ? reason(e) : `a report could not be written: ${reason(e)}`;
+      warnings.push(line);
+      process.stderr.write(`leafcert: ${line}\n`);
+      if (summary.exitCode !== 3) {
+        summary.exitCode = exitCode = 3;
+        for (const f of finished_) if (isFileReporter(f)) await f.onRunEnd(summary).catch(() => undefined);
+      }
     }
   }
   return { exitCode, results, interrupted };

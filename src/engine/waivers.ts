@@ -1,5 +1,7 @@
-// Waivers turn an accepted fail/error into `waived` (the original status is kept); an expired
-// waiver is never applied, but the result says it existed.
+// Waivers turn an accepted `fail` into `waived` (the original status is kept); an expired waiver
+// is never applied, but the result says it existed. An `error` is never waived: a waiver accepts
+// a known finding, it cannot accept not knowing (a waiver for `tls.*` must not hide an
+// unreachable node).
 import type { Result, Waiver } from '../types.js';
 import { utcDate } from '../inventory/load.js';
 import { matchesGlob } from './select.js';
@@ -12,6 +14,10 @@ export function applyWaivers(r: Result, waivers: Waiver[], now: Date): Result {
   if (r.status !== 'fail' && r.status !== 'error') return r;
   const today = utcDate(now);
   const all = waivers.filter((w) => matches(w, r));
+  if (r.status === 'error') {
+    // Say so, or the operator wonders why the waiver did nothing.
+    return all.length ? { ...r, message: `${r.message} [waiver not applied: an error is not a finding, the check could not be made]` } : r;
+  }
   const valid = all.find((w) => w.expires >= today);
   if (valid) {
     return {

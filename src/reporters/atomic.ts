@@ -2,7 +2,7 @@
 // version. While the run goes on they are rewritten at most once per interval, and never more
 // often than ten times the last write took: a thousand-node run must not spend its time
 // rewriting a growing file at every node end.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class AtomicFile {
@@ -43,10 +43,22 @@ export class AtomicFile {
       this.timer = undefined;
     }
     const t0 = Date.now();
-    mkdirSync(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, this.render(final));
-    renameSync(tmp, this.path);
+    const text = this.render(final);
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(tmp, text);
+      renameSync(tmp, this.path);
+    } catch (e) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        /* the write itself failed: nothing to clean */
+      }
+      // Name the report, not the temp file: this line is what CI shows.
+      const err = e as NodeJS.ErrnoException;
+      throw new Error(`report ${this.path} could not be written: ${err.code ? `${err.code} ` : ''}${err.message.replace(/^\w+: /, '')}`);
+    }
     this.lastWriteAt = Date.now();
     this.lastCostMs = this.lastWriteAt - t0;
   }

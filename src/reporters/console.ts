@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
-import { emptyCounts } from './types.js';
+import { emptyCounts, NOTHING_EVIDENCED } from './types.js';
 
 export interface ConsoleOptions {
   stream?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; columns?: number };
@@ -205,15 +205,23 @@ export class ConsoleReporter implements Reporter {
     this.erase();
     // Warnings raised after the fact (a reporter that failed) are only in the summary.
     for (const w of s.warnings) if (!this.warned.has(w)) this.out.write(`${this.paint('33', 'warning:')} ${line(w)}\n`);
+    const total = Object.values(s.counts).reduce((a, b) => a + b, 0);
+    // Every result skipped or manual: the run worked but proved nothing, so it certifies nothing.
+    const unevidenced =
+      s.exitCode !== 0 && total > 0 && s.counts.pass + s.counts.waived + s.counts.fail + s.counts.error === 0;
     const verdict =
-      s.exitCode === 0 ? this.paint('32;1', 'CERTIFIED') : s.exitCode === 1 ? this.paint('31;1', 'NOT CERTIFIED') : this.paint('33;1', 'INCOMPLETE');
+      s.exitCode === 0
+        ? this.paint('32;1', 'CERTIFIED')
+        : s.exitCode === 1 || unevidenced
+          ? this.paint('31;1', 'NOT CERTIFIED')
+          : this.paint('33;1', 'INCOMPLETE');
     const out = ['', `${verdict}: ${countsText(s.counts)} in ${(s.durationMs / 1000).toFixed(1)}s${s.interrupted ? ' (interrupted)' : ''}`];
+    if (unevidenced && !s.interrupted) out.push(`  ${NOTHING_EVIDENCED}`);
     const nodes = Object.entries(s.perNode);
     if (nodes.length > 1) {
       const width = Math.max(...nodes.map(([n]) => n.length));
       for (const [n, c] of nodes) out.push(`  ${n.padEnd(width)}  ${countsText(c)}`);
     }
-    const total = Object.values(s.counts).reduce((a, b) => a + b, 0);
     if (total === 0) out.push('  no checks ran: the inventory or --only selected nothing');
     if (this.opts.reportPaths?.length) {
       // The digests land in the CI log, a record kept apart from the files: an auditor can tell

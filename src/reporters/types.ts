@@ -53,3 +53,6 @@ export interface Reporter {
 export function emptyCounts(): Counts {
   return { pass: 0, fail: 0, error: 0, skipped: 0, waived: 0, manual: 0 };
 }
+
+/** Why a run whose every result is skipped or manual exits 3: it proved nothing. */
+export const NOTHING_EVIDENCED = 'nothing was evidenced: every result is skipped or manual';

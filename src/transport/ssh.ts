@@ -183,7 +183,10 @@ export class SshHost implements Host {
     const client = new Client();
     const started = Date.now();
     await new Promise<void>((res, rej) => {
+      let settled = false;
       const fail = (err: Error & { level?: string; code?: string }) => {
+        if (settled) return;
+        settled = true;
         client.removeAllListeners('ready');
         client.end();
         if (hostKeyProblem) return rej(hostKeyProblem);
@@ -194,9 +197,14 @@ export class SshHost implements Host {
         if (/private ?key|passphrase|Cannot parse/i.test(err.message)) return rej(new TransportError('config', `${where}: identity file ${ssh.identityFile}: ${err.message}`));
         rej(new TransportError('protocol', `${where}: ${err.message}`));
       };
-      client.once('error', fail);
+      // `on`, not `once`, and never removed before `ready`: ending a half-open connection makes ssh2
+      // emit a second 'error' ("Connection lost before handshake"), and an 'error' with no listener
+      // is an uncaught exception that kills the whole run.
+      client.on('error', fail);
       client.once('close', () => fail(Object.assign(new Error('connection closed during handshake'), { level: 'client-socket' })));
       client.once('ready', () => {
+        if (settled) return;
+        settled = true;
         client.removeListener('error', fail);
         client.removeAllListeners('close');
         res();
