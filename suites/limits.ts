@@ -95,10 +95,12 @@ export interface LimitsFacts {
   /** Keyed "CONTAINER/UNIT". */
   containerServices: Record<string, SubjectFacts>;
   slices: Record<string, SubjectFacts & { usedBy: string[] }>;
+  /** Why the units of the slices could not be listed (systemd is running). */
+  sliceUsersProblem?: string;
   commands: string[];
 }
 
-const SHOW_PROPS = 'Id,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax';
+const SHOW_PROPS = 'Id,LoadState,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax';
 
 function declaredLimits(props: UnitProps, source: string): Limits {
   return {
@@ -238,9 +240,16 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
   });
   const users = secs.get('sliceusers');
   const usersBySlice = new Map<string, string[]>();
-  if (users && facts.systemd) {
-    for (const b of parseSystemctlShow(users.text, 'systemctl show -p Slice')) {
-      if (b.Id && b.Slice) usersBySlice.set(b.Slice, [...(usersBySlice.get(b.Slice) ?? []), `${b.Id}${b.ActiveState ? ` (${b.ActiveState})` : ''}`]);
+  if (slices.length && facts.systemd) {
+    try {
+      if (!users) throw new ParseError('limits facts script', 'no sliceusers section');
+      if (users.rc !== 0) throw new ParseError("systemctl show -p Slice '*'", users.text.split('\n')[0] || `exit ${users.rc}`);
+      for (const b of parseSystemctlShow(users.text, 'systemctl show -p Slice')) {
+        if (b.Id && b.Slice) usersBySlice.set(b.Slice, [...(usersBySlice.get(b.Slice) ?? []), `${b.Id}${b.ActiveState ? ` (${b.ActiveState})` : ''}`]);
+      }
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      facts.sliceUsersProblem = e.message;
     }
   }
   for (const s of slices) {
@@ -371,8 +380,19 @@ function evaluate(facts: LimitsFacts, expect: LimitsExpect): Outcome[] {
     const sl = n.endsWith('.slice') ? n : `${n}.slice`;
     const f = facts.slices[sl];
     const base = { id: CHECK.sliceUsed, title: 'Declared slice is used', subject: `slice ${sl}`, checklist: ['resource-limits'], severity: 'medium' as const };
-    if (!facts.systemd || !f) {
+    if (!facts.systemd) {
       out.push({ ...base, status: 'skipped', message: facts.systemdReason ?? 'no systemd', evidence: { expected: s.units ?? 'some unit', observed: null, source: `systemctl show -p Slice '*'` } });
+      continue;
+    }
+    // systemd runs: a slice we cannot look at is unknown (error), one that does not exist is a fail.
+    const queryProblem = !f ? `no facts gathered for ${sl}` : (facts.sliceUsersProblem ?? (f.declared ? undefined : f.declaredProblem ?? `systemctl show printed nothing for ${sl}`));
+    if (queryProblem) {
+      out.push({ ...base, status: 'error', message: `cannot tell whether ${sl} exists and is used: ${queryProblem}`, evidence: { expected: s.units ?? 'some unit', observed: null, source: `systemctl show -p Id,LoadState ${sl}; systemctl show -p Slice '*'` } });
+      continue;
+    }
+    const load = f!.declared!.props.LoadState;
+    if (load && load !== 'loaded') {
+      out.push({ ...base, status: 'fail', message: `${sl} does not exist on the node (LoadState=${load}): its declared limits apply to nothing`, evidence: { expected: s.units ?? 'a loaded slice used by some unit', observed: { LoadState: load }, source: `systemctl show -p Id,LoadState ${sl}` } });
       continue;
     }
     const users = f.usedBy.map((u) => u.replace(/ \(.*\)$/, ''));

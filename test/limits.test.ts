@@ -203,8 +203,8 @@ describe('limits gather on a NixOS-shaped node (canned output, real script assem
     const exp = { containers: { alchemist: { memoryMax: '8G', cpuQuota: '400%', tasksMax: 4915 } }, containerServices: { alchemist: { postgresql: { memoryMax: '4G', cpuQuota: '200%' } } } };
     const facts = await limitsSuite.gather(ctx(h), exp);
     expect(h.roundTrips).toBe(2);
-    expect(cmds[1]).toContain('nsenter -t 1423 -m -u -i -n -p -- systemctl show --no-pager -p Id,ActiveState');
-    expect(cmds[1]).toContain("systemctl show --no-pager -p Id,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax 'container@alchemist.service'");
+    expect(cmds[1]).toContain('nsenter -t 1423 -m -u -i -n -p -- systemctl show --no-pager -p Id,LoadState,ActiveState');
+    expect(cmds[1]).toContain("systemctl show --no-pager -p Id,LoadState,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax 'container@alchemist.service'");
     const out2 = evaluateLimits(facts, exp);
     expect(ids(out2)).toEqual([
       'limits.declared:container alchemist:pass',
@@ -235,6 +235,28 @@ describe('limits gather on a NixOS-shaped node (canned output, real script assem
       'limits.memory-budget:containers:pass',
     ]);
     expect(res.find((r) => r.id === 'limits.memory-budget')!.evidence.observed).toMatchObject({ slices: [{ slice: 'alchemist.slice', memoryMax: '32G', holds: ['alchemist'] }] });
+  });
+
+  it('a declared slice that does not exist on a systemd node fails; an unanswered query is an error, never skipped', async () => {
+    const exp = { slices: { alchemist: { memoryMax: '32G' } } };
+    // what systemctl show prints for a unit it does not know
+    const notFound = 'Id=alchemist.slice\nLoadState=not-found\nActiveState=inactive\nControlGroup=\nSlice=\nMemoryHigh=infinity\nMemoryMax=infinity\nCPUQuotaPerSecUSec=infinity\nTasksMax=infinity\n';
+    // only slices: no container scan, the facts script is the one exec
+    const host = (out: string) => {
+      const h = new FakeHost('n');
+      h.exec = async (command: string) => ({ code: 0, stdout: out, stderr: '', command, durationMs: 1 });
+      return { h };
+    };
+    let { h } = host(sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', notFound) + sec('sliceusers', ''));
+    let res = evaluateLimits(await limitsSuite.gather(ctx(h), exp), exp);
+    expect(res.find((r) => r.id === 'limits.slice-used')).toMatchObject({ status: 'fail', message: expect.stringMatching(/alchemist.slice does not exist on the node \(LoadState=not-found\)/) });
+    ({ h } = host(sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', notFound) + sec('sliceusers', 'Failed to connect to bus: Connection refused', 1)));
+    res = evaluateLimits(await limitsSuite.gather(ctx(h), exp), exp);
+    expect(res.find((r) => r.id === 'limits.slice-used')).toMatchObject({ status: 'error', message: expect.stringMatching(/cannot tell whether alchemist.slice exists.*Failed to connect to bus/) });
+    // facts without the slice (systemd running): error, not skipped
+    const facts = await limitsSuite.gather(ctx(host(sec('meminfo', 'MemTotal: 1000 kB') + sec('systemd', notFound) + sec('sliceusers', '')).h), exp);
+    delete facts.slices['alchemist.slice'];
+    expect(evaluateLimits(facts, exp).find((r) => r.id === 'limits.slice-used')!.status).toBe('error');
   });
 
   it('no systemd inside the container: the inner unit is skipped with the reason', async () => {
