@@ -167,6 +167,28 @@ describe('leafcert CLI: nodes that cannot be checked', () => {
     expect(tapOk(readFileSync(join(d, 'r.tap'), 'utf8'))).toBe(false);
   });
 
+  it('a node that accepts TCP but never speaks ssh: an error result, exit 3, no crash while another node keeps the run alive', () => {
+    const d = tmp();
+    write(d, 'known_hosts', '');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'id_ed25519')]);
+    const inv = write(
+      d,
+      'inv.yaml',
+      'defaults:\n  ssh: { user: root, identityFile: ./id_ed25519, knownHosts: ./known_hosts, connectTimeout: 4s }\n' +
+        `nodes:\n  - { name: leaf-mute, host: 127.0.0.1, port: ${silentPort}, expect: e, ssh: { connectTimeout: 1s } }\n` +
+        `  - { name: leaf-slow, host: 127.0.0.1, port: ${silentPort}, expect: e }\n` +
+        'expectations:\n  e: { firewall: { open: [22], closed: [5432] } }\n',
+    );
+    const r = cli(['run', '-i', inv, '--json', join(d, 'e.json')]);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    noStackTrace(r.stdout + r.stderr);
+    expect(r.stderr).not.toMatch(/Connection lost before handshake/);
+    const doc = JSON.parse(readFileSync(join(d, 'e.json'), 'utf8'));
+    expect(doc.complete).toBe(true);
+    expect(doc.results.filter((x: any) => x.node === 'leaf-mute').map((x: any) => x.message)).toContain(`leaf-mute (root@127.0.0.1:${silentPort}): no ssh handshake within 1000 ms`);
+    expect(doc.results.every((x: any) => x.status === 'error')).toBe(true);
+  });
+
   it('SIGINT during a hanging connection: stops, finishes valid reports with "interrupted" errors, exit 3', async () => {
     const d = tmp();
     const inv = inventory(d, silentPort, '60s');
@@ -242,6 +264,76 @@ describe('leafcert CLI: verdicts (in-process, fake suites)', () => {
       'nodes:\n  - { name: bad, host: 10.250.0.6, expect: e }\nexpectations:\n  e: { beta: {} }\nwaivers:\n  - { check: "beta.*", node: bad, reason: "ticket 12", approvedBy: sre-lead, expires: 2099-12-31 }\n',
     );
     expect(await quiet(() => main(['node', 'leafcert', 'run', '-i', join(d, 'waived.yaml')], deps))).toBe(0);
+  });
+});
+
+describe('leafcert CLI: the run cannot end in a silent exit 0 or a stack trace', () => {
+  const deps = (status: 'pass' | 'skipped' = 'pass') => ({
+    suites: [fakeSuite('alpha', { status: () => status })],
+    openHost: async (n: any) => new FakeHost(n.name),
+    gatherIdentity: async () => identity,
+  });
+  async function capture(f: () => Promise<number>) {
+    let out = '';
+    let err = '';
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: any) => ((out += String(s)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: any) => ((err += String(s)), true));
+    try {
+      return { code: await f(), out, err };
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+  }
+
+  it('a report that cannot be written → exit 3 with one line naming it; the other reports say 3 too', async () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    // A regular file where a directory is needed: passes the up-front check, fails at write time.
+    write(d, 'not-a-dir', '');
+    const r = await capture(() => main(['node', 'leafcert', 'run', '-i', inv, '--junit', join(d, 'not-a-dir/junit.xml'), '--json', join(d, 'e.json')], deps()));
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(new RegExp(`leafcert: .*report ${join(d, 'not-a-dir/junit.xml')} could not be written: (ENOTDIR|EEXIST)`));
+    expect(r.out).not.toMatch(/^CERTIFIED/m);
+    expect(JSON.parse(readFileSync(join(d, 'e.json'), 'utf8')).run.exitCode).toBe(3);
+  });
+
+  it('missing parent directories of a report path are created', async () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    const r = await capture(() => main(['node', 'leafcert', 'run', '-i', inv, '--junit', join(d, 'a/b/junit.xml')], deps()));
+    expect(r.code).toBe(0);
+    expect(existsSync(join(d, 'a/b/junit.xml'))).toBe(true);
+  });
+
+  it('every result skipped or manual → NOT CERTIFIED, nothing was evidenced, exit 3', async () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    const r = await capture(() => main(['node', 'leafcert', 'run', '-i', inv], deps('skipped')));
+    expect(r.code).toBe(3);
+    expect(r.out).toContain('NOT CERTIFIED');
+    expect(r.out).toContain('nothing was evidenced: every result is skipped or manual');
+  });
+
+  it('an exception that escapes everything: one line, partial reports (complete=false), exit 3', () => {
+    const d = tmp();
+    const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    // A suite whose gather lets an error escape from a timer (as ssh2's stray 'error' did) and never settles.
+    const script = write(
+      d,
+      'crash.mjs',
+      `import { main } from ${JSON.stringify(join(PRIVATE, 'dist/src/cli.js'))};\n` +
+        `const suite = { name: 'alpha', key: 'alpha', schema: { type: 'object' }, checkIds: ['alpha.one'],\n` +
+        `  gather: () => new Promise(() => setTimeout(() => { throw new Error('kaboom'); }, 50)), evaluate: () => [] };\n` +
+        `const host = { describe: 'fake', roundTrips: 0, exec: async () => ({}), readFile: async () => Buffer.alloc(0), forward: async () => null, close: async () => undefined };\n` +
+        `main(['node', 'leafcert', 'run', '-i', ${JSON.stringify(inv)}, '--json', ${JSON.stringify(join(d, 'e.json'))}],\n` +
+        `  { suites: [suite], openHost: async () => host, gatherIdentity: async () => ({}) }).then((c) => process.exit(c));\n`,
+    );
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 60_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(3);
+    noStackTrace(r.stdout + r.stderr);
+    expect(r.stderr.trim().split('\n')).toEqual(['leafcert: internal error, run stopped: kaboom; reports are partial (complete=false), exit 3']);
+    expect(JSON.parse(readFileSync(join(d, 'e.json'), 'utf8')).complete).toBe(false);
   });
 });
 
