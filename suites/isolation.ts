@@ -26,6 +26,8 @@ export interface ContainerExpect {
   innerFirewall?: boolean;
   /** Further declared reachability from this container: "host:22", "alchemist:5432". */
   reach?: string[];
+  /** Nothing listens where this container could connect (no port to test): say so, else 0 ports tested is an error. */
+  noReachTargets?: boolean;
 }
 export type IsolationExpect = Record<string, ContainerExpect>;
 
@@ -76,17 +78,20 @@ const containerSchema = {
   properties: {
     privateNetwork: { type: 'boolean' },
     privateUsers: { type: 'boolean' },
-    dropCapabilities: { type: 'array', items: { type: 'string', pattern: '^(CAP_)?[A-Za-z_]+$' } },
+    dropCapabilities: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(CAP_)?[A-Za-z_]+$' } },
     noNewPrivs: { type: 'boolean' },
     ports: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } },
     innerFirewall: { type: 'boolean' },
-    reach: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*:\\d{1,5}$' } },
+    reach: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*:\\d{1,5}$' } },
+    noReachTargets: { type: 'boolean' },
   },
 };
 
 export const schema = {
   type: 'object',
   description: 'nixos-containers of the node by name: isolation expected of each.',
+  // `containers: {}` would check nothing at all.
+  minProperties: 1,
   propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
   additionalProperties: containerSchema,
 };
@@ -318,14 +323,18 @@ function evaluate(facts: IsolationFacts, expect: IsolationExpect): Outcome[] {
     });
     // user namespace
     const wantUserns = exp.privateUsers === true;
+    // An unreadable ns/user link says nothing either way: unknown, whatever is expected.
+    const usernsUnknown = [ns.user === undefined ? `/proc/${f.leader}/ns/user` : '', facts.hostNs.user === undefined ? '/proc/1/ns/user' : ''].filter(Boolean);
     const hasUserns = ns.user !== undefined && facts.hostNs.user !== undefined && ns.user !== facts.hostNs.user && !f.uidMap!.identity;
     out.push({
       ...base,
       id: CHECK.userns,
       title: 'User namespace as declared',
-      status: wantUserns && !hasUserns ? 'fail' : !wantUserns && hasUserns ? 'fail' : 'pass',
+      status: usernsUnknown.length ? 'error' : wantUserns && !hasUserns ? 'fail' : !wantUserns && hasUserns ? 'fail' : 'pass',
       severity: wantUserns ? 'high' : 'low',
-      message: hasUserns
+      message: usernsUnknown.length
+        ? `cannot read ${usernsUnknown.join(' and ')}: whether the container has its own user namespace is unknown`
+        : hasUserns
         ? `private user namespace (uid_map ${f.uidMap!.ranges.map((r) => r.join(' ')).join('; ')})${wantUserns ? '' : ', not declared (privateUsers)'}`
         : `no private user namespace: root in the container is root on the host (uid_map ${f.uidMap!.ranges.map((r) => r.join(' ')).join('; ')})${wantUserns ? '; set privateUsers = "pick"' : ''}`,
       evidence: { expected: { privateUsers: wantUserns }, observed: { userns: ns.user, hostUserns: facts.hostNs.user, uidMap: f.uidMap!.ranges }, source: `/proc/${f.leader}/uid_map, readlink /proc/${f.leader}/ns/user` },
@@ -366,6 +375,14 @@ function evaluate(facts: IsolationFacts, expect: IsolationExpect): Outcome[] {
         out.push({ ...rbase, status: shared ? 'fail' : 'error', message: f.reachProblem, evidence: { expected: 'own network namespace with HOST_ADDRESS/LOCAL_ADDRESS', observed: f.reachProblem, source: 'isolation facts script' } });
       } else if (!f.reach) {
         out.push({ ...rbase, status: 'error', message: 'no connect attempts were made', evidence: { source: 'isolation reach script' } });
+      } else if (!f.reach.length && !exp.noReachTargets) {
+        // Nothing tested is not "only declared ports reachable": unless the expectation says so.
+        out.push({
+          ...rbase,
+          status: 'error',
+          message: `0 ports tested: nothing listens on the host at ${f.hostAddress ?? '?'} or on another container's address, so reachability from inside was not tested (set noReachTargets: true if that is expected)`,
+          evidence: { expected: { reach: exp.reach ?? [], noReachTargets: false }, observed: [], source: `listeners in /proc/1/net/tcp{,6} and /proc/LEADER/net/tcp{,6}` },
+        });
       } else {
         const allowed = new Set(exp.reach ?? []);
         const undeclared = f.reach.filter((a) => a.result === 'open' && !allowed.has(`${a.target}:${a.port}`) && !(a.target !== 'host' && declaredPorts(a.target).has(a.port)));

@@ -43,23 +43,28 @@ const limitProps = {
   cpuQuota: { type: 'string', format: FORMATS.percent },
   tasksMax: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'infinity' }] },
 };
-const limitSpec = { type: 'object', additionalProperties: false, properties: limitProps };
+// `{}` compares nothing (and would pass as "cgroup v1: "): at least one limit.
+const limitSpec = { type: 'object', additionalProperties: false, minProperties: 1, properties: limitProps };
 const unitNames = { pattern: '^[A-Za-z0-9@:._\\\\-]+$' };
 export const schema = {
   type: 'object',
   additionalProperties: false,
+  // Something to check: `limits: {}` (or memoryBudget alone) checks nothing.
+  anyOf: ['containers', 'services', 'containerServices', 'slices'].map((k) => ({ required: [k] })),
   properties: {
-    containers: { type: 'object', propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }, additionalProperties: limitSpec },
-    services: { type: 'object', propertyNames: unitNames, additionalProperties: limitSpec },
+    containers: { type: 'object', minProperties: 1, propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' }, additionalProperties: limitSpec },
+    services: { type: 'object', minProperties: 1, propertyNames: unitNames, additionalProperties: limitSpec },
     containerServices: {
       type: 'object',
+      minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
-      additionalProperties: { type: 'object', propertyNames: unitNames, additionalProperties: limitSpec },
+      additionalProperties: { type: 'object', minProperties: 1, propertyNames: unitNames, additionalProperties: limitSpec },
     },
     slices: {
       type: 'object',
+      minProperties: 1,
       propertyNames: unitNames,
-      additionalProperties: { type: 'object', additionalProperties: false, properties: { ...limitProps, units: { type: 'array', items: { type: 'string', ...unitNames } } } },
+      additionalProperties: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...limitProps, units: { type: 'array', minItems: 1, items: { type: 'string', ...unitNames } } } },
     },
     memoryBudget: { type: 'boolean' },
   },

@@ -30,16 +30,19 @@ export interface PostgresExpect {
 export const schema = {
   type: 'object',
   additionalProperties: false,
+  // `postgres: {}` names nothing to check: ask for settings, listen addresses, noTrust or a container.
+  anyOf: ['settings', 'noTrust', 'listenAddresses', 'container'].map((k) => ({ required: [k] })),
   properties: {
     container: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
     settings: {
       type: 'object',
+      minProperties: 1,
       propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' },
       additionalProperties: { type: ['string', 'number', 'boolean'] },
     },
     listenAddresses: { type: 'array', items: { type: 'string', minLength: 1 } },
     noTrust: { type: 'boolean' },
-    localTrustUsers: { type: 'array', items: { type: 'string', minLength: 1 } },
+    localTrustUsers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     database: { type: 'string', minLength: 1 },
     osUser: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },

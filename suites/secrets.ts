@@ -42,6 +42,7 @@ export const schema = {
   properties: {
     files: {
       type: 'array',
+      minItems: 1,
       items: {
         type: 'object',
         additionalProperties: false,
@@ -52,14 +53,15 @@ export const schema = {
           owner: { type: 'string', minLength: 1 },
           group: { type: 'string', minLength: 1 },
           format: { enum: ['env', 'raw'] },
-          consumers: { type: 'array', items: { type: 'string', minLength: 1 } },
+          consumers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
         },
       },
     },
     noCaKey: { type: 'boolean' },
-    caCerts: { type: 'array', items: { type: 'string', minLength: 1 } },
-    keyPaths: { type: 'array', items: absPath },
-    scanRoots: { type: 'array', items: absPath },
+    // Empty lists would search nowhere (find with no path even searches the cwd): at least one.
+    caCerts: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    keyPaths: { type: 'array', minItems: 1, items: absPath },
+    scanRoots: { type: 'array', minItems: 1, items: absPath },
     htpasswd: { type: 'boolean' },
   },
 };

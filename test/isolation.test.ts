@@ -149,7 +149,7 @@ const byId = (out: ReturnType<typeof evaluateIsolation>, id: string) => out.filt
 describe('isolation evaluate', () => {
   // bounding set without SYS_ADMIN(21) and SYS_MODULE(16)
   const reduced = (0x1ffffffffffn & ~(1n << 21n) & ~(1n << 16n)).toString(16).padStart(16, '0');
-  const good = () => ctr('alchemist', { status: parseProcStatus(STATUS(reduced), 's') });
+  const good = () => ctr('alchemist', { status: parseProcStatus(STATUS(reduced), 's'), reach: [{ target: 'host', address: '10.233.1.1', port: 22, result: 'refused' }] });
 
   it('healthy container: every check passes, with evidence', () => {
     const out = evaluateIsolation(facts([good()]), { alchemist: { noNewPrivs: true } });
@@ -231,6 +231,31 @@ describe('isolation evaluate', () => {
   it('containers on the node the expectation does not name are drift', () => {
     const out = evaluateIsolation(facts([good()], [{ name: 'ollama', leader: 99, source: 'machinectl' }]), { alchemist: {} });
     expect(byId(out, 'isolation.unexpected-container')[0]).toMatchObject({ status: 'fail', subject: 'container ollama' });
+  });
+  it('reachability with 0 ports tested is an error (nothing was tested), unless declared with noReachTargets', () => {
+    const c = good();
+    c.reach = [];
+    expect(byId(evaluateIsolation(facts([c]), { alchemist: {} }), 'isolation.reachability')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/^0 ports tested: .*not tested/) });
+    expect(byId(evaluateIsolation(facts([c]), { alchemist: { noReachTargets: true } }), 'isolation.reachability')[0]).toMatchObject({ status: 'pass', message: expect.stringMatching(/^0 ports tested/) });
+  });
+  it('an unreadable /proc/PID/ns/user is an error, also when privateUsers is not expected', () => {
+    const c = good();
+    c.ns = { ...CTR_NS, user: undefined };
+    for (const privateUsers of [false, true]) {
+      expect(byId(evaluateIsolation(facts([c]), { alchemist: { privateUsers } }), 'isolation.user-namespace')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/cannot read \/proc\/57\/ns\/user/) });
+    }
+    const hostless = facts([good()]);
+    hostless.hostNs = { ...HOST_NS, user: undefined };
+    expect(byId(evaluateIsolation(hostless, { alchemist: {} }), 'isolation.user-namespace')[0].status).toBe('error');
+  });
+  it('schema: empty expectations that would check nothing are refused', async () => {
+    const { default: Ajv } = await import('ajv');
+    const v = new Ajv({ strict: false }).compile(isolationSuite.schema as object);
+    expect(v({})).toBe(false);
+    expect(v({ alchemist: { dropCapabilities: [] } })).toBe(false);
+    expect(v({ alchemist: { reach: [] } })).toBe(false);
+    expect(v({ alchemist: {} })).toBe(true);
+    expect(v({ alchemist: { ports: [], noReachTargets: true } })).toBe(true);
   });
   it('suite metadata', () => {
     expect(isolationSuite.key).toBe('containers');

@@ -278,3 +278,24 @@ describe('limits gather on a NixOS-shaped node (canned output, real script assem
     for (const r of res) expect(r.message).toMatch(/configured .* but not running/);
   });
 });
+
+describe('limits schema: expectations that would compare nothing are refused', () => {
+  it('empty maps, empty specs and empty unit lists do not validate', async () => {
+    const { default: Ajv } = await import('ajv');
+    const { FORMATS } = await import('../src/inventory/schema.js');
+    const ajv = new Ajv({ strict: false });
+    for (const f of Object.values(FORMATS)) ajv.addFormat(f, true);
+    const v = ajv.compile(limitsSuite.schema as object);
+    expect(v({ containers: { alchemist: {} } })).toBe(false);
+    expect(v({ containers: {} })).toBe(false);
+    expect(v({})).toBe(false);
+    expect(v({ memoryBudget: true })).toBe(false);
+    expect(v({ services: { nginx: {} } })).toBe(false);
+    expect(v({ containerServices: { alchemist: {} } })).toBe(false);
+    expect(v({ containerServices: { alchemist: { 'postgresql.service': {} } } })).toBe(false);
+    expect(v({ slices: { alchemist: {} } })).toBe(false);
+    expect(v({ slices: { alchemist: { units: [] } } })).toBe(false);
+    expect(v({ slices: { alchemist: { units: ['container@alchemist'] } } })).toBe(true);
+    expect(v({ containers: { alchemist: { memoryMax: '8G' } } })).toBe(true);
+  });
+});

@@ -132,3 +132,15 @@ describe('pg_hba secrets (LDAP bind password, RADIUS shared secret)', () => {
     expect(hostTrust.evidence.excerpt).toContain('ldapserver=ldap.example.net');
   });
 });
+
+describe('postgres schema: an expectation must name something to check', () => {
+  it('{} and empty settings are refused; any of settings, noTrust, listenAddresses, container suffices', async () => {
+    const { default: Ajv } = await import('ajv');
+    const v = new Ajv({ strict: false }).compile(postgresSuite.schema as object);
+    expect(v({})).toBe(false);
+    expect(v({ port: 5432 })).toBe(false);
+    expect(v({ settings: {} })).toBe(false);
+    expect(v({ noTrust: true, localTrustUsers: [] })).toBe(false);
+    for (const ok of [{ settings: { work_mem: '10MB' } }, { noTrust: true }, { listenAddresses: [] }, { container: 'alchemist' }]) expect(v(ok), JSON.stringify(ok)).toBe(true);
+  });
+});

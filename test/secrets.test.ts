@@ -172,3 +172,13 @@ describe('secrets.ca-key without openssl on the node', () => {
     expect(out.find((o) => o.id === 'secrets.ca-key')?.status).toBe('pass');
   });
 });
+
+describe('secrets schema: empty lists would search nowhere', () => {
+  it('files, keyPaths, scanRoots, caCerts, consumers must not be empty', async () => {
+    const { default: Ajv } = await import('ajv');
+    const v = new Ajv({ strict: false }).compile(secretsSuite.schema as object);
+    for (const bad of [{ files: [] }, { keyPaths: [] }, { scanRoots: [] }, { caCerts: [] }, { files: [{ path: '/etc/a.env', consumers: [] }] }]) expect(v(bad), JSON.stringify(bad)).toBe(false);
+    expect(v({})).toBe(true); // CA key and htpasswd are checked by default
+    expect(v({ files: [{ path: '/etc/a.env' }], keyPaths: ['/etc/ssl'] })).toBe(true);
+  });
+});
