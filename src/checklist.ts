@@ -89,6 +89,7 @@ export const CHECKLIST: ChecklistItem[] = [
       'backup.restore-sample',
       'backup.canary-roundtrip',
       'backup.pg-roundtrip',
+      'config.backup-declared',
       'config.backup-paths',
     ],
   },

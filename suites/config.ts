@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Suite, SuiteContext } from '../src/types.js';
 import { ParseError } from '../src/types.js';
-import { ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
+import { describeJsonFailure, ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
 import { CONFIG_CHECK_IDS, evaluateManifest } from '../src/nix/policy.js';
 
 export interface ConfigExpect {
@@ -32,17 +32,19 @@ export const schema = {
 /** Reads and validates the manifest; a bad one is a ParseError (→ `error` results), never a pass. */
 export function readManifestFacts(baseDir: string, expect: ConfigExpect): ConfigFacts {
   const file = isAbsolute(expect.manifest) ? expect.manifest : resolve(baseDir, expect.manifest);
-  let text: string;
+  let raw: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    raw = readFileSync(file);
   } catch (e) {
     throw new ParseError(file, `cannot read manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const text = raw.toString('utf8');
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new ParseError(file, `manifest is not JSON: ${(e as Error).message}`, text.slice(0, 200));
+    // No excerpt: a file that is not the manifest may hold secrets. Where it broke, and which file.
+    throw new ParseError(file, `manifest is not JSON: ${describeJsonFailure(text, e, raw)}`);
   }
   try {
     return { file, manifest: parseManifest(data, file) };

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configSuite, readManifestFacts } from '../suites/config.js';
-import { loadManifest, ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
+import { createHash } from 'node:crypto';
+import { CHECKLIST } from '../src/checklist.js';
+import { describeJsonFailure, loadManifest, ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
 import { CONFIG_CHECK_IDS, dnatRules, evaluateManifest, hbaMethod } from '../src/nix/policy.js';
 import { fingerprint, placeholders, secretAssignments } from '../src/nix/secrets.js';
 import { ParseError, type Outcome } from '../src/types.js';
@@ -22,9 +24,10 @@ const failing = (os: Outcome[], id: string) => os.filter((o) => o.id === id && o
 describe('config checks on the Alchemist deployment as written', () => {
   const out = evaluateManifest(asWritten(), 'manifest as-written');
 
-  it('fails every check (each flaw of the deployment is found)', () => {
+  it('fails every check (each flaw of the deployment is found); it does declare a backup job', () => {
     const failed = new Set(out.filter((o) => o.status === 'fail').map((o) => o.id));
-    expect([...failed].sort()).toEqual([...CONFIG_CHECK_IDS].sort());
+    expect([...failed].sort()).toEqual(CONFIG_CHECK_IDS.filter((id) => id !== 'config.backup-declared').sort());
+    expect(out.filter((o) => o.id === 'config.backup-declared').map((o) => o.status)).toEqual(['pass']);
   });
 
   it('secrets: /etc text, unit environment, nginx basicAuth, borg passphrase, redis, grafana', () => {
@@ -103,9 +106,12 @@ describe('config checks on the Alchemist deployment as written', () => {
 });
 
 describe('config checks on the example configuration', () => {
-  it('passes every check, with evidence on the passes', () => {
+  it('passes every check that has something to judge; the rest are skipped with the reason', () => {
     const out = evaluateManifest(example(), 'manifest example');
-    expect(out.filter((o) => o.status !== 'pass')).toEqual([]);
+    const notPass = out.filter((o) => o.status !== 'pass');
+    // The example declares no bridge, no slice with limits and no AppArmor: nothing to judge there.
+    expect(notPass.map((o) => `${o.id} ${o.status}`).sort()).toEqual(['config.apparmor-policies skipped', 'config.unused-bridge skipped', 'config.unused-slice skipped']);
+    for (const o of notPass) expect(o.message).toMatch(/^not applicable: /);
     expect(new Set(out.map((o) => o.id))).toEqual(new Set(CONFIG_CHECK_IDS));
     for (const o of out) expect(o.evidence.source).toBe('manifest example');
   });
@@ -193,6 +199,53 @@ describe('parsers', () => {
   });
 });
 
+describe('nothing declared is never a pass', () => {
+  const bare = () => {
+    const m = clone(example());
+    m.host.borg = [];
+    m.containers = [];
+    m.host.postgresql.enable = false;
+    return m;
+  };
+
+  it('no borg job: config.backup-declared fails (backups item), config.backup-paths is skipped', () => {
+    const out = evaluateManifest(bare(), 'x');
+    const declared = out.filter((o) => o.id === 'config.backup-declared');
+    expect(declared.map((o) => o.status)).toEqual(['fail']);
+    expect(declared[0].checklist).toEqual(['backups']);
+    expect(declared[0].message).toMatch(/no backup job is declared \(services\.borgbackup\.jobs is empty\)/);
+    expect(declared[0].evidence.optionPath).toBe('services.borgbackup.jobs');
+    const paths = out.filter((o) => o.id === 'config.backup-paths');
+    expect(paths.map((o) => o.status)).toEqual(['skipped']);
+    expect(paths[0].message).toMatch(/^not applicable: no borg job declared/);
+    // Nothing under the backups item passes for a configuration without a backup.
+    expect(out.filter((o) => o.checklist.includes('backups') && o.status === 'pass')).toEqual([]);
+  });
+
+  it('no PostgreSQL and no containers: pg-trust and both container checks are skipped with the reason', () => {
+    const out = evaluateManifest(bare(), 'x');
+    for (const [id, why] of [
+      ['config.pg-trust', /no PostgreSQL is enabled/],
+      ['config.container-private-users', /no containers declared/],
+      ['config.container-cap-sys-admin', /no containers declared/],
+    ] as const) {
+      const os = out.filter((o) => o.id === id);
+      expect(os.map((o) => o.status), id).toEqual(['skipped']);
+      expect(os[0].message).toMatch(why);
+    }
+  });
+
+  it('a declared job passes config.backup-declared naming it', () => {
+    const o = evaluateManifest(example(), 'x').find((x) => x.id === 'config.backup-declared')!;
+    expect(o.status).toBe('pass');
+    expect(o.message).toMatch(/borg job\(s\) declared: /);
+  });
+
+  it('config.backup-declared is on the backups checklist item', () => {
+    expect(CHECKLIST.find((i) => i.id === 'backups')!.checks).toContain('config.backup-declared');
+  });
+});
+
 describe('bad manifests', () => {
   const cases: [string, RegExp][] = [
     ['not-json.json', /not JSON/],
@@ -226,6 +279,51 @@ describe('config suite', () => {
     const out = configSuite.evaluate(facts, { manifest: 'x' }, {} as any);
     expect(out.some((o) => o.status === 'fail')).toBe(true);
     expect(new Set(out.map((o) => o.id))).toEqual(new Set(configSuite.checkIds));
+  });
+
+  it('a manifest that is not JSON: position, size and sha256 in the error, never its content', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leafcert-config-'));
+    const file = join(dir, 'secrets.env');
+    const content = 'DB_PASSWORD=hunter2-correct-horse\nAPI_TOKEN=sk-live-abcdef0123456789\n';
+    writeFileSync(file, content);
+    let err: unknown;
+    try {
+      readManifestFacts(dir, { manifest: 'secrets.env' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ParseError);
+    const p = err as ParseError;
+    expect(p.excerpt).toBeUndefined();
+    const sha = createHash('sha256').update(content).digest('hex');
+    expect(p.message).toMatch(new RegExp(`not JSON: unexpected character at line 1, column 1 \\(offset 0\\); file of ${Buffer.byteLength(content)} bytes, sha256 ${sha}`));
+    for (const leak of ['DB_PASS', 'hunter2', 'sk-live', 'D"', '"DB']) expect(JSON.stringify({ m: p.message, e: p.excerpt }), leak).not.toContain(leak);
+    // check-config's loader says the same, without content either.
+    expect(() => loadManifest(file)).toThrow(/not JSON \(unexpected character at line 1, column 1/);
+    try {
+      loadManifest(file);
+    } catch (e) {
+      expect((e as Error).message).not.toMatch(/hunter2|DB_PASSWORD/);
+    }
+  });
+
+  it('the JSON error position points at the broken line and column', () => {
+    const text = '{\n  "version": 1,\n  "host": {"secret": "abc" x}\n}\n';
+    let e: unknown;
+    try {
+      JSON.parse(text);
+    } catch (x) {
+      e = x;
+    }
+    expect(describeJsonFailure(text, e)).toMatch(/^Expected ',' or '}' after property value at line 3, column 28 \(offset 45\); file of \d+ bytes, sha256 [0-9a-f]{64}$/);
+    const cut = '{"version": 1, "host": {"a": "abc';
+    try {
+      JSON.parse(cut);
+    } catch (x) {
+      e = x;
+    }
+    expect(describeJsonFailure(cut, e)).toMatch(/^Unterminated string at line 1, column 34 \(offset 33\)/);
+    expect(describeJsonFailure(cut, e)).not.toContain('abc');
   });
 
   it('a missing or bad manifest is a ParseError (→ error results), never a pass', () => {

@@ -30,6 +30,16 @@ describe.skipIf(!nixInstantiate)(`nix-instantiate --parse${nixInstantiate ? '' :
 // fixtures/nix/stub-nixpkgs.nix) and parsed: a syntax or indentation error would otherwise first
 // show up after a VM build.
 const python = spawnSync('python3', ['--version']).status === 0;
+const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+
+// Locally a missing tool skips (and says so in the title); in CI (.ci/run sets CI=true) a skip
+// would hide the check, so the missing tool is a failure naming the package.
+describe('tools the Nix tests need', () => {
+  it.runIf(inCI)('in CI, nix-instantiate and python3 are installed (scripts/install-deps.sh)', () => {
+    expect(nixInstantiate, skipReason).toBe(true);
+    expect(python, 'python3 not found: the VM test scripts cannot be checked; install python3 (apt-get install python3, or scripts/install-deps.sh)').toBe(true);
+  });
+});
 describe.skipIf(!nixInstantiate || !python)(`VM test scripts are valid Python${nixInstantiate && python ? '' : ' (skipped: needs nix-instantiate and python3)'}`, () => {
   it.each(['vm-tests/leafcert.nix', 'vm-tests/fault.nix'])('%s', (file) => {
     const r = nix(['--eval', '--strict', '--json', '-E', `let s = import ./fixtures/nix/stub-nixpkgs.nix; in (import ./${file} { inherit (s) pkgs self; }).testScript`]);

@@ -1,6 +1,7 @@
 // The manifest nix/lib/manifest.nix writes: loading, validation against
 // schemas/manifest.schema.json, and the option-path rule (docs/nix.md): an object with `path`
 // mirrors a NixOS option set; a value's option path is that `path` plus the keys below it.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,19 +235,20 @@ export function parseManifest(data: unknown, file: string): Manifest {
 /** Reads and validates a manifest file; every failure is a ManifestError naming the file and field. */
 export function loadManifest(file: string): Manifest {
   const path = resolve(file);
-  let text: string;
+  let raw: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    raw = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new ManifestError(path, [{ field: '', message: `cannot read manifest: ${why}` }]);
   }
+  const text = raw.toString('utf8');
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new ManifestError(path, [{ field: '', message: `not JSON (${(e as Error).message}); produce it with \`nix eval --json\` (docs/nix.md)` }]);
+    throw new ManifestError(path, [{ field: '', message: `not JSON (${describeJsonFailure(text, e, raw)}); produce it with \`nix eval --json\` (docs/nix.md)` }]);
   }
   return parseManifest(data, path);
 }
@@ -254,4 +256,47 @@ export function loadManifest(file: string): Manifest {
 /** Every node section with where it lives: the host, then each container's inner config. */
 export function sections(m: Manifest): { where: string; container?: Container; node: NodeSection }[] {
   return [{ where: 'host', node: m.host }, ...m.containers.map((c) => ({ where: `container ${c.name}`, container: c, node: c.config }))];
+}
+
+// V8 quotes the start of the input in its JSON.parse messages (`Unexpected token 'p', "password=h"...`),
+// and a file that is not the manifest may be a secrets file: say where parsing stopped and which
+// file it was (size, sha256), never any of its content.
+const JSON_POSITION = / in JSON at position (\d+)/;
+
+/** A prefix that is valid JSON, or valid JSON cut short: the error, if any, is at its very end. */
+function viablePrefix(text: string, k: number): boolean {
+  try {
+    JSON.parse(text.slice(0, k));
+    return true;
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/^Unexpected end of JSON input/.test(msg)) return true;
+    const m = JSON_POSITION.exec(msg);
+    return m ? Number(m[1]) >= k : false;
+  }
+}
+
+/** Where JSON.parse failed on `text`, as `what at line L, column C (offset N); B bytes, sha256 H`. */
+export function describeJsonFailure(text: string, err: unknown, raw: Buffer = Buffer.from(text, 'utf8')): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const what = /^Unexpected token/.test(msg)
+    ? 'unexpected character'
+    : /^Unexpected end of JSON input/.test(msg)
+      ? 'unexpected end of input'
+      : msg.replace(/ in JSON at position \d+[\s\S]*$/, '').replace(/, ".*$/s, '').slice(0, 80);
+  // Largest prefix that is still viable JSON: the next character is where parsing broke.
+  let lo = 0;
+  let hi = text.length;
+  if (!viablePrefix(text, hi)) {
+    while (lo < hi - 1) {
+      const mid = (lo + hi) >>> 1;
+      if (viablePrefix(text, mid)) lo = mid;
+      else hi = mid;
+    }
+  } else lo = hi;
+  const before = text.slice(0, lo);
+  const line = before.split('\n').length;
+  const column = lo - before.lastIndexOf('\n');
+  const sha = createHash('sha256').update(raw).digest('hex');
+  return `${what} at line ${line}, column ${column} (offset ${lo}); file of ${raw.length} bytes, sha256 ${sha}`;
 }

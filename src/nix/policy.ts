@@ -15,6 +15,7 @@ export const CONFIG_CHECKS = {
   'config.container-private-users': { title: 'Containers run in a user namespace', severity: 'high', checklist: ['hardening'] },
   'config.container-cap-sys-admin': { title: 'Containers do not hold host CAP_SYS_ADMIN', severity: 'high', checklist: ['hardening'] },
   'config.unused-slice': { title: 'Slices with limits are used by some unit', severity: 'medium', checklist: ['resource-limits'] },
+  'config.backup-declared': { title: 'A backup job is declared', severity: 'high', checklist: ['backups'] },
   'config.backup-paths': { title: 'Backup paths reach the data where it lives', severity: 'high', checklist: ['backups'] },
   'config.port-unserved': { title: 'Every port the host firewall opens is served by a declared service', severity: 'medium', checklist: ['network-policies'] },
   'config.unused-bridge': { title: 'Every declared bridge is used', severity: 'low', checklist: ['network-policies'] },
@@ -28,6 +29,8 @@ export const CONFIG_CHECK_IDS = Object.keys(CONFIG_CHECKS) as ConfigCheckId[];
 interface Finding {
   subject: string;
   pass: boolean;
+  /** Nothing to judge (nothing of the kind declared): `skipped` with `message` as the reason, never a pass. */
+  skipped?: boolean;
   message: string;
   optionPath: string;
   expected?: unknown;
@@ -43,7 +46,7 @@ function outcome(id: ConfigCheckId, f: Finding, source: string): Outcome {
     id,
     title: c.title,
     subject: f.subject,
-    status: f.pass ? 'pass' : 'fail',
+    status: f.skipped ? 'skipped' : f.pass ? 'pass' : 'fail',
     severity: c.severity,
     message: f.message,
     evidence: { expected: f.expected, observed: f.observed, source, excerpt: f.excerpt, optionPath: f.optionPath || undefined },
@@ -317,7 +320,7 @@ function sliceFindings(m: Manifest): Finding[] {
             message: `${s.name}.slice sets ${Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(' ')} but no unit runs in it (containers stay in machine.slice), so these limits are never enforced. Set systemd.services."container@NAME".serviceConfig.Slice = lib.mkForce "${s.name}.slice" for the containers it should hold, or put the limits on the container@NAME units and drop the slice.` });
     }
   }
-  if (!out.length) out.push({ subject: 'systemd slices', pass: true, optionPath: 'systemd.slices', observed: 'no slice sets limits', expected: 'used by at least one unit', message: 'no declared slice carries limits' });
+  if (!out.length) out.push({ subject: 'systemd slices', pass: false, skipped: true, optionPath: 'systemd.slices', observed: 'no slice sets limits', expected: 'used by at least one unit', message: 'not applicable: no declared slice carries limits' });
   return out;
 }
 
@@ -365,6 +368,18 @@ function backupFindings(m: Manifest): Finding[] {
   return out;
 }
 
+// A checklist item that requires backups: no job at all is a failure, not "nothing to check".
+function backupDeclaredFindings(m: Manifest): Finding[] {
+  const jobs = m.host.borg;
+  if (!jobs.length) {
+    const dumps = sections(m).filter(({ node }) => node.postgresqlBackup.enable).map(({ where }) => where);
+    return [{ subject: 'backups', pass: false, optionPath: 'services.borgbackup.jobs', observed: 'no borg job', expected: 'at least one services.borgbackup.jobs.<name>',
+      message: `no backup job is declared (services.borgbackup.jobs is empty): nothing copies this node's data off it${dumps.length ? ` (services.postgresqlBackup in ${dumps.join(', ')} only writes dumps to the same disk)` : ''}. Declare a borg job for ${m.system.containerStateDirectory}/<container>/… state and the database dumps, with an off-node repository.` }];
+  }
+  return [{ subject: 'backups', pass: true, optionPath: 'services.borgbackup.jobs', observed: jobs.map((j) => j.name), expected: 'at least one services.borgbackup.jobs.<name>',
+    message: `${jobs.length} borg job(s) declared: ${jobs.map((j) => j.name).join(', ')}` }];
+}
+
 // ── firewall ports vs declared services ─────────────────────────────────────────────────────
 function portFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
@@ -406,7 +421,7 @@ function bridgeFindings(m: Manifest): Finding[] {
       : { subject: `bridge ${b.name}`, pass: false, optionPath: b.path, observed: 'no container sets hostBridge to it and it has no interfaces', expected: 'a container or interface attached',
           message: `bridge ${b.name} (${b.path}) has no interfaces and no container uses it (containers.<name>.hostBridge); NAT, trustedInterfaces and addresses that name it cover nothing${m.host.firewall.trustedInterfaces.includes(b.name) ? ' (and it is a trusted interface: anything later attached to it bypasses the firewall)' : ''}. Set hostBridge = "${b.name}" on the containers meant to be on it, or remove the bridge and what refers to it.` };
   });
-  if (!out.length) out.push({ subject: 'bridges', pass: true, optionPath: 'networking.bridges', observed: [], expected: 'every bridge used', message: 'no bridges declared' });
+  if (!out.length) out.push({ subject: 'bridges', pass: false, skipped: true, optionPath: 'networking.bridges', observed: [], expected: 'every bridge used', message: 'not applicable: no bridges declared' });
   return out;
 }
 
@@ -428,30 +443,39 @@ function apparmorFindings(m: Manifest): Finding[] {
     return [{ subject: 'apparmor', pass: false, optionPath: optionPath(a.path, 'policies'), observed: { enable: true, policies: 0 }, expected: 'policies loaded',
       message: `${optionPath(a.path, 'enable')} is true but ${optionPath(a.path, 'policies')} is empty: AppArmor confines nothing. Add policies for the exposed services, or do not claim AppArmor.` }];
   }
-  return [{ subject: 'apparmor', pass: true, optionPath: a.path, observed: { enable: a.enable, policies: a.policies.length }, expected: 'no empty AppArmor claim',
-    message: a.enable ? `AppArmor loads ${a.policies.length} polic${a.policies.length === 1 ? 'y' : 'ies'}` : 'AppArmor is not enabled (nothing is claimed)' }];
+  return [{ subject: 'apparmor', pass: a.enable, skipped: !a.enable, optionPath: a.path, observed: { enable: a.enable, policies: a.policies.length }, expected: 'no empty AppArmor claim',
+    message: a.enable ? `AppArmor loads ${a.policies.length} polic${a.policies.length === 1 ? 'y' : 'ies'}` : `not applicable: AppArmor is not enabled (${optionPath(a.path, 'enable')}), so nothing is claimed` }];
 }
 
 /** Every config check on a manifest; `source` names the manifest file for the evidence. */
 export function evaluateManifest(m: Manifest, source: string): Outcome[] {
   const out: Outcome[] = [];
-  const add = (id: ConfigCheckId, findings: Finding[], passWhenEmpty: string, passPath: string) => {
-    if (!findings.length) findings = [{ subject: 'manifest', pass: true, optionPath: passPath, message: passWhenEmpty }];
+  // When a check finds nothing to judge: `clean` (it scanned and found nothing wrong: a pass) or
+  // `none` (nothing of the kind is declared: skipped with the reason, never a pass).
+  type WhenEmpty = { clean: string } | { none: string; path: string };
+  const add = (id: ConfigCheckId, findings: Finding[], whenEmpty?: WhenEmpty) => {
+    if (!findings.length) {
+      if (!whenEmpty) throw new Error(`${id}: no finding and no verdict for an empty manifest section`);
+      findings = ['clean' in whenEmpty
+        ? { subject: 'manifest', pass: true, optionPath: '', message: whenEmpty.clean }
+        : { subject: 'manifest', pass: false, skipped: true, optionPath: whenEmpty.path, message: `not applicable: ${whenEmpty.none}` }];
+    }
     for (const f of findings) out.push(outcome(id, f, source));
   };
-  add('config.secret-in-store', secretFindings(m), 'no secret found in /etc texts, unit environments, nginx basicAuth, borg, redis or grafana settings', '');
-  add('config.placeholder', placeholderFindings(m), 'no placeholder values (@NAME@, your_…_here, CHANGEME)', '');
-  add('config.pg-trust', pgFindings(m), 'no PostgreSQL declared', 'services.postgresql');
-  add('config.wildcard-bind', wildcardFindings(m), 'no internal service declares a listen address', '');
-  add('config.dnat-bypass', dnatFindings(m), '', '');
+  add('config.secret-in-store', secretFindings(m), { clean: 'no secret found in /etc texts, unit environments, nginx basicAuth, borg, redis or grafana settings' });
+  add('config.placeholder', placeholderFindings(m), { clean: 'no placeholder values (@NAME@, your_…_here, CHANGEME)' });
+  add('config.pg-trust', pgFindings(m), { none: 'no PostgreSQL is enabled on the host or in any container', path: 'services.postgresql' });
+  add('config.wildcard-bind', wildcardFindings(m), { none: 'no internal service declares a listen address', path: '' });
+  add('config.dnat-bypass', dnatFindings(m));
   const { users, caps } = containerFindings(m);
-  add('config.container-private-users', users, 'no containers declared', 'containers');
-  add('config.container-cap-sys-admin', caps, 'no containers declared', 'containers');
-  add('config.unused-slice', sliceFindings(m), '', '');
-  add('config.backup-paths', backupFindings(m), 'no borg job declared on the host (the backup suite checks that backups exist)', 'services.borgbackup.jobs');
-  add('config.port-unserved', portFindings(m), '', '');
-  add('config.unused-bridge', bridgeFindings(m), '', '');
-  add('config.audit-rules', auditFindings(m), '', '');
-  add('config.apparmor-policies', apparmorFindings(m), '', '');
+  add('config.container-private-users', users, { none: 'no containers declared', path: 'containers' });
+  add('config.container-cap-sys-admin', caps, { none: 'no containers declared', path: 'containers' });
+  add('config.unused-slice', sliceFindings(m));
+  add('config.backup-declared', backupDeclaredFindings(m));
+  add('config.backup-paths', backupFindings(m), { none: 'no borg job declared on the host, so no backup paths to judge (config.backup-declared fails for it)', path: 'services.borgbackup.jobs' });
+  add('config.port-unserved', portFindings(m));
+  add('config.unused-bridge', bridgeFindings(m));
+  add('config.audit-rules', auditFindings(m));
+  add('config.apparmor-policies', apparmorFindings(m));
   return out;
 }
