@@ -131,6 +131,9 @@ function outcome(id: string, title: string, subject: string, severity: Severity,
   return { id, title, subject, severity, status, message, evidence, checklist: CHECKLIST };
 }
 
+/** A forward the node itself refused (ssh channel open failure / local ECONNREFUSED): the port is closed. */
+const REFUSED = /cannot forward to [^\s]+: .*refused|ECONNREFUSED/i;
+
 function err(id: string, title: string, subject: string, severity: Severity, f: { reason: string; source: string; excerpt?: string }): Outcome {
   return outcome(id, title, subject, severity, 'error', f.reason, { source: f.source, ...(f.excerpt ? { excerpt: f.excerpt } : {}) });
 }
@@ -148,7 +151,10 @@ export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
     const r = f.ready;
     const b = f.buildinfo;
     if (!r || !b) out.push(outcome(ids.ready, titles.ready, subject, 'high', 'error', 'not gathered', { source: 'monitoring probe' }));
-    else if (!r.ok) out.push(err(ids.ready, titles.ready, subject, 'high', r));
+    else if (!r.ok && REFUSED.test(r.reason)) {
+      // The node answered for its port: nothing listens there. That is an observation, not a blind spot.
+      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `Prometheus does not answer: nothing listens on ${f.prometheus.address}:${f.prometheus.port} (${r.reason.slice(0, 200)})`, { source: r.source, expected: 'HTTP 200 from /-/ready', observed: 'connection refused', ...(r.excerpt ? { excerpt: r.excerpt } : {}) }));
+    } else if (!r.ok) out.push(err(ids.ready, titles.ready, subject, 'high', r));
     else if (r.value.status === 503 && !/^\s*</.test(r.value.body)) {
       out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `Prometheus is not ready: /-/ready answered HTTP 503 (${r.value.body.slice(0, 80)})`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
     } else if (!b.ok) out.push(err(ids.ready, titles.ready, subject, 'high', b));

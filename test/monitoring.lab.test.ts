@@ -70,6 +70,23 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
     for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
   });
 
+  it('monitoring-prometheus-stopped fails monitoring.prometheus-ready (nothing listens), and heals', async () => {
+    await lab.fault(NODE, 'monitoring-prometheus-stopped');
+    try {
+      const { results } = await runChecks(lab, ['monitoring']);
+      const r = resultOf(results, 'monitoring.prometheus-ready');
+      expect(r.status, r.message).toBe('fail');
+      expect(r.message).toMatch(/nothing listens on 10\.233\.5\.2:9090/);
+      // Targets and rules cannot be read from a stopped Prometheus: unknown, never a pass.
+      expect(statusOf(results, 'monitoring.targets-up')).toBe('error');
+      expect(statusOf(results, 'monitoring.rules-loaded')).toBe('error');
+    } finally {
+      await lab.heal(NODE, 'monitoring-prometheus-stopped');
+    }
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+  });
+
   it('bad input: a port that answers HTML instead of the API is an error with the reason', async () => {
     // nginx on the node answers the monitoring vhost over HTTP with a redirect page (text/html).
     const { results } = await runChecks(lab, ['monitoring'], [], (e) => {

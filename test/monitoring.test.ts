@@ -197,10 +197,14 @@ describe('monitoring gather through forward() against real servers', () => {
     }
   });
 
-  it('a closed port is an error naming the address', async () => {
+  it('a closed port fails prometheus-ready and is an error for the API checks, naming the address', async () => {
     const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port: 1 }, rules: [] };
-    const o = by(evaluate(await monitoringSuite.gather(ctx, e), e), 'monitoring.targets-up');
+    const os = evaluate(await monitoringSuite.gather(ctx, e), e);
+    const o = by(os, 'monitoring.targets-up');
     expect(o.status).toBe('error');
     expect(o.message).toMatch(/127\.0\.0\.1:1/);
+    // The node refused the port: Prometheus is observed not answering (fail), the API facts are unknown (error).
+    expect(by(os, 'monitoring.prometheus-ready').status).toBe('fail');
+    expect(by(os, 'monitoring.prometheus-ready').message).toMatch(/nothing listens on 127\.0\.0\.1:1/);
   });
 });

@@ -1,6 +1,7 @@
 // Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
-// down), or an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP). Apply
-// and heal wait until Prometheus itself reports the change, so a check right after sees it.
+// down), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), or
+// Prometheus itself is stopped. Apply and heal wait until Prometheus itself reports the change
+// (or, stopped, until its port refuses), so a check right after sees it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -57,6 +58,37 @@ export const faults: Fault[] = [
       await ctx.writeFile(RULES_FILE, readFileSync(join(ctx.scratch, 'rules.yml')));
       await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
       await waitFor(ctx, '/api/v1/rules', `"name":"${RULE}"`, true, `${RULE} loaded`);
+    },
+  },
+  {
+    name: 'monitoring-prometheus-stopped',
+    area: 'monitoring',
+    breaks: 'Prometheus in the monitoring container is stopped (SIGTERM), so nothing answers on 10.233.5.2:9090',
+    catches: ['monitoring.prometheus-ready'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.containerExec('monitoring', 'p=$(cat /run/prometheus.pid); kill "$p"; for i in $(seq 1 200); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.05; done; echo "prometheus $p did not stop" >&2; exit 1');
+      await ctx.exec(`for i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 ${PROM}/-/ready || exit 0; sleep 0.1; done; echo 'port 9090 still answers' >&2; exit 1`);
+    },
+    async heal(ctx) {
+      // As the container's init starts it (src/lab/sh/container-run.sh); the same data dir, so the
+      // TSDB is reopened, not rebuilt.
+      await ctx.containerExec('monitoring', [
+        'kill -0 "$(cat /run/prometheus.pid)" 2>/dev/null && exit 0',
+        'chown -R prometheus:prometheus /var/lib/prometheus',
+        'setsid setpriv --reuid prometheus --regid prometheus --init-groups -- prometheus \\',
+        '  --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/var/lib/prometheus/metrics2 \\',
+        '  --storage.tsdb.retention.time=1h --web.listen-address=0.0.0.0:9090 --web.enable-lifecycle \\',
+        '  </dev/null >>/var/log/prometheus-monitoring.log 2>&1 &',
+        'echo $! > /run/prometheus.pid',
+      ].join('\n'));
+      await waitFor(ctx, '/-/ready', 'Ready', true, 'ready after restart');
+      // Every target scraped again (5 s interval): none still unknown or down, at least one up.
+      await ctx.exec(
+        `for i in $(seq 1 300); do t=$(curl -s --max-time 2 ${PROM}/api/v1/targets?state=active); ` +
+          `if echo "$t" | grep -q '"health":"up"' && ! echo "$t" | grep -Eq '"health":"(unknown|down)"'; then exit 0; fi; sleep 0.2; done; ` +
+          `echo 'timed out waiting for Prometheus: first scrape after restart' >&2; exit 1`,
+      );
     },
   },
 ];
