@@ -45,7 +45,8 @@ export const schema = {
   properties: {
     backend: { enum: ['iptables', 'nftables'] },
     open: portList,
-    closed: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } },
+    // `closed: []` would look like a checked promise and check nothing: omit the key instead.
+    closed: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 } },
     udp: portList,
     interfaces: {
       type: 'object',
@@ -360,7 +361,11 @@ function evaluate(f: FirewallFacts, e: FirewallExpect): Outcome[] {
     const p = f.probes.closed[k];
     let status: Outcome['status'];
     let msg: string;
-    if (p.state === 'filtered') [status, msg] = ['pass', `filtered: ${p.detail} (SYN dropped)`];
+    if (p.state === 'filtered' && !reachable) {
+      // Silence everywhere is what a node that is down (or a path that drops everything) looks
+      // like too: a dropped SYN only means "firewalled" when something else on the node answered.
+      [status, msg] = ['error', `the node answered on no port; filtered cannot be told from down (${p.detail})`];
+    } else if (p.state === 'filtered') [status, msg] = ['pass', `filtered: ${p.detail} (SYN dropped)`];
     else if (p.state === 'refused' && e.refuse === 'drop') {
       // With DROP, a refusal means the SYN got through the firewall to the TCP stack: only the
       // absence of a listener keeps the port closed (nixos-facts §1 "What an outside probe sees").

@@ -29,6 +29,8 @@ export type TlsExpect = TlsEndpointExpect[];
 
 export const schema = {
   type: 'array',
+  // An empty list would plan the suite and check nothing.
+  minItems: 1,
   items: {
     type: 'object',
     additionalProperties: false,

@@ -125,6 +125,17 @@ describe('firewall suite', () => {
     expect(byId(os, 'firewall.port-closed').map((o) => o.status)).toEqual(['error', 'error']);
   });
 
+  it('closed ports filtered while no port answered at all (node down): error, not pass', () => {
+    const silent = { open: [22, 80, 443, 3000, 8080].map((p) => probe(p, 'filtered')), closed: [probe(5432, 'filtered'), probe(6379, 'filtered')] };
+    const os = firewallSuite.evaluate(facts(healthy, alchemist, silent), alchemist, ctx);
+    const closed = byId(os, 'firewall.port-closed');
+    expect(closed.map((o) => o.status)).toEqual(['error', 'error']);
+    expect(closed[0].message).toMatch(/the node answered on no port; filtered cannot be told from down/);
+    // One answering port is enough to trust the silence of the others.
+    const oneOpen = { ...silent, open: [probe(22, 'open'), ...silent.open.slice(1)] };
+    expect(byId(firewallSuite.evaluate(facts(healthy, alchemist, oneOpen), alchemist, ctx), 'firewall.port-closed').map((o) => o.status)).toEqual(['pass', 'pass']);
+  });
+
   it('garbled iptables-save gives error outcomes, never a pass', () => {
     const out = output({ 'iptables-save': { text: fx('iptables/garbled.save') }, 'ip6tables-save': { text: '' }, nft: NOT_FOUND, ss: { text: SS } });
     const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
@@ -176,5 +187,6 @@ describe('firewall suite', () => {
     expect(v(alchemist)).toBe(true);
     expect(v({ open: [22], closd: [5432] })).toBe(false);
     expect(v({ open: ['22-x'] })).toBe(false);
+    expect(v({ open: [22], closed: [] })).toBe(false); // checks nothing: omit the key instead
   });
 });

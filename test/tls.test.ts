@@ -144,5 +144,6 @@ describe('tls suite', () => {
     expect(v([base(443)])).toBe(true);
     expect(v([{ ...base(443), minDays: 3 }])).toBe(false);
     expect(v([{ ...base(443), minProtocol: 'SSLv3' }])).toBe(false);
+    expect(v([])).toBe(false); // an empty list would plan the suite and check nothing
   });
 });
