@@ -84,6 +84,8 @@ export interface PgRoundTrip {
   restored: { rows: number; md5: string } | null;
   cleaned: boolean;
   log: string;
+  /** The dump or the restore itself failed (the property under test), with the tool's last words. */
+  failedStep?: string;
 }
 
 export interface BackupFacts {
@@ -542,7 +544,12 @@ export function pgScript(o: { runId: string; timeoutSec: number; port?: number; 
 export function parsePg(stdout: string, stderr: string): PgRoundTrip {
   const get = (k: string) => new RegExp(`^${k}\\t(.*)$`, 'm').exec(stdout)?.[1];
   const err = get('ERR');
-  if (err) throw new Error(`${err}: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`);
+  const why = (e: string) => `${e}: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`;
+  // pg_dump / pg_restore failing IS the finding; a scratch database that cannot be made is not.
+  if (err === 'pg_dump failed' || err === 'pg_restore failed') {
+    return { source: null, restored: null, cleaned: /^DROPPED$/m.test(stdout), log: `${stdout}\n${stderr}`.trim().slice(0, 1500), failedStep: why(err) };
+  }
+  if (err) throw new Error(why(err));
   const row = (v: string | undefined) => {
     const m = /^(\d+) ([0-9a-f]{32}|-)$/.exec((v ?? '').trim());
     return m ? { rows: Number(m[1]), md5: m[2] } : null;
@@ -748,7 +755,8 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
       const p = f.pg.value;
       const pgLeft = left.filter((l) => /database|leafcert-pg/.test(l));
       const ev = { source: f.pg.source, expected: p.source, observed: { restored: p.restored, leftovers: pgLeft }, excerpt: p.log.slice(0, 600) };
-      if (!p.source || !p.restored) out.push(outcome(id, title, subject, 'high', 'error', 'row count/checksum not read from both databases', ev));
+      if (p.failedStep) out.push(outcome(id, title, subject, 'high', 'fail', `the dump/restore round trip failed: ${p.failedStep}`, ev));
+      else if (!p.source || !p.restored) out.push(outcome(id, title, subject, 'high', 'error', 'row count/checksum not read from both databases', ev));
       else if (p.source.rows !== p.restored.rows || p.source.md5 !== p.restored.md5) {
         out.push(outcome(id, title, subject, 'high', 'fail', `restored database differs: ${p.restored.rows} rows md5 ${p.restored.md5} vs ${p.source.rows} rows md5 ${p.source.md5}`, ev));
       } else if (pgLeft.length || !p.cleaned) out.push(outcome(id, title, subject, 'high', 'fail', `round trip worked but cleanup left: ${pgLeft.join(', ') || 'scratch databases'}`, ev));

@@ -61,6 +61,7 @@ describe('backup on a full lab node', { timeout: 180_000 }, () => {
     ['backup-archive-old', 'backup.archive-age'],
     ['backup-repo-corrupt', 'backup.repo-check'],
     ['backup-archive-missing-path', 'backup.archive-paths'],
+    ['backup-archive-stale-content', 'backup.restore-sample'],
   ] as const) {
     it(`${fault} fails ${check}, and heals`, async () => {
       await lab.fault(NODE, fault);
@@ -82,6 +83,26 @@ describe('backup on a full lab node', { timeout: 180_000 }, () => {
     expect(statusOf(results, 'backup.pg-roundtrip'), resultOf(results, 'backup.pg-roundtrip').message).toBe('pass');
     expect(await snapshot()).toBe(before);
   });
+
+  for (const [fault, check] of [
+    ['backup-repo-quota-full', 'backup.canary-roundtrip'],
+    ['backup-pg-dump-mismatch', 'backup.pg-roundtrip'],
+  ] as const) {
+    it(`${fault} fails ${check} (--allow-mutating), heals, and the node is left as it was`, async () => {
+      const before = await snapshot();
+      await lab.fault(NODE, fault);
+      try {
+        const { results } = await runChecks(lab, ['backup'], ['--allow-mutating']);
+        expect(statusOf(results, check), resultOf(results, check).message).toBe('fail');
+        for (const id of READ_ONLY) expect(statusOf(results, id), `${id} with ${fault}: ${resultOf(results, id).message}`).toBe('pass');
+      } finally {
+        await lab.heal(NODE, fault);
+      }
+      const { results } = await runChecks(lab, ['backup'], ['--allow-mutating']);
+      for (const id of [...READ_ONLY, 'backup.canary-roundtrip', 'backup.pg-roundtrip']) expect(statusOf(results, id), `${id} after heal: ${resultOf(results, id).message}`).toBe('pass');
+      expect(await snapshot()).toBe(before);
+    });
+  }
 
   it('a failing (timed-out) canary job still leaves nothing behind', async () => {
     const before = await snapshot();

@@ -194,7 +194,14 @@ describe('backup evaluate', () => {
     os = evaluate({ ...base, canary: { ...base.canary!, value: { ...(base.canary as any).value, jobRc: 2, log: 'Error: boom' } } as any }, e, mut);
     expect(by(os, 'backup.canary-roundtrip').status).toBe('fail');
     expect(parseCanary('WROTE\tx\nJOB\t0\nARCHIVES\ta \nRESTORED\ta\tx\nDELETED\ta\n', '', false)).toMatchObject({ archive: 'a', written: 'x', restored: 'x', cleaned: true });
-    expect(() => parsePg('ERR\tpg_dump failed\n', 'pg_dump: error: connection refused')).toThrow(/pg_dump failed.*refused/);
+    // The dump/restore failing is the property under test (fail); a scratch database that cannot be made is not (error).
+    const dumpFailed = parsePg('ERR\tpg_dump failed\nDROPPED\n', 'pg_dump: error: aborting because of server version mismatch');
+    expect(dumpFailed.failedStep).toMatch(/pg_dump failed.*version mismatch/);
+    os = evaluate({ ...base, pg: { ...base.pg!, value: dumpFailed } as any }, e, mut);
+    expect(by(os, 'backup.pg-roundtrip').status).toBe('fail');
+    expect(by(os, 'backup.pg-roundtrip').message).toMatch(/pg_dump failed/);
+    expect(parsePg('ERR\tpg_restore failed\n', 'x').failedStep).toMatch(/pg_restore failed/);
+    expect(() => parsePg('ERR\tCREATE DATABASE failed\n', 'permission denied to create database')).toThrow(/CREATE DATABASE failed.*permission denied/);
   });
 });
 

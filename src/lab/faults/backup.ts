@@ -1,6 +1,7 @@
-// Backup faults on a full node's borg repository (job `alchemist`, wrapper borg-job-alchemist).
-// Each is a real change to the repository and undoes exactly that change: archive timestamps are
-// rewritten and written back, a damaged segment is restored byte for byte, an extra archive is deleted.
+// Backup faults on a full node's borg repository (job `alchemist`, wrapper borg-job-alchemist) and
+// its PostgreSQL tools. Each is a real change and undoes exactly that change: archive timestamps are
+// rewritten and written back, a damaged segment or the repository config is restored byte for byte,
+// an extra archive is deleted, a bind mount in the alchemist container is unmounted.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault, FaultContext } from './types.js';
@@ -18,6 +19,14 @@ interface SavedArchive {
 async function listArchives(ctx: FaultContext): Promise<SavedArchive[]> {
   const r = await ctx.exec(borg('list --json'));
   return (JSON.parse(r.stdout).archives as { name: string; start: string }[]).map((a) => ({ name: a.name, start: a.start.slice(0, 19) }));
+}
+
+const PG_DUMP = '/usr/lib/postgresql/15/bin/pg_dump';
+
+function alchemistPid(ctx: FaultContext): number {
+  const c = ctx.node.containers.find((x) => x.name === 'alchemist');
+  if (!c) throw new Error(`${ctx.node.name} has no alchemist container`);
+  return c.nodePid;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -76,6 +85,79 @@ export const faults: Fault[] = [
     async heal(ctx) {
       const name = readFileSync(join(ctx.scratch, 'archive'), 'utf8');
       await ctx.exec(`if ${borg('list --short')} | grep -qxF ${q(name)}; then ${borg(`delete ::${q(name)}`)}; fi`);
+    },
+  },
+  {
+    name: 'backup-archive-stale-content',
+    area: 'backup',
+    breaks: "a new newest archive holds other content than the live files under the same paths and mtimes (what a backup of a stale or tampered copy looks like)",
+    catches: ['backup.restore-sample'],
+    needs: 'full',
+    async apply(ctx) {
+      // Archived from a private mount namespace where a changed copy is bound over the live paths:
+      // the live files are untouched, so after the archive they look unchanged since it was made
+      // (same mtime, older than the archive) and restore-sample must compare them.
+      const host = (await ctx.exec('hostname')).stdout.trim();
+      const name = `${host}-alchemist-${new Date().toISOString().slice(0, 19)}-stale`;
+      writeFileSync(join(ctx.scratch, 'archive'), name);
+      await ctx.exec([
+        'set -e',
+        'T=$(mktemp -d /tmp/leafcert-fault-stale.XXXXXX); trap \'rm -rf "$T"\' EXIT',
+        'cp -a /var/lib/alchemist "$T/lib"; cp -a /etc/alchemist "$T/etc"',
+        `find "$T" -type f -exec sh -c 'for f; do t=$(stat -c %Y "$f"); printf "leafcert-fault\\n" >> "$f"; touch -d "@$t" "$f"; done' _ {} +`,
+        'unshare -m --propagation private bash -e <<INNER',
+        'mount --bind "$T/lib" /var/lib/alchemist',
+        'mount --bind "$T/etc" /etc/alchemist',
+        `cd / && ${borg(`create ::${q(name)} /var/lib/alchemist /etc/alchemist`)}`,
+        'INNER',
+      ].join('\n'));
+    },
+    async heal(ctx) {
+      const name = readFileSync(join(ctx.scratch, 'archive'), 'utf8');
+      await ctx.exec(`if ${borg('list --short')} | grep -qxF ${q(name)}; then ${borg(`delete ::${q(name)}`)}; fi`);
+    },
+  },
+  {
+    name: 'backup-repo-quota-full',
+    area: 'backup',
+    breaks: "the repository's storage quota is exhausted (storage_quota = 1 byte in its config), so borg create fails while listing, checking and extracting still work",
+    catches: ['backup.canary-roundtrip'],
+    needs: 'full',
+    async apply(ctx) {
+      const cfg = `${REPO}/config`;
+      const orig = await ctx.readFile(cfg);
+      writeFileSync(join(ctx.scratch, 'config'), orig);
+      const text = orig.toString('utf8');
+      if (!/^storage_quota = /m.test(text)) throw new Error(`${cfg} has no storage_quota line`);
+      // `borg config` refuses quotas under 10M; the repository config is a plain INI file.
+      await ctx.writeFile(cfg, text.replace(/^storage_quota = .*$/m, 'storage_quota = 1'), 0o600);
+    },
+    async heal(ctx) {
+      await ctx.writeFile(`${REPO}/config`, readFileSync(join(ctx.scratch, 'config')), 0o600);
+    },
+  },
+  {
+    name: 'backup-pg-dump-mismatch',
+    area: 'backup',
+    breaks: "pg_dump inside the alchemist container refuses to dump (a client of another major version than the server: 'server version mismatch'), so no database dump can be made",
+    catches: ['backup.pg-roundtrip'],
+    needs: 'full',
+    async apply(ctx) {
+      // Bound over the real binary in the container's private mount namespace only (the node's and
+      // the host's pg_dump stay intact); the container's own capabilities cannot mount, the node's can.
+      await ctx.exec(`nsenter -t ${alchemistPid(ctx)} -m -p -- sh -c '
+        set -e
+        printf "%s\\n" "#!/bin/sh" "echo \\"pg_dump: error: aborting because of server version mismatch\\" >&2" "echo \\"pg_dump: detail: server version: 15; pg_dump version: 14.10\\" >&2" "exit 1" > /run/leafcert-fault-pg_dump
+        chmod 0755 /run/leafcert-fault-pg_dump
+        mount --bind /run/leafcert-fault-pg_dump ${PG_DUMP}
+        ! ${PG_DUMP} --version 2>/dev/null'`);
+    },
+    async heal(ctx) {
+      // Also in its pid namespace: /proc there is the container's, and umount reads /proc/self/mountinfo.
+      await ctx.exec(`nsenter -t ${alchemistPid(ctx)} -m -p -- sh -c '
+        for i in 1 2 3 4 5; do grep -q " ${PG_DUMP} " /proc/self/mountinfo || break; umount ${PG_DUMP}; done
+        rm -f /run/leafcert-fault-pg_dump
+        ${PG_DUMP} --version | grep -q PostgreSQL'`);
     },
   },
 ];
