@@ -2,9 +2,9 @@
 // evidence folded under each check. No scripts, no external assets; every node-provided string
 // is escaped.
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
-import { AtomicFile } from './atomic.js';
+import { FileReporter } from './file-reporter.js';
 import { safeText, show } from './text.js';
-import type { Reporter, RunMeta, RunSummary } from './types.js';
+import type { RunMeta } from './types.js';
 import { emptyCounts } from './types.js';
 
 export function esc(s: string): string {
@@ -22,37 +22,18 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em;margin:.3em 0}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em;margin:.3em 0} dt{color:#57606a}
 .verdict{font-size:1.2em;font-weight:bold}`;
 
-export class HtmlReporter implements Reporter {
-  private meta: RunMeta | undefined;
+export class HtmlReporter extends FileReporter {
   private readonly nodes = new Map<string, { node: NodeSpec; identity: NodeIdentity; results: Result[] }>();
-  private summary: RunSummary | undefined;
-  private readonly file: AtomicFile;
 
-  constructor(path: string) {
-    this.file = new AtomicFile(path, (final) => this.render(final));
-  }
-
-  onRunStart(meta: RunMeta): void {
+  /** No page before the first result (unlike the other formats). */
+  override onRunStart(meta: RunMeta): void {
     this.meta = meta;
   }
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
     this.nodes.set(node.name, { node, identity, results: [] });
   }
-  onResult(r: Result): void {
+  protected collect(r: Result): void {
     this.nodes.get(r.node)?.results.push(r);
-    this.file.soon();
-  }
-  onNodeEnd(): void {
-    this.file.soon();
-  }
-  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
-  flush(): void {
-    this.file.write(false);
-  }
-
-  async onRunEnd(summary: RunSummary): Promise<void> {
-    this.summary = summary;
-    this.file.write(true);
   }
 
   render(final: boolean): string {

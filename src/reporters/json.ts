@@ -1,7 +1,7 @@
 // JSON evidence for auditors and tooling; its shape is published in schemas/evidence.schema.json.
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
-import { AtomicFile } from './atomic.js';
-import type { NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
+import { FileReporter } from './file-reporter.js';
+import type { NodeStats } from './types.js';
 import { emptyCounts } from './types.js';
 
 export const EVIDENCE_SCHEMA_VERSION = 1;
@@ -18,23 +18,20 @@ interface NodeEntry {
   stats?: NodeStats;
 }
 
-export class JsonReporter implements Reporter {
-  private meta: RunMeta | undefined;
+export class JsonReporter extends FileReporter {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly results: Result[] = [];
   private readonly warnings: string[] = [];
-  private summary: RunSummary | undefined;
-  private readonly file: AtomicFile;
 
   constructor(path: string, private readonly clock: () => Date = () => new Date()) {
-    // BigInt (e.g. a pg int8) has no JSON form: write it as a decimal string rather than fail.
-    this.file = new AtomicFile(path, (final) => JSON.stringify(this.document(final), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+    super(path);
   }
 
-  onRunStart(meta: RunMeta): void {
-    this.meta = meta;
-    this.file.write(false);
+  render(final: boolean): string {
+    // BigInt (e.g. a pg int8) has no JSON form: write it as a decimal string rather than fail.
+    return JSON.stringify(this.document(final), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
   }
+
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
     this.nodes.set(node.name, {
       name: node.name,
@@ -46,29 +43,19 @@ export class JsonReporter implements Reporter {
       startedAt: this.clock().toISOString(),
     });
   }
-  onResult(r: Result): void {
+  protected collect(r: Result): void {
     this.results.push(r);
-    this.file.soon();
   }
-  onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
+  override onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const e = this.nodes.get(node.name);
     if (e) {
       e.finishedAt = this.clock().toISOString();
       if (stats) e.stats = stats;
     }
-    this.file.soon();
+    super.onNodeEnd(node, stats);
   }
   onWarning(message: string): void {
     this.warnings.push(message);
-  }
-  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
-  flush(): void {
-    this.file.write(false);
-  }
-
-  async onRunEnd(summary: RunSummary): Promise<void> {
-    this.summary = summary;
-    this.file.write(true);
   }
 
   document(final: boolean): object {

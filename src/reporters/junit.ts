@@ -5,9 +5,9 @@
 // section, so node output containing two of them produced broken XML. Twenty lines of writer are
 // easier to keep correct than a post-processor around it.
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
-import { AtomicFile } from './atomic.js';
+import { FileReporter } from './file-reporter.js';
 import { safeText, show } from './text.js';
-import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
+import type { Counts, NodeStats } from './types.js';
 import { emptyCounts } from './types.js';
 
 function attr(s: string): string {
@@ -64,44 +64,27 @@ interface SuiteState {
   results: Result[];
 }
 
-export class JunitReporter implements Reporter {
-  private meta: RunMeta | undefined;
+export class JunitReporter extends FileReporter {
   private readonly nodes = new Map<string, SuiteState>();
-  private readonly file: AtomicFile;
-  private summary: RunSummary | undefined;
 
   constructor(path: string, private readonly clock: () => Date = () => new Date()) {
-    this.file = new AtomicFile(path, (final) => this.render(final));
+    super(path);
   }
 
-  onRunStart(meta: RunMeta): void {
-    this.meta = meta;
-    this.file.write(false);
-  }
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
     const now = this.clock();
     this.nodes.set(node.name, { node, identity, timestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), startMs: now.getTime(), results: [] });
   }
-  onResult(r: Result): void {
+  protected collect(r: Result): void {
     this.nodes.get(r.node)?.results.push(r);
-    this.file.soon();
   }
-  onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
+  override onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     const s = this.nodes.get(node.name);
     if (s) {
       s.endMs = this.clock().getTime();
       s.stats = stats;
     }
-    this.file.soon();
-  }
-  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
-  flush(): void {
-    this.file.write(false);
-  }
-
-  async onRunEnd(summary: RunSummary): Promise<void> {
-    this.summary = summary;
-    this.file.write(true);
+    super.onNodeEnd(node, stats);
   }
 
   render(final: boolean): string {

@@ -3,9 +3,8 @@
 // accepted failure). A run with no checks is `not ok`: silence must never read as success.
 import { stringify } from 'yaml';
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
-import { AtomicFile } from './atomic.js';
+import { FileReporter } from './file-reporter.js';
 import { safeText } from './text.js';
-import type { Reporter, RunMeta, RunSummary } from './types.js';
 
 /** One-line TAP description: no newlines, `#` and `\` escaped so they cannot start a directive. */
 function description(s: string): string {
@@ -29,40 +28,16 @@ function sanitiseDeep(v: unknown): unknown {
   return v;
 }
 
-export class TapReporter implements Reporter {
-  private meta: RunMeta | undefined;
+export class TapReporter extends FileReporter {
   private readonly results: Result[] = [];
   private readonly comments: string[] = [];
-  private summary: RunSummary | undefined;
-  private readonly file: AtomicFile;
 
-  constructor(path: string) {
-    this.file = new AtomicFile(path, (final) => this.render(final));
-  }
-
-  onRunStart(meta: RunMeta): void {
-    this.meta = meta;
-    this.file.write(false);
-  }
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {
     const parts = [id.hostname && `hostname ${id.hostname}`, id.os, id.nixosVersion && `NixOS ${id.nixosVersion}`, id.currentSystem].filter(Boolean);
     this.comments.push(`node ${node.name}${parts.length ? `: ${parts.join(', ')}` : ''}`);
   }
-  onResult(r: Result): void {
+  protected collect(r: Result): void {
     this.results.push(r);
-    this.file.soon();
-  }
-  onNodeEnd(): void {
-    this.file.soon();
-  }
-  /** Write the partial report now (what the interval timer does), e.g. before a risky step. */
-  flush(): void {
-    this.file.write(false);
-  }
-
-  async onRunEnd(summary: RunSummary): Promise<void> {
-    this.summary = summary;
-    this.file.write(true);
   }
 
   render(final: boolean): string {
