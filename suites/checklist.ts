@@ -193,7 +193,7 @@ export function evaluate(f: ChecklistFacts, e: ChecklistExpect): Outcome[] {
     if (err) out.push({ ...base, subject: c.path, status: 'error', severity: 'high', message: err.reason, evidence: { source } });
     else if (!cert || f.now === null) out.push({ ...base, subject: c.path, status: 'error', severity: 'high', message: f.now === null ? 'node clock unreadable' : 'certificate not gathered', evidence: { source } });
     else {
-      const days = Math.floor((Date.parse(cert.notAfter) / 1000 - f.now) / 86400);
+      const days = Math.trunc((Date.parse(cert.notAfter) / 1000 - f.now) / 86400);
       const ev = { source, expected: `more than ${c.renewBeforeDays} days left (renewal window)`, observed: { notAfter: cert.notAfter, daysLeft: days, subject: cert.subject } };
       if (days < 0) out.push({ ...base, subject: c.path, status: 'fail', severity: 'high', message: `expired ${-days} day(s) ago: nothing renewed it`, evidence: ev });
       else if (days <= c.renewBeforeDays) out.push({ ...base, subject: c.path, status: 'fail', severity: 'high', message: `${days} day(s) left, inside the ${c.renewBeforeDays}-day renewal window, and nothing renews a self-managed certificate`, evidence: ev });

@@ -186,7 +186,7 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
     { expected: 'notBefore in the past', observed: clockEv });
 
   const min = e.minDaysLeft ?? DEFAULT_DAYS;
-  const left = clocks.map(([n, t]) => [n, Math.floor((notAfter - t) / DAY)] as [string, number]);
+  const left = clocks.map(([n, t]) => [n, Math.trunc((notAfter - t) / DAY)] as [string, number]);
   const short = left.filter(([, d]) => d < min);
   push('tls.min-days-left', ids[5][1], 'medium', short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
     `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}; minimum ${min}${noNodeClock}`,
