@@ -69,7 +69,8 @@ export interface UnitProps {
 }
 
 export interface CanaryResult {
-  mode: 'systemd' | 'wrapper';
+  /** How the canary archive was made: always our own `create` through the job's wrapper. */
+  mode: 'wrapper';
   /** Exit code of `systemctl start --wait` or of `borg create` (124: timed out). */
   jobRc: number;
   archive: string;
@@ -394,17 +395,21 @@ async function gatherMutating(ctx: SuiteContext, e: BackupExpect, facts: BackupF
   const leftovers: string[] = [];
   const paths = facts.expectedPaths.ok ? facts.expectedPaths.value : [];
   const canaryBase = e.canaryPath ?? paths[0];
-  const systemd = 'ok' in facts.units && (facts.units.ok || !('skipped' in facts.units));
   if (!facts.list.ok) facts.canary = fail(`cannot run: ${facts.list.reason}`, facts.list.source);
   else if (!canaryBase) facts.canary = fail('no backed-up path to put the canary in (set backup.paths or backup.canaryPath)', 'expectation');
   else {
     const t = budget.cmdSec(30_000);
-    const script = canaryScript({ wrapper: facts.wrapper, job: facts.job, base: canaryBase, paths, runId, timeoutSec: t, systemd });
-    const src = systemd ? `systemctl start --wait borgbackup-job-${facts.job}` : `${facts.wrapper} create ::${CANARY_PREFIX}${runId}`;
+    // Always our own `create ::leafcert-canary-RUN` through the job's wrapper (same repo, passphrase
+    // and paths as the job), never `systemctl start borgbackup-job-NAME`: the real job also prunes,
+    // so its extra archive can push a genuine one out of the retention window, and deleting the
+    // job's archive afterwards would then lose that backup. The unit itself is judged read-only
+    // (backup.units: unit, timer, last result).
+    const script = canaryScript({ wrapper: facts.wrapper, base: canaryBase, paths, runId, timeoutSec: t });
+    const src = `${facts.wrapper} create ::${CANARY_PREFIX}${runId}`;
     try {
       ctx.progress('canary round trip');
       const r = await run(host, script, t * 3000 + 15_000);
-      facts.canary = { ok: true, value: parseCanary(r.stdout, r.stderr, systemd), source: src, excerpt: r.stdout.slice(0, 600) };
+      facts.canary = { ok: true, value: parseCanary(r.stdout, r.stderr), source: src, excerpt: r.stdout.slice(0, 600) };
     } catch (err) {
       facts.canary = fail(reasonOf(err), src);
     } finally {
@@ -438,7 +443,7 @@ async function gatherMutating(ctx: SuiteContext, e: BackupExpect, facts: BackupF
   facts.leftovers = leftovers;
 }
 
-export function canaryScript(o: { wrapper: string; job: string; base: string; paths: string[]; runId: string; timeoutSec: number; systemd: boolean }): string {
+export function canaryScript(o: { wrapper: string; base: string; paths: string[]; runId: string; timeoutSec: number }): string {
   const scratch = `${o.base.replace(/\/+$/, '')}/.leafcert-canary-${o.runId}`;
   const rel = `${scratch.replace(/^\/+/, '')}/canary`;
   const archive = `${CANARY_PREFIX}${o.runId}`;
@@ -453,22 +458,14 @@ export function canaryScript(o: { wrapper: string; job: string; base: string; pa
     `[ -d ${shq(o.base)} ] || { echo "ERR\tcanary base ${o.base} is not a directory"; exit 0; }`,
     `mkdir "$S" || { echo "ERR\tcannot create $S"; exit 0; }`,
     `head -c 4096 /dev/urandom > "$S/canary" && printf 'WROTE\\t%s\\n' "$(sha256sum < "$S/canary" | cut -d' ' -f1)"`,
-    ...(o.systemd
-      ? [
-          // The job names its own archive: the new one is whatever was not there before.
-          `before=$(${b('list --short')} 2>/dev/null) || { echo "ERR\tborg list failed before the job"; exit 0; }`,
-          `timeout -k 5 ${o.timeoutSec} systemctl start --wait borgbackup-job-${o.job}.service; printf 'JOB\\t%s\\n' $?`,
-          `after=$(${b('list --short')} 2>/dev/null)`,
-          `NEW=$(printf '%s\\n' "$after" | grep -vxF -e "$(printf '%s\\n' "$before")" | grep -v '^$' | tr '\\n' ' ')`,
-        ]
-      : [`NEW=${shq(archive)}; ${b(`create ::${archive} ${[...new Set([o.base, ...o.paths])].map(shq).join(' ')}`)} >&2; printf 'JOB\\t%s\\n' $?`]),
+    `NEW=${shq(archive)}; ${b(`create ::${archive} ${[...new Set([o.base, ...o.paths])].map(shq).join(' ')}`)} >&2; printf 'JOB\\t%s\\n' $?`,
     `printf 'ARCHIVES\\t%s\\n' "$NEW"`,
     `d=$(mktemp -d /tmp/leafcert-canary-${o.runId}.XXXXXX) && cd "$d" || exit 0`,
     `for a in $NEW; do ${b(`extract ::"$a" ${shq(rel)}`)} >&2 && [ -f ${shq(rel)} ] && { printf 'RESTORED\\t%s\\t%s\\n' "$a" "$(sha256sum < ${shq(rel)} | cut -d' ' -f1)"; break; }; done`,
   ].join('\n');
 }
 
-export function parseCanary(stdout: string, stderr: string, systemd: boolean): CanaryResult {
+export function parseCanary(stdout: string, stderr: string): CanaryResult {
   const get = (k: string) => new RegExp(`^${k}\\t(.*)$`, 'm').exec(stdout)?.[1];
   const err = get('ERR');
   if (err) throw new Error(err);
@@ -480,7 +477,7 @@ export function parseCanary(stdout: string, stderr: string, systemd: boolean): C
   if (job === undefined) throw new Error(`the canary script stopped before the job ran: ${stderr.trim().split('\n').at(-1) ?? ''}`);
   return {
     jobRc: Number(job),
-    mode: systemd ? 'systemd' : 'wrapper',
+    mode: 'wrapper',
     archive: restored?.[0] ?? archives,
     written: get('WROTE') ?? null,
     restored: restored?.[1] ?? null,
@@ -734,8 +731,8 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
       const c = f.canary.value;
       const canaryLeft = left.filter((l) => /canary/.test(l));
       const ev = { source: f.canary.source, expected: { sha256: c.written, cleanedUp: true }, observed: { archive: c.archive, restoredSha256: c.restored, mode: c.mode, leftovers: canaryLeft }, excerpt: c.log.slice(0, 600) };
-      if (c.jobRc === 124 || c.jobRc === 137) out.push(outcome(id, title, subject, 'high', 'error', `the ${c.mode === 'systemd' ? 'backup job' : 'borg create'} did not finish within the timeout`, ev));
-      else if (c.jobRc !== 0) out.push(outcome(id, title, subject, 'high', 'fail', `the ${c.mode === 'systemd' ? `backup job borgbackup-job-${job}` : 'borg create'} failed (rc ${c.jobRc}): ${c.log.split('\n').filter((l) => l.trim()).at(-1) ?? ''}`.slice(0, 300), ev));
+      if (c.jobRc === 124 || c.jobRc === 137) out.push(outcome(id, title, subject, 'high', 'error', 'borg create did not finish within the timeout', ev));
+      else if (c.jobRc !== 0) out.push(outcome(id, title, subject, 'high', 'fail', `borg create failed (rc ${c.jobRc}): ${c.log.split('\n').filter((l) => l.trim()).at(-1) ?? ''}`.slice(0, 300), ev));
       else if (!c.written) out.push(outcome(id, title, subject, 'high', 'error', 'the canary file could not be written', ev));
       else if (!c.restored) out.push(outcome(id, title, subject, 'high', 'fail', `the canary was not found in the new archive ${c.archive || '(none created)'}`, ev));
       else if (c.restored !== c.written) out.push(outcome(id, title, subject, 'high', 'fail', 'the restored canary differs from the one written', ev));
