@@ -97,6 +97,8 @@ export interface BackupFacts {
   /** PID 1's name; units are only meaningful under systemd. */
   pid1: string;
   units: Step<UnitProps[]> | { ok: false; skipped: string; source: string };
+  /** The job's service was active/activating when we looked: nothing touched the repository. */
+  jobRunning?: { state: string; source: string };
   list: Step<BorgList>;
   /** Newest archive that is neither `.failed` nor one of ours. */
   newest?: BorgArchive;
@@ -205,21 +207,26 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
   // Round trip 1: clock, units, wrapper, archive list.
   const t1 = budget.cmdSec();
   const units = [`borgbackup-job-${job}.service`, `borgbackup-job-${job}.timer`, `borgbackup-${job}.service`];
+  const jobUnit = `borgbackup-job-${job}.service`;
   const script1 = [
     'E=$(mktemp) || exit 97',
     `trap 'rm -f "$E"' EXIT`,
+    // Read-only borg commands still take the repository lock; a scheduled job starting meanwhile
+    // would wait for it and may fail. While the job runs we leave the repository alone.
+    `J=$([ -d /run/systemd/system ] && systemctl is-active ${shq(jobUnit)} 2>/dev/null)`,
+    section('job-state', 'echo "${J:-none}"'),
     section('clock', 'date +%s; date +%z'),
     section('pid1', 'cat /proc/1/comm'),
     section('units', `if [ -d /run/systemd/system ]; then systemctl show --no-pager -p Id,LoadState,ActiveState,Result,UnitFileState,LastTriggerUSec ${units.join(' ')}; else echo "no systemd (PID 1 is $(cat /proc/1/comm))"; exit 3; fi`),
     section('wrapper', `command -v ${shq(wrapper)}`),
-    section('list', `${borgCmd(wrapper, t1, 'list --json')} 2>"$E"`),
+    section('list', `case "$J" in active|activating|deactivating|reloading) echo "job running: $J"; exit 4;; esac; ${borgCmd(wrapper, t1, 'list --json')} 2>"$E"`),
     section('list-err', 'cat "$E"'),
   ].join('\n');
   let out1: Map<string, { text: string; rc: number }>;
   try {
     ctx.progress(`listing archives of ${wrapper}`);
     const r = await run(host, script1, t1 * 1000 + 10_000);
-    out1 = splitSections(r.stdout, `backup probe on ${host.name}`, ['clock', 'pid1', 'units', 'wrapper', 'list', 'list-err']);
+    out1 = splitSections(r.stdout, `backup probe on ${host.name}`, ['job-state', 'clock', 'pid1', 'units', 'wrapper', 'list', 'list-err']);
   } catch (err) {
     const reason = err instanceof TransportError && err.kind === 'timeout' ? `listing archives timed out: ${reasonOf(err)}` : reasonOf(err);
     facts.list = fail(reason, `${wrapper} list --json`);
@@ -241,6 +248,12 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       : fail(`systemctl show failed (rc ${u.rc}): ${u.text.slice(0, 200)}`, 'systemctl show', u.text);
 
   const listSrc = `${wrapper} list --json`;
+  const jobState = out1.get('job-state')!.text.trim();
+  if (/^(active|activating|deactivating|reloading)$/.test(jobState)) {
+    facts.jobRunning = { state: jobState, source: `systemctl is-active ${jobUnit}` };
+    facts.list = fail(`not read: ${jobUnit} is ${jobState}`, listSrc);
+    return facts;
+  }
   const w = out1.get('wrapper')!;
   const l = out1.get('list')!;
   const lErr = out1.get('list-err')!.text;
@@ -586,7 +599,21 @@ function fmtAge(sec: number): string {
   return h >= 48 ? `${Math.floor(h / 24)}d ${h % 24}h` : `${h}h ${m}m`;
 }
 
+/** Checks that need the repository (its lock): skipped while the job runs. */
+const REPO_CHECKS = new Set(['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample', 'backup.canary-roundtrip']);
+export const JOB_RUNNING_REASON = 'the backup job is running now; certification does not compete for the repository lock — rerun after it ends';
+
 export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allowMutating: boolean } }): Outcome[] {
+  const all = evaluateFacts(f, e, ctx);
+  const running = f.jobRunning;
+  if (!running) return all;
+  // Keep a skip the expectation asked for; everything else that needs the repository is skipped, never passed.
+  return all.map((o) => REPO_CHECKS.has(o.id) && !(o.status === 'skipped' && /expectation|--allow-mutating/.test(o.evidence.source ?? ''))
+    ? { ...o, status: 'skipped' as const, message: `${JOB_RUNNING_REASON} (${running.source}: ${running.state})`, evidence: { ...o.evidence, source: running.source, observed: running.state } }
+    : o);
+}
+
+function evaluateFacts(f: BackupFacts, e: BackupExpect, ctx: { options: { allowMutating: boolean } }): Outcome[] {
   const out: Outcome[] = [];
   const job = f.job;
   const repo = f.list.ok ? f.list.value.repository.location : `${f.wrapper}'s repository`;

@@ -278,6 +278,29 @@ describe('backup gather on a local borg repository', () => {
     expect(restoreDirs().filter((n) => !before.includes(n))).toEqual([]);
   });
 
+  it('leaves the repository alone while the job runs (systemctl is-active says active): repo checks skipped, never pass', async () => {
+    const marker = join(dir, 'busy-touched');
+    writeFileSync(join(dir, 'bin', 'borg-job-busy'), `#!/bin/sh\ntouch ${marker}\nexport BORG_REPO=${dir}/repo BORG_PASSCOMMAND="cat ${dir}/pass"\nexec borg "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'bin', 'systemctl'), '#!/bin/sh\ncase "$1" in is-active) echo active; exit 0;; *) exit 1;; esac\n', { mode: 0o755 });
+    // A host "with systemd": the probe's systemd test succeeds, the fake systemctl answers.
+    const sysHost = Object.create(host) as LocalHost;
+    sysHost.exec = (cmd, o) => host.exec(cmd.replaceAll('[ -d /run/systemd/system ]', 'true'), o);
+    try {
+      const e: BackupExpect = { job: 'busy', maxAge: '1h', paths: [`${dir}/data`], check: true };
+      const f = await backupSuite.gather({ ...ctx(), host: sysHost }, e);
+      expect(f.jobRunning?.state).toBe('active');
+      const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() });
+      for (const id of ['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample']) {
+        expect(by(os, id).status, id).toBe('skipped');
+        expect(by(os, id).message, id).toMatch(/backup job is running now.*repository lock/);
+      }
+      expect(os.some((o) => o.status === 'pass' && o.id !== 'backup.units')).toBe(false);
+      expect(execSync(`test -e ${marker} && echo touched || echo untouched`, { encoding: 'utf8' }).trim()).toBe('untouched');
+    } finally {
+      rmSync(join(dir, 'bin', 'systemctl'), { force: true });
+    }
+  });
+
   it('fails the restore when a live file differs from the archive although it is older than it', async () => {
     const f0 = join(dir, 'data', 'f0.txt');
     const before = readFileSync(f0);

@@ -179,6 +179,36 @@ describe('light lab node', () => {
     expect(JSON.parse(d.stdout).inventory).toBe(lab.inventory);
   });
 
+  it('status and up see a service down and an applied fault; up refuses to reuse such a lab', async () => {
+    const state = lab.info.state;
+    const st = (args: string[] = []) => runCli(['lab', 'status', '--state', state, ...args]);
+    expect((await st()).code).toBe(0);
+    await lab.exec(node.name, 'kill $(cat /run/nginx.pid); for i in $(seq 50); do ss -ltnH | grep -q ":443 " || break; sleep 0.1; done');
+    const s1 = await st(['--json']);
+    expect(s1.code).toBe(1);
+    expect(JSON.parse(s1.stdout).nodes[0].services['nginx-https']).toBe(false);
+    const u1 = await runCli(['lab', 'up', '--nodes', '2', '--flavour', 'light', '--state', state]);
+    expect(u1.code).toBe(2);
+    expect(u1.stdout).not.toContain('reused');
+    expect(u1.stderr).toContain('leaf-1: nginx-http down; nginx-https down');
+    expect(u1.stderr).toContain('lab down');
+    await lab.exec(node.name, 'nginx -c /etc/nginx/nginx.conf; for i in $(seq 50); do ss -ltnH | grep -q ":443 " && break; sleep 0.1; done');
+    expect((await st()).code).toBe(0);
+    await lab.fault('leaf-2', 'firewall-extra-port');
+    const u2 = await runCli(['lab', 'up', '--nodes', '2', '--flavour', 'light', '--state', state]);
+    expect(u2.code).toBe(2);
+    expect(u2.stderr).toContain('leaf-2: fault firewall-extra-port applied');
+    expect(u2.stderr).toContain('leafcert lab heal leaf-2');
+    expect((await st()).stdout).toContain('faults: firewall-extra-port');
+    await lab.heal('leaf-2');
+    const u3 = await runCli(['lab', 'up', '--nodes', '2', '--flavour', 'light', '--state', state]);
+    expect(u3.code).toBe(0);
+    expect(u3.stdout).toContain('reused');
+    const none = await runCli(['lab', 'status', '--json', '--state', `${state}-absent`]);
+    expect(none.code).toBe(2);
+    expect(JSON.parse(none.stdout)).toMatchObject({ exists: false });
+  });
+
   it('down leaves no namespace, process, mount, link or state behind', async () => {
     const id = lab.info.nodes[0]!.netns.split('-')[1]!;
     await lab.down();

@@ -1,7 +1,8 @@
 // `leafcert lab up|down|status|faults|fault|heal`: the emulated leaf nodes (issue 2).
 import type { Command } from 'commander';
 import { LabError } from './proc.js';
-import { up, down, status } from './lab.js';
+import { resolve } from 'node:path';
+import { up, down, status, problems } from './lab.js';
 import { applyFault, healFaults, listFaults } from './faults/run.js';
 
 const DEFAULT_STATE = './.lab';
@@ -55,16 +56,24 @@ export function registerLab(program: Command): void {
     .option('--json', 'JSON output (includes the inventory path)')
     .action((o: { state: string; json?: boolean }) => guarded(async () => {
       requireRoot();
-      const s = await status(o.state);
+      let s: Awaited<ReturnType<typeof status>>;
+      try {
+        s = await status(o.state);
+      } catch (e) {
+        // JSON consumers get an object to read even when there is no lab; the message still goes to stderr.
+        if (o.json && e instanceof LabError && e.exitCode === 2) say(JSON.stringify({ state: resolve(o.state), exists: false }));
+        throw e;
+      }
+      const down = s.nodes.some((n) => problems(n).some((p) => !p.startsWith('fault ')));
+      if (down) process.exitCode = 1;
       if (o.json) return say(JSON.stringify(s, null, 2));
       say(`lab ${s.state}  inventory ${s.inventory}`);
       for (const n of s.nodes) {
         const svc = Object.entries(n.services).map(([k, v]) => `${k}:${v ? 'up' : 'DOWN'}`).join(' ');
-        say(`${n.name.padEnd(9)} ${n.address.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${svc}`);
+        say(`${n.name.padEnd(9)} ${n.address.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${svc}${n.faults.length ? `  faults: ${n.faults.join(', ')}` : ''}`);
         for (const [c, cs] of Object.entries(n.containers))
           say(`  ${c.padEnd(20)} ${cs.up ? 'up  ' : 'DOWN'} ${Object.entries(cs.ports).map(([p, v]) => `${p}:${v ? 'listening' : 'CLOSED'}`).join(' ')}`);
       }
-      if (s.nodes.some((n) => !n.up)) process.exitCode = 1;
     }));
 
   lab.command('faults')

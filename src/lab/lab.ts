@@ -186,8 +186,17 @@ export async function up(o: UpOptions): Promise<LabInfo> {
     const dead = existing.info.nodes.filter((n) => !alive(n.initPid));
     const same = existing.info.nodes.length === o.nodes && existing.flavour === o.flavour && existing.firewall === o.firewall;
     if (!dead.length && same) {
-      log(`lab already up in ${state}: ${describe(existing)} (reused)`);
-      return existing.info;
+      // Reusing a lab with a service down or a fault applied would hand tests a broken "healthy" node.
+      const bad = (await nodeStatuses(existing)).map((n) => ({ n, p: problems(n) })).filter((x) => x.p.length);
+      if (!bad.length) {
+        log(`lab already up in ${state}: ${describe(existing)} (reused)`);
+        return existing.info;
+      }
+      const healable = bad.filter((x) => x.n.faults.length).map((x) => `\`leafcert lab heal ${x.n.name} --state ${o.state}\``);
+      throw new LabError(`the lab in ${state} is up but not healthy, refusing to reuse it: ` +
+        bad.map((x) => `${x.n.name}: ${x.p.join('; ')}`).join('; ') +
+        `. Fix: ${healable.length ? `${healable.join(', ')} (for the faults), or ` : ''}` +
+        `\`leafcert lab down --state ${o.state}\` then \`leafcert lab up\` again.`, 2);
     }
     throw new LabError(`a lab is already in ${state}: ${describe(existing)}` +
       (dead.length ? `; not running: ${dead.map((n) => n.name).join(', ')}` : '') +
@@ -290,14 +299,35 @@ export interface NodeStatus {
   up: boolean;
   services: Record<string, boolean>;
   containers: Record<string, { up: boolean; ports: Record<string, boolean> }>;
+  /** Faults recorded as applied on the node (`lab fault`, not yet healed). */
+  faults: string[];
 }
 
-export async function status(stateArg: string): Promise<{ state: string; inventory: string; nodes: NodeStatus[] }> {
-  const state = resolve(stateArg);
-  const s = readState(state);
-  if (!s) throw new LabError(`no lab in ${state}${journal(state).length ? ' (a half-built one: run lab down)' : ''}`, 2);
-  const nodes = await pool(s.info.nodes, 8, async (n): Promise<NodeStatus> => {
-    const st: NodeStatus = { name: n.name, address: n.address, up: alive(n.initPid), services: {}, containers: {} };
+/** What is wrong with a node, one phrase each (empty = healthy, no fault applied). */
+export function problems(n: NodeStatus): string[] {
+  if (!n.up) return ['node init not running'];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(n.services)) if (!v) out.push(`${k} down`);
+  for (const [c, cs] of Object.entries(n.containers)) {
+    if (!cs.up) out.push(`container ${c} down`);
+    else for (const [p, v] of Object.entries(cs.ports)) if (!v) out.push(`container ${c} port ${p} not listening`);
+  }
+  for (const f of n.faults) out.push(`fault ${f} applied`);
+  return out;
+}
+
+function recordedFaults(n: LabNodeInfo): string[] {
+  const f = join(n.nodeDir, 'faults.json');
+  try {
+    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as string[]) : [];
+  } catch {
+    return ['(unreadable faults.json)'];
+  }
+}
+
+async function nodeStatuses(s: LabState): Promise<NodeStatus[]> {
+  return pool(s.info.nodes, 8, async (n): Promise<NodeStatus> => {
+    const st: NodeStatus = { name: n.name, address: n.address, up: alive(n.initPid), services: {}, containers: {}, faults: recordedFaults(n) };
     if (!st.up) return st;
     const r = await nodeSh(n.initPid, 'ss -ltnH', { timeoutMs: 10_000 });
     const listening = new Set([...r.stdout.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1])));
@@ -315,5 +345,11 @@ export async function status(stateArg: string): Promise<{ state: string; invento
     }
     return st;
   });
-  return { state, inventory: s.info.inventory, nodes };
+}
+
+export async function status(stateArg: string): Promise<{ state: string; inventory: string; nodes: NodeStatus[] }> {
+  const state = resolve(stateArg);
+  const s = readState(state);
+  if (!s) throw new LabError(`no lab in ${state}${journal(state).length ? ' (a half-built one: run lab down)' : ''}`, 2);
+  return { state, inventory: s.info.inventory, nodes: await nodeStatuses(s) };
 }
