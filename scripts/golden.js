@@ -86,7 +86,8 @@ function walk(v, k = '') {
     const items = v.map((x) => walk(x, k));
     return items.every((x) => typeof x !== 'object' || x === null) || k === 'observed' || k === 'expected' ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : items;
   }
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([kk, x]) => [kk, walk(x, kk)]));
+  // Key order carries no meaning in JSON: sorted, so building an object differently is no change.
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([kk, x]) => [kk, walk(x, kk)]));
   if (typeof v === 'number' && VARYING_NUMBER.test(k)) return '<n>';
   return v;
 }
