@@ -1,21 +1,23 @@
 // leafcert's command line. Every failure ends as one plain line on stderr and an exit code:
 // 0 certified, 1 a check failed, 2 invalid invocation/inventory (nothing ran), 3 incomplete
 // (a node or check could not be checked). See docs/cli.md.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { InventoryError } from './inventory/errors.js';
+import { formatProblem, InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
 import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
+import { installSignalHandlers, interruptedBy, signalScope } from './engine/interrupt.js';
 import { ConsoleReporter } from './reporters/console.js';
 import { HtmlReporter } from './reporters/html.js';
 import { JsonReporter } from './reporters/json.js';
 import { JunitReporter } from './reporters/junit.js';
 import { TapReporter } from './reporters/tap.js';
+import { checkReportPath as checkPath, ReportPathError } from './reporters/report-path.js';
 import type { Reporter } from './reporters/types.js';
 import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
 import { parseDuration, UnitError } from './units.js';
+import { printable } from './text.js';
 
 /** Thrown for a bad invocation: printed as one line, exit 2. */
 export class UsageError extends Error {}
@@ -39,18 +41,17 @@ function list(v: string, prev: string[] = []): string[] {
   return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
-/** A report path must be writable before anything runs: failing after an hour of checks helps nobody. */
-function checkReportPath(flag: string, p: string): string {
-  const abs = resolve(p);
-  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} ${p}: is a directory`);
-  let dir = dirname(abs);
-  while (!existsSync(dir)) dir = dirname(dir);
+/**
+ * A report path must be writable before anything runs: failing after an hour of checks helps
+ * nobody. Nothing is created here; a path that can never be written is an invocation error (2).
+ */
+export function checkReportPath(flag: string, p: string): string {
   try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new UsageError(`${flag} ${p}: cannot write in ${dir}`);
+    return checkPath(p);
+  } catch (e) {
+    if (e instanceof ReportPathError) throw new UsageError(`${flag} ${e.message}`);
+    throw e;
   }
-  return abs;
 }
 
 interface RunFlags {
@@ -65,7 +66,7 @@ interface RunFlags {
   allowMutating?: boolean;
 }
 
-async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[]): Promise<number> {
+async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[], signal: AbortSignal): Promise<number> {
   const reportFlags: [string, string | undefined][] = [
     ['--junit', flags.junit],
     ['--tap', flags.tap],
@@ -81,28 +82,19 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   }
 
   const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
+  // A signal that arrived while loading (synchronous work) is delivered here, before any node is
+  // contacted: the run then reports every check as interrupted instead of starting.
+  await new Promise((r) => setImmediate(r));
   const reporters: Reporter[] = [];
   for (const [flag, p] of paths) {
-    if (flag === '--junit') reporters.push(new JunitReporter(p));
-    if (flag === '--tap') reporters.push(new TapReporter(p));
-    if (flag === '--json') reporters.push(new JsonReporter(p));
-    if (flag === '--html') reporters.push(new HtmlReporter(p));
+    if (flag === '--junit') reporters.push(new JunitReporter(p).forFlag(flag));
+    if (flag === '--tap') reporters.push(new TapReporter(p).forFlag(flag));
+    if (flag === '--json') reporters.push(new JsonReporter(p).forFlag(flag));
+    if (flag === '--html') reporters.push(new HtmlReporter(p).forFlag(flag));
   }
   // Last, so its summary can name the digests of the finished report files.
   reporters.push(new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout, digests: true }));
 
-  // First signal: stop and finish the reports (unfinished checks become `error`); second: quit now.
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`leafcert: ${sig} again, exiting without finishing the reports\n`);
-      process.exit(3);
-    }
-    process.stderr.write(`leafcert: ${sig}: stopping, unfinished checks are reported as errors\n`);
-    abort.abort();
-  };
   // Last resort: a bug that escapes the engine (an event emitter's stray 'error', a rejected
   // promise nobody awaited) must not end in a stack trace and exit 1, which CI reads as "a check
   // failed". Keep what the reports hold, marked partial, and say in one line that the run is
@@ -119,14 +111,12 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
         }
       }
     }
-    process.stderr.write(`leafcert: internal error, run stopped: ${msg}; reports are partial (complete=false), exit 3\n`);
+    process.stderr.write(`leafcert: internal error, run stopped: ${printable(msg)}; reports are partial (complete=false), exit 3\n`);
     if (process.env.LEAFCERT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exit(3);
   };
   // `leafcert run ... | head` must not die of EPIPE before the reports are written.
   process.stdout.on('error', () => undefined);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
   try {
@@ -138,7 +128,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
         baseDir: inv.baseDir,
         concurrency: flags.concurrency ?? inv.defaults.concurrency,
         only: flags.only,
-        signal: abort.signal,
+        signal,
         argv,
       },
       reporters,
@@ -146,8 +136,6 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
     );
     return exitCode;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
   }
@@ -188,7 +176,12 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
         'written, nothing was evidenced, or the run was interrupted).',
     )
     .action(async (flags: RunFlags) => {
-      outcome.code = await run(flags, deps, outcome.argv ?? process.argv.slice(2));
+      const scope = signalScope();
+      try {
+        outcome.code = await run(flags, deps, outcome.argv ?? process.argv.slice(2), scope.signal);
+      } finally {
+        scope.release();
+      }
     });
 
   registerLab(program);
@@ -199,25 +192,28 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
 export async function main(argv: string[], deps?: Partial<EngineDeps>): Promise<number> {
   const outcome: { code?: number; argv?: string[] } = { argv: argv.slice(2) };
   const program = buildProgram(deps, outcome);
+  // A signal (already announced on stderr by its handler) makes any outcome 3, start-up included.
+  const code = (c: number) => (interruptedBy() ? 3 : c);
   try {
     await program.parseAsync(argv);
     // `run` reports its code here; other commands (lab, nix) may set process.exitCode.
-    return outcome.code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
+    return code(outcome.code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help / --version exit 0; usage errors (already printed by commander) exit 2.
-      return e.exitCode === 0 ? 0 : 2;
+      return e.exitCode === 0 ? 0 : code(2);
     }
+    // Names and paths come from the inventory and the command line: each line stays one line.
     if (e instanceof InventoryError) {
-      for (const l of e.message.split('\n')) process.stderr.write(`leafcert: ${l}\n`);
-      return 2;
+      for (const p of e.problems) process.stderr.write(`leafcert: ${printable(formatProblem(e.file, p))}\n`);
+      return code(2);
     }
     if (e instanceof UsageError || e instanceof PlanError) {
-      process.stderr.write(`leafcert: ${e.message}\n`);
-      return 2;
+      process.stderr.write(`leafcert: ${printable(e.message)}\n`);
+      return code(2);
     }
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    process.stderr.write(`leafcert: ${msg}\n`);
+    process.stderr.write(`leafcert: ${printable(msg)}\n`);
     if (process.env.LEAFCERT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     return 3;
   }
@@ -225,12 +221,14 @@ export async function main(argv: string[], deps?: Partial<EngineDeps>): Promise<
 
 const isMain = process.argv[1] && /(?:^|[\\/])(?:cli\.js|leafcert(?:\.js)?)$/.test(process.argv[1]);
 if (isMain) {
+  // bin/leafcert.js has installed them already; this covers `node dist/src/cli.js`.
+  installSignalHandlers();
   // Exit explicitly: a node that hung past its timeout may still hold a socket open, and the
   // verdict is already written. stdout/stderr are synchronous for files and pipes on Linux.
   main(process.argv).then(
     (code) => process.exit(code),
     (e) => {
-      process.stderr.write(`leafcert: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`leafcert: ${printable(e instanceof Error ? e.message : String(e))}\n`);
       process.exit(3);
     },
   );

@@ -289,9 +289,16 @@ describe('leafcert CLI: the run cannot end in a silent exit 0 or a stack trace',
   it('a report that cannot be written → exit 3 with one line naming it; the other reports say 3 too', async () => {
     const d = tmp();
     const inv = write(d, 'inv.yaml', 'nodes:\n  - { name: good, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
-    // A regular file where a directory is needed: passes the up-front check, fails at write time.
-    write(d, 'not-a-dir', '');
-    const r = await capture(() => main(['node', 'leafcert', 'run', '-i', inv, '--junit', join(d, 'not-a-dir/junit.xml'), '--json', join(d, 'e.json')], deps()));
+    // The report's directory turns into a regular file during the run: a write-time failure (a file
+    // where a directory is needed on the command line is refused up front, exit 2).
+    mkdirSync(join(d, 'not-a-dir'));
+    const swap = () => {
+      rmSync(join(d, 'not-a-dir'), { recursive: true, force: true });
+      write(d, 'not-a-dir', '');
+    };
+    const r = await capture(() =>
+      main(['node', 'leafcert', 'run', '-i', inv, '--junit', join(d, 'not-a-dir/junit.xml'), '--json', join(d, 'e.json')], { ...deps(), suites: [fakeSuite('alpha', { onGather: swap })] }),
+    );
     expect(r.code).toBe(3);
     expect(r.err).toMatch(new RegExp(`leafcert: .*report ${join(d, 'not-a-dir/junit.xml')} could not be written: (ENOTDIR|EEXIST)`));
     expect(r.out).not.toMatch(/^CERTIFIED/m);

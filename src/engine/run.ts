@@ -13,6 +13,7 @@ import { limiter } from './limit.js';
 import { selected } from './select.js';
 import { applyWaivers } from './waivers.js';
 import { optionPathFor } from './option-paths.js';
+import { printable } from '../text.js';
 
 export interface EngineOptions extends RunOptions {
   concurrency: number;
@@ -361,7 +362,7 @@ export async function runInventory(
     interrupted,
     warnings,
   };
-  for (const w of warnings) if (w.startsWith('a reporter failed')) process.stderr.write(`leafcert: ${w}\n`);
+  for (const w of warnings) if (w.startsWith('a reporter failed')) process.stderr.write(`leafcert: ${printable(w)}\n`);
   // A requested report that cannot be written makes the run incomplete (3): CI gates on the exit
   // code and the JUnit file together. Reports already finished are rewritten with the new code so
   // no file claims a verdict the process did not return.
@@ -373,9 +374,10 @@ export async function runInventory(
       await r.onRunEnd(summary);
       finished_.push(r);
     } catch (e) {
-      const line = reason(e).startsWith('report ') ? reason(e) : `a report could not be written: ${reason(e)}`;
+      // The file reporters' own message names the flag and path (`--junit report PATH could not be written`).
+      const line = /^(--\w+ )?report /.test(reason(e)) ? reason(e) : `a report could not be written: ${reason(e)}`;
       warnings.push(line);
-      process.stderr.write(`leafcert: ${line}\n`);
+      process.stderr.write(`leafcert: ${printable(line)}\n`);
       if (summary.exitCode !== 3) {
         summary.exitCode = exitCode = 3;
         for (const f of finished_) if (isFileReporter(f)) await f.onRunEnd(summary).catch(() => undefined);

@@ -6,6 +6,10 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { InventoryError } from '../inventory/errors.js';
 import type { NodeSpec, Result, Status } from '../types.js';
+import { signalScope } from '../engine/interrupt.js';
+import { checkReportPath, ReportPathError } from '../reporters/report-path.js';
+import type { Reporter, RunSummary } from '../reporters/types.js';
+import { printable } from '../text.js';
 import { loadManifest, ManifestError } from './manifest.js';
 import { planInventory, type PlanNode } from './plan.js';
 import { evaluateManifest } from './policy.js';
@@ -86,7 +90,24 @@ interface CheckFlags {
   json?: string;
 }
 
-export async function checkConfigCommand(file: string, flags: CheckFlags): Promise<number> {
+export async function checkConfigCommand(file: string, flags: CheckFlags, signal?: AbortSignal): Promise<number> {
+  // Report paths first, as `run` does: one that can never be written is an invocation error (2),
+  // found before anything is created (a recursive mkdir under /proc would spin forever).
+  const reportFlags: [string, string | undefined][] = [
+    ['--junit', flags.junit],
+    ['--tap', flags.tap],
+    ['--json', flags.json],
+  ];
+  const paths: [string, string][] = [];
+  for (const [flag, p] of reportFlags) {
+    if (p === undefined) continue;
+    try {
+      paths.push([flag, checkReportPath(p)]);
+    } catch (e) {
+      if (e instanceof ReportPathError) return fail([printable(`${flag} ${e.message}`)]);
+      throw e;
+    }
+  }
   let manifest;
   try {
     manifest = loadManifest(file);
@@ -102,13 +123,25 @@ export async function checkConfigCommand(file: string, flags: CheckFlags): Promi
   const { JsonReporter } = await import('../reporters/json.js');
   const { emptyCounts } = await import('../reporters/types.js');
   const { harnessVersion } = await import('../engine/run.js');
-  const reportPaths = [flags.junit, flags.tap, flags.json].filter((p): p is string => !!p).map((p) => resolve(p));
-  const reporters = [
-    new ConsoleReporter({ reportPaths, stream: process.stdout }),
-    ...(flags.junit ? [new JunitReporter(resolve(flags.junit))] : []),
-    ...(flags.tap ? [new TapReporter(resolve(flags.tap))] : []),
-    ...(flags.json ? [new JsonReporter(resolve(flags.json))] : []),
-  ];
+  const reportPaths = paths.map(([, p]) => p);
+  const reporters: Reporter[] = [new ConsoleReporter({ reportPaths, stream: process.stdout })];
+  for (const [flag, p] of paths) {
+    if (flag === '--junit') reporters.push(new JunitReporter(p).forFlag(flag));
+    if (flag === '--tap') reporters.push(new TapReporter(p).forFlag(flag));
+    if (flag === '--json') reporters.push(new JsonReporter(p).forFlag(flag));
+  }
+  // A report that cannot be written is one line naming it and exit 3; the others carry on.
+  const broken = new Map<Reporter, string>();
+  const each = (f: (r: Reporter) => void) => {
+    for (const r of reporters) {
+      if (broken.has(r)) continue;
+      try {
+        f(r);
+      } catch (e) {
+        broken.set(r, e instanceof Error ? e.message : String(e));
+      }
+    }
+  };
   // The manifest stands in for a node: check-config never connects anywhere.
   const node: NodeSpec = {
     name: manifest.host.networking.hostName ?? 'manifest',
@@ -118,22 +151,40 @@ export async function checkConfigCommand(file: string, flags: CheckFlags): Promi
   };
   const started = new Date();
   const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
-  for (const r of reporters) {
+  each((r) => {
     r.onRunStart({ harness: { name: 'leafcert', version: harnessVersion() }, startedAt: started.toISOString(), inventory: { path: abs, sha256 }, argv: process.argv.slice(2), nodes: [node], planned: outcomes.length });
     r.onNodeStart(node, {});
-  }
+  });
   const counts = emptyCounts();
   for (const o of outcomes) {
     const result: Result = { ...o, node: node.name, suite: 'config', startedAt: started.toISOString(), durationMs: 0 };
     counts[o.status as Status]++;
-    for (const r of reporters) r.onResult(result);
+    each((r) => r.onResult(result));
   }
-  const exitCode = counts.fail > 0 ? 1 : counts.error > 0 ? 3 : 0;
-  for (const r of reporters) r.onNodeEnd(node);
+  // Interrupted (SIGINT/SIGTERM) is 3 whatever was found, as for `run`.
+  const interrupted = signal?.aborted ?? false;
+  let exitCode = interrupted ? 3 : counts.fail > 0 ? 1 : counts.error > 0 ? 3 : 0;
+  if (broken.size) exitCode = 3;
+  each((r) => r.onNodeEnd(node));
   const finished = new Date();
-  for (const r of reporters) {
-    await r.onRunEnd({ finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), counts, perNode: { [node.name]: { ...counts } }, exitCode, interrupted: false, warnings: [] });
+  const summary: RunSummary = { finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), counts, perNode: { [node.name]: { ...counts } }, exitCode, interrupted, warnings: [] };
+  // The console last, so its summary shows the final exit code.
+  const done: Reporter[] = [];
+  for (const r of [...reporters.slice(1), reporters[0]]) {
+    if (broken.has(r)) continue;
+    try {
+      await r.onRunEnd(summary);
+      done.push(r);
+    } catch (e) {
+      broken.set(r, e instanceof Error ? e.message : String(e));
+      if (summary.exitCode !== 3) {
+        summary.exitCode = exitCode = 3;
+        // No finished file may claim a verdict the process did not return.
+        for (const f of done) await f.onRunEnd(summary).catch(() => undefined);
+      }
+    }
   }
+  for (const why of broken.values()) process.stderr.write(`leafcert: ${printable(why)}\n`);
   return exitCode;
 }
 
@@ -156,12 +207,17 @@ export function registerNix(program: Command): void {
 
   program
     .command('check-config')
-    .description('Static policy checks on a NixOS manifest: no node needed. Exit 0 pass, 1 a check failed, 2 bad manifest.')
+    .description('Static policy checks on a NixOS manifest: no node needed. Exit 0 pass, 1 a check failed, 2 bad manifest or report path, 3 a report not written or interrupted.')
     .argument('<manifest>', 'manifest JSON from nix/lib/manifest.nix')
     .option('--junit <path>', 'write JUnit XML')
     .option('--tap <path>', 'write TAP 14')
     .option('--json <path>', 'write JSON evidence')
     .action(async (file: string, flags: CheckFlags) => {
-      process.exitCode = await checkConfigCommand(file, flags);
+      const scope = signalScope();
+      try {
+        process.exitCode = await checkConfigCommand(file, flags, scope.signal);
+      } finally {
+        scope.release();
+      }
     });
 }

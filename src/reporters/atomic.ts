@@ -2,13 +2,16 @@
 // version. While the run goes on they are rewritten at most once per interval, and never more
 // often than ten times the last write took: a thousand-node run must not spend its time
 // rewriting a growing file at every node end.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { printable } from '../text.js';
+import { ensureReportDir } from './report-path.js';
 
 export class AtomicFile {
   private timer: NodeJS.Timeout | undefined;
   private lastWriteAt = 0;
   private lastCostMs = 0;
+  /** The option that asked for this file (`--junit`), so the error line names it. */
+  flag?: string;
 
   constructor(
     readonly path: string,
@@ -46,7 +49,8 @@ export class AtomicFile {
     const tmp = `${this.path}.tmp-${process.pid}`;
     const text = this.render(final);
     try {
-      mkdirSync(dirname(this.path), { recursive: true });
+      // Never a recursive mkdir: it spins forever under /proc (see report-path.ts).
+      ensureReportDir(this.path);
       writeFileSync(tmp, text);
       renameSync(tmp, this.path);
     } catch (e) {
@@ -57,7 +61,8 @@ export class AtomicFile {
       }
       // Name the report, not the temp file: this line is what CI shows.
       const err = e as NodeJS.ErrnoException;
-      throw new Error(`report ${this.path} could not be written: ${err.code ? `${err.code} ` : ''}${err.message.replace(/^\w+: /, '')}`);
+      const what = `${this.flag ? `${this.flag} ` : ''}report ${printable(this.path)}`;
+      throw new Error(`${what} could not be written: ${err.code ? `${err.code} ` : ''}${printable(err.message.replace(/^\w+: /, ''))}`);
     }
     this.lastWriteAt = Date.now();
     this.lastCostMs = this.lastWriteAt - t0;

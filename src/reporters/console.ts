@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import { printable } from '../text.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts, NOTHING_EVIDENCED } from './types.js';
@@ -29,6 +30,8 @@ const STATUS_LABEL: Record<string, string> = {
   waived: 'WAIVED',
 };
 
+// Names, ids and paths are printed with control characters escaped (a node named "a\nb" must
+// not print its error over two lines); free text keeps its words, newlines as spaces.
 function line(s: string): string {
   return safeText(s, 2048).replace(/\n/g, ' ');
 }
@@ -97,7 +100,7 @@ export class ConsoleReporter implements Reporter {
     const active = [...this.rows.entries()].filter(([, r]) => r.state === 'running');
     const lines = active.slice(0, 20).map(([name, r]) => {
       const done = Object.values(r.counts).reduce((a, b) => a + b, 0);
-      const text = `  ${name}  ${done} ${done === 1 ? 'check' : 'checks'}${r.counts.fail ? `, ${r.counts.fail} failed` : ''}${r.counts.error ? `, ${r.counts.error} errors` : ''}${r.progress ? `  ${r.progress}` : ''}`;
+      const text = `  ${printable(name)}  ${done} ${done === 1 ? 'check' : 'checks'}${r.counts.fail ? `, ${r.counts.fail} failed` : ''}${r.counts.error ? `, ${r.counts.error} errors` : ''}${r.progress ? `  ${r.progress}` : ''}`;
       return text.slice(0, width - 1);
     });
     if (active.length > 20) lines.push(`  … and ${active.length - 20} more nodes running`);
@@ -109,7 +112,7 @@ export class ConsoleReporter implements Reporter {
     for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting' });
     const n = meta.nodes.length;
     const suites = meta.plannedSuites !== undefined ? `${meta.plannedSuites} suite run${meta.plannedSuites === 1 ? '' : 's'}, ` : '';
-    this.print(`leafcert ${meta.harness.version}: checking ${n} node${n === 1 ? '' : 's'} (${suites}${meta.planned} check ids) from ${meta.inventory.path}`);
+    this.print(`leafcert ${meta.harness.version}: checking ${n} node${n === 1 ? '' : 's'} (${suites}${meta.planned} check ids) from ${printable(meta.inventory.path)}`);
   }
 
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {
@@ -118,7 +121,7 @@ export class ConsoleReporter implements Reporter {
     this.rows.set(node.name, row);
     const ident = [id.hostname, id.nixosVersion ? `NixOS ${id.nixosVersion}` : id.os].filter(Boolean).join(', ');
     if (this.tty) this.redrawSoon();
-    else this.print(`${node.name}: checking${ident ? ` (${line(ident)})` : ''}`);
+    else this.print(`${printable(node.name)}: checking${ident ? ` (${line(ident)})` : ''}`);
   }
 
   private redrawTimer: NodeJS.Timeout | undefined;
@@ -151,7 +154,7 @@ export class ConsoleReporter implements Reporter {
     this.errorGroup = undefined;
     const label = this.paint('33;1', 'ERROR');
     const ids = g.ids.length > 4 ? `${g.ids.slice(0, 4).join(', ')}, … (${g.ids.length} checks)` : g.ids.join(', ');
-    this.print(`${label} ${g.node} ${ids}: ${line(g.message)}\n     source:   ${line(g.source)}`);
+    this.print(`${label} ${printable(g.node)} ${ids}: ${line(g.message)}\n     source:   ${line(g.source)}`);
   }
 
   onResult(r: Result): void {
@@ -164,12 +167,13 @@ export class ConsoleReporter implements Reporter {
     const g = this.errorGroup;
     if (g && !(r.status === 'error' && r.node === g.node && r.message === g.message)) this.flushErrors();
     if (r.status === 'error') {
-      if (this.errorGroup) this.errorGroup.ids.push(r.subject === r.node ? r.id : `${r.id} ${r.subject}`);
-      else this.errorGroup = { node: r.node, message: r.message, source: r.evidence.source, ids: [r.subject === r.node ? r.id : `${r.id} ${r.subject}`] };
+      const id = printable(r.subject === r.node ? r.id : `${r.id} ${r.subject}`);
+      if (this.errorGroup) this.errorGroup.ids.push(id);
+      else this.errorGroup = { node: r.node, message: r.message, source: r.evidence.source, ids: [id] };
       return;
     }
     if (r.status === 'fail') {
-      const lines = [`${this.paint('31;1', 'FAIL')} ${r.node} ${r.id} ${line(r.subject)}: ${line(r.message)}`];
+      const lines = [`${this.paint('31;1', 'FAIL')} ${printable(r.node)} ${printable(r.id)} ${printable(r.subject)}: ${line(r.message)}`];
       if (r.evidence.expected !== undefined) lines.push(`     expected: ${brief(show(r.evidence.expected))}`);
       if (r.evidence.observed !== undefined) lines.push(`     observed: ${brief(show(r.evidence.observed))}`);
       lines.push(`     source:   ${line(r.evidence.source)}`);
@@ -187,7 +191,7 @@ export class ConsoleReporter implements Reporter {
     const bad = row.counts.fail + row.counts.error > 0;
     const mark = bad ? this.paint('31', '✗') : this.paint('32', '✓');
     const how = stats?.transport ? ` (${(stats.durationMs / 1000).toFixed(1)}s, ${stats.roundTrips} round trips)` : '';
-    this.print(`${mark} ${node.name}: ${countsText(row.counts)}${this.paint('2', how)}`);
+    this.print(`${mark} ${printable(node.name)}: ${countsText(row.counts)}${this.paint('2', how)}`);
   }
 
   private readonly warned = new Set<string>();
@@ -219,8 +223,8 @@ export class ConsoleReporter implements Reporter {
     if (unevidenced && !s.interrupted) out.push(`  ${NOTHING_EVIDENCED}`);
     const nodes = Object.entries(s.perNode);
     if (nodes.length > 1) {
-      const width = Math.max(...nodes.map(([n]) => n.length));
-      for (const [n, c] of nodes) out.push(`  ${n.padEnd(width)}  ${countsText(c)}`);
+      const width = Math.max(...nodes.map(([n]) => printable(n).length));
+      for (const [n, c] of nodes) out.push(`  ${printable(n).padEnd(width)}  ${countsText(c)}`);
     }
     if (total === 0) out.push('  no checks ran: the inventory or --only selected nothing');
     if (this.opts.reportPaths?.length) {
@@ -228,8 +232,8 @@ export class ConsoleReporter implements Reporter {
       // whether a report was edited after the run.
       if (this.opts.digests) {
         out.push('reports:');
-        for (const p of this.opts.reportPaths) out.push(`  ${p}  ${digest(p)}`);
-      } else out.push(`reports: ${this.opts.reportPaths.join(', ')}`);
+        for (const p of this.opts.reportPaths) out.push(`  ${printable(p)}  ${digest(p)}`);
+      } else out.push(`reports: ${this.opts.reportPaths.map(printable).join(', ')}`);
     }
     out.push(`exit code ${s.exitCode}`);
     this.out.write(out.join('\n') + '\n');

@@ -20,7 +20,16 @@ export abstract class FileReporter implements Reporter {
   /** Keep the result for render(). */
   protected abstract collect(r: Result): void;
 
-  /** A partial file from the start, so a run killed early still leaves one. */
+  /** The option that asked for this report (`--junit`): a write error names it. */
+  forFlag(flag: string): this {
+    this.file.flag = flag;
+    return this;
+  }
+
+  /**
+   * A partial file from the start, so a run killed early still leaves one, and every format's
+   * partial render says incomplete: a file that looks finished must never be the first one.
+   */
   onRunStart(meta: RunMeta): void {
     this.meta = meta;
     this.file.write(false);

@@ -4,7 +4,6 @@
 import type { NodeIdentity, NodeSpec, Result } from '../types.js';
 import { FileReporter } from './file-reporter.js';
 import { safeText, show } from './text.js';
-import type { RunMeta } from './types.js';
 import { emptyCounts } from './types.js';
 
 export function esc(s: string): string {
@@ -25,10 +24,6 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em;margin:.3em 
 export class HtmlReporter extends FileReporter {
   private readonly nodes = new Map<string, { node: NodeSpec; identity: NodeIdentity; results: Result[] }>();
 
-  /** No page before the first result (unlike the other formats). */
-  override onRunStart(meta: RunMeta): void {
-    this.meta = meta;
-  }
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
     this.nodes.set(node.name, { node, identity, results: [] });
   }
@@ -41,7 +36,8 @@ export class HtmlReporter extends FileReporter {
     const s = this.summary;
     const counts = emptyCounts();
     for (const n of this.nodes.values()) for (const r of n.results) counts[r.status]++;
-    const verdict = !final || !s ? 'IN PROGRESS (partial report)' : s.exitCode === 0 ? 'CERTIFIED' : s.exitCode === 1 ? 'NOT CERTIFIED' : 'INCOMPLETE';
+    // A partial page may be all a killed run leaves: it must not read as a verdict.
+    const verdict = !final || !s ? 'INCOMPLETE: run IN PROGRESS (partial report) or stopped before it finished' : s.exitCode === 0 ? 'CERTIFIED' : s.exitCode === 1 ? 'NOT CERTIFIED' : 'INCOMPLETE';
     const out = [
       '<!DOCTYPE html>',
       '<html lang="en"><head><meta charset="utf-8"><title>leafcert report</title>',

@@ -96,14 +96,42 @@ export class JunitReporter extends FileReporter {
       for (const k of Object.keys(c) as (keyof Counts)[]) total[k] += c[k];
       suites.push(this.renderSuite(s, c, final));
     }
+    // A partial file opens with a suite for the run itself: even the first write, before any
+    // node has started, says complete=false, and its error case keeps a CI that reads only
+    // counts from showing a killed run as an empty green report.
+    if (!final) total.error++;
     const tests = Object.values(total).reduce((a, b) => a + b, 0);
     const time = this.summary ? seconds(this.summary.durationMs) : undefined;
     return [
       '<?xml version="1.0" encoding="UTF-8"?>',
       `<testsuites name="leafcert" tests="${tests}" failures="${total.fail}" errors="${total.error}"${time ? ` time="${time}"` : ''}>`,
+      ...(final ? [] : [this.renderUnfinished()]),
       ...suites,
       '</testsuites>',
       '',
+    ].join('\n');
+  }
+
+  private renderUnfinished(): string {
+    const m = this.meta;
+    const props: [string, string | undefined][] = [
+      ['leafcert.version', m?.harness.version],
+      ['leafcert.complete', 'false'],
+      ['inventory.path', m?.inventory.path],
+      ['inventory.sha256', m?.inventory.sha256 || undefined],
+    ];
+    const message = 'the run has not finished: this report is partial (leafcert.complete=false)';
+    return [
+      `  <testsuite name="leafcert" tests="1" failures="0" errors="1"${m ? ` timestamp="${m.startedAt.replace(/\.\d{3}Z$/, 'Z')}"` : ''}>`,
+      '    <properties>',
+      ...props
+        .filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '')
+        .map(([k, v]) => `      <property name="${attr(k)}" value="${attr(safeText(v, 1024))}"/>`),
+      '    </properties>',
+      '    <testcase classname="leafcert.run" name="run finished" time="0">',
+      `      <error message="${attr(message)}" type="leafcert.incomplete">${cdata(`${message}\nthe final report replaces this one when the run ends; a killed or crashed run leaves it`)}</error>`,
+      '    </testcase>',
+      '  </testsuite>',
     ].join('\n');
   }
 
@@ -112,6 +140,8 @@ export class JunitReporter extends FileReporter {
     const props: [string, string | undefined][] = [
       ['leafcert.version', this.meta?.harness.version],
       ['leafcert.complete', String(final)],
+      // Only on interrupted runs, so a normal report is unchanged.
+      ['leafcert.interrupted', final && this.summary?.interrupted ? 'true' : undefined],
       ['inventory.path', this.meta?.inventory.path],
       ['inventory.sha256', this.meta?.inventory.sha256 || undefined],
       ['node.name', s.node.name],

@@ -1,0 +1,70 @@
+// SIGINT and SIGTERM at any moment of a run, start-up included. The first stops the run: the
+// engine reports every unfinished check as `error` ("interrupted"), finishes the reports and
+// leafcert exits 3. A second exits 3 at once, leaving the last partial reports (complete=false).
+//
+// bin/leafcert.js installs the handlers before the CLI's modules load (a second or more on a busy
+// machine): until then a signal is Node's default death, exit 130 with no report and no word.
+// This module imports nothing, so loading it first is cheap.
+
+let controller = new AbortController();
+let received: NodeJS.Signals | undefined;
+let permanent = false;
+let scoped = 0;
+
+function onSignal(sig: NodeJS.Signals): void {
+  if (received) {
+    process.stderr.write(`leafcert: ${sig} again: exiting now, reports stay partial (complete=false), exit 3\n`);
+    process.exit(3);
+  }
+  received = sig;
+  process.stderr.write(`leafcert: ${sig}: stopping, the run is interrupted: unfinished checks are reported as errors, exit 3\n`);
+  controller.abort();
+}
+
+function listen(): void {
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+function unlisten(): void {
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+}
+
+/** For the leafcert process itself: handlers for its whole life, installed as early as possible. */
+export function installSignalHandlers(): void {
+  if (permanent) return;
+  permanent = true;
+  if (scoped === 0) listen();
+}
+
+/**
+ * The interruption of one command. In the leafcert process this is the process-wide state (a
+ * signal at start-up already counts); in-process callers (tests) get handlers only for the
+ * command's duration and a fresh state each time.
+ */
+export function signalScope(): { signal: AbortSignal; release(): void } {
+  if (permanent) return { signal: controller.signal, release: () => undefined };
+  if (scoped++ === 0) {
+    controller = new AbortController();
+    received = undefined;
+    listen();
+  }
+  let released = false;
+  return {
+    signal: controller.signal,
+    release() {
+      if (released) return;
+      released = true;
+      if (--scoped === 0 && !permanent) {
+        unlisten();
+        received = undefined;
+      }
+    },
+  };
+}
+
+/** The signal that interrupted this command, if any. */
+export function interruptedBy(): NodeJS.Signals | undefined {
+  return received;
+}
