@@ -1,10 +1,13 @@
 // health: HTTP(S) endpoints through the nginx vhosts, from the harness: status, JSON fields (subset),
 // a latency budget, and the http → https redirect.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import type { Evidence, Outcome, Suite, SuiteContext } from '../src/types.js';
 import { parseDuration } from '../src/units.js';
-import { httpProbe, type HttpProbe } from '../src/probes/http.js';
+import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
+import { optionPath, type Manifest } from '../src/nix/manifest.js';
+import { gatherHttp, type HttpFacts } from '../src/probes/http.js';
+
+const CL = ['monitoring'];
 
 export interface HealthExpect {
   url: string;
@@ -47,40 +50,39 @@ export const schema = {
 
 export interface HealthFacts {
   /** `samples`: every whole-request time when the first one was over the latency budget. */
-  probes: (HttpProbe & { caError?: string; samples?: number[] })[];
+  probes: HttpFacts[];
 }
 
-const LATENCY_RETRIES = 2;
+export const CHECKS = defineChecks('health', {
+  status: {
+    title: 'Endpoint answers the expected status', severity: 'high', checklist: CL,
+    description: 'A GET from the harness, to the node\'s address with the URL\'s host as SNI and Host (as a client resolving the name to the node), answers the expected status (default 200).',
+    fix: 'Make the service behind the vhost answer: check its unit (systemctl status) and services.nginx.virtualHosts.<name>.locations.<path>.proxyPass.',
+  },
+  json: {
+    title: 'JSON body has the expected fields', severity: 'high', checklist: CL,
+    description: 'The body is JSON containing the expected fields (a recursive subset; arrays compared whole).',
+    fix: 'Fix the application\'s health handler (or its dependencies, e.g. the database it reports on), or correct `json` in the expectation.',
+  },
+  latency: {
+    title: 'Answers within the latency budget', severity: 'medium', checklist: CL,
+    description: 'The whole request (connect, TLS, body) takes at most maxMs; over budget, two more requests are made and the median of the three is judged.',
+    fix: 'Find what slows the endpoint (upstream service, services.nginx proxy buffering/timeouts, resource limits) or raise maxMs if the budget was wrong.',
+  },
+  redirect: {
+    title: 'Redirects to the expected https URL', severity: 'medium', checklist: CL,
+    description: 'The URL answers a 3xx whose Location has the scheme, host and port of the expected URL and a path under its path (compared as parsed URLs, not as a string prefix).',
+    fix: 'Set services.nginx.virtualHosts.<name>.forceSSL = true (plain HTTP answers with a redirect to https).',
+  },
+});
 
 async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFacts> {
   const probes = await Promise.all(
-    expect.map(async (e) => {
+    expect.map(async (e): Promise<HttpFacts> => {
       const connect = e.connect === undefined || e.connect === ctx.node.name ? ctx.host.address ?? ctx.node.host : e.connect;
       if (!connect) return { url: e.url, connect: '', ok: false, error: 'no address to connect to (no connect and the node has no host)' };
-      let ca: Buffer | undefined;
-      if (e.ca) {
-        const p = resolve(ctx.options.baseDir, e.ca);
-        try {
-          ca = readFileSync(p);
-        } catch (err) {
-          return { url: e.url, connect, ok: false, error: `cannot read CA file ${p}`, caError: `${p}: ${(err as NodeJS.ErrnoException).code}` };
-        }
-      }
       const timeoutMs = e.timeout ? parseDuration(e.timeout) : Math.max(5000, (e.maxMs ?? 0) * 4);
-      const first: HttpProbe & { samples?: number[] } = await httpProbe({ url: e.url, connect, ca, timeoutMs });
-      // Over budget: measure twice more and judge the median, so one stall of a busy harness (many
-      // nodes at once on few cores) is not blamed on the node, while an endpoint that is slow most
-      // of the time still fails (the best of N would let one lucky request pass it). All samples
-      // are evidence.
-      if (e.maxMs !== undefined && first.ok && first.totalMs! > e.maxMs) {
-        first.samples = [first.totalMs!];
-        for (let k = 0; k < LATENCY_RETRIES; k++) {
-          const again = await httpProbe({ url: e.url, connect, ca, timeoutMs });
-          if (!again.ok) break;
-          first.samples.push(again.totalMs!);
-        }
-      }
-      return first;
+      return gatherHttp({ url: e.url, connect, caFile: e.ca ? resolve(ctx.options.baseDir, e.ca) : undefined, timeoutMs, maxMs: e.maxMs });
     }),
   );
   return { probes };
@@ -122,8 +124,6 @@ export function subsetMismatches(want: unknown, actual: unknown, path = '$'): st
   return JSON.stringify(want) === JSON.stringify(actual) ? [] : [`${path}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`];
 }
 
-const CL = ['monitoring'];
-
 function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
   const out: Outcome[] = [];
   list.forEach((e, i) => {
@@ -131,21 +131,16 @@ function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
     const subject = e.url;
     const source = `GET ${e.url} via ${p.connect || '?'} from the harness${e.ca ? ` (trusting only ${e.ca})` : ''}`;
     const bodyExcerpt = p.body?.slice(0, 300);
-    const push = (id: string, title: string, severity: Outcome['severity'], status: Outcome['status'], message: string, ev: Partial<Outcome['evidence']> = {}) =>
-      out.push({ id, title, subject, severity, status, message, checklist: CL, evidence: { source, ...ev } });
-    const wanted: [string, string, Outcome['severity'], boolean][] = [
-      ['health.status', 'Endpoint answers the expected status', 'high', true],
-      ['health.json', 'JSON body has the expected fields', 'high', !!e.json],
-      ['health.latency', 'Answers within the latency budget', 'medium', e.maxMs !== undefined],
-      ['health.redirect', 'Redirects to the expected https URL', 'medium', !!e.redirect],
-    ];
+    const push = (def: CheckDef, status: Outcome['status'], message: string, ev: Partial<Evidence> = {}) =>
+      out.push(outcome(def, subject, status, message, { source, ...ev }));
+    const wanted: [CheckDef, boolean][] = [[CHECKS.status, true], [CHECKS.json, !!e.json], [CHECKS.latency, e.maxMs !== undefined], [CHECKS.redirect, !!e.redirect]];
     if (!p.ok) {
       // Refused/reset/timeout/TLS verification: we could not get a status at all.
-      for (const [id, title, sev, on] of wanted) if (on) push(id, title, sev, 'error', `no response: ${p.error}`, { observed: p.error });
+      for (const [def, on] of wanted) if (on) push(def, 'error', `no response: ${p.error}`, { observed: p.error });
       return;
     }
     const expStatus = e.status ?? 200;
-    push('health.status', wanted[0][1], 'high', p.status === expStatus ? 'pass' : 'fail', `HTTP ${p.status}${p.status === expStatus ? '' : `, expected ${expStatus}`}`,
+    push(CHECKS.status, p.status === expStatus ? 'pass' : 'fail', `HTTP ${p.status}${p.status === expStatus ? '' : `, expected ${expStatus}`}`,
       { expected: expStatus, observed: p.status, excerpt: bodyExcerpt });
     if (e.json) {
       let parsed: unknown;
@@ -156,21 +151,21 @@ function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
         perr = (err as Error).message;
       }
       const mism = perr ? [`body is not JSON (${perr})`] : subsetMismatches(e.json, parsed);
-      push('health.json', wanted[1][1], 'high', mism.length ? 'fail' : 'pass', mism.length ? mism.join('; ') : `body contains ${JSON.stringify(e.json)}`,
+      push(CHECKS.json, mism.length ? 'fail' : 'pass', mism.length ? mism.join('; ') : `body contains ${JSON.stringify(e.json)}`,
         { expected: e.json, observed: perr ? '(not JSON)' : parsed, excerpt: bodyExcerpt });
     }
     if (e.maxMs !== undefined) {
       const judged = median(p.samples ?? [p.totalMs ?? Infinity]);
       const ok = judged <= e.maxMs;
       const detail = p.samples ? `median of ${p.samples.length} requests ${judged} ms (samples ${p.samples.join(', ')} ms)` : `${p.totalMs} ms (first byte ${p.ttfbMs} ms)`;
-      push('health.latency', wanted[2][1], 'medium', ok ? 'pass' : 'fail', `${detail}, budget ${e.maxMs} ms`,
+      push(CHECKS.latency, ok ? 'pass' : 'fail', `${detail}, budget ${e.maxMs} ms`,
         { expected: `≤ ${e.maxMs} ms`, observed: { totalMs: p.totalMs, ttfbMs: p.ttfbMs, samples: p.samples ?? [p.totalMs] } });
     }
     if (e.redirect) {
       const loc = typeof p.headers?.location === 'string' ? p.headers.location : undefined;
       const isRedirect = [301, 302, 303, 307, 308].includes(p.status ?? 0);
       const ok = isRedirect && !!loc && redirectMatches(loc, e.url, e.redirect);
-      push('health.redirect', wanted[3][1], 'medium', ok ? 'pass' : 'fail',
+      push(CHECKS.redirect, ok ? 'pass' : 'fail',
         ok ? `${p.status} → ${loc}` : isRedirect ? `${p.status} → ${loc ?? '(no Location)'}, expected ${e.redirect}…` : `HTTP ${p.status}, not a redirect (expected → ${e.redirect}…)`,
         { expected: `3xx → ${e.redirect}…`, observed: { status: p.status, location: loc ?? null } });
     }
@@ -184,5 +179,19 @@ export const healthSuite: Suite<HealthList, HealthFacts> = {
   schema,
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
-  checkIds: ['health.status', 'health.json', 'health.latency', 'health.redirect'],
+  checkIds: Object.values(CHECKS).map((c) => c.id),
 };
+
+/**
+ * The plan's health expectations: what nginx itself declares. forceSSL answers plain HTTP with a
+ * 301 to https, so every forceSSL vhost gets a redirect check (undefined when there is none).
+ */
+export function fromManifest(m: Manifest, cite: (segs: (string | number)[], optionPath: string) => void): HealthList | undefined {
+  const redirecting = m.host.nginx.enable ? m.host.nginx.virtualHosts.filter((v) => v.forceSSL) : [];
+  if (!redirecting.length) return undefined;
+  return redirecting.map((v, i) => {
+    const sni = v.serverName ?? v.name;
+    cite(['health', i, 'redirect'], optionPath(v.path, 'forceSSL'));
+    return { url: `http://${sni}/`, status: 301, redirect: `https://${sni}/` };
+  });
+}
