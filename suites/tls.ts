@@ -1,12 +1,13 @@
 // tls: each endpoint, from the harness as a client sees it: handshake with SNI, chain to the given
 // CA only, the name in a SAN (never the CN), validity judged by the harness's clock AND the node's,
 // old protocols refused, key type and size.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { NodeIdentity, Outcome, Suite, SuiteContext } from '../src/types.js';
+import type { Evidence, NodeIdentity, Outcome, Suite, SuiteContext } from '../src/types.js';
 import { parseDuration } from '../src/units.js';
-import { probeProtocolAny, tlsHandshake, TLS_VERSIONS, type ProtocolProbe, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';
+import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
+import { optionPath, type Manifest } from '../src/nix/manifest.js';
+import { gatherTlsEndpoint, TLS_VERSIONS, type TlsEndpointFacts, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';
 
 export interface TlsEndpointExpect {
   /** Name and port clients use, e.g. api.alchemist.local:443. */
@@ -50,18 +51,7 @@ export const schema = {
   },
 };
 
-export interface TlsEndpointFacts {
-  endpoint: string;
-  target?: string;
-  port: number;
-  servername: string;
-  caPath: string;
-  caError?: string;
-  handshake?: TlsHandshake;
-  /** Set when a default client failed but a permissive one got the certificate (e.g. key too small). */
-  defaultClientError?: string;
-  protocols: ProtocolProbe[];
-}
+export type { TlsEndpointFacts };
 export interface TlsFacts {
   endpoints: TlsEndpointFacts[];
 }
@@ -70,42 +60,58 @@ const DAY = 86_400_000;
 const DEFAULT_DAYS = 21;
 const CL = ['tls'];
 
+export const CHECKS = defineChecks('tls', {
+  handshake: {
+    title: 'TLS handshake with SNI succeeds', severity: 'critical', checklist: CL,
+    description: 'A default Node/OpenSSL client on the harness completes a handshake with the endpoint, SNI = the endpoint\'s name (a refused port fails; a timeout is an error).',
+    fix: 'Serve TLS on the port: services.nginx.virtualHosts.<name>.forceSSL/onlySSL/addSSL with sslCertificate and sslCertificateKey (or enableACME), and a key a default client accepts.',
+  },
+  chain: {
+    title: 'Chain verifies to the given CA', severity: 'critical', checklist: CL,
+    description: 'The served chain verifies, at the harness\'s time, to the given CA file and only to it.',
+    fix: 'Serve a certificate issued by the expected CA, with its intermediates: services.nginx.virtualHosts.<name>.sslCertificate (full chain) or enableACME/useACMEHost.',
+  },
+  hostname: {
+    title: 'Name is in a SAN', severity: 'high', checklist: CL,
+    description: 'Every expected name (default: the endpoint\'s host) matches a subjectAltName of the leaf certificate; the CN is never used.',
+    fix: 'Reissue the certificate with every name as a SAN (security.acme.certs.<name>.extraDomainNames, or services.nginx.virtualHosts.<name>.serverAliases with ACME).',
+  },
+  'not-expired': {
+    title: 'Certificate not expired', severity: 'critical', checklist: CL,
+    description: 'notAfter is in the future by the harness clock and by the node clock (an unknown node clock is an error).',
+    fix: 'Renew the certificate (security.acme renewal, or replace services.nginx.virtualHosts.<name>.sslCertificate) and check both clocks (services.timesyncd / services.chrony).',
+  },
+  'not-yet-valid': {
+    title: 'Certificate already valid', severity: 'high', checklist: CL,
+    description: 'notBefore is in the past by the harness clock and by the node clock.',
+    fix: 'Fix the clock that is behind (services.timesyncd / services.chrony on the node) or reissue the certificate with a correct notBefore.',
+  },
+  'min-days-left': {
+    title: 'Days left before expiry', severity: 'medium', checklist: ['tls', 'tls-renewal'],
+    description: 'At least minDaysLeft (default 21) days are left before notAfter, by both clocks.',
+    fix: 'Renew now and make renewal automatic: enableACME (security.acme.certs.<name>) renews 30 days before expiry.',
+  },
+  'min-protocol': {
+    title: 'Protocols below the minimum refused', severity: 'high', checklist: CL,
+    description: 'Every TLS version below minProtocol (default TLSv1.2) is refused by the server, probed with a client that can offer it.',
+    fix: 'Set services.nginx.sslProtocols (e.g. "TLSv1.2 TLSv1.3").',
+  },
+  'key-strength': {
+    title: 'Key type and size', severity: 'high', checklist: CL,
+    description: 'The leaf key is EC ≥ 256 bits or RSA ≥ 2048 bits (minKeyBits), of a type in keyTypes when given.',
+    fix: 'Reissue with a stronger key (security.acme.certs.<name>.keyType, e.g. "ec256"), or replace services.nginx.virtualHosts.<name>.sslCertificateKey.',
+  },
+});
+
 function splitEndpoint(ep: string): { host: string; port: number } {
   const i = ep.lastIndexOf(':');
   return { host: ep.slice(0, i), port: Number(ep.slice(i + 1)) };
 }
 
-export async function gatherEndpoint(e: TlsEndpointExpect, target: string | undefined, baseDir: string): Promise<TlsEndpointFacts> {
+export function gatherEndpoint(e: TlsEndpointExpect, target: string | undefined, baseDir: string): Promise<TlsEndpointFacts> {
   const { host, port } = splitEndpoint(e.endpoint);
-  const servername = e.servername ?? host;
-  const caPath = resolve(baseDir, e.ca);
-  const f: TlsEndpointFacts = { endpoint: e.endpoint, target, port, servername, caPath, protocols: [] };
-  let ca: Buffer;
-  try {
-    ca = readFileSync(caPath);
-    new X509Certificate(ca);
-  } catch (err) {
-    f.caError = `cannot use CA file ${caPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-    return f;
-  }
-  if (!target) return f;
   const timeoutMs = e.timeout ? parseDuration(e.timeout) : 5000;
-  const o = { host: target, port, servername, ca, timeoutMs };
-  const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(e.minProtocol ?? 'TLSv1.2'));
-  const [hs, protocols] = await Promise.all([tlsHandshake(o), Promise.all(below.map((v) => probeProtocolAny(o, v)))]);
-  f.protocols = protocols;
-  const { certs: _certs, ...handshake } = hs;
-  f.handshake = handshake;
-  if (!hs.ok && !hs.tcpFailed) {
-    // A default client gave up (e.g. EE_KEY_TOO_SMALL): look at the certificate with a permissive one.
-    const again = await tlsHandshake({ ...o, permissive: true });
-    if (again.ok) {
-      const { certs: _c, ...h2 } = again;
-      f.defaultClientError = hs.error;
-      f.handshake = h2;
-    }
-  }
-  return f;
+  return gatherTlsEndpoint({ endpoint: e.endpoint, target, port, servername: e.servername ?? host, caPath: resolve(baseDir, e.ca), minProtocol: e.minProtocol ?? 'TLSv1.2', timeoutMs });
 }
 
 async function gather(ctx: SuiteContext, expect: TlsExpect): Promise<TlsFacts> {
@@ -127,44 +133,35 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   const out: Outcome[] = [];
   const subject = e.endpoint;
   const src = `TLS handshake with ${f.target ?? '?'}:${f.port} (SNI ${f.servername}) from the harness, trusting only ${f.caPath}`;
-  const push = (id: string, title: string, severity: Outcome['severity'], status: Outcome['status'], message: string, evidence: Partial<Outcome['evidence']> = {}, checklist = CL, subj = subject) =>
-    out.push({ id, title, subject: subj, severity, status, message, checklist, evidence: { source: src, ...evidence } });
-  const ids: [string, string, Outcome['severity']][] = [
-    ['tls.handshake', 'TLS handshake with SNI succeeds', 'critical'],
-    ['tls.chain', 'Chain verifies to the given CA', 'critical'],
-    ['tls.hostname', 'Name is in a SAN', 'high'],
-    ['tls.not-expired', 'Certificate not expired', 'critical'],
-    ['tls.not-yet-valid', 'Certificate already valid', 'high'],
-    ['tls.min-days-left', 'Days left before expiry', 'medium'],
-    ['tls.min-protocol', 'Protocols below the minimum refused', 'high'],
-    ['tls.key-strength', 'Key type and size', 'high'],
-  ];
-  const allError = (msg: string, evidence: Partial<Outcome['evidence']> = {}) => {
-    for (const [id, title, sev] of ids) push(id, title, sev, 'error', msg, evidence, id === 'tls.min-days-left' ? ['tls', 'tls-renewal'] : CL);
+  const push = (def: CheckDef, status: Outcome['status'], message: string, evidence: Partial<Evidence> = {}) =>
+    out.push(outcome(def, subject, status, message, { source: src, ...evidence }));
+  const all = Object.values(CHECKS);
+  const allError = (msg: string, evidence: Partial<Evidence> = {}) => {
+    for (const def of all) push(def, 'error', msg, evidence);
   };
   if (f.caError) return allError(f.caError, { source: f.caPath }), out;
   if (!f.target) return allError('no address to connect to (no connect in the expectation and the node has no host)'), out;
   const h = f.handshake!;
   if (!h.ok) {
     const status = h.tcpFailed && /ECONNREFUSED/.test(h.error ?? '') ? 'fail' : h.tcpFailed ? 'error' : 'fail';
-    push('tls.handshake', ids[0][1], 'critical', status, `${f.target}:${f.port}: ${h.tcpFailed ? 'TCP connection failed' : 'TLS handshake failed'}: ${h.error}`, { expected: 'handshake', observed: h.error });
-    for (const [id, title, sev] of ids.slice(1)) push(id, title, sev, 'error', `no certificate to judge: handshake failed (${h.error})`, {}, id === 'tls.min-days-left' ? ['tls', 'tls-renewal'] : CL);
+    push(CHECKS.handshake, status, `${f.target}:${f.port}: ${h.tcpFailed ? 'TCP connection failed' : 'TLS handshake failed'}: ${h.error}`, { expected: 'handshake', observed: h.error });
+    for (const def of all.slice(1)) push(def, 'error', `no certificate to judge: handshake failed (${h.error})`);
     return out;
   }
   const leaf = h.chain[0];
   const ev = certEvidence(leaf, h);
   const excerpt = leaf.pem;
-  if (f.defaultClientError) push('tls.handshake', ids[0][1], 'critical', 'fail', `a default client refuses this server: ${f.defaultClientError} (certificate read with a permissive client)`, { expected: 'handshake with a default client', observed: f.defaultClientError, excerpt });
-  else push('tls.handshake', ids[0][1], 'critical', 'pass', `${h.protocol} ${h.cipher} in ${h.ms} ms`, { expected: 'handshake', observed: ev, excerpt });
+  if (f.defaultClientError) push(CHECKS.handshake, 'fail', `a default client refuses this server: ${f.defaultClientError} (certificate read with a permissive client)`, { expected: 'handshake with a default client', observed: f.defaultClientError, excerpt });
+  else push(CHECKS.handshake, 'pass', `${h.protocol} ${h.cipher} in ${h.ms} ms`, { expected: 'handshake', observed: ev, excerpt });
 
-  push('tls.chain', ids[1][1], 'critical', h.authorized ? 'pass' : 'fail',
+  push(CHECKS.chain, h.authorized ? 'pass' : 'fail',
     h.authorized ? `chain verifies to ${e.ca} (issuer ${leaf.issuer})` : `chain does not verify to ${e.ca}: ${h.authorizationError}`,
     { expected: `issued (via the served chain) by the CA in ${f.caPath}`, observed: { authorizationError: h.authorizationError ?? null, chain: h.chain.map((c) => `${c.subject} ← ${c.issuer}`) }, excerpt });
 
   const x = new X509Certificate(leaf.pem);
   const names = e.names ?? [splitEndpoint(e.endpoint).host];
   const missing = names.filter((n) => !(/^[\d.]+$|:/.test(n) ? x.checkIP(n) : x.checkHost(n, { subject: 'never' })));
-  push('tls.hostname', ids[2][1], 'high', missing.length ? 'fail' : 'pass',
+  push(CHECKS.hostname, missing.length ? 'fail' : 'pass',
     missing.length ? `${missing.join(', ')} not in the SANs (${leaf.subjectAltName ?? 'no SAN'}; CN is not accepted)` : `${names.join(', ')} matched in SANs`,
     { expected: names, observed: leaf.subjectAltName ?? '(no SAN)', excerpt: `subject: ${leaf.subject}` });
 
@@ -176,28 +173,28 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   const noNodeClock = nodeNow === undefined ? ' (node clock unknown)' : '';
 
   const expiredBy = clocks.filter(([, t]) => t >= notAfter).map(([n]) => n);
-  push('tls.not-expired', ids[3][1], 'critical', expiredBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+  push(CHECKS['not-expired'], expiredBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
     expiredBy.length ? `expired ${leaf.validTo} by the ${expiredBy.join(' and ')} clock` : `valid until ${leaf.validTo} by both clocks${noNodeClock}`,
     { expected: 'notAfter in the future', observed: clockEv });
 
   const earlyBy = clocks.filter(([, t]) => t < notBefore).map(([n]) => n);
-  push('tls.not-yet-valid', ids[4][1], 'high', earlyBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+  push(CHECKS['not-yet-valid'], earlyBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
     earlyBy.length ? `not valid before ${leaf.validFrom} by the ${earlyBy.join(' and ')} clock` : `valid since ${leaf.validFrom} by both clocks${noNodeClock}`,
     { expected: 'notBefore in the past', observed: clockEv });
 
   const min = e.minDaysLeft ?? DEFAULT_DAYS;
   const left = clocks.map(([n, t]) => [n, Math.trunc((notAfter - t) / DAY)] as [string, number]);
   const short = left.filter(([, d]) => d < min);
-  push('tls.min-days-left', ids[5][1], 'medium', short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+  push(CHECKS['min-days-left'], short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
     `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}; minimum ${min}${noNodeClock}`,
-    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left) } }, ['tls', 'tls-renewal']);
+    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left) } });
 
   const minP = e.minProtocol ?? 'TLSv1.2';
   const accepted = f.protocols.filter((p) => p.verdict === 'accepted');
   const unknown = f.protocols.filter((p) => p.verdict === 'unknown');
   const negotiatedTooLow = h.protocol && TLS_VERSIONS.indexOf(h.protocol as TlsVersion) < TLS_VERSIONS.indexOf(minP);
   const pStatus = accepted.length || negotiatedTooLow ? 'fail' : unknown.length ? 'error' : 'pass';
-  push('tls.min-protocol', ids[6][1], 'high', pStatus,
+  push(CHECKS['min-protocol'], pStatus,
     accepted.length ? `${accepted.map((p) => p.version).join(', ')} accepted (minimum ${minP})`
       : negotiatedTooLow ? `negotiated ${h.protocol} below ${minP}`
       : unknown.length ? `could not test ${unknown.map((p) => `${p.version} (${p.detail})`).join(', ')}`
@@ -211,7 +208,7 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   if (e.keyTypes && !e.keyTypes.includes(type as never)) problems.push(`key type ${type} not in ${e.keyTypes.join(', ')}`);
   if (!(type in minBits)) problems.push(`unexpected key type ${type || 'unknown'}`);
   else if (bits < minBits[type]) problems.push(`${type} key of ${bits} bits < ${minBits[type]}`);
-  push('tls.key-strength', ids[7][1], 'high', problems.length ? 'fail' : 'pass',
+  push(CHECKS['key-strength'], problems.length ? 'fail' : 'pass',
     problems.length ? problems.join('; ') : `${type} ${bits} bits${leaf.curve ? ` (${leaf.curve})` : ''}`,
     { expected: { keyTypes: e.keyTypes ?? ['rsa', 'ec', 'ed25519'], minBits: { rsa: minBits.rsa, ec: minBits.ec } }, observed: { type, bits, curve: leaf.curve } });
   return out;
@@ -223,5 +220,33 @@ export const tlsSuite: Suite<TlsExpect, TlsFacts> = {
   schema,
   gather,
   evaluate: (facts, expect, ctx) => facts.endpoints.flatMap((f, i) => evaluateEndpoint(f, expect[i], ctx.identity, ctx.now)),
-  checkIds: ['tls.handshake', 'tls.chain', 'tls.hostname', 'tls.not-expired', 'tls.not-yet-valid', 'tls.min-days-left', 'tls.min-protocol', 'tls.key-strength'],
+  checkIds: Object.values(CHECKS).map((c) => c.id),
 };
+
+/** Minimum protocol from nginx's sslProtocols ("TLSv1.2 TLSv1.3" → TLSv1.2). */
+function minProtocol(p: string | null): string | undefined {
+  const vs = (p ?? '').split(/\s+/).filter((v) => /^TLSv1(\.[0-3])?$/.test(v)).sort();
+  return vs[0];
+}
+
+/**
+ * The plan's tls expectations: every nginx vhost that serves HTTPS, trusting `ca` (default
+ * "ca.pem" next to the inventory); undefined when there is none.
+ */
+export function fromManifest(m: Manifest, cite: (segs: (string | number)[], optionPath: string) => void, opts: { ca?: string } = {}): TlsExpect | undefined {
+  const nginx = m.host.nginx;
+  const tlsHosts = nginx.enable ? nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];
+  if (!tlsHosts.length) return undefined;
+  const proto = minProtocol(nginx.sslProtocols);
+  return tlsHosts.map((v, i) => {
+    const sni = v.serverName ?? v.name;
+    const t: TlsEndpointExpect = { endpoint: `${sni}:${nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
+    cite(['tls', i, 'endpoint'], v.serverName ? optionPath(v.path, 'serverName') : v.path);
+    cite(['tls', i, 'names'], v.serverAliases.length ? optionPath(v.path, 'serverAliases') : v.path);
+    if (proto) {
+      t.minProtocol = proto as TlsVersion;
+      cite(['tls', i, 'minProtocol'], optionPath(nginx.path, 'sslProtocols'));
+    }
+    return t;
+  });
+}

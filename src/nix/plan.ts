@@ -5,6 +5,9 @@
 import { dirname, relative, resolve } from 'node:path';
 import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
 import { optionPath, type Container, type Manifest, type NodeSection, type Value } from './manifest.js';
+import { fromManifest as healthFromManifest } from '../../suites/health.js';
+import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
+import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -37,12 +40,6 @@ type Seg = string | number;
 const portsOf = (ranges: { from: number; to: number }[]) => ranges.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`));
 const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
 const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
-
-/** Minimum protocol from nginx's sslProtocols ("TLSv1.2 TLSv1.3" → TLSv1.2). */
-function minProtocol(p: string | null): string | undefined {
-  const vs = (p ?? '').split(/\s+/).filter((v) => /^TLSv1(\.[0-3])?$/.test(v)).sort();
-  return vs[0];
-}
 
 /** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
 function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
@@ -133,30 +130,16 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
 
   // tls: every vhost that serves HTTPS.
   const tlsHosts = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];
-  if (has('tls') && tlsHosts.length) {
-    const proto = minProtocol(host.nginx.sslProtocols);
-    exp.tls = tlsHosts.map((v, i) => {
-      const sni = v.serverName ?? v.name;
-      const t: Record<string, unknown> = { endpoint: `${sni}:${host.nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
-      cite(['tls', i, 'endpoint'], v.serverName ? optionPath(v.path, 'serverName') : v.path);
-      cite(['tls', i, 'names'], v.serverAliases.length ? optionPath(v.path, 'serverAliases') : v.path);
-      if (proto) {
-        t.minProtocol = proto;
-        cite(['tls', i, 'minProtocol'], optionPath(host.nginx.path, 'sslProtocols'));
-      }
-      return t;
-    });
+  const tls = has('tls') ? tlsFromManifest(m, cite, { ca: opts.ca }) : undefined;
+  if (tls) {
+    exp.tls = tls;
     if (!opts.ca) notes.push('tls: no --ca given; the expectations trust "ca.pem" next to the inventory');
   } else if (!has('tls') && tlsHosts.length) notes.push(`tls: ${tlsHosts.length} HTTPS virtual host(s) declared, but the tls suite is not in this build`);
 
   // health: what nginx itself declares — forceSSL answers plain HTTP with a redirect to https.
-  const redirecting = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL) : [];
-  if (has('health') && redirecting.length) {
-    exp.health = redirecting.map((v, i) => {
-      const sni = v.serverName ?? v.name;
-      cite(['health', i, 'redirect'], optionPath(v.path, 'forceSSL'));
-      return { url: `http://${sni}/`, status: 301, redirect: `https://${sni}/` };
-    });
+  const health = has('health') ? healthFromManifest(m, cite) : undefined;
+  if (health) {
+    exp.health = health;
     notes.push('health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })');
   }
 
@@ -222,31 +205,12 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     if (Object.keys(l).length) exp.limits = l;
   }
 
-  // postgres: the first PostgreSQL declared (host, then containers).
-  const pgs: { where?: Container; node: NodeSection }[] = [{ node: host }, ...m.containers.map((c) => ({ where: c, node: c.config }))].filter((x) => x.node.postgresql.enable);
-  if (pgs.length && has('postgres')) {
-    const { where, node } = pgs[0];
-    const pg = node.postgresql;
-    const p: Record<string, unknown> = {};
-    if (where) {
-      p.container = where.name;
-      cite(['postgres', 'container'], where.path);
-    }
-    const settings = Object.fromEntries(Object.entries(pg.settings).filter(([k, v]) => /^[a-z_][a-z0-9_.]*$/.test(k) && v !== null && !Array.isArray(v)));
-    if (Object.keys(settings).length) {
-      p.settings = settings;
-      for (const k of Object.keys(settings)) cite(['postgres', 'settings', k], optionPath(pg.path, 'settings', k));
-    }
-    const la = typeof pg.settings.listen_addresses === 'string' ? pg.settings.listen_addresses : pg.enableTCPIP ? '*' : 'localhost';
-    p.listenAddresses = la.split(',').map((s) => s.trim()).filter(Boolean);
-    cite(['postgres', 'listenAddresses'], typeof pg.settings.listen_addresses === 'string' ? optionPath(pg.path, 'settings', 'listen_addresses') : optionPath(pg.path, 'enableTCPIP'));
-    p.noTrust = true;
-    cite(['postgres', 'noTrust'], optionPath(pg.path, 'authentication'));
-    if (typeof pg.settings.port === 'number') {
-      p.port = pg.settings.port;
-      cite(['postgres', 'port'], optionPath(pg.path, 'settings', 'port'));
-    }
-    exp.postgres = p;
+  // postgres: the first PostgreSQL declared (host, then containers); pgs is read by backup too.
+  const pgs = declaredPostgres(m);
+  const postgres = has('postgres') ? postgresFromManifest(m, cite) : undefined;
+  if (postgres) {
+    exp.postgres = postgres;
+    const where = pgs[0].where;
     if (pgs.length > 1) notes.push(`postgres: ${pgs.length} PostgreSQL servers declared; the postgres suite takes one, so only ${where ? `container ${where.name}` : 'the host'}'s is emitted`);
   }
 

@@ -4,6 +4,7 @@
 // protocol probes lower it (`DEFAULT@SECLEVEL=0`): otherwise "refused" could be our own client
 // refusing. When Node still cannot offer the version, `openssl s_client` is tried instead.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 
@@ -169,4 +170,53 @@ export async function probeProtocolAny(o: ConnectOpts, version: TlsVersion): Pro
   if (p.verdict !== 'unknown' || p.detail.startsWith('no ')) return p;
   const q = await probeProtocolOpenssl(o, version);
   return q.verdict === 'unknown' ? { ...q, detail: `${p.detail}; openssl: ${q.detail}` } : q;
+}
+
+/** One endpoint, gathered from the harness (no round trip to the node). */
+export interface TlsEndpointFacts {
+  endpoint: string;
+  target?: string;
+  port: number;
+  servername: string;
+  caPath: string;
+  caError?: string;
+  handshake?: TlsHandshake;
+  /** Set when a default client failed but a permissive one got the certificate (e.g. key too small). */
+  defaultClientError?: string;
+  protocols: ProtocolProbe[];
+}
+
+/**
+ * Reads the CA file (a harness-side file, already resolved), then, when there is a target: a
+ * handshake trusting only that CA and, at the same time, a probe of every version below
+ * `minProtocol`. A default client that gives up (e.g. EE_KEY_TOO_SMALL) is followed by a
+ * permissive one, so the certificate can still be judged.
+ */
+export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; port: number; servername: string; caPath: string; minProtocol: TlsVersion; timeoutMs: number }): Promise<TlsEndpointFacts> {
+  const { endpoint, target, port, servername, caPath } = o;
+  const f: TlsEndpointFacts = { endpoint, target, port, servername, caPath, protocols: [] };
+  let ca: Buffer;
+  try {
+    ca = readFileSync(caPath);
+    new X509Certificate(ca);
+  } catch (err) {
+    f.caError = `cannot use CA file ${caPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    return f;
+  }
+  if (!target) return f;
+  const c = { host: target, port, servername, ca, timeoutMs: o.timeoutMs };
+  const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(o.minProtocol));
+  const [hs, protocols] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v)))]);
+  f.protocols = protocols;
+  const { certs: _certs, ...handshake } = hs;
+  f.handshake = handshake;
+  if (!hs.ok && !hs.tcpFailed) {
+    const again = await tlsHandshake({ ...c, permissive: true });
+    if (again.ok) {
+      const { certs: _c, ...h2 } = again;
+      f.defaultClientError = hs.error;
+      f.handshake = h2;
+    }
+  }
+  return f;
 }
