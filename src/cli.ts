@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { formatProblem, InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
 import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
-import { installSignalHandlers, interruptedBy, signalScope } from './engine/interrupt.js';
+import { installSignalHandlers, interruptedBy, releaseSignals, signalScope } from './engine/interrupt.js';
 import { ConsoleReporter } from './reporters/console.js';
 import { HtmlReporter } from './reporters/html.js';
 import { JsonReporter } from './reporters/json.js';
@@ -141,6 +141,9 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   }
 }
 
+/** The commands that write reports and so own SIGINT/SIGTERM (src/engine/interrupt.ts). */
+const REPORTING_COMMANDS = new Set(['run', 'check-config']);
+
 /** `deps` lets tests run the real CLI with fake suites or hosts. */
 export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: number; argv?: string[] } = {}): Command {
   const program = new Command();
@@ -186,6 +189,13 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
 
   registerLab(program);
   registerNix(program);
+  // Commands that write no reports (lab, plan) keep Node's default signal behaviour: Ctrl-C
+  // stops them at once, as before.
+  program.hook('preAction', (_program, action) => {
+    let top = action;
+    while (top.parent && top.parent !== program) top = top.parent;
+    if (!REPORTING_COMMANDS.has(top.name())) releaseSignals();
+  });
   return program;
 }
 
@@ -201,7 +211,7 @@ export async function main(argv: string[], deps?: Partial<EngineDeps>): Promise<
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help / --version exit 0; usage errors (already printed by commander) exit 2.
-      return e.exitCode === 0 ? 0 : code(2);
+      return e.exitCode === 0 ? 0 : 2;
     }
     // Names and paths come from the inventory and the command line: each line stays one line.
     if (e instanceof InventoryError) {

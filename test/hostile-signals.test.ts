@@ -213,6 +213,25 @@ describe('signals during start-up', () => {
   });
 });
 
+describe('commands that write no reports', () => {
+  it('plan keeps Node default: SIGINT while it reads its manifest ends it at once', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-hostile-signals-'));
+    const fifo = join(d, 'manifest.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'plan', '--from-nix', fifo, '--out', join(d, 'inv.yaml')], { env: { ...process.env, CI: 'true' } });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    const r = { child, out: () => '', err: () => err } as unknown as Run;
+    const fd = await readerOpened(fifo, r);
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: null, signal: 'SIGINT' });
+    closeSync(fd);
+    expect(err).toBe('');
+    expect(existsSync(join(d, 'inv.yaml'))).toBe(false);
+  });
+});
+
 describe('signals mid-run', () => {
   it('SIGTERM during a hanging connection: exit 3, one line, the four reports finished and saying interrupted', async () => {
     const d = mkdtempSync(join(tmpdir(), 'leafcert-hostile-signals-'));

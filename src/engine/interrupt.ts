@@ -4,12 +4,22 @@
 //
 // bin/leafcert.js installs the handlers before the CLI's modules load (a second or more on a busy
 // machine): until then a signal is Node's default death, exit 130 with no report and no word.
+// Until a command that writes reports takes them over (signalScope), a signal is only recorded:
+// a command that writes none (lab, plan) gets Node's default behaviour back (releaseSignals).
 // This module imports nothing, so loading it first is cheap.
 
 let controller = new AbortController();
 let received: NodeJS.Signals | undefined;
+/** Installed for the process's life (the leafcert process itself), not per command (tests). */
 let permanent = false;
+/** A command that writes reports holds the handlers: a signal stops the run. */
+let owned = false;
 let scoped = 0;
+
+function announce(sig: NodeJS.Signals): void {
+  process.stderr.write(`leafcert: ${sig}: stopping, the run is interrupted: unfinished checks are reported as errors, exit 3\n`);
+  controller.abort();
+}
 
 function onSignal(sig: NodeJS.Signals): void {
   if (received) {
@@ -17,8 +27,7 @@ function onSignal(sig: NodeJS.Signals): void {
     process.exit(3);
   }
   received = sig;
-  process.stderr.write(`leafcert: ${sig}: stopping, the run is interrupted: unfinished checks are reported as errors, exit 3\n`);
-  controller.abort();
+  if (owned) announce(sig);
 }
 
 function listen(): void {
@@ -39,15 +48,33 @@ export function installSignalHandlers(): void {
 }
 
 /**
- * The interruption of one command. In the leafcert process this is the process-wide state (a
- * signal at start-up already counts); in-process callers (tests) get handlers only for the
- * command's duration and a fresh state each time.
+ * The command about to run writes no reports: Node's default behaviour is back, and a signal
+ * recorded during start-up ends the process as it would have.
+ */
+export function releaseSignals(): void {
+  if (!permanent || owned) return;
+  permanent = false;
+  unlisten();
+  if (received) process.kill(process.pid, received);
+}
+
+/**
+ * The interruption of one command that writes reports. In the leafcert process this takes over
+ * the process-wide handlers (a signal at start-up already counts, and is announced now); in-process
+ * callers (tests) get handlers only for the command's duration and a fresh state each time.
  */
 export function signalScope(): { signal: AbortSignal; release(): void } {
-  if (permanent) return { signal: controller.signal, release: () => undefined };
+  if (permanent) {
+    if (!owned) {
+      owned = true;
+      if (received) announce(received);
+    }
+    return { signal: controller.signal, release: () => undefined };
+  }
   if (scoped++ === 0) {
     controller = new AbortController();
     received = undefined;
+    owned = true;
     listen();
   }
   let released = false;
@@ -59,6 +86,7 @@ export function signalScope(): { signal: AbortSignal; release(): void } {
       if (--scoped === 0 && !permanent) {
         unlisten();
         received = undefined;
+        owned = false;
       }
     },
   };
