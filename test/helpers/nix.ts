@@ -16,7 +16,8 @@ export function nix(args: string[]): { code: number | null; stdout: string; stde
   const r = spawnSync('nix-instantiate', ['--readonly-mode', ...args], {
     cwd: repoRoot,
     encoding: 'utf8',
-    env: { ...process.env, NIX_STATE_DIR: stateDir, NIX_LOG_DIR: join(stateDir, 'log'), NIX_PATH: '' },
+    // No builds happen here: without build users Nix would warn on every call when the machine has no nixbld group.
+    env: { ...process.env, NIX_STATE_DIR: stateDir, NIX_LOG_DIR: join(stateDir, 'log'), NIX_PATH: '', NIX_CONFIG: 'build-users-group =' },
     maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
