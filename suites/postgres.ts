@@ -3,12 +3,52 @@
 // access rules (pg_hba_file_rules) trust nobody on TCP and nobody but the postgres user locally,
 // and the server listens where declared. Reached with psql on the node (inside the container when
 // the database lives in one) as the postgres OS user: see src/probes/pg.ts for why.
-import type { Host, Outcome, Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
+import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import { defineChecks, outcome } from '../src/core/checks.js';
+import { optionPath, type Container, type Manifest, type NodeSection } from '../src/nix/manifest.js';
 import { pgExpectedValue, pgSettingValue, UnitError, type PgValue } from '../src/units.js';
-import { missingReason, scanContainers } from '../src/probes/containers.js';
-import { containerHost } from '../src/transport/container.js';
-import { hbaLine, parsePgFacts, pgQuery, psqlCommand, psqlFailure, type PgFacts, type PgSettingRow } from '../src/probes/pg.js';
+import { gatherPostgres, hbaLine, type PgFacts, type PgHbaRow, type PgSettingRow, type PostgresFacts } from '../src/probes/pg.js';
+
+export type { PostgresFacts };
+
+// In the order of the suite's results (and of today's checkIds).
+const CHECKS = defineChecks('postgres', {
+  setting: {
+    title: 'Effective setting as declared',
+    severity: 'medium',
+    checklist: ['hardening'],
+    description: 'The value PostgreSQL runs with (pg_settings, after unit normalisation: 2GB = 262144 × 8kB) equals the declared one; the message names the file that set it.',
+    fix: 'Set the value in services.postgresql.settings.<name> and redeploy; remove ALTER SYSTEM overrides (postgresql.auto.conf) that shadow it.',
+  },
+  'pending-restart': {
+    title: 'No setting waits for a restart',
+    severity: 'medium',
+    checklist: ['hardening'],
+    description: 'No setting in pg_settings has pending_restart: what is configured is what runs.',
+    fix: 'Restart PostgreSQL (systemctl restart postgresql, inside the container if it runs in one) in a maintenance window.',
+  },
+  'hba-host-trust': {
+    title: 'No trust on TCP (host) lines',
+    severity: 'critical',
+    checklist: ['hardening', 'secrets'],
+    description: 'No host/hostssl/hostnossl line of pg_hba_file_rules uses trust: over TCP every login needs a credential; unparseable lines are reported.',
+    fix: 'Use scram-sha-256 (or cert) on host lines in services.postgresql.authentication.',
+  },
+  'hba-local-trust': {
+    title: 'No trust on local lines but for postgres',
+    severity: 'high',
+    checklist: ['hardening', 'secrets'],
+    description: 'Local (socket) lines of pg_hba_file_rules trust nobody but the postgres user and recorded exceptions (localTrustUsers).',
+    fix: 'Use peer (or scram-sha-256) on local lines in services.postgresql.authentication, or record the exception in localTrustUsers.',
+  },
+  'listen-addresses': {
+    title: 'Listens where declared',
+    severity: 'medium',
+    checklist: ['network-policies'],
+    description: 'listen_addresses equals the declared set of addresses; listening on * or 0.0.0.0 is reported as high.',
+    fix: "Set services.postgresql.settings.listen_addresses (or services.postgresql.enableTCPIP) to the declared addresses.",
+  },
+});
 
 export interface PostgresExpect {
   /** nixos-container the server runs in; absent = on the node itself. */
@@ -49,49 +89,11 @@ export const schema = {
   },
 };
 
-export interface PostgresFacts {
-  /** Where psql ran, for evidence. */
-  where: string;
-  command: string;
-  problem?: string;
-  /** The container was not found: a finding, not an error of leafcert. */
-  missingContainer?: boolean;
-  pg?: PgFacts;
-}
-
 async function gather(ctx: SuiteContext, expect: PostgresExpect): Promise<PostgresFacts> {
-  let host: Host = ctx.host;
-  let where = `node ${ctx.host.name}`;
-  if (expect.container) {
-    const scan = await scanContainers(ctx.host, ctx.options.timeoutMs);
-    const why = missingReason(scan, expect.container);
-    if (why) return { where: `container ${expect.container}`, command: scan.command, problem: why, missingContainer: true };
-    const leader = scan.containers.get(expect.container)!.leader!;
-    host = containerHost(ctx.host, leader, expect.container);
-    where = `container ${expect.container} (leader ${leader})`;
-  }
-  const names = [...new Set([...Object.keys(expect.settings ?? {}), 'listen_addresses'])];
-  const sql = pgQuery(names);
-  const command = `runuser -u ${expect.osUser ?? 'postgres'} -- psql -XAt -c "${sql}"`;
-  const r = await host.exec(psqlCommand(sql, expect), { timeoutMs: ctx.options.timeoutMs });
-  if (r.code !== 0) return { where, command, problem: psqlFailure(r.stderr || r.stdout, r.code) };
-  try {
-    return { where, command, pg: parsePgFacts(r.stdout, `psql on ${where}`) };
-  } catch (e) {
-    if (e instanceof ParseError) return { where, command, problem: e.message };
-    throw e;
-  }
+  return gatherPostgres(ctx.host, expect, ctx.options.timeoutMs);
 }
 
 // --- evaluate (pure) ---
-
-const CHECK = {
-  setting: 'postgres.setting',
-  pending: 'postgres.pending-restart',
-  hostTrust: 'postgres.hba-host-trust',
-  localTrust: 'postgres.hba-local-trust',
-  listen: 'postgres.listen-addresses',
-} as const;
 
 /** Expected value in the row's own terms: a bare number means the setting's unit, as in postgresql.conf. */
 export function expectedFor(row: PgSettingRow, value: string | number | boolean): PgValue {
@@ -104,116 +106,152 @@ export function expectedFor(row: PgSettingRow, value: string | number | boolean)
 
 const showRow = (r: PgSettingRow) => `${r.name} = ${r.setting}${r.unit ? ` ${r.unit}` : ''} (source: ${r.source}${r.sourcefile ? `, ${r.sourcefile}` : ''}${r.pending_restart ? ', pending restart' : ''})`;
 
-function evaluate(facts: PostgresFacts, expect: PostgresExpect): Outcome[] {
-  const out: Outcome[] = [];
-  const settings = Object.entries(expect.settings ?? {});
-  const noTrust = expect.noTrust !== false;
-  const planned: { id: string; subject: string; title: string; checklist: string[] }[] = [
-    ...settings.map(([n]) => ({ id: CHECK.setting, subject: `setting ${n}`, title: 'Effective setting as declared', checklist: ['hardening'] })),
-    { id: CHECK.pending, subject: 'server', title: 'No setting waits for a restart', checklist: ['hardening'] },
-    ...(noTrust
+type CheckDef = (typeof CHECKS)[keyof typeof CHECKS];
+
+/** The checks this expectation plans, with their subjects, in result order. */
+function planned(expect: PostgresExpect): { def: CheckDef; subject: string }[] {
+  return [
+    ...Object.keys(expect.settings ?? {}).map((n) => ({ def: CHECKS.setting, subject: `setting ${n}` })),
+    { def: CHECKS['pending-restart'], subject: 'server' },
+    ...(expect.noTrust !== false
       ? [
-          { id: CHECK.hostTrust, subject: 'pg_hba host lines', title: 'No trust on TCP (host) lines', checklist: ['hardening', 'secrets'] },
-          { id: CHECK.localTrust, subject: 'pg_hba local lines', title: 'No trust on local lines but for postgres', checklist: ['hardening', 'secrets'] },
+          { def: CHECKS['hba-host-trust'], subject: 'pg_hba host lines' },
+          { def: CHECKS['hba-local-trust'], subject: 'pg_hba local lines' },
         ]
       : []),
-    ...(expect.listenAddresses ? [{ id: CHECK.listen, subject: 'listen_addresses', title: 'Listens where declared', checklist: ['network-policies'] }] : []),
+    ...(expect.listenAddresses ? [{ def: CHECKS['listen-addresses'], subject: 'listen_addresses' }] : []),
   ];
+}
+
+function settingOutcome(name: string, value: string | number | boolean, row: PgSettingRow | undefined, version: string, src: string): Outcome {
+  const subject = `setting ${name}`;
+  if (!row) return outcome(CHECKS.setting, subject, 'error', `PostgreSQL has no setting "${name}" (typo, or not in version ${version})`, { expected: value, observed: null, source: src });
+  let want: PgValue;
+  try {
+    want = expectedFor(row, value);
+  } catch (e) {
+    if (!(e instanceof UnitError)) throw e;
+    return outcome(CHECKS.setting, subject, 'error', `expected value ${JSON.stringify(value)}: ${e.message}`, { expected: value, observed: row.setting, source: src });
+  }
+  const got = pgSettingValue(row.setting, row.unit);
+  const same = got.kind === want.kind && (typeof got.value === 'number' && typeof want.value === 'number' ? Math.abs(got.value - want.value) < 1e-9 : String(got.value) === String(want.value));
+  const unit = row.unit ? ` × ${row.unit}` : '';
+  return outcome(
+    CHECKS.setting,
+    subject,
+    same ? 'pass' : 'fail',
+    same ? `${name} = ${value} (${row.setting}${unit}, from ${row.source})` : `${name} is ${row.setting}${unit}, expected ${value} (set by ${row.source}${row.sourcefile ? ` in ${row.sourcefile}` : ''})`,
+    { expected: { value, normalised: want }, observed: { ...row, normalised: got }, source: src, excerpt: showRow(row) },
+  );
+}
+
+function hbaOutcomes(pg: PgFacts, expect: PostgresExpect, src: string): Outcome[] {
+  const errors = pg.hba.filter((h) => h.error);
+  const hostTrust = pg.hba.filter((h) => h.type !== 'local' && h.auth_method === 'trust');
+  const allowed = new Set(['postgres', ...(expect.localTrustUsers ?? [])]);
+  const localTrust = pg.hba.filter((h) => h.type === 'local' && h.auth_method === 'trust' && (h.user_name ?? []).some((u) => !allowed.has(u)));
+  const hbaSrc = `pg_hba_file_rules (${pg.hbaFile ?? 'hba_file'}) via ${src}`;
+  const excerpt = pg.hba.map((h) => `${h.line_number}: ${h.error ? `ERROR ${h.error}` : hbaLine(h)}`).join('\n');
+  const errNote = errors.length ? `; the file has ${errors.length} unparseable line(s): ${errors.map((e) => `${e.line_number}: ${e.error}`).join('; ')}` : '';
+  const lines = (hs: PgHbaRow[]) => hs.map((h) => `line ${h.line_number} (${hbaLine(h)})`).join(', ');
+  return [
+    outcome(
+      CHECKS['hba-host-trust'],
+      'pg_hba host lines',
+      hostTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
+      hostTrust.length
+        ? `trust on ${lines(hostTrust)}: anyone who can connect is any user, superuser included${errNote}`
+        : `no host line uses trust (${pg.hba.filter((h) => h.type !== 'local').length} host lines)${errNote}`,
+      { expected: 'no host/hostssl/hostnossl line with auth_method trust', observed: hostTrust.map(hbaLine), source: hbaSrc, excerpt },
+    ),
+    outcome(
+      CHECKS['hba-local-trust'],
+      'pg_hba local lines',
+      localTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
+      localTrust.length
+        ? `trust on ${lines(localTrust)}: any local OS user can log in as ${[...new Set(localTrust.flatMap((h) => h.user_name ?? []))].join(', ')}${errNote}`
+        : `local trust only for ${[...allowed].join(', ')} if at all${errNote}`,
+      { expected: { trustAllowedFor: [...allowed] }, observed: localTrust.map(hbaLine), source: hbaSrc, excerpt },
+    ),
+  ];
+}
+
+function listenOutcome(row: PgSettingRow | undefined, declared: string[], src: string): Outcome {
+  const got = row ? row.setting.split(',').map((s) => s.trim()).filter(Boolean).sort() : undefined;
+  const want = [...new Set(declared.map((s) => s.trim()).filter(Boolean))].sort();
+  const same = !!got && got.length === want.length && got.every((g, i) => g === want[i]);
+  return outcome(
+    CHECKS['listen-addresses'],
+    'listen_addresses',
+    !got ? 'error' : same ? 'pass' : 'fail',
+    !got ? 'listen_addresses not reported' : same ? `listen_addresses = ${row!.setting}` : `listen_addresses = ${row!.setting}, expected ${want.join(',')}`,
+    { expected: want, observed: got ?? null, source: src, excerpt: row ? showRow(row) : undefined },
+    // Listening everywhere is the worse finding.
+    { severity: got?.includes('*') || got?.includes('0.0.0.0') ? 'high' : 'medium' },
+  );
+}
+
+function evaluate(facts: PostgresFacts, expect: PostgresExpect): Outcome[] {
   if (!facts.pg) {
     // Every planned check says why it could not run: a report must not go quiet about the database.
-    for (const p of planned) {
-      out.push({ ...p, status: facts.missingContainer ? 'fail' : 'error', severity: 'high', message: facts.problem ?? 'not gathered', evidence: { expected: 'a PostgreSQL answering as the postgres user', observed: facts.problem, source: `${facts.command} on ${facts.where}` } });
-    }
-    return out;
+    const evidence = () => ({ expected: 'a PostgreSQL answering as the postgres user', observed: facts.problem, source: `${facts.command} on ${facts.where}` });
+    return planned(expect).map((p) => outcome(p.def, p.subject, facts.missingContainer ? 'fail' : 'error', facts.problem ?? 'not gathered', evidence(), { severity: 'high' }));
   }
   const pg = facts.pg;
   const rows = new Map(pg.settings.map((s) => [s.name, s]));
   const src = `${facts.command} on ${facts.where} (PostgreSQL ${pg.version})`;
-  for (const [name, value] of settings) {
-    const base = { id: CHECK.setting, subject: `setting ${name}`, title: 'Effective setting as declared', checklist: ['hardening'], severity: 'medium' as const };
-    const row = rows.get(name);
-    if (!row) {
-      out.push({ ...base, status: 'error', message: `PostgreSQL has no setting "${name}" (typo, or not in version ${pg.version})`, evidence: { expected: value, observed: null, source: src } });
-      continue;
-    }
-    let want: PgValue;
-    try {
-      want = expectedFor(row, value);
-    } catch (e) {
-      if (!(e instanceof UnitError)) throw e;
-      out.push({ ...base, status: 'error', message: `expected value ${JSON.stringify(value)}: ${e.message}`, evidence: { expected: value, observed: row.setting, source: src } });
-      continue;
-    }
-    const got = pgSettingValue(row.setting, row.unit);
-    const same = got.kind === want.kind && (typeof got.value === 'number' && typeof want.value === 'number' ? Math.abs(got.value - want.value) < 1e-9 : String(got.value) === String(want.value));
-    out.push({
-      ...base,
-      status: same ? 'pass' : 'fail',
-      message: same ? `${name} = ${value} (${row.setting}${row.unit ? ` × ${row.unit}` : ''}, from ${row.source})` : `${name} is ${row.setting}${row.unit ? ` × ${row.unit}` : ''}, expected ${value} (set by ${row.source}${row.sourcefile ? ` in ${row.sourcefile}` : ''})`,
-      evidence: { expected: { value, normalised: want }, observed: { ...row, normalised: got }, source: src, excerpt: showRow(row) },
-    });
-  }
+  const out = Object.entries(expect.settings ?? {}).map(([name, value]) => settingOutcome(name, value, rows.get(name), pg.version, src));
   const pending = pg.settings.filter((s) => s.pending_restart);
-  out.push({
-    id: CHECK.pending,
-    subject: 'server',
-    title: 'No setting waits for a restart',
-    checklist: ['hardening'],
-    severity: 'medium',
-    status: pending.length ? 'fail' : 'pass',
-    message: pending.length ? `changed but not in effect until a restart: ${pending.map((p) => p.name).join(', ')}` : 'no setting is pending a restart',
-    evidence: { expected: 'pending_restart = false for all settings', observed: pending.map(showRow), source: src },
-  });
-  if (noTrust) {
-    const errors = pg.hba.filter((h) => h.error);
-    const hostTrust = pg.hba.filter((h) => h.type !== 'local' && h.auth_method === 'trust');
-    const allowed = new Set(['postgres', ...(expect.localTrustUsers ?? [])]);
-    const localTrust = pg.hba.filter((h) => h.type === 'local' && h.auth_method === 'trust' && (h.user_name ?? []).some((u) => !allowed.has(u)));
-    const hbaSrc = `pg_hba_file_rules (${pg.hbaFile ?? 'hba_file'}) via ${src}`;
-    const excerpt = pg.hba.map((h) => `${h.line_number}: ${h.error ? `ERROR ${h.error}` : hbaLine(h)}`).join('\n');
-    const errNote = errors.length ? `; the file has ${errors.length} unparseable line(s): ${errors.map((e) => `${e.line_number}: ${e.error}`).join('; ')}` : '';
-    out.push({
-      id: CHECK.hostTrust,
-      subject: 'pg_hba host lines',
-      title: 'No trust on TCP (host) lines',
-      checklist: ['hardening', 'secrets'],
-      severity: 'critical',
-      status: hostTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
-      message: hostTrust.length
-        ? `trust on ${hostTrust.map((h) => `line ${h.line_number} (${hbaLine(h)})`).join(', ')}: anyone who can connect is any user, superuser included${errNote}`
-        : `no host line uses trust (${pg.hba.filter((h) => h.type !== 'local').length} host lines)${errNote}`,
-      evidence: { expected: 'no host/hostssl/hostnossl line with auth_method trust', observed: hostTrust.map(hbaLine), source: hbaSrc, excerpt },
-    });
-    out.push({
-      id: CHECK.localTrust,
-      subject: 'pg_hba local lines',
-      title: 'No trust on local lines but for postgres',
-      checklist: ['hardening', 'secrets'],
-      severity: 'high',
-      status: localTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
-      message: localTrust.length
-        ? `trust on ${localTrust.map((h) => `line ${h.line_number} (${hbaLine(h)})`).join(', ')}: any local OS user can log in as ${[...new Set(localTrust.flatMap((h) => h.user_name ?? []))].join(', ')}${errNote}`
-        : `local trust only for ${[...allowed].join(', ')} if at all${errNote}`,
-      evidence: { expected: { trustAllowedFor: [...allowed] }, observed: localTrust.map(hbaLine), source: hbaSrc, excerpt },
-    });
-  }
-  if (expect.listenAddresses) {
-    const row = rows.get('listen_addresses');
-    const got = row ? row.setting.split(',').map((s) => s.trim()).filter(Boolean).sort() : undefined;
-    const want = [...new Set(expect.listenAddresses.map((s) => s.trim()).filter(Boolean))].sort();
-    const same = !!got && got.length === want.length && got.every((g, i) => g === want[i]);
-    out.push({
-      id: CHECK.listen,
-      subject: 'listen_addresses',
-      title: 'Listens where declared',
-      checklist: ['network-policies'],
-      severity: got?.includes('*') || got?.includes('0.0.0.0') ? 'high' : 'medium',
-      status: !got ? 'error' : same ? 'pass' : 'fail',
-      message: !got ? 'listen_addresses not reported' : same ? `listen_addresses = ${row!.setting}` : `listen_addresses = ${row!.setting}, expected ${want.join(',')}`,
-      evidence: { expected: want, observed: got ?? null, source: src, excerpt: row ? showRow(row) : undefined },
-    });
-  }
+  out.push(
+    outcome(
+      CHECKS['pending-restart'],
+      'server',
+      pending.length ? 'fail' : 'pass',
+      pending.length ? `changed but not in effect until a restart: ${pending.map((p) => p.name).join(', ')}` : 'no setting is pending a restart',
+      { expected: 'pending_restart = false for all settings', observed: pending.map(showRow), source: src },
+    ),
+  );
+  if (expect.noTrust !== false) out.push(...hbaOutcomes(pg, expect, src));
+  if (expect.listenAddresses) out.push(listenOutcome(rows.get('listen_addresses'), expect.listenAddresses, src));
   return out;
+}
+
+// --- plan (leafcert plan --from-nix) ---
+
+/** Records the NixOS option path a value came from; `at` starts at the suite's key (['postgres', 'port']). */
+export type Cite = (at: (string | number)[], optionPath: string) => void;
+
+/** The PostgreSQL servers a manifest declares, host first, then containers in manifest order. */
+export function declaredPostgres(m: Manifest): { where?: Container; node: NodeSection }[] {
+  return [{ node: m.host } as { where?: Container; node: NodeSection }, ...m.containers.map((c) => ({ where: c, node: c.config }))].filter((x) => x.node.postgresql.enable);
+}
+
+/** The expectation of the first PostgreSQL declared (host, then containers), or undefined when none is. */
+export function fromManifest(m: Manifest, cite: Cite): PostgresExpect | undefined {
+  const pgs = declaredPostgres(m);
+  if (!pgs.length) return undefined;
+  const { where, node } = pgs[0];
+  const pg = node.postgresql;
+  const p: PostgresExpect = {};
+  if (where) {
+    p.container = where.name;
+    cite(['postgres', 'container'], where.path);
+  }
+  const settings = Object.fromEntries(Object.entries(pg.settings).filter((e): e is [string, string | number | boolean] => /^[a-z_][a-z0-9_.]*$/.test(e[0]) && e[1] !== null && !Array.isArray(e[1])));
+  if (Object.keys(settings).length) {
+    p.settings = settings;
+    for (const k of Object.keys(settings)) cite(['postgres', 'settings', k], optionPath(pg.path, 'settings', k));
+  }
+  const la = typeof pg.settings.listen_addresses === 'string' ? pg.settings.listen_addresses : pg.enableTCPIP ? '*' : 'localhost';
+  p.listenAddresses = la.split(',').map((s) => s.trim()).filter(Boolean);
+  cite(['postgres', 'listenAddresses'], typeof pg.settings.listen_addresses === 'string' ? optionPath(pg.path, 'settings', 'listen_addresses') : optionPath(pg.path, 'enableTCPIP'));
+  p.noTrust = true;
+  cite(['postgres', 'noTrust'], optionPath(pg.path, 'authentication'));
+  if (typeof pg.settings.port === 'number') {
+    p.port = pg.settings.port;
+    cite(['postgres', 'port'], optionPath(pg.path, 'settings', 'port'));
+  }
+  return p;
 }
 
 export const postgresSuite: Suite<PostgresExpect, PostgresFacts> = {
@@ -222,6 +260,6 @@ export const postgresSuite: Suite<PostgresExpect, PostgresFacts> = {
   schema,
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
-  checkIds: Object.values(CHECK),
+  checkIds: Object.values(CHECKS).map((c) => c.id),
 };
 export { evaluate as evaluatePostgres };

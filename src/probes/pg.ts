@@ -6,8 +6,10 @@
 // we would need a password (no `trust` on TCP is one of the things we check). One query, one exec:
 // the server answers with a single JSON document.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../types.js';
-import { shq } from '../transport/container.js';
+import { sh } from '../core/quote.js';
+import { ParseError, type Host } from '../types.js';
+import { missingReason, scanContainers } from './containers.js';
+import { containerHost } from '../transport/container.js';
 
 export interface PgSettingRow {
   name: string;
@@ -53,17 +55,74 @@ export function pgQuery(names: string[]): string {
   ].join(' ');
 }
 
-/** Shell: run the query as the postgres OS user with psql (peer auth over the default socket). */
+/**
+ * Shell: run the query as the postgres OS user with psql (peer auth over the default socket). A
+ * one-liner kept in TypeScript (not a .sh file) because its text is asserted by tests: values are
+ * quoted by sh``, for su's shell a second time.
+ */
 export function psqlCommand(sql: string, opts: { osUser?: string; database?: string; port?: number } = {}): string {
-  const user = shq(opts.osUser ?? 'postgres');
-  const args = `-XAtq -v ON_ERROR_STOP=1 -d ${shq(opts.database ?? 'postgres')}${opts.port ? ` -p ${opts.port}` : ''} -c ${shq(sql)}`;
+  const user = opts.osUser ?? 'postgres';
+  const args = sh`-XAtq -v ON_ERROR_STOP=1 -d ${opts.database ?? 'postgres'}` + (opts.port ? sh` -p ${opts.port}` : '') + sh` -c ${sql}`;
   return [
     // cwd must be readable by the postgres user (runuser keeps it).
     'cd /',
     'P=$(command -v psql || ls /run/current-system/sw/bin/psql /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -n1)',
     '[ -n "$P" ] || { echo "leafcert: psql not found on the node" >&2; exit 127; }',
-    `if command -v runuser >/dev/null; then exec runuser -u ${user} -- "$P" ${args}; else exec su -s /bin/sh ${user} -c "\\"$P\\" ${args.replace(/"/g, '\\"')}"; fi`,
+    // su's -c string: "$P" expanded by this shell, then the arguments quoted once more for su's shell.
+    sh`if command -v runuser >/dev/null; then exec runuser -u ${user} -- "$P" ` + args + sh`; else exec su -s /bin/sh ${user} -c "\\"$P\\" "${args}; fi`,
   ].join('; ');
+}
+
+/** What gatherPostgres needs to know: the postgres expectation satisfies it. */
+export interface PgTarget {
+  /** nixos-container the server runs in; absent = on the node itself. */
+  container?: string;
+  /** Settings whose effective values to read (listen_addresses is always read). */
+  settings?: Record<string, unknown>;
+  osUser?: string;
+  database?: string;
+  port?: number;
+}
+
+export interface PostgresFacts {
+  /** Where psql ran, for evidence. */
+  where: string;
+  command: string;
+  problem?: string;
+  /** The container was not found: a finding, not an error of leafcert. */
+  missingContainer?: boolean;
+  pg?: PgFacts;
+}
+
+/**
+ * The server's settings and hba rules, read with psql on the node or inside `target.container`
+ * (entered through the container transport after one locator scan, cached per run): two round
+ * trips with a container, one without. A refusing server, a failed login or garbled output is a
+ * `problem`; a missing container is `missingContainer`.
+ */
+export async function gatherPostgres(node: Host, target: PgTarget, timeoutMs: number): Promise<PostgresFacts> {
+  let host = node;
+  let where = `node ${node.name}`;
+  if (target.container) {
+    const scan = await scanContainers(node, timeoutMs);
+    const why = missingReason(scan, target.container);
+    if (why) return { where: `container ${target.container}`, command: scan.command, problem: why, missingContainer: true };
+    const leader = scan.containers.get(target.container)!.leader!;
+    host = containerHost(node, leader, target.container);
+    where = `container ${target.container} (leader ${leader})`;
+  }
+  const names = [...new Set([...Object.keys(target.settings ?? {}), 'listen_addresses'])];
+  const sql = pgQuery(names);
+  // For evidence: what ran, as a reader would type it (the executed line is psqlCommand's).
+  const command = `runuser -u ${target.osUser ?? 'postgres'} -- psql -XAt -c "${sql}"`;
+  const r = await host.exec(psqlCommand(sql, target), { timeoutMs });
+  if (r.code !== 0) return { where, command, problem: psqlFailure(r.stderr || r.stdout, r.code) };
+  try {
+    return { where, command, pg: parsePgFacts(r.stdout, `psql on ${where}`) };
+  } catch (e) {
+    if (e instanceof ParseError) return { where, command, problem: e.message };
+    throw e;
+  }
 }
 
 /** A plain reason for a failed psql run. */
