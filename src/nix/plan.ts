@@ -6,6 +6,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
 import { optionPath, type Container, type Manifest, type NodeSection, type Value } from './manifest.js';
 import { fromManifest as healthFromManifest } from '../../suites/health.js';
+import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
 import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 
@@ -37,7 +38,6 @@ export interface Plan {
 
 type Seg = string | number;
 
-const portsOf = (ranges: { from: number; to: number }[]) => ranges.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`));
 const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
 const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
@@ -82,51 +82,7 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   const host = m.host;
 
   // firewall: the host's declared allowances; closed = every port something inside declares.
-  if (has('firewall')) {
-    const fw = host.firewall;
-    const open = [...fw.allowedTCPPorts, ...portsOf(fw.allowedTCPPortRanges)];
-    const f: Record<string, unknown> = { open };
-    cite(['firewall', 'open'], optionPath(fw.path, 'allowedTCPPorts') + (fw.allowedTCPPortRanges.length ? ` + ${optionPath(fw.path, 'allowedTCPPortRanges')}` : ''));
-    // Ports opened on some interface are not expected closed either: the harness's interface is unknown.
-    const openSet = new Set([...fw.allowedTCPPorts, ...expand(fw.allowedTCPPortRanges), ...fw.interfaces.flatMap((i) => [...i.allowedTCPPorts, ...expand(i.allowedTCPPortRanges)])]);
-    const inner = m.containers.flatMap((c) => [...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges), ...c.config.listeners.map((l) => l.port)]);
-    const hostOnly = host.listeners.map((l) => l.port);
-    const closed = uniqSorted([...inner, ...hostOnly].filter((p) => !openSet.has(p)));
-    if (closed.length) {
-      f.closed = closed;
-      cite(['firewall', 'closed'], `ports declared inside containers (containers.<name>.config.networking.firewall.allowedTCPPorts, listeners) and host services, minus ${optionPath(fw.path, 'allowedTCPPorts')}`);
-    }
-    const udp = [...fw.allowedUDPPorts, ...portsOf(fw.allowedUDPPortRanges)];
-    if (udp.length) {
-      f.udp = udp;
-      cite(['firewall', 'udp'], optionPath(fw.path, 'allowedUDPPorts'));
-    }
-    if (fw.interfaces.length) {
-      f.interfaces = Object.fromEntries(fw.interfaces.map((i) => {
-        const v: Record<string, unknown> = {};
-        const tcp = [...i.allowedTCPPorts, ...portsOf(i.allowedTCPPortRanges)];
-        const u = [...i.allowedUDPPorts, ...portsOf(i.allowedUDPPortRanges)];
-        if (tcp.length) v.tcp = tcp;
-        if (u.length) v.udp = u;
-        return [i.name, v];
-      }));
-      for (const i of fw.interfaces) cite(['firewall', 'interfaces', i.name], i.path);
-    }
-    f.trusted = fw.trustedInterfaces;
-    cite(['firewall', 'trusted'], optionPath(fw.path, 'trustedInterfaces'));
-    f.refuse = fw.rejectPackets ? 'reject' : 'drop';
-    cite(['firewall', 'refuse'], optionPath(fw.path, 'rejectPackets'));
-    if (fw.backend !== 'firewalld') {
-      f.backend = fw.backend;
-      cite(['firewall', 'backend'], optionPath(fw.path, 'backend'));
-    }
-    const extra = fw.extraCommands.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    if (extra.length) {
-      f.extraRules = extra;
-      cite(['firewall', 'extraRules'], optionPath(fw.path, 'extraCommands'));
-    }
-    exp.firewall = f;
-  }
+  if (has('firewall')) exp.firewall = firewallFromManifest(m, cite);
 
   // tls: every vhost that serves HTTPS.
   const tlsHosts = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];

@@ -64,3 +64,68 @@ export function parsePortToken(tok: string, source: string, sep = ':'): PortRang
   }
   return { from: nums[0], to: nums[nums.length - 1] };
 }
+
+// ---- port sets: allowances compared as merged intervals, keyed "tcp" / "udp" / "tcp@eth0" ----
+
+/** A port or an "a-b" range as written in an expectation. */
+export type Port = number | string;
+
+export function toRange(p: Port): PortRange {
+  if (typeof p === 'number') return { from: p, to: p };
+  const [a, b] = p.split('-').map(Number);
+  return { from: Math.min(a, b), to: Math.max(a, b) };
+}
+
+/** Merge ranges into sorted disjoint intervals so "80,81" equals "80-81" (nft may auto-merge). */
+export function mergeRanges(rs: PortRange[]): PortRange[] {
+  const s = [...rs].sort((a, b) => a.from - b.from);
+  const out: PortRange[] = [];
+  for (const r of s) {
+    const last = out[out.length - 1];
+    if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+export function setText(rs: PortRange[]): string {
+  return mergeRanges(rs).map(rangeText).join(',') || '(none)';
+}
+
+/** Key → merged intervals of what a model allows. */
+export function observedAllow(model: FirewallModel): Map<string, PortRange[]> {
+  const m = new Map<string, PortRange[]>();
+  for (const a of model.allowed) {
+    const k = a.iface ? `${a.proto}@${a.iface}` : a.proto;
+    m.set(k, mergeRanges([...(m.get(k) ?? []), ...a.ports]));
+  }
+  return m;
+}
+
+/** One line per key whose intervals differ: "tcp: expected 22,80, observed 22". */
+export function diffAllow(exp: Map<string, PortRange[]>, obs: Map<string, PortRange[]>): string[] {
+  const out: string[] = [];
+  for (const k of new Set([...exp.keys(), ...obs.keys()])) {
+    const a = setText(exp.get(k) ?? []);
+    const b = setText(obs.get(k) ?? []);
+    if (a !== b) out.push(`${k}: expected ${a}, observed ${b}`);
+  }
+  return out;
+}
+
+export function allowText(m: Map<string, PortRange[]>): Record<string, string> {
+  return Object.fromEntries([...m.entries()].sort().map(([k, v]) => [k, setText(v)]));
+}
+
+/** Key → merged intervals from ports as written, e.g. [["tcp", [22, "80-81"]], ["tcp@eth0", [9100]]]. */
+export function allowMap(entries: [string, Port[] | undefined][]): Map<string, PortRange[]> {
+  const m = new Map<string, PortRange[]>();
+  for (const [k, ps] of entries) if (ps?.length) m.set(k, mergeRanges([...(m.get(k) ?? []), ...ps.map(toRange)]));
+  return m;
+}
+
+/** Ranges as an expectation writes ports: 22, or "6333-6334". */
+export const portsOf = (ranges: PortRange[]): Port[] => ranges.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`));
+
+/** The single ports of ranges narrower than 64 ports (wider ones are not spelled out). */
+export const expandRanges = (ranges: PortRange[]): number[] => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));

@@ -1,0 +1,129 @@
+// The firewall facts of a node, in one round trip (firewall.sh: iptables-save, ip6tables-save,
+// `nft -j list ruleset`, `ss -Hltn`) plus, in parallel, TCP connects from the harness to the ports
+// an expectation names: what the rules say and what a client on the network sees.
+import { probeScript, scriptCommand } from '../core/script.js';
+import { ParseError, type Host } from '../types.js';
+import type { FirewallModel, Port } from './firewall-model.js';
+import { iptablesModel, parseIptablesSave } from './iptables.js';
+import { nftModel, parseNftJson } from './nft.js';
+import { MARK, splitSections, type Section } from './sections.js';
+import { parseSsListen, type Listener } from './ss.js';
+import { probeTcpMany, type TcpProbe } from './tcp.js';
+
+/** A part of the firewall that could not be read or parsed (its check becomes `error`). */
+export interface FirewallReadError {
+  source: string;
+  message: string;
+  excerpt?: string;
+}
+
+export interface FirewallFacts {
+  /** The command sent to the node. */
+  script: string;
+  raw: Record<string, Section>;
+  v4?: FirewallModel;
+  v6?: FirewallModel;
+  /** Why v6 was not evaluated. */
+  v6Note?: string;
+  nft?: ReturnType<typeof nftModel>;
+  nftNote?: string;
+  listening?: Listener[];
+  errors: FirewallReadError[];
+  target?: string;
+  probes: { open: TcpProbe[]; closed: TcpProbe[] };
+  probeTimeoutMs: number;
+}
+
+export type FirewallNodeFacts = Omit<FirewallFacts, 'probes' | 'target' | 'probeTimeoutMs'>;
+
+const PARTS = ['iptables-save', 'ip6tables-save', 'nft', 'ss'];
+/** The command that prints the node's firewall, as sent. */
+export const FIREWALL_SCRIPT = scriptCommand(probeScript('firewall.sh'), [MARK]);
+
+/** Strict: turn firewall.sh's output into facts (also used by unit tests with fixtures). */
+export function parseFirewallOutput(output: string, o: { extraRules?: string[] }): FirewallNodeFacts {
+  const facts: FirewallNodeFacts = { script: FIREWALL_SCRIPT, raw: {}, errors: [] };
+  const s = splitSections(output, 'firewall probe', PARTS);
+  for (const p of PARTS) facts.raw[p] = s.get(p)!;
+  const attempt = <T>(source: string, text: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ParseError) {
+        facts.errors.push({ source, message: e.message, excerpt: e.excerpt ?? text.slice(0, 300) });
+        return undefined;
+      }
+      throw e;
+    }
+  };
+  const extra = o.extraRules ?? [];
+  const v4 = s.get('iptables-save')!;
+  if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra));
+  else if (v4.rc !== 127) facts.errors.push({ source: 'iptables-save', message: `iptables-save exited ${v4.rc}: ${v4.stderr.trim()}` });
+  const v6 = s.get('ip6tables-save')!;
+  if (v6.rc === 127) facts.v6Note = 'ip6tables-save not installed';
+  else if (v6.rc !== 0) facts.v6Note = `ip6tables-save exited ${v6.rc}: ${v6.stderr.trim()}`;
+  else if (!/^\*filter$/m.test(v6.text)) facts.v6Note = 'no IPv6 filter table loaded';
+  else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra));
+  const nft = s.get('nft')!;
+  if (nft.rc === 127) facts.nftNote = 'nft not installed';
+  else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
+  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra));
+  if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
+  const ss = s.get('ss')!;
+  if (ss.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
+  return facts;
+}
+
+/** The single ports of a list (ranges are not probed). */
+export function intPorts(list: Port[] | undefined): number[] {
+  return (list ?? []).filter((p): p is number => typeof p === 'number');
+}
+
+/**
+ * The node's firewall (one exec) and, at the same time (they are independent), TCP connects from
+ * the harness to `target` for every `open` and `closed` port.
+ */
+export async function gatherFirewall(host: Host, o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs: number; timeoutMs: number; extraRules?: string[] }): Promise<FirewallFacts> {
+  const { target, open, closed, probeTimeoutMs } = o;
+  const [r, probes] = await Promise.all([
+    host.exec(FIREWALL_SCRIPT, { timeoutMs: o.timeoutMs }),
+    target
+      ? probeTcpMany(target, [...open, ...closed], probeTimeoutMs).then((all) => ({ open: all.slice(0, open.length), closed: all.slice(open.length) }))
+      : Promise.resolve({ open: [], closed: [] }),
+  ]);
+  return { ...parseFirewallOutput(r.stdout, o), target, probes, probeTimeoutMs };
+}
+
+/** The firewall in force: the pinned backend, else whichever NixOS firewall is present. */
+export function firewallInForce(f: FirewallNodeFacts, pinned?: 'iptables' | 'nftables'): { models: FirewallModel[]; backend?: string; note?: string; conflict?: string } {
+  const ipt = f.v4?.present ? 'iptables' : undefined;
+  const nft = f.nft?.present ? 'nftables' : undefined;
+  const conflict = ipt && nft ? 'both the iptables nixos-fw chains and table inet nixos-fw are loaded' : undefined;
+  const backend = pinned ?? ipt ?? nft;
+  if (!backend) return { models: [], note: 'neither a nixos-fw chain (iptables-save) nor table inet nixos-fw (nft) is loaded' };
+  if (backend === 'iptables') {
+    if (!f.v4) return { models: [], backend, note: 'iptables-save gave no usable output' };
+    return { models: f.v6 ? [f.v4, f.v6] : [f.v4], backend, conflict };
+  }
+  if (!f.nft) return { models: [], backend, note: f.nftNote ?? 'nft gave no usable output' };
+  return { models: [f.nft], backend, conflict };
+}
+
+/** Where a backend's rules came from, for evidence. */
+export function firewallSource(backend?: string): string {
+  return backend === 'nftables' ? 'nft -j list ruleset' : 'iptables-save; ip6tables-save';
+}
+
+/** The rules worth showing an auditor: nft's JSON head, or iptables' nixos-fw / INPUT / PREROUTING rules. */
+export function firewallExcerpt(f: FirewallNodeFacts, backend?: string): string {
+  if (backend === 'nftables') return (f.raw.nft?.text ?? '').slice(0, 600);
+  return (f.raw['iptables-save']?.text ?? '').split('\n').filter((l) => /nixos-fw|INPUT|PREROUTING/.test(l) && l.startsWith('-A')).join('\n');
+}
+
+/** A TCP probe's outcome with what listens on that port on the node (when ss was read). */
+export function describeProbe(p: TcpProbe, listening?: Listener[]): string {
+  const l = listening?.filter((x) => x.port === p.port).map((x) => `${x.address}:${x.port}`) ?? [];
+  const ctx = listening ? (l.length ? `; node listens on ${l.join(', ')}` : '; nothing listens on it on the node') : '';
+  return `${p.detail} after ${p.ms} ms${ctx}`;
+}
