@@ -1,28 +1,14 @@
 // Checklist "monitoring and alerting active": Prometheus answers, every scrape target is up, the
 // expected alert rules are loaded, Grafana is healthy where expected. Reached through the node's
 // own connection (Host.forward) because the deployment keeps these ports inside the node and its
-// containers; a container is resolved to its address from the NixOS container config.
-import type { Outcome, Severity, Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
-import { scanContainers } from '../src/probes/containers.js';
-import {
-  httpGet,
-  parseBuildinfo,
-  parseGrafanaHealth,
-  parseRules,
-  parseTargets,
-  type HttpAnswer,
-  type PromRule,
-  type PromTarget,
-} from '../src/probes/prometheus.js';
+// containers; a container is resolved to its address from the NixOS container config. Gathering
+// lives in src/probes/prometheus.ts (gatherMonitoring); this file judges.
+import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
+import type { Container, Listener, Manifest, NodeSection } from '../src/nix/manifest.js';
+import { gatherMonitoring, type Endpoint, type MonitoringFacts, type PromTarget } from '../src/probes/prometheus.js';
 
-export interface Endpoint {
-  /** nixos-container whose LOCAL_ADDRESS to use. */
-  container?: string;
-  /** Address as the node sees it (default 127.0.0.1, or the container's address). */
-  address?: string;
-  port?: number;
-}
+export type { Endpoint, MonitoringFacts };
 
 export interface MonitoringExpect {
   prometheus: Endpoint;
@@ -36,18 +22,37 @@ export interface MonitoringExpect {
   grafana?: Endpoint;
 }
 
-export type Fetched<T> = { ok: true; value: T; source: string; excerpt: string } | { ok: false; reason: string; source: string; excerpt?: string };
-
-export interface MonitoringFacts {
-  prometheus: { address: string; port: number } | { error: string; source: string };
-  ready?: Fetched<{ status: number; body: string }>;
-  buildinfo?: Fetched<{ version: string; revision: string }>;
-  targets?: Fetched<PromTarget[]>;
-  rules?: Fetched<PromRule[]>;
-  grafana?: Fetched<{ status: number; database: string; version: string }> | { skipped: string };
-}
-
-const CHECKLIST = ['monitoring'];
+// In the order of the suite's results (and of today's checkIds).
+const CHECKS = defineChecks('monitoring', {
+  'prometheus-ready': {
+    title: 'Prometheus answers',
+    severity: 'high',
+    checklist: ['monitoring'],
+    description: 'Prometheus /-/ready answers HTTP 200 and its API answers as Prometheus (buildinfo), reached from the node; a refused port is a finding, a proxy or login page an error.',
+    fix: 'Enable and start Prometheus (services.prometheus.enable, services.prometheus.listenAddress/port) where the expectation points, and let it finish starting.',
+  },
+  'targets-up': {
+    title: 'Every scrape target is up',
+    severity: 'high',
+    checklist: ['monitoring'],
+    description: 'Every active scrape target reports health up (or is listed in allowDown), and every declared job has at least one target.',
+    fix: 'Start the exporter a down target names, or fix its address in services.prometheus.scrapeConfigs; record a planned outage in allowDown.',
+  },
+  'rules-loaded': {
+    title: 'Expected alert rules are loaded',
+    severity: 'high',
+    checklist: ['monitoring'],
+    description: 'Every expected alerting rule is loaded (/api/v1/rules) and evaluates without error; no alert rule at all is a finding.',
+    fix: 'Add the rules to services.prometheus.rules (or ruleFiles) and redeploy; fix the expression of a rule that fails to evaluate.',
+  },
+  'grafana-health': {
+    title: 'Grafana is healthy',
+    severity: 'medium',
+    checklist: ['monitoring'],
+    description: "Grafana's /api/health answers HTTP 200 with database ok, where the expectation says Grafana runs.",
+    fix: 'Enable and start Grafana (services.grafana.enable, services.grafana.settings.server.http_addr/http_port) and check its database.',
+  },
+});
 
 const endpointSchema = {
   type: 'object',
@@ -72,152 +77,139 @@ const SCHEMA = {
   },
 };
 
-const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-async function resolveEndpoint(ctx: SuiteContext, ep: Endpoint, defPort: number): Promise<{ address: string; port: number }> {
-  const port = ep.port ?? defPort;
-  if (ep.address) return { address: ep.address, port };
-  if (!ep.container) return { address: '127.0.0.1', port };
-  const scan = await scanContainers(ctx.host);
-  const c = scan.containers.get(ep.container);
-  const addr = c?.conf?.LOCAL_ADDRESS?.replace(/\/\d+$/, '');
-  if (!addr) {
-    throw new Error(c ? `container ${ep.container} has no LOCAL_ADDRESS in ${c.confPath ?? 'its config'} (set the address in the expectation)` : `container ${ep.container} not found on the node`);
-  }
-  return { address: addr, port };
-}
-
-async function getApi<T>(ctx: SuiteContext, address: string, port: number, path: string, parse: (a: HttpAnswer) => T): Promise<Fetched<T>> {
-  const timeout = Math.min(15_000, Math.max(2000, Math.floor(ctx.options.timeoutMs / 5)));
-  let a: HttpAnswer | undefined;
-  try {
-    a = await httpGet(ctx.host, address, port, path, timeout);
-    return { ok: true, value: parse(a), source: a.source, excerpt: a.body.slice(0, 400) };
-  } catch (e) {
-    return { ok: false, reason: reasonOf(e), source: a?.source ?? `GET http://${address}:${port}${path}`, excerpt: e instanceof ParseError ? e.excerpt : a?.body.slice(0, 200) };
-  }
-}
-
 async function gather(ctx: SuiteContext, e: MonitoringExpect): Promise<MonitoringFacts> {
-  const facts: MonitoringFacts = { prometheus: { error: 'not resolved', source: 'expectation' } };
-  try {
-    facts.prometheus = await resolveEndpoint(ctx, e.prometheus, 9090);
-  } catch (err) {
-    facts.prometheus = { error: reasonOf(err), source: 'container locator' };
-  }
-  if ('address' in facts.prometheus) {
-    const { address, port } = facts.prometheus;
-    // Four channels on the one connection, in parallel.
-    [facts.ready, facts.buildinfo, facts.targets, facts.rules] = await Promise.all([
-      getApi(ctx, address, port, '/-/ready', (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
-      getApi(ctx, address, port, '/api/v1/status/buildinfo', parseBuildinfo),
-      getApi(ctx, address, port, '/api/v1/targets?state=active', parseTargets),
-      getApi(ctx, address, port, '/api/v1/rules', parseRules),
-    ]);
-  }
-  if (!e.grafana) facts.grafana = { skipped: 'Grafana is not expected on this node (no monitoring.grafana in the expectation)' };
-  else {
-    try {
-      const g = await resolveEndpoint(ctx, e.grafana, 3000);
-      facts.grafana = await getApi(ctx, g.address, g.port, '/api/health', (a) => ({ status: a.status, ...parseGrafanaHealth(a) }));
-    } catch (err) {
-      facts.grafana = { ok: false, reason: reasonOf(err), source: 'container locator' };
-    }
-  }
-  return facts;
+  return gatherMonitoring(ctx.host, e, ctx.options.timeoutMs);
 }
 
-function outcome(id: string, title: string, subject: string, severity: Severity, status: Outcome['status'], message: string, evidence: Outcome['evidence']): Outcome {
-  return { id, title, subject, severity, status, message, evidence, checklist: CHECKLIST };
-}
+// --- evaluate (pure) ---
 
 /** A forward the node itself refused (ssh channel open failure / local ECONNREFUSED): the port is closed. */
 const REFUSED = /cannot forward to [^\s]+: .*refused|ECONNREFUSED/i;
 
-function err(id: string, title: string, subject: string, severity: Severity, f: { reason: string; source: string; excerpt?: string }): Outcome {
-  return outcome(id, title, subject, severity, 'error', f.reason, { source: f.source, ...(f.excerpt ? { excerpt: f.excerpt } : {}) });
+type Missing = { reason: string; source: string; excerpt?: string };
+
+function err(def: CheckDef, subject: string, f: Missing): Outcome {
+  return outcome(def, subject, 'error', f.reason, { source: f.source, ...(f.excerpt ? { excerpt: f.excerpt } : {}) });
+}
+
+const notGathered = (def: CheckDef, subject: string) => outcome(def, subject, 'error', 'not gathered', { source: 'monitoring probe' });
+
+/** Ready: /-/ready says so AND the API answers as Prometheus (a proxy's HTML page must not pass). */
+function readyOutcome(f: MonitoringFacts, at: { address: string; port: number }, subject: string): Outcome {
+  const def = CHECKS['prometheus-ready'];
+  const r = f.ready;
+  const b = f.buildinfo;
+  if (!r || !b) return notGathered(def, subject);
+  if (!r.ok && REFUSED.test(r.reason)) {
+    // The node answered for its port: nothing listens there. That is an observation, not a blind spot.
+    return outcome(def, subject, 'fail', `Prometheus does not answer: nothing listens on ${at.address}:${at.port} (${r.reason.slice(0, 200)})`, { source: r.source, expected: 'HTTP 200 from /-/ready', observed: 'connection refused', ...(r.excerpt ? { excerpt: r.excerpt } : {}) });
+  }
+  if (!r.ok) return err(def, subject, r);
+  if (r.value.status === 503 && !/^\s*</.test(r.value.body)) {
+    return outcome(def, subject, 'fail', `Prometheus is not ready: /-/ready answered HTTP 503 (${r.value.body.slice(0, 80)})`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt });
+  }
+  if (!b.ok) return err(def, subject, b);
+  if (r.value.status !== 200) {
+    return outcome(def, subject, 'fail', `/-/ready answered HTTP ${r.value.status}: ${r.value.body.slice(0, 80)}`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt });
+  }
+  return outcome(def, subject, 'pass', `Prometheus ${b.value.version} is ready`, { source: `${r.source}; ${b.source}`, expected: 'HTTP 200 and the API answering', observed: { ready: r.value.body, version: b.value.version }, excerpt: b.excerpt });
+}
+
+function targetsOutcome(f: MonitoringFacts, e: MonitoringExpect, subject: string): Outcome {
+  const def = CHECKS['targets-up'];
+  const t = f.targets;
+  if (!t) return notGathered(def, subject);
+  if (!t.ok) return err(def, subject, t);
+  const allowed = new Set(e.allowDown ?? []);
+  const isAllowed = (x: PromTarget) => allowed.has(x.job) || allowed.has(`${x.job}/${x.instance}`);
+  const down = t.value.filter((x) => x.health === 'down' && !isAllowed(x));
+  // "unknown": not scraped yet (Prometheus just started): cannot say up or down.
+  const unknown = t.value.filter((x) => x.health === 'unknown' && !isAllowed(x));
+  const jobs = new Set(t.value.map((x) => x.job));
+  const missingJobs = (e.jobs ?? []).filter((j) => !jobs.has(j));
+  const observed = t.value.map((x) => ({ job: x.job, instance: x.instance, health: x.health, ...(x.lastError ? { lastError: x.lastError } : {}) }));
+  const ev = { source: t.source, expected: { allUp: true, jobs: e.jobs ?? [] }, observed, excerpt: t.excerpt };
+  if (!t.value.length) return outcome(def, subject, 'fail', 'Prometheus has no active targets: nothing is scraped', ev);
+  if (down.length || missingJobs.length) {
+    const parts = [
+      ...down.map((x) => `${x.job}/${x.instance} is ${x.health}${x.lastError ? ` (${x.lastError})` : ''}`),
+      ...(missingJobs.length ? [`no target for job(s) ${missingJobs.join(', ')}`] : []),
+    ];
+    return outcome(def, subject, 'fail', parts.join('; ').slice(0, 600), ev);
+  }
+  if (unknown.length) return outcome(def, subject, 'error', `not scraped yet (health unknown): ${unknown.map((x) => `${x.job}/${x.instance}`).join(', ')}`, ev);
+  return outcome(def, subject, 'pass', `${t.value.length} target(s) up in ${jobs.size} job(s)`, ev);
+}
+
+function rulesOutcome(f: MonitoringFacts, e: MonitoringExpect, subject: string): Outcome {
+  const def = CHECKS['rules-loaded'];
+  const rl = f.rules;
+  if (!rl) return notGathered(def, subject);
+  if (!rl.ok) return err(def, subject, rl);
+  const alerts = rl.value.filter((x) => x.type === 'alerting');
+  const names = new Set(alerts.map((x) => x.name));
+  const missing = e.rules.filter((n) => !names.has(n));
+  const broken = alerts.filter((x) => e.rules.includes(x.name) && x.health === 'err');
+  const ev = { source: rl.source, expected: e.rules, observed: alerts.map((x) => ({ name: x.name, group: x.group, health: x.health })), excerpt: rl.excerpt };
+  if (!e.rules.length && !alerts.length) return outcome(def, subject, 'fail', 'no alert rules are loaded: nothing would alert', ev);
+  if (missing.length || broken.length) {
+    const parts = [...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...broken.map((x) => `${x.name} fails to evaluate: ${x.lastError}`)];
+    return outcome(def, subject, 'fail', parts.join('; '), ev);
+  }
+  return outcome(def, subject, 'pass', `${e.rules.length} expected alert rule(s) loaded (${alerts.length} in total)`, ev);
+}
+
+function grafanaOutcome(f: MonitoringFacts): Outcome {
+  const def = CHECKS['grafana-health'];
+  const g = f.grafana;
+  if (!g || 'skipped' in g) return outcome(def, 'grafana', 'skipped', g?.skipped ?? 'not gathered', { source: 'expectation monitoring.grafana' });
+  if (!g.ok) return err(def, 'grafana', g);
+  const ev = { source: g.source, expected: { status: 200, database: 'ok' }, observed: g.value, excerpt: g.excerpt };
+  if (g.value.status !== 200 || g.value.database !== 'ok') return outcome(def, 'grafana', 'fail', `/api/health answered HTTP ${g.value.status}, database ${g.value.database}`, ev);
+  return outcome(def, 'grafana', 'pass', `Grafana ${g.value.version} healthy`, ev);
 }
 
 export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
-  const out: Outcome[] = [];
-  const ids = { ready: 'monitoring.prometheus-ready', targets: 'monitoring.targets-up', rules: 'monitoring.rules-loaded' } as const;
-  const titles = { ready: 'Prometheus answers', targets: 'Every scrape target is up', rules: 'Expected alert rules are loaded' };
+  const prom = [CHECKS['prometheus-ready'], CHECKS['targets-up'], CHECKS['rules-loaded']];
   if (!('address' in f.prometheus)) {
     const p = f.prometheus;
-    for (const k of ['ready', 'targets', 'rules'] as const) out.push(outcome(ids[k], titles[k], 'prometheus', 'high', 'error', `cannot locate Prometheus: ${p.error}`, { source: p.source }));
-  } else {
-    const subject = `prometheus ${f.prometheus.address}:${f.prometheus.port}`;
-    // Ready: /-/ready says so AND the API answers as Prometheus (a proxy's HTML page must not pass).
-    const r = f.ready;
-    const b = f.buildinfo;
-    if (!r || !b) out.push(outcome(ids.ready, titles.ready, subject, 'high', 'error', 'not gathered', { source: 'monitoring probe' }));
-    else if (!r.ok && REFUSED.test(r.reason)) {
-      // The node answered for its port: nothing listens there. That is an observation, not a blind spot.
-      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `Prometheus does not answer: nothing listens on ${f.prometheus.address}:${f.prometheus.port} (${r.reason.slice(0, 200)})`, { source: r.source, expected: 'HTTP 200 from /-/ready', observed: 'connection refused', ...(r.excerpt ? { excerpt: r.excerpt } : {}) }));
-    } else if (!r.ok) out.push(err(ids.ready, titles.ready, subject, 'high', r));
-    else if (r.value.status === 503 && !/^\s*</.test(r.value.body)) {
-      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `Prometheus is not ready: /-/ready answered HTTP 503 (${r.value.body.slice(0, 80)})`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
-    } else if (!b.ok) out.push(err(ids.ready, titles.ready, subject, 'high', b));
-    else if (r.value.status !== 200) {
-      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'fail', `/-/ready answered HTTP ${r.value.status}: ${r.value.body.slice(0, 80)}`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt }));
-    } else {
-      out.push(outcome(ids.ready, titles.ready, subject, 'high', 'pass', `Prometheus ${b.value.version} is ready`, { source: `${r.source}; ${b.source}`, expected: 'HTTP 200 and the API answering', observed: { ready: r.value.body, version: b.value.version }, excerpt: b.excerpt }));
-    }
-
-    const t = f.targets;
-    if (!t) out.push(outcome(ids.targets, titles.targets, subject, 'high', 'error', 'not gathered', { source: 'monitoring probe' }));
-    else if (!t.ok) out.push(err(ids.targets, titles.targets, subject, 'high', t));
-    else {
-      const allowed = new Set(e.allowDown ?? []);
-      const isAllowed = (x: PromTarget) => allowed.has(x.job) || allowed.has(`${x.job}/${x.instance}`);
-      const down = t.value.filter((x) => x.health === 'down' && !isAllowed(x));
-      // "unknown": not scraped yet (Prometheus just started): cannot say up or down.
-      const unknown = t.value.filter((x) => x.health === 'unknown' && !isAllowed(x));
-      const jobs = new Set(t.value.map((x) => x.job));
-      const missingJobs = (e.jobs ?? []).filter((j) => !jobs.has(j));
-      const observed = t.value.map((x) => ({ job: x.job, instance: x.instance, health: x.health, ...(x.lastError ? { lastError: x.lastError } : {}) }));
-      const ev = { source: t.source, expected: { allUp: true, jobs: e.jobs ?? [] }, observed, excerpt: t.excerpt };
-      if (!t.value.length) out.push(outcome(ids.targets, titles.targets, subject, 'high', 'fail', 'Prometheus has no active targets: nothing is scraped', ev));
-      else if (down.length || missingJobs.length) {
-        const parts = [
-          ...down.map((x) => `${x.job}/${x.instance} is ${x.health}${x.lastError ? ` (${x.lastError})` : ''}`),
-          ...(missingJobs.length ? [`no target for job(s) ${missingJobs.join(', ')}`] : []),
-        ];
-        out.push(outcome(ids.targets, titles.targets, subject, 'high', 'fail', parts.join('; ').slice(0, 600), ev));
-      } else if (unknown.length) {
-        out.push(outcome(ids.targets, titles.targets, subject, 'high', 'error', `not scraped yet (health unknown): ${unknown.map((x) => `${x.job}/${x.instance}`).join(', ')}`, ev));
-      } else out.push(outcome(ids.targets, titles.targets, subject, 'high', 'pass', `${t.value.length} target(s) up in ${jobs.size} job(s)`, ev));
-    }
-
-    const rl = f.rules;
-    if (!rl) out.push(outcome(ids.rules, titles.rules, subject, 'high', 'error', 'not gathered', { source: 'monitoring probe' }));
-    else if (!rl.ok) out.push(err(ids.rules, titles.rules, subject, 'high', rl));
-    else {
-      const alerts = rl.value.filter((x) => x.type === 'alerting');
-      const names = new Set(alerts.map((x) => x.name));
-      const missing = e.rules.filter((n) => !names.has(n));
-      const broken = alerts.filter((x) => e.rules.includes(x.name) && x.health === 'err');
-      const ev = { source: rl.source, expected: e.rules, observed: alerts.map((x) => ({ name: x.name, group: x.group, health: x.health })), excerpt: rl.excerpt };
-      if (!e.rules.length && !alerts.length) out.push(outcome(ids.rules, titles.rules, subject, 'high', 'fail', 'no alert rules are loaded: nothing would alert', ev));
-      else if (missing.length || broken.length) {
-        const parts = [
-          ...(missing.length ? [`missing: ${missing.join(', ')}`] : []),
-          ...broken.map((x) => `${x.name} fails to evaluate: ${x.lastError}`),
-        ];
-        out.push(outcome(ids.rules, titles.rules, subject, 'high', 'fail', parts.join('; '), ev));
-      } else out.push(outcome(ids.rules, titles.rules, subject, 'high', 'pass', `${e.rules.length} expected alert rule(s) loaded (${alerts.length} in total)`, ev));
-    }
+    return [...prom.map((def) => outcome(def, 'prometheus', 'error', `cannot locate Prometheus: ${p.error}`, { source: p.source })), grafanaOutcome(f)];
   }
+  const subject = `prometheus ${f.prometheus.address}:${f.prometheus.port}`;
+  return [readyOutcome(f, f.prometheus, subject), targetsOutcome(f, e, subject), rulesOutcome(f, e, subject), grafanaOutcome(f)];
+}
 
-  const gid = 'monitoring.grafana-health';
-  const gt = 'Grafana is healthy';
-  const g = f.grafana;
-  if (!g || 'skipped' in g) out.push(outcome(gid, gt, 'grafana', 'medium', 'skipped', g?.skipped ?? 'not gathered', { source: 'expectation monitoring.grafana' }));
-  else if (!g.ok) out.push(err(gid, gt, 'grafana', 'medium', g));
-  else if (g.value.status !== 200 || g.value.database !== 'ok') {
-    out.push(outcome(gid, gt, 'grafana', 'medium', 'fail', `/api/health answered HTTP ${g.value.status}, database ${g.value.database}`, { source: g.source, expected: { status: 200, database: 'ok' }, observed: g.value, excerpt: g.excerpt }));
-  } else out.push(outcome(gid, gt, 'grafana', 'medium', 'pass', `Grafana ${g.value.version} healthy`, { source: g.source, expected: { status: 200, database: 'ok' }, observed: g.value, excerpt: g.excerpt }));
-  return out;
+// --- plan (leafcert plan --from-nix) ---
+
+/** Records the NixOS option path a value came from; `at` starts at the suite's key (['monitoring', 'rules']). */
+export type Cite = (at: (string | number)[], optionPath: string) => void;
+
+/** Where Prometheus is declared (the host first, then containers in manifest order), with its listener. */
+export function declaredPrometheus(m: Manifest): { where?: Container; node: NodeSection; prom: Listener } | undefined {
+  const promIn = [{ node: m.host } as { where?: Container; node: NodeSection }, ...m.containers.map((c) => ({ where: c, node: c.config }))].find((x) => x.node.listeners.some((l) => l.service === 'prometheus'));
+  return promIn && { ...promIn, prom: promIn.node.listeners.find((l) => l.service === 'prometheus')! };
+}
+
+/** Prometheus (and Grafana beside it) as declared; rule names are not in the manifest, so `rules` is empty. */
+export function fromManifest(m: Manifest, cite: Cite): MonitoringExpect | undefined {
+  const promIn = declaredPrometheus(m);
+  if (!promIn) return undefined;
+  const { prom } = promIn;
+  const endpoint = (l: { address: string; port: number }, c?: Container) => {
+    const e: Endpoint = { port: l.port };
+    if (c) e.container = c.name;
+    if (!['0.0.0.0', '*', '::', ''].includes(l.address) && !(c && l.address === c.localAddress?.replace(/\/\d+$/, ''))) e.address = l.address;
+    return e;
+  };
+  const mon: MonitoringExpect = { prometheus: endpoint(prom, promIn.where), rules: [] };
+  cite(['monitoring', 'prometheus'], prom.path);
+  cite(['monitoring', 'rules'], 'services.prometheus.rules / ruleFiles (rule names are not in the manifest: list the alerts that must be loaded)');
+  const graf = promIn.node.listeners.find((l) => l.service === 'grafana');
+  if (graf) {
+    mon.grafana = endpoint(graf, promIn.where);
+    cite(['monitoring', 'grafana'], graf.path);
+  }
+  return mon;
 }
 
 export const monitoringSuite: Suite<MonitoringExpect, MonitoringFacts> = {
@@ -226,5 +218,5 @@ export const monitoringSuite: Suite<MonitoringExpect, MonitoringFacts> = {
   schema: SCHEMA,
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
-  checkIds: ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded', 'monitoring.grafana-health'],
+  checkIds: Object.values(CHECKS).map((c) => c.id),
 };

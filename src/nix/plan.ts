@@ -9,6 +9,7 @@ import { fromManifest as healthFromManifest } from '../../suites/health.js';
 import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
 import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
+import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -193,26 +194,12 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // monitoring: Prometheus (and Grafana) where they are declared.
-  const promIn = [{ node: host } as { where?: Container; node: NodeSection }, ...m.containers.map((c) => ({ where: c, node: c.config }))].find((x) => x.node.listeners.some((l) => l.service === 'prometheus'));
-  if (promIn && has('monitoring')) {
-    const prom = promIn.node.listeners.find((l) => l.service === 'prometheus')!;
-    const endpoint = (l: { address: string; port: number }, c?: Container) => {
-      const e: Record<string, unknown> = { port: l.port };
-      if (c) e.container = c.name;
-      if (!['0.0.0.0', '*', '::', ''].includes(l.address) && !(c && l.address === c.localAddress?.replace(/\/\d+$/, ''))) e.address = l.address;
-      return e;
-    };
-    const mon: Record<string, unknown> = { prometheus: endpoint(prom, promIn.where), rules: [] };
-    cite(['monitoring', 'prometheus'], prom.path);
-    cite(['monitoring', 'rules'], 'services.prometheus.rules / ruleFiles (rule names are not in the manifest: list the alerts that must be loaded)');
-    const graf = promIn.node.listeners.find((l) => l.service === 'grafana');
-    if (graf) {
-      mon.grafana = endpoint(graf, promIn.where);
-      cite(['monitoring', 'grafana'], graf.path);
-    }
-    exp.monitoring = mon;
-    if (promIn.where && (prom.address === '127.0.0.1' || prom.address === 'localhost')) {
-      notes.push(`monitoring: Prometheus listens on ${prom.address} inside container ${promIn.where.name}; the monitoring suite must reach it from the node (it does so through the container's address unless address is set)`);
+  const monitoring = has('monitoring') ? monitoringFromManifest(m, cite) : undefined;
+  if (monitoring) {
+    exp.monitoring = monitoring;
+    const { where, prom } = declaredPrometheus(m)!;
+    if (where && (prom.address === '127.0.0.1' || prom.address === 'localhost')) {
+      notes.push(`monitoring: Prometheus listens on ${prom.address} inside container ${where.name}; the monitoring suite must reach it from the node (it does so through the container's address unless address is set)`);
     }
   }
 

@@ -4,6 +4,8 @@
 // client library has to be taught to run over an ssh channel.
 import type { Host, PortStream } from '../types.js';
 import { ParseError, TransportError } from '../types.js';
+import { factMissing, factOk, reasonOf, type Fact } from '../core/fact.js';
+import { scanContainers } from './containers.js';
 
 export interface HttpAnswer {
   status: number;
@@ -165,4 +167,79 @@ export function parseGrafanaHealth(a: HttpAnswer): { database: string; version: 
   }
   if (typeof j?.database !== 'string') throw new ParseError(a.source, 'no "database" field: not Grafana\'s /api/health', a.body.slice(0, 200));
   return { database: j.database, version: String(j.version ?? '') };
+}
+
+// --- gathering: the monitoring suite's facts ---
+
+export interface Endpoint {
+  /** nixos-container whose LOCAL_ADDRESS to use. */
+  container?: string;
+  /** Address as the node sees it (default 127.0.0.1, or the container's address). */
+  address?: string;
+  port?: number;
+}
+
+export interface MonitoringFacts {
+  prometheus: { address: string; port: number } | { error: string; source: string };
+  ready?: Fact<{ status: number; body: string }>;
+  buildinfo?: Fact<{ version: string; revision: string }>;
+  targets?: Fact<PromTarget[]>;
+  rules?: Fact<PromRule[]>;
+  grafana?: Fact<{ status: number; database: string; version: string }> | { skipped: string };
+}
+
+/** An endpoint as the node sees it: the address given, the container's LOCAL_ADDRESS (one locator scan, cached per run), else loopback. */
+export async function resolveEndpoint(host: Host, ep: Endpoint, defPort: number): Promise<{ address: string; port: number }> {
+  const port = ep.port ?? defPort;
+  if (ep.address) return { address: ep.address, port };
+  if (!ep.container) return { address: '127.0.0.1', port };
+  const scan = await scanContainers(host);
+  const c = scan.containers.get(ep.container);
+  const addr = c?.conf?.LOCAL_ADDRESS?.replace(/\/\d+$/, '');
+  if (!addr) {
+    throw new Error(c ? `container ${ep.container} has no LOCAL_ADDRESS in ${c.confPath ?? 'its config'} (set the address in the expectation)` : `container ${ep.container} not found on the node`);
+  }
+  return { address: addr, port };
+}
+
+/** One API GET as a fact: the parsed value with the body's start as excerpt, or why there is none. */
+async function getApi<T>(host: Host, timeoutMs: number, address: string, port: number, path: string, parse: (a: HttpAnswer) => T): Promise<Fact<T>> {
+  const timeout = Math.min(15_000, Math.max(2000, Math.floor(timeoutMs / 5)));
+  let a: HttpAnswer | undefined;
+  try {
+    a = await httpGet(host, address, port, path, timeout);
+    return factOk(parse(a), a.source, a.body.slice(0, 400));
+  } catch (e) {
+    return factMissing(reasonOf(e), a?.source ?? `GET http://${address}:${port}${path}`, e instanceof ParseError ? e.excerpt : a?.body.slice(0, 200));
+  }
+}
+
+/** Prometheus (ready, buildinfo, targets, rules: four channels in parallel) and, when expected, Grafana's health. */
+export async function gatherMonitoring(host: Host, e: { prometheus: Endpoint; grafana?: Endpoint }, timeoutMs: number): Promise<MonitoringFacts> {
+  const facts: MonitoringFacts = { prometheus: { error: 'not resolved', source: 'expectation' } };
+  try {
+    facts.prometheus = await resolveEndpoint(host, e.prometheus, 9090);
+  } catch (err) {
+    facts.prometheus = { error: reasonOf(err), source: 'container locator' };
+  }
+  if ('address' in facts.prometheus) {
+    const { address, port } = facts.prometheus;
+    // Four channels on the one connection, in parallel.
+    [facts.ready, facts.buildinfo, facts.targets, facts.rules] = await Promise.all([
+      getApi(host, timeoutMs, address, port, '/-/ready', (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
+      getApi(host, timeoutMs, address, port, '/api/v1/status/buildinfo', parseBuildinfo),
+      getApi(host, timeoutMs, address, port, '/api/v1/targets?state=active', parseTargets),
+      getApi(host, timeoutMs, address, port, '/api/v1/rules', parseRules),
+    ]);
+  }
+  if (!e.grafana) facts.grafana = { skipped: 'Grafana is not expected on this node (no monitoring.grafana in the expectation)' };
+  else {
+    try {
+      const g = await resolveEndpoint(host, e.grafana, 3000);
+      facts.grafana = await getApi(host, timeoutMs, g.address, g.port, '/api/health', (a) => ({ status: a.status, ...parseGrafanaHealth(a) }));
+    } catch (err) {
+      facts.grafana = factMissing(reasonOf(err), 'container locator');
+    }
+  }
+  return facts;
 }
