@@ -129,6 +129,35 @@ function certEvidence(c: CertInfo, h: TlsHandshake) {
   };
 }
 
+type Push = (def: CheckDef, status: Outcome['status'], message: string, evidence?: Partial<Evidence>) => void;
+
+/** The clock-judged checks (not-expired, not-yet-valid, min-days-left): by the harness's clock and the node's. */
+function judgeClocks(push: Push, leaf: CertInfo, e: TlsEndpointExpect, identity: NodeIdentity, now: Date): void {
+  const notAfter = Date.parse(leaf.validTo);
+  const notBefore = Date.parse(leaf.validFrom);
+  const nodeNow = identity.clock ? Date.parse(identity.clock) : undefined;
+  const clocks: [string, number][] = [['harness', now.getTime()], ...(nodeNow !== undefined ? [['node', nodeNow] as [string, number]] : [])];
+  const clockEv = { harnessClock: now.toISOString(), nodeClock: identity.clock ?? '(unknown)', notBefore: leaf.validFrom, notAfter: leaf.validTo };
+  const noNodeClock = nodeNow === undefined ? ' (node clock unknown)' : '';
+
+  const expiredBy = clocks.filter(([, t]) => t >= notAfter).map(([n]) => n);
+  push(CHECKS['not-expired'], expiredBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+    expiredBy.length ? `expired ${leaf.validTo} by the ${expiredBy.join(' and ')} clock` : `valid until ${leaf.validTo} by both clocks${noNodeClock}`,
+    { expected: 'notAfter in the future', observed: clockEv });
+
+  const earlyBy = clocks.filter(([, t]) => t < notBefore).map(([n]) => n);
+  push(CHECKS['not-yet-valid'], earlyBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+    earlyBy.length ? `not valid before ${leaf.validFrom} by the ${earlyBy.join(' and ')} clock` : `valid since ${leaf.validFrom} by both clocks${noNodeClock}`,
+    { expected: 'notBefore in the past', observed: clockEv });
+
+  const min = e.minDaysLeft ?? DEFAULT_DAYS;
+  const left = clocks.map(([n, t]) => [n, Math.trunc((notAfter - t) / DAY)] as [string, number]);
+  const short = left.filter(([, d]) => d < min);
+  push(CHECKS['min-days-left'], short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
+    `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}; minimum ${min}${noNodeClock}`,
+    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left) } });
+}
+
 export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, identity: NodeIdentity, now: Date): Outcome[] {
   const out: Outcome[] = [];
   const subject = e.endpoint;
@@ -165,29 +194,7 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
     missing.length ? `${missing.join(', ')} not in the SANs (${leaf.subjectAltName ?? 'no SAN'}; CN is not accepted)` : `${names.join(', ')} matched in SANs`,
     { expected: names, observed: leaf.subjectAltName ?? '(no SAN)', excerpt: `subject: ${leaf.subject}` });
 
-  const notAfter = Date.parse(leaf.validTo);
-  const notBefore = Date.parse(leaf.validFrom);
-  const nodeNow = identity.clock ? Date.parse(identity.clock) : undefined;
-  const clocks: [string, number][] = [['harness', now.getTime()], ...(nodeNow !== undefined ? [['node', nodeNow] as [string, number]] : [])];
-  const clockEv = { harnessClock: now.toISOString(), nodeClock: identity.clock ?? '(unknown)', notBefore: leaf.validFrom, notAfter: leaf.validTo };
-  const noNodeClock = nodeNow === undefined ? ' (node clock unknown)' : '';
-
-  const expiredBy = clocks.filter(([, t]) => t >= notAfter).map(([n]) => n);
-  push(CHECKS['not-expired'], expiredBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
-    expiredBy.length ? `expired ${leaf.validTo} by the ${expiredBy.join(' and ')} clock` : `valid until ${leaf.validTo} by both clocks${noNodeClock}`,
-    { expected: 'notAfter in the future', observed: clockEv });
-
-  const earlyBy = clocks.filter(([, t]) => t < notBefore).map(([n]) => n);
-  push(CHECKS['not-yet-valid'], earlyBy.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
-    earlyBy.length ? `not valid before ${leaf.validFrom} by the ${earlyBy.join(' and ')} clock` : `valid since ${leaf.validFrom} by both clocks${noNodeClock}`,
-    { expected: 'notBefore in the past', observed: clockEv });
-
-  const min = e.minDaysLeft ?? DEFAULT_DAYS;
-  const left = clocks.map(([n, t]) => [n, Math.trunc((notAfter - t) / DAY)] as [string, number]);
-  const short = left.filter(([, d]) => d < min);
-  push(CHECKS['min-days-left'], short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
-    `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}; minimum ${min}${noNodeClock}`,
-    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left) } });
+  judgeClocks(push, leaf, e, identity, now);
 
   const minP = e.minProtocol ?? 'TLSv1.2';
   const accepted = f.protocols.filter((p) => p.verdict === 'accepted');

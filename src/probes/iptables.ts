@@ -187,7 +187,12 @@ export function normaliseRule(rule: string): string {
   return `${table} ${out.join(' ')}`;
 }
 
-/** Interpret one family's iptables-save as a NixOS firewall. */
+/**
+ * Interpret one family's iptables-save as a NixOS firewall. Long (over 80 lines) on purpose: it
+ * walks NixOS's chain layout in order (INPUT → nixos-fw → nixos-fw-accept/refuse-log/refuse, then
+ * nat PREROUTING), each step reading what the previous ones recorded in the one model; split into
+ * helpers it would pass that half-built model and the drift list through every one of them.
+ */
 export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = []): FirewallModel {
   const filter = save.tables.get('filter');
   const declared = new Set(declaredExtra.map(normaliseRule));

@@ -120,6 +120,11 @@ const SHAPE_INPUT_ALLOW = [
   /^ip6 daddr fe80::\/64 udp dport 546 accept$/,
 ];
 
+/**
+ * Interpret `nft -j list ruleset` as a NixOS firewall. Long (over 80 lines) on purpose: it walks
+ * table inet nixos-fw in NixOS's order (input hook → input-allow → refuse, then other tables and
+ * temp-ports), each step reading what the previous ones recorded in the one model.
+ */
 export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): FirewallModel & { tempPorts: string[]; otherTables: string[] } {
   const declared = new Set(declaredExtra.map((s) => s.trim().replace(/\s+/g, ' ')));
   const T = 'nixos-fw';
