@@ -4,7 +4,7 @@
 import type { Evidence, Outcome, Suite, SuiteContext } from '../src/types.js';
 import { parseDuration } from '../src/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import { optionPath, type Manifest } from '../src/nix/manifest.js';
+import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, gatherFirewall, intPorts, parseFirewallOutput, type FirewallFacts } from '../src/probes/firewall.js';
 import { allowMap, allowText, diffAllow, expandRanges, observedAllow, portsOf, type Port } from '../src/probes/firewall-model.js';
 import type { TcpProbe } from '../src/probes/tcp.js';

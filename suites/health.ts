@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Evidence, Outcome, Suite, SuiteContext } from '../src/types.js';
 import { parseDuration } from '../src/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import { optionPath, type Manifest } from '../src/nix/manifest.js';
+import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { gatherHttp, type HttpFacts } from '../src/probes/http.js';
 
 const CL = ['monitoring'];

@@ -5,7 +5,7 @@
 // lives in src/probes/prometheus.ts (gatherMonitoring); this file judges.
 import type { Outcome, Suite, SuiteContext } from '../src/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import type { Container, Listener, Manifest, NodeSection } from '../src/nix/manifest.js';
+import type { Container, Listener, Manifest, NodeSection } from '../src/core/manifest.js';
 import { gatherMonitoring, type Endpoint, type MonitoringFacts, type PromTarget } from '../src/probes/prometheus.js';
 
 export type { Endpoint, MonitoringFacts };

@@ -5,7 +5,7 @@
 // the database lives in one) as the postgres OS user: see src/probes/pg.ts for why.
 import type { Outcome, Suite, SuiteContext } from '../src/types.js';
 import { defineChecks, outcome } from '../src/core/checks.js';
-import { optionPath, type Container, type Manifest, type NodeSection } from '../src/nix/manifest.js';
+import { optionPath, type Container, type Manifest, type NodeSection } from '../src/core/manifest.js';
 import { pgExpectedValue, pgSettingValue, UnitError, type PgValue } from '../src/units.js';
 import { gatherPostgres, hbaLine, type PgFacts, type PgHbaRow, type PgSettingRow, type PostgresFacts } from '../src/probes/pg.js';
 

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Evidence, NodeIdentity, Outcome, Suite, SuiteContext } from '../src/types.js';
 import { parseDuration } from '../src/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import { optionPath, type Manifest } from '../src/nix/manifest.js';
+import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { gatherTlsEndpoint, TLS_VERSIONS, type TlsEndpointFacts, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';
 
 export interface TlsEndpointExpect {
