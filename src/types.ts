@@ -19,7 +19,15 @@ export interface ExecOptions {
   /** Kill the command and reject with TransportError('timeout') after this long. */
   timeoutMs?: number;
   stdin?: string;
+  /**
+   * Stop the command and reject with TransportError('protocol') once stdout + stderr exceed this
+   * many bytes (default DEFAULT_MAX_OUTPUT_BYTES): one runaway command must not exhaust the harness.
+   */
+  maxOutputBytes?: number;
 }
+
+/** Per-command output cap of every transport unless ExecOptions.maxOutputBytes says otherwise. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 /** A bidirectional byte stream to a TCP port as seen from the node (ssh2 forwardOut, or a local socket). */
 export type PortStream = import('node:stream').Duplex;

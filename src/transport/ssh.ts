@@ -23,8 +23,7 @@ import {
   readKnownHosts,
   verifyHostKey,
 } from './knownhosts.js';
-
-const REMOTE_GRACE_MS = 500;
+import { CappedOutput, outputCap, overCapError, shellQuote, shortCommand, withRemoteTimeout } from './output.js';
 
 /** OpenSSH's default MaxSessions: more concurrent session channels than this are refused. */
 export const MAX_SESSIONS = 10;
@@ -60,18 +59,7 @@ class Slots {
   }
 }
 
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `timeout -s KILL` around a command when the node has it (NixOS and Debian both do). */
-export function withRemoteTimeout(command: string, timeoutMs: number): string {
-  // A little later than the client's own deadline, so the client reports the timeout (naming the
-  // command) rather than racing a KILLed exit.
-  const secs = (Math.ceil((timeoutMs + REMOTE_GRACE_MS) / 100) / 10).toFixed(1);
-  const q = shellQuote(command);
-  return `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c ${q}; else exec sh -c ${q}; fi`;
-}
+export { shellQuote, withRemoteTimeout };
 
 /** Make an ssh2 channel look like a net.Socket to clients such as pg (lab-notes: Node.js notes). */
 function socketLike(ch: ClientChannel): PortStream {
@@ -231,35 +219,42 @@ export class SshHost implements Host {
     const started = Date.now();
     // OpenSSH ignores channel signal requests outside privilege-separated children ("session
     // signalling requires privilege separation"), and closing the channel does not kill a command
-    // that is not writing: so the node enforces the timeout itself with coreutils' timeout, which
-    // kills the command's whole process group.
+    // that is not writing: so the node enforces the timeout itself with coreutils' timeout (TERM,
+    // then KILL), which signals the command's whole process group.
     const sent = opts.timeoutMs ? withRemoteTimeout(command, opts.timeoutMs) : command;
+    const output = new CappedOutput(outputCap(opts));
     try {
       return await new Promise((res, rej) => {
         this.client.exec(sent, (err, ch) => {
-          if (err) return rej(new TransportError('protocol', `${this.name}: cannot open channel for "${command}": ${err.message}`));
-          const out: Buffer[] = [];
-          const errOut: Buffer[] = [];
+          if (err) return rej(this.lost ?? new TransportError('protocol', `${this.name}: cannot open channel for "${shortCommand(command)}": ${err.message}`));
           let code: number | null = null;
+          let exited = false;
           let timer: NodeJS.Timeout | undefined;
           let settled = false;
+          // Stop what runs (OpenSSH may honour the signal request) and drop the channel either way.
+          const stop = (e: TransportError) => {
+            settled = true;
+            clearTimeout(timer);
+            try {
+              ch.signal('KILL');
+            } catch {
+              /* channel already gone */
+            }
+            ch.close();
+            rej(e);
+          };
           if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-              settled = true;
-              // Kill what runs (OpenSSH honours signal requests), then drop the channel either way.
-              try {
-                ch.signal('KILL');
-              } catch {
-                /* channel already gone */
-              }
-              ch.close();
-              rej(new TransportError('timeout', `${this.name}: command timed out after ${opts.timeoutMs} ms: ${command}`));
-            }, opts.timeoutMs);
+            timer = setTimeout(() => stop(new TransportError('timeout', `${this.name}: command timed out after ${opts.timeoutMs} ms: ${command}`)), opts.timeoutMs);
           }
-          ch.on('data', (d: Buffer) => out.push(d));
-          ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+          const take = (which: 'out' | 'err') => (d: Buffer) => {
+            if (settled) return;
+            if (!output.add(which, d)) stop(overCapError(this.name, command, output.cap, output.seen));
+          };
+          ch.on('data', take('out'));
+          ch.stderr.on('data', take('err'));
           let signal: string | undefined;
           ch.on('exit', (c: number | null, sig?: string) => {
+            exited = true;
             code = typeof c === 'number' ? c : null;
             signal = sig;
           });
@@ -267,13 +262,19 @@ export class SshHost implements Host {
             clearTimeout(timer);
             if (settled) return;
             settled = true;
-            // Killed by the node-side deadline just before ours fired (coreutils timeout exits 137
-            // after KILL, 124 after TERM; ssh2 names signals SIGxxx): still a timeout.
-            const killed = signal === 'SIGKILL' || code === 137 || code === 124;
+            // No exit status: the channel or the connection went away while the command ran (sshd
+            // killed, network gone). What was read is a fragment, never a result. ssh2 emits the
+            // client's 'close' (which sets `lost`) before it closes the channels.
+            if (!exited) {
+              return rej(this.lost ?? new TransportError('unreachable', `${this.name}: ssh channel closed before "${shortCommand(command)}" finished (no exit status)`));
+            }
+            // Killed by the node-side deadline just before ours fired (coreutils timeout exits 124
+            // after TERM, 137 after KILL; ssh2 names signals SIGxxx): still a timeout.
+            const killed = signal === 'SIGKILL' || signal === 'SIGTERM' || code === 137 || code === 124;
             if (opts.timeoutMs && killed && Date.now() - started >= opts.timeoutMs) {
               return rej(new TransportError('timeout', `${this.name}: command timed out after ${opts.timeoutMs} ms: ${command}`));
             }
-            res({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut).toString('utf8'), durationMs: Date.now() - started });
+            res({ code, stdout: Buffer.concat(output.out), stderr: Buffer.concat(output.err).toString('utf8'), durationMs: Date.now() - started });
           });
           if (opts.stdin !== undefined) ch.end(opts.stdin);
           else ch.end();
