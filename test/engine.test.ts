@@ -390,6 +390,18 @@ describe('runInventory: error results name the checklist items left unevidenced'
     expect(out.results[0].status).toBe('error');
     expect(out.results[0].checklist).toContain('tls');
   });
+
+  it('an unreachable node\'s results carry each check\'s defined title and severity, not its id', async () => {
+    await import('../suites/tls.js'); // registers the tls checks
+    const suite = { ...fakeSuite('tls', { checkIds: ['tls.min-days-left', 'tls.key-strength'] }) };
+    const out = await runInventory(inventory([node('a')], { tls: {} }), opts, [], { suites: [suite], openHost: unreachable(), gatherIdentity: async () => identity, now });
+    const { checkDef } = await import('../src/core/checks.js');
+    for (const r of out.results) {
+      expect(r.title).toBe(checkDef(r.id)!.title);
+      expect(r.title).not.toBe(r.id);
+      expect(r.severity).toBe(checkDef(r.id)!.severity);
+    }
+  });
 });
 
 describe('runInventory: node stats', () => {

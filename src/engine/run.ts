@@ -9,6 +9,7 @@ import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.j
 import { emptyCounts, NOTHING_EVIDENCED } from '../reporters/types.js';
 export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
+import { checkDef } from '../core/checks.js';
 import { limiter } from './limit.js';
 import { selected } from './select.js';
 import { applyWaivers } from './waivers.js';
@@ -211,16 +212,18 @@ export async function runInventory(
   const errorResults = (node: NodeSpec, ps: PlannedSuite, message: string, source: string, startedAt: Date, excerpt?: string) => {
     const durationMs = now().getTime() - startedAt.getTime();
     for (const id of ps.checkIds) {
+      // Title and severity from the check's definition: an unreachable node still says what went unchecked.
+      const def = checkDef(id);
       record({
         id,
-        title: id,
+        title: def?.title ?? id,
         subject: node.name,
         status: 'error',
-        severity: 'high',
+        severity: def?.severity ?? 'high',
         message,
         evidence: { source, observed: message, ...(excerpt ? { excerpt } : {}) },
         // An auditor must see which checklist items went unevidenced.
-        checklist: itemsForCheck(id),
+        checklist: def?.checklist ?? itemsForCheck(id),
         node: node.name,
         suite: ps.suite.name,
         startedAt: startedAt.toISOString(),
