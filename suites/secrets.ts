@@ -83,7 +83,8 @@ export function pubKeySha(certPem: string): string {
 async function gather(ctx: SuiteContext, expect: SecretsExpect): Promise<SecretsFacts> {
   const files = expect.files ?? [];
   const script = secretsScript(files, { caPaths: expect.keyPaths, scanRoots: expect.scanRoots });
-  const r = await ctx.host.exec(script, { timeoutMs: Math.max(ctx.options.timeoutMs, 30_000) });
+  // The node-side kill bound follows --timeout: the engine gives up on the gather then anyway.
+  const r = await ctx.host.exec(script, { timeoutMs: ctx.options.timeoutMs });
   const command = `secrets probe (stat + values hashed on the node; grep -F over world-readable files under ${(expect.scanRoots ?? SCAN_ROOTS).join(', ')}, unit store paths, systemctl show -p Environment, /proc/*/environ; keys under ${(expect.keyPaths ?? CA_KEY_PATHS).join(', ')})`;
   const probe = parseSecrets(r.stdout, files, 'secrets probe');
   const caPubShas: SecretsFacts['caPubShas'] = [];
@@ -165,15 +166,19 @@ function evaluate(facts: SecretsFacts, expect: SecretsExpect): Outcome[] {
     const scanned = f.values.filter((v) => v.cls === 'ok' && v.length >= 6);
     const where: Record<string, string> = { file: 'world-readable file', unit: 'unit Environment (systemctl show)', environ: 'environment of' };
     const byKey = (k: string) => f.values.find((v) => v.key === k);
+    // A place the scan could not read says nothing either way: a found leak still fails, no leak is unknown.
+    const unread = scanned.length ? p.problems.map((x) => x.reason) : [];
     out.push({
       ...base,
       id: CHECK.exposure,
       title: 'Secret values not readable elsewhere',
       severity: 'critical',
-      status: bad.length ? 'fail' : scanned.length ? 'pass' : 'skipped',
+      status: bad.length ? 'fail' : unread.length ? 'error' : scanned.length ? 'pass' : 'skipped',
       message: bad.length
-        ? bad.map((l) => `${l.key} (${byKey(l.key) ? fp(byKey(l.key)!) : '?'}) in ${where[l.where]} ${l.location}`).join('; ')
-        : scanned.length
+        ? bad.map((l) => `${l.key} (${byKey(l.key) ? fp(byKey(l.key)!) : '?'}) in ${where[l.where]} ${l.location}`).join('; ') + (unread.length ? ` (and unit environments unreadable: ${unread.join('; ')})` : '')
+        : unread.length
+          ? `cannot tell whether the values leak: unit environments unreadable: ${unread.join('; ')}`
+          : scanned.length
           ? `${scanned.length} values found nowhere others can read them${allowed.length ? ` (held by declared consumers: ${[...new Set(allowed.map((l) => l.comm))].join(', ')})` : ''}`
           : 'no real value to look for (see secrets.placeholder)',
       evidence: {

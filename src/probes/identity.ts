@@ -1,11 +1,15 @@
 // Who is this node: one exec for hostname, OS (NixOS version), the running system's store path,
 // kernel, clock and machine-id. The clock matters: TLS expiry is judged by the node's clock too.
+// Being the first round trip a node gets, it also sweeps scratch an earlier, killed run left
+// (src/probes/scratch.ts): silently, before the first section.
 import type { Host, NodeIdentity } from '../types.js';
 import { section, splitSections } from './sections.js';
+import { SWEEP_SH } from './scratch.js';
 
 const PARTS = ['hostname', 'os-release', 'current-system', 'kernel', 'clock', 'machine-id'];
 
 export const IDENTITY_SCRIPT = [
+  `{ ${SWEEP_SH.split('\n').join('; ')}; } >/dev/null 2>&1`,
   section('hostname', 'cat /proc/sys/kernel/hostname 2>/dev/null || hostname'),
   section('os-release', 'cat /etc/os-release'),
   section('current-system', 'readlink /run/current-system'),

@@ -1,0 +1,46 @@
+// Scratch space of probe scripts on a node. Whatever a probe puts on a node is removed whatever
+// happens: the dir lives in RAM when the node has a tmpfs for it (/dev/shm, else /run; NixOS's /tmp
+// is on disk by default), the script removes it in an EXIT trap that every catchable signal leads
+// to, and what an uncatchable KILL leaves behind is swept at the start of the next run on that
+// node (the identity probe, the first round trip a node gets, and every script that makes scratch).
+//
+// Names are `leafcert.<pid-namespace inode>.<pid>.XXXXXX`: lab nodes share the host's /dev/shm but
+// each has its own PID namespace, and several runs may work on one node at once, so the sweep only
+// removes dirs of its own PID namespace whose process is gone, plus any leafcert scratch older than
+// a day. Secret values never go to scratch at all (see src/probes/secrets.ts).
+
+export const SCRATCH_PREFIX = 'leafcert.';
+export const SCRATCH_BASES = ['/dev/shm', '/run', '/tmp'] as const;
+
+/**
+ * POSIX sh, silent: remove leafcert scratch dirs of dead processes of this PID namespace, and any
+ * older than a day. Only when /proc is this namespace's own (its /proc/$$ is this shell), else a
+ * pid in a name could not be judged.
+ */
+export const SWEEP_SH = [
+  `__ns=$(readlink /proc/self/ns/pid 2>/dev/null | tr -cd 0-9)`,
+  `[ -n "$__ns" ] && [ "$(readlink /proc/$$/ns/pid 2>/dev/null | tr -cd 0-9)" = "$__ns" ] || __ns=''`,
+  `for __d in ${SCRATCH_BASES.map((b) => `${b}/${SCRATCH_PREFIX}*`).join(' ')}; do [ -d "$__d" ] && [ -n "$__ns" ] || continue; __r=\${__d##*/${SCRATCH_PREFIX}}; [ "\${__r%%.*}" = "$__ns" ] || continue; __r=\${__r#*.}; __p=\${__r%%.*}; case $__p in ''|*[!0-9]*) continue;; esac; [ -d "/proc/$__p" ] || rm -rf "$__d"; done`,
+  `find ${SCRATCH_BASES.join(' ')} -maxdepth 1 -name '${SCRATCH_PREFIX}*' -mmin +1440 -exec rm -rf {} + 2>/dev/null`,
+  ':',
+].join('\n');
+
+/** The signals a shell can trap, each ending the script through its EXIT trap (128 + number). */
+const SIGNALS: [string, number][] = [['HUP', 1], ['INT', 2], ['QUIT', 3], ['USR1', 10], ['USR2', 12], ['ALRM', 14], ['TERM', 15]];
+
+/**
+ * POSIX sh: sweep, then make the scratch dir `$VAR` (0700) and the traps that remove it. A closed
+ * pipe (the harness went away) makes the shell's next write exit quietly through the same trap.
+ * Exits 97 when no scratch dir can be made.
+ */
+export function scratchSh(v = 'S'): string {
+  return [
+    SWEEP_SH,
+    `${v}=''`,
+    `for __b in ${SCRATCH_BASES.join(' ')}; do case $(stat -f -c %T "$__b" 2>/dev/null) in tmpfs|ramfs) ${v}=$(umask 077; mktemp -d "$__b/${SCRATCH_PREFIX}\${__ns:-0}.$$.XXXXXX" 2>/dev/null) && break;; esac; done`,
+    `[ -n "$${v}" ] || ${v}=$(umask 077; mktemp -d "/tmp/${SCRATCH_PREFIX}\${__ns:-0}.$$.XXXXXX") || exit 97`,
+    `trap 'cd /; rm -rf "$${v}"' EXIT`,
+    ...SIGNALS.map(([s, n]) => `trap 'exit ${128 + n}' ${s}`),
+    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
+  ].join('\n');
+}
