@@ -8,6 +8,8 @@ import { ParseError, TransportError } from '../src/types.js';
 import { parseDuration, parseSize } from '../src/units.js';
 import { FORMATS } from '../src/inventory/schema.js';
 import { section, splitSections } from '../src/probes/sections.js';
+import { scratchSh, SWEEP_SH } from '../src/probes/scratch.js';
+import { parseSystemctlShow, requireProps } from '../src/probes/systemd.js';
 import { locateContainers } from '../src/probes/containers.js';
 import {
   borgCmd,
@@ -156,6 +158,10 @@ class Budget {
   leftMs(): number {
     return this.end - Date.now();
   }
+  /** An exec's own bound, never past the suite's deadline (the engine gives up then anyway). */
+  execMs(wantMs: number): number {
+    return Math.max(1000, Math.min(wantMs, this.leftMs() + 2000));
+  }
   /** Inner `timeout` for one borg call when `reserveMs` must still be left afterwards. */
   cmdSec(reserveMs = 0): number {
     return Math.max(1, Math.min(this.perCommandSec, Math.floor((this.leftMs() - reserveMs - 3000) / 1000)));
@@ -170,18 +176,13 @@ function fail<T>(reason: string, source: string, excerpt?: string): Step<T> {
   return { ok: false, reason, source, ...(excerpt ? { excerpt: excerpt.slice(0, 600) } : {}) };
 }
 
-function parseShow(text: string): UnitProps[] {
-  const units: UnitProps[] = [];
-  for (const block of text.split(/\n\s*\n/)) {
-    const props: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) props[line.slice(0, i)] = line.slice(i + 1);
-    }
-    if (props.Id) units.push(props as unknown as UnitProps);
-  }
-  return units;
+/** Strict: KEY=VALUE lines only, one block with Id and LoadState per unit asked for. */
+export function parseShow(text: string, count: number, source = 'systemctl show'): UnitProps[] {
+  return requireProps(parseSystemctlShow(text, source), ['Id', 'LoadState'], source, { count }) as unknown as UnitProps[];
 }
+
+/** What `systemctl is-active` may print; anything else is not its output. */
+const IS_ACTIVE = /^(active|reloading|inactive|failed|activating|deactivating|maintenance|refreshing|unknown|none)$/;
 
 /** Archives that count as backups: not an interrupted `.failed` one, not our canary. */
 export function newestArchive(list: BorgList): BorgArchive | undefined {
@@ -209,8 +210,8 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
   const units = [`borgbackup-job-${job}.service`, `borgbackup-job-${job}.timer`, `borgbackup-${job}.service`];
   const jobUnit = `borgbackup-job-${job}.service`;
   const script1 = [
-    'E=$(mktemp) || exit 97',
-    `trap 'rm -f "$E"' EXIT`,
+    scratchSh('S'),
+    'E="$S/err"',
     // Read-only borg commands still take the repository lock; a scheduled job starting meanwhile
     // would wait for it and may fail. While the job runs we leave the repository alone.
     `J=$([ -d /run/systemd/system ] && systemctl is-active ${shq(jobUnit)} 2>/dev/null)`,
@@ -225,7 +226,7 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
   let out1: Map<string, { text: string; rc: number }>;
   try {
     ctx.progress(`listing archives of ${wrapper}`);
-    const r = await run(host, script1, t1 * 1000 + 10_000);
+    const r = await run(host, script1, budget.execMs(t1 * 1000 + 10_000));
     out1 = splitSections(r.stdout, `backup probe on ${host.name}`, ['job-state', 'clock', 'pid1', 'units', 'wrapper', 'list', 'list-err']);
   } catch (err) {
     const reason = err instanceof TransportError && err.kind === 'timeout' ? `listing archives timed out: ${reasonOf(err)}` : reasonOf(err);
@@ -244,11 +245,22 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
   facts.units = u.rc === 3 && /^no systemd/.test(u.text)
     ? { ok: false, skipped: u.text.trim(), source: 'test -d /run/systemd/system' }
     : u.rc === 0
-      ? { ok: true, value: parseShow(u.text), source: `systemctl show ${units.join(' ')}`, excerpt: u.text.slice(0, 600) }
+      ? (() => {
+          try {
+            return { ok: true as const, value: parseShow(u.text, units.length), source: `systemctl show ${units.join(' ')}`, excerpt: u.text.slice(0, 600) };
+          } catch (err) {
+            return fail<UnitProps[]>(reasonOf(err), `systemctl show ${units.join(' ')}`, u.text);
+          }
+        })()
       : fail(`systemctl show failed (rc ${u.rc}): ${u.text.slice(0, 200)}`, 'systemctl show', u.text);
 
   const listSrc = `${wrapper} list --json`;
   const jobState = out1.get('job-state')!.text.trim();
+  if (!IS_ACTIVE.test(jobState)) {
+    // Not knowing whether the job runs, the repository is left alone: it might hold the lock.
+    facts.list = fail(`systemctl is-active ${jobUnit} printed something that is not a unit state: "${jobState.slice(0, 80)}"`, `systemctl is-active ${jobUnit}`, jobState);
+    return facts;
+  }
   if (/^(active|activating|deactivating|reloading)$/.test(jobState)) {
     facts.jobRunning = { state: jobState, source: `systemctl is-active ${jobUnit}` };
     facts.list = fail(`not read: ${jobUnit} is ${jobState}`, listSrc);
@@ -279,8 +291,8 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
     const maxBytes = parseSize(e.maxSampleSize ?? '16M');
     const roots = e.paths ?? [];
     const script2 = [
-      'E=$(mktemp) || exit 97',
-      `trap 'rm -f "$E" "$E.rc"' EXIT`,
+      scratchSh('S'),
+      'E="$S/err"',
       ...(e.paths ? [] : [section('info', `( ${borgCmd(wrapper, t2, `info --json ::${shq(newest.name)}`)} 2>"$E"; rc=$?; [ $rc = 0 ] || cat "$E"; exit $rc )`)]),
       // borg's exit code survives the pipe through a file; on failure its stderr follows the awk lines.
       section('contents', `( { ${borgCmd(wrapper, t2, `list --format ${LISTING_FORMAT} ::${shq(newest.name)}`)} 2>"$E"; echo $? >"$E.rc"; } | ${listingFilter(roots, maxBytes, 200)}; rc=$(cat "$E.rc"); [ "$rc" = 0 ] || { cat "$E"; exit $rc; } )`),
@@ -288,7 +300,7 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
     const src2 = `${wrapper} list ::${newest.name}`;
     try {
       ctx.progress(`reading archive ${newest.name}`);
-      const r = await run(host, script2, t2 * 1000 * 2 + 10_000);
+      const r = await run(host, script2, budget.execMs(t2 * 1000 * 2 + 10_000));
       const s = splitSections(r.stdout, `backup probe on ${host.name}`, ['contents', ...(e.paths ? [] : ['info'])]);
       const c = s.get('contents')!;
       facts.contents = c.rc === 0
@@ -321,7 +333,7 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
     const src3 = `${wrapper} check --repository-only`;
     try {
       ctx.progress('borg check --repository-only');
-      const r = await run(host, `${borgCmd(wrapper, t3, 'check --repository-only')} 2>&1`, t3 * 1000 + 10_000);
+      const r = await run(host, `${borgCmd(wrapper, t3, 'check --repository-only')} 2>&1`, budget.execMs(t3 * 1000 + 10_000));
       facts.check = r.code === 0
         ? { ok: true, value: { output: r.stdout }, source: src3, excerpt: r.stdout.slice(0, 400) }
         : r.code === 124 || r.code === 137
@@ -344,12 +356,12 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       const runId = randomBytes(4).toString('hex');
       const t4 = budget.cmdSec();
       const script = restoreScript(wrapper, newest.name, sample, runId, t4);
-      const src4 = `${wrapper} extract ::${newest.name} <${sample.length} files> in mktemp -d; sha256sum`;
+      const src4 = `${wrapper} extract ::${newest.name} <${sample.length} files> in a RAM-backed scratch dir; sha256sum`;
       let finished = false;
       try {
         ctx.progress(`restoring ${sample.length} files from ${newest.name}`);
-        const r = await run(host, script, t4 * 1000 + 10_000);
-        // The script ran to its end, so its EXIT trap removed the temp dir.
+        const r = await run(host, script, budget.execMs(t4 * 1000 + 10_000));
+        // The script ran to its end, so its EXIT trap removed the scratch dir.
         finished = r.code === 0 && /^FILE\t/m.test(r.stdout);
         const ex = /^EXTRACT\t(\d+)$/m.exec(r.stdout);
         if (!ex) throw new ParseError(src4, 'restore script printed no EXTRACT line', (r.stdout + r.stderr).slice(0, 400));
@@ -369,7 +381,9 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
       } catch (err) {
         facts.restore = fail(reasonOf(err), src4, err instanceof ParseError ? err.excerpt : undefined);
       } finally {
-        if (!finished) await host.exec(`rm -rf /tmp/leafcert-restore-${runId}.*`, { timeoutMs: 10_000 }).catch(() => undefined);
+        // A script that did not finish removes its scratch in its TERM trap; one that was KILLed is
+        // swept here once its process is gone (and by the next run's first round trip otherwise).
+        if (!finished) await host.exec(SWEEP_SH, { timeoutMs: 10_000 }).catch(() => undefined);
       }
     } else {
       facts.restore = fail('the newest archive holds no regular file small enough to sample', `${wrapper} list ::${newest.name}`);
@@ -380,15 +394,16 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
   return facts;
 }
 
-/** Extract the sample into a fresh temp dir (removed by the trap), then hash restored and live files. */
+/**
+ * Extract the sample into a fresh scratch dir (in RAM where the node has a tmpfs: a sampled secrets
+ * file must not land on disk; removed by the traps), then hash restored and live files.
+ */
 export function restoreScript(wrapper: string, archive: string, sample: SampleCandidate[], runId: string, timeoutSec: number): string {
   const quoted = sample.map((c) => shq(c.path)).join(' ');
   const lines = [
-    `d=$(mktemp -d /tmp/leafcert-restore-${runId}.XXXXXX) || { echo 'EXTRACT\t97'; exit 0; }`,
-    `trap 'cd /; rm -rf "$d"' EXIT`,
-    `trap 'exit 130' INT TERM HUP`,
-    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
-    'cd "$d" || exit 97',
+    scratchSh('S'),
+    `d="$S/restore-${runId}"`,
+    `mkdir "$d" && cd "$d" || { echo 'EXTRACT\t97'; exit 0; }`,
     `${borgCmd(wrapper, timeoutSec, `extract ::${shq(archive)} ${quoted}`)} >&2; printf 'EXTRACT\\t%s\\n' $?`,
     'h() { if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; else echo -; fi; }',
     'i=0',

@@ -164,19 +164,28 @@ async function gather(ctx: SuiteContext, expect: IsolationExpect): Promise<Isola
   const hostListeners = parseProcNetTcp(secs.get('host.tcp')!.text, '/proc/1/net/tcp');
   inspect.forEach((f, idx) => {
     const sec = (k: string) => secs.get(`${k}.${idx}`);
-    const alive = sec('alive');
-    if (!alive || alive.rc !== 0) {
-      f.problem = `leader PID ${f.leader} of container "${f.name}" (from ${f.leaderSource}) is not running on the node`;
-      return;
-    }
+    // A section the output lacks (cut short, garbled) is an error for this container, not a crash.
+    const need = (k: string) => {
+      const x = sec(k);
+      if (!x) throw new ParseError('isolation facts script', `output lacks section ${k}.${idx} (container ${f.name})`, r.stdout.slice(-300));
+      return x;
+    };
     try {
-      f.ns = parseNs(sec('ns')!.text, `readlink /proc/${f.leader}/ns/*`);
-      f.uidMap = parseUidMap(sec('uidmap')!.text, `/proc/${f.leader}/uid_map`);
-      f.status = parseProcStatus(sec('status')!.text, `/proc/${f.leader}/status`);
-      f.listeners = parseProcNetTcp(sec('tcp')!.text, `/proc/${f.leader}/net/tcp`);
-      const fw = sec('fw');
-      if (fw) f.firewall = { text: fw.text, rc: fw.rc, command: `nsenter --net=/proc/${f.leader}/ns/net iptables-save (or nft list ruleset)` };
-      f.excerpt = sec('status')!.text.split('\n').filter((l) => /^(Cap|NoNewPrivs)/.test(l)).join('\n');
+      const alive = need('alive');
+      if (alive.rc !== 0) {
+        f.problem = `leader PID ${f.leader} of container "${f.name}" (from ${f.leaderSource}) is not running on the node`;
+        return;
+      }
+      f.ns = parseNs(need('ns').text, `readlink /proc/${f.leader}/ns/*`);
+      f.uidMap = parseUidMap(need('uidmap').text, `/proc/${f.leader}/uid_map`);
+      const status = need('status');
+      f.status = parseProcStatus(status.text, `/proc/${f.leader}/status`);
+      f.listeners = parseProcNetTcp(need('tcp').text, `/proc/${f.leader}/net/tcp`);
+      if (list[idx].firewall) {
+        const fw = need('fw');
+        f.firewall = { text: fw.text, rc: fw.rc, command: `nsenter --net=/proc/${f.leader}/ns/net iptables-save (or nft list ruleset)` };
+      }
+      f.excerpt = status.text.split('\n').filter((l) => /^(Cap|NoNewPrivs)/.test(l)).join('\n');
     } catch (e) {
       if (e instanceof ParseError) f.problem = e.message;
       else throw e;

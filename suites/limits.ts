@@ -10,7 +10,7 @@ import { FORMATS } from '../src/inventory/schema.js';
 import { formatSize, parsePercent, parseSize } from '../src/units.js';
 import { missingReason, scanContainers } from '../src/probes/containers.js';
 import { CGROUP_SH, enforcedLimits, parseCgFiles, type EnforcedLimits } from '../src/probes/cgroup.js';
-import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, SYSTEMD_BOOTED, tasksMaxProp, unitName, type UnitProps } from '../src/probes/systemd.js';
+import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, requireProps, SYSTEMD_BOOTED, tasksMaxProp, unitName, type UnitProps } from '../src/probes/systemd.js';
 import { section, splitSections } from '../src/probes/sections.js';
 import { shq } from '../src/transport/container.js';
 
@@ -107,6 +107,24 @@ export interface LimitsFacts {
 
 const SHOW_PROPS = 'Id,LoadState,ActiveState,ControlGroup,Slice,MemoryHigh,MemoryMax,CPUQuotaPerSecUSec,TasksMax';
 
+const LIMIT_PROPS = ['MemoryHigh', 'MemoryMax', 'CPUQuotaPerSecUSec', 'TasksMax'];
+
+/**
+ * Strict `systemctl show -p SHOW_PROPS`: KEY=VALUE lines, one block with Id per unit asked, and the
+ * limit properties in every loaded one (a limit absent from the output is not "no limit").
+ */
+function shownUnits(text: string, source: string, count: number): UnitProps[] {
+  const blocks = requireProps(parseSystemctlShow(text, source), ['Id'], source, { count });
+  requireProps(blocks.filter((b) => (b.LoadState ?? 'loaded') === 'loaded'), LIMIT_PROPS, source, { allowNone: true });
+  return blocks;
+}
+
+/**
+ * awk over `systemctl show -p Id,Slice,ActiveState '*'`: prints the blocks in one of the slices in
+ * `want` ("|a.slice|b.slice|"), or one GARBLED line when the output is not systemctl show's.
+ */
+export const SLICE_USERS_AWK = `function bad(why, x) { x = substr(x, 1, 60); gsub(/[^[:print:]]/, "?", x); print "GARBLED " why ": " x; broken = 1; exit } { n = split($0, L, "\\n"); if (L[1] !~ /^Id=./) bad("block " NR " does not start with Id=", L[1]); for (i = 1; i <= n; i++) if (L[i] !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("line is not KEY=VALUE", L[i]); for (i = 1; i <= n; i++) if (L[i] ~ /^Slice=/ && index(want, "|" substr(L[i], 7) "|")) { print $0; print ""; break } } END { if (!broken && NR == 0) print "GARBLED no unit block" }`;
+
 function declaredLimits(props: UnitProps, source: string): Limits {
   return {
     memoryMax: memoryProp(props, 'MemoryMax', source),
@@ -141,7 +159,7 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
     parts.push(
       section(
         'sliceusers',
-        `${SYSTEMD_BOOTED} && systemctl show --no-pager -p Id,Slice,ActiveState '*' | awk -v RS= -v want=${shq(want)} '{n=split($0,L,"\\n"); for(i=1;i<=n;i++) if (L[i] ~ /^Slice=/ && index(want, "|" substr(L[i],7) "|")) {print $0; print ""; break}}'`,
+        `${SYSTEMD_BOOTED} && systemctl show --no-pager -p Id,Slice,ActiveState '*' | awk -v RS= -v want=${shq(want)} ${shq(SLICE_USERS_AWK)}`,
       ),
     );
   }
@@ -176,7 +194,7 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
   if (sd.rc === 0) {
     facts.systemd = true;
     try {
-      shown = byUnitId(parseSystemctlShow(sd.text, 'systemctl show'), 'systemctl show');
+      if (units.length) shown = byUnitId(shownUnits(sd.text, 'systemctl show', units.length), 'systemctl show');
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
       facts.systemdReason = e.message;
@@ -229,13 +247,17 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
     facts.containerServices[`${c}/${u}`] = f;
     f.problem = missingReason(scan!, c);
     if (f.problem) return;
-    const show = secs.get(`csvc.${i}`)!;
+    const show = secs.get(`csvc.${i}`);
+    if (!show) {
+      f.declaredProblem = f.enforcedProblem = `limits facts script: output lacks section csvc.${i} (systemctl show ${u} in ${c})`;
+      return;
+    }
     if (show.rc !== 0) {
       f.declaredProblem = f.enforcedProblem = show.rc === 3 ? `no systemd inside container ${c}: unit properties cannot be read` : `systemctl show in ${c} failed: ${show.text.split('\n')[0]}`;
       return;
     }
     try {
-      const props = parseSystemctlShow(show.text, `systemctl show ${u} in ${c}`)[0] ?? {};
+      const props = shownUnits(show.text, `systemctl show ${u} in ${c}`, 1)[0];
       f.declared = { props, limits: declaredLimits(props, `systemctl show ${u} in ${c}`) };
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
@@ -249,6 +271,8 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
     try {
       if (!users) throw new ParseError('limits facts script', 'no sliceusers section');
       if (users.rc !== 0) throw new ParseError("systemctl show -p Slice '*'", users.text.split('\n')[0] || `exit ${users.rc}`);
+      const garbled = /^GARBLED (.*)$/m.exec(users.text);
+      if (garbled) throw new ParseError("systemctl show -p Id,Slice,ActiveState '*'", `not systemctl show's output: ${garbled[1]}`, users.text.slice(0, 300));
       for (const b of parseSystemctlShow(users.text, 'systemctl show -p Slice')) {
         if (b.Id && b.Slice) usersBySlice.set(b.Slice, [...(usersBySlice.get(b.Slice) ?? []), `${b.Id}${b.ActiveState ? ` (${b.ActiveState})` : ''}`]);
       }

@@ -4,6 +4,7 @@
 // probe records the platform and the checks skip rather than credit the node with the host's state.
 import { ParseError } from '../types.js';
 import { section, splitSections } from './sections.js';
+import { parseSystemctlShow, requireProps } from './systemd.js';
 
 export const AUDIT_UNITS = ['audit-rules-nixos.service', 'audit.service', 'auditd.service', 'apparmor.service'];
 
@@ -91,18 +92,9 @@ export interface UnitState {
   ExecMainStatus?: string;
 }
 
-/** Blank-line separated `systemctl show -p ...` blocks. */
-export function parseShowBlocks(text: string): UnitState[] {
-  const out: UnitState[] = [];
-  for (const block of text.split(/\n\s*\n/)) {
-    const p: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) p[line.slice(0, i)] = line.slice(i + 1);
-    }
-    if (p.Id) out.push(p as unknown as UnitState);
-  }
-  return out;
+/** Blank-line separated `systemctl show -p ...` blocks, strictly: one per unit asked, each with Id/LoadState/ActiveState. */
+export function parseShowBlocks(text: string, source = 'systemctl show'): UnitState[] {
+  return requireProps(parseSystemctlShow(text, source), ['Id', 'LoadState', 'ActiveState'], source, { count: AUDIT_UNITS.length }) as unknown as UnitState[];
 }
 
 export type Probe<T> = { ok: true; value: T; excerpt: string } | { ok: false; reason: string; excerpt?: string };
@@ -160,7 +152,7 @@ export function parseAuditProbe(output: string): AuditFacts {
     auditctl,
     status: tryParse('status', (t) => parseAuditStatus(t), 'auditctl not found (not on PATH, not in /run/current-system/sw/bin, not in the rule-loading unit)'),
     rules: tryParse('rules', (t) => parseAuditRules(t), 'auditctl not found'),
-    units: units.rc === 3 ? { ok: false, reason: 'no systemd' } : tryParse('units', parseShowBlocks, ''),
+    units: units.rc === 3 ? { ok: false, reason: 'no systemd' } : tryParse('units', (t) => parseShowBlocks(t), ''),
     cmdline: sec('cmdline').text.trim(),
     apparmorEnabled: file('aa-enabled'),
     lsm: file('lsm'),

@@ -28,6 +28,25 @@ export function parseSystemctlShow(text: string, source: string): UnitProps[] {
   return blocks;
 }
 
+/**
+ * Strict check of parsed blocks: each has every property in `props` (`systemctl show -p` prints an
+ * asked-for property even when empty, so a block without one is not systemctl's output), and there
+ * is one block per unit asked for when `count` is given. Anything else is a ParseError, never a
+ * verdict on partial facts.
+ */
+export function requireProps(blocks: UnitProps[], props: string[], source: string, opts: { count?: number; allowNone?: boolean } = {}): UnitProps[] {
+  const count = opts.count;
+  if (!blocks.length && !opts.allowNone) throw new ParseError(source, 'printed no unit block');
+  if (count !== undefined && blocks.length !== count) {
+    throw new ParseError(source, `printed ${blocks.length} unit block(s) for ${count} unit(s) asked`, blocks.map((b) => Object.entries(b).map(([k, v]) => `${k}=${v}`).join('\n')).join('\n\n').slice(0, 300));
+  }
+  for (const [i, b] of blocks.entries()) {
+    const missing = props.filter((p) => !(p in b));
+    if (missing.length) throw new ParseError(source, `unit block ${i + 1}${b.Id ? ` (${b.Id})` : ''} lacks ${missing.join(', ')}`, Object.entries(b).map(([k, v]) => `${k}=${v}`).join('\n').slice(0, 300));
+  }
+  return blocks;
+}
+
 /** Blocks keyed by their `Id=` (ask for -p Id). */
 export function byUnitId(blocks: UnitProps[], source: string): Map<string, UnitProps> {
   const out = new Map<string, UnitProps>();
