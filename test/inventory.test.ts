@@ -43,7 +43,7 @@ describe('loadInventory: a valid inventory', () => {
     });
     expect(b.ssh.user).toBe('certifier');
     expect(b.ssh.port).toBe(2222);
-    expect(b.ssh.knownHosts).toBe('/etc/ssh/ssh_known_hosts');
+    expect(b.ssh.knownHosts).toBe('/dev/null');
     expect(b.ssh.identityFile).toBe(resolve(dir, 'keys/id_ed25519'));
     expect(self.transport).toBe('local');
     expect(self.host).toBeUndefined();
@@ -150,8 +150,8 @@ describe('loadInventory: key files', () => {
       msg = (e as Error).message;
     }
     expect(msg.split('\n')).toEqual([
-      '/srv/inv.yaml:2:24: defaults.ssh.identityFile: identity file /srv/nope/id_ed25519 does not exist',
-      '/srv/inv.yaml:6:58: nodes[2].ssh.identityFile: identity file /missing/key does not exist',
+      '/srv/inv.yaml:2:24: defaults.ssh.identityFile: identity file /srv/nope/id_ed25519 does not exist (nodes a, b)',
+      '/srv/inv.yaml:6:58: nodes[2].ssh.identityFile: identity file /missing/key does not exist (node c)',
     ]);
   });
 });

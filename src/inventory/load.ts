@@ -1,15 +1,18 @@
 // Loads an inventory: YAML (positions kept) → schema composed from the registered suites →
 // cross-field checks → NodeSpecs with defaults applied and relative paths resolved.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, type Document, type Pair, type YAMLMap } from 'yaml';
 import { suites as registeredSuites } from '../suites.js';
+import { printable } from '../text.js';
 import type { Inventory, NodeSpec, SshSettings, Suite, Waiver } from '../types.js';
 import { parseDuration } from '../units.js';
 import { InventoryError, formatPath, type InventoryProblem } from './errors.js';
+import { maxInventoryBytes, readBounded } from './limits.js';
 import { composeSchema } from './schema.js';
+import { checkSshNodes, createKnownHosts } from './ssh-checks.js';
 import { compile, condense } from './validate.js';
+import { parseYaml } from './yaml.js';
 import { matchesGlob } from '../engine/select.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -23,22 +26,34 @@ export interface LoadedInventory extends Inventory {
   warnings: string[];
 }
 
+// Each mapping's pairs by key, built on first use: locating every error of a 100 000-entry map
+// must not search it 100 000 times.
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 /** Position of the value (or, for a missing/unknown key, of its parent or the key) at `segments`. */
 function locate(doc: Document, lc: LineCounter, segments: (string | number)[], key?: string): { line: number; col: number } | undefined {
   let node: unknown = doc.contents;
   let last: unknown = node;
   for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      node = pair?.value;
-    } else if (isSeq(node)) node = node.items[Number(seg)];
+    if (isMap(node)) node = pairOf(node, String(seg))?.value;
+    else if (isSeq(node)) node = node.items[Number(seg)];
     else break;
     if (node === undefined || node === null) break;
     last = node;
   }
   let target: unknown = last;
   if (key !== undefined && isMap(last)) {
-    const pair = last.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    const pair = pairOf(last, key);
     if (pair && isNode(pair.key)) target = pair.key;
   }
   const range = isNode(target) ? target.range : undefined;
@@ -75,19 +90,11 @@ function byPosition(problems: InventoryProblem[]): InventoryProblem[] {
   return [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
 }
 
+/** Reads (within the size cap, LEAFCERT_MAX_INVENTORY_BYTES) and loads an inventory file. */
 export function loadInventory(file: string, opts: { suites?: Suite<any, any>[]; now?: Date } = {}): LoadedInventory {
   const path = resolve(file);
-  let text: string;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-    text = bytes.toString('utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new InventoryError(path, [{ path: '', message: `cannot read inventory: ${why}` }]);
-  }
-  return parseInventory(text, path, { ...opts, sha256: createHash('sha256').update(bytes).digest('hex') });
+  const bytes = readBounded(path, maxInventoryBytes(path));
+  return parseInventory(bytes.toString('utf8'), path, { ...opts, sha256: createHash('sha256').update(bytes).digest('hex') });
 }
 
 export function parseInventory(
@@ -96,20 +103,8 @@ export function parseInventory(
   opts: { suites?: Suite<any, any>[]; now?: Date; sha256?: string } = {},
 ): LoadedInventory {
   const suites = opts.suites ?? registeredSuites;
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) {
-    throw new InventoryError(
-      path,
-      doc.errors.map((e) => ({
-        path: '',
-        message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
-        line: e.linePos?.[0].line,
-        col: e.linePos?.[0].col,
-      })),
-    );
-  }
-  const data = doc.toJS({ maxAliasCount: 100 }) as any;
+  const { doc, lc, data: parsed } = parseYaml(text, path);
+  const data = parsed as any;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new InventoryError(path, [{ path: '', message: 'expected a YAML mapping with `nodes` and `expectations`' }]);
   }
@@ -138,18 +133,18 @@ export function parseInventory(
   (data.nodes as any[]).forEach((n, i) => {
     const at = (field: string) => locate(doc, lc, ['nodes', i, field]);
     if (seen.has(n.name)) {
-      problems.push({ path: `nodes[${i}].name`, message: `duplicate node name "${n.name}" (also nodes[${seen.get(n.name)}])`, ...at('name') });
+      problems.push({ path: `nodes[${i}].name`, message: `duplicate node name "${printable(n.name)}" (also nodes[${seen.get(n.name)}])`, ...at('name') });
     } else seen.set(n.name, i);
     if (!Object.hasOwn(data.expectations, n.expect)) {
       const known = Object.keys(data.expectations);
+      const list = known.length > 20 ? `${known.slice(0, 20).join(', ')} and ${known.length - 20} more` : known.join(', ');
       problems.push({
         path: `nodes[${i}].expect`,
-        message: `names no expectation "${n.expect}" (defined: ${known.length ? known.join(', ') : 'none'})`,
+        message: `names no expectation "${printable(n.expect)}" (defined: ${known.length ? printable(list) : 'none'})`,
         ...at('expect'),
       });
     }
   });
-  if (problems.length) throw new InventoryError(path, problems);
 
   const baseDir = dirname(path);
   const d = data.defaults ?? {};
@@ -170,16 +165,9 @@ export function parseInventory(
     return spec;
   });
 
-  // A key file that is not there is an inventory mistake (exit 2, nothing runs), not a node fault.
-  const reported = new Set<string>();
-  (data.nodes as any[]).forEach((n, i) => {
-    const file = nodes[i].ssh.identityFile;
-    if (nodes[i].transport !== 'ssh' || !file || reported.has(file) || existsSync(file)) return;
-    reported.add(file);
-    const own = n.ssh?.identityFile !== undefined;
-    const segs = own ? ['nodes', i, 'ssh', 'identityFile'] : ['defaults', 'ssh', 'identityFile'];
-    problems.push({ path: formatPath(segs), message: `identity file ${file} does not exist`, ...locate(doc, lc, segs) });
-  });
+  // A bad host, key file or known_hosts is an inventory mistake (exit 2, nothing runs), not a node fault.
+  const ssh = checkSshNodes(data.nodes as any[], nodes, (segs) => locate(doc, lc, segs));
+  problems.push(...ssh.problems);
   if (problems.length) throw new InventoryError(path, byPosition(problems));
 
   const now = opts.now ?? new Date();
@@ -190,11 +178,12 @@ export function parseInventory(
   };
   // A waiver that matches nothing waives nothing (safe), but it is almost certainly a typo.
   const allIds = suites.flatMap((s) => s.checkIds);
+  const nodeNames = new Set(nodes.map((n) => n.name));
   const stray = waivers.flatMap((w, i) => {
     const out: string[] = [];
-    if (w.node !== undefined && !nodes.some((n) => n.name === w.node)) out.push(`${at(['waivers', i, 'node'])}: waivers[${i}].node: no node is named "${w.node}"`);
+    if (w.node !== undefined && !nodeNames.has(w.node)) out.push(`${at(['waivers', i, 'node'])}: waivers[${i}].node: no node is named "${w.node}"`);
     if (!allIds.some((id) => matchesGlob(w.check, id))) out.push(`${at(['waivers', i, 'check'])}: waivers[${i}].check: "${w.check}" matches no check id`);
-    return out;
+    return out.map(printable);
   });
   const warnings = waivers
     .map((w, i) => ({ w, i }))
@@ -202,9 +191,16 @@ export function parseInventory(
     .map(({ w, i }) => {
       const pos = locate(doc, lc, ['waivers', i, 'expires']);
       const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
-      return `${where}: waivers[${i}]: waiver for ${w.check}${w.node ? ` on ${w.node}` : ''} expired on ${w.expires}; it is not applied`;
+      return printable(`${where}: waivers[${i}]: waiver for ${w.check}${w.node ? ` on ${w.node}` : ''} expired on ${w.expires}; it is not applied`);
     })
     .concat(stray);
+
+  // Only now, with nothing left to refuse: acceptNewHostKey starts a missing known_hosts.
+  try {
+    createKnownHosts(ssh.create);
+  } catch (e) {
+    throw new InventoryError(path, [{ path: '', message: `cannot create known_hosts: ${(e as Error).message}` }]);
+  }
 
   return {
     file: path,

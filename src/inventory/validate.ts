@@ -2,6 +2,7 @@
 // turned into sentences an operator can act on.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { printable } from '../text.js';
 import { parseDuration, parsePercent, parseSize } from '../units.js';
 import { FORMATS } from './schema.js';
 
@@ -43,7 +44,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `"${v.length > 60 ? v.slice(0, 60) + '…' : v}"`;
+  if (typeof v === 'string') return `"${printable(v.length > 60 ? v.slice(0, 60) + '…' : v)}"`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -54,7 +55,7 @@ export function explain(e: ErrorObject): string {
     case 'additionalProperties': {
       const allowed = Object.keys((e.parentSchema as any)?.properties ?? {});
       const hint = allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ' (no keys are allowed here)';
-      return `unknown key "${p.additionalProperty}"${hint}`;
+      return `unknown key "${printable(String(p.additionalProperty))}"${hint}`;
     }
     case 'required':
       return `missing required key "${p.missingProperty}"`;
@@ -81,9 +82,17 @@ export function condense(errors: ErrorObject[]): { instancePath: string; error: 
   const out: { instancePath: string; error: ErrorObject; message: string }[] = [];
   const alternatives = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   const consumed = new Set<ErrorObject>();
+  // Grouped by place, so a list of 100 000 bad items is not compared with itself.
+  const atPath = new Map<string, ErrorObject[]>();
+  if (alternatives.length)
+    for (const e of errors) {
+      const list = atPath.get(e.instancePath);
+      if (list) list.push(e);
+      else atPath.set(e.instancePath, [e]);
+    }
   for (const alt of alternatives) {
     const prefix = alt.schemaPath + '/';
-    const branches = errors.filter((e) => e !== alt && e.schemaPath.startsWith(prefix) && e.instancePath === alt.instancePath);
+    const branches = (atPath.get(alt.instancePath) ?? []).filter((e) => e !== alt && e.schemaPath.startsWith(prefix));
     branches.forEach((b) => consumed.add(b));
     const msgs = [...new Set(branches.map(explain).map((m) => m.replace(/, got .*$/, '').replace(/^expected /, '')))];
     const got = alt.data !== undefined ? `, got ${describe(alt.data)}` : '';
