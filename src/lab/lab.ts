@@ -10,6 +10,7 @@ import { ensureStateDir, isLabDir, journal, labId, readState, record, writeState
 import type { LabInfo, LabNodeInfo } from './types.js';
 import { writeInventory } from './inventory.js';
 import { setupFullNode } from './full.js';
+import { missingMessage, missingRequirements, type Exists } from './deps.js';
 
 export interface UpOptions {
   state: string;
@@ -17,6 +18,8 @@ export interface UpOptions {
   flavour: 'full' | 'light';
   firewall: 'iptables' | 'nftables';
   log?: (line: string) => void;
+  /** Where to look for the lab's programs (tests); the real file system by default. */
+  exists?: Exists;
 }
 
 const NODES_PER_BLOCK = 64;
@@ -180,6 +183,9 @@ function describe(s: LabState): string {
 
 export async function up(o: UpOptions): Promise<LabInfo> {
   const log = o.log ?? (() => undefined);
+  // Before anything exists: a missing package is the machine's problem, not a half-built lab's.
+  const missing = missingRequirements(o, o.exists);
+  if (missing.length) throw new LabError(missingMessage(o, missing), 2);
   const state = resolve(o.state);
   const existing = existsSync(join(state, 'lab.json')) ? readState(state) : undefined;
   if (existing) {
