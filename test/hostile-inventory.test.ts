@@ -198,6 +198,19 @@ describe('structure caps: exit 2 with file:line, never a heap abort or a stack o
     expect(inv.expectations.f).toEqual({ alpha: {} });
   });
 
+  it('valid inputs convert as yaml\'s toJS() did: %YAML 1.1 merge keys, `__proto__` as a plain key', () => {
+    const merged = parseInventory(
+      '%YAML 1.1\n---\nnodes:\n  - { name: a, transport: local, expect: e, labels: &b { site: paris, rack: r1 } }\n' +
+        '  - name: b\n    transport: local\n    expect: e\n    labels:\n      <<: *b\n      rack: r2\nexpectations:\n  e: { alpha: {} }\n',
+      '/x.yaml',
+      { suites },
+    );
+    expect(merged.nodes[1].labels).toEqual({ site: 'paris', rack: 'r2' });
+    const proto = parseInventory('nodes:\n  - { name: a, transport: local, expect: e, labels: { __proto__: x } }\nexpectations:\n  e: { alpha: {} }\n', '/x.yaml', { suites });
+    expect(Object.hasOwn(proto.nodes[0].labels!, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(proto.nodes[0].labels)).toBe(Object.prototype);
+  });
+
   it('a list of 100 000 wrong items is reported as 50 lines and a count, quickly', () => {
     const text = `nodes:\n  - { name: a, transport: local, expect: e }\nexpectations:\n  e: { alpha: {} }\nwaivers: [${'1,'.repeat(99_999)}1]\n`;
     const t0 = Date.now();

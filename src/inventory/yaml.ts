@@ -198,6 +198,18 @@ export function parseYaml(text: string, file: string): ParsedYaml {
 
 type At = (offset: number) => { line: number; col: number };
 
+/** Where a value sits, built only as far as the walk goes and flattened only for a message. */
+type Path = { up: Path; seg: string | number } | undefined;
+
+function segments(path: Path): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let p = path; p; p = p.up) out.push(p.seg);
+  return out.reverse();
+}
+
+// Keys a plain object inherits: assigned with defineProperty so they stay own data (`__proto__`!).
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /**
  * Document → plain data, as yaml's toJS() would make it (aliases share one value, `<<` merge keys
  * where the document's schema has them), with the checks above. Depth is bounded by MAX_DEPTH, so
@@ -227,15 +239,15 @@ class Converter {
   run(): unknown {
     const root = this.doc.contents as YamlNode | null;
     if (root === null || root === undefined) return null;
-    return this.convert(root, [], 0);
+    return this.convert(root, undefined, 0);
   }
 
-  private refuse(node: YamlNode | undefined, path: (string | number)[], message: string): never {
+  private refuse(node: YamlNode | null | undefined, path: Path, message: string): never {
     const start = node?.range?.[0];
-    throw new InventoryError(this.file, [{ path: formatPath(path), message, ...(start !== undefined ? this.at(start) : {}) }]);
+    throw new InventoryError(this.file, [{ path: formatPath(segments(path)), message, ...(start !== undefined ? this.at(start) : {}) }]);
   }
 
-  private convert(node: YamlNode, path: (string | number)[], depth: number): unknown {
+  private convert(node: YamlNode, path: Path, depth: number): unknown {
     if (isAlias(node)) return this.alias(node, path);
     if (++this.expanded > MAX_VALUES) this.refuse(node, path, `more than ${MAX_VALUES} YAML values: refusing to load it`);
     const anchored = node.anchor ? node : undefined;
@@ -263,50 +275,66 @@ class Converter {
     return value;
   }
 
-  private seq(items: YamlNode[], path: (string | number)[], depth: number): unknown[] {
-    return items.map((it, i) => (isPair(it) ? this.map([it], [...path, i], depth) : this.convert(it, [...path, i], depth)));
+  private seq(items: YamlNode[], path: Path, depth: number): unknown[] {
+    const out = new Array<unknown>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      const at: Path = { up: path, seg: i };
+      out[i] = isPair(it) ? this.map([it], at, depth) : this.convert(it, at, depth);
+    }
+    return out;
   }
 
-  private map(items: unknown[], path: (string | number)[], depth: number): Record<string, unknown> {
+  private map(items: unknown[], path: Path, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const firstAt = new Map<string, YamlNode | undefined>();
+    // Keys that came from a `<<` merge: a key written in the mapping itself overrides them.
+    let merged: Set<string> | undefined;
     for (const pair of items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
       const valueNode = pair.value as YamlNode | null;
       if (this.merge && isMergeKey(keyNode)) {
-        this.mergeInto(out, valueNode, path, depth);
+        merged ??= new Set();
+        this.mergeInto(out, merged, valueNode, path, depth);
         continue;
       }
       const jsKey = keyNode === null ? null : this.convert(keyNode, path, depth);
-      if (jsKey !== null && typeof jsKey === 'object') this.refuse(keyNode ?? undefined, path, 'a mapping key must be a plain value, not a list or mapping');
+      if (jsKey !== null && typeof jsKey === 'object') this.refuse(keyNode, path, 'a mapping key must be a plain value, not a list or mapping');
       const key = jsKey === null ? '' : String(jsKey);
-      if (firstAt.has(key)) {
-        const first = firstAt.get(key)?.range?.[0];
-        const also = first !== undefined ? ` (first at line ${this.at(first).line})` : '';
-        this.refuse(keyNode ?? undefined, [...path, key], `duplicate key ${JSON.stringify(key)}${also}`);
+      const at: Path = { up: path, seg: key };
+      if (Object.hasOwn(out, key)) {
+        if (merged?.has(key)) merged.delete(key);
+        else this.duplicate(items, pair, key, at);
       }
-      firstAt.set(key, keyNode ?? undefined);
-      const v = valueNode === null ? null : this.convert(valueNode, [...path, key], depth);
-      // `__proto__` and friends become own properties, never the prototype (as yaml does).
-      if (key in out) Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+      const v = valueNode === null ? null : this.convert(valueNode, at, depth);
+      if (INHERITED.has(key)) Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
       else out[key] = v;
     }
     return out;
   }
 
-  private mergeInto(out: Record<string, unknown>, valueNode: YamlNode | null, path: (string | number)[], depth: number): void {
+  /** Refuses the second `key` of a mapping, naming the line of the first (found only now: rare). */
+  private duplicate(items: unknown[], second: unknown, key: string, at: Path): never {
+    const first = items.find((p) => p !== second && isPair(p) && isScalar(p.key) && p.key.value !== null && String(p.key.value) === key);
+    const line = isPair(first) ? (first.key as YamlNode).range?.[0] : undefined;
+    const also = line !== undefined ? ` (first at line ${this.at(line).line})` : '';
+    this.refuse(isPair(second) ? (second.key as YamlNode) : undefined, at, `duplicate key ${JSON.stringify(key)}${also}`);
+  }
+
+  private mergeInto(out: Record<string, unknown>, merged: Set<string>, valueNode: YamlNode | null, path: Path, depth: number): void {
     const sources = valueNode !== null && isSeq(valueNode) ? (valueNode.items as YamlNode[]) : [valueNode];
     for (const s of sources) {
       const src = s === null ? null : this.convert(s, path, depth);
-      if (src === null || typeof src !== 'object' || Array.isArray(src)) this.refuse(s ?? undefined, path, 'a `<<` merge takes a mapping or a list of mappings');
+      if (src === null || typeof src !== 'object' || Array.isArray(src)) this.refuse(s, path, 'a `<<` merge takes a mapping or a list of mappings');
       for (const [k, v] of Object.entries(src as Record<string, unknown>)) {
-        if (!Object.hasOwn(out, k)) Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+        if (Object.hasOwn(out, k)) continue;
+        Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+        merged.add(k);
       }
     }
   }
 
-  private alias(node: Alias, path: (string | number)[]): unknown {
+  private alias(node: Alias, path: Path): unknown {
     const target = this.anchors.get(node.source);
     if (!target) this.refuse(node, path, `alias *${node.source} names no anchor defined before it`);
     if (this.inProgress.has(target)) this.refuse(node, path, `alias *${node.source} is inside the node &${node.source} it names`);
