@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { formatProblem, InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
 import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
-import { installSignalHandlers, interruptedBy, releaseSignals, signalScope } from './engine/interrupt.js';
+import { installSignalHandlers, interruptedBy, releaseSignals, signalScope, signalsDelivered } from './engine/interrupt.js';
 import { ConsoleReporter } from './reporters/console.js';
 import { HtmlReporter } from './reporters/html.js';
 import { JsonReporter } from './reporters/json.js';
@@ -84,7 +84,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   const inv = loadInventory(flags.inventory, deps?.suites ? { suites: deps.suites } : {});
   // A signal that arrived while loading (synchronous work) is delivered here, before any node is
   // contacted: the run then reports every check as interrupted instead of starting.
-  await new Promise((r) => setImmediate(r));
+  await signalsDelivered();
   const reporters: Reporter[] = [];
   for (const [flag, p] of paths) {
     if (flag === '--junit') reporters.push(new JunitReporter(p).forFlag(flag));

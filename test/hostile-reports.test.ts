@@ -66,7 +66,8 @@ beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
   copyFileSync('package.json', join(PRIVATE, 'package.json'));
   symlinkSync(resolve('node_modules'), join(PRIVATE, 'node_modules'));
-  symlinkSync(resolve('schemas'), join(PRIVATE, 'schemas'));
+  // Files the CLI reads at run time next to its sources (schemas, probe scripts).
+  for (const dir of ['schemas', 'src', 'suites']) symlinkSync(resolve(dir), join(PRIVATE, dir));
 }, 180_000);
 afterAll(() => rmSync(PRIVATE, { recursive: true, force: true }));
 

@@ -4,7 +4,7 @@
 // The built CLI is spawned against a loopback port that accepts TCP and never speaks SSH, so a
 // run can be caught at any stage; no lab is needed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +31,8 @@ beforeAll(async () => {
   copyFileSync('bin/leafcert.js', BIN);
   copyFileSync('package.json', join(PRIVATE, 'package.json'));
   symlinkSync(resolve('node_modules'), join(PRIVATE, 'node_modules'));
-  symlinkSync(resolve('schemas'), join(PRIVATE, 'schemas'));
+  // Files the CLI reads at run time next to its sources (schemas, probe scripts).
+  for (const dir of ['schemas', 'src', 'suites']) symlinkSync(resolve(dir), join(PRIVATE, dir));
   // Accepts and never speaks: an SSH handshake that hangs until its (long) connect timeout.
   silent = createServer(() => undefined);
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -210,6 +211,53 @@ describe('signals during start-up', () => {
     if (seen.json) expect(seen.json.complete).toBe(false);
     if (seen.tap) expect(seen.tap.ok).toBe(false);
     if (seen.html) expect(seen.html).toContain('INCOMPLETE');
+  });
+});
+
+describe('check-config', () => {
+  it('SIGINT while it reads its manifest: exit 3, one line, reports finished and saying interrupted', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-hostile-signals-'));
+    const fifo = join(d, 'manifest.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const reports = { junit: join(d, 'junit.xml'), tap: join(d, 'r.tap'), json: join(d, 'e.json'), html: join(d, 'absent.html') };
+    const child = spawn(process.execPath, [BIN, 'check-config', fifo, '--junit', reports.junit, '--tap', reports.tap, '--json', reports.json], { env: { ...process.env, CI: 'true' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    const r = { child, dir: d, reports, out: () => out, err: () => err, exited } as Run;
+    const fd = await readerOpened(fifo, r);
+    child.kill('SIGINT');
+    await sleep(200);
+    const manifest = readFileSync('fixtures/nix/example.manifest.json');
+    writeSync(fd, manifest);
+    closeSync(fd);
+    // check-config reads the file a second time for its sha256: once the first read has closed it.
+    const holds = () => {
+      try {
+        return readdirSync(`/proc/${child.pid}/fd`).some((f) => {
+          try {
+            return readlinkSync(`/proc/${child.pid}/fd/${f}`) === fifo;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    await vi.waitFor(() => expect(holds()).toBe(false), { timeout: 30_000, interval: 10 });
+    const again = await readerOpened(fifo, r);
+    writeSync(again, manifest);
+    closeSync(again);
+    expect(await exited, out + err).toEqual({ code: 3, signal: null });
+    expect(err.trim().split('\n')).toEqual(['leafcert: SIGINT: stopping, the run is interrupted: unfinished checks are reported as errors, exit 3']);
+    const seen = reportsOnDisk(r);
+    expect(Object.keys(seen).sort()).toEqual(['json', 'junit', 'tap']);
+    expect(seen.json.run).toMatchObject({ interrupted: true, exitCode: 3 });
+    expect(seen.junit).toMatchObject({ complete: true, interrupted: true });
+    expect(out).toMatch(/^INCOMPLETE: .*\(interrupted\)$/m);
   });
 });
 

@@ -92,6 +92,16 @@ export function signalScope(): { signal: AbortSignal; release(): void } {
   };
 }
 
+/**
+ * Let a signal that arrived during synchronous work (reading a file) reach its handler. Two turns
+ * of the event loop: from within an I/O callback the first immediate runs before the loop polls
+ * again, the second only after it has.
+ */
+export async function signalsDelivered(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+}
+
 /** The signal that interrupted this command, if any. */
 export function interruptedBy(): NodeJS.Signals | undefined {
   return received;

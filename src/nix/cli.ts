@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { InventoryError } from '../inventory/errors.js';
 import type { NodeSpec, Result, Status } from '../types.js';
-import { signalScope } from '../engine/interrupt.js';
+import { signalScope, signalsDelivered } from '../engine/interrupt.js';
 import { checkReportPath, ReportPathError } from '../reporters/report-path.js';
 import type { Reporter, RunSummary } from '../reporters/types.js';
 import { printable } from '../text.js';
@@ -161,7 +161,9 @@ export async function checkConfigCommand(file: string, flags: CheckFlags, signal
     counts[o.status as Status]++;
     each((r) => r.onResult(result));
   }
-  // Interrupted (SIGINT/SIGTERM) is 3 whatever was found, as for `run`.
+  // Interrupted (SIGINT/SIGTERM) is 3 whatever was found, as for `run`. Everything above is
+  // synchronous: let a signal that came meanwhile be delivered first.
+  await signalsDelivered();
   const interrupted = signal?.aborted ?? false;
   let exitCode = interrupted ? 3 : counts.fail > 0 ? 1 : counts.error > 0 ? 3 : 0;
   if (broken.size) exitCode = 3;
