@@ -479,7 +479,8 @@ export function canaryScript(o: { wrapper: string; base: string; paths: string[]
   return [
     `S=${shq(scratch)}; d=''; NEW=''`,
     // Everything we create is removed here, whatever ends the script.
-    `cleanup() { cd /; rm -rf "$S"; [ -n "$d" ] && rm -rf "$d"; for a in $NEW; do ${b('delete ::"$a"')} >/dev/null 2>&1 && echo "DELETED\t$a"; done; }`,
+    // Further signals are ignored while cleaning: timeout sends TERM to the script and to its group.
+    `cleanup() { trap '' INT TERM HUP PIPE; cd /; rm -rf "$S"; [ -n "$d" ] && rm -rf "$d"; for a in $NEW; do ${b('delete ::"$a"')} >/dev/null 2>&1 && echo "DELETED\t$a"; done; }`,
     `trap cleanup EXIT`,
     `trap 'exit 130' INT TERM HUP`,
     `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
@@ -551,7 +552,7 @@ export function pgScript(o: { runId: string; timeoutSec: number; port?: number; 
     'cd /',
     pgPrelude(o),
     `d=''`,
-    `cleanup() { cd /; $Q -d postgres -c 'DROP DATABASE IF EXISTS ${a}' -c 'DROP DATABASE IF EXISTS ${bdb}' </dev/null >/dev/null 2>&1 && echo 'DROPPED'; [ -n "$d" ] && rm -rf "$d"; }`,
+    `cleanup() { trap '' INT TERM HUP PIPE; cd /; $Q -d postgres -c 'DROP DATABASE IF EXISTS ${a}' -c 'DROP DATABASE IF EXISTS ${bdb}' </dev/null >/dev/null 2>&1 && echo 'DROPPED'; [ -n "$d" ] && rm -rf "$d"; }`,
     'trap cleanup EXIT',
     `trap 'exit 130' INT TERM HUP`,
     `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,

@@ -3,7 +3,7 @@
 // pass or a fail), a connection that drops mid-command is one plain sentence, and a command's
 // output is capped. Probe scripts run for real here (LocalHost, fake tools early on PATH); an
 // in-process ssh2 server stands in for a node that misbehaves at the protocol level.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -14,6 +14,7 @@ import { SshHost, withRemoteTimeout } from '../src/transport/ssh.js';
 import { IDENTITY_SCRIPT } from '../src/probes/identity.js';
 import { scratchSh } from '../src/probes/scratch.js';
 import { parseShowBlocks } from '../src/probes/audit.js';
+import { parseLocate } from '../src/probes/containers.js';
 import { parseSystemctlShow, requireProps } from '../src/probes/systemd.js';
 import { secretsSuite, type SecretsExpect } from '../suites/secrets.js';
 import { backupSuite, parseShow, type BackupExpect } from '../suites/backup.js';
@@ -218,6 +219,11 @@ describe('strict systemctl show parsers', () => {
     expect(() => requireProps(parseSystemctlShow('Id=x\n', 's'), ['Id', 'MemoryMax'], 's')).toThrow(/lacks MemoryMax/);
   });
 
+  it('a machinectl answering garbage is an error, not "the container does not exist"', () => {
+    const out = readFileSync(new URL('../fixtures/machinectl/locate-nixos.txt', import.meta.url), 'utf8').replace('alchemist 1423\n', 'alchemist Failed to get machine property: Access denied\n');
+    expect(() => parseLocate(out, 'locate')).toThrow(/machinectl show NAME -p Leader: unexpected line "alchemist Failed to get machine property/);
+  });
+
   it('limits: garbled slice users are an error, not "no unit uses the slice"', async () => {
     const awk = (input: string) => execFileSync('awk', ['-v', 'RS=', '-v', 'want=|alchemist.slice|', SLICE_USERS_AWK], { input }).toString();
     expect(awk('Id=a.service\nSlice=alchemist.slice\n\nId=b.service\nSlice=system.slice\n')).toBe('Id=a.service\nSlice=alchemist.slice\n\n');
@@ -264,6 +270,21 @@ describe('scratch on the node', () => {
       expect(path).toMatch(/^\/dev\/shm\/leafcert\.\d+\.\d+\.\w{6}$/);
       expect(r.stderr, sig).not.toMatch(/still running/);
       expect(existsSync(path), `${sh} ${sig}`).toBe(false);
+    }
+  });
+
+  it('scratch is removed when TERM comes several times at once (the harness signals the group, timeout forwards it)', async () => {
+    // A second TERM inside a plain EXIT trap ended the shell before its rm (half the runs).
+    for (let i = 0; i < 10; i++) {
+      const child = spawn('timeout', ['-s', 'TERM', '-k', '2', '10', 'sh', '-c', `${scratchSh('S')}\necho "$S" >&2\nJ=$(sleep 5)`], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      await sleep(300);
+      process.kill(-child.pid!, 'SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      const path = err.trim().split('\n')[0];
+      expect(path).toMatch(/^\/dev\/shm\/leafcert\./);
+      expect(existsSync(path), `run ${i}: ${path} left`).toBe(false);
     }
   });
 

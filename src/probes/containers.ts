@@ -88,8 +88,11 @@ export function parseLocate(output: string, command: string): ContainerScan {
   const mc = secs.get('machinectl')!;
   if (mc.rc === 0) {
     for (const line of mc.text.split('\n')) {
+      if (!line.trim()) continue;
+      // "NAME LEADER" (LEADER empty when machined has none): anything else is not machinectl's answer,
+      // and skipping it would make a running container look absent.
       const m = /^(\S+)\s+(\d*)\s*$/.exec(line.trim());
-      if (!m) continue;
+      if (!m) throw new ParseError('machinectl show NAME -p Leader', `unexpected line "${line.trim().slice(0, 80)}"`, mc.text.slice(0, 300));
       if (m[2]) Object.assign(get(m[1]), { leader: Number(m[2]), source: `machinectl show ${m[1]} -p Leader` });
     }
   }

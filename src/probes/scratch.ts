@@ -29,18 +29,22 @@ export const SWEEP_SH = [
 const SIGNALS: [string, number][] = [['HUP', 1], ['INT', 2], ['QUIT', 3], ['USR1', 10], ['USR2', 12], ['ALRM', 14], ['TERM', 15]];
 
 /**
- * POSIX sh: sweep, then make the scratch dir `$VAR` (0700) and the traps that remove it. A closed
- * pipe (the harness went away) makes the shell's next write exit quietly through the same trap.
- * Exits 97 when no scratch dir can be made.
+ * POSIX sh: sweep, then make the scratch dir `$VAR` (0700) and the traps that remove it. Every trap
+ * path runs the cleanup before exiting, and the cleanup first ignores further signals: `timeout`
+ * sends TERM to the script and again to its process group, and a second TERM arriving inside a
+ * plain EXIT trap would end the shell before its `rm`. A closed pipe (the harness went away) ends
+ * the script quietly the same way. Exits 97 when no scratch dir can be made.
  */
 export function scratchSh(v = 'S'): string {
+  const all = [...SIGNALS.map(([s]) => s), 'PIPE'].join(' ');
   return [
     SWEEP_SH,
     `${v}=''`,
     `for __b in ${SCRATCH_BASES.join(' ')}; do case $(stat -f -c %T "$__b" 2>/dev/null) in tmpfs|ramfs) ${v}=$(umask 077; mktemp -d "$__b/${SCRATCH_PREFIX}\${__ns:-0}.$$.XXXXXX" 2>/dev/null) && break;; esac; done`,
     `[ -n "$${v}" ] || ${v}=$(umask 077; mktemp -d "/tmp/${SCRATCH_PREFIX}\${__ns:-0}.$$.XXXXXX") || exit 97`,
-    `trap 'cd /; rm -rf "$${v}"' EXIT`,
-    ...SIGNALS.map(([s, n]) => `trap 'exit ${128 + n}' ${s}`),
-    `trap 'exec >/dev/null 2>&1; exit 141' PIPE`,
+    `__scratch_rm() { trap '' ${all}; cd /; rm -rf "$${v}"; }`,
+    `trap __scratch_rm EXIT`,
+    ...SIGNALS.map(([s, n]) => `trap '__scratch_rm; exit ${128 + n}' ${s}`),
+    `trap '__scratch_rm; exec >/dev/null 2>&1; exit 141' PIPE`,
   ].join('\n');
 }
