@@ -49,6 +49,9 @@ beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
   copyFileSync('package.json', join(PRIVATE, 'package.json'));
   symlinkSync(resolve('node_modules'), join(PRIVATE, 'node_modules'));
+  // The package ships its source tree: probes read their .sh files from src/probes, the lab from src/lab/sh.
+  symlinkSync(resolve('src'), join(PRIVATE, 'src'));
+  symlinkSync(resolve('schemas'), join(PRIVATE, 'schemas'));
 }, 120_000);
 afterAll(() => rmSync(PRIVATE, { recursive: true, force: true }));
 
