@@ -16,8 +16,8 @@ import { checkReportPath as checkPath, ReportPathError } from './reporters/repor
 import type { Reporter } from './reporters/types.js';
 import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
-import { parseDuration, UnitError } from './units.js';
-import { printable } from './text.js';
+import { parseDuration, UnitError } from './core/units.js';
+import { printable } from './core/text.js';
 
 /** Thrown for a bad invocation: printed as one line, exit 2. */
 export class UsageError extends Error {}

@@ -1,5 +1,5 @@
 // The registry of checklist suites, in report order. Each suite lives in suites/<name>.ts.
-import type { Suite } from './types.js';
+import type { Suite } from './core/types.js';
 import { firewallSuite } from '../suites/firewall.js';
 import { tlsSuite } from '../suites/tls.js';
 import { healthSuite } from '../suites/health.js';

@@ -2,7 +2,7 @@
 // with rules loaded, the NixOS rule loader succeeded, auditd running where expected, AppArmor on
 // with policies (on without policies confines nothing). Where the node does not own its kernel
 // view (the lab, a container) every check is skipped with that reason: never a pass.
-import type { Outcome, Severity, Suite, SuiteContext } from '../src/types.js';
+import type { Outcome, Severity, Suite, SuiteContext } from '../src/core/types.js';
 import { AUDIT_SCRIPT, parseAuditProbe, type AuditFacts, type UnitState } from '../src/probes/audit.js';
 
 export interface AuditExpect {

@@ -3,10 +3,10 @@
 // files. With --allow-mutating, a canary file and a PostgreSQL database go through a full round
 // trip. Facts come from the job wrapper `borg-job-NAME`; evaluate() is pure.
 import { randomBytes } from 'node:crypto';
-import type { Host, Outcome, Severity, Suite, SuiteContext } from '../src/types.js';
-import { ParseError, TransportError } from '../src/types.js';
-import { parseDuration, parseSize } from '../src/units.js';
-import { FORMATS } from '../src/inventory/schema.js';
+import type { Host, Outcome, Severity, Suite, SuiteContext } from '../src/core/types.js';
+import { ParseError, TransportError } from '../src/core/types.js';
+import { parseDuration, parseSize } from '../src/core/units.js';
+import { FORMATS } from '../src/core/formats.js';
 import { section, splitSections } from '../src/probes/sections.js';
 import { scratchSh, SWEEP_SH } from '../src/probes/scratch.js';
 import { parseSystemctlShow, requireProps } from '../src/probes/systemd.js';

@@ -3,13 +3,13 @@
 // items only a person can confirm (documentation, runbooks), reported as `manual` with what to
 // confirm — never as passes.
 import { X509Certificate } from 'node:crypto';
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
-import { parseDuration } from '../src/units.js';
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
+import { parseDuration } from '../src/core/units.js';
 import { section, splitSections } from '../src/probes/sections.js';
 import { shq } from '../src/probes/borg.js';
 import { checklistItem } from '../src/checklist.js';
-import { FORMATS } from '../src/inventory/schema.js';
+import { FORMATS } from '../src/core/formats.js';
 
 export interface ChecklistExpect {
   renewal?: {

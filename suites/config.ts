@@ -5,8 +5,8 @@
 // The checks themselves live in src/nix/policy.ts (shared with `leafcert check-config`).
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
+import type { Suite, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
 import { describeJsonFailure, ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
 import { CONFIG_CHECK_IDS, evaluateManifest } from '../src/nix/policy.js';
 

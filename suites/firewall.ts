@@ -1,8 +1,8 @@
 // firewall: the node's NixOS firewall (nixos-fw via iptables-save or inet nixos-fw via nft -j)
 // equals the expectation, has no drift, and — seen from the harness — expected-open ports answer
 // and expected-closed ports do not. Gathering is src/probes/firewall.ts; this file judges.
-import type { Evidence, Outcome, Suite, SuiteContext } from '../src/types.js';
-import { parseDuration } from '../src/units.js';
+import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, gatherFirewall, intPorts, parseFirewallOutput, type FirewallFacts } from '../src/probes/firewall.js';

@@ -1,8 +1,8 @@
 // health: HTTP(S) endpoints through the nginx vhosts, from the harness: status, JSON fields (subset),
 // a latency budget, and the http → https redirect.
 import { resolve } from 'node:path';
-import type { Evidence, Outcome, Suite, SuiteContext } from '../src/types.js';
-import { parseDuration } from '../src/units.js';
+import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { gatherHttp, type HttpFacts } from '../src/probes/http.js';

@@ -3,8 +3,8 @@
 // declared. Facts come from the node in three execs for all containers together: the locator, one
 // script reading /proc/<leader>/{ns,status,uid_map,net/tcp} (+ the inner firewall), and one batch of
 // bounded connect attempts from inside each container's network namespace.
-import type { Host, Outcome, Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
+import type { Host, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
 import { missingReason, scanContainers, type ContainerScan } from '../src/probes/containers.js';
 import { nsScript, parseNs, parseUidMap, type NsSet, type UidMap } from '../src/probes/ns.js';
 import { normaliseCap, parseProcStatus, type ProcStatus } from '../src/probes/capabilities.js';

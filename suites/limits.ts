@@ -4,10 +4,10 @@
 // A limit declared but not enforced (or the reverse) is exactly what this suite exists to catch.
 // Also: the containers' memory limits fit the node's memory and their slice's limit, and every
 // declared slice is used by some unit. One exec for everything (plus the shared container locator).
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
-import { FORMATS } from '../src/inventory/schema.js';
-import { formatSize, parsePercent, parseSize } from '../src/units.js';
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
+import { FORMATS } from '../src/core/formats.js';
+import { formatSize, parsePercent, parseSize } from '../src/core/units.js';
 import { missingReason, scanContainers } from '../src/probes/containers.js';
 import { CGROUP_SH, enforcedLimits, parseCgFiles, type EnforcedLimits } from '../src/probes/cgroup.js';
 import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, requireProps, SYSTEMD_BOOTED, tasksMaxProp, unitName, type UnitProps } from '../src/probes/systemd.js';

@@ -3,7 +3,7 @@
 // own connection (Host.forward) because the deployment keeps these ports inside the node and its
 // containers; a container is resolved to its address from the NixOS container config. Gathering
 // lives in src/probes/prometheus.ts (gatherMonitoring); this file judges.
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import type { Container, Listener, Manifest, NodeSection } from '../src/core/manifest.js';
 import { gatherMonitoring, type Endpoint, type MonitoringFacts, type PromTarget } from '../src/probes/prometheus.js';

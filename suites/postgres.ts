@@ -3,10 +3,10 @@
 // access rules (pg_hba_file_rules) trust nobody on TCP and nobody but the postgres user locally,
 // and the server listens where declared. Reached with psql on the node (inside the container when
 // the database lives in one) as the postgres OS user: see src/probes/pg.ts for why.
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome } from '../src/core/checks.js';
 import { optionPath, type Container, type Manifest, type NodeSection } from '../src/core/manifest.js';
-import { pgExpectedValue, pgSettingValue, UnitError, type PgValue } from '../src/units.js';
+import { pgExpectedValue, pgSettingValue, UnitError, type PgValue } from '../src/core/units.js';
 import { gatherPostgres, hbaLine, type PgFacts, type PgHbaRow, type PgSettingRow, type PostgresFacts } from '../src/probes/pg.js';
 
 export type { PostgresFacts };

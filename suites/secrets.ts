@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import type { Outcome, Suite, SuiteContext } from '../src/types.js';
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { parseSecrets, secretsScript, CA_KEY_PATHS, SCAN_ROOTS, type SecretsProbe } from '../src/probes/secrets.js';
 
 export interface SecretFileExpect {

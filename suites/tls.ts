@@ -3,8 +3,8 @@
 // old protocols refused, key type and size.
 import { resolve } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { Evidence, NodeIdentity, Outcome, Suite, SuiteContext } from '../src/types.js';
-import { parseDuration } from '../src/units.js';
+import type { Evidence, NodeIdentity, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { gatherTlsEndpoint, TLS_VERSIONS, type TlsEndpointFacts, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalHost } from '../src/transport/local.js';
-import type { NodeSpec } from '../src/types.js';
+import type { NodeSpec } from '../src/core/types.js';
 import { parseAaStatus, parseAuditProbe, parseAuditRules, parseAuditStatus, platformLimit } from '../src/probes/audit.js';
 import { MARK } from '../src/probes/sections.js';
 import { auditSuite, evaluate, type AuditExpect } from '../suites/audit.js';

@@ -6,8 +6,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../src/transport/local.js';
-import type { NodeSpec, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
+import type { NodeSpec, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
 import {
   borgFailure,
   borgTimeToEpoch,

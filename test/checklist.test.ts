@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKLIST, CHECKLIST_IDS, itemsForCheck, renderChecklistMarkdown } from '../src/checklist.js';
 import { suites } from '../src/suites.js';
-import type { Suite } from '../src/types.js';
+import type { Suite } from '../src/core/types.js';
 import { checklistSuite, evaluate, parseTimers, type ChecklistFacts } from '../suites/checklist.js';
 import { CONFIG_CHECKS } from '../src/nix/policy.js';
 

@@ -12,7 +12,7 @@ import { CHECKLIST } from '../src/checklist.js';
 import { describeJsonFailure, loadManifest, ManifestError, parseManifest, type Manifest } from '../src/nix/manifest.js';
 import { CONFIG_CHECK_IDS, dnatRules, evaluateManifest, hbaMethod } from '../src/nix/policy.js';
 import { fingerprint, placeholders, secretAssignments } from '../src/nix/secrets.js';
-import { ParseError, type Outcome } from '../src/types.js';
+import { ParseError, type Outcome } from '../src/core/types.js';
 
 const root = join(import.meta.dirname, '..');
 const fx = (name: string) => join(root, 'fixtures/nix', name);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleReporter } from '../src/reporters/console.js';
 import type { RunMeta, RunSummary } from '../src/reporters/types.js';
 import { emptyCounts } from '../src/reporters/types.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { identity, node, result } from './helpers/fakes.js';
 
 class Sink {

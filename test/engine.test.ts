@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, plan, PlanError, runInventory } from '../src/engine/run.js';
 import { limiter } from '../src/engine/limit.js';
 import type { Reporter, RunSummary } from '../src/reporters/types.js';
-import type { Host, Inventory, NodeSpec, Result } from '../src/types.js';
-import { TransportError } from '../src/types.js';
+import type { Host, Inventory, NodeSpec, Result } from '../src/core/types.js';
+import { TransportError } from '../src/core/types.js';
 import { FakeHost, fakeSuite, identity, node, sleep, unreachable } from './helpers/fakes.js';
 
 function inventory(nodes: NodeSpec[], expectation: Record<string, unknown> = { alpha: {} }, waivers: Inventory['waivers'] = []): Inventory {

@@ -14,7 +14,7 @@ import { InventoryError } from '../src/inventory/errors.js';
 import { DEFAULT_MAX_BYTES, MAX_VALUES } from '../src/inventory/limits.js';
 import { loadInventory, parseInventory } from '../src/inventory/load.js';
 import { isHostOrAddress } from '../src/inventory/ssh-checks.js';
-import { printable } from '../src/text.js';
+import { printable } from '../src/core/text.js';
 import { fakeSuite } from './helpers/fakes.js';
 
 const PRIVATE = mkdtempSync(join(tmpdir(), 'leafcert-hostile-inv-build-'));

@@ -12,7 +12,7 @@ import { startLab, type TestLab } from './helpers/lab.js';
 import { opsInventory, type ReportResult } from './helpers/ops.js';
 import { loadInventory } from '../src/inventory/load.js';
 import { openHost } from '../src/transport/index.js';
-import { TransportError } from '../src/types.js';
+import { TransportError } from '../src/core/types.js';
 
 const NODE = 'leaf-1';
 let lab: TestLab;

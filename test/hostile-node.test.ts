@@ -21,7 +21,7 @@ import { backupSuite, parseShow, type BackupExpect } from '../suites/backup.js';
 import { isolationSuite } from '../suites/isolation.js';
 import { limitsSuite, SLICE_USERS_AWK } from '../suites/limits.js';
 import { FakeHost } from './helpers/fakes.js';
-import { DEFAULT_MAX_OUTPUT_BYTES, ParseError, TransportError, type ExecOptions, type ExecResult, type Host, type NodeSpec, type SuiteContext } from '../src/types.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, ParseError, TransportError, type ExecOptions, type ExecResult, type Host, type NodeSpec, type SuiteContext } from '../src/core/types.js';
 
 const rnd = () => execFileSync('openssl', ['rand', '-hex', '20']).toString().trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -18,7 +18,7 @@ import { checkReportPath, ensureReportDir, ReportPathError } from '../src/report
 import { TapReporter } from '../src/reporters/tap.js';
 import type { RunMeta } from '../src/reporters/types.js';
 import { emptyCounts } from '../src/reporters/types.js';
-import { printable } from '../src/text.js';
+import { printable } from '../src/core/text.js';
 import { node, result } from './helpers/fakes.js';
 
 const XSD = resolve('schemas/junit-10.xsd');

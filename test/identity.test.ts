@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_SCRIPT, gatherIdentity, parseIdentity, parseOsRelease } from '../src/probes/identity.js';
 import { LocalHost } from '../src/transport/local.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 
 describe('identity probe', () => {
   it('reads a NixOS node: pretty name, BUILD_ID, system store path, clock', () => {

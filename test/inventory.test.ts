@@ -5,7 +5,7 @@ import { InventoryError } from '../src/inventory/errors.js';
 import { loadInventory, parseInventory } from '../src/inventory/load.js';
 import { composeSchema, FORMATS } from '../src/inventory/schema.js';
 import { suites as registered } from '../src/suites.js';
-import type { Suite } from '../src/types.js';
+import type { Suite } from '../src/core/types.js';
 import { fakeSuite } from './helpers/fakes.js';
 
 const dir = resolve('fixtures/inventory');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { iptablesModel, normaliseRule, parseIptablesSave } from '../src/probes/iptables.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 
 const fx = (n: string) => readFileSync(new URL(`../fixtures/iptables/${n}`, import.meta.url), 'utf8');
 const allowed = (m: ReturnType<typeof iptablesModel>) =>

@@ -4,7 +4,7 @@
 // Also records the suite's round trips.
 import { describe, expect, it } from 'vitest';
 import { isolationSuite } from '../suites/isolation.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { insideSuiteLab } from './helpers/suite-lab.js';
 
 const fw = (rs: Result[], name: string) => rs.find((x) => x.id === 'isolation.inner-firewall' && x.subject === `container ${name}`);

@@ -7,7 +7,7 @@ import { missingReason, parseLocate, scanContainers } from '../src/probes/contai
 import { containerHost, nsenterCommand } from '../src/transport/container.js';
 import { evaluateIsolation, innerFirewallPorts, isolationSuite, type ContainerFacts, type IsolationFacts } from '../suites/isolation.js';
 import { FakeHost } from './helpers/fakes.js';
-import { ParseError, TransportError, type ExecResult } from '../src/types.js';
+import { ParseError, TransportError, type ExecResult } from '../src/core/types.js';
 
 const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
 

@@ -6,7 +6,7 @@ import { makeAjv } from '../src/inventory/validate.js';
 import { JsonReporter } from '../src/reporters/json.js';
 import type { RunMeta, RunSummary } from '../src/reporters/types.js';
 import { emptyCounts } from '../src/reporters/types.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { identity, node, result } from './helpers/fakes.js';
 
 const schema = JSON.parse(readFileSync('schemas/evidence.schema.json', 'utf8'));

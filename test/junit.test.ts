@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cdata, JunitReporter } from '../src/reporters/junit.js';
 import type { RunMeta, RunSummary } from '../src/reporters/types.js';
 import { emptyCounts } from '../src/reporters/types.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { identity, node, result } from './helpers/fakes.js';
 
 // The Jenkins xUnit schema the issue names, copied into the repo (MIT, notice kept) so CI has it.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendKnownHost, fingerprint, hostKeyName, hostsMatch, parseKnownHosts, readKnownHosts, verifyHostKey } from '../src/transport/knownhosts.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 
 let dir: string;
 const keys: Record<string, { line: string; blob: Buffer; fp: string }> = {};

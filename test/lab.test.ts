@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { parsePercent, parseSize } from '../src/units.js';
+import { parsePercent, parseSize } from '../src/core/units.js';
 import { promisify } from 'node:util';
 import { startLab, runCli, type TestLab } from './helpers/lab.js';
 import type { LabNodeInfo } from '../src/lab/types.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, tasksMaxProp, unitName } from '../src/probes/systemd.js';
 import { enforcedLimits, parseCgFiles, parseProcCgroup } from '../src/probes/cgroup.js';
 import { evaluateLimits, limitsSuite, type LimitsFacts, type SubjectFacts } from '../suites/limits.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 import { FakeHost } from './helpers/fakes.js';
 
 const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');

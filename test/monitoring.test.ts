@@ -8,8 +8,8 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../src/transport/local.js';
-import type { NodeSpec, SuiteContext } from '../src/types.js';
-import { ParseError } from '../src/types.js';
+import type { NodeSpec, SuiteContext } from '../src/core/types.js';
+import { ParseError } from '../src/core/types.js';
 import { apiData, parseHttpAnswer, parseRules, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
 import { evaluate, monitoringSuite, type MonitoringExpect, type MonitoringFacts } from '../suites/monitoring.js';
 

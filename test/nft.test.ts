@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nftModel, parseNftJson, renderRule } from '../src/probes/nft.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 
 const fx = (n: string) => readFileSync(new URL(`../fixtures/nft/${n}`, import.meta.url), 'utf8');
 const allowed = (m: ReturnType<typeof nftModel>) =>

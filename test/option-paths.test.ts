@@ -6,7 +6,7 @@ import { parseInventory } from '../src/inventory/load.js';
 import { loadManifest } from '../src/nix/manifest.js';
 import { planInventory } from '../src/nix/plan.js';
 import type { Reporter, RunSummary } from '../src/reporters/types.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { suites } from '../src/suites.js';
 import { FakeHost, fakeSuite, identity, node } from './helpers/fakes.js';
 

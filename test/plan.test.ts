@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml';
 import { parseInventory } from '../src/inventory/load.js';
 import { loadManifest } from '../src/nix/manifest.js';
 import { planInventory } from '../src/nix/plan.js';
-import type { Suite } from '../src/types.js';
+import type { Suite } from '../src/core/types.js';
 import { firewallSuite } from '../suites/firewall.js';
 import { tlsSuite } from '../suites/tls.js';
 import { healthSuite } from '../suites/health.js';

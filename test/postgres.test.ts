@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parsePgFacts, pgQuery, psqlCommand, psqlFailure } from '../src/probes/pg.js';
 import { evaluatePostgres, expectedFor, postgresSuite, type PostgresExpect } from '../suites/postgres.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 import { FakeHost } from './helpers/fakes.js';
 
 const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');

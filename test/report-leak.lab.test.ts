@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startLab, type TestLab } from './helpers/lab.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 
 describe('no report of a whole lab run leaks a secret', () => {
   let lab: TestLab;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { secretsSuite } from '../suites/secrets.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { insideSuiteLab } from './helpers/suite-lab.js';
 
 describe('secrets on a full lab node', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseSecrets, secretsScript } from '../src/probes/secrets.js';
 import { evaluateSecrets, pubKeySha, secretsSuite, type SecretsExpect, type SecretsFacts } from '../suites/secrets.js';
 import { LocalHost } from '../src/transport/local.js';
-import { ParseError } from '../src/types.js';
+import { ParseError } from '../src/core/types.js';
 
 // A node-like tree on this machine: the probe script runs for real (sh, grep, openssl), only the
 // roots differ from a node's. Values are random per run, so the leak assertions cannot be faked.

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { TapReporter } from '../src/reporters/tap.js';
 import type { RunMeta, RunSummary } from '../src/reporters/types.js';
 import { emptyCounts } from '../src/reporters/types.js';
-import type { Result } from '../src/types.js';
+import type { Result } from '../src/core/types.js';
 import { identity, node, result } from './helpers/fakes.js';
 
 const meta: RunMeta = {

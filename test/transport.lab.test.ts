@@ -9,7 +9,7 @@ import { openHost } from '../src/transport/index.js';
 import { SshHost } from '../src/transport/ssh.js';
 import { gatherIdentity } from '../src/probes/identity.js';
 import { fingerprint } from '../src/transport/knownhosts.js';
-import { TransportError, type Host, type NodeSpec } from '../src/types.js';
+import { TransportError, type Host, type NodeSpec } from '../src/core/types.js';
 
 let lab: TestLab;
 let dir: string;

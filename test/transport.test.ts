@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHost } from '../src/transport/index.js';
 import { LocalHost } from '../src/transport/local.js';
 import { shellQuote, withRemoteTimeout } from '../src/transport/ssh.js';
-import { TransportError, type NodeSpec } from '../src/types.js';
+import { TransportError, type NodeSpec } from '../src/core/types.js';
 
 let dir: string;
 let echo: Server;

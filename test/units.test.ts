@@ -8,7 +8,7 @@ import {
   pgExpectedValue,
   pgSettingValue,
   UnitError,
-} from '../src/units.js';
+} from '../src/core/units.js';
 
 describe('parseSize', () => {
   it.each([

@@ -1,7 +1,7 @@
 // A check is defined once (InSpec's control: id, impact, title, desc, tags): its suite registers it
 // here at import time, and the engine, the checklist map, docs/checklist.md, the results of an
 // unreachable node, the reports and --only all read it from this registry.
-import type { Evidence, Outcome, Severity } from '../types.js';
+import type { Evidence, Outcome, Severity } from './types.js';
 
 export interface CheckDef {
   /** Stable id, `<suite>.<check>`, e.g. `firewall.port-closed`. */

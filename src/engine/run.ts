@@ -3,18 +3,18 @@
 // stops a suite from being checked becomes `error` Results for its checks: never a silent gap,
 // never a pass.
 import { readFileSync } from 'node:fs';
-import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptions, Suite } from '../types.js';
-import { ParseError, TransportError } from '../types.js';
+import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptions, Suite } from '../core/types.js';
+import { ParseError, TransportError } from '../core/types.js';
 import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.js';
 import { emptyCounts, NOTHING_EVIDENCED } from '../reporters/types.js';
 export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
 import { checkDef } from '../core/checks.js';
 import { limiter } from './limit.js';
-import { selected } from './select.js';
+import { selected } from '../core/globs.js';
 import { applyWaivers } from './waivers.js';
 import { optionPathFor } from './option-paths.js';
-import { printable } from '../text.js';
+import { printable } from '../core/text.js';
 
 export interface EngineOptions extends RunOptions {
   concurrency: number;

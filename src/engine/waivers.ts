@@ -2,9 +2,9 @@
 // is never applied, but the result says it existed. An `error` is never waived: a waiver accepts
 // a known finding, it cannot accept not knowing (a waiver for `tls.*` must not hide an
 // unreachable node).
-import type { Result, Waiver } from '../types.js';
-import { utcDate } from '../inventory/load.js';
-import { matchesGlob } from './select.js';
+import type { Result, Waiver } from '../core/types.js';
+import { utcDate } from '../core/dates.js';
+import { matchesGlob } from '../core/globs.js';
 
 function matches(w: Waiver, r: Result): boolean {
   return matchesGlob(w.check, r.id) && (w.node === undefined || w.node === r.node) && (w.subject === undefined || w.subject === r.subject);

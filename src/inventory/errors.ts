@@ -1,4 +1,4 @@
-import { printable } from '../text.js';
+import { printable } from '../core/text.js';
 
 /** Problems listed before the rest are summed up in one line: a broken 500 000-item list is one
  * mistake, not 500 000 lines of console. */

@@ -3,7 +3,7 @@
 // limit and where, never a heap abort or a stack overflow. The byte cap is checked before the file
 // is read; the structure caps while it is parsed (src/inventory/yaml.ts).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { parseSize, UnitError } from '../units.js';
+import { parseSize, UnitError } from '../core/units.js';
 import { InventoryError } from './errors.js';
 
 /** Default byte cap; `LEAFCERT_MAX_INVENTORY_BYTES` overrides it (bytes, or a size like 20M). */

@@ -4,16 +4,17 @@ import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, type Document, type Pair, type YAMLMap } from 'yaml';
 import { suites as registeredSuites } from '../suites.js';
-import { printable } from '../text.js';
-import type { Inventory, NodeSpec, SshSettings, Suite, Waiver } from '../types.js';
-import { parseDuration } from '../units.js';
+import { printable } from '../core/text.js';
+import type { Inventory, NodeSpec, SshSettings, Suite, Waiver } from '../core/types.js';
+import { parseDuration } from '../core/units.js';
 import { InventoryError, formatPath, type InventoryProblem } from './errors.js';
 import { maxInventoryBytes, readBounded } from './limits.js';
 import { composeSchema } from './schema.js';
 import { checkSshNodes, createKnownHosts } from './ssh-checks.js';
 import { compile, condense } from './validate.js';
 import { parseYaml } from './yaml.js';
-import { matchesGlob } from '../engine/select.js';
+import { utcDate } from '../core/dates.js';
+import { matchesGlob } from '../core/globs.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_CONCURRENCY = 8;
@@ -77,9 +78,7 @@ function resolvePath(baseDir: string, p: string | undefined): string | undefined
 }
 
 /** Today's date (UTC) as YYYY-MM-DD: a waiver is valid through its `expires` day. */
-export function utcDate(now: Date): string {
-  return now.toISOString().slice(0, 10);
-}
+export { utcDate };
 
 export function waiverExpired(w: Waiver, now: Date): boolean {
   return w.expires < utcDate(now);

@@ -1,14 +1,11 @@
 // The inventory's JSON Schema, composed at load time from the base shape below and each
 // registered suite's own schema, so a suite's expectation is validated by the suite that reads it.
-import type { Suite } from '../types.js';
+import type { Suite } from '../core/types.js';
 
 // Units are checked by src/units.ts through these ajv formats (registered in validate.ts), so the
 // schema and the code that reads the values agree. Suites may use them too.
-export const FORMATS = {
-  duration: 'leafcert-duration',
-  size: 'leafcert-size',
-  percent: 'leafcert-percent',
-} as const;
+import { FORMATS } from '../core/formats.js';
+export { FORMATS };
 
 const durationOrSeconds = {
   type: ['string', 'number'],

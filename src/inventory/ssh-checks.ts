@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import type { NodeSpec } from '../types.js';
+import type { NodeSpec } from '../core/types.js';
 import { formatPath, type InventoryProblem } from './errors.js';
 
 type Locate = (segs: (string | number)[]) => { line: number; col: number } | undefined;

@@ -2,9 +2,9 @@
 // turned into sentences an operator can act on.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { printable } from '../text.js';
-import { parseDuration, parsePercent, parseSize } from '../units.js';
-import { FORMATS } from './schema.js';
+import { printable } from '../core/text.js';
+import { parseDuration, parsePercent, parseSize } from '../core/units.js';
+import { FORMATS } from '../core/formats.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;

@@ -12,7 +12,7 @@ const NODE_SH = '/usr/local/lib/leafcert-lab';
 import { record } from './state.js';
 import type { LabContainerInfo, LabNodeInfo } from './types.js';
 import { pgHba, postgresqlConf, prometheusConfig, prometheusRules } from './services.js';
-import { parseSize, parsePercent } from '../units.js';
+import { parseSize, parsePercent } from '../core/units.js';
 
 export interface ContainerSpec {
   name: string;

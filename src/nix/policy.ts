@@ -2,7 +2,7 @@
 // wrong in the configuration before it is deployed. Pure: manifest in, Outcomes out. Every outcome
 // names the option path to change and says what to change it to; secret values are fingerprinted,
 // never echoed.
-import type { Outcome, Severity } from '../types.js';
+import type { Outcome, Severity } from '../core/types.js';
 import { optionPath, sections, type Container, type Manifest, type NodeSection } from './manifest.js';
 import { embeddedSecrets, fingerprint, hasPrivateKeyBlock, inStore, isSecretName, placeholders, secretAssignments } from './secrets.js';
 

@@ -2,7 +2,7 @@
 // The kernel's audit and LSM state is global, not per namespace: on something that is not a
 // booted system of its own (PID 1 not systemd, or a container) it describes the host, so the
 // probe records the platform and the checks skip rather than credit the node with the host's state.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 import { section, splitSections } from './sections.js';
 import { parseSystemctlShow, requireProps } from './systemd.js';
 

@@ -2,7 +2,7 @@
 // command). Parsers are pure; the scripts below are what runs on the node, one exec each.
 // Every borg call gets stdin from /dev/null (a missing passphrase fails at once instead of
 // prompting) and a `timeout` (a hung borg or a held lock ends as an error, not a hung run).
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface BorgArchive {
   name: string;

@@ -1,6 +1,6 @@
 // Capability sets from /proc/<pid>/status (CapBnd, CapEff, ...) are hex masks; decode them ourselves
 // so the node needs no capsh. Bit numbers from linux/capability.h.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export const CAP_NAMES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',

@@ -3,7 +3,7 @@
 // /proc/self/mountinfo, and the files hold the kernel's view — v2 memory.max, memory.high, cpu.max
 // ("QUOTA PERIOD" in µs), pids.max; v1 memory.limit_in_bytes, cpu.cfs_quota_us / cpu.cfs_period_us,
 // pids.max. These are what is enforced, whatever a unit file declares.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface ProcCgroupLine {
   id: string;

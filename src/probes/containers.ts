@@ -4,7 +4,7 @@
 // Names come from the per-container config files NixOS writes (/etc/nixos-containers/NAME.conf, or
 // /etc/containers/NAME.conf before stateVersion 22.05) and from whichever leader source answered.
 // Checks do not care which source it was: it is kept for evidence only.
-import { ParseError, type Host } from '../types.js';
+import { ParseError, type Host } from '../core/types.js';
 import { MARK, section, splitSections } from './sections.js';
 
 export const LAB_CONTAINERS_JSON = '/run/leafcert-lab/containers.json';

@@ -1,5 +1,5 @@
 // Backend-neutral shape of a NixOS firewall, filled by probes/iptables.ts or probes/nft.ts.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface PortRange {
   from: number;

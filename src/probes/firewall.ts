@@ -2,7 +2,7 @@
 // `nft -j list ruleset`, `ss -Hltn`) plus, in parallel, TCP connects from the harness to the ports
 // an expectation names: what the rules say and what a client on the network sees.
 import { probeScript, scriptCommand } from '../core/script.js';
-import { ParseError, type Host } from '../types.js';
+import { ParseError, type Host } from '../core/types.js';
 import type { FirewallModel, Port } from './firewall-model.js';
 import { iptablesModel, parseIptablesSave } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';

@@ -2,7 +2,7 @@
 // kernel, clock and machine-id. The clock matters: TLS expiry is judged by the node's clock too.
 // Being the first round trip a node gets, it also sweeps scratch an earlier, killed run left
 // (src/probes/scratch.ts): silently, before the first section.
-import type { Host, NodeIdentity } from '../types.js';
+import type { Host, NodeIdentity } from '../core/types.js';
 import { section, splitSections } from './sections.js';
 import { SWEEP_SH } from './scratch.js';
 

@@ -3,7 +3,7 @@
 // ranges (optionally `-i IF`), ICMP(v6), extraCommands, final jump to nixos-fw-log-refuse.
 // Whatever does not fit that shape and order is drift; DNAT in nat PREROUTING is reported because
 // such ports bypass nixos-fw entirely.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 import type { AllowRule, Dnat, Drift, FirewallModel } from './firewall-model.js';
 import { parsePortToken } from './firewall-model.js';
 

@@ -1,6 +1,6 @@
 // Listening TCP sockets from /proc/<pid>/net/tcp and tcp6 (the netns of that pid), so the node needs no
 // ss/netstat. Addresses are hex, each 32-bit word in host (little-endian) byte order.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface Listener {
   address: string;

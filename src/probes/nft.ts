@@ -3,7 +3,7 @@
 // iifname accept, ct state vmap → input-allow, log/reject), chain input-allow (`[iifname X] tcp|udp
 // dport <port|set|range> accept`, temp-ports, ping, ICMPv6, DHCPv6, extraInputRules).
 // Match ops are "==" (nft ≥ 0.9.x) or "in" (older), right sides scalar or {set:[…]}.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 import type { AllowRule, Drift, FirewallModel, PortRange } from './firewall-model.js';
 
 type J = any; // nft JSON is a tagged union too wide to type usefully here

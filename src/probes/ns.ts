@@ -1,7 +1,7 @@
 // Namespaces of a process: `readlink /proc/<pid>/ns/<kind>` prints "net:[4026531840]"; two processes
 // share a namespace exactly when the inode numbers match. uid_map tells whether a user namespace maps
 // ids (a container with private users) or is the identity map of the initial namespace.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export const NS_KINDS = ['net', 'pid', 'mnt', 'ipc', 'uts', 'cgroup', 'user'] as const;
 export type NsKind = (typeof NS_KINDS)[number];

@@ -7,7 +7,7 @@
 // the server answers with a single JSON document.
 import { createHash } from 'node:crypto';
 import { sh } from '../core/quote.js';
-import { ParseError, type Host } from '../types.js';
+import { ParseError, type Host } from '../core/types.js';
 import { missingReason, scanContainers } from './containers.js';
 import { containerHost } from '../transport/container.js';
 

@@ -2,8 +2,8 @@
 // ssh2 forwardOut channel), so ports that are only open inside the node or a container are still
 // reachable. A plain HTTP/1.0 GET: the server answers without chunking and closes, so no HTTP
 // client library has to be taught to run over an ssh channel.
-import type { Host, PortStream } from '../types.js';
-import { ParseError, TransportError } from '../types.js';
+import type { Host, PortStream } from '../core/types.js';
+import { ParseError, TransportError } from '../core/types.js';
 import { factMissing, factOk, reasonOf, type Fact } from '../core/fact.js';
 import { scanContainers } from './containers.js';
 

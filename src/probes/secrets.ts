@@ -7,7 +7,7 @@
 // the (bash) script and reach grep and awk through pipes (`-f <(printf …)`): never in argv, never
 // in a file, so no kill, timeout or dropped connection can leave one on the node's disk. Its scratch
 // (public things only) is RAM-backed and removed by traps, or swept by the next run (./scratch.ts).
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 import { shq } from '../transport/container.js';
 import { scratchSh } from './scratch.js';
 

@@ -1,7 +1,7 @@
 // Batched probes print several commands' output in one exec, each behind a marker line, with the
 // command's exit code and (separately) its stderr, so a warning on stderr never corrupts the data a
 // parser reads. This splits it back. A probe that lost its markers is garbled → ParseError.
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export const MARK = '@@leafcert';
 

@@ -1,6 +1,6 @@
 // `ss -Hltn`: listening TCP sockets, for context in port evidence ("5432 is listening, the
 // firewall is what keeps it closed" / "443 is allowed but nothing listens").
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface Listener {
   address: string;

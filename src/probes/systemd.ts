@@ -1,8 +1,8 @@
 // `systemctl show -p A,B UNIT...` prints KEY=VALUE lines, one block per unit, blocks separated by an
 // empty line, properties in systemd's own order (not the -p order). Limits print as bytes
 // (MemoryMax=8589934592), timespans (CPUQuotaPerSecUSec=4s, 1.500000s, 500ms) or `infinity`.
-import { ParseError } from '../types.js';
-import { parseSize, parseSystemdTimespan, UnitError } from '../units.js';
+import { ParseError } from '../core/types.js';
+import { parseSize, parseSystemdTimespan, UnitError } from '../core/units.js';
 
 export type UnitProps = Record<string, string>;
 

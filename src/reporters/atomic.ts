@@ -3,7 +3,7 @@
 // often than ten times the last write took: a thousand-node run must not spend its time
 // rewriting a growing file at every node end.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { printable } from '../text.js';
+import { printable } from '../core/text.js';
 import { ensureReportDir } from './report-path.js';
 
 export class AtomicFile {

@@ -3,8 +3,8 @@
 // a summary closes the run.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
-import { printable } from '../text.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
+import { printable } from '../core/text.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts, NOTHING_EVIDENCED } from './types.js';

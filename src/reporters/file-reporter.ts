@@ -1,7 +1,7 @@
 // The lifecycle every file-backed report shares: keep the run's meta and summary, rewrite the file
 // (throttled) as results arrive, and write it complete at the end. Each format keeps its own
 // render().
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { AtomicFile } from './atomic.js';
 import type { NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 

@@ -1,7 +1,7 @@
 // A single self-contained HTML page for people (auditors, reviewers): verdict, per-node tables,
 // evidence folded under each check. No scripts, no external assets; every node-provided string
 // is escaped.
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
 import { safeText, show } from './text.js';
 import { emptyCounts } from './types.js';

@@ -1,5 +1,5 @@
 // JSON evidence for auditors and tooling; its shape is published in schemas/evidence.schema.json.
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
 import type { NodeStats } from './types.js';
 import { emptyCounts } from './types.js';

@@ -4,7 +4,7 @@
 // attribute on <testsuites>, which the schema rejects, and escapes only the first `]]>` in a CDATA
 // section, so node output containing two of them produced broken XML. Twenty lines of writer are
 // easier to keep correct than a post-processor around it.
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats } from './types.js';

@@ -4,7 +4,7 @@
 // so a CI job would hang until its own timeout: leafcert never calls it.
 import { accessSync, constants, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
-import { printable } from '../text.js';
+import { printable } from '../core/text.js';
 
 /** A report path that can never be written; the message is `PATH: reason` (the caller adds the flag). */
 export class ReportPathError extends Error {

@@ -2,7 +2,7 @@
 // Skipped and manual checks are `# SKIP`; a waived failure is `not ok ... # TODO` (a known,
 // accepted failure). A run with no checks is `not ok`: silence must never read as success.
 import { stringify } from 'yaml';
-import type { NodeIdentity, NodeSpec, Result } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
 import { safeText } from './text.js';
 

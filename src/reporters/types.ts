@@ -1,5 +1,5 @@
 // One interface for every output format, fed by the engine's events (vitest's reporter model).
-import type { NodeIdentity, NodeSpec, Result, Status } from '../types.js';
+import type { NodeIdentity, NodeSpec, Result, Status } from '../core/types.js';
 
 export interface RunMeta {
   harness: { name: 'leafcert'; version: string };

@@ -1,7 +1,7 @@
 // The container transport: commands run inside a nixos-container of a node by entering its leader's
 // namespaces from the node (what `nixos-container run` does: nsenter -m -u -i -n -p into the leader
 // found via machinectl). It rides on the node's Host, so it costs no extra connection.
-import { TransportError, type ExecOptions, type ExecResult, type Host, type PortStream } from '../types.js';
+import { TransportError, type ExecOptions, type ExecResult, type Host, type PortStream } from '../core/types.js';
 
 /** POSIX single-quote a string for sh. */
 export function shq(s: string): string {

@@ -1,5 +1,5 @@
 // Pick a transport for a node. `ssh` connects once and keeps the connection for every probe.
-import type { Host, NodeSpec } from '../types.js';
+import type { Host, NodeSpec } from '../core/types.js';
 import { LocalHost } from './local.js';
 import { SshHost } from './ssh.js';
 

@@ -4,7 +4,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ParseError } from '../types.js';
+import { ParseError } from '../core/types.js';
 
 export interface KnownHostEntry {
   marker?: 'revoked' | 'cert-authority';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { TransportError, type ExecOptions, type ExecResult, type Host, type PortStream } from '../types.js';
+import { TransportError, type ExecOptions, type ExecResult, type Host, type PortStream } from '../core/types.js';
 import { CappedOutput, KILL_GRACE_S, outputCap, overCapError, shortCommand, withRemoteTimeout } from './output.js';
 
 export class LocalHost implements Host {

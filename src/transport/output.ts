@@ -2,7 +2,7 @@
 // a command may send back (a runaway or hostile command must not take the harness's memory: 200 MB
 // of output once cost 928 MB RSS, 600 MB ended in V8's "Cannot create a string longer than …"), and
 // the node-side deadline wrapper, so a command outlives neither --timeout nor a harness that died.
-import { DEFAULT_MAX_OUTPUT_BYTES, TransportError, type ExecOptions } from '../types.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, TransportError, type ExecOptions } from '../core/types.js';
 
 /** After the deadline the node sends TERM (scripts' traps clean up), and KILL this much later. */
 export const KILL_GRACE_S = 2;

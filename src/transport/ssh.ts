@@ -13,7 +13,7 @@ import {
   type Host,
   type NodeSpec,
   type PortStream,
-} from '../types.js';
+} from '../core/types.js';
 import {
   appendKnownHost,
   fingerprint,

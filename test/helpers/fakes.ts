@@ -1,7 +1,7 @@
 // Fake Hosts and Suites for engine, reporter and CLI tests: no network, fully controlled timing.
 import { PassThrough } from 'node:stream';
-import type { ExecResult, Host, NodeIdentity, NodeSpec, Outcome, Result, Suite } from '../../src/types.js';
-import { TransportError } from '../../src/types.js';
+import type { ExecResult, Host, NodeIdentity, NodeSpec, Outcome, Result, Suite } from '../../src/core/types.js';
+import { TransportError } from '../../src/core/types.js';
 
 export function node(name: string, over: Partial<NodeSpec> = {}): NodeSpec {
   return {

@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import type { TestLab } from './lab.js';
 import { openHost } from '../../src/transport/index.js';
 import { gatherIdentity } from '../../src/probes/identity.js';
-import type { Host, NodeIdentity, NodeSpec, Outcome, Suite } from '../../src/types.js';
+import type { Host, NodeIdentity, NodeSpec, Outcome, Suite } from '../../src/core/types.js';
 import { allFaults } from '../../src/lab/faults/index.js';
 
 export interface SuiteRunner {

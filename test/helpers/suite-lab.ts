@@ -14,7 +14,7 @@ import { faultsFor, notPassing, statusOf, suiteRunner, type SuiteRunner } from '
 import { allFaults } from '../../src/lab/faults/index.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { openHost } from '../../src/transport/index.js';
-import type { Outcome, Result, Suite } from '../../src/types.js';
+import type { Outcome, Result, Suite } from '../../src/core/types.js';
 
 const INSIDE_KEYS = ['containers', 'limits', 'postgres', 'secrets'];
 

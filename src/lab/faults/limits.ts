@@ -1,7 +1,7 @@
 // Limits faults: the kernel-side limits of a lab container change under it (what a manual cgroup
 // write, a unit edited without its limit, or a forgotten `systemctl set-property` does). The lab's
 // containers live in v1 memory/cpu cgroups on the host side of the node.
-import { parsePercent, parseSize } from '../../units.js';
+import { parsePercent, parseSize } from '../../core/units.js';
 import type { Fault, FaultContext } from './types.js';
 
 const TARGET = 'alchemist';

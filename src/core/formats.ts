@@ -1,0 +1,7 @@
+// The custom JSON Schema formats of the inventory (units parsed by src/core/units.ts): shared by the
+// schema, its validator and the suites' schemas.
+export const FORMATS = {
+  duration: 'leafcert-duration',
+  size: 'leafcert-size',
+  percent: 'leafcert-percent',
+} as const;
