@@ -182,7 +182,8 @@ export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
 // --- plan (leafcert plan --from-nix) ---
 
 /** Records the NixOS option path a value came from; `at` starts at the suite's key (['monitoring', 'rules']). */
-export type Cite = (at: (string | number)[], optionPath: string) => void;
+export type { Cite } from '../src/core/manifest.js';
+import type { Cite } from '../src/core/manifest.js';
 
 /** Where Prometheus is declared (the host first, then containers in manifest order), with its listener. */
 export function declaredPrometheus(m: Manifest): { where?: Container; node: NodeSection; prom: Listener } | undefined {

@@ -219,7 +219,8 @@ function evaluate(facts: PostgresFacts, expect: PostgresExpect): Outcome[] {
 // --- plan (leafcert plan --from-nix) ---
 
 /** Records the NixOS option path a value came from; `at` starts at the suite's key (['postgres', 'port']). */
-export type Cite = (at: (string | number)[], optionPath: string) => void;
+export type { Cite } from '../src/core/manifest.js';
+import type { Cite } from '../src/core/manifest.js';
 
 /** The PostgreSQL servers a manifest declares, host first, then containers in manifest order. */
 export function declaredPostgres(m: Manifest): { where?: Container; node: NodeSection }[] {

@@ -169,3 +169,6 @@ export function optionPath(base: string, ...keys: string[]): string {
 export function sections(m: Manifest): { where: string; container?: Container; node: NodeSection }[] {
   return [{ where: 'host', node: m.host }, ...m.containers.map((c) => ({ where: `container ${c.name}`, container: c, node: c.config }))];
 }
+
+/** Records that the expectation value at `at` (path below `expectations.<name>`) came from `optionPath`. */
+export type Cite = (at: (string | number)[], optionPath: string) => void;

@@ -1,6 +1,8 @@
 // The contracts every layer shares: transports give a Host, probes turn command output into
 // facts, suites (checks) turn facts + expectation into Outcomes, the engine turns Outcomes into
 // Results and feeds reporters. A check never touches the network; a reporter never runs a command.
+import type { CheckDef } from './checks.js';
+import type { Cite, Manifest } from './manifest.js';
 
 export type Status = 'pass' | 'fail' | 'error' | 'skipped' | 'waived' | 'manual';
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -179,8 +181,15 @@ export interface Suite<E = unknown, F = unknown> {
   schema: object;
   gather(ctx: SuiteContext, expect: E): Promise<F>;
   evaluate(facts: F, expect: E, ctx: { node: NodeSpec; identity: NodeIdentity; options: RunOptions; now: Date }): Outcome[];
-  /** Check ids this suite can emit, for --only and docs. */
+  /** Check ids this suite can emit, for --only and docs (= checks' ids, in order). */
   checkIds: string[];
+  /** The suite's checks as defined in the registry (src/core/checks.ts). */
+  checks?: CheckDef[];
+  /**
+   * The expectation `plan --from-nix` writes for this suite from a NixOS manifest, citing each
+   * value's option path; undefined when the configuration declares nothing this suite checks.
+   */
+  fromManifest?(manifest: Manifest, cite: Cite, opts?: Record<string, unknown>): E | undefined;
 }
 
 export interface SshSettings {
