@@ -22,7 +22,8 @@ if (!out) {
   process.exit(2);
 }
 const outDir = resolve(out);
-const state = resolve(arg('state', join(root, '.lab-golden')));
+// One fixed state dir by default: the lab's subnet and names derive from it, so before/after match.
+const state = resolve(arg('state', '/tmp/leafcert-golden-lab'));
 const keepLab = process.argv.includes('--keep-lab');
 const raw = join(outDir, 'raw');
 // --from-raw: only re-normalise the raw outputs of an earlier golden run (after changing mask()).
@@ -47,6 +48,11 @@ function leafcert(args) {
 export function mask(text) {
   return text
     .split(outDir).join('<out>')
+    .split(state).join('<lab>')
+    .split(root).join('<repo>')
+    // The lab's subnet is a hash of its state dir.
+    .replace(/\b10\.250\.\d+\./g, '10.250.<lab>.')
+    .replace(/(leafcert-|lab CA |lc-)[0-9a-f]{6}\b/g, '$1<labid>')
     .replace(/-----BEGIN ([A-Z ]+)-----(\\n|\n)?[A-Za-z0-9+/=\\\n]*(-----END [A-Z ]+-----)?/g, '<pem $1>')
     .replace(/^[A-Za-z0-9+/]{40,}={0,2}$/gm, '<pem line>')
     .replace(/^[A-Za-z0-9+/]{12,}={1,2}$/gm, '<pem line>')
@@ -80,7 +86,7 @@ export function mask(text) {
 }
 
 /** JSON evidence: results in a stable order, then masked. */
-const VARYING_NUMBER = /ms$|Ms$|samples|uptime|leader|pid|connect|roundTrips|bytes$/i;
+const VARYING_NUMBER = /ms$|Ms$|samples|uptime|leader|pid|connect|roundTrips|bytes$|seconds$/i;
 function walk(v, k = '') {
   if (Array.isArray(v)) {
     const items = v.map((x) => walk(x, k));
