@@ -159,7 +159,10 @@ export class JunitReporter extends FileReporter {
       ['transport.roundTrips', s.stats ? String(s.stats.roundTrips) : undefined],
       ['transport.connectMs', s.stats?.connectMs !== undefined ? String(s.stats.connectMs) : undefined],
     ];
-    const time = s.endMs !== undefined ? ` time="${seconds(s.endMs - s.startMs)}"` : '';
+    // The node's wall time as the engine measured it (connect included), so the suites' times
+    // add up to the run's; the reporter's own clock is the fallback.
+    const wall = s.stats?.durationMs ?? (s.endMs !== undefined ? s.endMs - s.startMs : undefined);
+    const time = wall !== undefined ? ` time="${seconds(wall)}"` : '';
     const lines = [
       `  <testsuite name="${attr(s.node.name)}" hostname="${attr(safeText(id.hostname ?? s.node.host ?? s.node.name, 256))}" timestamp="${s.timestamp}" tests="${s.results.length}" failures="${c.fail}" errors="${c.error}" skipped="${c.skipped + c.manual + c.waived}"${time}>`,
       '    <properties>',
