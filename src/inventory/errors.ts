@@ -37,13 +37,5 @@ export function formatProblem(file: string, p: InventoryProblem): string {
   return printable(p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`);
 }
 
-/** `["nodes", 2, "host"]` → `nodes[2].host`. */
-export function formatPath(segments: (string | number)[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
+/** `["nodes", 2, "host"]` → `nodes[2].host` (src/core/validate.ts, shared with the manifest probe). */
+export { formatPath } from '../core/validate.js';

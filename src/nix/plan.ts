@@ -10,6 +10,7 @@ import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
 import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
+import { fromManifest as configFromManifest } from '../../suites/config.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -263,10 +264,9 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);
   }
 
-  if (has('config')) {
-    exp.config = { manifest: relative(outDir, resolve(opts.manifestFile)) || opts.manifestFile };
-    cite(['config', 'manifest'], 'the whole manifest: static policy checks cite option paths in their evidence');
-  }
+  // config: the manifest itself, so `run` applies the static policy checks too.
+  const config = has('config') ? configFromManifest(m, cite, { manifestFile: opts.manifestFile, outDir }) : undefined;
+  if (config) exp.config = config;
 
   const inventory: Record<string, unknown> = {
     version: 1,

@@ -1,0 +1,111 @@
+// Data and audit: PostgreSQL trust lines (config.pg-trust), a backup job declared
+// (config.backup-declared) whose paths reach the data where it lives (config.backup-paths), audit
+// rules with auditd (config.audit-rules), AppArmor with policies (config.apparmor-policies).
+import { optionPath, sections, type Manifest, type NodeSection } from '../../src/core/manifest.js';
+import { prefix, type Finding } from './finding.js';
+
+// ── pg_hba trust ────────────────────────────────────────────────────────────────────────────
+/** The auth method of one pg_hba line, or undefined for blank/comment/include lines. */
+export function hbaMethod(line: string): string | undefined {
+  const t = line.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean);
+  if (t.length < 4) return undefined;
+  if (t[0] === 'local') return t[3];
+  if (!/^host/.test(t[0])) return undefined;
+  // host DB USER ADDRESS METHOD, or host DB USER IP MASK METHOD.
+  const ipMask = t.length >= 6 && !t[3].includes('/') && /^[\d.:a-fA-F]+$/.test(t[4]);
+  return ipMask ? t[5] : t[4];
+}
+
+export function pgFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  for (const { where, node } of sections(m)) {
+    const pg = node.postgresql;
+    if (!pg.enable) continue;
+    const path = optionPath(pg.path, 'authentication');
+    const trust = pg.authentication.split('\n').filter((l) => hbaMethod(l) === 'trust').map((l) => l.trim());
+    out.push(trust.length
+      ? { subject: `${prefix(where)}postgresql`, pass: false, optionPath: path, observed: trust, expected: 'no trust lines', excerpt: trust.join('\n'),
+          message: `${path} has ${trust.length} trust line(s): any local user (any process in ${where === 'host' ? 'the host' : where}) connects as any role, superuser included, without a password. Use peer for local sockets and scram-sha-256 for host lines.` }
+      : { subject: `${prefix(where)}postgresql`, pass: true, optionPath: path, observed: 'no trust lines', expected: 'no trust lines', message: `${path} has no trust lines` });
+  }
+  return out;
+}
+
+// ── backups ─────────────────────────────────────────────────────────────────────────────────
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
+const asList = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
+
+/** State directories a node section declares (absolute, as seen inside that node). */
+function statePaths(node: NodeSection): { dir: string; what: string }[] {
+  const out: { dir: string; what: string }[] = [];
+  if (node.postgresql.enable) out.push({ dir: node.postgresql.dataDir ?? '/var/lib/postgresql', what: 'PostgreSQL dataDir' });
+  if (node.postgresqlBackup.enable) out.push({ dir: node.postgresqlBackup.location, what: 'postgresqlBackup dumps' });
+  for (const r of node.redis) if (r.enable) out.push({ dir: `/var/lib/redis-${r.name}`, what: `redis ${r.name}` });
+  if (node.grafana.enable) out.push({ dir: '/var/lib/grafana', what: 'Grafana' });
+  for (const u of node.units) {
+    for (const d of asList(u.serviceConfig.StateDirectory).flatMap((s) => s.split(/\s+/)).filter(Boolean)) out.push({ dir: `/var/lib/${d.replace(/:.*/, '')}`, what: `${u.name}.service StateDirectory` });
+    for (const d of asList(u.serviceConfig.ReadWritePaths).flatMap((s) => s.split(/\s+/)).filter((s) => s.startsWith('/'))) out.push({ dir: d.replace(/^-/, ''), what: `${u.name}.service ReadWritePaths` });
+  }
+  return out;
+}
+
+export function backupFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  const root = m.system.containerStateDirectory;
+  const hostState = statePaths(m.host);
+  for (const j of m.host.borg) {
+    const paths = j.paths ?? [];
+    const misplaced: string[] = [];
+    const hints: string[] = [];
+    for (const p of paths) {
+      if (under(p, root)) continue;
+      const hostHas = hostState.some((s) => under(s.dir, p) || under(p, s.dir));
+      const inside = m.containers.flatMap((c) => statePaths(c.config).filter((s) => under(s.dir, p) || under(p, s.dir)).map((s) => ({ c, s })));
+      if (inside.length && !hostHas) {
+        misplaced.push(p);
+        hints.push(...inside.map(({ c, s }) => `${root}/${c.name}${s.dir} (${s.what} of container ${c.name})`));
+      }
+    }
+    const path = optionPath(j.path, 'paths');
+    out.push(misplaced.length
+      ? { subject: `borg job ${j.name}`, pass: false, optionPath: path, observed: misplaced, expected: [...new Set(hints)],
+          message: `${path} backs up ${misplaced.join(', ')} on the host, but that data lives inside containers: the archives hold empty or missing directories (and failOnWarnings fails the job). Back up ${[...new Set(hints)].join(', ')} instead, and a database dump (services.postgresqlBackup) rather than the live data directory.` }
+      : { subject: `borg job ${j.name}`, pass: true, optionPath: path, observed: paths, expected: 'paths where the data lives', message: `borg job ${j.name} backs up ${paths.length} path(s) where the data lives` });
+  }
+  return out;
+}
+
+// A checklist item that requires backups: no job at all is a failure, not "nothing to check".
+export function backupDeclaredFindings(m: Manifest): Finding[] {
+  const jobs = m.host.borg;
+  if (!jobs.length) {
+    const dumps = sections(m).filter(({ node }) => node.postgresqlBackup.enable).map(({ where }) => where);
+    return [{ subject: 'backups', pass: false, optionPath: 'services.borgbackup.jobs', observed: 'no borg job', expected: 'at least one services.borgbackup.jobs.<name>',
+      message: `no backup job is declared (services.borgbackup.jobs is empty): nothing copies this node's data off it${dumps.length ? ` (services.postgresqlBackup in ${dumps.join(', ')} only writes dumps to the same disk)` : ''}. Declare a borg job for ${m.system.containerStateDirectory}/<container>/… state and the database dumps, with an off-node repository.` }];
+  }
+  return [{ subject: 'backups', pass: true, optionPath: 'services.borgbackup.jobs', observed: jobs.map((j) => j.name), expected: 'at least one services.borgbackup.jobs.<name>',
+    message: `${jobs.length} borg job(s) declared: ${jobs.map((j) => j.name).join(', ')}` }];
+}
+
+export function auditFindings(m: Manifest): Finding[] {
+  const s = m.host.security;
+  const problems: string[] = [];
+  if (s.audit.enable === false) problems.push(`${optionPath(s.audit.path, 'enable')} is false: the kernel audit trail is off`);
+  else if (!s.audit.rules.length) problems.push(`${optionPath(s.audit.path, 'rules')} is empty: audit is on but watches nothing (add -w rules for secrets, /etc/nixos-containers, execve of privileged tools)`);
+  if (!s.auditd.enable) problems.push(`${optionPath(s.auditd.path, 'enable')} is false: events only reach the journal; enable auditd for /var/log/audit`);
+  const observed = { enable: s.audit.enable, rules: s.audit.rules.length, auditd: s.auditd.enable };
+  return [problems.length
+    ? { subject: 'audit', pass: false, optionPath: s.audit.path, observed, expected: { enable: true, rules: '≥ 1', auditd: true }, message: problems.join('; ') }
+    : { subject: 'audit', pass: true, optionPath: s.audit.path, observed, expected: { enable: true, rules: '≥ 1', auditd: true }, message: `audit enabled with ${s.audit.rules.length} rule(s) and auditd` }];
+}
+
+export function apparmorFindings(m: Manifest): Finding[] {
+  const a = m.host.security.apparmor;
+  if (a.enable && !a.policies.length) {
+    return [{ subject: 'apparmor', pass: false, optionPath: optionPath(a.path, 'policies'), observed: { enable: true, policies: 0 }, expected: 'policies loaded',
+      message: `${optionPath(a.path, 'enable')} is true but ${optionPath(a.path, 'policies')} is empty: AppArmor confines nothing. Add policies for the exposed services, or do not claim AppArmor.` }];
+  }
+  return [{ subject: 'apparmor', pass: a.enable, skipped: !a.enable, optionPath: a.path, observed: { enable: a.enable, policies: a.policies.length }, expected: 'no empty AppArmor claim',
+    message: a.enable ? `AppArmor loads ${a.policies.length} polic${a.policies.length === 1 ? 'y' : 'ies'}` : `not applicable: AppArmor is not enabled (${optionPath(a.path, 'enable')}), so nothing is claimed` }];
+}
+

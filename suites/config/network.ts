@@ -1,0 +1,125 @@
+// Network policy in the manifest: services bound to every address (config.wildcard-bind), ports
+// DNATed past nginx (config.dnat-bypass), firewall ports nothing serves (config.port-unserved) and
+// bridges nothing uses (config.unused-bridge).
+import { optionPath, sections, type Manifest } from '../../src/core/manifest.js';
+import { prefix, type Finding } from './finding.js';
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '[::0]', '::0', '*', '']);
+
+// ── wildcard binds ──────────────────────────────────────────────────────────────────────────
+const BIND_KEY = /(HOST|ADDR|ADDRESS|BIND|LISTEN)$/i;
+
+export function wildcardFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  for (const { where, node } of sections(m)) {
+    const p = prefix(where);
+    for (const l of node.listeners) {
+      // nginx and sshd are the host's public entry points: the firewall governs them.
+      if (where === 'host' && (l.service === 'nginx' || l.service === 'sshd')) continue;
+      const addrs = l.address.split(/[\s,]+/).filter(Boolean);
+      const wild = (addrs.length ? addrs : ['']).filter((a) => WILDCARDS.has(a));
+      out.push(wild.length
+        ? { subject: `${p}${l.service}:${l.port}`, pass: false, optionPath: l.path, observed: l.address, expected: 'a specific address (127.0.0.1, or the container localAddress nginx proxies to)',
+            message: `${l.service} listens on ${l.address === '*' ? `every address, port ${l.port}` : `${l.address}:${l.port}`} (${l.path})${where === 'host' ? '' : `, reachable by every host that can route to ${where}`}. Bind it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'} and reach it through nginx.` }
+        : { subject: `${p}${l.service}:${l.port}`, pass: true, optionPath: l.path, observed: l.address, expected: 'a specific address', message: `${l.service} listens on ${l.address}:${l.port}` });
+    }
+    for (const u of node.units) {
+      const pairs: { key: string; value: string; path: string }[] = [
+        ...Object.entries(u.environment).map(([k, v]) => ({ key: k, value: String(v), path: optionPath(u.path, 'environment', k) })),
+        ...([] as unknown[]).concat(u.serviceConfig.Environment ?? []).map(String).flatMap((line) => {
+          const mm = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+          return mm ? [{ key: mm[1], value: mm[2], path: optionPath(u.path, 'serviceConfig', 'Environment') }] : [];
+        }),
+      ];
+      for (const e of pairs.filter((x) => BIND_KEY.test(x.key))) {
+        const host = e.value.replace(/^https?:\/\//, '').replace(/:\d+$/, '');
+        if (!WILDCARDS.has(host) || e.value === '') continue;
+        out.push({ subject: `${p}${u.name}.service ${e.key}`, pass: false, optionPath: e.path, observed: `${e.key}=${e.value}`, expected: 'a specific address',
+          message: `${u.name}.service is told to listen on every address (${e.key}=${e.value}, ${e.path}). Set it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'}.` });
+      }
+    }
+  }
+  return out;
+}
+
+// ── DNAT in extraCommands ───────────────────────────────────────────────────────────────────
+export function dnatRules(extraCommands: string): { line: string; dport?: number; to?: string; iface?: string; dest?: string }[] {
+  return extraCommands.split('\n').map((l) => l.trim()).filter((l) => !l.startsWith('#') && /-j\s+(DNAT|REDIRECT)\b|\bdnat\s+to\b/.test(l)).map((line) => ({
+    line,
+    dport: Number(/--dport\s+(\d+)/.exec(line)?.[1] ?? /dport\s+(\d+)/.exec(line)?.[1]) || undefined,
+    to: /--to-destination\s+(\S+)|dnat\s+to\s+(\S+)/.exec(line)?.slice(1).find(Boolean),
+    iface: /-i\s+(\S+)/.exec(line)?.[1],
+    dest: /-d\s+(\S+)/.exec(line)?.[1],
+  }));
+}
+
+export function dnatFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  for (const { where, node } of sections(m)) {
+    const fw = node.firewall;
+    const path = optionPath(fw.path, 'extraCommands');
+    for (const r of dnatRules(fw.extraCommands)) {
+      const listed = r.dport !== undefined && fw.allowedTCPPorts.includes(r.dport);
+      out.push({
+        subject: `${prefix(where)}DNAT ${r.dport ?? '?'} → ${r.to ?? '?'}`,
+        pass: false,
+        optionPath: path,
+        observed: r.line,
+        excerpt: r.line,
+        expected: 'no DNAT in extraCommands; services reached through nginx',
+        message: `${path} DNATs port ${r.dport ?? '?'} to ${r.to ?? '?'}${r.iface ? '' : ' on every interface'}${r.dest ? '' : ' for every destination address'}: clients reach the service directly, past nginx's TLS, rate limits and auth (and the rule is appended again on every firewall reload).${listed ? ` Listing ${r.dport} in allowedTCPPorts does nothing for DNATed traffic.` : ''} Remove the rule and serve it through a services.nginx.virtualHosts location with proxyPass = "http://${r.to ?? 'ADDR:PORT'}"; if direct exposure is really wanted, use networking.nat.forwardPorts (bound to externalInterface).`,
+      });
+    }
+  }
+  if (!out.length) {
+    out.push({ subject: 'firewall extraCommands', pass: true, optionPath: optionPath(m.host.firewall.path, 'extraCommands'), observed: 'no DNAT/REDIRECT rules', expected: 'no DNAT in extraCommands', message: 'no port is DNATed in firewall extraCommands' });
+  }
+  return out;
+}
+
+
+// ── firewall ports vs declared services ─────────────────────────────────────────────────────
+export function portFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  const fw = m.host.firewall;
+  if (!fw.enable) return [{ subject: 'host firewall', pass: false, optionPath: optionPath(fw.path, 'enable'), observed: false, expected: true, message: `${optionPath(fw.path, 'enable')} is false: every listening port is open` }];
+  const served = new Map<number, string>();
+  for (const l of m.host.listeners) served.set(l.port, l.service);
+  for (const f of m.host.networking.nat.enable ? m.host.networking.nat.forwardPorts : []) {
+    const port = Number(String(f.sourcePort ?? '').split(':')[0]);
+    if (port) served.set(port, 'networking.nat.forwardPorts');
+  }
+  for (const c of m.containers) {
+    for (const f of c.privateNetwork ? c.forwardPorts : []) if (typeof f.hostPort === 'number') served.set(f.hostPort, `container ${c.name} forwardPorts`);
+    if (!c.privateNetwork) for (const l of c.config.listeners) served.set(l.port, `container ${c.name} ${l.service}`);
+  }
+  const allowed: { port: number; path: string }[] = [
+    ...fw.allowedTCPPorts.map((port) => ({ port, path: optionPath(fw.path, 'allowedTCPPorts') })),
+    ...fw.allowedTCPPortRanges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => ({ port: r.from + i, path: optionPath(fw.path, 'allowedTCPPortRanges') }))),
+    ...fw.interfaces.flatMap((i) => i.allowedTCPPorts.map((port) => ({ port, path: optionPath(i.path, 'allowedTCPPorts') }))),
+  ];
+  const dnat = new Map(dnatRules(fw.extraCommands).filter((r) => r.dport).map((r) => [r.dport!, r.to]));
+  for (const a of allowed) {
+    const by = served.get(a.port);
+    out.push(by
+      ? { subject: `tcp/${a.port}`, pass: true, optionPath: a.path, observed: by, expected: 'a declared service', message: `tcp/${a.port} is opened for ${by}` }
+      : { subject: `tcp/${a.port}`, pass: false, optionPath: a.path, observed: 'no declared host service listens on it', expected: 'a declared service',
+          message: `${a.path} opens tcp/${a.port} but no service declared on the host listens on it${dnat.has(a.port) ? ` (it is DNATed to ${dnat.get(a.port)}, which never passes this rule)` : ''}. Remove ${a.port} from ${a.path}, or declare the service that should answer there.` });
+  }
+  if (!allowed.length) out.push({ subject: 'host firewall', pass: true, optionPath: optionPath(fw.path, 'allowedTCPPorts'), observed: [], expected: 'a declared service per port', message: 'the host firewall opens no TCP port' });
+  return out;
+}
+
+export function bridgeFindings(m: Manifest): Finding[] {
+  const out = m.host.networking.bridges.map((b): Finding => {
+    const users = m.containers.filter((c) => c.hostBridge === b.name).map((c) => `container ${c.name}`);
+    const used = users.length > 0 || b.interfaces.length > 0;
+    return used
+      ? { subject: `bridge ${b.name}`, pass: true, optionPath: b.path, observed: [...users, ...b.interfaces], expected: 'a container or interface attached', message: `bridge ${b.name} is used by ${[...users, ...b.interfaces].join(', ')}` }
+      : { subject: `bridge ${b.name}`, pass: false, optionPath: b.path, observed: 'no container sets hostBridge to it and it has no interfaces', expected: 'a container or interface attached',
+          message: `bridge ${b.name} (${b.path}) has no interfaces and no container uses it (containers.<name>.hostBridge); NAT, trustedInterfaces and addresses that name it cover nothing${m.host.firewall.trustedInterfaces.includes(b.name) ? ' (and it is a trusted interface: anything later attached to it bypasses the firewall)' : ''}. Set hostBridge = "${b.name}" on the containers meant to be on it, or remove the bridge and what refers to it.` };
+  });
+  if (!out.length) out.push({ subject: 'bridges', pass: false, skipped: true, optionPath: 'networking.bridges', observed: [], expected: 'every bridge used', message: 'not applicable: no bridges declared' });
+  return out;
+}
+
