@@ -17,6 +17,7 @@ import type { Reporter } from './reporters/types.js';
 import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
 import { registerBundle } from './bundle/cli.js';
+import { registerDiff } from './diff/cli.js';
 import { parseDuration, UnitError } from './core/units.js';
 import { printable } from './core/text.js';
 
@@ -191,6 +192,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
   registerLab(program);
   registerNix(program);
   registerBundle(program, harnessVersion());
+  registerDiff(program);
   // Commands that write no reports (lab, plan) keep Node's default signal behaviour: Ctrl-C
   // stops them at once, as before.
   program.hook('preAction', (_program, action) => {
