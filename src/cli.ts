@@ -66,6 +66,7 @@ interface RunFlags {
   only?: string[];
   timeout?: number;
   allowMutating?: boolean;
+  strict?: boolean;
 }
 
 async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[], signal: AbortSignal): Promise<number> {
@@ -130,6 +131,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
         baseDir: inv.baseDir,
         concurrency: flags.concurrency ?? inv.defaults.concurrency,
         only: flags.only,
+        strict: flags.strict,
         signal,
         argv,
       },
@@ -173,6 +175,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', list)
     .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', duration)
     .option('--allow-mutating', 'allow checks that write to scratch paths on the node (backup round trips)')
+    .option('--strict', 'a check the platform cannot make (skipped) fails the run: every item must be evidenced')
     .addHelpText(
       'after',
       '\nExit codes: 0 certified (all passed, waived, skipped or manual, at least one passed or\n' +

@@ -13,6 +13,7 @@ import { checkDef } from '../core/checks.js';
 import { limiter } from './limit.js';
 import { selected } from '../core/globs.js';
 import { applyWaivers } from './waivers.js';
+import { strictly } from './strict.js';
 import { optionPathFor } from './option-paths.js';
 import { printable } from '../core/text.js';
 
@@ -26,6 +27,8 @@ export interface EngineOptions extends RunOptions {
   argv?: string[];
   /** Suites gathered at once on one node (default 4). */
   suiteConcurrency?: number;
+  /** --strict: a `skipped` result (the platform cannot check it) is a `fail` (src/engine/strict.ts). */
+  strict?: boolean;
 }
 
 export const DEFAULT_SUITE_CONCURRENCY = 4;
@@ -204,7 +207,7 @@ export async function runInventory(
   };
 
   const record = (r: Result) => {
-    const final = applyWaivers(r, inv.waivers, now());
+    const final = applyWaivers(opts.strict ? strictly(r) : r, inv.waivers, now());
     results.push(final);
     emit((rep) => rep.onResult(final));
   };
