@@ -16,7 +16,7 @@ import { checkReportPath as checkPath, ReportPathError } from './reporters/repor
 import type { Reporter } from './reporters/types.js';
 import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
-import { registerBundle } from './bundle/cli.js';
+import { bundleAfterRun, registerBundle, runBundleProblem } from './bundle/cli.js';
 import { registerDiff } from './diff/cli.js';
 import { parseDuration, UnitError } from './core/units.js';
 import { printable } from './core/text.js';
@@ -67,6 +67,8 @@ interface RunFlags {
   timeout?: number;
   allowMutating?: boolean;
   strict?: boolean;
+  bundle?: string;
+  signKey?: string;
 }
 
 async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[], signal: AbortSignal): Promise<number> {
@@ -77,6 +79,8 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
     ['--html', flags.html],
   ];
   const paths = reportFlags.filter((f): f is [string, string] => f[1] !== undefined).map(([f, p]) => [f, checkReportPath(f, p)] as const);
+  const bundleProblem = runBundleProblem(flags, paths.map(([, p]) => p));
+  if (bundleProblem) throw new UsageError(bundleProblem);
   const taken = new Map<string, string>([[resolve(flags.inventory), '--inventory']]);
   for (const [flag, p] of paths) {
     const other = taken.get(p);
@@ -138,7 +142,8 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
       reporters,
       deps,
     );
-    return exitCode;
+    // Bundled after the reports are final, so the signed files are the ones CI keeps.
+    return flags.bundle && flags.signKey ? bundleAfterRun({ bundle: flags.bundle, signKey: flags.signKey }, paths.map(([, p]) => p), flags.inventory, exitCode, harnessVersion()) : exitCode;
   } finally {
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
@@ -176,6 +181,8 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', duration)
     .option('--allow-mutating', 'allow checks that write to scratch paths on the node (backup round trips)')
     .option('--strict', 'a check the platform cannot make (skipped) fails the run: every item must be evidenced')
+    .option('--bundle <dir>', 'after the run, put the reports and inventory in a signed bundle (needs --sign-key; docs/bundle.md)')
+    .option('--sign-key <file>', 'SSH private key that signs the --bundle (ssh-keygen -Y sign)')
     .addHelpText(
       'after',
       '\nExit codes: 0 certified (all passed, waived, skipped or manual, at least one passed or\n' +

@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBundle, BundleError } from '../src/bundle/bundle.js';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { main } from '../src/cli.js';
+import { FakeHost, fakeSuite, identity } from './helpers/fakes.js';
 
 let work: string;
 let key: string;
@@ -174,5 +175,38 @@ describe('leafcert bundle', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/bundle .*nested: 8 files, SHA256SUMS signed/);
     expect((await cli('verify', out, '--allowed-signers', allowed)).code).toBe(0);
+  });
+
+  it('run --bundle DIR --sign-key KEY: the final reports and the inventory, signed; bad flags are exit 2 before the run', async () => {
+    const deps = { suites: [fakeSuite('alpha')], openHost: async (x: { name: string }) => new FakeHost(x.name), gatherIdentity: async () => identity };
+    const inv = join(work, 'run-inv.yaml');
+    writeFileSync(inv, 'nodes:\n  - { name: leaf, host: 10.250.0.2, expect: e }\nexpectations:\n  e: { alpha: {} }\n');
+    const out = join(work, 'run-bundle');
+    const rep = (f: string) => join(work, 'run-reports', f);
+    const args = ['run', '-i', inv, '--json', rep('e.json'), '--junit', rep('j.xml')];
+    let opened = 0;
+    const counting = { ...deps, openHost: async (x: { name: string }) => (opened++, new FakeHost(x.name)) };
+    const quiet = async (a: string[]) => {
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      try {
+        return await main(['node', 'leafcert', ...a], counting);
+      } finally {
+        e.mockRestore();
+        o.mockRestore();
+        process.exitCode = undefined;
+      }
+    };
+    expect(await quiet([...args, '--bundle', out])).toBe(2);
+    expect(await quiet([...args, '--bundle', out, '--sign-key', join(work, 'no-key')])).toBe(2);
+    expect(await quiet([...args, '--json', join(out, 'e.json'), '--bundle', out, '--sign-key', key])).toBe(2);
+    expect(opened).toBe(0);
+    expect(await quiet([...args, '--bundle', out, '--sign-key', key])).toBe(0);
+    expect(opened).toBe(1);
+    expect(readdirSync(join(out, 'reports')).sort()).toEqual(['e.json', 'j.xml']);
+    expect(readFileSync(join(out, 'reports/e.json'), 'utf8')).toBe(readFileSync(rep('e.json'), 'utf8'));
+    expect(JSON.parse(readFileSync(join(out, 'reports/e.json'), 'utf8')).complete).toBe(true);
+    expect(readdirSync(join(out, 'inputs'))).toEqual(['run-inv.yaml']);
+    expect(verifyBundle(out, allowed).problems).toEqual([]);
   });
 });

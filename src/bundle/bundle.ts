@@ -84,6 +84,12 @@ export function checkOut(out: string): string {
   return abs;
 }
 
+/** `run --bundle`: the target and key checked before anything runs (a BundleError is exit 2). */
+export function checkBundleTarget(out: string, key: string): void {
+  checkOut(out);
+  regularFile('--sign-key', key);
+}
+
 export function createBundle(input: BundleInput): { dir: string; files: string[] } {
   const dir = checkOut(input.out);
   const plan = planBundle(input);

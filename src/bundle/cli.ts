@@ -1,8 +1,9 @@
 // `leafcert bundle` and `leafcert verify` (docs/bundle.md). Exit codes: bundle 0 written, 2 bad
 // invocation (nothing written); verify 0 valid, 1 altered or not validly signed, 2 bad invocation.
+import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { printable } from '../core/text.js';
-import { BundleError, createBundle } from './bundle.js';
+import { BundleError, checkBundleTarget, createBundle } from './bundle.js';
 import { verifyBundle, VerifyUsageError } from './verify.js';
 import { SshSigError } from './sshsig.js';
 
@@ -28,6 +29,34 @@ export function bundleCommand(reports: string[], flags: BundleFlags, harnessVers
       return 2;
     }
     throw e;
+  }
+}
+
+/** `run --bundle DIR --sign-key KEY`: what is wrong with the flags (exit 2 before the run), if anything. */
+export function runBundleProblem(flags: { bundle?: string; signKey?: string }, reports: string[]): string | undefined {
+  if (flags.bundle === undefined && flags.signKey === undefined) return undefined;
+  if (flags.bundle === undefined || flags.signKey === undefined) return '--bundle and --sign-key go together';
+  if (reports.length === 0) return '--bundle needs at least one report (--junit, --tap, --json, --html)';
+  const inside = reports.find((r) => !relative(resolve(flags.bundle!), r).startsWith('..'));
+  if (inside) return `--bundle ${flags.bundle}: report ${inside} would be inside it; write reports elsewhere, they are copied in`;
+  try {
+    checkBundleTarget(flags.bundle, flags.signKey);
+  } catch (e) {
+    if (e instanceof BundleError) return e.message;
+    throw e;
+  }
+  return undefined;
+}
+
+/** After the run: the bundle of its reports, or one line and exit 3 (evidence asked for and not made). */
+export function bundleAfterRun(flags: { bundle: string; signKey: string }, reports: string[], inventory: string, exitCode: number, harnessVersion: string): number {
+  try {
+    const { dir, files } = createBundle({ out: flags.bundle, key: flags.signKey, reports, inventory, harnessVersion });
+    process.stdout.write(`bundle ${dir}: ${files.length} files, SHA256SUMS signed (namespace leafcert-bundle)\n`);
+    return exitCode;
+  } catch (e) {
+    say(`--bundle ${flags.bundle} could not be made: ${e instanceof Error ? e.message : String(e)}`);
+    return 3;
   }
 }
 
