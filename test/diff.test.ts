@@ -101,6 +101,17 @@ describe('diffRuns', () => {
     expect(daysLeft('2027-01-20', now)).toBe(0);
     expect(daysLeft('2027-01-19', now)).toBe(-1);
   });
+  it('evidence that moved only in clocks and timings is counted, not listed; a real change is listed', () => {
+    const tls = (observed: object) => doc([result({ id: 'tls.not-expired', subject: 'api:443', evidence: { source: 'tls', observed } })]);
+    const a = tls({ harnessClock: '2027-01-19T04:00:01Z', nodeClock: '2027-01-19T04:00:00Z', notAfter: '2027-03-01T00:00:00Z', latency: { totalMs: 300, samples: [300] } });
+    const b = tls({ harnessClock: '2027-01-20T04:00:01Z', nodeClock: '2027-01-20T04:00:00Z', notAfter: '2027-03-01T00:00:00Z', latency: { totalMs: 90, samples: [90, 80] } });
+    const rotated = tls({ harnessClock: '2027-01-20T04:00:01Z', nodeClock: '2027-01-20T04:00:00Z', notAfter: '2027-06-01T00:00:00Z' });
+    const quiet = diffRuns(a, b, { expiringDays: 14, now });
+    expect([quiet.evidenceChanged.length, quiet.volatileOnly]).toEqual([0, 1]);
+    const real = diffRuns(a, rotated, { expiringDays: 14, now });
+    expect([real.evidenceChanged.length, real.volatileOnly]).toEqual([1, 0]);
+  });
+
   it('the same run twice: nothing', () => {
     const same = diffRuns(NEW, NEW, { expiringDays: 0, now: new Date('2026-01-01T00:00:00Z') });
     expect([same.newFailures, same.fixed, same.statusChanged, same.evidenceChanged, same.nodesAdded, same.nodesRemoved, same.expiringWaivers].flat()).toEqual([]);

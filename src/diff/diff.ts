@@ -68,6 +68,8 @@ export interface RunDiff {
   statusChanged: Change[];
   /** Same status, different expected or observed. */
   evidenceChanged: Change[];
+  /** Same status, evidence changed only in VOLATILE_KEY fields (clocks, timings): counted, not listed. */
+  volatileOnly: number;
   nodesAdded: string[];
   nodesRemoved: string[];
   expiringWaivers: ExpiringWaiver[];
@@ -75,6 +77,19 @@ export interface RunDiff {
 }
 
 const bad = (s?: Status) => s === 'fail' || s === 'error';
+
+/**
+ * Evidence that differs on every run whatever the node's state: clocks read during the run,
+ * timings, uptimes, process ids. Compared without them, or every diff would list every TLS and
+ * health check. A status change still shows however these moved.
+ */
+export const VOLATILE_KEY = /clock$|Ms$|^(samples|uptime|pid)$/i;
+
+function stable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stable);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !VOLATILE_KEY.test(k)).map(([k, x]) => [k, stable(x)]));
+  return v;
+}
 
 function side(r: Result): Side {
   return { status: r.status, message: r.message, expected: r.evidence?.expected, observed: r.evidence?.observed };
@@ -110,6 +125,7 @@ export function diffRuns(oldDoc: EvidenceDoc, newDoc: EvidenceDoc, opts: { expir
     fixed: [],
     statusChanged: [],
     evidenceChanged: [],
+    volatileOnly: 0,
     nodesAdded: [],
     nodesRemoved: [],
     expiringWaivers: [],
@@ -123,7 +139,8 @@ export function diffRuns(oldDoc: EvidenceDoc, newDoc: EvidenceDoc, opts: { expir
     if (bad(n?.status) && !bad(o?.status)) out.newFailures.push(c);
     else if (bad(o?.status) && n?.status === 'pass') out.fixed.push(c);
     else if (o?.status !== n?.status) out.statusChanged.push(c);
-    else if (!isDeepStrictEqual(c.old?.expected, c.new?.expected) || !isDeepStrictEqual(c.old?.observed, c.new?.observed)) out.evidenceChanged.push(c);
+    else if (!isDeepStrictEqual(stable(c.old?.expected), stable(c.new?.expected)) || !isDeepStrictEqual(stable(c.old?.observed), stable(c.new?.observed))) out.evidenceChanged.push(c);
+    else if (!isDeepStrictEqual(c.old?.observed, c.new?.observed)) out.volatileOnly++;
   }
   const oldNodes = new Set(oldDoc.nodes.map((n) => n.name));
   const newNodes = new Set(newDoc.nodes.map((n) => n.name));

@@ -6,6 +6,8 @@ import type { Change, ExpiringWaiver, RunDiff } from './diff.js';
 
 const line = (s: string) => printable(safeText(s, 1024));
 
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
 function what(c: Change): string {
   return `${c.node} ${c.id} ${c.subject}`;
 }
@@ -34,7 +36,10 @@ export function diffText(d: RunDiff, oldName: string, newName: string): string {
   section('new failures', d.newFailures.map((c) => `${c.new!.status.toUpperCase()} ${what(c)}: ${c.new!.message}${c.old ? ` (was ${c.old.status})` : ''}`));
   section('fixed', d.fixed.map((c) => `${what(c)}: ${status(c)}`));
   section('status changed', d.statusChanged.map((c) => `${what(c)}: ${status(c)}`));
-  section('evidence changed', d.evidenceChanged.map((c) => `${what(c)} (${c.new!.status}): ${evidence(c)}`));
+  // At most 20 lines of 300 characters here: --json and --html carry every change in full.
+  const ev = d.evidenceChanged.map((c) => cut(`${what(c)} (${c.new!.status}): ${evidence(c)}`, 300));
+  section('evidence changed', ev.length > 20 ? [...ev.slice(0, 20), `… and ${ev.length - 20} more (--json or --html for all)`] : ev);
+  if (d.volatileOnly) out.push(`evidence changed only in clocks and timings: ${d.volatileOnly} (not listed)`);
   if (d.nodesAdded.length) out.push(`nodes added: ${line(d.nodesAdded.join(', '))}`);
   if (d.nodesRemoved.length) out.push(`nodes removed: ${line(d.nodesRemoved.join(', '))}`);
   section(`waivers expiring within ${d.expiringDays} days`, d.expiringWaivers.map(waiverText));
@@ -72,6 +77,7 @@ export function diffSection(d: RunDiff): string {
     table('fixed', 'Fixed', ['node', 'check', 'subject', 'severity', 'was', 'now'], d.fixed.map((c) => [...base(c), c.old!.status, c.new!.status])),
     table('status-changed', 'Other status changes', ['node', 'check', 'subject', 'severity', 'was', 'now'], d.statusChanged.map((c) => [...base(c), c.old?.status ?? 'absent', c.new?.status ?? 'absent'])),
     table('evidence-changed', 'Evidence changed', ['node', 'check', 'subject', 'severity', 'observed before', 'observed now', 'expected before', 'expected now'], d.evidenceChanged.map((c) => [...base(c), pretty(c.old?.observed), pretty(c.new?.observed), pretty(c.old?.expected), pretty(c.new?.expected)])),
+    d.volatileOnly ? `<p>Evidence changed only in clocks and timings: ${d.volatileOnly} (not listed).</p>` : '',
     table('nodes', 'Nodes added or removed', ['node', 'change'], [...d.nodesAdded.map((n) => [n, 'added']), ...d.nodesRemoved.map((n) => [n, 'removed'])]),
     table('waivers', `Waivers expiring within ${d.expiringDays} days`, ['node', 'check', 'subject', 'expires', 'days left', 'approved by', 'reason'], d.expiringWaivers.map((w) => [w.node, w.check, w.subject, w.expires, w.expired ? 'expired' : String(w.daysLeft), w.approvedBy, w.reason])),
   ].join('\n');
