@@ -11,6 +11,7 @@ import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
+import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -205,24 +206,8 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // secrets: the host files the configuration reads secrets from (they must not be world-readable).
-  if (has('secrets')) {
-    const files: { path: string; format: 'env' | 'raw'; from: string }[] = [];
-    const add = (path: string | null | undefined, format: 'env' | 'raw', from: string) => {
-      if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from });
-    };
-    for (const v of host.nginx.enable ? host.nginx.virtualHosts : []) {
-      add(v.sslCertificateKey, 'raw', optionPath(v.path, 'sslCertificateKey'));
-      add(v.basicAuthFile, 'raw', optionPath(v.path, 'basicAuthFile'));
-    }
-    for (const j of host.borg) add(/^cat\s+(\/\S+)$/.exec(j.encryption.passCommand ?? '')?.[1], 'raw', optionPath(j.path, 'encryption', 'passCommand'));
-    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
-      for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'));
-    }
-    if (files.length) {
-      exp.secrets = { files: files.map(({ path, format }) => ({ path, format })) };
-      files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));
-    }
-  }
+  const secrets = has('secrets') ? secretsFromManifest(m, cite) : undefined;
+  if (secrets) exp.secrets = secrets;
 
   // audit: what security.audit / auditd / apparmor declare.
   if (has('audit')) {
