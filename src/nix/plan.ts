@@ -10,6 +10,7 @@ import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
 import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
+import { fromManifest as backupFromManifest } from '../../suites/backup.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
 import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
 
@@ -43,14 +44,6 @@ type Seg = string | number;
 
 const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
 const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
-
-/** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
-function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
-  const s = Array.isArray(startAt) ? startAt[0] : startAt;
-  const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
-  if (s && table[s]) return { maxAge: table[s], exact: true };
-  return { maxAge: '26h', exact: false };
-}
 
 function limitSpec(sc: Record<string, Value | undefined>): Record<string, string | number> | undefined {
   const out: Record<string, string | number> = {};
@@ -174,25 +167,10 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // backup: the first borg job of the host.
-  if (host.borg.length && has('backup')) {
-    const j = host.borg[0];
-    const { maxAge, exact } = maxAgeFor(j.startAt);
-    const b: Record<string, unknown> = { job: j.name, maxAge };
-    cite(['backup', 'job'], j.path);
-    cite(['backup', 'maxAge'], `${optionPath(j.path, 'startAt')}${exact ? '' : ' (not a plain period: 26h assumed)'}`);
-    if (j.paths?.length) {
-      b.paths = j.paths;
-      cite(['backup', 'paths'], optionPath(j.path, 'paths'));
-    }
-    b.timer = !(Array.isArray(j.startAt) && j.startAt.length === 0);
-    cite(['backup', 'timer'], optionPath(j.path, 'startAt'));
-    const pgc = pgs.find((x) => x.where && j.paths?.some((p) => p.startsWith(`${m.system.containerStateDirectory}/${x.where!.name}/`)));
-    if (pgc?.where) {
-      b.postgres = { container: pgc.where.name };
-      cite(['backup', 'postgres', 'container'], pgc.where.path);
-    }
-    exp.backup = b;
-    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${j.name} is emitted (the backup suite takes one job)`);
+  const backup = has('backup') ? backupFromManifest(m, cite) : undefined;
+  if (backup) {
+    exp.backup = backup;
+    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${backup.job} is emitted (the backup suite takes one job)`);
   }
 
   // monitoring: Prometheus (and Grafana) where they are declared.
