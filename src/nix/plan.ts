@@ -13,6 +13,7 @@ import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../.
 import { fromManifest as backupFromManifest } from '../../suites/backup.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
 import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
+import { fromManifest as auditFromManifest } from '../../suites/audit.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -188,22 +189,7 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   if (secrets) exp.secrets = secrets;
 
   // audit: what security.audit / auditd / apparmor declare.
-  if (has('audit')) {
-    const s = host.security;
-    const a: Record<string, unknown> = { audit: s.audit.enable !== false, auditd: s.auditd.enable, apparmor: s.apparmor.enable };
-    cite(['audit', 'audit'], optionPath(s.audit.path, 'enable'));
-    cite(['audit', 'auditd'], optionPath(s.auditd.path, 'enable'));
-    cite(['audit', 'apparmor'], optionPath(s.apparmor.path, 'enable'));
-    if (s.audit.rules.length) {
-      a.minRules = s.audit.rules.length;
-      cite(['audit', 'minRules'], optionPath(s.audit.path, 'rules'));
-    }
-    if (s.apparmor.enable && s.apparmor.policies.length) {
-      a.minProfiles = s.apparmor.policies.length;
-      cite(['audit', 'minProfiles'], optionPath(s.apparmor.path, 'policies'));
-    }
-    exp.audit = a;
-  }
+  if (has('audit')) exp.audit = auditFromManifest(m, cite);
 
   // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
   if (has('checklist') && tlsHosts.length) {
