@@ -1,15 +1,14 @@
 // Container isolation (checklist: hardening, network-policies): each nixos-container runs in its own
 // namespaces, with a reduced capability bounding set, and can reach from inside only what is
-// declared. Facts come from the node in three execs for all containers together: the locator, one
-// script reading /proc/<leader>/{ns,status,uid_map,net/tcp} (+ the inner firewall), and one batch of
-// bounded connect attempts from inside each container's network namespace.
-import type { Host, Outcome, Suite, SuiteContext } from '../src/core/types.js';
-import { ParseError } from '../src/core/types.js';
-import { missingReason, scanContainers, type ContainerScan } from '../src/probes/containers.js';
-import { nsScript, parseNs, parseUidMap, type NsSet, type UidMap } from '../src/probes/ns.js';
-import { normaliseCap, parseProcStatus, type ProcStatus } from '../src/probes/capabilities.js';
-import { listensOn, parseProcNetTcp, type Listener } from '../src/probes/listeners.js';
-import { section, splitSections } from '../src/probes/sections.js';
+// declared. Gathering is src/probes/isolation.ts (3 execs for all containers); this file judges.
+import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { defineChecks, outcome } from '../src/core/checks.js';
+import { optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
+import { normaliseCap } from '../src/probes/capabilities.js';
+import { gatherIsolation, innerFirewallPorts, type ContainerFacts, type IsolationFacts, type ReachAttempt } from '../src/probes/isolation.js';
+import { netnsCommandText } from '../src/transport/container.js';
+
+export { innerFirewallPorts, type ContainerFacts, type IsolationFacts, type Reach, type ReachAttempt } from '../src/probes/isolation.js';
 
 export interface ContainerExpect {
   /** Own network namespace (NixOS privateNetwork). Default true. */
@@ -33,45 +32,6 @@ export type IsolationExpect = Record<string, ContainerExpect>;
 
 export const DEFAULT_DROP = ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE'];
 const NS_CHECKED = ['net', 'pid', 'mnt', 'ipc', 'uts', 'cgroup'] as const;
-
-export type Reach = 'open' | 'refused' | 'timeout' | 'error';
-
-export interface ReachAttempt {
-  /** "host" or the container name the port belongs to. */
-  target: string;
-  address: string;
-  port: number;
-  result: Reach;
-}
-
-export interface ContainerFacts {
-  name: string;
-  /** Set when the container cannot be inspected (missing, not running, unreadable). */
-  problem?: string;
-  leader?: number;
-  leaderSource?: string;
-  hostAddress?: string;
-  localAddress?: string;
-  ns?: NsSet;
-  uidMap?: UidMap;
-  status?: ProcStatus;
-  listeners?: Listener[];
-  /** Raw inner firewall (iptables-save / nft), when asked for. */
-  firewall?: { text: string; rc: number; command: string };
-  reach?: ReachAttempt[];
-  reachProblem?: string;
-  excerpt?: string;
-}
-
-export interface IsolationFacts {
-  hostNs: NsSet;
-  hostListeners: Listener[];
-  containers: ContainerFacts[];
-  /** Containers on the node that the expectation does not name. */
-  unexpected: { name: string; leader?: number; source?: string; confPath?: string }[];
-  commands: string[];
-}
-
 const containerSchema = {
   type: 'object',
   additionalProperties: false,
@@ -96,364 +56,231 @@ export const schema = {
   additionalProperties: containerSchema,
 };
 
-const stripPrefix = (a?: string) => a?.replace(/\/\d+$/, '') || undefined;
-
-function factsScript(hostRef: string, list: { idx: number; leader: number; firewall: boolean }[]): string {
-  const parts = [section('host.ns', nsScript(hostRef)), section('host.tcp', `cat /proc/${hostRef}/net/tcp; cat /proc/${hostRef}/net/tcp6 2>/dev/null; true`)];
-  for (const c of list) {
-    const L = c.leader;
-    parts.push(
-      section(`alive.${c.idx}`, `test -d /proc/${L} && cat /proc/${L}/comm`),
-      section(`ns.${c.idx}`, nsScript(L)),
-      section(`uidmap.${c.idx}`, `cat /proc/${L}/uid_map`),
-      section(`status.${c.idx}`, `cat /proc/${L}/status`),
-      section(`tcp.${c.idx}`, `cat /proc/${L}/net/tcp; cat /proc/${L}/net/tcp6 2>/dev/null; true`),
-    );
-    if (c.firewall) {
-      parts.push(
-        section(
-          `fw.${c.idx}`,
-          `if command -v iptables-save >/dev/null && nsenter --net=/proc/${L}/ns/net iptables-save 2>/dev/null | grep -q nixos-fw; then nsenter --net=/proc/${L}/ns/net iptables-save; else nsenter --net=/proc/${L}/ns/net nft list ruleset; fi`,
-        ),
-      );
-    }
-  }
-  return parts.join('\n');
-}
-
-/** Bounded connect attempts, all in parallel, each from inside a container's netns. */
-function reachScript(attempts: { id: number; leader: number; address: string; port: number }[]): string {
-  const lines = [
-    `try_c() { nsenter --net=/proc/$1/ns/net timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" >/dev/null 2>&1; echo "R $4 $?"; }`,
-  ];
-  // Groups of 64 keep the process count on the node modest; each attempt lasts at most 1 s.
-  for (let i = 0; i < attempts.length; i += 64) {
-    lines.push(attempts.slice(i, i + 64).map((a) => `try_c ${a.leader} ${a.address} ${a.port} ${a.id} &`).join('\n'), 'wait');
-  }
-  return lines.join('\n');
-}
+const C = 'containers.<name>';
+export const CHECKS = defineChecks('isolation', {
+  'container-present': {
+    title: 'Container exists and runs', severity: 'high', checklist: ['hardening'],
+    description: 'The declared container exists on the node and its leader runs (located from the NixOS container configs and machinectl); missing or not running fails, with the names found.',
+    fix: `Declare and start it (${C}.autoStart = true, or nixos-container start NAME), or remove it from the expectation.`,
+  },
+  namespaces: {
+    title: 'Container has its own namespaces', severity: 'critical', checklist: ['hardening', 'network-policies'],
+    description: 'The leader\'s net (when private), pid, mnt, ipc, uts and cgroup namespaces differ from those of /proc/1 (readlink of /proc/PID/ns/*). Sharing net, pid or mnt is critical, another one high.',
+    fix: `Set ${C}.privateNetwork = true (with hostAddress/localAddress) and start the container with nixos-container, not by hand.`,
+  },
+  'user-namespace': {
+    title: 'User namespace as declared', severity: 'high', checklist: ['hardening'],
+    description: 'The container has its own user namespace exactly when privateUsers is expected (uid_map 0 0 4294967295 means none); high when one is expected, low otherwise. An unreadable ns/user link is an error.',
+    fix: `Set ${C}.privateUsers = "pick" for a private user namespace (or "no" if it is not wanted), then restart the container.`,
+  },
+  capabilities: {
+    title: 'Capability bounding set drops what it must', severity: 'critical', checklist: ['hardening'],
+    description: 'The leader\'s CapBnd (/proc/PID/status, decoded without capsh) lacks every must-drop capability (default CAP_SYS_ADMIN, CAP_SYS_MODULE); keeping either is critical.',
+    fix: `Add ${C}.extraFlags = [ "--drop-capability=CAP_SYS_ADMIN" ] (and the others), or set ${C}.privateUsers = "pick" so they are namespace-local.`,
+  },
+  'no-new-privs': {
+    title: 'NoNewPrivs as declared', severity: 'medium', checklist: ['hardening'],
+    description: 'The leader\'s NoNewPrivs flag (/proc/PID/status) is the declared one.',
+    fix: `Start the container with no_new_privs (systemd.services."container@NAME".serviceConfig.NoNewPrivileges = true), or correct noNewPrivs in the expectation.`,
+  },
+  reachability: {
+    title: 'Only declared ports reachable from inside', severity: 'high', checklist: ['network-policies'],
+    description: 'Bounded connects from inside the container\'s network namespace to every port the host listens on at its HOST_ADDRESS and every port another container listens on at its LOCAL_ADDRESS: every open one is declared (reach, or the other container\'s ports). 0 ports tested is an error unless noReachTargets.',
+    fix: 'Close the port to the containers (networking.firewall on the host, the other container\'s networking.firewall.allowedTCPPorts, or bind the service to another address), or declare it with reach / ports.',
+  },
+  'inner-firewall': {
+    title: 'Inner firewall allows what is declared', severity: 'medium', checklist: ['network-policies'],
+    description: 'The NixOS firewall in the container\'s network namespace (nixos-fw via iptables-save, or nft) accepts exactly the declared TCP ports, interface-bound rules ignored.',
+    fix: `Set ${C}.config.networking.firewall.enable = true and allowedTCPPorts to the declared ports; remove rules added by hand.`,
+  },
+  'unexpected-container': {
+    title: 'No undeclared containers', severity: 'medium', checklist: ['hardening', 'documentation'],
+    description: 'No container exists on the node (config file or machinectl) beyond the declared ones.',
+    fix: 'Declare the container in the expectation (and the NixOS configuration), or remove it (containers.<name> and its /etc/nixos-containers/NAME.conf).',
+  },
+});
 
 async function gather(ctx: SuiteContext, expect: IsolationExpect): Promise<IsolationFacts> {
-  const host: Host = ctx.host;
-  const scan: ContainerScan = await scanContainers(host, ctx.options.timeoutMs);
-  const commands = [scan.command];
-  const names = Object.keys(expect);
-  const facts: ContainerFacts[] = names.map((name) => {
-    const c = scan.containers.get(name);
-    const problem = missingReason(scan, name);
-    return {
-      name,
-      problem,
-      leader: c?.leader,
-      leaderSource: c?.source,
-      hostAddress: stripPrefix(c?.conf?.HOST_ADDRESS),
-      localAddress: stripPrefix(c?.conf?.LOCAL_ADDRESS),
-    };
-  });
-  const unexpected = [...scan.containers.values()]
-    .filter((c) => !(c.name in expect))
-    .map((c) => ({ name: c.name, leader: c.leader, source: c.source, confPath: c.confPath }));
-  // Only expected containers are inspected; unexpected ones are reported as drift.
-  const inspect = facts.filter((f) => f.leader !== undefined);
-  const list = inspect.map((f, idx) => ({ idx, leader: f.leader!, firewall: !!expect[f.name]?.innerFirewall }));
-  const script = factsScript('1', list);
-  const r = await host.exec(script, { timeoutMs: ctx.options.timeoutMs });
-  commands.push('isolation facts script: readlink /proc/{1,LEADER}/ns/*; cat /proc/LEADER/{uid_map,status,net/tcp,net/tcp6}; nsenter --net iptables-save');
-  const secs = splitSections(r.stdout, 'isolation facts script', ['host.ns', 'host.tcp']);
-  const hostNs = parseNs(secs.get('host.ns')!.text, 'readlink /proc/1/ns/*');
-  const hostListeners = parseProcNetTcp(secs.get('host.tcp')!.text, '/proc/1/net/tcp');
-  inspect.forEach((f, idx) => {
-    const sec = (k: string) => secs.get(`${k}.${idx}`);
-    // A section the output lacks (cut short, garbled) is an error for this container, not a crash.
-    const need = (k: string) => {
-      const x = sec(k);
-      if (!x) throw new ParseError('isolation facts script', `output lacks section ${k}.${idx} (container ${f.name})`, r.stdout.slice(-300));
-      return x;
-    };
-    try {
-      const alive = need('alive');
-      if (alive.rc !== 0) {
-        f.problem = `leader PID ${f.leader} of container "${f.name}" (from ${f.leaderSource}) is not running on the node`;
-        return;
-      }
-      f.ns = parseNs(need('ns').text, `readlink /proc/${f.leader}/ns/*`);
-      f.uidMap = parseUidMap(need('uidmap').text, `/proc/${f.leader}/uid_map`);
-      const status = need('status');
-      f.status = parseProcStatus(status.text, `/proc/${f.leader}/status`);
-      f.listeners = parseProcNetTcp(need('tcp').text, `/proc/${f.leader}/net/tcp`);
-      if (list[idx].firewall) {
-        const fw = need('fw');
-        f.firewall = { text: fw.text, rc: fw.rc, command: `nsenter --net=/proc/${f.leader}/ns/net iptables-save (or nft list ruleset)` };
-      }
-      f.excerpt = status.text.split('\n').filter((l) => /^(Cap|NoNewPrivs)/.test(l)).join('\n');
-    } catch (e) {
-      if (e instanceof ParseError) f.problem = e.message;
-      else throw e;
-    }
-  });
+  const want = Object.entries(expect).map(([name, e]) => ({ name, innerFirewall: !!e.innerFirewall, sharedNetwork: e.privateNetwork === false }));
+  return gatherIsolation(ctx.host, want, ctx.options.timeoutMs);
+}
 
-  // Reachability: from each container with its own netns, to every port the host or another
-  // container listens on at the address that container would use.
-  const targets: { id: number; from: ContainerFacts; t: Omit<ReachAttempt, 'result'> }[] = [];
-  const ok = inspect.filter((f) => !f.problem && f.ns);
-  for (const from of ok) {
-    if (expect[from.name]?.privateNetwork === false) continue;
-    if (from.ns!.net === hostNs.net) {
-      from.reachProblem = 'the container shares the host network namespace: reachability from inside is the host\'s own';
-      continue;
-    }
-    if (!from.hostAddress) {
-      from.reachProblem = 'no HOST_ADDRESS in the container config: cannot tell which host address the container uses';
-      continue;
-    }
-    for (const l of hostListeners) {
-      if ((l.family === 4 || l.address === '::') && listensOn(l, from.hostAddress)) targets.push({ id: targets.length, from, t: { target: 'host', address: from.hostAddress, port: l.port } });
-    }
-    for (const other of ok) {
-      if (other === from || !other.localAddress || !other.listeners) continue;
-      for (const l of other.listeners) {
-        if ((l.family === 4 || l.address === '::') && listensOn(l, other.localAddress)) targets.push({ id: targets.length, from, t: { target: other.name, address: other.localAddress, port: l.port } });
-      }
-    }
+// --- evaluate (pure): one judge per check, each given an inspected container ---
+
+type Judge = (f: ContainerFacts, exp: ContainerExpect, facts: IsolationFacts, expect: IsolationExpect) => Outcome | undefined;
+const subjectOf = (f: ContainerFacts) => `container ${f.name}`;
+const ranges = (f: ContainerFacts) => f.uidMap!.ranges.map((r) => r.join(' ')).join('; ');
+
+function hasUserns(f: ContainerFacts, facts: IsolationFacts): boolean {
+  return f.ns!.user !== undefined && facts.hostNs.user !== undefined && f.ns!.user !== facts.hostNs.user && !f.uidMap!.identity;
+}
+
+const namespaces: Judge = (f, exp, facts) => {
+  const ns = f.ns!;
+  const privNet = exp.privateNetwork !== false;
+  const checked = NS_CHECKED.filter((k) => k !== 'net' || privNet);
+  const shared = NS_CHECKED.filter((k) => (k !== 'net' || privNet) && ns[k] !== undefined && ns[k] === facts.hostNs[k]);
+  const unknown = NS_CHECKED.filter((k) => ns[k] === undefined || facts.hostNs[k] === undefined);
+  const nsObserved = Object.fromEntries(NS_CHECKED.map((k) => [k, { container: ns[k] ?? null, host: facts.hostNs[k] ?? null }]));
+  const severity = shared.includes('net') || shared.includes('pid') || shared.includes('mnt') ? 'critical' : 'high';
+  const message = shared.length
+    ? `shares the host's ${shared.join(', ')} namespace${shared.length > 1 ? 's' : ''}${shared.includes('net') ? ' (it sees and binds host ports; set privateNetwork = true)' : ''}`
+    : unknown.length
+      ? `cannot read the ${unknown.join(', ')} namespace of the leader or the host`
+      : `own ${checked.join(', ')} namespaces${privNet ? '' : ' (network shared by declaration)'}`;
+  const evidence = { expected: `differs from the host (/proc/1/ns) for ${checked.join(', ')}`, observed: nsObserved, source: `readlink /proc/${f.leader}/ns/* vs /proc/1/ns/*` };
+  return outcome(CHECKS.namespaces, subjectOf(f), shared.length ? 'fail' : unknown.length ? 'error' : 'pass', message, evidence, { severity });
+};
+
+const userNamespace: Judge = (f, exp, facts) => {
+  const ns = f.ns!;
+  const want = exp.privateUsers === true;
+  // An unreadable ns/user link says nothing either way: unknown, whatever is expected.
+  const unknown = [ns.user === undefined ? `/proc/${f.leader}/ns/user` : '', facts.hostNs.user === undefined ? '/proc/1/ns/user' : ''].filter(Boolean);
+  const has = hasUserns(f, facts);
+  const message = unknown.length
+    ? `cannot read ${unknown.join(' and ')}: whether the container has its own user namespace is unknown`
+    : has
+      ? `private user namespace (uid_map ${ranges(f)})${want ? '' : ', not declared (privateUsers)'}`
+      : `no private user namespace: root in the container is root on the host (uid_map ${ranges(f)})${want ? '; set privateUsers = "pick"' : ''}`;
+  const evidence = { expected: { privateUsers: want }, observed: { userns: ns.user, hostUserns: facts.hostNs.user, uidMap: f.uidMap!.ranges }, source: `/proc/${f.leader}/uid_map, readlink /proc/${f.leader}/ns/user` };
+  return outcome(CHECKS['user-namespace'], subjectOf(f), unknown.length ? 'error' : want !== has ? 'fail' : 'pass', message, evidence, { severity: want ? 'high' : 'low' });
+};
+
+const capabilities: Judge = (f, exp, facts) => {
+  const drop = (exp.dropCapabilities ?? DEFAULT_DROP).map((c) => normaliseCap(c) ?? c.toUpperCase());
+  const kept = drop.filter((c) => f.status!.capBnd.includes(c));
+  const usernsNote = hasUserns(f, facts) ? ' (namespace-local: the container has a private user namespace)' : '';
+  const message = kept.length
+    ? `bounding set keeps ${kept.join(', ')}${usernsNote}${kept.includes('CAP_SYS_ADMIN') ? '; a default nixos-container keeps CAP_SYS_ADMIN: add extraFlags = [ "--drop-capability=CAP_SYS_ADMIN" ] or set privateUsers = "pick"' : ''}`
+    : `bounding set lacks ${drop.join(', ')}`;
+  const evidence = { expected: { dropped: drop }, observed: { CapBnd: f.status!.capBndHex, kept, capabilities: f.status!.capBnd }, source: `/proc/${f.leader}/status`, excerpt: f.excerpt };
+  const severity = kept.includes('CAP_SYS_ADMIN') || kept.includes('CAP_SYS_MODULE') ? 'critical' : 'high';
+  return outcome(CHECKS.capabilities, subjectOf(f), kept.length ? 'fail' : 'pass', message, evidence, { severity });
+};
+
+const noNewPrivs: Judge = (f, exp) => {
+  if (exp.noNewPrivs === undefined) return undefined;
+  const nnp = f.status!.noNewPrivs;
+  const evidence = { expected: { noNewPrivs: exp.noNewPrivs }, observed: { noNewPrivs: nnp }, source: `/proc/${f.leader}/status`, excerpt: f.excerpt };
+  return outcome(CHECKS['no-new-privs'], subjectOf(f), nnp === undefined ? 'error' : nnp === exp.noNewPrivs ? 'pass' : 'fail', nnp === undefined ? 'the kernel does not report NoNewPrivs' : `NoNewPrivs=${nnp ? 1 : 0}`, evidence);
+};
+
+const reachability: Judge = (f, exp, _facts, expect) => {
+  if (exp.privateNetwork === false) return undefined;
+  const judge = (status: Outcome['status'], message: string, evidence: Evidence) => outcome(CHECKS.reachability, subjectOf(f), status, message, evidence);
+  if (f.reachProblem) {
+    // Sharing the host's netns is a finding; not knowing the container's addresses is not.
+    const shared = /shares the host network namespace/.test(f.reachProblem);
+    return judge(shared ? 'fail' : 'error', f.reachProblem, { expected: 'own network namespace with HOST_ADDRESS/LOCAL_ADDRESS', observed: f.reachProblem, source: 'isolation facts script' });
   }
-  const seen = new Set<string>();
-  const unique = targets.filter((x) => {
-    const k = `${x.from.name}|${x.t.address}|${x.t.port}`;
-    return seen.has(k) ? false : (seen.add(k), true);
-  });
-  const capped = unique.slice(0, 512);
-  if (capped.length) {
-    const rr = await host.exec(reachScript(capped.map((x) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port }))), {
-      timeoutMs: Math.max(ctx.options.timeoutMs, 10_000),
+  if (!f.reach) return judge('error', 'no connect attempts were made', { source: 'isolation reach script' });
+  if (!f.reach.length && !exp.noReachTargets) {
+    // Nothing tested is not "only declared ports reachable": unless the expectation says so.
+    return judge('error', `0 ports tested: nothing listens on the host at ${f.hostAddress ?? '?'} or on another container's address, so reachability from inside was not tested (set noReachTargets: true if that is expected)`, {
+      expected: { reach: exp.reach ?? [], noReachTargets: false }, observed: [], source: `listeners in /proc/1/net/tcp{,6} and /proc/LEADER/net/tcp{,6}`,
     });
-    commands.push('nsenter --net=/proc/LEADER/ns/net timeout 1 bash -c "exec 3<>/dev/tcp/ADDR/PORT" (parallel)');
-    const results = new Map<number, number>();
-    for (const m of rr.stdout.matchAll(/^R (\d+) (\d+)$/gm)) results.set(Number(m[1]), Number(m[2]));
-    for (const x of capped) {
-      const code = results.get(x.id);
-      const result: Reach = code === undefined ? 'error' : code === 0 ? 'open' : code === 124 ? 'timeout' : code === 1 ? 'refused' : 'error';
-      (x.from.reach ??= []).push({ ...x.t, result });
-    }
   }
-  for (const f of ok) if (!f.reach && !f.reachProblem && expect[f.name]?.privateNetwork !== false) f.reach = [];
-  return { hostNs, hostListeners, containers: facts, unexpected, commands };
-}
+  const allowed = new Set(exp.reach ?? []);
+  const declaredPorts = (name: string) => new Set(expect[name]?.ports ?? []);
+  const undeclared = f.reach.filter((a) => a.result === 'open' && !allowed.has(`${a.target}:${a.port}`) && !(a.target !== 'host' && declaredPorts(a.target).has(a.port)));
+  const errs = f.reach.filter((a) => a.result === 'error');
+  const fmt = (a: ReachAttempt) => `${a.target}:${a.port} (${a.address})`;
+  const message = undeclared.length
+    ? `reaches undeclared ${undeclared.map(fmt).join(', ')}`
+    : errs.length
+      ? `could not test ${errs.map(fmt).join(', ')}`
+      : `${f.reach.length} ports tested; reachable only as declared (${f.reach.filter((a) => a.result === 'open').map((a) => `${a.target}:${a.port}`).join(', ') || 'none'})`;
+  return judge(undeclared.length ? 'fail' : errs.length ? 'error' : 'pass', message, {
+    expected: { reach: [...allowed], containerPorts: Object.fromEntries(Object.entries(expect).map(([n, e]) => [n, e.ports ?? []])) },
+    observed: f.reach.map((a) => `${fmt(a)} ${a.result}`),
+    source: `from inside ${f.name}: ${netnsCommandText(f.leader!, 'timeout 1 bash -c "exec 3<>/dev/tcp/ADDR/PORT"')}`,
+  });
+};
 
-// --- evaluate (pure) ---
-
-const CHECK = {
-  present: 'isolation.container-present',
-  namespaces: 'isolation.namespaces',
-  userns: 'isolation.user-namespace',
-  caps: 'isolation.capabilities',
-  nnp: 'isolation.no-new-privs',
-  reach: 'isolation.reachability',
-  fw: 'isolation.inner-firewall',
-  drift: 'isolation.unexpected-container',
-} as const;
-
-/** Accepted TCP ports of an inner NixOS firewall (iptables nixos-fw chain or nftables input-allow). */
-export function innerFirewallPorts(text: string): number[] | undefined {
-  const ports = new Set<number>();
-  const add = (spec: string) => {
-    for (const part of spec.split(/[,\s]+/).filter(Boolean)) {
-      const r = /^(\d+)[:-](\d+)$/.exec(part);
-      if (r) for (let p = Number(r[1]); p <= Number(r[2]) && p - Number(r[1]) < 65536; p++) ports.add(p);
-      else if (/^\d+$/.test(part)) ports.add(Number(part));
-    }
-  };
-  if (/^:nixos-fw /m.test(text) || /^-A nixos-fw /m.test(text)) {
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('-A nixos-fw ') || !/-j nixos-fw-accept\b/.test(line) || /\s-i\s/.test(line)) continue;
-      const m = /-p tcp\b.*--dports? (\S+)/.exec(line);
-      if (m) add(m[1]);
-    }
-    return [...ports].sort((a, b) => a - b);
+const innerFirewall: Judge = (f, exp) => {
+  if (!exp.innerFirewall) return undefined;
+  const fw = f.firewall, ports = fw && fw.rc === 0 ? innerFirewallPorts(fw.text) : undefined;
+  if (!ports) {
+    return outcome(CHECKS['inner-firewall'], subjectOf(f), fw && fw.rc === 0 ? 'fail' : 'error',
+      fw && fw.rc === 0 ? 'no NixOS firewall (nixos-fw) in the container\'s network namespace' : `cannot read the inner firewall: ${fw?.text.split('\n')[0] ?? 'not gathered'}`,
+      { expected: { allowedTCPPorts: exp.ports ?? [] }, observed: null, source: fw?.command ?? 'iptables-save', excerpt: fw?.text.slice(0, 400) });
   }
-  if (/table inet nixos-fw/.test(text)) {
-    for (const line of text.split('\n')) {
-      const m = /tcp dport (\{[^}]*\}|\S+).*\baccept\b/.exec(line);
-      if (m && !/iifname/.test(line)) add(m[1].replace(/[{}]/g, ''));
-    }
-    return [...ports].sort((a, b) => a - b);
-  }
-  return undefined;
-}
+  const want = [...new Set(exp.ports ?? [])].sort((a, b) => a - b);
+  const extra = ports.filter((p) => !want.includes(p)), missing = want.filter((p) => !ports.includes(p));
+  const message = extra.length || missing.length
+    ? [extra.length ? `also allows ${extra.join(', ')}` : '', missing.length ? `does not allow declared ${missing.join(', ')}` : ''].filter(Boolean).join('; ')
+    : `allows exactly ${want.join(', ') || 'nothing'}`;
+  return outcome(CHECKS['inner-firewall'], subjectOf(f), extra.length || missing.length ? 'fail' : 'pass', message,
+    { expected: { allowedTCPPorts: want }, observed: { allowedTCPPorts: ports }, source: fw!.command, excerpt: fw!.text.split('\n').filter((l) => /nixos-fw|dport/.test(l)).slice(0, 20).join('\n') });
+};
+
+/** The checks of a running, inspected container, in the order they are reported. */
+const JUDGES: Judge[] = [namespaces, userNamespace, capabilities, noNewPrivs, reachability, innerFirewall];
 
 function evaluate(facts: IsolationFacts, expect: IsolationExpect): Outcome[] {
   const out: Outcome[] = [];
   const byName = new Map(facts.containers.map((c) => [c.name, c]));
-  const declaredPorts = (name: string) => new Set(expect[name]?.ports ?? []);
   for (const [name, exp] of Object.entries(expect)) {
     const f = byName.get(name);
-    const subject = `container ${name}`;
-    const base = { subject, checklist: ['hardening'] };
     if (!f || f.problem) {
       const missing = !f || f.leader === undefined;
-      out.push({
-        ...base,
-        id: CHECK.present,
-        title: 'Container exists and runs',
-        status: missing ? 'fail' : 'error',
-        severity: 'high',
-        message: f?.problem ?? `container "${name}" was not inspected`,
-        evidence: { expected: 'a running container', observed: f?.problem, source: facts.commands[0] ?? 'container locator' },
-      });
+      out.push(outcome(CHECKS['container-present'], `container ${name}`, missing ? 'fail' : 'error', f?.problem ?? `container "${name}" was not inspected`,
+        { expected: 'a running container', observed: f?.problem, source: facts.commands[0] ?? 'container locator' }));
       continue;
     }
-    out.push({
-      ...base,
-      id: CHECK.present,
-      title: 'Container exists and runs',
-      status: 'pass',
-      severity: 'high',
-      message: `leader PID ${f.leader} (from ${f.leaderSource})`,
-      evidence: { expected: 'a running container', observed: { leader: f.leader }, source: f.leaderSource ?? 'container locator' },
-    });
-    const ns = f.ns!;
-    // namespaces
-    const privNet = exp.privateNetwork !== false;
-    const shared = NS_CHECKED.filter((k) => (k !== 'net' || privNet) && ns[k] !== undefined && ns[k] === facts.hostNs[k]);
-    const unknown = NS_CHECKED.filter((k) => ns[k] === undefined || facts.hostNs[k] === undefined);
-    const nsObserved = Object.fromEntries(NS_CHECKED.map((k) => [k, { container: ns[k] ?? null, host: facts.hostNs[k] ?? null }]));
-    out.push({
-      ...base,
-      checklist: ['hardening', 'network-policies'],
-      id: CHECK.namespaces,
-      title: 'Container has its own namespaces',
-      status: shared.length ? 'fail' : unknown.length ? 'error' : 'pass',
-      severity: shared.includes('net') || shared.includes('pid') || shared.includes('mnt') ? 'critical' : 'high',
-      message: shared.length
-        ? `shares the host's ${shared.join(', ')} namespace${shared.length > 1 ? 's' : ''}${shared.includes('net') ? ' (it sees and binds host ports; set privateNetwork = true)' : ''}`
-        : unknown.length
-          ? `cannot read the ${unknown.join(', ')} namespace of the leader or the host`
-          : `own ${NS_CHECKED.filter((k) => k !== 'net' || privNet).join(', ')} namespaces${privNet ? '' : ' (network shared by declaration)'}`,
-      evidence: { expected: `differs from the host (/proc/1/ns) for ${NS_CHECKED.filter((k) => k !== 'net' || privNet).join(', ')}`, observed: nsObserved, source: `readlink /proc/${f.leader}/ns/* vs /proc/1/ns/*` },
-    });
-    // user namespace
-    const wantUserns = exp.privateUsers === true;
-    // An unreadable ns/user link says nothing either way: unknown, whatever is expected.
-    const usernsUnknown = [ns.user === undefined ? `/proc/${f.leader}/ns/user` : '', facts.hostNs.user === undefined ? '/proc/1/ns/user' : ''].filter(Boolean);
-    const hasUserns = ns.user !== undefined && facts.hostNs.user !== undefined && ns.user !== facts.hostNs.user && !f.uidMap!.identity;
-    out.push({
-      ...base,
-      id: CHECK.userns,
-      title: 'User namespace as declared',
-      status: usernsUnknown.length ? 'error' : wantUserns && !hasUserns ? 'fail' : !wantUserns && hasUserns ? 'fail' : 'pass',
-      severity: wantUserns ? 'high' : 'low',
-      message: usernsUnknown.length
-        ? `cannot read ${usernsUnknown.join(' and ')}: whether the container has its own user namespace is unknown`
-        : hasUserns
-        ? `private user namespace (uid_map ${f.uidMap!.ranges.map((r) => r.join(' ')).join('; ')})${wantUserns ? '' : ', not declared (privateUsers)'}`
-        : `no private user namespace: root in the container is root on the host (uid_map ${f.uidMap!.ranges.map((r) => r.join(' ')).join('; ')})${wantUserns ? '; set privateUsers = "pick"' : ''}`,
-      evidence: { expected: { privateUsers: wantUserns }, observed: { userns: ns.user, hostUserns: facts.hostNs.user, uidMap: f.uidMap!.ranges }, source: `/proc/${f.leader}/uid_map, readlink /proc/${f.leader}/ns/user` },
-    });
-    // capabilities
-    const drop = (exp.dropCapabilities ?? DEFAULT_DROP).map((c) => normaliseCap(c) ?? c.toUpperCase());
-    const kept = drop.filter((c) => f.status!.capBnd.includes(c));
-    const usernsNote = hasUserns ? ' (namespace-local: the container has a private user namespace)' : '';
-    out.push({
-      ...base,
-      id: CHECK.caps,
-      title: 'Capability bounding set drops what it must',
-      status: kept.length ? 'fail' : 'pass',
-      severity: kept.includes('CAP_SYS_ADMIN') || kept.includes('CAP_SYS_MODULE') ? 'critical' : 'high',
-      message: kept.length
-        ? `bounding set keeps ${kept.join(', ')}${usernsNote}${kept.includes('CAP_SYS_ADMIN') ? '; a default nixos-container keeps CAP_SYS_ADMIN: add extraFlags = [ "--drop-capability=CAP_SYS_ADMIN" ] or set privateUsers = "pick"' : ''}`
-        : `bounding set lacks ${drop.join(', ')}`,
-      evidence: { expected: { dropped: drop }, observed: { CapBnd: f.status!.capBndHex, kept, capabilities: f.status!.capBnd }, source: `/proc/${f.leader}/status`, excerpt: f.excerpt },
-    });
-    if (exp.noNewPrivs !== undefined) {
-      const nnp = f.status!.noNewPrivs;
-      out.push({
-        ...base,
-        id: CHECK.nnp,
-        title: 'NoNewPrivs as declared',
-        status: nnp === undefined ? 'error' : nnp === exp.noNewPrivs ? 'pass' : 'fail',
-        severity: 'medium',
-        message: nnp === undefined ? 'the kernel does not report NoNewPrivs' : `NoNewPrivs=${nnp ? 1 : 0}`,
-        evidence: { expected: { noNewPrivs: exp.noNewPrivs }, observed: { noNewPrivs: nnp }, source: `/proc/${f.leader}/status`, excerpt: f.excerpt },
-      });
-    }
-    // reachability
-    if (privNet) {
-      const rbase = { ...base, id: CHECK.reach, title: 'Only declared ports reachable from inside', severity: 'high' as const, checklist: ['network-policies'] };
-      if (f.reachProblem) {
-        // Sharing the host's netns is a finding; not knowing the container's addresses is not.
-        const shared = /shares the host network namespace/.test(f.reachProblem);
-        out.push({ ...rbase, status: shared ? 'fail' : 'error', message: f.reachProblem, evidence: { expected: 'own network namespace with HOST_ADDRESS/LOCAL_ADDRESS', observed: f.reachProblem, source: 'isolation facts script' } });
-      } else if (!f.reach) {
-        out.push({ ...rbase, status: 'error', message: 'no connect attempts were made', evidence: { source: 'isolation reach script' } });
-      } else if (!f.reach.length && !exp.noReachTargets) {
-        // Nothing tested is not "only declared ports reachable": unless the expectation says so.
-        out.push({
-          ...rbase,
-          status: 'error',
-          message: `0 ports tested: nothing listens on the host at ${f.hostAddress ?? '?'} or on another container's address, so reachability from inside was not tested (set noReachTargets: true if that is expected)`,
-          evidence: { expected: { reach: exp.reach ?? [], noReachTargets: false }, observed: [], source: `listeners in /proc/1/net/tcp{,6} and /proc/LEADER/net/tcp{,6}` },
-        });
-      } else {
-        const allowed = new Set(exp.reach ?? []);
-        const undeclared = f.reach.filter((a) => a.result === 'open' && !allowed.has(`${a.target}:${a.port}`) && !(a.target !== 'host' && declaredPorts(a.target).has(a.port)));
-        const errs = f.reach.filter((a) => a.result === 'error');
-        const fmt = (a: ReachAttempt) => `${a.target}:${a.port} (${a.address})`;
-        out.push({
-          ...rbase,
-          status: undeclared.length ? 'fail' : errs.length ? 'error' : 'pass',
-          message: undeclared.length
-            ? `reaches undeclared ${undeclared.map(fmt).join(', ')}`
-            : errs.length
-              ? `could not test ${errs.map(fmt).join(', ')}`
-              : `${f.reach.length} ports tested; reachable only as declared (${f.reach.filter((a) => a.result === 'open').map((a) => `${a.target}:${a.port}`).join(', ') || 'none'})`,
-          evidence: {
-            expected: { reach: [...allowed], containerPorts: Object.fromEntries(Object.entries(expect).map(([n, e]) => [n, e.ports ?? []])) },
-            observed: f.reach.map((a) => `${fmt(a)} ${a.result}`),
-            source: `from inside ${name}: nsenter --net=/proc/${f.leader}/ns/net timeout 1 bash -c "exec 3<>/dev/tcp/ADDR/PORT"`,
-          },
-        });
-      }
-    }
-    // inner firewall
-    if (exp.innerFirewall) {
-      const fbase = { ...base, id: CHECK.fw, title: 'Inner firewall allows what is declared', severity: 'medium' as const, checklist: ['network-policies'] };
-      const fw = f.firewall;
-      const ports = fw && fw.rc === 0 ? innerFirewallPorts(fw.text) : undefined;
-      if (!ports) {
-        out.push({
-          ...fbase,
-          status: fw && fw.rc === 0 ? 'fail' : 'error',
-          message: fw && fw.rc === 0 ? 'no NixOS firewall (nixos-fw) in the container\'s network namespace' : `cannot read the inner firewall: ${fw?.text.split('\n')[0] ?? 'not gathered'}`,
-          evidence: { expected: { allowedTCPPorts: exp.ports ?? [] }, observed: null, source: fw?.command ?? 'iptables-save', excerpt: fw?.text.slice(0, 400) },
-        });
-      } else {
-        const want = [...new Set(exp.ports ?? [])].sort((a, b) => a - b);
-        const extra = ports.filter((p) => !want.includes(p));
-        const missing = want.filter((p) => !ports.includes(p));
-        out.push({
-          ...fbase,
-          status: extra.length || missing.length ? 'fail' : 'pass',
-          message:
-            extra.length || missing.length
-              ? [extra.length ? `also allows ${extra.join(', ')}` : '', missing.length ? `does not allow declared ${missing.join(', ')}` : ''].filter(Boolean).join('; ')
-              : `allows exactly ${want.join(', ') || 'nothing'}`,
-          evidence: { expected: { allowedTCPPorts: want }, observed: { allowedTCPPorts: ports }, source: fw!.command, excerpt: fw!.text.split('\n').filter((l) => /nixos-fw|dport/.test(l)).slice(0, 20).join('\n') },
-        });
-      }
+    out.push(outcome(CHECKS['container-present'], subjectOf(f), 'pass', `leader PID ${f.leader} (from ${f.leaderSource})`,
+      { expected: 'a running container', observed: { leader: f.leader }, source: f.leaderSource ?? 'container locator' }));
+    for (const judge of JUDGES) {
+      const o = judge(f, exp, facts, expect);
+      if (o) out.push(o);
     }
   }
   for (const u of facts.unexpected) {
-    out.push({
-      id: CHECK.drift,
-      title: 'No undeclared containers',
-      subject: `container ${u.name}`,
-      status: 'fail',
-      severity: 'medium',
-      checklist: ['hardening', 'documentation'],
-      message: `container "${u.name}" exists on the node but not in the expectation${u.leader !== undefined ? ` (running, leader ${u.leader})` : ' (configured, not running)'}`,
-      evidence: { expected: Object.keys(expect), observed: u, source: u.source ?? u.confPath ?? 'container locator' },
-    });
+    out.push(outcome(CHECKS['unexpected-container'], `container ${u.name}`, 'fail',
+      `container "${u.name}" exists on the node but not in the expectation${u.leader !== undefined ? ` (running, leader ${u.leader})` : ' (configured, not running)'}`,
+      { expected: Object.keys(expect), observed: u, source: u.source ?? u.confPath ?? 'container locator' }));
   }
   return out;
+}
+
+/** The container runs in its own user namespace (privateUsers: anything but "no"/0; a later --private-users flag wins). */
+function userns(c: Container): boolean {
+  const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
+  if (flag) {
+    const v = flag.split('=')[1] ?? 'yes';
+    return v !== 'no' && v !== '0' && v !== 'false';
+  }
+  return c.privateUsers !== 'no' && c.privateUsers !== 0;
+}
+
+const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
+/** `plan --from-nix`: each declared container's isolation, citing its options; undefined without containers. */
+export function fromManifest(m: Manifest, cite: Cite): IsolationExpect | undefined {
+  if (!m.containers.length) return undefined;
+  return Object.fromEntries(m.containers.map((c) => {
+    const e: ContainerExpect = { privateNetwork: c.privateNetwork };
+    cite(['containers', c.name, 'privateNetwork'], optionPath(c.path, 'privateNetwork'));
+    const u = userns(c);
+    e.privateUsers = u;
+    cite(['containers', c.name, 'privateUsers'], optionPath(c.path, 'privateUsers'));
+    const dropped = c.extraFlags.flatMap((f) => /^--drop-capability=(.*)$/.exec(f)?.[1].split(',') ?? []).filter((x) => x.toLowerCase() !== 'all');
+    if (u) {
+      // Under a user namespace CAP_SYS_ADMIN stays in the bounding set but is namespace-local.
+      e.dropCapabilities = [...new Set(['CAP_SYS_MODULE', ...dropped])];
+      cite(['containers', c.name, 'dropCapabilities'], `${optionPath(c.path, 'privateUsers')} (CAP_SYS_ADMIN is namespace-local)`);
+    } else if (dropped.length) {
+      e.dropCapabilities = [...new Set(['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', ...dropped])];
+      cite(['containers', c.name, 'dropCapabilities'], optionPath(c.path, 'extraFlags'));
+    }
+    e.ports = [...new Set([...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges)])].sort((a, b) => a - b);
+    cite(['containers', c.name, 'ports'], optionPath(c.config.firewall.path, 'allowedTCPPorts'));
+    if (c.privateNetwork && c.config.firewall.enable) {
+      e.innerFirewall = true;
+      cite(['containers', c.name, 'innerFirewall'], optionPath(c.config.firewall.path, 'enable'));
+    }
+    return [c.name, e];
+  }));
 }
 
 export const isolationSuite: Suite<IsolationExpect, IsolationFacts> = {
@@ -462,7 +289,9 @@ export const isolationSuite: Suite<IsolationExpect, IsolationFacts> = {
   schema,
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
-  checkIds: Object.values(CHECK),
+  checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };
 
 export { evaluate as evaluateIsolation };

@@ -73,13 +73,13 @@ describe('container locator', () => {
     expect(missingReason(scan, 'nope')).toMatch(/"nope" does not exist.*found: alchemist, alchemist-graph, ollama/);
     expect(missingReason(scan, 'alchemist')).toBeUndefined();
   });
-  it('reads the lab state when there is no systemd', () => {
+  it('reads machinectl when systemd is not PID 1 (the lab\'s machinectl stand-in)', () => {
     const scan = parseLocate(fx('machinectl/locate-lab.txt'), 'locate');
-    expect(scan.containers.get('alchemist')).toMatchObject({ leader: 57, source: '/run/leafcert-lab/containers.json' });
+    expect(scan.containers.get('alchemist')).toMatchObject({ leader: 57, source: 'machinectl show alchemist -p Leader' });
   });
-  it('garbled lab state is a ParseError, not a guess', () => {
-    const bad = fx('machinectl/locate-lab.txt').replace('{ "alchemist": { "leader": 57 } }', '{ "alchemist": { "leader": "x" } }');
-    expect(() => parseLocate(bad, 'l')).toThrow(/no numeric leader/);
+  it('a garbled leader is a ParseError, not a guess', () => {
+    const bad = fx('machinectl/locate-lab.txt').replace('alchemist 57', 'alchemist x');
+    expect(() => parseLocate(bad, 'l')).toThrow(/unexpected line "alchemist x"/);
     expect(() => parseLocate('nothing', 'l')).toThrow(ParseError);
   });
   it('scans once per Host (cached for the run)', async () => {

@@ -10,10 +10,9 @@ import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
 import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
 import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
 import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
-import { fromManifest as backupFromManifest } from '../../suites/backup.js';
+import { fromManifest as isolationFromManifest } from '../../suites/isolation.js';
+import { fromManifest as limitsFromManifest, innerLimitedUnits } from '../../suites/limits.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
-import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
-import { fromManifest as auditFromManifest } from '../../suites/audit.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -43,28 +42,13 @@ export interface Plan {
 
 type Seg = string | number;
 
-const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
-const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
-function limitSpec(sc: Record<string, Value | undefined>): Record<string, string | number> | undefined {
-  const out: Record<string, string | number> = {};
-  if (typeof sc.MemoryMax === 'string' || typeof sc.MemoryMax === 'number') out.memoryMax = String(sc.MemoryMax);
-  if (typeof sc.MemoryHigh === 'string' || typeof sc.MemoryHigh === 'number') out.memoryHigh = String(sc.MemoryHigh);
-  if (typeof sc.CPUQuota === 'string') out.cpuQuota = sc.CPUQuota;
-  if (typeof sc.TasksMax === 'number') out.tasksMax = sc.TasksMax;
-  else if (sc.TasksMax === 'infinity') out.tasksMax = 'infinity';
-  return Object.keys(out).length ? out : undefined;
-}
-const LIMIT_OPTION: Record<string, string> = { memoryMax: 'MemoryMax', memoryHigh: 'MemoryHigh', cpuQuota: 'CPUQuota', tasksMax: 'TasksMax' };
-
-/** The container runs in its own user namespace (the isolation suite's privateUsers: anything but "no"/0). */
-function userns(c: Container): boolean {
-  const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
-  if (flag) {
-    const v = flag.split('=')[1] ?? 'yes';
-    return v !== 'no' && v !== '0' && v !== 'false';
-  }
-  return c.privateUsers !== 'no' && c.privateUsers !== 0;
+/** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
+function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
+  const s = Array.isArray(startAt) ? startAt[0] : startAt;
+  const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
+  if (s && table[s]) return { maxAge: table[s], exact: true };
+  return { maxAge: '26h', exact: false };
 }
 
 export function planInventory(m: Manifest, opts: PlanOptions): Plan {
@@ -98,64 +82,16 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
 
   // containers (isolation suite).
   if (m.containers.length) {
-    if (has('containers')) {
-      exp.containers = Object.fromEntries(m.containers.map((c) => {
-        const e: Record<string, unknown> = { privateNetwork: c.privateNetwork };
-        cite(['containers', c.name, 'privateNetwork'], optionPath(c.path, 'privateNetwork'));
-        const u = userns(c);
-        e.privateUsers = u;
-        cite(['containers', c.name, 'privateUsers'], optionPath(c.path, 'privateUsers'));
-        const dropped = c.extraFlags.flatMap((f) => /^--drop-capability=(.*)$/.exec(f)?.[1].split(',') ?? []).filter((x) => x.toLowerCase() !== 'all');
-        if (u) {
-          // Under a user namespace CAP_SYS_ADMIN stays in the bounding set but is namespace-local.
-          e.dropCapabilities = [...new Set(['CAP_SYS_MODULE', ...dropped])];
-          cite(['containers', c.name, 'dropCapabilities'], `${optionPath(c.path, 'privateUsers')} (CAP_SYS_ADMIN is namespace-local)`);
-        } else if (dropped.length) {
-          e.dropCapabilities = [...new Set(['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', ...dropped])];
-          cite(['containers', c.name, 'dropCapabilities'], optionPath(c.path, 'extraFlags'));
-        }
-        const ports = uniqSorted([...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges)]);
-        e.ports = ports;
-        cite(['containers', c.name, 'ports'], optionPath(c.config.firewall.path, 'allowedTCPPorts'));
-        if (c.privateNetwork && c.config.firewall.enable) {
-          e.innerFirewall = true;
-          cite(['containers', c.name, 'innerFirewall'], optionPath(c.config.firewall.path, 'enable'));
-        }
-        return [c.name, e];
-      }));
-    } else notes.push(`containers: ${m.containers.length} container(s) declared, but the isolation suite is not in this build`);
+    if (has('containers')) exp.containers = isolationFromManifest(m, cite);
+    else notes.push(`containers: ${m.containers.length} container(s) declared, but the isolation suite is not in this build`);
   }
 
   // limits: container@NAME units, host units and slices with limits.
   if (has('limits')) {
-    const l: Record<string, unknown> = {};
-    const containers: Record<string, unknown> = {};
-    for (const c of m.containers) {
-      const s = limitSpec(c.unit.serviceConfig);
-      if (!s) continue;
-      containers[c.name] = s;
-      for (const k of Object.keys(s)) cite(['limits', 'containers', c.name, k], optionPath(c.unit.path, 'serviceConfig', LIMIT_OPTION[k]));
-    }
-    if (Object.keys(containers).length) l.containers = containers;
-    const services: Record<string, unknown> = {};
-    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
-      const s = limitSpec(u.serviceConfig);
-      if (!s) continue;
-      services[`${u.name}.service`] = s;
-      for (const k of Object.keys(s)) cite(['limits', 'services', `${u.name}.service`, k], optionPath(u.path, 'serviceConfig', LIMIT_OPTION[k]));
-    }
-    if (Object.keys(services).length) l.services = services;
-    const slices: Record<string, unknown> = {};
-    for (const s of host.slices) {
-      const spec = limitSpec(s.sliceConfig as Record<string, Value>);
-      if (!spec) continue;
-      slices[`${s.name}.slice`] = spec;
-      for (const k of Object.keys(spec)) cite(['limits', 'slices', `${s.name}.slice`, k], optionPath(s.path, 'sliceConfig', LIMIT_OPTION[k]));
-    }
-    if (Object.keys(slices).length) l.slices = slices;
-    const innerLimited = m.containers.flatMap((c) => c.config.units.filter((u) => limitSpec(u.serviceConfig)).map((u) => `${c.name}/${u.name}`));
+    const l = limitsFromManifest(m, cite);
+    const innerLimited = innerLimitedUnits(m);
     if (innerLimited.length) notes.push(`limits: units inside containers with limits are not emitted (the limits suite checks host units): ${innerLimited.join(', ')}`);
-    if (Object.keys(l).length) exp.limits = l;
+    if (l) exp.limits = l;
   }
 
   // postgres: the first PostgreSQL declared (host, then containers); pgs is read by backup too.
@@ -168,10 +104,25 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // backup: the first borg job of the host.
-  const backup = has('backup') ? backupFromManifest(m, cite) : undefined;
-  if (backup) {
-    exp.backup = backup;
-    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${backup.job} is emitted (the backup suite takes one job)`);
+  if (host.borg.length && has('backup')) {
+    const j = host.borg[0];
+    const { maxAge, exact } = maxAgeFor(j.startAt);
+    const b: Record<string, unknown> = { job: j.name, maxAge };
+    cite(['backup', 'job'], j.path);
+    cite(['backup', 'maxAge'], `${optionPath(j.path, 'startAt')}${exact ? '' : ' (not a plain period: 26h assumed)'}`);
+    if (j.paths?.length) {
+      b.paths = j.paths;
+      cite(['backup', 'paths'], optionPath(j.path, 'paths'));
+    }
+    b.timer = !(Array.isArray(j.startAt) && j.startAt.length === 0);
+    cite(['backup', 'timer'], optionPath(j.path, 'startAt'));
+    const pgc = pgs.find((x) => x.where && j.paths?.some((p) => p.startsWith(`${m.system.containerStateDirectory}/${x.where!.name}/`)));
+    if (pgc?.where) {
+      b.postgres = { container: pgc.where.name };
+      cite(['backup', 'postgres', 'container'], pgc.where.path);
+    }
+    exp.backup = b;
+    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${j.name} is emitted (the backup suite takes one job)`);
   }
 
   // monitoring: Prometheus (and Grafana) where they are declared.
@@ -185,11 +136,42 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // secrets: the host files the configuration reads secrets from (they must not be world-readable).
-  const secrets = has('secrets') ? secretsFromManifest(m, cite) : undefined;
-  if (secrets) exp.secrets = secrets;
+  if (has('secrets')) {
+    const files: { path: string; format: 'env' | 'raw'; from: string }[] = [];
+    const add = (path: string | null | undefined, format: 'env' | 'raw', from: string) => {
+      if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from });
+    };
+    for (const v of host.nginx.enable ? host.nginx.virtualHosts : []) {
+      add(v.sslCertificateKey, 'raw', optionPath(v.path, 'sslCertificateKey'));
+      add(v.basicAuthFile, 'raw', optionPath(v.path, 'basicAuthFile'));
+    }
+    for (const j of host.borg) add(/^cat\s+(\/\S+)$/.exec(j.encryption.passCommand ?? '')?.[1], 'raw', optionPath(j.path, 'encryption', 'passCommand'));
+    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
+      for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'));
+    }
+    if (files.length) {
+      exp.secrets = { files: files.map(({ path, format }) => ({ path, format })) };
+      files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));
+    }
+  }
 
   // audit: what security.audit / auditd / apparmor declare.
-  if (has('audit')) exp.audit = auditFromManifest(m, cite);
+  if (has('audit')) {
+    const s = host.security;
+    const a: Record<string, unknown> = { audit: s.audit.enable !== false, auditd: s.auditd.enable, apparmor: s.apparmor.enable };
+    cite(['audit', 'audit'], optionPath(s.audit.path, 'enable'));
+    cite(['audit', 'auditd'], optionPath(s.auditd.path, 'enable'));
+    cite(['audit', 'apparmor'], optionPath(s.apparmor.path, 'enable'));
+    if (s.audit.rules.length) {
+      a.minRules = s.audit.rules.length;
+      cite(['audit', 'minRules'], optionPath(s.audit.path, 'rules'));
+    }
+    if (s.apparmor.enable && s.apparmor.policies.length) {
+      a.minProfiles = s.apparmor.policies.length;
+      cite(['audit', 'minProfiles'], optionPath(s.apparmor.path, 'policies'));
+    }
+    exp.audit = a;
+  }
 
   // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
   if (has('checklist') && tlsHosts.length) {

@@ -3,6 +3,7 @@
 // /proc/self/mountinfo, and the files hold the kernel's view — v2 memory.max, memory.high, cpu.max
 // ("QUOTA PERIOD" in µs), pids.max; v1 memory.limit_in_bytes, cpu.cfs_quota_us / cpu.cfs_period_us,
 // pids.max. These are what is enforced, whatever a unit file declares.
+import { probeScript } from '../core/script.js';
 import { ParseError } from '../core/types.js';
 
 export interface ProcCgroupLine {
@@ -24,49 +25,11 @@ export function parseProcCgroup(text: string, source: string): ProcCgroupLine[] 
 }
 
 /**
- * Shell functions for the node: `cg_files PID` prints `C <line>` for each /proc/PID/cgroup line,
- * `F <file> <value>` for each limit file found, and `N <controller>` when a v1 controller is not mounted.
+ * Shell functions for the node (cgroup.sh): `cg_files PID` prints `C <line>` for each /proc/PID/cgroup
+ * line, `F <file> <value>` for each limit file found, and `N <controller>` when a v1 controller is not
+ * mounted; `cg_unit_files` and `cg_inner_unit_files` do the same for a unit on the node or in a container.
  */
-export const CGROUP_SH = String.raw`
-# Mount points of the controllers, read once: cgm_memory, cgm_cpu, cgm_pids (v1) and cgm_v2.
-cgm_memory= cgm_cpu= cgm_pids= cgm_v2=
-eval "$(awk '{for(i=7;i<=NF;i++) if($i=="-") break; if($(i+1)=="cgroup2" && !v2){print "cgm_v2=" $5; v2=1} else if($(i+1)=="cgroup"){n=split($(i+3),o,","); for(j=1;j<=n;j++) if(o[j]=="memory"||o[j]=="cpu"||o[j]=="pids") print "cgm_" o[j] "=" $5}}' /proc/self/mountinfo)"
-cg_v1_mount() { case $1 in memory) echo "$cgm_memory";; cpu) echo "$cgm_cpu";; pids) echo "$cgm_pids";; esac; }
-cg_v2_mount() { echo "$cgm_v2"; }
-cg_walk() { # MOUNT PATH FILES...: the files of PATH and of every ancestor (limits nest: the smallest wins)
-  m=$1; p=$2; shift 2
-  while :; do
-    d=$m$p; [ "$p" = / ] && d=$m
-    for f in "$@"; do [ -r "$d/$f" ] && printf 'F %s %s\n' "$d/$f" "$(cat "$d/$f")"; done
-    case "$p" in /|'') break;; esac
-    p=${"$"}{p%/*}; [ -n "$p" ] || p=/
-  done
-}
-cg_line() { # one /proc/PID/cgroup line
-  printf 'C %s\n' "$1"
-  rest=${"$"}{1#*:}; ctrls=${"$"}{rest%%:*}; path=${"$"}{rest#*:}
-  if [ -z "$ctrls" ]; then
-    m=$(cg_v2_mount); [ -n "$m" ] || return 0
-    cg_walk "$m" "$path" memory.max memory.high cpu.max pids.max
-  else
-    for c in $(IFS=,; echo $ctrls); do
-      case $c in memory) fs="memory.limit_in_bytes";; cpu) fs="cpu.cfs_quota_us cpu.cfs_period_us";; pids) fs="pids.max";; *) continue;; esac
-      m=$(cg_v1_mount $c); [ -n "$m" ] || { echo "N $c"; continue; }
-      cg_walk "$m" "$path" $fs
-    done
-  fi
-}
-cg_files() { # PID
-  [ -r /proc/$1/cgroup ] || { echo "no process $1"; return 1; }
-  while IFS= read -r l; do cg_line "$l"; done < /proc/$1/cgroup
-}
-cg_unit_files() { # CGROUP-PATH of a unit (systemctl show -p ControlGroup); same path in every hierarchy
-  [ -n "$1" ] || { echo "no cgroup"; return 1; }
-  m2=$(cg_v2_mount)
-  if [ -n "$m2" ] && grep -qw memory "$m2/cgroup.controllers" 2>/dev/null; then cg_line "0::$1"
-  else for c in memory cpu pids; do cg_line "0:$c:$1"; done; fi
-}
-`;
+export const CGROUP_SH = probeScript('cgroup.sh');
 
 export interface CgroupRead {
   lines: ProcCgroupLine[];

@@ -1,19 +1,18 @@
 // The container locator: which nixos-containers a node has and the leader PID of each, as the node
-// sees it. On NixOS the leader comes from `machinectl show NAME -p Leader` (systemd registers every
-// nspawn machine); the lab, which has no systemd, records leaders in /run/leafcert-lab/containers.json.
-// Names come from the per-container config files NixOS writes (/etc/nixos-containers/NAME.conf, or
-// /etc/containers/NAME.conf before stateVersion 22.05) and from whichever leader source answered.
-// Checks do not care which source it was: it is kept for evidence only.
+// sees it, from what NixOS has (containers.sh, one exec): the per-container config files NixOS
+// writes (/etc/nixos-containers/NAME.conf, or /etc/containers/NAME.conf before stateVersion 22.05),
+// `machinectl show NAME -p Leader` (systemd registers every nspawn machine), and container@NAME's
+// nspawn child when machined does not know one. Checks do not care which source answered: it is
+// kept for evidence only.
+import { probeScript, scriptCommand } from '../core/script.js';
 import { ParseError, type Host } from '../core/types.js';
-import { MARK, section, splitSections } from './sections.js';
-
-export const LAB_CONTAINERS_JSON = '/run/leafcert-lab/containers.json';
+import { MARK, splitSections } from './sections.js';
 
 export interface ContainerInfo {
   name: string;
   /** Leader PID in the node's numbering; undefined when the container is configured but not running. */
   leader?: number;
-  /** Where the leader came from: "machinectl" or the lab state file. */
+  /** Where the leader came from: machinectl or the container@NAME unit. */
   source?: string;
   /** KEY=VALUE of the NixOS container config file, when there is one. */
   conf?: Record<string, string>;
@@ -27,29 +26,10 @@ export interface ContainerScan {
   raw: string;
 }
 
-/** section() with a shell-expanded name (e.g. `ns.$n`): the name is double-quoted, not single. */
-export function dynSection(nameExpr: string, cmd: string): string {
-  return `echo "${MARK} ${nameExpr}"; { ${cmd} ; } 2>&1; printf '\\n${MARK}-rc %s %s\\n' "${nameExpr}" $?`;
-}
-
 const CONF_KEYS = /^(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)=/m;
 
-export const LOCATE_SCRIPT = [
-  // Both NixOS conf dirs; /etc/containers also holds podman's files, so keep only NixOS-shaped ones.
-  `for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; grep -Eq '^(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)=' "$f" || continue; n=$(basename "$f" .conf); ${dynSection('conf.$n', 'echo "#path $f"; cat "$f"')}; done`,
-  section('lab', `cat ${LAB_CONTAINERS_JSON}`),
-  // machinectl only answers when systemd is PID 1 (/run/systemd/system exists then).
-  section(
-    'machinectl',
-    `if [ -d /run/systemd/system ] && command -v machinectl >/dev/null; then machinectl list --no-legend --no-pager 2>/dev/null | while read -r m _; do printf '%s %s\\n' "$m" "$(machinectl show "$m" -p Leader --value 2>/dev/null)"; done; else echo 'no systemd'; exit 3; fi`,
-  ),
-  // Fallback when machined does not know a container: container@NAME's main process is
-  // systemd-nspawn; the container's leader is its child.
-  section(
-    'units',
-    `if [ -d /run/systemd/system ]; then for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do [ -f "$f" ] || continue; n=$(basename "$f" .conf); m=$(systemctl show -p MainPID --value "container@$n.service" 2>/dev/null); [ -n "$m" ] && [ "$m" != 0 ] || continue; c=$(cat /proc/$m/task/$m/children 2>/dev/null | awk '{print $1}'); [ -n "$c" ] && printf '%s %s\\n' "$n" "$c"; done; true; else exit 3; fi`,
-  ),
-].join('\n');
+/** The command that locates a node's containers, as sent. */
+export const LOCATE_COMMAND = scriptCommand(probeScript('containers.sh'), [MARK]);
 
 export function parseConf(text: string, source: string): { conf: Record<string, string>; path?: string } {
   const conf: Record<string, string> = {};
@@ -71,7 +51,7 @@ export function parseConf(text: string, source: string): { conf: Record<string, 
 
 /** Pure: the locator script's output → containers. */
 export function parseLocate(output: string, command: string): ContainerScan {
-  const secs = splitSections(output, 'container locator', ['lab', 'machinectl']);
+  const secs = splitSections(output, 'container locator', ['machinectl']);
   const containers = new Map<string, ContainerInfo>();
   const get = (name: string) => {
     let c = containers.get(name);
@@ -103,25 +83,6 @@ export function parseLocate(output: string, command: string): ContainerScan {
       if (m && get(m[1]).leader === undefined) Object.assign(get(m[1]), { leader: Number(m[2]), source: `systemctl show container@${m[1]} -p MainPID (the nspawn child)` });
     }
   }
-  const lab = secs.get('lab')!;
-  if (lab.rc === 0 && lab.text.trim()) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(lab.text);
-    } catch (e) {
-      throw new ParseError(LAB_CONTAINERS_JSON, `not JSON: ${(e as Error).message}`, lab.text.slice(0, 200));
-    }
-    if (!parsed || typeof parsed !== 'object') throw new ParseError(LAB_CONTAINERS_JSON, 'expected an object of name → { leader }');
-    for (const [name, v] of Object.entries(parsed as Record<string, { leader?: unknown }>)) {
-      const leader = v?.leader;
-      if (typeof leader !== 'number' || !Number.isInteger(leader) || leader <= 0) {
-        throw new ParseError(LAB_CONTAINERS_JSON, `container "${name}" has no numeric leader`, lab.text.slice(0, 200));
-      }
-      const c = get(name);
-      // machinectl (the real system) wins over the lab's file.
-      if (c.leader === undefined) Object.assign(c, { leader, source: LAB_CONTAINERS_JSON });
-    }
-  }
   return { containers, command, raw: output };
 }
 
@@ -131,7 +92,7 @@ const cache = new WeakMap<Host, Promise<ContainerScan>>();
 export function scanContainers(host: Host, timeoutMs = 15_000): Promise<ContainerScan> {
   let p = cache.get(host);
   if (!p) {
-    p = host.exec(LOCATE_SCRIPT, { timeoutMs }).then((r) => parseLocate(r.stdout, 'container locator script (conf files, machinectl, lab state)'));
+    p = host.exec(LOCATE_COMMAND, { timeoutMs }).then((r) => parseLocate(r.stdout, 'container locator script (conf files, machinectl, lab state)'));
     cache.set(host, p);
     // A failed scan must not poison later suites of the same run.
     p.catch(() => cache.delete(host));

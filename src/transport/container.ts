@@ -2,15 +2,39 @@
 // namespaces from the node (what `nixos-container run` does: nsenter -m -u -i -n -p into the leader
 // found via machinectl). It rides on the node's Host, so it costs no extra connection.
 import { TransportError, type ExecOptions, type ExecResult, type Host, type PortStream } from '../core/types.js';
+import { sh, shq } from '../core/quote.js';
 
-/** POSIX single-quote a string for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+// Quoting lives in src/core/quote.ts; re-exported for modules that imported it from here.
+export { shq };
+
+/** The namespaces a command entering a container joins (as `nixos-container run` does). */
+const ENTER = '-m -u -i -n -p';
+
+/** The node-side prefix that runs the words after it inside the container whose leader is `leaderPid`. */
+export function nsenterPrefix(leaderPid: number): string {
+  return `nsenter -t ${leaderPid} ${ENTER} --`;
 }
 
 export function nsenterCommand(leaderPid: number, command: string): string {
-  return `nsenter -t ${leaderPid} -m -u -i -n -p -- sh -c ${shq(command)}`;
+  return `${nsenterPrefix(leaderPid)} sh -c ${shq(command)}`;
 }
+
+/** How a command is shown in evidence when it ran in the network namespace of a container's leader. */
+export function netnsCommandText(leader: number | string, command: string): string {
+  return `nsenter --net=/proc/${leader}/ns/net ${command}`;
+}
+
+/**
+ * Container entry for batched node scripts that visit several containers in one exec (a
+ * ContainerHost costs one round trip per container): bash functions, prepended to a probe's
+ * script. `ctr_exec LEADER CMD…` runs CMD inside the container, entered as nsenterCommand does;
+ * `ctr_net LEADER CMD…` runs CMD on the node in the container's network namespace only (a connect
+ * "from inside", with the node's tools).
+ */
+export const CONTAINER_ENTRY_SH = [
+  `ctr_exec() { local l=$1; shift; nsenter -t "$l" ${ENTER} -- "$@"; }`,
+  `ctr_net() { local l=$1; shift; nsenter --net="/proc/$l/ns/net" "$@"; }`,
+].join('\n');
 
 class ContainerHost implements Host {
   readonly describe: string;
@@ -41,7 +65,7 @@ class ContainerHost implements Host {
   }
 
   async readFile(path: string, opts?: ExecOptions): Promise<Buffer> {
-    const r = await this.exec(`cat ${shq(path)}`, opts);
+    const r = await this.exec(sh`cat ${path}`, opts);
     if (r.code !== 0) throw new TransportError('protocol', `container ${this.name}: cannot read ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
     return Buffer.from(r.stdout, 'utf8');
   }

@@ -6,7 +6,10 @@
 set -euo pipefail
 cp "$LAB_SH/container-run.sh" /usr/local/lib/lab-container-run.sh
 cp "$LAB_SH/nixos-container.sh" /usr/local/bin/nixos-container
-chmod 0755 /usr/local/lib/lab-container-run.sh /usr/local/bin/nixos-container
+# NixOS has machinectl (systemd-machined registers every nspawn container): the stand-in answers
+# from the lab's record of the leaders, so probes read what NixOS has and nothing of the lab.
+cp "$LAB_SH/machinectl.sh" /usr/local/bin/machinectl
+chmod 0755 /usr/local/lib/lab-container-run.sh /usr/local/bin/nixos-container /usr/local/bin/machinectl
 
 # --- secrets: real random values, readable by root and group alchemist only
 getent group alchemist >/dev/null || groupadd -r alchemist

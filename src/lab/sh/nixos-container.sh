@@ -1,8 +1,8 @@
 #!/bin/bash
-# Lab stand-in for NixOS's nixos-container (list, status, show-ip, run): finds the leader in
-# /run/leafcert-lab/containers.json and nsenters it, as the real tool does via machinectl.
+# Lab stand-in for NixOS's nixos-container (list, status, show-ip, run): finds the leader with
+# machinectl (the lab's stand-in, machinectl.sh) and nsenters it, as the real tool does.
 set -eu
-leader() { sed -n "s/.*\"$1\":{\"leader\":\([0-9]*\)}.*/\1/p" /run/leafcert-lab/containers.json; }
+leader() { machinectl show "$1" -p Leader --value 2>/dev/null || true; }
 case ${1:-} in
   list) ls /etc/nixos-containers | sed 's/\.conf$//' ;;
   status) l=$(leader "$2"); if [ -n "$l" ] && kill -0 "$l" 2>/dev/null; then echo up; else echo down; fi ;;
