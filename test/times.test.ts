@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runInventory } from '../src/engine/run.js';
 import { JunitReporter } from '../src/reporters/junit.js';
 import { JsonReporter } from '../src/reporters/json.js';
-import type { Inventory, NodeSpec } from '../src/core/types.js';
+import type { Host, Inventory, NodeSpec } from '../src/core/types.js';
 import { FakeHost, fakeSuite, identity, node, unreachable } from './helpers/fakes.js';
 
 function inventory(nodes: NodeSpec[]): Inventory {
@@ -27,7 +27,7 @@ function junitTimes(xml: string): { root: number; suites: { name: string; time: 
   return { root, suites };
 }
 
-async function certify(nodes: NodeSpec[], openHost?: (n: NodeSpec) => Promise<FakeHost>) {
+async function certify(nodes: NodeSpec[], openHost?: (n: NodeSpec) => Promise<Host>) {
   const dir = mkdtempSync(join(tmpdir(), 'leafcert-times-'));
   const junit = join(dir, 'junit.xml');
   const json = join(dir, 'evidence.json');
@@ -50,21 +50,26 @@ async function certify(nodes: NodeSpec[], openHost?: (n: NodeSpec) => Promise<Fa
 
 describe('JUnit and JSON times add up to the wall time', () => {
   it('testcases sum to at most their suite, suites sum to the run (within rounding)', async () => {
-    const { xml, doc } = await certify([node('leaf-1'), node('leaf-22')]);
+    // Connecting takes 300 ms: a node's time must include it (the reporter's own clock started
+    // after it), or the suites fall 0.6 s short of the run.
+    const { xml, doc } = await certify([node('leaf-1'), node('leaf-22')], async (n) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return new FakeHost(n.name, n.host);
+    });
     const t = junitTimes(xml);
     expect(t.suites.map((s) => s.name)).toEqual(['leaf-1', 'leaf-22']);
     for (const s of t.suites) {
       expect(s.cases).toHaveLength(24);
       const sum = s.cases.reduce((a, b) => a + b, 0);
       expect(sum).toBeLessThanOrEqual(s.time);
-      // A node runs both suites at once: its wall time is at least the slower gather.
-      expect(s.time).toBeGreaterThanOrEqual(0.079);
+      // Connect (300 ms) plus both suites gathered at once (the slower takes 80 ms).
+      expect(s.time).toBeGreaterThanOrEqual(0.379);
     }
     // Nodes one after another (concurrency 1): their times add up to the run's, give or take
-    // rounding and the few milliseconds between nodes.
+    // rounding and the harness's own work between nodes (writing reports; more on a loaded machine).
     const suitesSum = t.suites.reduce((a, s) => a + s.time, 0);
     expect(t.root).toBeGreaterThanOrEqual(suitesSum - 0.002);
-    expect(t.root - suitesSum).toBeLessThan(0.05);
+    expect(t.root - suitesSum).toBeLessThan(0.3);
 
     // The JSON evidence says the same: results' own times, nodes' wall times, the run's.
     const results: { node: string; durationMs: number }[] = doc.results;
@@ -74,7 +79,7 @@ describe('JUnit and JSON times add up to the wall time', () => {
     }
     const nodesSum = doc.nodes.reduce((a: number, n: { stats: { durationMs: number } }) => a + n.stats.durationMs, 0);
     expect(doc.run.durationMs).toBeGreaterThanOrEqual(nodesSum);
-    expect(doc.run.durationMs - nodesSum).toBeLessThan(50);
+    expect(doc.run.durationMs - nodesSum).toBeLessThan(300);
   });
 
   it('error results of an unreachable node carry 0, not the connect time once per check', async () => {
