@@ -7,7 +7,8 @@ set -euo pipefail
 
 # python3: test/nix-parse.test.ts checks the VM test scripts are valid Python (ast.parse).
 # shellcheck: test/shellcheck.test.ts lints the probe scripts that run on nodes (src/probes/*.sh).
-PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck"
+# chromium: test/html-browser.test.ts renders the HTML report headless (screenshot, print to PDF).
+PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck chromium"
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: needs a Debian-like system with apt-get and dpkg-query" >&2

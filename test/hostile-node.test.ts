@@ -274,12 +274,14 @@ describe('scratch on the node', () => {
   });
 
   it('scratch is removed when TERM comes several times at once (the harness signals the group, timeout forwards it)', async () => {
-    // A second TERM inside a plain EXIT trap ended the shell before its rm (half the runs).
-    for (let i = 0; i < 10; i++) {
+    // A second TERM inside a plain EXIT trap ended the shell before its rm (1 run in 2 to 1 in 10).
+    for (let i = 0; i < 20; i++) {
       const child = spawn('timeout', ['-s', 'TERM', '-k', '2', '10', 'sh', '-c', `${scratchSh('S')}\necho "$S" >&2\nJ=$(sleep 5)`], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
-      await sleep(300);
+      // once the script holds its scratch (and sits in the command substitution)
+      expect(await waitFor(() => err.includes('\n'), 10_000)).toBe(true);
+      await sleep(100);
       process.kill(-child.pid!, 'SIGTERM');
       await new Promise((r) => child.once('close', r));
       const path = err.trim().split('\n')[0];

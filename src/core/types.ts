@@ -51,7 +51,21 @@ export interface Host {
   forward(port: number, host?: string): Promise<PortStream>;
   /** Count of commands/channels opened so far: reported as round trips in evidence and bench. */
   readonly roundTrips: number;
+  /** The host key the node presented and how it was trusted (ssh only), for every report. */
+  readonly hostKey?: HostKeyInfo;
   close(): Promise<void>;
+}
+
+/** A node's ssh host key as presented, so an auditor can tell a pinned key from trust-on-first-use. */
+export interface HostKeyInfo {
+  /** Key type, e.g. `ssh-ed25519`. */
+  type: string;
+  /** OpenSSH's `SHA256:...` fingerprint. */
+  fingerprint: string;
+  /** `known_hosts`: matched a pinned entry; `accepted-new`: unknown, accepted and recorded (acceptNewHostKey). */
+  trust: 'known_hosts' | 'accepted-new';
+  /** The known_hosts file and line that matched or now holds the key. */
+  knownHosts: string;
 }
 
 export type TransportErrorKind =

@@ -7,6 +7,7 @@ import type { Host, Inventory, NodeIdentity, NodeSpec, Outcome, Result, RunOptio
 import { ParseError, TransportError } from '../core/types.js';
 import type { Counts, Reporter, RunMeta, RunSummary } from '../reporters/types.js';
 import { emptyCounts, NOTHING_EVIDENCED } from '../reporters/types.js';
+import { checkSet } from '../reporters/metadata.js';
 export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
 import { checkDef } from '../core/checks.js';
@@ -198,6 +199,8 @@ export async function runInventory(
     nodes: inv.nodes,
     planned: [...planned.values()].reduce((n, ps) => n + ps.reduce((m, p) => m + p.checkIds.length, 0), 0),
     plannedSuites: [...planned.values()].reduce((n, ps) => n + ps.length, 0),
+    // The definitions judged by, as a digest every report carries.
+    checks: checkSet([...planned.values()].flatMap((ps) => ps.flatMap((p) => p.checkIds))),
   };
   emit((r) => r.onRunStart(meta));
   for (const w of inv.warnings ?? []) emit((r) => r.onWarning?.(w));
@@ -334,7 +337,7 @@ export async function runInventory(
         }
       }
     } finally {
-      const stats = { transport: host.describe, roundTrips: host.roundTrips, connectMs, durationMs: now().getTime() - t0.getTime() };
+      const stats = { transport: host.describe, roundTrips: host.roundTrips, connectMs, durationMs: now().getTime() - t0.getTime(), ...(host.hostKey ? { hostKey: host.hostKey } : {}) };
       emit((r) => r.onNodeEnd(node, stats));
       // A wedged connection must not hold up the end of the run.
       await withTimeout(host.close(), 5000, `closing ${node.name}`).catch(() => undefined);

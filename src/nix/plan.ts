@@ -12,7 +12,10 @@ import { declaredPostgres, fromManifest as postgresFromManifest } from '../../su
 import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
 import { fromManifest as isolationFromManifest } from '../../suites/isolation.js';
 import { fromManifest as limitsFromManifest, innerLimitedUnits } from '../../suites/limits.js';
+import { fromManifest as backupFromManifest } from '../../suites/backup.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
+import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
+import { fromManifest as auditFromManifest } from '../../suites/audit.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -41,15 +44,6 @@ export interface Plan {
 }
 
 type Seg = string | number;
-
-
-/** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
-function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
-  const s = Array.isArray(startAt) ? startAt[0] : startAt;
-  const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
-  if (s && table[s]) return { maxAge: table[s], exact: true };
-  return { maxAge: '26h', exact: false };
-}
 
 export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   const outDir = dirname(resolve(opts.outFile ?? 'inventory.yaml'));
@@ -104,25 +98,10 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // backup: the first borg job of the host.
-  if (host.borg.length && has('backup')) {
-    const j = host.borg[0];
-    const { maxAge, exact } = maxAgeFor(j.startAt);
-    const b: Record<string, unknown> = { job: j.name, maxAge };
-    cite(['backup', 'job'], j.path);
-    cite(['backup', 'maxAge'], `${optionPath(j.path, 'startAt')}${exact ? '' : ' (not a plain period: 26h assumed)'}`);
-    if (j.paths?.length) {
-      b.paths = j.paths;
-      cite(['backup', 'paths'], optionPath(j.path, 'paths'));
-    }
-    b.timer = !(Array.isArray(j.startAt) && j.startAt.length === 0);
-    cite(['backup', 'timer'], optionPath(j.path, 'startAt'));
-    const pgc = pgs.find((x) => x.where && j.paths?.some((p) => p.startsWith(`${m.system.containerStateDirectory}/${x.where!.name}/`)));
-    if (pgc?.where) {
-      b.postgres = { container: pgc.where.name };
-      cite(['backup', 'postgres', 'container'], pgc.where.path);
-    }
-    exp.backup = b;
-    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${j.name} is emitted (the backup suite takes one job)`);
+  const backup = has('backup') ? backupFromManifest(m, cite) : undefined;
+  if (backup) {
+    exp.backup = backup;
+    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${backup.job} is emitted (the backup suite takes one job)`);
   }
 
   // monitoring: Prometheus (and Grafana) where they are declared.
@@ -136,42 +115,11 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   }
 
   // secrets: the host files the configuration reads secrets from (they must not be world-readable).
-  if (has('secrets')) {
-    const files: { path: string; format: 'env' | 'raw'; from: string }[] = [];
-    const add = (path: string | null | undefined, format: 'env' | 'raw', from: string) => {
-      if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from });
-    };
-    for (const v of host.nginx.enable ? host.nginx.virtualHosts : []) {
-      add(v.sslCertificateKey, 'raw', optionPath(v.path, 'sslCertificateKey'));
-      add(v.basicAuthFile, 'raw', optionPath(v.path, 'basicAuthFile'));
-    }
-    for (const j of host.borg) add(/^cat\s+(\/\S+)$/.exec(j.encryption.passCommand ?? '')?.[1], 'raw', optionPath(j.path, 'encryption', 'passCommand'));
-    for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
-      for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'));
-    }
-    if (files.length) {
-      exp.secrets = { files: files.map(({ path, format }) => ({ path, format })) };
-      files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));
-    }
-  }
+  const secrets = has('secrets') ? secretsFromManifest(m, cite) : undefined;
+  if (secrets) exp.secrets = secrets;
 
   // audit: what security.audit / auditd / apparmor declare.
-  if (has('audit')) {
-    const s = host.security;
-    const a: Record<string, unknown> = { audit: s.audit.enable !== false, auditd: s.auditd.enable, apparmor: s.apparmor.enable };
-    cite(['audit', 'audit'], optionPath(s.audit.path, 'enable'));
-    cite(['audit', 'auditd'], optionPath(s.auditd.path, 'enable'));
-    cite(['audit', 'apparmor'], optionPath(s.apparmor.path, 'enable'));
-    if (s.audit.rules.length) {
-      a.minRules = s.audit.rules.length;
-      cite(['audit', 'minRules'], optionPath(s.audit.path, 'rules'));
-    }
-    if (s.apparmor.enable && s.apparmor.policies.length) {
-      a.minProfiles = s.apparmor.policies.length;
-      cite(['audit', 'minProfiles'], optionPath(s.apparmor.path, 'policies'));
-    }
-    exp.audit = a;
-  }
+  if (has('audit')) exp.audit = auditFromManifest(m, cite);
 
   // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
   if (has('checklist') && tlsHosts.length) {

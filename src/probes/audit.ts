@@ -1,29 +1,18 @@
-// Kernel audit (auditctl), the NixOS rule-loading unit, auditd and AppArmor, in one exec.
+// Kernel audit (auditctl), the NixOS rule-loading unit, auditd and AppArmor, in one exec
+// (audit.sh, run by gatherAudit; its sections parsed strictly into facts).
 // The kernel's audit and LSM state is global, not per namespace: on something that is not a
 // booted system of its own (PID 1 not systemd, or a container) it describes the host, so the
 // probe records the platform and the checks skip rather than credit the node with the host's state.
-import { ParseError } from '../core/types.js';
-import { section, splitSections } from './sections.js';
+import { factMissing, factOk, type Fact } from '../core/fact.js';
+import { probeScript, scriptCommand } from '../core/script.js';
+import { ParseError, type Host } from '../core/types.js';
+import { MARK, splitSections } from './sections.js';
 import { parseSystemctlShow, requireProps } from './systemd.js';
 
 export const AUDIT_UNITS = ['audit-rules-nixos.service', 'audit.service', 'auditd.service', 'apparmor.service'];
 
-export const AUDIT_SCRIPT = [
-  // auditctl: on PATH, in the system profile, or wherever NixOS's rule loader runs it from.
-  // (Set outside the sections: each section runs in a subshell.)
-  'A=$(command -v auditctl || { [ -x /run/current-system/sw/bin/auditctl ] && echo /run/current-system/sw/bin/auditctl; } ||' +
-    " systemctl cat audit-rules-nixos.service audit.service 2>/dev/null | grep -o '/nix/store/[^ ]*/bin/auditctl' | head -n1)",
-  section('pid1', 'cat /proc/1/comm'),
-  section('virt', 'systemd-detect-virt --container 2>/dev/null || { [ -d /run/systemd/system ] && echo none || echo unknown; }'),
-  section('auditctl', 'if [ -n "$A" ]; then echo "$A"; else echo "auditctl not found"; exit 127; fi'),
-  section('status', '[ -n "$A" ] && "$A" -s'),
-  section('rules', '[ -n "$A" ] && "$A" -l'),
-  section('units', `if [ -d /run/systemd/system ]; then systemctl show --no-pager -p Id,LoadState,ActiveState,SubState,Result,ExecMainStatus ${AUDIT_UNITS.join(' ')}; else echo 'no systemd'; exit 3; fi`),
-  section('cmdline', 'cat /proc/cmdline'),
-  section('aa-enabled', 'cat /sys/module/apparmor/parameters/enabled'),
-  section('lsm', 'cat /sys/kernel/security/lsm'),
-  section('aa-status', 'if command -v aa-status >/dev/null; then aa-status --json; elif command -v apparmor_status >/dev/null; then apparmor_status --json; else echo "aa-status not found"; exit 127; fi'),
-].join('\n');
+/** The command that prints the audit probe's sections (audit.sh), as sent. */
+export const AUDIT_SCRIPT = scriptCommand(probeScript('audit.sh'), [MARK, ...AUDIT_UNITS]);
 
 export const AUDIT_SECTIONS = ['pid1', 'virt', 'auditctl', 'status', 'rules', 'units', 'cmdline', 'aa-enabled', 'lsm', 'aa-status'];
 
@@ -97,21 +86,19 @@ export function parseShowBlocks(text: string, source = 'systemctl show'): UnitSt
   return requireProps(parseSystemctlShow(text, source), ['Id', 'LoadState', 'ActiveState'], source, { count: AUDIT_UNITS.length }) as unknown as UnitState[];
 }
 
-export type Probe<T> = { ok: true; value: T; excerpt: string } | { ok: false; reason: string; excerpt?: string };
-
 export interface AuditFacts {
   pid1: string;
   virt: string;
   /** Why kernel-level facts do not describe this node, or null when they do. */
   platformLimit: string | null;
   auditctl: string | null;
-  status: Probe<AuditStatus>;
-  rules: Probe<string[]>;
-  units: Probe<UnitState[]>;
+  status: Fact<AuditStatus>;
+  rules: Fact<string[]>;
+  units: Fact<UnitState[]>;
   cmdline: string;
   apparmorEnabled: string | null;
   lsm: string | null;
-  aaStatus: Probe<AppArmorStatus>;
+  aaStatus: Fact<AppArmorStatus>;
 }
 
 /** Why the kernel's audit/LSM state is not this node's own, from PID 1 and the container check. */
@@ -125,6 +112,9 @@ export function platformLimit(pid1: string, virt: string): string | null {
   return null;
 }
 
+/** The command behind each parsed section, for a fact's source. */
+const SOURCE: Record<string, string> = { status: 'auditctl -s', rules: 'auditctl -l', units: `systemctl show ${AUDIT_UNITS.join(' ')}`, 'aa-status': 'aa-status --json' };
+
 export function parseAuditProbe(output: string): AuditFacts {
   const s = splitSections(output, 'audit probe', AUDIT_SECTIONS);
   const sec = (k: string) => s.get(k)!;
@@ -132,14 +122,15 @@ export function parseAuditProbe(output: string): AuditFacts {
   const virt = sec('virt').text.trim().split('\n').at(-1) ?? '';
   const a = sec('auditctl');
   const auditctl = a.rc === 0 ? a.text.trim() : null;
-  const tryParse = <T>(k: string, parse: (t: string) => T, missing: string): Probe<T> => {
+  const tryParse = <T>(k: string, parse: (t: string) => T, missing: string): Fact<T> => {
     const x = sec(k);
-    if (!auditctl && (k === 'status' || k === 'rules')) return { ok: false, reason: missing };
-    if (x.rc !== 0) return { ok: false, reason: `${k === 'status' ? 'auditctl -s' : k === 'rules' ? 'auditctl -l' : k} failed (rc ${x.rc}): ${x.text.trim().slice(0, 200)}`, excerpt: x.text.slice(0, 300) };
+    const source = SOURCE[k] ?? k;
+    if (!auditctl && (k === 'status' || k === 'rules')) return factMissing(missing, source);
+    if (x.rc !== 0) return factMissing(`${k === 'status' ? 'auditctl -s' : k === 'rules' ? 'auditctl -l' : k} failed (rc ${x.rc}): ${x.text.trim().slice(0, 200)}`, source, x.text.slice(0, 300));
     try {
-      return { ok: true, value: parse(x.text), excerpt: x.text.slice(0, 400) };
+      return factOk(parse(x.text), source, x.text.slice(0, 400));
     } catch (e) {
-      return { ok: false, reason: (e as Error).message, excerpt: x.text.slice(0, 300) };
+      return factMissing((e as Error).message, source, x.text.slice(0, 300));
     }
   };
   const units = sec('units');
@@ -152,18 +143,24 @@ export function parseAuditProbe(output: string): AuditFacts {
     auditctl,
     status: tryParse('status', (t) => parseAuditStatus(t), 'auditctl not found (not on PATH, not in /run/current-system/sw/bin, not in the rule-loading unit)'),
     rules: tryParse('rules', (t) => parseAuditRules(t), 'auditctl not found'),
-    units: units.rc === 3 ? { ok: false, reason: 'no systemd' } : tryParse('units', (t) => parseShowBlocks(t), ''),
+    units: units.rc === 3 ? factMissing('no systemd', SOURCE.units) : tryParse('units', (t) => parseShowBlocks(t), ''),
     cmdline: sec('cmdline').text.trim(),
     apparmorEnabled: file('aa-enabled'),
     lsm: file('lsm'),
     // aa-status exits 2 when AppArmor is on but no policy is loaded: that is a fact, not a failure to read.
     aaStatus:
       aa.rc === 2
-        ? { ok: true, value: { profiles: {}, byMode: {}, processes: 0 }, excerpt: `rc 2 (no policy loaded) ${aa.text.slice(0, 200)}` }
+        ? factOk({ profiles: {}, byMode: {}, processes: 0 }, SOURCE['aa-status'], `rc 2 (no policy loaded) ${aa.text.slice(0, 200)}`)
         : aa.rc === 127
-          ? { ok: false, reason: 'aa-status not found on the node' }
+          ? factMissing('aa-status not found on the node', SOURCE['aa-status'])
           : aa.rc !== 0
-            ? { ok: false, reason: `aa-status --json failed (rc ${aa.rc}): ${aa.text.trim().slice(0, 200)}`, excerpt: aa.text.slice(0, 300) }
+            ? factMissing(`aa-status --json failed (rc ${aa.rc}): ${aa.text.trim().slice(0, 200)}`, SOURCE['aa-status'], aa.text.slice(0, 300))
             : tryParse('aa-status', (t) => parseAaStatus(t), ''),
   };
+}
+
+/** One round trip (audit.sh), bounded by 30 s or the run's timeout if shorter; parsed strictly. */
+export async function gatherAudit(host: Host, timeoutMs: number): Promise<AuditFacts> {
+  const r = await host.exec(AUDIT_SCRIPT, { timeoutMs: Math.min(timeoutMs, 30_000) });
+  return parseAuditProbe(r.stdout);
 }

@@ -3,6 +3,10 @@
 // Every borg call gets stdin from /dev/null (a missing passphrase fails at once instead of
 // prompting) and a `timeout` (a hung borg or a held lock ends as an error, not a hung run).
 import { ParseError } from '../core/types.js';
+import { shq } from '../core/quote.js';
+
+/** @deprecated import shq from src/core/quote.ts (kept for modules that still import it from here). */
+export { shq };
 
 export interface BorgArchive {
   name: string;
@@ -130,11 +134,6 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 240);
 }
 
-/** Single-quote a string for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Environment for every borg call: never prompt, never accept an unencrypted repo silently. */
 export const BORG_ENV =
   'BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=no ' +
@@ -183,19 +182,30 @@ export function parseArchiveContents(text: string, source: string): ArchiveConte
  * costs one pass on the node and a few lines on the wire.
  */
 export function listingFilter(roots: string[], maxBytes: number, keep: number): string {
-  const rootList = roots.map((r) => r.replace(/^\/+/, '').replace(/\/+$/, ''));
-  const awk = [
+  // -v turns the two characters \\n back into a newline.
+  return `awk -v R=${shq(listingRoots(roots))} ${shq(listingAwk(maxBytes, keep))}`;
+}
+
+/** The expected roots in archive form (no leading or trailing /), for awk's -v R: joined by the two characters \\n. */
+export function listingRoots(roots: string[]): string {
+  return roots.map((r) => r.replace(/^\/+/, '').replace(/\/+$/, '')).join('\\n');
+}
+
+/** The listing filter's awk program (reads R: the expected roots, see listingRoots). */
+export function listingAwk(maxBytes: number, keep: number): string {
+  return [
     'BEGIN { FS="\\t"; srand(42); n=split(R, roots, "\\n"); for (i=1;i<=n;i++) if (roots[i]!="") cnt[roots[i]]=0 }',
     '{ total++; p=$4; for (i=5;i<=NF;i++) p=p "\\t" $i;',
     '  for (r in cnt) if (p==r || index(p, r "/")==1) cnt[r]++;',
     `  if ($1=="-" && $2+0 <= ${maxBytes}) { seen++; if (seen<=${keep}) { cs[seen]=$2; cm[seen]=$3; cp[seen]=p } else { j=int(rand()*seen)+1; if (j<=${keep}) { cs[j]=$2; cm[j]=$3; cp[j]=p } } } }`,
     `END { for (r in cnt) printf "ROOT\\t%d\\t%s\\n", cnt[r], r; m=(seen<${keep})?seen:${keep}; for (i=1;i<=m;i++) printf "CAND\\t%d\\t%s\\t%s\\n", cs[i], cm[i], cp[i]; printf "TOTAL\\t%d\\n", total }`,
   ].join('\n');
-  // -v turns the two characters \\n back into a newline.
-  return `awk -v R=${shq(rootList.join('\\n'))} ${shq(awk)}`;
 }
 
-export const LISTING_FORMAT = "'{type}{TAB}{size}{TAB}{isomtime}{TAB}{path}{NL}'";
+/** borg list's --format for the listing filter, as one argument. */
+export const LISTING_FIELDS = '{type}{TAB}{size}{TAB}{isomtime}{TAB}{path}{NL}';
+/** LISTING_FIELDS quoted for a command line. */
+export const LISTING_FORMAT = `'${LISTING_FIELDS}'`;
 
 /** Choose `n` sample files spread over the candidates, in path order (stable for evidence). */
 export function chooseSample(cands: SampleCandidate[], n: number): SampleCandidate[] {

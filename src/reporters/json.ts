@@ -1,6 +1,8 @@
 // JSON evidence for auditors and tooling; its shape is published in schemas/evidence.schema.json.
 import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
+import { isNixos } from './identity.js';
+import { checkMeta, checkSet, IMPACT, type CheckMeta } from './metadata.js';
 import type { NodeStats } from './types.js';
 import { emptyCounts } from './types.js';
 
@@ -13,6 +15,8 @@ interface NodeEntry {
   expect: string;
   labels?: Record<string, string>;
   identity: NodeIdentity;
+  /** Stated, not left to the absence of NixOS fields. */
+  nixos?: boolean;
   startedAt: string;
   finishedAt?: string;
   stats?: NodeStats;
@@ -33,6 +37,7 @@ export class JsonReporter extends FileReporter {
   }
 
   onNodeStart(node: NodeSpec, identity: NodeIdentity): void {
+    const nixos = isNixos(identity);
     this.nodes.set(node.name, {
       name: node.name,
       ...(node.host ? { host: node.host } : {}),
@@ -40,6 +45,7 @@ export class JsonReporter extends FileReporter {
       expect: node.expect,
       ...(node.labels ? { labels: node.labels } : {}),
       identity,
+      ...(nixos !== undefined ? { nixos } : {}),
       startedAt: this.clock().toISOString(),
     });
   }
@@ -68,6 +74,13 @@ export class JsonReporter extends FileReporter {
       c[r.status]++;
     }
     const m = this.meta;
+    // The planned set when the engine gave it, else the checks seen so far.
+    const set = m?.checks ?? checkSet(this.results.map((r) => r.id));
+    const definitions: Record<string, CheckMeta> = {};
+    for (const id of set.ids) {
+      const d = checkMeta(id);
+      if (d) definitions[id] = d;
+    }
     return {
       schemaVersion: EVIDENCE_SCHEMA_VERSION,
       complete: final,
@@ -81,8 +94,9 @@ export class JsonReporter extends FileReporter {
         inventory: m?.inventory ?? { path: '', sha256: '' },
       },
       counts,
+      checks: { sha256: set.sha256, ids: set.ids, definitions },
       nodes: [...this.nodes.values()].map((n) => ({ ...n, counts: perNode.get(n.name) ?? emptyCounts() })),
-      results: this.results,
+      results: this.results.map((r) => ({ ...r, impact: IMPACT[r.severity] ?? 0 })),
       warnings: this.warnings,
     };
   }

@@ -6,6 +6,8 @@
 // easier to keep correct than a post-processor around it.
 import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
+import { isNixos } from './identity.js';
+import { checkMeta, checkSet, IMPACT } from './metadata.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats } from './types.js';
 import { emptyCounts } from './types.js';
@@ -41,6 +43,7 @@ export function evidenceText(r: Result): string {
     `check: ${t(r.title)}`,
     `status: ${r.status}${r.originalStatus ? ` (was ${r.originalStatus})` : ''}`,
     `severity: ${r.severity}`,
+    `impact: ${(IMPACT[r.severity] ?? 0).toFixed(1)}`,
     `message: ${t(r.message)}`,
     `checklist: ${r.checklist.join(', ')}`,
   ];
@@ -50,6 +53,9 @@ export function evidenceText(r: Result): string {
   if (e.optionPath) lines.push(`option: ${t(e.optionPath)}`);
   if (r.waiver) lines.push(`waiver: until ${r.waiver.expires} by ${t(r.waiver.approvedBy)}: ${t(r.waiver.reason)}`);
   if (r.expiredWaiver) lines.push(`waiver expired: ${r.expiredWaiver.expires} (${t(r.expiredWaiver.approvedBy)}: ${t(r.expiredWaiver.reason)}), not applied`);
+  // The definition's own words, for whoever reads the failure in the CI's test view.
+  const d = checkMeta(r.id);
+  if (d) lines.push(`description: ${d.description}`, `fix: ${d.fix}`);
   if (e.excerpt) lines.push('excerpt:', t(e.excerpt));
   return lines.join('\n');
 }
@@ -119,6 +125,7 @@ export class JunitReporter extends FileReporter {
       ['leafcert.complete', 'false'],
       ['inventory.path', m?.inventory.path],
       ['inventory.sha256', m?.inventory.sha256 || undefined],
+      ['checks.sha256', m?.checks?.sha256],
     ];
     const message = 'the run has not finished: this report is partial (leafcert.complete=false)';
     return [
@@ -137,6 +144,7 @@ export class JunitReporter extends FileReporter {
 
   private renderSuite(s: SuiteState, c: Counts, final: boolean): string {
     const id = s.identity;
+    const nixos = isNixos(id);
     const props: [string, string | undefined][] = [
       ['leafcert.version', this.meta?.harness.version],
       ['leafcert.complete', String(final)],
@@ -144,6 +152,7 @@ export class JunitReporter extends FileReporter {
       ['leafcert.interrupted', final && this.summary?.interrupted ? 'true' : undefined],
       ['inventory.path', this.meta?.inventory.path],
       ['inventory.sha256', this.meta?.inventory.sha256 || undefined],
+      ['checks.sha256', (this.meta?.checks ?? checkSet(s.results.map((r) => r.id))).sha256],
       ['node.name', s.node.name],
       ['node.address', s.node.host],
       ['node.transport', s.node.transport],
@@ -155,10 +164,22 @@ export class JunitReporter extends FileReporter {
       ['node.kernel', id.kernel],
       ['node.clock', id.clock],
       ['node.machineId', id.machineId],
+      // Said, not left to missing NixOS properties.
+      ['node.nixos', nixos === undefined ? undefined : String(nixos)],
       ['transport', s.stats?.transport],
       ['transport.roundTrips', s.stats ? String(s.stats.roundTrips) : undefined],
       ['transport.connectMs', s.stats?.connectMs !== undefined ? String(s.stats.connectMs) : undefined],
+      ['transport.hostKey.type', s.stats?.hostKey?.type],
+      ['transport.hostKey.fingerprint', s.stats?.hostKey?.fingerprint],
+      ['transport.hostKey.trust', s.stats?.hostKey?.trust],
+      ['transport.hostKey.knownHosts', s.stats?.hostKey?.knownHosts],
     ];
+    // Testcases carry no properties in this schema: each check's metadata is a suite property.
+    for (const cid of [...new Set(s.results.map((r) => r.id))]) {
+      const d = checkMeta(cid);
+      if (!d) continue;
+      props.push([`check.${cid}.impact`, d.impact.toFixed(1)], [`check.${cid}.description`, d.description], [`check.${cid}.fix`, d.fix], [`check.${cid}.references`, d.references.join('; ')]);
+    }
     // The node's wall time as the engine measured it (connect included), so the suites' times
     // add up to the run's; the reporter's own clock is the fallback.
     const wall = s.stats?.durationMs ?? (s.endMs !== undefined ? s.endMs - s.startMs : undefined);

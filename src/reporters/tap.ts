@@ -1,9 +1,19 @@
 // TAP 14: one test point per Result, YAML diagnostics on failures, errors and waivers.
 // Skipped and manual checks are `# SKIP`; a waived failure is `not ok ... # TODO` (a known,
 // accepted failure). A run with no checks is `not ok`: silence must never read as success.
-import { stringify } from 'yaml';
+//
+// The diagnostics are written for the reporters people already use, not only for tap-parser:
+// tap-spec (tap-out) reads them line by line and crashes on any line without a `key:` (a block
+// list item, a block scalar's second line), so collections are flow style and multi-line strings
+// double-quoted, one line per key; tap-mocha-reporter shows node-tap's `wanted`/`found` as a diff
+// and a string `error` as the message, so those sit beside `expected`/`observed`. Passes carry no
+// diagnostics: tap-out files a YAML block after an `ok` under the previous failure.
+import { Document, visit } from 'yaml';
 import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
+import type { NodeStats } from './types.js';
+import { hostKeyText, isNixos, NOT_NIXOS } from './identity.js';
+import { checkSet, IMPACT } from './metadata.js';
 import { safeText } from './text.js';
 
 /** One-line TAP description: no newlines, `#` and `\` escaped so they cannot start a directive. */
@@ -17,7 +27,12 @@ function directiveText(s: string): string {
 
 function diagnostics(obj: Record<string, unknown>): string[] {
   const clean = Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined && v !== ''));
-  const text = stringify(clean, { lineWidth: 0 }).trimEnd();
+  const doc = new Document(clean);
+  visit(doc, {
+    Seq: (_k, n) => void (n.flow = true),
+    Map: (_k, n, path) => void (path.length > 1 && (n.flow = true)),
+  });
+  const text = doc.toString({ lineWidth: 0, blockQuote: false }).trimEnd();
   return ['  ---', ...text.split('\n').map((l) => `  ${l}`), '  ...'];
 }
 
@@ -33,8 +48,21 @@ export class TapReporter extends FileReporter {
   private readonly comments: string[] = [];
 
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {
-    const parts = [id.hostname && `hostname ${id.hostname}`, id.os, id.nixosVersion && `NixOS ${id.nixosVersion}`, id.currentSystem].filter(Boolean);
+    const nixos = isNixos(id);
+    const parts = [
+      id.hostname && `hostname ${id.hostname}`,
+      id.os,
+      id.nixosVersion && `NixOS ${id.nixosVersion}`,
+      nixos === false && NOT_NIXOS,
+      id.currentSystem,
+      id.machineId && `machine-id ${id.machineId}`,
+    ].filter(Boolean);
     this.comments.push(`node ${node.name}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+  }
+  override onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
+    // The host key is known once the node is done (the engine's stats): an auditor reads how it was trusted.
+    if (stats?.hostKey) this.comments.push(`node ${node.name}: host key ${hostKeyText(stats.hostKey)}`);
+    super.onNodeEnd(node, stats);
   }
   protected collect(r: Result): void {
     this.results.push(r);
@@ -42,7 +70,11 @@ export class TapReporter extends FileReporter {
 
   render(final: boolean): string {
     const out = ['TAP version 14'];
-    if (this.meta) out.push(`# leafcert ${this.meta.harness.version}, inventory ${safeText(this.meta.inventory.path, 512)}`);
+    if (this.meta) {
+      out.push(`# leafcert ${this.meta.harness.version}, inventory ${safeText(this.meta.inventory.path, 512)}`);
+      const checks = this.meta.checks ?? checkSet(this.results.map((r) => r.id));
+      out.push(`# inventory sha256 ${this.meta.inventory.sha256 || 'unknown'}, check set sha256 ${checks.sha256} (${checks.ids.length} checks)`);
+    }
     for (const c of this.comments) out.push(`# ${safeText(c, 512).replace(/\n/g, ' ')}`);
     let n = 0;
     for (const r of this.results) {
@@ -74,9 +106,16 @@ export class TapReporter extends FileReporter {
           status: r.status,
           originalStatus: r.originalStatus,
           severity: r.severity,
+          impact: IMPACT[r.severity],
           message: r.message,
+          // tap-mocha-reporter's message for an error (node-tap's string `error`).
+          error: r.status === 'error' || r.originalStatus === 'error' ? r.message : undefined,
           expected: ev.expected,
           observed: ev.observed,
+          // node-tap's names, which tap-mocha-reporter shows as a diff.
+          wanted: ev.expected,
+          found: ev.observed,
+          duration_ms: r.durationMs,
           source: ev.source,
           optionPath: ev.optionPath,
           checklist: r.checklist.length ? r.checklist : undefined,

@@ -1,5 +1,6 @@
 // One interface for every output format, fed by the engine's events (vitest's reporter model).
-import type { NodeIdentity, NodeSpec, Result, Status } from '../core/types.js';
+import type { HostKeyInfo, NodeIdentity, NodeSpec, Result, Status } from '../core/types.js';
+import type { CheckSet } from './metadata.js';
 
 export interface RunMeta {
   harness: { name: 'leafcert'; version: string };
@@ -12,6 +13,8 @@ export interface RunMeta {
   planned: number;
   /** Suite runs planned, summed over nodes. */
   plannedSuites?: number;
+  /** The planned checks' ids and the digest of their definitions. */
+  checks?: CheckSet;
 }
 
 export type Counts = Record<Status, number>;
@@ -36,6 +39,8 @@ export interface NodeStats {
   /** Time to open the connection (ssh handshake + auth). */
   connectMs?: number;
   durationMs: number;
+  /** The ssh host key as presented and how it was trusted. */
+  hostKey?: HostKeyInfo;
 }
 
 export interface Reporter {

@@ -11,6 +11,7 @@ import {
   type ExecOptions,
   type ExecResult,
   type Host,
+  type HostKeyInfo,
   type NodeSpec,
   type PortStream,
 } from '../core/types.js';
@@ -86,7 +87,13 @@ export class SshHost implements Host {
   /** Set when the connection dropped after it was established. */
   private lost?: TransportError;
 
-  private constructor(private readonly client: Client, node: NodeSpec, public readonly connectMs: number) {
+  private constructor(
+    private readonly client: Client,
+    node: NodeSpec,
+    public readonly connectMs: number,
+    /** The key the node presented and how it was trusted (reports show it). */
+    public readonly hostKey?: HostKeyInfo,
+  ) {
     this.name = node.name;
     this.address = node.host!;
     this.describe = `ssh ${node.ssh.user}@${node.host}:${node.ssh.port}`;
@@ -143,15 +150,21 @@ export class SshHost implements Host {
     cfg.algorithms = { serverHostKey: [...known, ...HOST_KEY_ALGOS.filter((a) => !known.includes(a))] as never };
 
     let hostKeyProblem: TransportError | undefined;
+    let hostKey: HostKeyInfo | undefined;
     cfg.hostVerifier = (key: Buffer) => {
       const v = verifyHostKey(entries, lookup, key);
-      if (v.ok) return true;
       const fp = fingerprint(key);
       const type = keyBlobType(key);
+      if (v.ok) {
+        hostKey = { type: type ?? v.entry.keyType, fingerprint: fp, trust: 'known_hosts', knownHosts: `${khPath}:${v.entry.line}` };
+        return true;
+      }
       if (v.reason === 'unknown') {
         if (ssh.acceptNewHostKey) {
           try {
             appendKnownHost(khPath, lookup, key);
+            // Trust on first use: the report must not read like a pinned key.
+            hostKey = { type: type ?? 'unknown', fingerprint: fp, trust: 'accepted-new', knownHosts: khPath };
             return true;
           } catch (e) {
             hostKeyProblem = new TransportError('config', `${where}: cannot record new host key in ${khPath}: ${(e as Error).message}`);
@@ -203,7 +216,7 @@ export class SshHost implements Host {
         fail(e as Error);
       }
     });
-    return new SshHost(client, node, Date.now() - started);
+    return new SshHost(client, node, Date.now() - started, hostKey);
   }
 
   private check(): void {

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The backup probe's read-only round trips (src/probes/backup.ts), one exec each, run after the
+# scratch prelude of src/probes/scratch.ts (scratchSh: sweep, $S made in RAM, traps that remove it).
+# Every borg call goes through the job wrapper (it carries BORG_REPO and the passphrase command),
+# with stdin from /dev/null (a missing passphrase fails at once) under `timeout -k 5` (a hung borg or
+# a held lock is an error, never a hung run).
+#   $1  mode: list | contents | restore
+#   $2  the job wrapper (borg-job-NAME)     $3  seconds for each borg call
+#   $4  borg's environment (BORG_ENV in borg.ts: NAME=VALUE words)
+#   list:     $5 section marker, $6 the job's service unit, $7.. the units to show
+#   contents: $5 section marker, $6 archive, $7 1 when the archive's command line is wanted,
+#             $8 the listing format, $9 the expected roots (joined by the two characters \n: awk -v
+#             turns them back into newlines), $10 the listing filter's awk program (borg.ts)
+#   restore:  $5 archive, $6 run id, $7.. the archived paths to restore (no leading /)
+# shellcheck disable=SC2154 # $S is made by the scratch prelude this file is appended to
+mode=$1 wrapper=$2 secs=$3
+# NAME=VALUE words without spaces or glob characters: split on purpose.
+# shellcheck disable=SC2206
+benv=($4)
+shift 4
+E="$S/err"
+
+borg_() { env "${benv[@]}" timeout -k 5 "$secs" "$wrapper" "$@" </dev/null; }
+
+section() {
+  local name=$1 err rc
+  shift
+  echo "$mark $name"
+  # stdout streams through fd 3; stderr is captured. The newline before the rc marker keeps it on
+  # its own line when the output lacks a final newline (splitSections strips it again).
+  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
+}
+
+# Round trip 1: the job's state, the node's clock, PID 1, the units, the wrapper, the archive list.
+list_mode() {
+  mark=$1 unit=$2
+  shift 2
+  # Read-only borg commands still take the repository lock; a scheduled job starting meanwhile
+  # would wait for it and may fail. While the job runs we leave the repository alone.
+  J=$([ -d /run/systemd/system ] && systemctl is-active "$unit" 2>/dev/null)
+  section job-state echo "${J:-none}"
+  clock() { date +%s; date +%z; }
+  section clock clock
+  section pid1 cat /proc/1/comm
+  units() {
+    if [ -d /run/systemd/system ]; then
+      systemctl show --no-pager -p Id,LoadState,ActiveState,Result,UnitFileState,LastTriggerUSec "$@"
+    else
+      echo "no systemd (PID 1 is $(cat /proc/1/comm))"
+      return 3
+    fi
+  }
+  section units units "$@"
+  section wrapper command -v "$wrapper"
+  list() {
+    case "$J" in active|activating|deactivating|reloading) echo "job running: $J"; return 4;; esac
+    borg_ list --json 2>"$E"
+  }
+  section list list
+  section list-err cat "$E"
+}
+
+# Round trip 2: what the newest archive holds (listing through the awk filter: entries under each
+# expected root and a sample of small files), and its command line when the paths are not given.
+contents_mode() {
+  mark=$1 archive=$2 info=$3 format=$4 roots=$5 awkprog=$6
+  if [ "$info" = 1 ]; then
+    info_() { borg_ info --json "::$archive" 2>"$E"; local rc=$?; [ $rc = 0 ] || cat "$E"; return $rc; }
+    section info info_
+  fi
+  # borg's exit code survives the pipe through a file; on failure its stderr follows the awk lines.
+  contents() {
+    { borg_ list --format "$format" "::$archive" 2>"$E"; echo $? >"$E.rc"; } | awk -v R="$roots" "$awkprog"
+    local rc
+    rc=$(cat "$E.rc")
+    [ "$rc" = 0 ] || { cat "$E"; return "$rc"; }
+  }
+  section contents contents
+}
+
+# Round trip 4: extract the sample into a fresh scratch dir (in RAM where the node has a tmpfs: a
+# sampled secrets file must not land on disk; removed by the traps), then hash restored and live files.
+restore_mode() {
+  local archive=$1 d="$S/restore-$2" i=0 p m
+  shift 2
+  if ! mkdir "$d" || ! cd "$d"; then printf 'EXTRACT\t97\n'; exit 0; fi
+  borg_ extract "::$archive" "$@" >&2
+  printf 'EXTRACT\t%s\n' $?
+  h() { if [ -f "$1" ]; then sha256sum <"$1" | cut -d" " -f1; else echo -; fi; }
+  for p in "$@"; do
+    if [ -e "/$p" ]; then m=$(stat -c %Y "/$p"); else m=-; fi
+    printf 'FILE\t%s\t%s\t%s\t%s\n' "$i" "$m" "$(h "/$p")" "$(h "$d/$p")"
+    i=$((i + 1))
+  done
+}
+
+case $mode in
+  list) list_mode "$@" ;;
+  contents) contents_mode "$@" ;;
+  restore) restore_mode "$@" ;;
+  *) echo "backup.sh: unknown mode $mode" >&2; exit 2 ;;
+esac

@@ -1,0 +1,181 @@
+// The backup suite's judgement, one pure function per check: facts + expectation → one outcome.
+import { outcome, type CheckDef } from '../../src/core/checks.js';
+import type { Outcome } from '../../src/core/types.js';
+import { parseDuration } from '../../src/core/units.js';
+import { borgTimeToEpoch } from '../../src/probes/borg.js';
+import type { BackupFacts, BackupTarget } from '../../src/probes/backup.js';
+import { CHECKS } from './checks.js';
+
+/** What the judges read of the expectation (the suite's BackupExpect). */
+export interface Judged extends BackupTarget {
+  maxAge: string;
+  timer?: boolean;
+}
+
+export const MUTATING_REASON = 'writes to the node (canary file, archive, scratch databases): run with --allow-mutating on a pre-production node';
+
+function stepError(def: CheckDef, subject: string, s: { reason: string; source: string; excerpt?: string }): Outcome {
+  return outcome(def, subject, 'error', s.reason, { source: s.source, ...(s.excerpt ? { excerpt: s.excerpt } : {}) });
+}
+
+function fmtAge(sec: number): string {
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  return h >= 48 ? `${Math.floor(h / 24)}d ${h % 24}h` : `${h}h ${m}m`;
+}
+
+/** The repository's location, or the wrapper's name for it when it could not be listed. */
+export function repoOf(f: BackupFacts): string {
+  return f.list.ok ? f.list.value.repository.location : `${f.wrapper}'s repository`;
+}
+
+/** Units (NixOS names them borgbackup-job-NAME; the deployment guide's borgbackup-NAME is wrong). */
+export function judgeUnits(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS.units;
+  const job = f.job;
+  const subject = `borgbackup-job-${job}.service`;
+  const u = f.units;
+  if (!u.ok && 'skipped' in u) return outcome(def, subject, 'skipped', `cannot check systemd units: ${u.skipped}`, { source: u.source, observed: u.skipped });
+  if (!u.ok) return stepError(def, subject, u);
+  const byId = new Map(u.value.map((x) => [x.Id, x]));
+  const svc = byId.get(`borgbackup-job-${job}.service`);
+  const tmr = byId.get(`borgbackup-job-${job}.timer`);
+  const guide = byId.get(`borgbackup-${job}.service`);
+  const timer = e.timer !== false;
+  const missing: string[] = [];
+  if (!svc || svc.LoadState !== 'loaded') missing.push(`borgbackup-job-${job}.service`);
+  if (timer && (!tmr || tmr.LoadState !== 'loaded')) missing.push(`borgbackup-job-${job}.timer`);
+  const note = guide && guide.LoadState === 'loaded' ? '' : ` (the deployment guide's \`systemctl start borgbackup-${job}\` names a unit that does not exist on NixOS)`;
+  const observed = u.value.map((x) => `${x.Id}: ${x.LoadState}${x.ActiveState ? `/${x.ActiveState}` : ''}${x.Result ? ` result=${x.Result}` : ''}`);
+  const ev = (expected: unknown) => ({ source: u.source, expected, observed, excerpt: u.excerpt });
+  const units = { service: `borgbackup-job-${job}.service`, timer };
+  if (missing.length) return outcome(def, subject, 'fail', `missing: ${missing.join(', ')}${note}`, ev(units));
+  if (timer && tmr?.ActiveState && tmr.ActiveState !== 'active') return outcome(def, subject, 'fail', `borgbackup-job-${job}.timer is ${tmr.ActiveState}: the job does not run on schedule`, ev('timer active'));
+  if (svc?.Result && svc.Result !== 'success') return outcome(def, subject, 'fail', `borgbackup-job-${job}.service last result: ${svc.Result}`, ev('Result=success'));
+  return outcome(def, subject, 'pass', `borgbackup-job-${job}.service${timer ? ' and .timer' : ''} loaded${note}`, ev(units));
+}
+
+/** Newest archive age, judged by the node's clock. */
+export function judgeArchiveAge(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS['archive-age'];
+  const repo = repoOf(f);
+  const maxSec = parseDuration(e.maxAge) / 1000;
+  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.clock.ok) return stepError(def, repo, f.clock);
+  if (!f.newest) {
+    return outcome(def, repo, 'fail', `the repository holds no completed archive (${f.list.value.archives.length} in total)`, { source: f.list.source, expected: `newest archive younger than ${e.maxAge}`, observed: f.list.value.archives.map((a) => a.name), excerpt: f.list.excerpt });
+  }
+  const age = f.clock.value.now - borgTimeToEpoch(f.newest.start, f.clock.value.tz);
+  const ev = { source: f.list.source, expected: `younger than ${e.maxAge}`, observed: { archive: f.newest.name, start: f.newest.start, nodeTz: f.clock.value.tz, ageSeconds: age }, excerpt: f.list.excerpt };
+  if (age < -300) return outcome(def, repo, 'fail', `newest archive ${f.newest.name} is dated ${fmtAge(-age)} in the node's future: clock or timestamp wrong`, ev);
+  if (age > maxSec) return outcome(def, repo, 'fail', `newest archive ${f.newest.name} is ${fmtAge(age)} old (max ${e.maxAge})`, ev);
+  return outcome(def, repo, 'pass', `newest archive ${f.newest.name} is ${fmtAge(Math.max(0, age))} old (max ${e.maxAge})`, ev);
+}
+
+/** Expected paths are in the newest archive. */
+export function judgeArchivePaths(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS['archive-paths'];
+  const subject = f.newest?.name ?? repoOf(f);
+  if (!f.list.ok) return stepError(def, subject, f.list);
+  if (!f.newest) return outcome(def, subject, 'fail', 'no completed archive to look into', { source: f.list.source });
+  if (!e.paths) return outcome(def, subject, 'skipped', 'no paths in the expectation (backup.paths): the archive\'s own command line cannot show a path it left out', { source: 'expectation backup.paths' });
+  if (!f.contents) return outcome(def, subject, 'error', 'archive contents not gathered', { source: 'backup probe' });
+  if (!f.contents.ok) return stepError(def, subject, f.contents);
+  const roots = f.contents.value.roots;
+  const counts = Object.fromEntries(e.paths.map((p) => [p, roots[p.replace(/^\/+/, '').replace(/\/+$/, '')] ?? 0]));
+  const missing = e.paths.filter((p) => counts[p] === 0);
+  const ev = { source: f.contents.source, expected: e.paths, observed: { entriesUnder: counts, totalEntries: f.contents.value.entries } };
+  if (missing.length) return outcome(def, subject, 'fail', `${f.newest.name} lacks ${missing.join(', ')}`, ev);
+  return outcome(def, subject, 'pass', `${f.newest.name} holds all ${e.paths.length} expected path(s)`, ev);
+}
+
+/** borg check --repository-only. */
+export function judgeRepoCheck(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS['repo-check'];
+  const repo = repoOf(f);
+  if (e.check === false) return outcome(def, repo, 'skipped', 'disabled in the expectation (backup.check: false)', { source: 'expectation backup.check' });
+  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.check) return outcome(def, repo, 'error', 'borg check did not run', { source: 'backup probe' });
+  if (!f.check.ok) return stepError(def, repo, f.check);
+  const output = f.check.value.output;
+  if (/^rc \d+/.test(output)) {
+    const lines = output.split('\n').filter((l) => l.trim() && !/^rc \d+$/.test(l));
+    return outcome(def, repo, 'fail', `borg check found problems: ${lines.slice(-2).join(' | ').slice(0, 300)}`, { source: f.check.source, expected: 'rc 0', observed: output.split('\n')[0], excerpt: f.check.excerpt });
+  }
+  return outcome(def, repo, 'pass', 'borg check --repository-only: no problems', { source: f.check.source, expected: 'rc 0', observed: 'rc 0', excerpt: f.check.excerpt });
+}
+
+/** Restore sample equals the unchanged live files. */
+export function judgeRestoreSample(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS['restore-sample'];
+  const subject = f.newest?.name ?? repoOf(f);
+  if (e.restoreProbe === false) return outcome(def, subject, 'skipped', 'disabled in the expectation (backup.restoreProbe: false)', { source: 'expectation backup.restoreProbe' });
+  if (!f.list.ok) return stepError(def, subject, f.list);
+  if (!f.newest) return outcome(def, subject, 'fail', 'no completed archive to restore from', { source: f.list.source });
+  if (!f.restore) return outcome(def, subject, 'error', f.contents && !f.contents.ok ? `archive not readable: ${f.contents.reason}` : !f.clock.ok ? f.clock.reason : 'restore probe did not run', { source: 'backup probe' });
+  if (!f.restore.ok) return stepError(def, subject, f.restore);
+  const { files, archiveEpoch } = f.restore.value;
+  // Changed since the archive: modified after it was made, unless its mtime is still the archived one.
+  const changed = files.filter((x) => x.liveMtime === null || (x.liveMtime > archiveEpoch && x.liveMtime !== x.archivedMtime));
+  const compared = files.filter((x) => !changed.includes(x));
+  const notRestored = compared.filter((x) => x.restoredSha256 === null);
+  const differ = compared.filter((x) => x.restoredSha256 !== null && x.restoredSha256 !== x.liveSha256);
+  const ev = {
+    source: f.restore.source,
+    expected: 'restored sha256 = live sha256 for files unchanged since the archive',
+    observed: {
+      // 16 hex of each hash: enough to compare by eye, and a sampled secrets file stays unguessable.
+      compared: compared.map((x) => ({ path: `/${x.path}`, sha256: x.liveSha256?.slice(0, 16) ?? null, restored: x.restoredSha256?.slice(0, 16) ?? null })),
+      excludedChangedSinceArchive: changed.map((x) => `/${x.path}`),
+    },
+    excerpt: f.restore.excerpt,
+  };
+  if (notRestored.length || differ.length) {
+    const parts = [
+      ...(notRestored.length ? [`not restored: ${notRestored.map((x) => `/${x.path}`).join(', ')}`] : []),
+      ...(differ.length ? [`differ from live: ${differ.map((x) => `/${x.path}`).join(', ')}`] : []),
+    ];
+    return outcome(def, subject, 'fail', parts.join('; '), ev);
+  }
+  if (!compared.length) return outcome(def, subject, 'error', `every sampled file changed since the archive was made (${changed.length}): nothing to compare`, ev);
+  return outcome(def, subject, 'pass', `${compared.length} restored file(s) equal the live ones${changed.length ? ` (${changed.length} changed since the archive, excluded)` : ''}`, ev);
+}
+
+/** The canary went through create and extract unchanged, and nothing of it is left. */
+export function judgeCanary(f: BackupFacts, allowMutating: boolean): Outcome {
+  const def = CHECKS['canary-roundtrip'];
+  const subject = `borgbackup-job-${f.job}`;
+  if (!allowMutating) return outcome(def, subject, 'skipped', MUTATING_REASON, { source: 'run option --allow-mutating' });
+  if (!f.canary) return outcome(def, subject, 'error', 'canary round trip did not run', { source: 'backup probe' });
+  if (!f.canary.ok) return stepError(def, subject, f.canary);
+  const c = f.canary.value;
+  const left = (f.leftovers ?? []).filter((l) => /canary/.test(l));
+  const ev = { source: f.canary.source, expected: { sha256: c.written, cleanedUp: true }, observed: { archive: c.archive, restoredSha256: c.restored, mode: c.mode, leftovers: left }, excerpt: c.log.slice(0, 600) };
+  if (c.jobRc === 124 || c.jobRc === 137) return outcome(def, subject, 'error', 'borg create did not finish within the timeout', ev);
+  if (c.jobRc !== 0) return outcome(def, subject, 'fail', `borg create failed (rc ${c.jobRc}): ${c.log.split('\n').filter((l) => l.trim()).at(-1) ?? ''}`.slice(0, 300), ev);
+  if (!c.written) return outcome(def, subject, 'error', 'the canary file could not be written', ev);
+  if (!c.restored) return outcome(def, subject, 'fail', `the canary was not found in the new archive ${c.archive || '(none created)'}`, ev);
+  if (c.restored !== c.written) return outcome(def, subject, 'fail', 'the restored canary differs from the one written', ev);
+  if (left.length || !c.cleaned) return outcome(def, subject, 'fail', `round trip worked but cleanup left: ${left.join(', ') || 'the canary archive'}`, ev);
+  return outcome(def, subject, 'pass', `canary restored from ${c.archive} with the same sha256; canary and archive removed`, ev);
+}
+
+/** The dump restored to the same rows, and the scratch databases are gone. */
+export function judgePg(f: BackupFacts, e: Judged, allowMutating: boolean): Outcome {
+  const def = CHECKS['pg-roundtrip'];
+  const subject = e.postgres?.container ? `postgresql in ${e.postgres.container}` : 'postgresql';
+  if (!allowMutating) return outcome(def, subject, 'skipped', MUTATING_REASON, { source: 'run option --allow-mutating' });
+  if (!e.postgres) return outcome(def, subject, 'skipped', 'no PostgreSQL in the expectation (backup.postgres)', { source: 'expectation backup.postgres' });
+  if (!f.pg) return outcome(def, subject, 'error', 'PostgreSQL round trip did not run', { source: 'backup probe' });
+  if (!f.pg.ok) return stepError(def, subject, f.pg);
+  const p = f.pg.value;
+  const left = (f.leftovers ?? []).filter((l) => /database|leafcert-pg/.test(l));
+  const ev = { source: f.pg.source, expected: p.source, observed: { restored: p.restored, leftovers: left }, excerpt: p.log.slice(0, 600) };
+  if (p.failedStep) return outcome(def, subject, 'fail', `the dump/restore round trip failed: ${p.failedStep}`, ev);
+  if (!p.source || !p.restored) return outcome(def, subject, 'error', 'row count/checksum not read from both databases', ev);
+  if (p.source.rows !== p.restored.rows || p.source.md5 !== p.restored.md5) {
+    return outcome(def, subject, 'fail', `restored database differs: ${p.restored.rows} rows md5 ${p.restored.md5} vs ${p.source.rows} rows md5 ${p.source.md5}`, ev);
+  }
+  if (left.length || !p.cleaned) return outcome(def, subject, 'fail', `round trip worked but cleanup left: ${left.join(', ') || 'scratch databases'}`, ev);
+  return outcome(def, subject, 'pass', `dump of ${p.source.rows} rows restored with the same checksum; scratch databases dropped`, ev);
+}
