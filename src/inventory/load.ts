@@ -16,8 +16,8 @@ import { parseYaml } from './yaml.js';
 import { utcDate } from '../core/dates.js';
 import { matchesGlob } from '../core/globs.js';
 
-export const DEFAULT_TIMEOUT_MS = 60_000;
-export const DEFAULT_CONCURRENCY = 8;
+import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../core/defaults.js';
+export { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS };
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export interface LoadedInventory extends Inventory {

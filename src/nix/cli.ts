@@ -2,17 +2,20 @@
 // by nix/lib/manifest.nix; a bad manifest is one line per problem and exit 2.
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { InventoryError } from '../inventory/errors.js';
-import type { NodeSpec, Result, Status } from '../core/types.js';
+import type { Host, Inventory, NodeSpec, Suite } from '../core/types.js';
+import { TransportError } from '../core/types.js';
+import { DEFAULT_TIMEOUT_MS } from '../core/defaults.js';
 import { signalScope, signalsDelivered } from '../engine/interrupt.js';
+import { PlanError, runInventory } from '../engine/run.js';
+import { durationArg, listArg, REPORT_FLAGS, reportersFor } from '../engine/reports.js';
 import { checkReportPath, ReportPathError } from '../reporters/report-path.js';
-import type { Reporter, RunSummary } from '../reporters/types.js';
 import { printable } from '../core/text.js';
+import { configSuite, type ConfigExpect, type ConfigFacts } from '../../suites/config.js';
 import { loadManifest, ManifestError } from './manifest.js';
 import { planInventory, type PlanNode } from './plan.js';
-import { evaluateManifest } from './policy.js';
 
 function fail(lines: string[]): number {
   for (const l of lines) process.stderr.write(`leafcert: ${l}\n`);
@@ -88,18 +91,29 @@ interface CheckFlags {
   junit?: string;
   tap?: string;
   json?: string;
+  html?: string;
+  only?: string[];
+  timeout?: number;
 }
 
+/** The manifest stands in for the node: check-config never connects anywhere, so nothing here can be asked. */
+function noConnection(name: string): Host {
+  const refuse = async (): Promise<never> => {
+    throw new TransportError('config', 'check-config has no node to ask: it judges the manifest alone');
+  };
+  return { name, describe: 'manifest (no connection)', roundTrips: 0, exec: refuse, readFile: refuse, forward: refuse, close: async () => undefined };
+}
+
+/**
+ * `leafcert check-config`: the config suite through the engine `run` uses (same reporters, --only,
+ * --timeout, summary, digests and exit codes), on an inventory of one node made from the manifest.
+ */
 export async function checkConfigCommand(file: string, flags: CheckFlags, signal?: AbortSignal): Promise<number> {
   // Report paths first, as `run` does: one that can never be written is an invocation error (2),
   // found before anything is created (a recursive mkdir under /proc would spin forever).
-  const reportFlags: [string, string | undefined][] = [
-    ['--junit', flags.junit],
-    ['--tap', flags.tap],
-    ['--json', flags.json],
-  ];
   const paths: [string, string][] = [];
-  for (const [flag, p] of reportFlags) {
+  for (const flag of REPORT_FLAGS) {
+    const p = flags[flag.slice(2) as 'junit' | 'tap' | 'json' | 'html'];
     if (p === undefined) continue;
     try {
       paths.push([flag, checkReportPath(p)]);
@@ -108,6 +122,7 @@ export async function checkConfigCommand(file: string, flags: CheckFlags, signal
       throw e;
     }
   }
+  // A bad manifest is an invocation error (2, one line per problem), not an `error` result.
   let manifest;
   try {
     manifest = loadManifest(file);
@@ -116,78 +131,40 @@ export async function checkConfigCommand(file: string, flags: CheckFlags, signal
     throw e;
   }
   const abs = resolve(file);
-  const outcomes = evaluateManifest(manifest, `manifest ${abs}`);
-  const { ConsoleReporter } = await import('../reporters/console.js');
-  const { JunitReporter } = await import('../reporters/junit.js');
-  const { TapReporter } = await import('../reporters/tap.js');
-  const { JsonReporter } = await import('../reporters/json.js');
-  const { emptyCounts } = await import('../reporters/types.js');
-  const { harnessVersion } = await import('../engine/run.js');
-  const reportPaths = paths.map(([, p]) => p);
-  const reporters: Reporter[] = [new ConsoleReporter({ reportPaths, stream: process.stdout })];
-  for (const [flag, p] of paths) {
-    if (flag === '--junit') reporters.push(new JunitReporter(p).forFlag(flag));
-    if (flag === '--tap') reporters.push(new TapReporter(p).forFlag(flag));
-    if (flag === '--json') reporters.push(new JsonReporter(p).forFlag(flag));
-  }
-  // A report that cannot be written is one line naming it and exit 3; the others carry on.
-  const broken = new Map<Reporter, string>();
-  const each = (f: (r: Reporter) => void) => {
-    for (const r of reporters) {
-      if (broken.has(r)) continue;
-      try {
-        f(r);
-      } catch (e) {
-        broken.set(r, e instanceof Error ? e.message : String(e));
-      }
-    }
-  };
-  // The manifest stands in for a node: check-config never connects anywhere.
+  const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
   const node: NodeSpec = {
     name: manifest.host.networking.hostName ?? 'manifest',
     transport: 'local',
     ssh: { user: 'root', port: 22, connectTimeoutMs: 0 },
     expect: 'manifest',
   };
-  const started = new Date();
-  const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
-  each((r) => {
-    r.onRunStart({ harness: { name: 'leafcert', version: harnessVersion() }, startedAt: started.toISOString(), inventory: { path: abs, sha256 }, argv: process.argv.slice(2), nodes: [node], planned: outcomes.length });
-    r.onNodeStart(node, {});
-  });
-  const counts = emptyCounts();
-  for (const o of outcomes) {
-    const result: Result = { ...o, node: node.name, suite: 'config', startedAt: started.toISOString(), durationMs: 0 };
-    counts[o.status as Status]++;
-    each((r) => r.onResult(result));
-  }
-  // Interrupted (SIGINT/SIGTERM) is 3 whatever was found, as for `run`. Everything above is
-  // synchronous: let a signal that came meanwhile be delivered first.
+  const inv: Inventory & { sha256: string } = {
+    file: abs,
+    sha256,
+    baseDir: dirname(abs),
+    nodes: [node],
+    expectations: { manifest: { config: { manifest: abs } } },
+    waivers: [],
+    defaults: { timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1 },
+  };
+  // The manifest was read and validated above: the suite judges that one (no second, racing read).
+  const facts: ConfigFacts = { file: abs, manifest };
+  const suite: Suite<ConfigExpect, ConfigFacts> = { ...configSuite, gather: async () => facts };
+  // Synchronous work above: let a signal that came meanwhile be delivered first (→ interrupted, 3).
   await signalsDelivered();
-  const interrupted = signal?.aborted ?? false;
-  let exitCode = interrupted ? 3 : counts.fail > 0 ? 1 : counts.error > 0 ? 3 : 0;
-  if (broken.size) exitCode = 3;
-  each((r) => r.onNodeEnd(node));
-  const finished = new Date();
-  const summary: RunSummary = { finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), counts, perNode: { [node.name]: { ...counts } }, exitCode, interrupted, warnings: [] };
-  // The console last, so its summary shows the final exit code.
-  const done: Reporter[] = [];
-  for (const r of [...reporters.slice(1), reporters[0]]) {
-    if (broken.has(r)) continue;
-    try {
-      await r.onRunEnd(summary);
-      done.push(r);
-    } catch (e) {
-      broken.set(r, e instanceof Error ? e.message : String(e));
-      if (summary.exitCode !== 3) {
-        summary.exitCode = exitCode = 3;
-        // No finished file may claim a verdict the process did not return.
-        for (const f of done) await f.onRunEnd(summary).catch(() => undefined);
-      }
-    }
+  const reporters = reportersFor(paths);
+  try {
+    const { exitCode } = await runInventory(
+      inv,
+      { allowMutating: false, timeoutMs: flags.timeout ?? DEFAULT_TIMEOUT_MS, baseDir: inv.baseDir, concurrency: 1, only: flags.only, signal, argv: process.argv.slice(2) },
+      reporters,
+      { openHost: async (n) => noConnection(n.name), gatherIdentity: async () => ({}), suites: [suite] },
+    );
+    return exitCode;
+  } catch (e) {
+    if (e instanceof PlanError) return fail([printable(e.message)]);
+    throw e;
   }
-  for (const why of broken.values()) process.stderr.write(`leafcert: ${printable(why)}\n`);
-  return exitCode;
 }
 
 export function registerNix(program: Command): void {
@@ -209,11 +186,21 @@ export function registerNix(program: Command): void {
 
   program
     .command('check-config')
-    .description('Static policy checks on a NixOS manifest: no node needed. Exit 0 pass, 1 a check failed, 2 bad manifest or report path, 3 a report not written or interrupted.')
+    .description('Static policy checks on a NixOS manifest (the config suite, through the same engine and reports as `run`): no node needed.')
     .argument('<manifest>', 'manifest JSON from nix/lib/manifest.nix')
     .option('--junit <path>', 'write JUnit XML')
     .option('--tap <path>', 'write TAP 14')
-    .option('--json <path>', 'write JSON evidence')
+    .option('--json <path>', 'write JSON evidence (schemas/evidence.schema.json)')
+    .option('--html <path>', 'write a self-contained HTML report for people')
+    .option('--only <ids>', 'only these check ids, comma-separated, `*` globs (repeatable)', listArg)
+    .option('-t, --timeout <seconds>', 'timeout for judging the manifest (default 60s)', durationArg)
+    .addHelpText(
+      'after',
+      '\nExit codes (as for `run`): 0 certified (all passed or skipped, at least one passed), 1 a\n' +
+        'check failed, 2 invalid invocation or manifest (nothing ran: bad manifest, unwritable report\n' +
+        'path, --only matching no check), 3 incomplete (a check errored or timed out, a report could\n' +
+        'not be written, nothing was evidenced, or the run was interrupted).',
+    )
     .action(async (file: string, flags: CheckFlags) => {
       const scope = signalScope();
       try {
