@@ -201,6 +201,7 @@ export async function runInventory(
     plannedSuites: [...planned.values()].reduce((n, ps) => n + ps.length, 0),
     // The definitions judged by, as a digest every report carries.
     checks: checkSet([...planned.values()].flatMap((ps) => ps.flatMap((p) => p.checkIds))),
+    suites: Object.fromEntries([...planned].map(([n, ps]) => [n, ps.map((p) => p.suite.name)])),
   };
   emit((r) => r.onRunStart(meta));
   for (const w of inv.warnings ?? []) emit((r) => r.onWarning?.(w));
@@ -376,14 +377,7 @@ export async function runInventory(
     interrupted,
     warnings,
   };
-  // A file report's own sentence names its flag and path (`--junit report PATH could not be
-  // written: …`): said as is, as when it fails at the end; anything else with what happened.
-  const STOPPED = 'a reporter failed and was stopped: ';
-  for (const w of warnings) {
-    if (!w.startsWith(STOPPED)) continue;
-    const why = w.slice(STOPPED.length);
-    process.stderr.write(`leafcert: ${printable(/^(--\w+ )?report /.test(why) ? why : w)}\n`);
-  }
+  for (const w of warnings) if (w.startsWith('a reporter failed')) process.stderr.write(`leafcert: ${printable(w)}\n`);
   // A requested report that cannot be written makes the run incomplete (3): CI gates on the exit
   // code and the JUnit file together. Reports already finished are rewritten with the new code so
   // no file claims a verdict the process did not return.

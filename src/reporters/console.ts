@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { printable } from '../core/text.js';
+import { hostKeyText } from './identity.js';
 import { safeText, show } from './text.js';
 import type { Counts, NodeStats, Reporter, RunMeta, RunSummary } from './types.js';
 import { emptyCounts, NOTHING_EVIDENCED } from './types.js';
@@ -14,6 +15,11 @@ export interface ConsoleOptions {
   /** Force plain output (tests). Default: plain unless a TTY without CI=true / NO_COLOR. */
   plain?: boolean;
   reportPaths?: string[];
+  /**
+   * Without a TTY, a line per running node when the log has been quiet this long (default 10 s,
+   * 0 = never): a CI log must show a long node run is alive, and what it waits on.
+   */
+  heartbeatMs?: number;
   /**
    * Print each report's sha256 in the summary. Only when this reporter's onRunEnd runs after the
    * file reporters' (the CLI puts it last), or the digests would be of partial files.
@@ -67,8 +73,12 @@ export class ConsoleReporter implements Reporter {
   private readonly out: NonNullable<ConsoleOptions['stream']>;
   private readonly tty: boolean;
   private readonly color: boolean;
-  private readonly rows = new Map<string, { counts: Counts; state: 'waiting' | 'running' | 'done'; progress?: string }>();
+  private readonly rows = new Map<string, { counts: Counts; state: 'waiting' | 'running' | 'done'; progress?: string; startedMs?: number; suitesDone: Set<string> }>();
   private drawn = 0;
+  private planned: Record<string, string[]> = {};
+  private runStartMs = 0;
+  private lastWriteMs = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ConsoleOptions = {}) {
     this.out = opts.stream ?? process.stdout;
@@ -85,7 +95,26 @@ export class ConsoleReporter implements Reporter {
   private print(s: string): void {
     this.erase();
     this.out.write(s + '\n');
+    this.lastWriteMs = Date.now();
     this.draw();
+  }
+
+  /** One line per running node: elapsed, the suites it still waits on, results so far. */
+  private beat(): void {
+    const now = Date.now();
+    const every = this.opts.heartbeatMs ?? 10_000;
+    if (now - this.lastWriteMs < every) return;
+    const secs = (ms: number) => `${Math.round(ms / 1000)}s`;
+    const running = [...this.rows.entries()].filter(([, r]) => r.state === 'running');
+    const lines = running.map(([name, r]) => {
+      const pending = (this.planned[name] ?? []).filter((su) => !r.suitesDone.has(su));
+      const done = Object.values(r.counts).reduce((a, b) => a + b, 0);
+      const what = pending.length ? `waiting on ${pending.join(', ')}` : 'finishing';
+      return `… ${printable(name)}: still checking after ${secs(now - (r.startedMs ?? this.runStartMs))}, ${what} (${done} result${done === 1 ? '' : 's'} so far)${r.progress ? `; ${r.progress}` : ''}`;
+    });
+    const waiting = [...this.rows.values()].filter((r) => r.state === 'waiting').length;
+    if (waiting) lines.push(`… ${secs(now - this.runStartMs)} elapsed: ${waiting} node${waiting === 1 ? '' : 's'} connecting or queued`);
+    if (lines.length) this.print(lines.join('\n'));
   }
 
   private erase(): void {
@@ -109,15 +138,23 @@ export class ConsoleReporter implements Reporter {
   }
 
   onRunStart(meta: RunMeta): void {
-    for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting' });
+    for (const n of meta.nodes) this.rows.set(n.name, { counts: emptyCounts(), state: 'waiting', suitesDone: new Set() });
+    this.planned = meta.suites ?? {};
+    this.runStartMs = Date.now();
+    const every = this.opts.heartbeatMs ?? 10_000;
+    if (!this.tty && every > 0) {
+      this.heartbeat = setInterval(() => this.beat(), Math.min(1000, every));
+      this.heartbeat.unref();
+    }
     const n = meta.nodes.length;
     const suites = meta.plannedSuites !== undefined ? `${meta.plannedSuites} suite run${meta.plannedSuites === 1 ? '' : 's'}, ` : '';
     this.print(`leafcert ${meta.harness.version}: checking ${n} node${n === 1 ? '' : 's'} (${suites}${meta.planned} check ids) from ${printable(meta.inventory.path)}`);
   }
 
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {
-    const row = this.rows.get(node.name) ?? { counts: emptyCounts(), state: 'waiting' as const };
+    const row = this.rows.get(node.name) ?? { counts: emptyCounts(), state: 'waiting' as const, suitesDone: new Set<string>() };
     row.state = 'running';
+    row.startedMs = Date.now();
     this.rows.set(node.name, row);
     const ident = [id.hostname, id.nixosVersion ? `NixOS ${id.nixosVersion}` : id.os].filter(Boolean).join(', ');
     if (this.tty) this.redrawSoon();
@@ -139,8 +176,9 @@ export class ConsoleReporter implements Reporter {
 
   onProgress(node: string, message: string): void {
     const row = this.rows.get(node);
-    if (!row || !this.tty) return;
+    if (!row) return;
     row.progress = line(message).slice(0, 60);
+    if (!this.tty) return;
     this.redrawSoon();
   }
 
@@ -161,6 +199,8 @@ export class ConsoleReporter implements Reporter {
     const row = this.rows.get(r.node);
     if (row) {
       row.counts[r.status]++;
+      // Results come in suite order: a suite with a result has finished gathering.
+      row.suitesDone.add(r.suite);
       // The suite that reported progress has results now: its progress line is stale.
       if (row.progress?.startsWith(`${r.suite}:`)) row.progress = undefined;
     }
@@ -192,6 +232,8 @@ export class ConsoleReporter implements Reporter {
     const mark = bad ? this.paint('31', '✗') : this.paint('32', '✓');
     const how = stats?.transport ? ` (${(stats.durationMs / 1000).toFixed(1)}s, ${stats.roundTrips} round trips)` : '';
     this.print(`${mark} ${printable(node.name)}: ${countsText(row.counts)}${this.paint('2', how)}`);
+    // How the node was trusted belongs in the CI log too.
+    if (stats?.hostKey) this.print(this.paint('2', `  host key ${line(hostKeyText(stats.hostKey))}`));
   }
 
   private readonly warned = new Set<string>();
@@ -203,6 +245,8 @@ export class ConsoleReporter implements Reporter {
   }
 
   async onRunEnd(s: RunSummary): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     this.flushErrors();
     if (this.redrawTimer) clearTimeout(this.redrawTimer);
     this.redrawTimer = undefined;

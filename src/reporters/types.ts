@@ -15,6 +15,8 @@ export interface RunMeta {
   plannedSuites?: number;
   /** The planned checks' ids and the digest of their definitions. */
   checks?: CheckSet;
+  /** Suite names planned per node, in reporting order (the console's heartbeat names what is pending). */
+  suites?: Record<string, string[]>;
 }
 
 export type Counts = Record<Status, number>;
