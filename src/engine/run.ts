@@ -377,7 +377,14 @@ export async function runInventory(
     interrupted,
     warnings,
   };
-  for (const w of warnings) if (w.startsWith('a reporter failed')) process.stderr.write(`leafcert: ${printable(w)}\n`);
+  // A file report's own sentence names its flag and path (`--junit report PATH could not be
+  // written: …`): said as is, as when it fails at the end; anything else with what happened.
+  const STOPPED = 'a reporter failed and was stopped: ';
+  for (const w of warnings) {
+    if (!w.startsWith(STOPPED)) continue;
+    const why = w.slice(STOPPED.length);
+    process.stderr.write(`leafcert: ${printable(/^(--\w+ )?report /.test(why) ? why : w)}\n`);
+  }
   // A requested report that cannot be written makes the run incomplete (3): CI gates on the exit
   // code and the JUnit file together. Reports already finished are rewritten with the new code so
   // no file claims a verdict the process did not return.
