@@ -60,7 +60,7 @@ export function planBundle(input: BundleInput): Map<string, string> {
   const recorded = input.reports.map((r) => runInventory(resolve(r))).find(Boolean);
   const inventory = input.inventory ?? recorded?.path;
   if (!inventory) throw new BundleError('bundle: pass --inventory FILE (no leafcert JSON report among the files names it)');
-  const invAbs = regularFile('--inventory', inventory);
+  const invAbs = regularFile(input.inventory ? '--inventory' : 'the inventory the JSON report names (pass --inventory FILE),', inventory);
   if (recorded?.sha256 && sha256File(invAbs) !== recorded.sha256) {
     throw new BundleError(`inventory ${printable(invAbs)} is not the one the run read (sha256 differs from the JSON report's ${recorded.sha256})`);
   }
