@@ -6,6 +6,7 @@ import { startLab, type TestLab } from './helpers/lab.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKLIST } from '../src/checklist.js';
+import '../src/suites.js'; // the map reads the registered checks' items: load every suite
 import { resultOf, runChecks, statusOf } from './helpers/ops.js';
 
 const NODE = 'leaf-1';

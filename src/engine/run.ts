@@ -173,6 +173,10 @@ export async function runInventory(
   const deps: EngineDeps = { ...(depsIn?.openHost && depsIn?.gatherIdentity && depsIn?.suites ? {} : await defaultDeps()), ...depsIn } as EngineDeps;
   const now = deps.now ?? (() => new Date());
   const planned = plan(inv, deps.suites, opts.only);
+  // Checks are defined where their suite is (the registry): a planned check no loaded module
+  // defined yet (a caller passed its own suite objects) is looked up with every suite loaded, so an
+  // error result still says which title, severity and checklist items went unevidenced.
+  if ([...planned.values()].some((ps) => ps.some((p) => p.checkIds.some((id) => !checkDef(id))))) await import('../suites.js');
   const results: Result[] = [];
   const warnings: string[] = [...(inv.warnings ?? [])];
   const started = now();
