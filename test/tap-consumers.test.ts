@@ -32,7 +32,15 @@ const results: Result[] = [
     checklist: ['network-policies', 'hardening'],
     evidence: { expected: 'closed', observed: 'open', source: 'tcp connect 10.250.0.2:5432', excerpt: 'ACCEPT tcp 5432\n  ...\nsecond line' },
   }),
-  result({ id: 'firewall.ports', subject: 'allowed ports', status: 'fail', message: 'allowed ports differ', evidence: { expected: [22, 80, 443], observed: [22, 80, 443, 6379], source: 'iptables-save' } }),
+  // Nested maps, and a multi-line excerpt with double quotes (yaml then picks a multi-line single-quoted scalar).
+  result({
+    id: 'firewall.ports',
+    subject: 'allowed ports',
+    status: 'fail',
+    message: 'allowed ports differ',
+    evidence: { expected: [22, 80, 443], observed: [22, 80, 443, 6379], source: 'iptables-save', excerpt: '-A nixos-fw -j LOG --log-prefix "refused connection: "\n\n-A nixos-fw-refuse -j DROP' },
+  }),
+  result({ id: 'firewall.allowed-ports', subject: 'v4 and v6', status: 'fail', message: 'differ', evidence: { expected: { allowed: { tcp: '22,80' }, trusted: ['lo'] }, observed: { ipv4: { allowed: { tcp: '22,80,6379' } } }, source: 'iptables-save' } }),
   result({ id: 'tls.handshake', suite: 'tls', subject: 'api:443', status: 'error', message: 'handshake timed out after 5s', evidence: { source: 'tls connect 10.250.0.2:443' } }),
   result({ subject: '80' }),
 ];
@@ -59,9 +67,9 @@ describe('TAP in common reporters', () => {
   it('tap-spec lists every test point and prints each failure with expected, observed and source', async () => {
     const { out } = render('tap-spec', [], await writeTap());
     expect(out).not.toMatch(/TypeError|Cannot read properties/);
-    expect(out).toMatch(/total:\s+5/);
+    expect(out).toMatch(/total:\s+6/);
     expect(out).toMatch(/passing:\s+2/);
-    expect(out).toMatch(/failing:\s+3/);
+    expect(out).toMatch(/failing:\s+4/);
     // The last test point, after every failure's block, was reached.
     expect(out).toContain('✔ leaf-1.firewall firewall.port-closed 80');
     for (const line of ['expected: closed', 'observed: open', 'source: tcp connect 10.250.0.2:5432', 'checklist: [ network-policies, hardening ]', 'found: [ 22, 80, 443, 6379 ]', 'message: handshake timed out after 5s', 'duration_ms: 12']) {
@@ -72,17 +80,23 @@ describe('TAP in common reporters', () => {
   it('tap-mocha-reporter shows wanted/found as a diff and an error its message', async () => {
     const { out } = render('tap-mocha-reporter', ['spec'], await writeTap());
     expect(out).toMatch(/2 passing/);
-    expect(out).toMatch(/3 failing/);
+    expect(out).toMatch(/4 failing/);
     const port = out.slice(out.indexOf('1) leaf-1.firewall firewall.port-closed 5432:'));
     expect(port).toMatch(/\+ expected - actual\s+-open\s+\+closed/);
     expect(out).toMatch(/-\s+6379/);
-    expect(out).toMatch(/3\) leaf-1\.tls tls\.handshake api:443:\s+handshake timed out after 5s/);
+    expect(out).toMatch(/4\) leaf-1\.tls tls\.handshake api:443:\s+handshake timed out after 5s/);
   });
 
   it('diagnostics have one `key: value` per line: no block lists or block scalars', async () => {
     const tap = await writeTap();
-    const diag = tap.split('\n').filter((l) => /^ {2}\S/.test(l) && l !== '  ---' && l !== '  ...');
-    expect(diag.length).toBeGreaterThan(10);
+    const diag: string[] = [];
+    let inBlock = false;
+    for (const l of tap.split('\n')) {
+      if (l === '  ---') inBlock = true;
+      else if (l === '  ...') inBlock = false;
+      else if (inBlock) diag.push(l);
+    }
+    expect(diag.length).toBeGreaterThan(40);
     for (const l of diag) expect(l).toMatch(/^ {2}[a-zA-Z_]+: \S/);
   });
 });

@@ -8,7 +8,7 @@
 // double-quoted, one line per key; tap-mocha-reporter shows node-tap's `wanted`/`found` as a diff
 // and a string `error` as the message, so those sit beside `expected`/`observed`. Passes carry no
 // diagnostics: tap-out files a YAML block after an `ok` under the previous failure.
-import { Document, visit } from 'yaml';
+import { Document, Scalar, visit } from 'yaml';
 import type { NodeIdentity, NodeSpec, Result } from '../core/types.js';
 import { FileReporter } from './file-reporter.js';
 import type { NodeStats } from './types.js';
@@ -31,8 +31,10 @@ function diagnostics(obj: Record<string, unknown>): string[] {
   visit(doc, {
     Seq: (_k, n) => void (n.flow = true),
     Map: (_k, n, path) => void (path.length > 1 && (n.flow = true)),
+    // Multi-line text on one line: yaml would pick a block or single-quoted multi-line scalar.
+    Scalar: (_k, n) => void (typeof n.value === 'string' && /[\n\r]/.test(n.value) && (n.type = Scalar.QUOTE_DOUBLE)),
   });
-  const text = doc.toString({ lineWidth: 0, blockQuote: false }).trimEnd();
+  const text = doc.toString({ lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true }).trimEnd();
   return ['  ---', ...text.split('\n').map((l) => `  ${l}`), '  ...'];
 }
 
