@@ -16,6 +16,7 @@ import { fromManifest as backupFromManifest } from '../../suites/backup.js';
 import { fromManifest as configFromManifest } from '../../suites/config.js';
 import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
 import { fromManifest as auditFromManifest } from '../../suites/audit.js';
+import { fromManifest as checklistFromManifest } from '../../suites/checklist.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -122,22 +123,8 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   if (has('audit')) exp.audit = auditFromManifest(m, cite);
 
   // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
-  if (has('checklist') && tlsHosts.length) {
-    const acme = tlsHosts.filter((v) => v.enableACME || v.useACMEHost);
-    const files = tlsHosts.filter((v) => !v.enableACME && !v.useACMEHost && v.sslCertificate?.startsWith('/'));
-    const renewal: Record<string, unknown> = {};
-    if (acme.length) {
-      renewal.acme = { certs: [...new Set(acme.map((v) => v.useACMEHost ?? v.serverName ?? v.name))] };
-      cite(['checklist', 'renewal', 'acme'], acme.map((v) => optionPath(v.path, v.useACMEHost ? 'useACMEHost' : 'enableACME')).join(', '));
-    }
-    const certs = [...new Set(files.map((v) => v.sslCertificate!))];
-    if (certs.length) {
-      // 30 days: the usual renewal window (ACME renews 30 days before expiry).
-      renewal.certs = certs.map((path) => ({ path, renewBeforeDays: 30 }));
-      certs.forEach((c, i) => cite(['checklist', 'renewal', 'certs', i, 'path'], optionPath(files.find((v) => v.sslCertificate === c)!.path, 'sslCertificate')));
-    }
-    if (Object.keys(renewal).length) exp.checklist = { renewal };
-  }
+  const checklist = has('checklist') ? checklistFromManifest(m, cite) : undefined;
+  if (checklist) exp.checklist = checklist;
 
   for (const key of ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring']) {
     if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The renewal probe (src/probes/renewal.ts), one round trip: the node's clock, PID 1, the ACME
+# renewal timers with their last trigger (when systemd runs), and each self-managed certificate.
+# Each command's stdout goes behind a marker line, then its exit code, then its stderr on its own
+# (src/probes/sections.ts splits it back), so a warning on stderr never corrupts what a parser reads.
+# $1: the marker (sections.ts MARK); the other arguments: certificate paths (sections cert0, cert1, …).
+mark=$1
+shift
+
+section() {
+  local name=$1 err rc
+  shift
+  echo "$mark $name"
+  # stdout streams through fd 3; stderr is captured. Each section runs in a subshell: its `exit`
+  # ends only the section. The newline before the rc marker keeps it on its own line when the
+  # output lacks a final newline (splitSections strips it again).
+  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
+}
+
+# security.acme's timers (acme-renew-<cert>.timer, older NixOS acme-<cert>.timer); exit 3: no systemd.
+acme_timers() {
+  local t
+  if [ -d /run/systemd/system ]; then
+    t=$(systemctl list-units --type=timer --all --no-legend --plain --no-pager 'acme*' | awk '{print $1}')
+    # shellcheck disable=SC2086  # unit names, one word each: split on purpose
+    [ -z "$t" ] || systemctl show --no-pager --timestamp=unix -p Id,LoadState,ActiveState,LastTriggerUSec $t
+  else
+    echo 'no systemd'
+    exit 3
+  fi
+}
+
+section clock date +%s
+section pid1 cat /proc/1/comm
+section acme acme_timers
+i=0
+for cert in "$@"; do
+  section "cert$i" cat "$cert"
+  i=$((i + 1))
+done
