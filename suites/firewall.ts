@@ -247,6 +247,8 @@ export const firewallSuite: Suite<FirewallExpect, FirewallFacts> = {
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
   checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };
 
 /**

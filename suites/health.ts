@@ -180,6 +180,8 @@ export const healthSuite: Suite<HealthList, HealthFacts> = {
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
   checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };
 
 /**

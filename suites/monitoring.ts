@@ -220,4 +220,6 @@ export const monitoringSuite: Suite<MonitoringExpect, MonitoringFacts> = {
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
   checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };

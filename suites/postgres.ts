@@ -262,5 +262,7 @@ export const postgresSuite: Suite<PostgresExpect, PostgresFacts> = {
   gather,
   evaluate: (facts, expect) => evaluate(facts, expect),
   checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };
 export { evaluate as evaluatePostgres };

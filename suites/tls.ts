@@ -228,6 +228,8 @@ export const tlsSuite: Suite<TlsExpect, TlsFacts> = {
   gather,
   evaluate: (facts, expect, ctx) => facts.endpoints.flatMap((f, i) => evaluateEndpoint(f, expect[i], ctx.identity, ctx.now)),
   checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
 };
 
 /** Minimum protocol from nginx's sslProtocols ("TLSv1.2 TLSv1.3" → TLSv1.2). */

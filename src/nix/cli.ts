@@ -15,7 +15,7 @@ import { checkReportPath, ReportPathError } from '../reporters/report-path.js';
 import { printable } from '../core/text.js';
 import { configSuite, type ConfigExpect, type ConfigFacts } from '../../suites/config.js';
 import { loadManifest, ManifestError } from './manifest.js';
-import { planInventory, type PlanNode } from './plan.js';
+import type { PlanNode } from './plan.js';
 
 function fail(lines: string[]): number {
   for (const l of lines) process.stderr.write(`leafcert: ${l}\n`);
@@ -43,6 +43,7 @@ interface PlanFlags {
 export async function planCommand(flags: PlanFlags): Promise<number> {
   // Loaded here, not at start-up: check-config must not depend on every suite module loading.
   const { suites } = await import('../suites.js');
+  const { planInventory } = await import('./plan.js');
   const { parseInventory } = await import('../inventory/load.js');
   const { composeSchema } = await import('../inventory/schema.js');
   const { compile, condense } = await import('../inventory/validate.js');
