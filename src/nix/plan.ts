@@ -1,22 +1,17 @@
 // `leafcert plan --from-nix`: a manifest becomes inventory expectations, so nothing is written
 // twice. Each emitted value cites the NixOS option path it came from, as a YAML comment next to it
-// and in the returned `optionPaths` map (inventory location → option path). The `config`
-// expectation points at the manifest, so `run` also applies the static policy checks.
-import { dirname, relative, resolve } from 'node:path';
+// and in the returned `optionPaths` map (inventory location → option path). Each suite plans its
+// own expectation (its `fromManifest`); this module loops over them in the inventory's order and
+// says what it could not emit. The `config` expectation points at the manifest, so `run` also
+// applies the static policy checks.
+import { dirname, resolve } from 'node:path';
 import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
-import { optionPath, type Container, type Manifest, type NodeSection, type Value } from './manifest.js';
-import { fromManifest as healthFromManifest } from '../../suites/health.js';
-import { fromManifest as firewallFromManifest } from '../../suites/firewall.js';
-import { fromManifest as tlsFromManifest } from '../../suites/tls.js';
-import { declaredPostgres, fromManifest as postgresFromManifest } from '../../suites/postgres.js';
-import { declaredPrometheus, fromManifest as monitoringFromManifest } from '../../suites/monitoring.js';
-import { fromManifest as isolationFromManifest } from '../../suites/isolation.js';
-import { fromManifest as limitsFromManifest, innerLimitedUnits } from '../../suites/limits.js';
-import { fromManifest as backupFromManifest } from '../../suites/backup.js';
-import { fromManifest as configFromManifest } from '../../suites/config.js';
-import { fromManifest as secretsFromManifest } from '../../suites/secrets.js';
-import { fromManifest as auditFromManifest } from '../../suites/audit.js';
-import { fromManifest as checklistFromManifest } from '../../suites/checklist.js';
+import type { Manifest } from './manifest.js';
+import type { Suite } from '../core/types.js';
+import { suites } from '../suites.js';
+import { declaredPostgres } from '../../suites/postgres.js';
+import { declaredPrometheus } from '../../suites/monitoring.js';
+import { innerLimitedUnits } from '../../suites/limits.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -46,6 +41,53 @@ export interface Plan {
 
 type Seg = string | number;
 
+/**
+ * The order planned expectations have always been written in (the YAML and its option-path map
+ * follow it, so a different order would change every planned inventory); src/suites.ts orders reports.
+ */
+const PLAN_ORDER = ['firewall', 'tls', 'health', 'containers', 'limits', 'postgres', 'backup', 'monitoring', 'secrets', 'audit', 'checklist', 'config'];
+
+/** Suites whose absence from this build is noted after the planned ones (tls and containers say so in place). */
+const NOTED_IF_ABSENT = ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring'];
+
+const tlsHostCount = (m: Manifest) => (m.host.nginx.enable ? m.host.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL).length : 0);
+
+/** What plan says besides a suite's expectation (stderr notes): `e` is what it emitted, if anything. */
+function notesFor(key: string, m: Manifest, e: any, opts: PlanOptions): string[] {
+  switch (key) {
+    case 'tls':
+      return e && !opts.ca ? ['tls: no --ca given; the expectations trust "ca.pem" next to the inventory'] : [];
+    case 'health':
+      return e ? ['health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })'] : [];
+    case 'limits': {
+      const inner = innerLimitedUnits(m);
+      return inner.length ? [`limits: units inside containers with limits are not emitted (the limits suite checks host units): ${inner.join(', ')}`] : [];
+    }
+    case 'postgres': {
+      const pgs = declaredPostgres(m);
+      const where = pgs[0]?.where;
+      return e && pgs.length > 1 ? [`postgres: ${pgs.length} PostgreSQL servers declared; the postgres suite takes one, so only ${where ? `container ${where.name}` : 'the host'}'s is emitted`] : [];
+    }
+    case 'backup':
+      return e && m.host.borg.length > 1 ? [`backup: ${m.host.borg.length} borg jobs declared; only ${e.job} is emitted (the backup suite takes one job)`] : [];
+    case 'monitoring': {
+      const d = e ? declaredPrometheus(m) : undefined;
+      return d?.where && (d.prom.address === '127.0.0.1' || d.prom.address === 'localhost')
+        ? [`monitoring: Prometheus listens on ${d.prom.address} inside container ${d.where.name}; the monitoring suite must reach it from the node (it does so through the container's address unless address is set)`]
+        : [];
+    }
+    default:
+      return [];
+  }
+}
+
+/** Said in place of a suite this build lacks, where the manifest declares what it would check. */
+function absentNote(key: string, m: Manifest): string[] {
+  if (key === 'tls' && tlsHostCount(m)) return [`tls: ${tlsHostCount(m)} HTTPS virtual host(s) declared, but the tls suite is not in this build`];
+  if (key === 'containers' && m.containers.length) return [`containers: ${m.containers.length} container(s) declared, but the isolation suite is not in this build`];
+  return [];
+}
+
 export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   const outDir = dirname(resolve(opts.outFile ?? 'inventory.yaml'));
   const name = opts.expect ?? m.host.networking.hostName ?? 'leaf';
@@ -55,84 +97,23 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   const notes: string[] = [];
   const cite = (segs: Seg[], path: string) => paths.push([['expectations', name, ...segs], path]);
   const exp: Record<string, unknown> = {};
-  const host = m.host;
 
-  // firewall: the host's declared allowances; closed = every port something inside declares.
-  if (has('firewall')) exp.firewall = firewallFromManifest(m, cite);
-
-  // tls: every vhost that serves HTTPS.
-  const tlsHosts = host.nginx.enable ? host.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];
-  const tls = has('tls') ? tlsFromManifest(m, cite, { ca: opts.ca }) : undefined;
-  if (tls) {
-    exp.tls = tls;
-    if (!opts.ca) notes.push('tls: no --ca given; the expectations trust "ca.pem" next to the inventory');
-  } else if (!has('tls') && tlsHosts.length) notes.push(`tls: ${tlsHosts.length} HTTPS virtual host(s) declared, but the tls suite is not in this build`);
-
-  // health: what nginx itself declares — forceSSL answers plain HTTP with a redirect to https.
-  const health = has('health') ? healthFromManifest(m, cite) : undefined;
-  if (health) {
-    exp.health = health;
-    notes.push('health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })');
-  }
-
-  // containers (isolation suite).
-  if (m.containers.length) {
-    if (has('containers')) exp.containers = isolationFromManifest(m, cite);
-    else notes.push(`containers: ${m.containers.length} container(s) declared, but the isolation suite is not in this build`);
-  }
-
-  // limits: container@NAME units, host units and slices with limits.
-  if (has('limits')) {
-    const l = limitsFromManifest(m, cite);
-    const innerLimited = innerLimitedUnits(m);
-    if (innerLimited.length) notes.push(`limits: units inside containers with limits are not emitted (the limits suite checks host units): ${innerLimited.join(', ')}`);
-    if (l) exp.limits = l;
-  }
-
-  // postgres: the first PostgreSQL declared (host, then containers); pgs is read by backup too.
-  const pgs = declaredPostgres(m);
-  const postgres = has('postgres') ? postgresFromManifest(m, cite) : undefined;
-  if (postgres) {
-    exp.postgres = postgres;
-    const where = pgs[0].where;
-    if (pgs.length > 1) notes.push(`postgres: ${pgs.length} PostgreSQL servers declared; the postgres suite takes one, so only ${where ? `container ${where.name}` : 'the host'}'s is emitted`);
-  }
-
-  // backup: the first borg job of the host.
-  const backup = has('backup') ? backupFromManifest(m, cite) : undefined;
-  if (backup) {
-    exp.backup = backup;
-    if (host.borg.length > 1) notes.push(`backup: ${host.borg.length} borg jobs declared; only ${backup.job} is emitted (the backup suite takes one job)`);
-  }
-
-  // monitoring: Prometheus (and Grafana) where they are declared.
-  const monitoring = has('monitoring') ? monitoringFromManifest(m, cite) : undefined;
-  if (monitoring) {
-    exp.monitoring = monitoring;
-    const { where, prom } = declaredPrometheus(m)!;
-    if (where && (prom.address === '127.0.0.1' || prom.address === 'localhost')) {
-      notes.push(`monitoring: Prometheus listens on ${prom.address} inside container ${where.name}; the monitoring suite must reach it from the node (it does so through the container's address unless address is set)`);
+  // Each suite plans its own expectation from the manifest (its fromManifest), citing option paths.
+  const bySuiteKey = new Map<string, Suite<any, any>>(suites.map((s) => [s.key, s]));
+  const from = { ca: opts.ca, manifestFile: opts.manifestFile, outDir };
+  for (const key of PLAN_ORDER) {
+    const suite = bySuiteKey.get(key);
+    if (!has(key) || !suite?.fromManifest) {
+      notes.push(...absentNote(key, m));
+      continue;
     }
+    const e = suite.fromManifest(m, cite, from);
+    if (e !== undefined) exp[key] = e;
+    notes.push(...notesFor(key, m, e, opts));
   }
-
-  // secrets: the host files the configuration reads secrets from (they must not be world-readable).
-  const secrets = has('secrets') ? secretsFromManifest(m, cite) : undefined;
-  if (secrets) exp.secrets = secrets;
-
-  // audit: what security.audit / auditd / apparmor declare.
-  if (has('audit')) exp.audit = auditFromManifest(m, cite);
-
-  // checklist (tls-renewal): ACME vhosts' renewal timers; self-managed certificates' days left.
-  const checklist = has('checklist') ? checklistFromManifest(m, cite) : undefined;
-  if (checklist) exp.checklist = checklist;
-
-  for (const key of ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring']) {
+  for (const key of NOTED_IF_ABSENT) {
     if (!has(key)) notes.push(`${key}: the ${key} suite is not in this build; no ${key} expectations emitted`);
   }
-
-  // config: the manifest itself, so `run` applies the static policy checks too.
-  const config = has('config') ? configFromManifest(m, cite, { manifestFile: opts.manifestFile, outDir }) : undefined;
-  if (config) exp.config = config;
 
   const inventory: Record<string, unknown> = {
     version: 1,
