@@ -4,7 +4,9 @@
 // check-config on every fixture manifest, and writes the outputs with what legitimately varies
 // between two runs masked (times, dates, durations, digests, fingerprints, serials, scratch names).
 // Run it before and after a change, then `diff -r BEFORE AFTER`: only real changes remain.
-// Usage: node scripts/golden.js --out DIR [--state DIR] [--keep-lab]
+// Usage: node scripts/golden.js --out DIR [--state DIR] [--keep-lab] [--from-raw]
+//        node scripts/golden.js --compare BEFORE AFTER   (results only: ids, statuses, messages,
+//        evidence; keys the new run adds are new metadata and allowed; exit 1 on any other difference)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -16,7 +18,8 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
-const out = arg('out');
+const compareAt = process.argv.indexOf('--compare');
+const out = compareAt > 0 ? join(process.argv[compareAt + 1], '..', '.compare-unused') : arg('out');
 if (!out) {
   process.stderr.write('usage: node scripts/golden.js --out DIR [--state DIR] [--keep-lab]\n');
   process.exit(2);
@@ -27,7 +30,7 @@ const state = resolve(arg('state', '/tmp/leafcert-golden-lab'));
 const keepLab = process.argv.includes('--keep-lab');
 const raw = join(outDir, 'raw');
 // --from-raw: only re-normalise the raw outputs of an earlier golden run (after changing mask()).
-const fromRaw = process.argv.includes('--from-raw');
+const fromRaw = process.argv.includes('--from-raw') || compareAt > 0;
 if (!fromRaw) {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(raw, { recursive: true });
@@ -49,7 +52,9 @@ export function mask(text) {
   return text
     .split(outDir).join('<out>')
     .split(state).join('<lab>')
+    .replace(/[^\s"'()]*\/(\.lab-golden|leafcert-golden-lab)\b/g, '<lab>')
     .split(root).join('<repo>')
+    .replace(/[^\s"'(]*\/fixtures\/nix\//g, '<repo>/fixtures/nix/')
     // The lab's subnet is a hash of its state dir.
     .replace(/\b10\.250\.\d+\./g, '10.250.<lab>.')
     .replace(/(leafcert-|lab CA |lc-)[0-9a-f]{6}\b/g, '$1<labid>')
@@ -140,6 +145,8 @@ function record(name, code, files) {
   }
 }
 
+if (compareAt > 0) process.exit(compare(process.argv[compareAt + 1], process.argv[compareAt + 2]));
+
 let code = 0;
 try {
   process.stderr.write(`golden: lab up (${state})\n`);
@@ -182,3 +189,42 @@ try {
   if (!keepLab && !fromRaw) leafcert(['lab', 'down', '--state', state]);
 }
 process.exit(code);
+
+/**
+ * Results of two golden runs compared one by one (matched on node, suite, id, subject), each masked
+ * as above; a key only the new result has is new metadata. Prints each difference; returns 1 if any.
+ */
+function compare(before, after) {
+  const only = (oldV, newV) => {
+    if (Array.isArray(oldV) && Array.isArray(newV)) return newV.map((v, i) => only(oldV[i], v));
+    if (oldV && newV && typeof oldV === 'object' && typeof newV === 'object') {
+      return Object.fromEntries(Object.keys(oldV).map((k) => [k, k in newV ? only(oldV[k], newV[k]) : '<missing>']));
+    }
+    return newV;
+  };
+  const norm = (r) => mask(JSON.stringify(walk(r)));
+  let diffs = 0;
+  const files = readdirSync(join(before, 'raw')).filter((f) => f.endsWith('evidence.json'));
+  for (const f of files) {
+    const read = (dir) => (existsSync(join(dir, 'raw', f)) ? JSON.parse(readFileSync(join(dir, 'raw', f), 'utf8')).results : null);
+    const A = read(before);
+    const B = read(after);
+    if (!B) {
+      console.log(`${f}: missing in ${after}`);
+      diffs++;
+      continue;
+    }
+    const key = (r) => mask([r.node, r.suite, r.id, r.subject].join(' | '));
+    const byKey = new Map(B.map((r) => [key(r), r]));
+    for (const r of A) {
+      const n = byKey.get(key(r));
+      if (!n) (console.log(`${f}: gone: ${key(r)}`), diffs++);
+      else if (norm(r) !== norm(only(r, n))) (console.log(`${f}: ${key(r)}\n  before ${norm(r)}\n  after  ${norm(only(r, n))}`), diffs++);
+      byKey.delete(key(r));
+    }
+    for (const k of byKey.keys()) (console.log(`${f}: new: ${k}`), diffs++);
+    console.log(`${f}: ${A.length} results before, ${B.length} after`);
+  }
+  console.log(`${diffs} result(s) differ`);
+  return diffs ? 1 : 0;
+}
