@@ -164,6 +164,9 @@ function reason(e: unknown): string {
   return String(e);
 }
 
+// Long on purpose: one run's state (results, reporters, the abort signal, per-node stats and the
+// exit rule) lives in this closure, and its steps (record, errorResults, runNode) share it; split
+// into modules they would pass the same dozen values back and forth.
 export async function runInventory(
   inv: Inventory & { sha256?: string; warnings?: string[] },
   opts: EngineOptions,
@@ -245,6 +248,8 @@ export async function runInventory(
     }
   };
 
+  // One node from connect to close, in order: identity, planned suites (bounded), stats. Kept whole
+  // so its try/finally visibly closes the host on every path (abort, timeout, transport error).
   const runNode = async (node: NodeSpec) => {
     const suites = planned.get(node.name) ?? [];
     let host: Host | undefined;

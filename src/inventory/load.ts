@@ -96,6 +96,9 @@ export function loadInventory(file: string, opts: { suites?: Suite<any, any>[]; 
   return parseInventory(bytes.toString('utf8'), path, { ...opts, sha256: createHash('sha256').update(bytes).digest('hex') });
 }
 
+// Long on purpose: the stages of loading (YAML with caps, schema, defaults, per-node ssh checks,
+// waivers) each add problems with file:line to one list, and every problem must be reported
+// together before anything runs.
 export function parseInventory(
   text: string,
   path: string,

@@ -24,6 +24,8 @@ async function guarded(fn: () => Promise<unknown>): Promise<void> {
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
+// Long only because it declares every `lab` subcommand with its options in one place (commander's
+// builder style); each action is a short call into src/lab.
 export function registerLab(program: Command): void {
   const lab = program.command('lab').description('emulated Alchemist leaf nodes in network namespaces (root only)');
 
