@@ -19,11 +19,16 @@ function packageRoot(): string {
 
 const cache = new Map<string, string>();
 
-/** The text of src/probes/<name> (e.g. "audit.sh"). */
+/**
+ * The text of src/probes/<name> (e.g. "audit.sh"), with the shared pieces it names in a
+ * `# uses: other.sh` line prepended (one copy of e.g. the section framing, not one per script).
+ */
 export function probeScript(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {
     text = readFileSync(join(packageRoot(), 'src', 'probes', name), 'utf8');
+    const uses = [...text.matchAll(/^# uses: (\S+\.sh)\b/gm)].map((m) => m[1]);
+    text = [...uses.map((u) => probeScript(u)), text].join('\n');
     cache.set(name, text);
   }
   return text;

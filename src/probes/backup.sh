@@ -13,6 +13,7 @@
 #             turns them back into newlines), $10 the listing filter's awk program (borg.ts)
 #   restore:  $5 archive, $6 run id, $7.. the archived paths to restore (no leading /)
 # shellcheck disable=SC2154 # $S is made by the scratch prelude this file is appended to
+# uses: sections.sh (defines section(), which reads $mark)
 mode=$1 wrapper=$2 secs=$3
 # NAME=VALUE words without spaces or glob characters: split on purpose.
 # shellcheck disable=SC2206
@@ -21,17 +22,6 @@ shift 4
 E="$S/err"
 
 borg_() { env "${benv[@]}" timeout -k 5 "$secs" "$wrapper" "$@" </dev/null; }
-
-section() {
-  local name=$1 err rc
-  shift
-  echo "$mark $name"
-  # stdout streams through fd 3; stderr is captured. The newline before the rc marker keeps it on
-  # its own line when the output lacks a final newline (splitSections strips it again).
-  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
-  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
-  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
-}
 
 # Round trip 1: the job's state, the node's clock, PID 1, the units, the wrapper, the archive list.
 list_mode() {
@@ -65,6 +55,7 @@ list_mode() {
 # Round trip 2: what the newest archive holds (listing through the awk filter: entries under each
 # expected root and a sample of small files), and its command line when the paths are not given.
 contents_mode() {
+  # shellcheck disable=SC2034 # mark is read by section() (sections.sh)
   mark=$1 archive=$2 info=$3 format=$4 roots=$5 awkprog=$6
   if [ "$info" = 1 ]; then
     info_() { borg_ info --json "::$archive" 2>"$E"; local rc=$?; [ $rc = 0 ] || cat "$E"; return $rc; }

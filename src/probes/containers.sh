@@ -3,17 +3,9 @@
 # has, from what NixOS writes and runs — the per-container config files, machinectl's leaders, and
 # container@NAME's nspawn child as a fallback. Each part goes behind a marker line with its exit
 # code (src/probes/sections.ts splits it back). $1: the marker (sections.ts MARK).
+# uses: sections.sh (defines section(), which reads $mark)
+# shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
-
-section() {
-  local name=$1 err rc
-  shift
-  echo "$mark $name"
-  # stdout streams through fd 3; stderr is captured and printed after the exit code.
-  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
-  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
-  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
-}
 
 # Both NixOS conf dirs; /etc/containers also holds podman's files, so keep only NixOS-shaped ones.
 confs() {

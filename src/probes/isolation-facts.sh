@@ -6,19 +6,11 @@
 # (src/probes/sections.ts splits it back). ctr_net comes from src/transport/container.ts.
 # $1: the marker (sections.ts MARK); $2: the namespace kinds (ns.ts NS_KINDS, space-separated);
 # then one IDX:LEADER:FW word per container (FW 1: read its inner firewall).
+# uses: sections.sh (defines section(), which reads $mark)
+# shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 kinds=$2
 shift 2
-
-section() {
-  local name=$1 err rc
-  shift
-  echo "$mark $name"
-  # stdout streams through fd 3; stderr is captured and printed after the exit code.
-  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
-  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
-  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
-}
 
 # "<kind> <readlink>" per namespace kind of PID; "<kind> -" when unreadable.
 ns_of() {

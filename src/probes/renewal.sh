@@ -4,20 +4,10 @@
 # Each command's stdout goes behind a marker line, then its exit code, then its stderr on its own
 # (src/probes/sections.ts splits it back), so a warning on stderr never corrupts what a parser reads.
 # $1: the marker (sections.ts MARK); the other arguments: certificate paths (sections cert0, cert1, …).
+# uses: sections.sh (defines section(), which reads $mark)
+# shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 shift
-
-section() {
-  local name=$1 err rc
-  shift
-  echo "$mark $name"
-  # stdout streams through fd 3; stderr is captured. Each section runs in a subshell: its `exit`
-  # ends only the section. The newline before the rc marker keeps it on its own line when the
-  # output lacks a final newline (splitSections strips it again).
-  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
-  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
-  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
-}
 
 # security.acme's timers (acme-renew-<cert>.timer, older NixOS acme-<cert>.timer); exit 3: no systemd.
 acme_timers() {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# section NAME CMD...: the framing every batched probe script uses (src/probes/sections.ts splits it
+# back). Prepended by probeScript() to scripts that say `# uses: sections.sh`; they set $mark first.
+# CMD's stdout goes behind a "$mark NAME" line, then its exit code, then its stderr on its own, so a
+# warning on stderr never corrupts what a parser reads.
+# shellcheck disable=SC2154 # $mark is set by the script this is prepended to
+section() {
+  local name=$1 err rc
+  shift
+  echo "$mark $name"
+  # stdout streams through fd 3; stderr is captured. CMD runs in the $( ) subshell, so an `exit`
+  # in it ends only the section. The newline before the rc marker keeps it on its own line when
+  # the output lacks a final newline (splitSections strips it again).
+  { err=$( { "$@"; } 2>&1 1>&3 3>&-); rc=$?; } 3>&1
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+  if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
+}
