@@ -92,7 +92,7 @@ const cache = new WeakMap<Host, Promise<ContainerScan>>();
 export function scanContainers(host: Host, timeoutMs = 15_000): Promise<ContainerScan> {
   let p = cache.get(host);
   if (!p) {
-    p = host.exec(LOCATE_COMMAND, { timeoutMs }).then((r) => parseLocate(r.stdout, 'container locator script (conf files, machinectl, lab state)'));
+    p = host.exec(LOCATE_COMMAND, { timeoutMs }).then((r) => parseLocate(r.stdout, 'container locator script (conf files, machinectl, container@NAME units)'));
     cache.set(host, p);
     // A failed scan must not poison later suites of the same run.
     p.catch(() => cache.delete(host));
@@ -113,8 +113,8 @@ export function missingReason(scan: ContainerScan, name: string): string | undef
   const c = scan.containers.get(name);
   if (!c) {
     const known = [...scan.containers.keys()];
-    return `container "${name}" does not exist on the node (no /etc/nixos-containers/${name}.conf, not known to machinectl or the lab state)${known.length ? `; found: ${known.join(', ')}` : '; no containers found'}`;
+    return `container "${name}" does not exist on the node (no /etc/nixos-containers/${name}.conf, not known to machinectl)${known.length ? `; found: ${known.join(', ')}` : '; no containers found'}`;
   }
-  if (c.leader === undefined) return `container "${name}" is configured (${c.confPath ?? 'conf file'}) but not running: no leader PID from machinectl or the lab state`;
+  if (c.leader === undefined) return `container "${name}" is configured (${c.confPath ?? 'conf file'}) but not running: no leader PID from machinectl or container@${name}.service`;
   return undefined;
 }
