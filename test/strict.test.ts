@@ -68,4 +68,26 @@ describe('--strict', () => {
   it('touches nothing but skipped', () => {
     for (const status of ['pass', 'fail', 'error', 'manual', 'waived'] as const) expect(strictly(result({ status }))).toEqual(result({ status }));
   });
+
+  it('check-config --strict: the example manifest (3 checks with nothing declared to judge, skipped) exits 1; without it 0', async () => {
+    const cc = async (...args: string[]) => {
+      const w = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const json = join(d, 'cc.json');
+      try {
+        const code = await main(['node', 'leafcert', 'check-config', 'fixtures/nix/example.manifest.json', '--json', json, ...args]);
+        return { code, doc: JSON.parse(readFileSync(json, 'utf8')) };
+      } finally {
+        w.mockRestore();
+        e.mockRestore();
+      }
+    };
+    const plain = await cc();
+    expect(plain.code).toBe(0);
+    const skipped = plain.doc.results.filter((x: any) => x.status === 'skipped').length;
+    expect(skipped).toBeGreaterThan(0);
+    const strict = await cc('--strict');
+    expect(strict.code).toBe(1);
+    expect(strict.doc.results.filter((x: any) => x.originalStatus === 'skipped' && x.status === 'fail').length).toBe(skipped);
+  });
 });

@@ -95,6 +95,7 @@ interface CheckFlags {
   html?: string;
   only?: string[];
   timeout?: number;
+  strict?: boolean;
 }
 
 /** The manifest stands in for the node: check-config never connects anywhere, so nothing here can be asked. */
@@ -157,7 +158,7 @@ export async function checkConfigCommand(file: string, flags: CheckFlags, signal
   try {
     const { exitCode } = await runInventory(
       inv,
-      { allowMutating: false, timeoutMs: flags.timeout ?? DEFAULT_TIMEOUT_MS, baseDir: inv.baseDir, concurrency: 1, only: flags.only, signal, argv: process.argv.slice(2) },
+      { allowMutating: false, timeoutMs: flags.timeout ?? DEFAULT_TIMEOUT_MS, baseDir: inv.baseDir, concurrency: 1, only: flags.only, strict: flags.strict, signal, argv: process.argv.slice(2) },
       reporters,
       { openHost: async (n) => noConnection(n.name), gatherIdentity: async () => ({}), suites: [suite] },
     );
@@ -195,6 +196,7 @@ export function registerNix(program: Command): void {
     .option('--html <path>', 'write a self-contained HTML report for people')
     .option('--only <ids>', 'only these check ids, comma-separated, `*` globs (repeatable)', listArg)
     .option('-t, --timeout <seconds>', 'timeout for judging the manifest (default 60s)', durationArg)
+    .option('--strict', 'a check with nothing declared to judge (skipped) fails the run, as with run --strict')
     .addHelpText(
       'after',
       '\nExit codes (as for `run`): 0 certified (all passed or skipped, at least one passed), 1 a\n' +
