@@ -1,6 +1,7 @@
 // Issue 13 part 1: a consumer that sums JUnit times (junitparser, dashboards) must get the wall
 // time, not the suites' gather time once per testcase (31 cases × 10 s for a 16 s run).
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -93,5 +94,35 @@ describe('JUnit and JSON times add up to the wall time', () => {
     // The time spent failing to connect is the node's.
     expect(t.suites[0].time).toBeGreaterThanOrEqual(0.059);
     expect(doc.results.every((r: { status: string; durationMs: number }) => r.status === 'error' && r.durationMs === 0)).toBe(true);
+  });
+
+  // The consumer the issue names: junitparser (Debian's python3-junitparser, for /usr/bin/python3),
+  // summing cases per suite and suites per run as `junitparser merge` and dashboards do.
+  const py = '/usr/bin/python3';
+  const haveJunitparser = existsSync(py) && spawnSync(py, ['-c', 'import junitparser'], { encoding: 'utf8' }).status === 0;
+  const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+  it.runIf(inCI)('in CI, junitparser is installed (scripts/install-deps.sh: python3-junitparser)', () => expect(haveJunitparser).toBe(true));
+  it.skipIf(!haveJunitparser)('junitparser: cases sum to at most their suite, suites to about the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leafcert-times-jp-'));
+    const { xml } = await certify([node('leaf-1'), node('leaf-22')], async (n) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return new FakeHost(n.name, n.host);
+    });
+    const file = join(dir, 'junit.xml');
+    (await import('node:fs')).writeFileSync(file, xml);
+    const r = spawnSync(py, ['-c', [
+      'import json, sys, junitparser',
+      'x = junitparser.JUnitXml.fromfile(sys.argv[1])',
+      'print(json.dumps({"root": x.time, "suites": [{"time": s.time, "cases": sum((c.time or 0) for c in s)} for s in x]}))',
+    ].join('\n'), file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { root: number; suites: { time: number; cases: number }[] };
+    expect(got.suites.length).toBe(2);
+    for (const s of got.suites) {
+      expect(s.cases).toBeLessThanOrEqual(s.time + 0.001);
+      expect(s.time).toBeGreaterThanOrEqual(0.3);
+    }
+    const sum = got.suites.reduce((n, s) => n + s.time, 0);
+    expect(Math.abs(sum - got.root)).toBeLessThan(0.2);
   });
 });
