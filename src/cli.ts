@@ -7,18 +7,13 @@ import { formatProblem, InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
 import { harnessVersion, PlanError, runInventory, type EngineDeps } from './engine/run.js';
 import { installSignalHandlers, interruptedBy, releaseSignals, signalScope, signalsDelivered } from './engine/interrupt.js';
-import { ConsoleReporter } from './reporters/console.js';
-import { HtmlReporter } from './reporters/html.js';
-import { JsonReporter } from './reporters/json.js';
-import { JunitReporter } from './reporters/junit.js';
-import { TapReporter } from './reporters/tap.js';
+import { durationArg, listArg, reportersFor } from './engine/reports.js';
 import { checkReportPath as checkPath, ReportPathError } from './reporters/report-path.js';
 import type { Reporter } from './reporters/types.js';
 import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
 import { bundleAfterRun, registerBundle, runBundleProblem } from './bundle/cli.js';
 import { registerDiff } from './diff/cli.js';
-import { parseDuration, UnitError } from './core/units.js';
 import { printable } from './core/text.js';
 
 /** Thrown for a bad invocation: printed as one line, exit 2. */
@@ -27,20 +22,6 @@ export class UsageError extends Error {}
 function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
   return Number(v);
-}
-
-function duration(v: string): number {
-  try {
-    const ms = parseDuration(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
-    if (!(ms > 0) || ms === Infinity) throw new UnitError('not positive');
-    return ms;
-  } catch {
-    throw new InvalidArgumentError('expected seconds (e.g. 60) or a duration (e.g. 90s, 2m)');
-  }
-}
-
-function list(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 /**
@@ -92,15 +73,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   // A signal that arrived while loading (synchronous work) is delivered here, before any node is
   // contacted: the run then reports every check as interrupted instead of starting.
   await signalsDelivered();
-  const reporters: Reporter[] = [];
-  for (const [flag, p] of paths) {
-    if (flag === '--junit') reporters.push(new JunitReporter(p).forFlag(flag));
-    if (flag === '--tap') reporters.push(new TapReporter(p).forFlag(flag));
-    if (flag === '--json') reporters.push(new JsonReporter(p).forFlag(flag));
-    if (flag === '--html') reporters.push(new HtmlReporter(p).forFlag(flag));
-  }
-  // Last, so its summary can name the digests of the finished report files.
-  reporters.push(new ConsoleReporter({ reportPaths: paths.map(([, p]) => p), stream: process.stdout, digests: true }));
+  const reporters: Reporter[] = reportersFor(paths);
 
   // Last resort: a bug that escapes the engine (an event emitter's stray 'error', a rejected
   // promise nobody awaited) must not end in a stack trace and exit 1, which CI reads as "a check
@@ -177,8 +150,8 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--json <path>', 'write JSON evidence (schemas/evidence.schema.json)')
     .option('--html <path>', 'write a self-contained HTML report for people')
     .option('-c, --concurrency <n>', 'nodes checked at once (default: inventory defaults.concurrency or 8)', positiveInt)
-    .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', list)
-    .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', duration)
+    .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', listArg)
+    .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', durationArg)
     .option('--allow-mutating', 'allow checks that write to scratch paths on the node (backup round trips)')
     .option('--strict', 'a check the platform cannot make (skipped) fails the run: every item must be evidenced')
     .option('--bundle <dir>', 'after the run, put the reports and inventory in a signed bundle (needs --sign-key; docs/bundle.md)')
