@@ -1,11 +1,14 @@
 // The console's heartbeat without a TTY (issue 13 part 5): a CI log must not go quiet for the
 // length of a node run; each quiet interval gets a line per running node with its elapsed time
 // and the suites it still waits on, and the heartbeat stops with the run.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Inventory } from '../src/core/types.js';
 import { runInventory } from '../src/engine/run.js';
 import { ConsoleReporter } from '../src/reporters/console.js';
-import { FakeHost, fakeSuite, identity, node, sleep } from './helpers/fakes.js';
+// Loaded up front: the engine imports the registry when a fake suite's checks are unknown, and
+// that real I/O must not happen while time is faked.
+import '../src/suites.js';
+import { FakeHost, fakeSuite, identity, node } from './helpers/fakes.js';
 
 function sink(isTTY = false) {
   const lines: { at: number; text: string }[] = [];
@@ -36,18 +39,30 @@ async function run(heartbeatMs: number, isTTY = false) {
   const rep = new ConsoleReporter({ stream: out.stream, heartbeatMs });
   // alpha is quick, slow takes 700 ms on leaf-1: the heartbeat must name slow, not alpha.
   const suites = [fakeSuite('alpha'), fakeSuite('slow', { delay: (n) => (n === 'leaf-1' ? 700 : 0) })];
-  await runInventory(inv(['leaf-1', 'leaf-22']), { allowMutating: false, timeoutMs: 5000, baseDir: '/tmp', concurrency: 4 }, [rep], {
+  const done = runInventory(inv(['leaf-1', 'leaf-22']), { allowMutating: false, timeoutMs: 5000, baseDir: '/tmp', concurrency: 4 }, [rep], {
     suites,
     openHost: async (n) => new FakeHost(n.name, n.host),
     gatherIdentity: async () => identity,
     now: () => new Date(),
   });
+  // Fake time: the rhythm is asserted exactly, whatever the machine's load.
+  let finished = false;
+  void done.then(() => (finished = true));
+  for (let t = 0; t < 5000 && !finished; t += 50) await vi.advanceTimersByTimeAsync(50);
+  expect(finished).toBe(true);
+  await done;
   const endedAt = out.lines.length;
-  await sleep(600);
+  await vi.advanceTimersByTimeAsync(600);
   return { lines: out.lines, endedAt };
 }
 
 describe('console heartbeat (no TTY)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
   it('prints node, pending suite and elapsed while a node run is quiet, and stops with the run', async () => {
     const { lines, endedAt } = await run(200);
     const beats = lines.filter((l) => l.text.startsWith('… '));
