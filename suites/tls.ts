@@ -172,7 +172,8 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   if (!f.target) return allError('no address to connect to (no connect in the expectation and the node has no host)'), out;
   const h = f.handshake!;
   if (!h.ok) {
-    const status = h.tcpFailed && /ECONNREFUSED/.test(h.error ?? '') ? 'fail' : h.tcpFailed ? 'error' : 'fail';
+    // A timeout is no answer, not a refusal: error (the harness or network may be overloaded).
+    const status = h.timedOut ? 'error' : h.tcpFailed && /ECONNREFUSED/.test(h.error ?? '') ? 'fail' : h.tcpFailed ? 'error' : 'fail';
     push(CHECKS.handshake, status, `${f.target}:${f.port}: ${h.tcpFailed ? 'TCP connection failed' : 'TLS handshake failed'}: ${h.error}`, { expected: 'handshake', observed: h.error });
     for (const def of all.slice(1)) push(def, 'error', `no certificate to judge: handshake failed (${h.error})`);
     return out;

@@ -30,6 +30,8 @@ export interface TlsHandshake {
   /** When not ok: errno / OpenSSL code, and whether TCP itself failed. */
   error?: string;
   tcpFailed?: boolean;
+  /** No answer within the timeout (after one retry): says nothing about the server. */
+  timedOut?: boolean;
   ms: number;
   protocol?: string;
   cipher?: string;
@@ -89,12 +91,16 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
       checkServerIdentity: () => undefined,
       ...(o.permissive ? { ciphers: 'DEFAULT@SECLEVEL=0', minVersion: 'TLSv1' as const } : {}),
     });
+    let settled = false;
     const done = (r: TlsHandshake & { certs: X509Certificate[] }) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       s.destroy();
       res(r);
     };
-    const timer = setTimeout(() => done({ ok: false, error: `no TLS handshake within ${o.timeoutMs} ms`, tcpFailed: !connected, ms: Date.now() - started, chain: [], certs: [] }), o.timeoutMs);
+    // setImmediate: after a stalled event loop the timer and a finished handshake are due together; let the I/O land first.
+    const timer = setTimeout(() => setImmediate(() => done({ ok: false, error: `no TLS handshake within ${o.timeoutMs} ms`, tcpFailed: !connected, timedOut: true, ms: Date.now() - started, chain: [], certs: [] })), o.timeoutMs);
     s.once('connect', () => (connected = true));
     s.once('secureConnect', () => {
       const certs: X509Certificate[] = [];
@@ -166,7 +172,9 @@ export function probeProtocolOpenssl(o: ConnectOpts, version: TlsVersion): Promi
 }
 
 export async function probeProtocolAny(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
-  const p = await probeProtocol(o, version);
+  let p = await probeProtocol(o, version);
+  // Silence is not an answer: one more try before it is reported as unknown.
+  if (p.verdict === 'unknown' && p.detail.startsWith('no answer within')) p = await probeProtocol(o, version);
   if (p.verdict !== 'unknown' || p.detail.startsWith('no ')) return p;
   const q = await probeProtocolOpenssl(o, version);
   return q.verdict === 'unknown' ? { ...q, detail: `${p.detail}; openssl: ${q.detail}` } : q;
@@ -206,13 +214,19 @@ export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; 
   if (!target) return f;
   const c = { host: target, port, servername, ca, timeoutMs: o.timeoutMs };
   const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(o.minProtocol));
-  const [hs, protocols] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v)))]);
+  let [hs, protocols] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v)))]);
   f.protocols = protocols;
+  // A handshake with no answer says nothing about the server (a busy harness or network): tried once
+  // more, and still silent it stays a timeout, never "a default client refuses this server".
+  if (hs.timedOut) {
+    const again = await tlsHandshake(c);
+    hs = again.timedOut ? { ...again, error: `${again.error} (tried twice)` } : again;
+  }
   const { certs: _certs, ...handshake } = hs;
   f.handshake = handshake;
-  if (!hs.ok && !hs.tcpFailed) {
+  if (!hs.ok && !hs.tcpFailed && !hs.timedOut) {
     const again = await tlsHandshake({ ...c, permissive: true });
-    if (again.ok) {
+    if (again.ok && !again.timedOut) {
       const { certs: _c, ...h2 } = again;
       f.defaultClientError = hs.error;
       f.handshake = h2;
