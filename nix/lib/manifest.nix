@@ -130,6 +130,9 @@ let
       defaultSSLListenPort = n.defaultSSLListenPort or 443;
       recommendedTlsSettings = n.recommendedTlsSettings or false;
       sslProtocols = n.sslProtocols or null;
+      # add_header at http level reaches a server only if the server sets none itself.
+      commonHttpConfig = n.commonHttpConfig or "";
+      appendHttpConfig = n.appendHttpConfig or "";
       virtualHosts = map (v:
         let h = n.virtualHosts.${v}; vb = at base [ "virtualHosts" v ]; in {
           name = v;
@@ -148,11 +151,18 @@ let
           basicAuthFile = plain (h.basicAuthFile or null);
           listen = plain (h.listen or [ ]);
           listenAddresses = h.listenAddresses or [ ];
-          locations = map (l: {
+          root = plain (h.root or null);
+          globalRedirect = h.globalRedirect or null;
+          extraConfig = h.extraConfig or "";
+          locations = map (l: let x = h.locations.${l}; in {
             name = l;
             path = at vb [ "locations" l ];
-            proxyPass = h.locations.${l}.proxyPass or null;
-            basicAuth = h.locations.${l}.basicAuth or { };
+            proxyPass = x.proxyPass or null;
+            basicAuth = x.basicAuth or { };
+            root = plain (x.root or null);
+            alias = plain (x.alias or null);
+            return = x.return or null;
+            extraConfig = x.extraConfig or "";
           }) (names (h.locations or { }));
         }) (names (n.virtualHosts or { }));
     };
@@ -188,8 +198,10 @@ let
       name = n;
       path = at base [ n ];
       enable = r.enable or false;
-      port = r.port or 6379;
-      bind = r.bind or null;
+      port = r.port or (if n == "" then 6379 else 0);
+      bind = r.bind or "127.0.0.1";
+      unit = if n == "" then "redis" else "redis-${n}";
+      stateDir = if n == "" then "/var/lib/redis" else "/var/lib/redis-${n}";
       requirePass = r.requirePass or null;
       requirePassFile = plain (r.requirePassFile or null);
       settings = pick (r.settings or { }) [ "bind" "port" "requirepass" "protected-mode" ];
@@ -244,7 +256,9 @@ let
         group = x.group or "+0";
         text = try (x.text or null) null;
       };
-    in filter (x: x.text != null && x.enable) (map one (filter (n: !generated n) (names e)));
+      owned = x: x.user != "+0" || x.group != "+0";
+    in map (x: x // { text = if x.text == null then "" else x.text; })
+      (filter (x: (x.text != null || owned x) && x.enable) (map one (filter (n: !generated n) (names e))));
 
   security = c: p:
     let s = get c [ "security" ] { }; base = at p [ "security" ]; in {
@@ -299,14 +313,121 @@ let
        else entry "postgresql" (pg.enable or false) (pg.settings.listen_addresses or "localhost")
          (pg.settings.port or 5432) (sp [ "postgresql" "settings" "listen_addresses" ]))
     ]
-    ++ map (n: let r = (svc [ "redis" "servers" ]).${n}; in
-        entry "redis-${n}" (r.enable or false) (if r.bind or null == null then "*" else r.bind) (r.port or 6379)
-          (sp [ "redis" "servers" n "bind" ])) (names (svc [ "redis" "servers" ]))
+    # Port 0 means no TCP listener (the default of named instances).
+    ++ filter (l: l.port != 0) (map (n: let r = (svc [ "redis" "servers" ]).${n}; in
+        entry (if n == "" then "redis" else "redis-${n}") (r.enable or false)
+          (let b = r.bind or "127.0.0.1"; in if b == null then "*" else b) (r.port or (if n == "" then 6379 else 0))
+          (sp [ "redis" "servers" n "bind" ])) (names (svc [ "redis" "servers" ])))
     ++ map (port: entry "sshd" (ssh.enable or false)
         (let la = ssh.listenAddresses or [ ]; in if la == [ ] then "0.0.0.0" else toString (map (a: a.addr or "0.0.0.0") la))
         port (sp [ "openssh" "ports" ])) (ssh.ports or [ 22 ])
     ++ map (port: entry "nginx" ngxOn (toString (ngx.defaultListenAddresses or [ "0.0.0.0" ])) port
         (sp [ "nginx" "defaultListenAddresses" ])) [ (ngx.defaultHTTPListenPort or 80) (ngx.defaultSSLListenPort or 443) ]);
+
+
+  # ── issue 9: what the static gate needs besides the sections above ──────────────────────
+  # system.stateVersion of this node; `explicit` is false when NixOS warns it fell back to its
+  # default (the module system can tell: newer nixpkgs warns), null = cannot tell.
+  systemSection = c: p:
+    let
+      sv = get c [ "system" "stateVersion" ] null;
+      warns = filter isString (try (get c [ "warnings" ] [ ]) [ ]);
+      defaulted = builtins.any (w: match "(.*[^A-Za-z])?system\\.stateVersion[^A-Za-z].*(not set|not specified|defaulting).*" (builtins.replaceStrings [ "\n" ] [ " " ] w) != null) warns;
+    in {
+      path = at p [ "system" ];
+      stateVersion = sv;
+      stateVersionExplicit = sv != null && !defaulted;
+    };
+
+  # Names only: who owns files is judged against who is declared.
+  usersSection = c: p: {
+    path = at p [ "users" ];
+    users = names (get c [ "users" "users" ] { });
+    groups = names (get c [ "users" "groups" ] { });
+  };
+
+  # age.secrets (agenix) and sops.secrets (sops-nix): where each lands and who may read it.
+  secretFiles = c: p:
+    let
+      one = provider: base: dir: defOwner: set: n: let s = set.${n}; in {
+        name = n;
+        path = at base [ n ];
+        inherit provider;
+        file = plain (try (s.file or s.sopsFile or null) null);
+        target = plain (s.path or "${dir}/${n}");
+        owner = toString (s.owner or defOwner);
+        group = toString (s.group or defOwner);
+        mode = s.mode or "0400";
+      };
+      age = get c [ "age" "secrets" ] { };
+      sops = get c [ "sops" "secrets" ] { };
+    in map (one "agenix" (at p [ "age" "secrets" ]) "/run/agenix" "0" age) (names age)
+      ++ map (one "sops" (at p [ "sops" "secrets" ]) "/run/secrets" "root" sops) (names sops);
+
+  tmpfiles = c: p:
+    let
+      t = get c [ "systemd" "tmpfiles" ] { };
+      base = at p [ "systemd" "tmpfiles" ];
+      settings = t.settings or { };
+    in {
+      path = base;
+      rules = filter isString (t.rules or [ ]);
+      settings = concatMap (cfg: concatMap (file: map (type: let e = settings.${cfg}.${file}.${type}; in {
+        name = file;
+        path = at base [ "settings" cfg file type ];
+        inherit type;
+        user = toString (e.user or "-");
+        group = toString (e.group or "-");
+        mode = toString (e.mode or "-");
+      }) (names settings.${cfg}.${file})) (names settings.${cfg})) (names settings);
+    };
+
+  prometheus = c: p:
+    let pr = get c [ "services" "prometheus" ] { }; base = at p [ "services" "prometheus" ]; in {
+      path = base;
+      enable = pr.enable or false;
+      listenAddress = pr.listenAddress or "0.0.0.0";
+      port = pr.port or 9090;
+      webExternalUrl = pr.webExternalUrl or null;
+      extraFlags = filter isString (pr.extraFlags or [ ]);
+      ruleFiles = plain (pr.ruleFiles or [ ]);
+      rules = filter isString (pr.rules or [ ]);
+      alertmanagers = plain (pr.alertmanagers or [ ]);
+      alertmanagerEnable = pr.alertmanager.enable or false;
+      scrapeConfigs = map (s: {
+        job = s.job_name or null;
+        targets = concatMap (sc: filter isString (sc.targets or [ ])) (s.static_configs or [ ]);
+      }) (pr.scrapeConfigs or [ ]);
+    };
+
+  # What a real evaluation would reject, read without failing: assertions that do not hold, and
+  # options NixOS uses but that have no value (they throw when read).
+  evaluation = c: p:
+    let
+      failed = filter (a: !(try (a.assertion or true) false)) (try (get c [ "assertions" ] [ ]) [ ]);
+      # Option paths named in an assertion's message (NixOS messages usually name the option).
+      named = m: let r = match "(.*[^A-Za-z0-9_.\"@-])?((services|networking|systemd|security|users|boot|containers|age|sops)\\.[A-Za-z0-9_.\"@-]*[A-Za-z0-9_\"]).*" (builtins.replaceStrings [ "\n" ] [ " " ] m); in
+        if r == null then null else builtins.elemAt r 1;
+      unset = path: v: if (tryEval v).success then [ ] else [ { inherit path; message = "used but not defined: the option has no default, so evaluation fails"; } ];
+      borgJobs = get c [ "services" "borgbackup" "jobs" ] { };
+      vhosts = get c [ "services" "nginx" "virtualHosts" ] { };
+      ssl = h: (h.forceSSL or false) || (h.onlySSL or false) || (h.addSSL or false);
+      acme = h: (h.enableACME or false) || (h.useACMEHost or null) != null;
+    in {
+      path = at p [ "assertions" ];
+      problems =
+        map (a: let m = try (toString (a.message or "assertion failed")) "assertion failed"; n = named m; in {
+          path = if n == null then at p [ "assertions" ] else (if p == "" then n else "${p}.${n}");
+          message = "assertion fails: " + m;
+        }) failed
+        ++ concatMap (n: let j = borgJobs.${n}; b = at p [ "services" "borgbackup" "jobs" n ]; in
+          unset (at b [ "encryption" "mode" ]) (j.encryption.mode or null)
+          ++ unset (at b [ "repo" ]) (j.repo or null)) (names borgJobs)
+        ++ concatMap (n: let h = vhosts.${n}; in
+          if ssl h && !acme h && (get c [ "services" "nginx" "enable" ] false)
+          then unset (at p [ "services" "nginx" "virtualHosts" n "sslCertificate" ]) (h.sslCertificate or null)
+          else [ ]) (names vhosts);
+    };
 
   node = c: p: {
     networking = networking c p;
@@ -322,6 +443,12 @@ let
     etc = etc c p;
     security = security c p;
     listeners = listeners c p;
+    system = systemSection c p;
+    users = usersSection c p;
+    secretFiles = secretFiles c p;
+    tmpfiles = tmpfiles c p;
+    prometheus = prometheus c p;
+    evaluation = evaluation c p;
   };
 
   containers = c:
@@ -337,6 +464,13 @@ let
         hostAddress = x.hostAddress or null;
         localAddress = x.localAddress or null;
         hostBridge = x.hostBridge or null;
+        # Other network paths into the container besides its veth/bridge.
+        hostAddress6 = x.hostAddress6 or null;
+        localAddress6 = x.localAddress6 or null;
+        enableTun = x.enableTun or false;
+        extraVeths = names (x.extraVeths or { });
+        macvlans = x.macvlans or [ ];
+        interfaces = x.interfaces or [ ];
         # Older nixpkgs has no privateUsers option: user namespacing then comes from extraFlags.
         privateUsers = x.privateUsers or "no";
         extraFlags = x.extraFlags or [ ];

@@ -39,7 +39,16 @@ export type ServiceConfig = Partial<Record<
 >>;
 export interface Unit { name: string; path: string; environment: Record<string, Scalar>; serviceConfig: ServiceConfig }
 export interface Slice { name: string; path: string; sliceConfig: Record<string, Value>; usedBy: string[] }
-export interface Location { name: string; path: string; proxyPass: string | null; basicAuth: Record<string, string> }
+export interface Location {
+  name: string;
+  path: string;
+  proxyPass: string | null;
+  basicAuth: Record<string, string>;
+  root: string | null;
+  alias: string | null;
+  return: string | number | null;
+  extraConfig: string;
+}
 export interface VirtualHost {
   name: string;
   path: string;
@@ -56,6 +65,9 @@ export interface VirtualHost {
   basicAuthFile: string | null;
   listen: Record<string, unknown>[];
   listenAddresses: string[];
+  root: string | null;
+  globalRedirect: string | null;
+  extraConfig: string;
   locations: Location[];
 }
 export interface Nginx {
@@ -66,6 +78,8 @@ export interface Nginx {
   defaultSSLListenPort: number;
   recommendedTlsSettings: boolean;
   sslProtocols: string | null;
+  commonHttpConfig: string;
+  appendHttpConfig: string;
   virtualHosts: VirtualHost[];
 }
 export interface Postgresql {
@@ -81,7 +95,7 @@ export interface Postgresql {
   ensureUsers: { name: string | null; ensureDBOwnership: boolean }[];
 }
 export interface PostgresqlBackup { path: string; enable: boolean; location: string; databases: string[]; backupAll: boolean | null; startAt: string | string[] | null }
-export interface Redis { name: string; path: string; enable: boolean; port: number; bind: string | null; requirePass: string | null; requirePassFile: string | null; settings: Record<string, Value> }
+export interface Redis { name: string; path: string; enable: boolean; unit: string; stateDir: string; port: number; bind: string | null; requirePass: string | null; requirePassFile: string | null; settings: Record<string, Value> }
 export interface Grafana { path: string; enable: boolean; settings: { server: Record<string, Scalar>; security: Record<string, Scalar> } }
 export interface BorgJob {
   name: string;
@@ -104,6 +118,26 @@ export interface Security {
   auditd: { path: string; enable: boolean };
   apparmor: { path: string; enable: boolean; policies: string[]; killUnconfinedConfinables: boolean };
 }
+export interface SystemSection { path: string; stateVersion: string | null; stateVersionExplicit: boolean }
+export interface Users { path: string; users: string[]; groups: string[] }
+/** age.secrets (agenix) / sops.secrets entry: `target` is where the file appears on the node. */
+export interface SecretFile { name: string; path: string; provider: 'agenix' | 'sops'; file: string | null; target: string; owner: string; group: string; mode: string }
+export interface Tmpfiles { path: string; rules: string[]; settings: { name: string; path: string; type: string; user: string; group: string; mode: string }[] }
+export interface Prometheus {
+  path: string;
+  enable: boolean;
+  listenAddress: string;
+  port: number;
+  webExternalUrl: string | null;
+  extraFlags: string[];
+  ruleFiles: string[];
+  rules: string[];
+  alertmanagers: Record<string, DeepValue>[];
+  alertmanagerEnable: boolean;
+  scrapeConfigs: { job: string | null; targets: string[] }[];
+}
+/** What a real evaluation would reject (failed assertions, options used without a value), with option paths. */
+export interface Evaluation { path: string; problems: { path: string; message: string }[] }
 export interface Listener { service: string; enable: boolean; address: string; port: number; path: string }
 export interface NodeSection {
   networking: Networking;
@@ -119,6 +153,12 @@ export interface NodeSection {
   etc: EtcEntry[];
   security: Security;
   listeners: Listener[];
+  system: SystemSection;
+  users: Users;
+  secretFiles: SecretFile[];
+  tmpfiles: Tmpfiles;
+  prometheus: Prometheus;
+  evaluation: Evaluation;
 }
 export interface Container {
   name: string;
@@ -128,6 +168,12 @@ export interface Container {
   hostAddress: string | null;
   localAddress: string | null;
   hostBridge: string | null;
+  hostAddress6: string | null;
+  localAddress6: string | null;
+  enableTun: boolean;
+  extraVeths: string[];
+  macvlans: string[];
+  interfaces: string[];
   privateUsers: 'no' | 'identity' | 'pick' | number;
   extraFlags: string[];
   additionalCapabilities: string[];
