@@ -149,7 +149,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--tap <path>', 'write TAP 14')
     .option('--json <path>', 'write JSON evidence (schemas/evidence.schema.json)')
     .option('--html <path>', 'write a self-contained HTML report for people')
-    .option('-c, --concurrency <n>', 'nodes checked at once (default: inventory defaults.concurrency or 8)', positiveInt)
+    .option('-c, --concurrency <n>', 'most nodes checked at once, a ceiling: fewer while the harness is saturated (default: inventory defaults.concurrency or 8)', positiveInt)
     .option('--only <ids>', 'only these check ids or suite names, comma-separated, `*` globs (repeatable)', listArg)
     .option('-t, --timeout <seconds>', 'per-suite timeout (default: inventory defaults.timeout or 60s)', durationArg)
     .option('--allow-mutating', 'allow checks that write to scratch paths on the node (backup round trips)')

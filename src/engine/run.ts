@@ -12,6 +12,8 @@ export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
 import { checkDef } from '../core/checks.js';
 import { limiter } from './limit.js';
+import { AdaptiveLimiter, type AdaptiveOptions, type LoadReport } from './adaptive.js';
+import { abortHub, type AbortHub } from './abort.js';
 import { selected } from '../core/globs.js';
 import { applyWaivers } from './waivers.js';
 import { strictly } from './strict.js';
@@ -30,6 +32,8 @@ export interface EngineOptions extends RunOptions {
   suiteConcurrency?: number;
   /** --strict: a `skipped` result (the platform cannot check it) is a `fail` (src/engine/strict.ts). */
   strict?: boolean;
+  /** How `concurrency` (a ceiling) adapts to the load (src/engine/adaptive.ts); false: a fixed bound. */
+  adaptive?: Omit<AdaptiveOptions, 'ceiling'> | false;
 }
 
 export const DEFAULT_SUITE_CONCURRENCY = 4;
@@ -129,7 +133,7 @@ function fmtSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortHub): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) return reject(new Interrupted());
     const onAbort = () => finish(() => reject(new Interrupted()));
@@ -142,10 +146,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, signal?: AbortS
       if (done) return;
       done = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      signal?.off(onAbort);
       f();
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.on(onAbort);
     p.then(
       (v) => finish(() => resolve(v)),
       (e) => finish(() => reject(e)),
@@ -172,7 +176,7 @@ export async function runInventory(
   opts: EngineOptions,
   reporters: Reporter[],
   depsIn?: Partial<EngineDeps>,
-): Promise<{ exitCode: number; results: Result[]; interrupted: boolean }> {
+): Promise<{ exitCode: number; results: Result[]; interrupted: boolean; load?: LoadReport }> {
   const deps: EngineDeps = { ...(depsIn?.openHost && depsIn?.gatherIdentity && depsIn?.suites ? {} : await defaultDeps()), ...depsIn } as EngineDeps;
   const now = deps.now ?? (() => new Date());
   const planned = plan(inv, deps.suites, opts.only);
@@ -182,6 +186,9 @@ export async function runInventory(
   if ([...planned.values()].some((ps) => ps.some((p) => p.checkIds.some((id) => !checkDef(id))))) await import('../suites.js');
   const results: Result[] = [];
   const warnings: string[] = [...(inv.warnings ?? [])];
+  // One listener on the caller's signal for the whole run: a listener per pending step passed
+  // Node's limit of 10 from 20 nodes up (MaxListenersExceededWarning).
+  const hub = abortHub(opts.signal);
   const started = now();
 
   // A broken reporter must not stop the certification: note it once and carry on.
@@ -268,7 +275,7 @@ export async function runInventory(
         deps.openHost(node, { baseDir: opts.baseDir }),
         Math.max(opts.timeoutMs, node.ssh.connectTimeoutMs + 1000),
         `connecting to ${node.name}`,
-        opts.signal,
+        hub,
       );
       connectMs = now().getTime() - t0.getTime();
     } catch (e) {
@@ -282,7 +289,7 @@ export async function runInventory(
     }
     try {
       try {
-        identity = await withTimeout(deps.gatherIdentity(host), opts.timeoutMs, `gathering identity of ${node.name}`, opts.signal);
+        identity = await withTimeout(deps.gatherIdentity(host), opts.timeoutMs, `gathering identity of ${node.name}`, hub);
       } catch (e) {
         if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
       }
@@ -308,7 +315,7 @@ export async function runInventory(
               Promise.resolve().then(() => ps.suite.gather(ctx, ps.expect)),
               opts.timeoutMs,
               `gathering ${ps.suite.name} facts on ${node.name}`,
-              opts.signal,
+              hub,
             );
             return { s0, facts };
           } catch (error) {
@@ -354,16 +361,24 @@ export async function runInventory(
     }
   };
 
-  const limit = limiter(Math.max(1, opts.concurrency));
-  await Promise.all(
-    inv.nodes.map((n) =>
-      limit(() =>
-        runNode(n).catch((e) => {
-          warn(`${n.name}: internal error: ${reason(e)}`);
-        }),
+  // --concurrency is a ceiling: how many nodes run at once follows what the harness can serve.
+  const adaptive = opts.adaptive === false ? undefined : new AdaptiveLimiter({ ...opts.adaptive, ceiling: Math.max(1, opts.concurrency) });
+  const limit = adaptive ? <T>(t: () => Promise<T>) => adaptive.run(t) : limiter(Math.max(1, opts.concurrency));
+  let load: LoadReport | undefined;
+  try {
+    await Promise.all(
+      inv.nodes.map((n) =>
+        limit(() =>
+          runNode(n).catch((e) => {
+            warn(`${n.name}: internal error: ${reason(e)}`);
+          }),
+        ),
       ),
-    ),
-  );
+    );
+  } finally {
+    load = adaptive?.stop();
+    hub.dispose();
+  }
 
   const interrupted = opts.signal?.aborted ?? false;
   let exitCode = exitCodeFor(results, interrupted);
@@ -415,5 +430,5 @@ export async function runInventory(
       }
     }
   }
-  return { exitCode, results, interrupted };
+  return { exitCode, results, interrupted, load };
 }
