@@ -10,7 +10,7 @@ import { evalManifest, nix, nixInstantiate, repoRoot, skipReason } from './helpe
 const fixture = (name: string) => JSON.parse(readFileSync(join(repoRoot, 'fixtures/nix', name), 'utf8'));
 
 describe.skipIf(!nixInstantiate)(`lib.manifest on stub configs${nixInstantiate ? '' : ` (skipped: ${skipReason})`}`, () => {
-  for (const name of ['alchemist-as-written', 'example']) {
+  for (const name of ['alchemist-as-written', 'example', 'guide-as-written', 'guide-hardened']) {
     it(`${name}.nix evaluates to ${name}.manifest.json`, () => {
       const got = evalManifest(`import ./fixtures/nix/${name}.nix`);
       expect(got).toEqual(fixture(`${name}.manifest.json`));
