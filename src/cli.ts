@@ -14,6 +14,8 @@ import { registerLab } from './lab/cli.js';
 import { registerNix } from './nix/cli.js';
 import { bundleAfterRun, registerBundle, runBundleProblem } from './bundle/cli.js';
 import { registerDiff } from './diff/cli.js';
+import { registerMerge } from './merge/cli.js';
+import { parseShard, type Shard } from './engine/shard.js';
 import { printable } from './core/text.js';
 
 /** Thrown for a bad invocation: printed as one line, exit 2. */
@@ -50,6 +52,15 @@ interface RunFlags {
   strict?: boolean;
   bundle?: string;
   signKey?: string;
+  shard?: Shard;
+}
+
+function shardArg(v: string): Shard {
+  try {
+    return parseShard(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv: string[], signal: AbortSignal): Promise<number> {
@@ -109,6 +120,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
         concurrency: flags.concurrency ?? inv.defaults.concurrency,
         only: flags.only,
         strict: flags.strict,
+        shard: flags.shard,
         signal,
         argv,
       },
@@ -156,6 +168,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--strict', 'a check the platform cannot make (skipped) fails the run: every item must be evidenced')
     .option('--bundle <dir>', 'after the run, put the reports and inventory in a signed bundle (needs --sign-key; docs/bundle.md)')
     .option('--sign-key <file>', 'SSH private key that signs the --bundle (ssh-keygen -Y sign)')
+    .option('--shard <K/N>', 'check only shard K of N (stable split by node name and expected cost); `leafcert merge` joins the shards\' --json reports (docs/ci.md)', shardArg)
     .addHelpText(
       'after',
       '\nExit codes: 0 certified (all passed, waived, skipped or manual, at least one passed or\n' +
@@ -176,6 +189,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
   registerNix(program);
   registerBundle(program, harnessVersion());
   registerDiff(program);
+  registerMerge(program, outcome);
   // Commands that write no reports (lab, plan) keep Node's default signal behaviour: Ctrl-C
   // stops them at once, as before.
   program.hook('preAction', (_program, action) => {

@@ -14,6 +14,7 @@ import { checkDef } from '../core/checks.js';
 import { limiter } from './limit.js';
 import { AdaptiveLimiter, type AdaptiveOptions, type LoadReport } from './adaptive.js';
 import { abortHub, type AbortHub } from './abort.js';
+import { assignShards, nodeCost, type Shard } from './shard.js';
 import { selected } from '../core/globs.js';
 import { applyWaivers } from './waivers.js';
 import { strictly } from './strict.js';
@@ -34,6 +35,8 @@ export interface EngineOptions extends RunOptions {
   strict?: boolean;
   /** How `concurrency` (a ceiling) adapts to the load (src/engine/adaptive.ts); false: a fixed bound. */
   adaptive?: Omit<AdaptiveOptions, 'ceiling'> | false;
+  /** --shard K/N: check only this share of the nodes (src/engine/shard.ts); `leafcert merge` joins the shards. */
+  shard?: Shard;
 }
 
 export const DEFAULT_SUITE_CONCURRENCY = 4;
@@ -179,7 +182,12 @@ export async function runInventory(
 ): Promise<{ exitCode: number; results: Result[]; interrupted: boolean; load?: LoadReport }> {
   const deps: EngineDeps = { ...(depsIn?.openHost && depsIn?.gatherIdentity && depsIn?.suites ? {} : await defaultDeps()), ...depsIn } as EngineDeps;
   const now = deps.now ?? (() => new Date());
-  const planned = plan(inv, deps.suites, opts.only);
+  const plannedAll = plan(inv, deps.suites, opts.only);
+  // A shard checks its share of the nodes; the check set (and its digest) stays the whole
+  // inventory's, so every shard's reports name the same one and merge can tell them apart from others'.
+  const shardOf = opts.shard ? assignShards(new Map([...plannedAll].map(([n, ps]) => [n, nodeCost(ps)])), opts.shard.total) : undefined;
+  const nodes = shardOf ? inv.nodes.filter((n) => shardOf.get(n.name) === opts.shard!.index) : inv.nodes;
+  const planned = shardOf ? new Map([...plannedAll].filter(([n]) => shardOf.get(n) === opts.shard!.index)) : plannedAll;
   // Checks are defined where their suite is (the registry): a planned check no loaded module
   // defined yet (a caller passed its own suite objects) is looked up with every suite loaded, so an
   // error result still says which title, severity and checklist items went unevidenced.
@@ -210,12 +218,13 @@ export async function runInventory(
     startedAt: started.toISOString(),
     inventory: { path: inv.file, sha256: inv.sha256 ?? '' },
     argv: opts.argv ?? [],
-    nodes: inv.nodes,
+    nodes,
     planned: [...planned.values()].reduce((n, ps) => n + ps.reduce((m, p) => m + p.checkIds.length, 0), 0),
     plannedSuites: [...planned.values()].reduce((n, ps) => n + ps.length, 0),
     // The definitions judged by, as a digest every report carries.
-    checks: checkSet([...planned.values()].flatMap((ps) => ps.flatMap((p) => p.checkIds))),
+    checks: checkSet([...plannedAll.values()].flatMap((ps) => ps.flatMap((p) => p.checkIds))),
     suites: Object.fromEntries([...planned].map(([n, ps]) => [n, ps.map((p) => p.suite.name)])),
+    ...(opts.shard ? { shard: { ...opts.shard, inventoryNodes: inv.nodes.map((n) => n.name) } } : {}),
   };
   emit((r) => r.onRunStart(meta));
   for (const w of inv.warnings ?? []) emit((r) => r.onWarning?.(w));
@@ -367,7 +376,7 @@ export async function runInventory(
   let load: LoadReport | undefined;
   try {
     await Promise.all(
-      inv.nodes.map((n) =>
+      nodes.map((n) =>
         limit(() =>
           runNode(n).catch((e) => {
             warn(`${n.name}: internal error: ${reason(e)}`);
@@ -381,13 +390,14 @@ export async function runInventory(
   }
 
   const interrupted = opts.signal?.aborted ?? false;
-  let exitCode = exitCodeFor(results, interrupted);
+  // A shard may hold no node (more jobs than nodes): it checked nothing and failed nothing.
+  let exitCode = shardOf && nodes.length === 0 && !interrupted ? 0 : exitCodeFor(results, interrupted);
   // A report that misses results (its reporter broke mid-run) is not the evidence CI gates on.
   if (broken.size) exitCode = 3;
   const finished = now();
   const counts = emptyCounts();
   const perNode: Record<string, Counts> = {};
-  for (const n of inv.nodes) perNode[n.name] = emptyCounts();
+  for (const n of nodes) perNode[n.name] = emptyCounts();
   for (const r of results) {
     counts[r.status]++;
     (perNode[r.node] ??= emptyCounts())[r.status]++;

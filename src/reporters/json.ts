@@ -92,6 +92,7 @@ export class JsonReporter extends FileReporter {
           : {}),
         argv: m?.argv ?? [],
         inventory: m?.inventory ?? { path: '', sha256: '' },
+        ...(m?.shard ? { shard: m.shard } : {}),
       },
       counts,
       checks: { sha256: set.sha256, ids: set.ids, definitions },

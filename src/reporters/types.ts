@@ -17,6 +17,14 @@ export interface RunMeta {
   checks?: CheckSet;
   /** Suite names planned per node, in reporting order (the console's heartbeat names what is pending). */
   suites?: Record<string, string[]>;
+  /** `run --shard K/N`: this run's place among the shards and every node of the inventory, in order (`leafcert merge`). */
+  shard?: ShardMeta;
+}
+
+export interface ShardMeta {
+  index: number;
+  total: number;
+  inventoryNodes: string[];
 }
 
 export type Counts = Record<Status, number>;
