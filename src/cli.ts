@@ -111,7 +111,7 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
   try {
-    const { exitCode } = await runInventory(
+    const { exitCode, load } = await runInventory(
       inv,
       {
         allowMutating: flags.allowMutating ?? false,
@@ -127,6 +127,8 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
       reporters,
       deps,
     );
+    // How the concurrency adapted (scripts/bench-fleet.js reads it).
+    if (process.env.LEAFCERT_DEBUG && load) process.stderr.write(`leafcert: load: ${JSON.stringify(load)}\n`);
     // Bundled after the reports are final, so the signed files are the ones CI keeps.
     return flags.bundle && flags.signKey ? bundleAfterRun({ bundle: flags.bundle, signKey: flags.signKey }, paths.map(([, p]) => p), flags.inventory, exitCode, harnessVersion()) : exitCode;
   } finally {

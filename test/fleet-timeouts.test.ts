@@ -138,7 +138,10 @@ describe('latency is judged only on samples the harness did not slow down', () =
   });
   it('the rule: late by no more than the stall = not evidence', () => {
     expect(saturatedSample(900, 800, 200)).toBe(true);
-    expect(saturatedSample(900, 100, 200)).toBe(false);
+    expect(saturatedSample(900, 30, 200)).toBe(false);
+    // A harness stalled for a fifth of the budget or more: its starvation is everyone's.
+    expect(saturatedSample(2100, 950, 500)).toBe(true);
+    expect(saturatedSample(2100, 60, 500)).toBe(false);
     expect(saturatedSample(100, 800, 200)).toBe(false);
   });
   it('evaluate drops stalled samples and judges the rest', () => {
