@@ -13,6 +13,9 @@ import type { Finding } from './config/finding.js';
 import { placeholderFindings, secretFindings } from './config/secrets.js';
 import { bridgeFindings, dnatFindings, dnatRules, portFindings, wildcardFindings } from './config/network.js';
 import { containerFindings, sliceFindings } from './config/containers.js';
+import { GATE_CHECKS } from './config/defs.js';
+import { hstsFindings, secretOwnerFindings, secretReachFindings, vhostServesFindings } from './config/web-secrets.js';
+import { alertRuleFindings, containerLimitFindings, dbDumpFindings, encryptionFindings, evaluationFindings, offsiteFindings, portReachFindings, stateVersionFindings, trustedBridgeFindings } from './config/deploy.js';
 import { apparmorFindings, auditFindings, backupDeclaredFindings, backupFindings, hbaMethod, pgFindings } from './config/data.js';
 
 export { dnatRules, hbaMethod, readManifestFacts };
@@ -124,6 +127,7 @@ const CHECKS = defineChecks('config', {
     description: 'When security.apparmor.enable is true, security.apparmor.policies is not empty: AppArmor with no policy confines nothing.',
     fix: 'Add security.apparmor.policies for the exposed services, or do not claim AppArmor.',
   },
+  ...GATE_CHECKS,
 });
 
 const CONFIG_CHECK_IDS = Object.values(CHECKS).map((c) => c.id);
@@ -173,6 +177,20 @@ export function evaluateManifest(m: Manifest, source: string): Outcome[] {
   add(CHECKS['unused-bridge'], bridgeFindings(m));
   add(CHECKS['audit-rules'], auditFindings(m));
   add(CHECKS['apparmor-policies'], apparmorFindings(m));
+  const none = (what: string, path: string) => ({ none: what, path });
+  add(CHECKS.hsts, hstsFindings(m), none('no forceSSL/onlySSL virtual host', 'services.nginx.virtualHosts'));
+  add(CHECKS['vhost-serves'], vhostServesFindings(m), none('no TLS virtual host', 'services.nginx.virtualHosts'));
+  add(CHECKS['secret-reach'], secretReachFindings(m), none('no unit inside a container reads an EnvironmentFile or credential', 'containers'));
+  add(CHECKS['secret-owner'], secretOwnerFindings(m), none('no secret names a user or group (or the manifest lists no users)', 'users'));
+  add(CHECKS['backup-db-dump'], dbDumpFindings(m), none('no PostgreSQL is enabled', 'services.postgresql'));
+  add(CHECKS['backup-offsite'], offsiteFindings(m), none('no borg job declared (config.backup-declared fails for it)', 'services.borgbackup.jobs'));
+  add(CHECKS['backup-encryption'], encryptionFindings(m), none('no borg job declared (config.backup-declared fails for it)', 'services.borgbackup.jobs'));
+  add(CHECKS['state-version'], stateVersionFindings(m));
+  add(CHECKS['container-limits'], containerLimitFindings(m), none('no containers declared', 'containers'));
+  add(CHECKS['container-port-reach'], portReachFindings(m), none('nothing declared connects to a container port', 'containers'));
+  add(CHECKS['trusted-bridge'], trustedBridgeFindings(m), { clean: 'no bridge or veth the containers use is a trusted interface' });
+  add(CHECKS['alert-rules'], alertRuleFindings(m), none('no Prometheus is enabled', 'services.prometheus'));
+  add(CHECKS.evaluates, evaluationFindings(m));
   return out;
 }
 

@@ -21,6 +21,9 @@ let
   hostStateVersion = config.system.stateVersion;
   secretsDir = "/var/lib/alchemist-secrets";
   tlsDir = "/var/lib/alchemist-tls";
+  hsts = ''
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+  '';
 
   apiScript = pkgs.writeText "alchemist-api-standin.py" ''
     import json, os
@@ -144,6 +147,24 @@ let
       scrapeConfigs = [
         { job_name = "prometheus"; static_configs = [ { targets = [ "${localAddress "monitoring"}:9090" ]; } ]; }
       ];
+      # "Alerting active" (the guide's checklist): rules, and an Alertmanager to send them to.
+      rules = [ (builtins.toJSON {
+        groups = [ {
+          name = "leaf";
+          rules = [
+            { alert = "TargetDown"; expr = "up == 0"; "for" = "5m"; }
+            { alert = "PrometheusRuleFailures"; expr = "increase(prometheus_rule_evaluation_failures_total[5m]) > 0"; }
+          ];
+        } ];
+      }) ];
+      alertmanagers = [ { static_configs = [ { targets = [ "127.0.0.1:9093" ]; } ]; } ];
+      alertmanager = {
+        enable = true;
+        listenAddress = "127.0.0.1";
+        port = 9093;
+        # Replace the receiver with your paging/e-mail route.
+        configuration = { route.receiver = "default"; receivers = [ { name = "default"; } ]; };
+      };
     };
     networking.firewall.allowedTCPPorts = [ 9090 ];
     services.grafana = {
@@ -183,6 +204,11 @@ let
     "--bind-ro=${secretsDir}/${name}:/run/secrets" + lib.optionalString (cfg.isolation == "private-users") ":idmap";
 in
 {
+  options.alchemist.leafExample.backupRepo = lib.mkOption {
+    type = lib.types.str;
+    default = "ssh://borg@backup.alchemist.local/./alchemist-leaf-node";
+    description = "Borg repository of the example's backup job: on another machine (the config gate fails a local path).";
+  };
   options.alchemist.leafExample.isolation = lib.mkOption {
     type = lib.types.enum [ "private-users" "drop-sys-admin" ];
     default = "private-users";
@@ -269,12 +295,15 @@ in
       virtualHosts = {
         "api.alchemist.local" = {
           forceSSL = true;
+          # HSTS in the server block: no location sets its own add_header, so all inherit it.
+          extraConfig = hsts;
           sslCertificate = "${tlsDir}/fullchain.pem";
           sslCertificateKey = "${tlsDir}/key.pem";
           locations."/".proxyPass = "http://${localAddress "alchemist"}:8080";
         };
         "monitoring.alchemist.local" = {
           forceSSL = true;
+          extraConfig = hsts;
           sslCertificate = "${tlsDir}/fullchain.pem";
           sslCertificateKey = "${tlsDir}/key.pem";
           locations."/" = {
@@ -315,8 +344,8 @@ in
         "/var/lib/nixos-containers/alchemist/var/lib/redis-alchemist"
         "/var/lib/nixos-containers/monitoring/var/lib/grafana"
       ];
-      # Local for the example; point it at another machine (user@host:path) in production.
-      repo = "/var/lib/borg/alchemist";
+      # Off the node (config.backup-offsite); a VM test without a backup machine sets a local path.
+      repo = cfg.backupRepo;
       encryption = {
         mode = "repokey-blake2";
         passCommand = "cat ${secretsDir}/borg-passphrase";

@@ -40,7 +40,7 @@ function statePaths(node: NodeSection): { dir: string; what: string }[] {
   const out: { dir: string; what: string }[] = [];
   if (node.postgresql.enable) out.push({ dir: node.postgresql.dataDir ?? '/var/lib/postgresql', what: 'PostgreSQL dataDir' });
   if (node.postgresqlBackup.enable) out.push({ dir: node.postgresqlBackup.location, what: 'postgresqlBackup dumps' });
-  for (const r of node.redis) if (r.enable) out.push({ dir: `/var/lib/redis-${r.name}`, what: `redis ${r.name}` });
+  for (const r of node.redis) if (r.enable) out.push({ dir: r.stateDir ?? `/var/lib/redis-${r.name}`, what: `redis ${r.unit ?? r.name}` });
   if (node.grafana.enable) out.push({ dir: '/var/lib/grafana', what: 'Grafana' });
   for (const u of node.units) {
     for (const d of asList(u.serviceConfig.StateDirectory).flatMap((s) => s.split(/\s+/)).filter(Boolean)) out.push({ dir: `/var/lib/${d.replace(/:.*/, '')}`, what: `${u.name}.service StateDirectory` });
@@ -67,6 +67,22 @@ export function backupFindings(m: Manifest): Finding[] {
       }
     }
     const path = optionPath(j.path, 'paths');
+    // PostgreSQL must be in the archive (its dump when one is declared, else the data dir), and
+    // at least one path must hold declared state: host-only or empty directories back up nothing.
+    const pg = [
+      ...m.containers.filter((c) => c.config.postgresql.enable).map((c) => ({ dir: `${root}/${c.name}${c.config.postgresqlBackup.enable ? c.config.postgresqlBackup.location : c.config.postgresql.dataDir ?? '/var/lib/postgresql'}`, what: `PostgreSQL of container ${c.name}` })),
+      ...(m.host.postgresql.enable ? [{ dir: m.host.postgresqlBackup.enable ? m.host.postgresqlBackup.location : m.host.postgresql.dataDir ?? '/var/lib/postgresql', what: 'PostgreSQL of the host' }] : []),
+    ];
+    const all = m.host.borg.flatMap((jj) => jj.paths ?? []);
+    const missed = pg.filter((w) => !all.some((p) => under(w.dir, p)));
+    const state = [...hostState, ...m.containers.flatMap((c) => statePaths(c.config).map((s) => ({ dir: `${root}/${c.name}${s.dir}`, what: s.what })))];
+    const holdsData = paths.some((p) => (under(p, root) && p !== root ? true : under(root, p)) || state.some((s) => under(s.dir, p) || under(p, s.dir)));
+    if (!misplaced.length && (missed.length || !holdsData)) {
+      const want = missed.length ? missed : state.slice(0, 6);
+      out.push({ subject: `borg job ${j.name}`, pass: false, optionPath: path, observed: paths, expected: want.map((w) => w.dir),
+        message: `${path} (${paths.join(', ') || 'empty'}) misses where the data lives${missed.length ? `: ${missed.map((w) => `${w.dir} (${w.what})`).join(', ')}` : ': every path is an empty or host-only directory'}. Back up ${want.map((w) => w.dir).join(', ')}${missed.length ? '' : ' …'} (a database dump from services.postgresqlBackup rather than the live data directory).` });
+      continue;
+    }
     out.push(misplaced.length
       ? { subject: `borg job ${j.name}`, pass: false, optionPath: path, observed: misplaced, expected: [...new Set(hints)],
           message: `${path} backs up ${misplaced.join(', ')} on the host, but that data lives inside containers: the archives hold empty or missing directories (and failOnWarnings fails the job). Back up ${[...new Set(hints)].join(', ')} instead, and a database dump (services.postgresqlBackup) rather than the live data directory.` }

@@ -3,6 +3,8 @@
 // bridges nothing uses (config.unused-bridge).
 import { optionPath, sections, type Manifest } from '../../src/core/manifest.js';
 import { prefix, type Finding } from './finding.js';
+import { needs, reachable } from './reach.js';
+import { shellCommands } from './shell.js';
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '[::0]', '::0', '*', '']);
 
@@ -11,13 +13,29 @@ const BIND_KEY = /(HOST|ADDR|ADDRESS|BIND|LISTEN)$/i;
 
 export function wildcardFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
-  for (const { where, node } of sections(m)) {
+  const needed = needs(m);
+  for (const { where, node, container: c } of sections(m)) {
     const p = prefix(where);
+    const local = c?.localAddress?.replace(/\/\d+$/, '');
     for (const l of node.listeners) {
       // nginx and sshd are the host's public entry points: the firewall governs them.
       if (where === 'host' && (l.service === 'nginx' || l.service === 'sshd')) continue;
       const addrs = l.address.split(/[\s,]+/).filter(Boolean);
       const wild = (addrs.length ? addrs : ['']).filter((a) => WILDCARDS.has(a));
+      // Inside a private network a wildcard bind is an exposure only if something gets in.
+      const reach = c && c.privateNetwork && wild.length ? reachable(m, c, l.port) : undefined;
+      if (reach && !reach.open) {
+        out.push({ subject: `${p}${l.service}:${l.port}`, pass: true, optionPath: l.path, observed: l.address, expected: 'not reachable from outside the container',
+          message: `${l.service} listens on ${l.address}:${l.port} inside ${where}, but nothing reaches that port (${reach.why}; no forward leads there)` });
+        continue;
+      }
+      const clients = c ? needed.filter((n) => n.target === c && n.port === l.port) : [];
+      const to = clients.length && local ? `the container's localAddress ${local} (where ${[...new Set(clients.map((n) => n.from))].join(', ')} reach it; 127.0.0.1 would cut them off)` : `127.0.0.1${where === 'host' ? '' : local ? ` (or the container's localAddress ${local} if other containers need it)` : ''}`;
+      if (wild.length && reach) {
+        out.push({ subject: `${p}${l.service}:${l.port}`, pass: false, optionPath: l.path, observed: l.address, expected: 'a specific address',
+          message: `${l.service} listens on ${l.address}:${l.port} (${l.path}) and ${where} lets that port in (${reach.why}): every host that can route to ${where} reaches it. Bind it to ${to}, and open the port only to the clients that need it.` });
+        continue;
+      }
       out.push(wild.length
         ? { subject: `${p}${l.service}:${l.port}`, pass: false, optionPath: l.path, observed: l.address, expected: 'a specific address (127.0.0.1, or the container localAddress nginx proxies to)',
             message: `${l.service} listens on ${l.address === '*' ? `every address, port ${l.port}` : `${l.address}:${l.port}`} (${l.path})${where === 'host' ? '' : `, reachable by every host that can route to ${where}`}. Bind it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'} and reach it through nginx.` }
@@ -34,6 +52,13 @@ export function wildcardFindings(m: Manifest): Finding[] {
       for (const e of pairs.filter((x) => BIND_KEY.test(x.key))) {
         const host = e.value.replace(/^https?:\/\//, '').replace(/:\d+$/, '');
         if (!WILDCARDS.has(host) || e.value === '') continue;
+        const fw = c?.config.firewall;
+        const shut = c && c.privateNetwork && fw!.enable && !fw!.trustedInterfaces.some((i) => i !== 'lo') && !fw!.allowedTCPPorts.length && !fw!.allowedTCPPortRanges.length && !fw!.interfaces.some((i) => i.allowedTCPPorts.length) && !c.forwardPorts.length;
+        if (shut) {
+          out.push({ subject: `${p}${u.name}.service ${e.key}`, pass: true, optionPath: e.path, observed: `${e.key}=${e.value}`, expected: 'not reachable from outside the container',
+            message: `${u.name}.service listens on every address (${e.key}=${e.value}) inside ${where}, but its firewall opens no port, so nothing reaches it` });
+          continue;
+        }
         out.push({ subject: `${p}${u.name}.service ${e.key}`, pass: false, optionPath: e.path, observed: `${e.key}=${e.value}`, expected: 'a specific address',
           message: `${u.name}.service is told to listen on every address (${e.key}=${e.value}, ${e.path}). Set it to 127.0.0.1${where === 'host' ? '' : ' or the container\'s localAddress'}.` });
       }
@@ -43,8 +68,16 @@ export function wildcardFindings(m: Manifest): Finding[] {
 }
 
 // ── DNAT in extraCommands ───────────────────────────────────────────────────────────────────
+const IPTABLES = /^(?:\S*\/)?(?:iptables|ip6tables|ip46tables)(?:-nft|-legacy)?$/;
+
+/** DNAT/REDIRECT rules extraCommands adds when the shell runs it (teardown `-D` rules add nothing). */
 export function dnatRules(extraCommands: string): { line: string; dport?: number; to?: string; iface?: string; dest?: string }[] {
-  return extraCommands.split('\n').map((l) => l.trim()).filter((l) => !l.startsWith('#') && /-j\s+(DNAT|REDIRECT)\b|\bdnat\s+to\b/.test(l)).map((line) => ({
+  const adds = (cmd: string) => {
+    const words = cmd.split(/\s+/);
+    if (IPTABLES.test(words[0])) return /-j\s+(DNAT|REDIRECT)\b/.test(cmd) && words.some((w) => ['-A', '-I', '--append', '--insert'].includes(w));
+    return /^(?:\S*\/)?nft$/.test(words[0]) && /\badd\s+rule\b/.test(cmd) && /\bdnat\s+to\b|\bredirect\b/.test(cmd);
+  };
+  return shellCommands(extraCommands).filter(adds).map((line) => ({
     line,
     dport: Number(/--dport\s+(\d+)/.exec(line)?.[1] ?? /dport\s+(\d+)/.exec(line)?.[1]) || undefined,
     to: /--to-destination\s+(\S+)|dnat\s+to\s+(\S+)/.exec(line)?.slice(1).find(Boolean),
@@ -53,12 +86,22 @@ export function dnatRules(extraCommands: string): { line: string; dport?: number
   }));
 }
 
+/** A rule NixOS's NAT module writes for a declared networking.nat.forwardPorts entry. */
+function ownForward(line: string, forwards: Record<string, unknown>[]): boolean {
+  if (!/-A\s+nixos-nat-(pre|out)\b/.test(line)) return false;
+  const dport = /--dport\s+(\S+)/.exec(line)?.[1];
+  const to = /--to-destination\s+(\S+)/.exec(line)?.[1];
+  return forwards.some((f) => String(f.sourcePort).replace('-', ':') === dport && (to === undefined || String(f.destination) === to || String(f.destination).replace(/:(\d+)-(\d+)$/, ':$1') === to));
+}
+
 export function dnatFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   for (const { where, node } of sections(m)) {
     const fw = node.firewall;
     const path = optionPath(fw.path, 'extraCommands');
+    const forwards = node.networking.nat.enable ? node.networking.nat.forwardPorts : [];
     for (const r of dnatRules(fw.extraCommands)) {
+      if (ownForward(r.line, forwards)) continue;
       const listed = r.dport !== undefined && fw.allowedTCPPorts.includes(r.dport);
       out.push({
         subject: `${prefix(where)}DNAT ${r.dport ?? '?'} → ${r.to ?? '?'}`,
