@@ -27,13 +27,13 @@ beforeAll(() => {
   chmodSync(join(dir, 'etc/nginx/monitoring.htpasswd'), 0o644);
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'keys/intermediate.pem'), '-out', join(dir, 'keys/ca-cert.pem'), '-subj', '/CN=lab CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'keys/server-key.pem'), '-out', join(dir, 'keys/server.pem'), '-subj', '/CN=api', '-days', '2', '-addext', 'basicConstraints=critical,CA:FALSE'], { stdio: 'ignore' });
-  spec = { files: [{ path: join(dir, 'etc/alchemist/secrets.env'), mode: '0640', owner: 'root', group: 'root' }, { path: join(dir, 'etc/alchemist/absent.env') }], keyPaths: [join(dir, 'keys')], scanRoots: [join(dir, 'etc')] };
+  spec = { files: [{ path: join(dir, 'etc/alchemist/secrets.env'), mode: '0640', owner: 'root', group: 'root' }, { path: join(dir, 'etc/alchemist/absent.env') }], keyPaths: [join(dir, 'keys')], scanRoots: [join(dir, 'etc')], discover: false };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(s: SecretsExpect): Promise<{ facts: SecretsFacts; raw: string }> {
   const host = new LocalHost('local');
-  const raw = (await host.exec(secretsScript(s.files ?? [], { caPaths: s.keyPaths, scanRoots: s.scanRoots }))).stdout;
+  const raw = (await host.exec(secretsScript(s.files ?? [], { caPaths: s.keyPaths, scanRoots: s.scanRoots, discover: s.discover }))).stdout;
   const facts = await secretsSuite.gather({ host, node: {} as any, identity: {}, options: { allowMutating: false, timeoutMs: 30_000, baseDir: dir }, progress() {} }, s);
   return { facts, raw };
 }
@@ -103,7 +103,7 @@ describe('secrets parser', () => {
   });
   it('unreadable file: placeholder check is an error with the reason', () => {
     const probe = parseSecrets(`S 0 640 root alchemist 10 regular file\nR 0 cat: /x: Permission denied\nEND\n`, [{ path: '/x' }], 'p');
-    const out = evaluateSecrets({ probe, caPubShas: [], caCertProblems: [], command: 'c' }, { files: [{ path: '/x' }], noCaKey: false, htpasswd: false });
+    const out = evaluateSecrets({ probe, caPubShas: [], caCertProblems: [], command: 'c' }, { files: [{ path: '/x' }], noCaKey: false, htpasswd: false, discover: false });
     expect(out.map((o) => o.status)).toEqual(['pass', 'error', 'skipped']);
     expect(out[1].message).toMatch(/Permission denied/);
   });
@@ -117,7 +117,7 @@ describe('raw secrets (a PEM key, as plan --from-nix emits for sslCertificateKey
       execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(d, 'etc/key.pem')]);
       execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(d, 'etc/other.pem')]);
       chmodSync(join(d, 'etc/other.pem'), 0o644);
-      const s: SecretsExpect = { files: [{ path: join(d, 'etc/key.pem'), format: 'raw', mode: '0600' }], scanRoots: [join(d, 'etc')], keyPaths: [join(d, 'none')] };
+      const s: SecretsExpect = { files: [{ path: join(d, 'etc/key.pem'), format: 'raw', mode: '0600' }], scanRoots: [join(d, 'etc')], keyPaths: [join(d, 'none')], discover: false };
       chmodSync(join(d, 'etc/key.pem'), 0o600);
       let { facts } = await run(s);
       expect(facts.probe.files[0].values).toMatchObject([{ key: '-', cls: 'ok' }]);
@@ -145,13 +145,14 @@ describe('secret values never reach a command line on the node', () => {
       const log = join(d, 'argv.log');
       const realGrep = execFileSync('sh', ['-c', 'command -v grep']).toString().trim();
       writeFileSync(join(d, 'shim/grep'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec ${realGrep} "$@"\n`, { mode: 0o755 });
-      const script = secretsScript([{ path: join(d, 'etc/secrets.env') }], { scanRoots: [join(d, 'etc')], caPaths: [join(d, 'keys')] });
+      const script = secretsScript([{ path: join(d, 'etc/secrets.env') }], { scanRoots: [join(d, 'etc')], caPaths: [join(d, 'keys')], discover: false });
       const out = execFileSync('/bin/sh', ['-c', script], { env: { ...process.env, PATH: `${join(d, 'shim')}:${process.env.PATH}` } }).toString();
       const probe = parseSecrets(out, [{ path: join(d, 'etc/secrets.env') }], 'p');
       // the scan really ran through the shim and found the copy
       expect(probe.leaks).toEqual([{ where: 'file', file: 0, key: 'B_SECRET', location: join(d, 'etc/leak.conf') }]);
       const argv = readFileSync(log, 'utf8');
-      expect(argv).toMatch(/-qaF -f /);
+      expect(argv).toMatch(/-laF -f \/dev\/fd\/\d+/);
+      expect(argv).toMatch(/^-aF -f \/dev\/fd\/\d+$/m);
       expect(argv.includes(a)).toBe(false);
       expect(argv.includes(b)).toBe(false);
     } finally {

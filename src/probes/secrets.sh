@@ -2,94 +2,240 @@
 # The secrets probe (src/probes/secrets.ts), one round trip, run ON the node so that no secret value
 # ever leaves it: per value it prints only its key, length, the first 8 hex of its sha256 and a
 # placeholder class, then looks for the values in places others can read and lists htpasswd files,
-# private keys and certificates. Output lines (parseSecrets): S stat, R read error, V value, X line
-# without KEY=, L leak, P unreadable place, H htpasswd, K private key, C certificate, O no openssl, END.
+# private keys and certificates. Output lines (parseSecrets): D discovered file, W where it was
+# found, S stat, R read error, V value, X line without KEY=, L leak, P unreadable place, I what was
+# searched, H htpasswd, K private key, C certificate, O no openssl, END.
+# uses: secret-discovery.sh
+# shellcheck disable=SC2154 # ndecl, dkind, downers, dgroups, dfrom come from secret-discovery.sh
 #
-# Values live only in the arrays keys/vals (never exported) and reach grep and awk only through pipes
-# (bash process substitution: /dev/fd/N in argv, the values in a pipe): never as arguments (any local
-# user reads /proc/PID/cmdline) and never in a file (NixOS's /tmp is on disk; a KILLed script leaves
-# its files). A pipe is read once: every grep gets its own. The script text holds no value, only
-# paths, and those come as arguments.
+# Values live only in the arrays vv/vals (never exported) and reach grep, awk and sha256sum only
+# through pipes (bash process substitution, or FIFOs in the RAM scratch: /dev/fd/N or a FIFO path in
+# argv, the value in a pipe): never as arguments (any local user reads /proc/PID/cmdline) and never
+# in a file (NixOS's /tmp is on disk; a KILLed script leaves its files). A pipe is read once: every
+# grep gets its own. The script text holds no value, only paths, and those come as arguments.
+# Parsing is builtins only (read, parameter expansion, case): a fixed number of processes whatever
+# the number of values; openssl runs once per key and per certificate.
 #
-# Arguments: N, then N scan roots; M, then M key directories; then per secret file its format
-# (env|raw) and its path, in the order of the expectation (the index in every output line).
+# Arguments: N, then N scan roots; M, then M key directories; 1|0 (discover the secret files the
+# node's services use, secret-discovery.sh); then per secret file its format (env|raw) and its path,
+# in the order of the expectation (the index in every output line; discovered files follow).
 # $S, the scratch dir (RAM-backed, removed by traps, swept by the next run), is made by
 # scratchSh('S') (src/probes/scratch.ts), which the probe puts in front of this text; it holds only
-# public things: file lists, store paths, certificates.
+# public things: file lists, store paths, certificates, public keys, and empty FIFOs.
 umask 077
+# Bytes, not characters: lengths, case folding and grep -F compare bytes.
+export LC_ALL=C
 
 nr=$1; shift; roots=("${@:1:nr}"); shift "$nr"
 nk=$1; shift; keydirs=("${@:1:nk}"); shift "$nk"
+disc=$1; shift
 formats=(); files=()
 while [ "$#" -ge 2 ]; do formats+=("$1"); files+=("$2"); shift 2; done
+
+# Caps, stated in the I lines (and so in the evidence).
+LOG_CAP=64; CORE_CAP=256M; JOURNAL_LINES=100000; RAW_CAP=1048576
+
+# Unit properties (readable by any user over D-Bus), held in memory: discovery reads the
+# EnvironmentFile/LoadCredential sources, the leak scan the Environment.
+U=''; urc=-1
+if [ -d /run/systemd/system ]; then
+  U=$(systemctl show --no-pager -p Id,Environment,EnvironmentFiles,LoadCredential,LoadCredentialEncrypted,User,Group '*' 2>/dev/null); urc=$?
+fi
+if [ "$disc" = 1 ]; then
+  discover
+  for i in "${!files[@]}"; do
+    [ "$i" -ge "$ndecl" ] || continue
+    printf 'D %s %s %s %s %s %s\n' "$i" "${dkind[i]}" "${downers[i]}" "${dgroups[i]}" "${formats[i]}" "${files[i]}"
+    printf 'W %s %s\n' "$i" "${dfrom[i]}"
+  done
+fi
 # The secret files themselves are not copies of their values.
 exclude=(); for sf in "${files[@]}"; do exclude+=(-e "$sf"); done
 [ "${#exclude[@]}" -gt 0 ] || exclude=(-e '')
 
-# Values (and "idx key" of each) live only in these arrays: never in a file, never in argv.
-keys=(); vals=()
-# Placeholder classes, decided on the lowercased value (ValueClass in secrets.ts).
-# shellcheck disable=SC2018,SC2019  # ASCII case folding is meant: values are compared as bytes
-classify() { l=$(printf '%s' "$1" | tr 'A-Z' 'a-z'); case "$l" in '') echo empty;; @*@) echo at-name;; *your_*_here*|*your-*-here*) echo your-here;; *changeme*|*change_me*|*change-me*) echo changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) echo placeholder;; *) echo ok;; esac; }
-# One value: record key/length/hash/class; keep it (in memory) for the leak scan when it is real.
-# A multi-line value (a PEM key) is searched by its longest line that is not armour.
-emit() { c=$(classify "$3"); printf 'V %s %s %s %s %s\n' "$1" "$2" "$(printf '%s' "$3" | wc -c | tr -d ' ')" "$(printf '%s' "$3" | sha256sum | cut -c1-8)" "$c"; if [ "$c" = ok ] && [ "$(printf '%s' "$3" | wc -c)" -ge 6 ]; then sv=$3; [ "$(printf '%s' "$3" | wc -l)" -gt 0 ] && sv=$(printf '%s\n' "$3" | grep -v -- '-----' | awk 'length($0) > length(m) { m = $0 } END { print m }'); if [ "$(printf '%s' "$sv" | wc -c)" -ge 6 ]; then keys+=("$1 $2"); vals+=("$sv"); fi; fi; }
-unq() { v=$1; case "$v" in \"*\") v=${v#\"}; v=${v%\"};; \'*\') v=${v#\'}; v=${v%\'};; esac; printf '%s' "$v"; }
+# Every value: vi (file index), vk (key), vv (value). Only the real ones (vals, "idx key" in keys)
+# are searched for.
+vi=(); vk=(); vv=(); keys=(); vals=()
+add() { vi+=("$1"); vk+=("$2"); vv+=("$3"); }
+# Placeholder classes, decided on the lowercased value (ValueClass in secrets.ts); sets CLS.
+classify() { local l=${1,,}; case "$l" in '') CLS=empty;; @*@) CLS=at-name;; *your_*_here*|*your-*-here*) CLS=your-here;; *changeme*|*change_me*|*change-me*) CLS=changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) CLS=placeholder;; *) CLS=ok;; esac; }
+# What a value is searched by, in SV: itself, or for a multi-line value (a PEM key) the middle one of
+# its longest lines that are not armour (the first body line of a key is mostly a shared header).
+searchval() {
+  SV=$1
+  case $1 in *$'\n'*) ;; *) return;; esac
+  local rest=$1$'\n' l m=0 best=()
+  while [ -n "$rest" ]; do
+    l=${rest%%$'\n'*}; rest=${rest#*$'\n'}; l=${l%$'\r'}
+    case $l in *-----*) continue;; esac
+    if [ "${#l}" -gt "$m" ]; then m=${#l}; best=("$l"); elif [ "${#l}" -eq "$m" ]; then best+=("$l"); fi
+  done
+  SV=${best[${#best[@]} / 2]:-}
+}
+ltrim() { REPLY=${1#"${1%%[![:space:]]*}"}; }
+
+# Stat every existing file in one call (a file vanishing meanwhile falls back to one stat each).
+have=(); for i in "${!files[@]}"; do [ -e "${files[i]}" ] && have+=("$i"); done
+st=()
+if [ "${#have[@]}" -gt 0 ]; then
+  paths=(); for i in "${have[@]}"; do paths+=("${files[i]}"); done
+  mapfile -t st < <(stat -L -c '%a %U %G %s %F' -- "${paths[@]}" 2>/dev/null)
+  if [ "${#st[@]}" -ne "${#have[@]}" ]; then st=(); for i in "${have[@]}"; do st+=("$(stat -L -c '%a %U %G %s %F' -- "${files[i]}" 2>/dev/null || echo '0 ? ? 0 vanished')"); done; fi
+fi
+declare -A stat_of=(); for n in "${!have[@]}"; do stat_of[${have[n]}]=${st[n]}; done
 
 for idx in "${!files[@]}"; do
   sf=${files[idx]}
-  if [ -e "$sf" ]; then printf 'S %s %s\n' "$idx" "$(stat -L -c '%a %U %G %s %F' "$sf")"; if ! err=$(cat "$sf" 2>&1 >/dev/null); then printf 'R %s %s\n' "$idx" "$(printf '%s' "$err" | head -c 200 | tr '\n' ' ')"; fi; else echo "S $idx missing"; fi
+  if [ -z "${stat_of[$idx]+x}" ]; then echo "S $idx missing"; continue; fi
+  printf 'S %s %s\n' "$idx" "${stat_of[$idx]}"
+  if [ -d "$sf" ]; then echo "R $idx Is a directory"; continue; fi
+  if [ ! -r "$sf" ]; then echo "R $idx Permission denied"; continue; fi
   if [ "${formats[idx]}" = raw ]; then
-    [ -r "$sf" ] && emit "$idx" - "$(cat "$sf")"
+    v=''; IFS= read -r -d '' -N "$RAW_CAP" v < "$sf"
+    while [ "${v%$'\n'}" != "$v" ]; do v=${v%$'\n'}; done
+    add "$idx" - "$v"
   else
-    [ -r "$sf" ] && while IFS= read -r line || [ -n "$line" ]; do line=$(printf '%s' "$line" | sed 's/^[[:space:]]*//; s/^export[[:space:]]*//; s/\r$//'); case "$line" in ''|'#'*) continue;; esac; k=${line%%=*}; [ "$k" != "$line" ] || { echo "X $idx line without KEY="; continue; }; emit "$idx" "$k" "$(unq "${line#*=}")"; done < "$sf"
+    while IFS= read -r line || [ -n "$line" ]; do
+      ltrim "${line%$'\r'}"; line=$REPLY
+      case $line in export[[:space:]]*) ltrim "${line#export}"; line=$REPLY;; esac
+      case $line in ''|'#'*) continue;; esac
+      k=${line%%=*}; [ "$k" != "$line" ] || { echo "X $idx line without KEY="; continue; }
+      v=${line#*=}; case $v in \"*\") v=${v#\"}; v=${v%\"};; \'*\') v=${v#\'}; v=${v%\'};; esac
+      add "$idx" "$k" "$v"
+    done < "$sf"
   fi
 done
 
+# sha256 of every value with one sha256sum: each value goes through its own FIFO (in the RAM
+# scratch; a FIFO's data never reaches a disk), written in the order sha256sum reads them.
+shas=()
+if [ "${#vv[@]}" -gt 0 ] && command -v sha256sum >/dev/null; then
+  ff=(); for i in "${!vv[@]}"; do ff+=("$S/h.$i"); done
+  if mkfifo -m 600 -- "${ff[@]}" 2>/dev/null; then
+    exec {hfd}< <(sha256sum -- "${ff[@]}" 2>/dev/null)
+    for i in "${!vv[@]}"; do printf '%s' "${vv[i]}" > "${ff[i]}"; done
+    mapfile -t -u "$hfd" shas; exec {hfd}<&-
+    rm -f -- "${ff[@]}"
+  fi
+fi
+for i in "${!vv[@]}"; do
+  v=${vv[i]}; classify "$v"
+  h=${shas[i]:-}; h=${h:0:8}
+  case $h in *[!0-9a-f]*|'') h=$(printf '%s' "$v" | sha256sum | cut -c1-8);; esac
+  printf 'V %s %s %s %s %s\n' "${vi[i]}" "${vk[i]}" "${#v}" "$h" "$CLS"
+  if [ "$CLS" = ok ] && [ "${#v}" -ge 6 ]; then searchval "$v"; if [ "${#SV}" -ge 6 ]; then keys+=("${vi[i]} ${vk[i]}"); vals+=("$SV"); fi; fi
+done
+unset vv v SV
+
 pats() { printf '%s\n' "${vals[@]}"; }
-# Which keys ("idx key") a file ($1) holds.
-hits() { local n; for n in "${!vals[@]}"; do grep -qaF -f <(printf '%s\n' "${vals[n]}") -- "$1" 2>/dev/null && printf '%s\n' "${keys[n]}"; done; }
+# awk over lines that hold a value (stdin), the "idx key" lines in file K and the values in file V
+# (both pipes): prints `L WHERE idx key LOC` once per value found.
+# shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
+MAP_AWK='BEGIN { while ((getline x < K) > 0) k[++nk] = x; while ((getline x < V) > 0) v[++nv] = x }
+{ for (j = 1; j <= nv; j++) if (!(j in h) && index($0, v[j])) h[j] = 1 }
+END { for (j = 1; j <= nv; j++) if (j in h) print "L " W " " k[j] " " LOC }'
+# The values a stream holds: producer | found WHERE LOC
+found() { grep -aF -f <(pats) | awk -v W="$1" -v LOC="$2" -v K=<(printf '%s\n' "${keys[@]}") -v V=<(pats) "$MAP_AWK"; }
+# shellcheck disable=SC2094 # found only reads the file it names
+# Files (one per line on stdin) holding a value: one grep per 500 candidates, then one grep + awk
+# on each (few) file that hit.
+scan() { local F f i; mapfile -t F; for ((i = 0; i < ${#F[@]}; i += 500)); do grep -laF -f <(pats) -- "${F[@]:i:500}" 2>/dev/null; done | while IFS= read -r f; do found "$1" "$f" < "$f"; done; }
 
 # NixOS: environment.etc and unit files point into the store (world-readable by construction).
-# Unit files are symlinks into the store, hence -R. Package directories are skipped (> 50 files):
-# what matters are the generated files units reference (scripts, configs, env files).
-: > "$S/store"; if [ -d /nix/store ]; then { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null; grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 1000 | while read -r sp; do [ "$(find -L "$sp" -type f 2>/dev/null | head -n 51 | wc -l)" -le 50 ] && find -L "$sp" -type f -size -2M 2>/dev/null; done; } | sort -u > "$S/store"; fi
+# Unit files are symlinks into the store, hence -L. Package directories are skipped (> 50 files
+# within two levels): what matters are the generated files units reference (scripts, configs).
+: > "$S/store"
+if [ -d /nix/store ]; then
+  grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 1000 > "$S/sp"
+  { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null
+    [ -s "$S/sp" ] && xargs -d '\n' -r sh -c 'find -L "$@" -maxdepth 2 -type f -size -2M 2>/dev/null' find < "$S/sp" | awk -v SP="$S/sp" 'BEGIN { while ((getline p < SP) > 0) top[p] = 1 } { f[NR] = $0; t = $0; while (t != "" && !(t in top)) sub(/\/[^\/]*$/, "", t); r[NR] = t; c[t]++ } END { for (i = 1; i <= NR; i++) if (c[r[i]] <= 50) print f[i] }'
+  } | sort -u > "$S/store"
+fi
 
-# awk over `systemctl show -p Id,Environment '*'` (stdin), with "idx key" lines in file K and the
-# values in file V (both pipes): prints `L unit idx key UNIT` per value found in a unit's block, or
-# one `P unit …` line when the output is not systemctl show's (and then nothing else). A garbled
-# line is quoted only if it holds no value.
+# awk over `systemctl show` (stdin), with "idx key" lines in file K and the values in file V (both
+# pipes): prints `L unit idx key UNIT` per value found in a unit's block, or one `P unit …` line when
+# the output is not systemctl show's (and then nothing else). A garbled line is quoted only if it
+# holds no value. Id= may come anywhere in a block: systemd prints a service's own properties first.
 # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
 UNIT_AWK='function bad(why, line,  j, s) { s = line; for (j = 1; j <= nv; j++) if (index(line, v[j])) s = "(withheld: holds a secret value)"; gsub(/[^[:print:]]/, "?", s); printf "P unit systemctl show printed %s at line %d: %s\n", why, NR, substr(s, 1, 60); broken = 1; exit }
-function flush(  j) { if (!n) return; blocks++; for (j = 1; j <= nv; j++) if (index(text, v[j])) print "L unit " k[j] " " id; n = 0; text = "" }
+function flush(  j) { if (!n) return; if (id == "") bad("a block without Id=", substr(text, 2)); blocks++; for (j = 1; j <= nv; j++) if (index(text, v[j])) print "L unit " k[j] " " id; n = 0; text = ""; id = "" }
 BEGIN { while ((getline x < K) > 0) k[++nk] = x; while ((getline x < V) > 0) v[++nv] = x }
 /^$/ { flush(); next }
-{ if (!n && $0 !~ /^Id=./) bad("a block without Id= first", $0); if ($0 !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("a line that is not KEY=VALUE", $0); if (!n) id = substr($0, 4); n++; text = text "\n" $0 }
+{ if (!n && $0 !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("a block without Id= first", $0); if ($0 !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("a line that is not KEY=VALUE", $0); if ($0 ~ /^Id=./) id = substr($0, 4); n++; text = text "\n" $0 }
 END { if (broken) exit; flush(); if (!blocks) print "P unit systemctl show printed no unit" }'
 
 if [ "${#vals[@]}" -gt 0 ]; then
   # World-readable files under the scan roots (not the secret files themselves) and the store files.
-  { find "${roots[@]}" -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF "${exclude[@]}"; cat "$S/store"; } | sort -u > "$S/files"
-  # One grep per 500 candidates; the per-key pass runs only on the (few) files that hit.
-  mapfile -t F < "$S/files"; for ((i = 0; i < ${#F[@]}; i += 500)); do grep -laF -f <(pats) -- "${F[@]:i:500}" 2>/dev/null; done | while IFS= read -r f; do hits "$f" | while read -r i k; do printf 'L file %s %s %s\n' "$i" "$k" "$f"; done; done
-  # Unit environments: readable by any user over D-Bus. Held in memory, checked block by block;
-  # output that is not systemctl show's (every block starts with Id=, every line is KEY=VALUE)
-  # is reported (P), never taken for "no leak".
+  { find "${roots[@]}" -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF "${exclude[@]}"; cat "$S/store"; } | sort -u | scan file
+  # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
+  # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
+  if [ -d /var/log ]; then
+    find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' 2>/dev/null | head -n 5000 |
+      awk -v T="$S" -v CAP="$LOG_CAP" 'BEGIN { cap = CAP * 1048576 } { s = $1; sub(/^[0-9]+ /, ""); if ($0 ~ /\.(gz|xz|zst|bz2|lz4)$/) { z++; u[++nu] = $0 } else if (s > cap) { b++; u[++nu] = $0 } else print > (T "/logs") } END { printf "I logs %d %d %d %dM\n", NR, z, b, CAP; for (i = 1; i <= nu && i <= 20; i++) print "I log-unread " u[i] }'
+    [ -f "$S/logs" ] && grep -vxF "${exclude[@]}" "$S/logs" | scan log
+  fi
+  # Unit environments: read block by block by awk; output that is not systemctl show's (every block
+  # starts with Id=, every line is KEY=VALUE) is reported (P), never taken for "no leak".
   if [ -d /run/systemd/system ]; then
-    U=$(systemctl show --no-pager -p Id,Environment '*' 2>/dev/null); urc=$?
     if [ "$urc" -ne 0 ]; then echo "P unit systemctl show -p Id,Environment exited $urc"; else printf '%s\n' "$U" | awk -v K=<(printf '%s\n' "${keys[@]}") -v V=<(pats) "$UNIT_AWK"; fi
   fi
-  # Process environments, read straight from /proc (no copy), all in one grep (-a: NULs are just bytes).
-  grep -laF -f <(pats) -- /proc/[0-9]*/environ 2>/dev/null | while IFS= read -r e; do d=${e%/environ}; p=${d#/proc/}; [ "$p" = "$$" ] && continue; c=$(cat "$d/comm" 2>/dev/null); hits "$e" | while read -r i k; do printf 'L environ %s %s %s %s\n' "$i" "$k" "$p" "$c"; done; done
+  # Process environments, read straight from /proc (no copy), all in one grep (-a: NULs are just
+  # bytes); for each hit its comm and unit (cgroup) are read with builtins.
+  grep -laF -f <(pats) -- /proc/[0-9]*/environ 2>/dev/null | while IFS= read -r e; do
+    d=${e%/environ}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
+    cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+    u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
+    tr '\0' '\n' < "$e" 2>/dev/null | found environ "$p $u $cm"
+  done
+  # The journal, where systemd runs it: the newest $JOURNAL_LINES messages.
+  p1=''; { read -r p1 < /proc/1/comm; } 2>/dev/null
+  if [ "$p1" = systemd ] && command -v journalctl >/dev/null; then
+    journalctl --no-pager -q -o cat -n "$JOURNAL_LINES" 2>/dev/null | found journal journal; jrc=${PIPESTATUS[0]}
+    if [ "$jrc" -eq 0 ]; then echo "I journal searched $JOURNAL_LINES"; else echo "P journal journalctl -o cat exited $jrc"; fi
+  else
+    echo "I journal none ${p1:-?} $(command -v journalctl >/dev/null && echo journalctl || echo no-journalctl)"
+  fi
+  # Core dumps: systemd-coredump's, the kernel's core_pattern dir, and core files where a service's
+  # working directory puts them. Each up to $CORE_CAP; compressed ones through their decompressor.
+  cp=''; { read -r cp < /proc/sys/kernel/core_pattern; } 2>/dev/null
+  cdirs=(/var/lib/systemd/coredump); case $cp in /*) cdirs+=("${cp%/*}");; esac
+  { for f in /core /core.[0-9]*; do [ -f "$f" ] && echo "$f"; done
+    find /root /tmp /var/tmp /var/lib "${cdirs[@]}" -maxdepth 2 -xdev -type f \( -name core -o -name 'core.[0-9]*' -o -path "${cdirs[0]}/core*" -o -path "${cdirs[1]:-${cdirs[0]}}/core*" \) 2>/dev/null
+  } | sort -u | head -n 20 > "$S/cores"
+  mapfile -t cores < "$S/cores"; printf 'I cores %s %s\n' "${#cores[@]}" "$CORE_CAP"
+  # shellcheck disable=SC2094 # found only reads the core it names
+  while IFS= read -r f; do
+    case $f in *.zst) z='zstdcat';; *.lz4) z='lz4cat';; *.xz) z='xzcat';; *.gz) z='zcat';; *) z='';; esac
+    if [ -n "$(find "$f" -prune -size +"$CORE_CAP" 2>/dev/null)" ]; then echo "P core $f is over $CORE_CAP, not searched"
+    elif [ -z "$z" ]; then found core "$f" < "$f"
+    elif command -v "$z" >/dev/null; then "$z" < "$f" 2>/dev/null | head -c "$((4 * 256 * 1024 * 1024))" | found core "$f"
+    else echo "P core $f is compressed and the node has no $z"; fi
+  done < "$S/cores"
 fi
 
 # htpasswd files: named so, or named by nginx's auth_basic_user_file.
 { find "${roots[@]}" /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; { grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null; xargs -d '\n' -r grep -hoE 'auth_basic_user_file[[:space:]]+[^;]+' < "$S/store" 2>/dev/null; } | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done
-# Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE certificate is a CA key.
+
+# Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE
+# certificate is a CA key. One openssl per key and per certificate; the public keys (PEM, public)
+# go to scratch and are fingerprinted together: sha256 of the base64 body of the SubjectPublicKeyInfo.
 find "${keydirs[@]}" -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000 > "$S/kc"
 xargs -d '\n' -r grep -l 'PRIVATE KEY-----' < "$S/kc" 2>/dev/null > "$S/kf"
-while IFS= read -r f; do ph=$(openssl pkey -in "$f" -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16); [ -n "$ph" ] && [ "$ph" != "e3b0c44298fc1c14" ] || ph=-; printf 'K %s %s %s\n' "$(stat -c '%a' "$f")" "$ph" "$f"; done < "$S/kf"
-# Certificates only matter when there is a key to match; bundles (> 3 certs) are public trust stores.
-if [ -s "$S/kf" ] && command -v openssl >/dev/null; then xargs -d '\n' -r grep -c 'BEGIN CERTIFICATE' < "$S/kc" 2>/dev/null | awk -F: '$NF>=1 && $NF<=3 {sub(/:[0-9]+$/, ""); print}' | while IFS= read -r f; do rm -f "$S"/c.*; awk -v T="$S" '/BEGIN CERTIFICATE/{n++} n{print > (T "/c." n)}' "$f"; for c in "$S"/c.*; do [ -f "$c" ] || continue; ca=$(openssl x509 -in "$c" -noout -ext basicConstraints 2>/dev/null | grep -c 'CA:TRUE'); ph=$(openssl x509 -in "$c" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -c1-16); printf 'C %s %s %s\n' "$ca" "$ph" "$f"; done; done; fi
-command -v openssl >/dev/null || echo "O no-openssl"
+if command -v openssl >/dev/null; then
+  n=0; while IFS= read -r f; do n=$((n + 1)); openssl pkey -in "$f" -pubout > "$S/x.k.$n" 2>/dev/null; done < "$S/kf"
+  # Certificates only matter when there is a key to match; bundles (> 3 certs) are public trust stores.
+  : > "$S/cf"; [ -s "$S/kf" ] && xargs -d '\n' -r grep -c 'BEGIN CERTIFICATE' < "$S/kc" 2>/dev/null | awk -F: '$NF>=1 && $NF<=3 {sub(/:[0-9]+$/, ""); print}' > "$S/cf"
+  awk -v T="$S" '{ f = $0; while ((getline l < f) > 0) { if (l ~ /BEGIN CERTIFICATE/) { n++; o = T "/c." n; print f > (T "/cmap") } if (o != "") print l > o; if (l ~ /END CERTIFICATE/) { close(o); o = "" } } close(f) }' < "$S/cf"
+  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); openssl x509 -in "$S/c.$m" -noout -ext basicConstraints -pubkey > "$S/x.c.$m" 2>/dev/null; done < "$S/cmap"
+  # One awk: per x.* file its CA flag and public key body (in p.*), then one sha256sum over them.
+  for x in "$S"/x.*; do [ -f "$x" ] && echo "$x"; done | awk '{ f = $0; ca = 0; b = ""; on = 0; while ((getline l < f) > 0) { if (l ~ /CA:TRUE/) ca = 1; if (l ~ /-----END/) on = 0; if (on) b = b l; if (l ~ /-----BEGIN PUBLIC KEY/) on = 1 } close(f); p = f; sub(/\/x\./, "/p.", p); printf "%s", b > p; close(p); print ca > (p ".ca") }'
+  declare -A psha=()
+  for p in "$S"/p.*; do case $p in *.ca) ;; *) [ -s "$p" ] && echo "$p";; esac; done | xargs -d '\n' -r sha256sum > "$S/psha" 2>/dev/null
+  while read -r h p; do psha[${p##*/}]=${h:0:16}; done < "$S/psha"
+  n=0; while IFS= read -r f; do n=$((n + 1)); printf 'K %s %s %s\n' "$(stat -c '%a' "$f")" "${psha[p.k.$n]:--}" "$f"; done < "$S/kf"
+  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); ca=0; [ -f "$S/p.c.$m.ca" ] && read -r ca < "$S/p.c.$m.ca"; printf 'C %s %s %s\n' "$ca" "${psha[p.c.$m]:--}" "$f"; done < "$S/cmap"
+else
+  while IFS= read -r f; do printf 'K %s - %s\n' "$(stat -c '%a' "$f")" "$f"; done < "$S/kf"
+  echo "O no-openssl"
+fi
 echo END

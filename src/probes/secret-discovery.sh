@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Secrets the node's services use, found from their own configuration (prepended to secrets.sh,
+# which calls discover): nginx's ssl_certificate_key / ssl_password_file (the running master's -c
+# file and its includes), sshd's host keys (sshd -T, else the config, else /etc/ssh/ssh_host_*_key),
+# ACME keys (/var/lib/acme), borg passphrase files (BORG_PASSCOMMAND='cat FILE') and key files of
+# the borg-job-* wrappers and borgbackup-job-* units, units' EnvironmentFile and LoadCredential
+# sources (systemctl show, where systemd runs), agenix (/run/agenix) and sops (/run/secrets)
+# outputs. Only paths are read here, never values. Each file is appended to files/formats (after
+# the declared ones, which win) with who may read it: owners and groups of the service that uses it
+# ("*": any owner; "-": no group). Prints nothing; secrets.sh prints the D and W lines.
+# shellcheck disable=SC2154,SC2034 # files, formats, U, urc are the calling script's; it prints dkind …
+declare -A seen=()
+dkind=(); downers=(); dgroups=(); dfrom=()
+ndecl=0
+
+# dadd KIND OWNERS GROUPS FORMAT FROM PATH: a regular file (symlinks followed), at most 200 found.
+dadd() {
+  local p=$6 i
+  case $p in /*) ;; *) return 0;; esac
+  [ -f "$p" ] || return 0
+  if [ -n "${seen[$p]+x}" ]; then
+    i=${seen[$p]}
+    [ "$i" -lt "$ndecl" ] && return 0
+    downers[i]+=",$2"; dgroups[i]+=",$3"
+    case "; ${dfrom[i]}; " in *"; $5; "*) ;; *) dfrom[i]+="; $5";; esac
+    return 0
+  fi
+  [ "${#files[@]}" -lt $((ndecl + 200)) ] || return 0
+  i=${#files[@]}; seen[$p]=$i
+  files+=("$p"); formats+=("$4"); dkind[i]=$1; downers[i]=$2; dgroups[i]=$3; dfrom[i]=$5
+}
+
+# unq V: V without one pair of surrounding quotes, in REPLY (a builtin, no subshell).
+unq() { REPLY=${1#[\"\']}; REPLY=${REPLY%[\"\']}; }
+
+discover() {
+  local i d c cl conf='' f k v ngu=nginx ngg=nginx b hk=0 line p
+  ndecl=${#files[@]}
+  for i in "${!files[@]}"; do seen[${files[i]}]=$i; done
+  shopt -s nullglob
+
+  # nginx: the running master's -c file (its title keeps the command line), else the default.
+  for d in /proc/[0-9]*; do
+    { read -r c < "$d/comm"; } 2>/dev/null || continue
+    [ "$c" = nginx ] || continue
+    { IFS= read -r -d '' cl < "$d/cmdline"; } 2>/dev/null
+    case $cl in *'master process'*' -c '*) conf=${cl#*' -c '}; conf=${conf%% *}; break;; esac
+  done
+  [ -n "$conf" ] || conf=/etc/nginx/nginx.conf
+  if [ -f "$conf" ]; then
+    local ngfiles=("$conf")
+    while read -r k v; do
+      unq "${v%;}"; v=$REPLY
+      case $v in /*) ;; *) v=${conf%/*}/$v;; esac
+      # shellcheck disable=SC2206 # an include is a glob: expanded here, as nginx does
+      for f in $v; do [ -f "$f" ] && ngfiles+=("$f"); done
+    done < <(grep -hoE '^[[:space:]]*include[[:space:]]+[^;]+' "$conf" 2>/dev/null)
+    while read -r k v; do
+      v=${v%;}
+      case $k in
+        user) ngu=${v%%[[:space:]]*}; ngg=${v#"$ngu"}; ngg=${ngg#"${ngg%%[![:space:]]*}"}; ngg=${ngg:-$ngu};;
+        ssl_certificate_key|ssl_password_file) unq "$v"; v=$REPLY; case $v in *'$'*) ;; *) dadd nginx "root,$ngu" "$ngg" raw "nginx $k ($conf)" "$v";; esac;;
+      esac
+    done < <(grep -hoE '^[[:space:]]*(user|ssl_certificate_key|ssl_password_file)[[:space:]]+[^;]+;' "${ngfiles[@]}" 2>/dev/null)
+  fi
+
+  # sshd: the effective host keys (sshd -T lists defaults too: missing ones are skipped).
+  for b in sshd /usr/sbin/sshd /run/current-system/sw/bin/sshd; do command -v "$b" >/dev/null && break; b=''; done
+  if [ -n "$b" ]; then
+    while read -r k v; do [ "$k" = hostkey ] && { hk=1; dadd sshd root - raw "sshd -T hostkey" "$v"; }; done < <("$b" -T 2>/dev/null)
+  fi
+  if [ "$hk" = 0 ]; then
+    for f in /etc/ssh/ssh_host_*_key; do dadd sshd root - raw "/etc/ssh/ssh_host_*_key" "$f"; done
+  fi
+
+  # ACME (security.acme): certificate keys, the key+chain bundle, account keys.
+  for f in /var/lib/acme/*/key.pem /var/lib/acme/*/full.pem; do dadd acme 'root,acme' "acme,$ngg" raw "ACME certificate key" "$f"; done
+  if [ -d /var/lib/acme/.lego ]; then
+    while IFS= read -r f; do dadd acme 'root,acme' acme raw "ACME account/lego key" "$f"; done < <(find /var/lib/acme/.lego -maxdepth 6 -type f -name '*.key' 2>/dev/null | head -n 100)
+  fi
+
+  # borg: BORG_PASSCOMMAND='cat FILE' and BORG_KEY_FILE in the job wrappers, unit files, unit environments.
+  local bsrc=()
+  for d in ${PATH//:/ } /run/current-system/sw/bin; do for f in "$d"/borg-job-*; do bsrc+=("$f"); done; done
+  for f in /etc/systemd/system/borgbackup-job-*.service; do bsrc+=("$f"); done
+  while IFS= read -r line; do
+    case $line in
+      BORG_PASSCOMMAND=*) p=${line##*[[:space:]\"\']}; dadd borg root - raw "borg BORG_PASSCOMMAND" "$p";;
+      BORG_KEY_FILE=*) unq "${line#*=}"; p=$REPLY; dadd borg root - raw "borg BORG_KEY_FILE" "$p";;
+    esac
+  done < <({ [ "${#bsrc[@]}" -gt 0 ] && cat -- "${bsrc[@]}" 2>/dev/null; printf '%s\n' "${U:-}"; } | grep -oE "BORG_PASSCOMMAND=[\"']?cat[[:space:]]+(--[[:space:]]+)?/[^\"'[:space:];]+|BORG_KEY_FILE=[\"']?/[^\"'[:space:];]+")
+  for f in /root/.config/borg/keys/*; do dadd borg root - raw "borg key file" "$f"; done
+
+  # Units (systemd): EnvironmentFile and LoadCredential sources, readable by the unit's User/Group.
+  if [ -n "${U:-}" ] && [ "${urc:-1}" -eq 0 ]; then
+    while read -r k v c f; do
+      [ "$k" = E ] && dadd environment-file "root,$v" "$c" env "${f%% *} EnvironmentFile" "${f#* }"
+      [ "$k" = C ] && dadd credential root "$c" raw "${f%% *} LoadCredential" "${f#* }"
+    done < <(printf '%s\n' "$U" | awk '
+      function flush(  j) { for (j = 1; j <= ne; j++) print "E", (u == "" ? "root" : u), (g == "" ? "-" : g), id " " ef[j]
+        for (j = 1; j <= nc; j++) print "C", (u == "" ? "root" : u), (g == "" ? "-" : g), id " " lc[j]
+        ne = nc = 0; id = u = g = "" }
+      /^$/ { flush(); next }
+      { i = index($0, "="); k = substr($0, 1, i - 1); v = substr($0, i + 1) }
+      k == "Id" { id = v } k == "User" { u = v } k == "Group" { g = v }
+      k == "EnvironmentFiles" { sub(/ \(ignore_errors=(yes|no)\)$/, "", v); if (v ~ /^\//) ef[++ne] = v }
+      k ~ /^LoadCredential(Encrypted)?$/ { n = split(v, a, " "); for (j = 1; j <= n; j++) if (index(a[j], ":/")) lc[++nc] = substr(a[j], index(a[j], ":/") + 1) }
+      END { flush() }')
+  fi
+
+  # agenix / sops-nix outputs (their generation dirs are behind these links).
+  for d in /run/agenix /run/secrets /run/secrets-for-users; do
+    [ -d "$d" ] || continue
+    case $d in /run/agenix) k=agenix;; *) k=sops;; esac
+    while IFS= read -r f; do dadd "$k" '*' - raw "$k output" "$f"; done < <(find -L "$d" -maxdepth 4 -type f 2>/dev/null | head -n 100)
+  done
+  shopt -u nullglob
+}
