@@ -63,7 +63,7 @@ const ITEMS: ItemText[] = [
     id: 'hardening',
     title: 'Security hardening applied',
     description:
-      'Containers have their own namespaces (user namespace where declared), no CAP_SYS_ADMIN and no_new_privs; PostgreSQL runs the declared settings with no pending restart and no trust lines; AppArmor is on with policies loaded.',
+      'Containers have their own namespaces (user namespace where declared), no CAP_SYS_ADMIN and no_new_privs; PostgreSQL runs the declared settings with no pending restart and no trust lines; AppArmor is on with policies loaded; sshd takes keys only, with strong algorithms and tight limits (sshd -T); network and kernel parameters as the DevSec linux-baseline asks; no world-writable or unexpected setuid files in the system\'s directories (docs/hardening.md).',
   },
   {
     id: 'network-policies',

@@ -12,6 +12,7 @@ import { monitoringSuite } from '../suites/monitoring.js';
 import { auditSuite } from '../suites/audit.js';
 import { checklistSuite } from '../suites/checklist.js';
 import { configSuite } from '../suites/config.js';
+import { hardeningSuite } from '../suites/hardening.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
@@ -26,6 +27,7 @@ export const suites: Suite<any, any>[] = [
   auditSuite,
   checklistSuite,
   configSuite,
+  hardeningSuite,
 ];
 
 export function suiteByKey(key: string): Suite<any, any> | undefined {

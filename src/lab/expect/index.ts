@@ -12,6 +12,7 @@ import * as backup from './backup.js';
 import * as monitoring from './monitoring.js';
 import * as audit from './audit.js';
 import * as checklist from './checklist.js';
+import * as hardening from './hardening.js';
 
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
 
@@ -27,4 +28,5 @@ export const expectations: Record<string, ExpectFn> = {
   monitoring: monitoring.expect,
   audit: audit.expect,
   checklist: checklist.expect,
+  hardening: hardening.expect,
 };

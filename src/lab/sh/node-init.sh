@@ -41,6 +41,22 @@ getent passwd nginx >/dev/null || useradd -r -M -d /var/empty -s /usr/sbin/nolog
 chown -R root:nginx /etc/nginx/ssl
 chmod -R g+rX,o-rwx /etc/nginx/ssl
 
+# boot.kernel.sysctl as the example NixOS module declares it (hardening and the guide's tuning),
+# as systemd-sysctl applies it: only what lives in the node's own network namespace.
+sysctl -q -w net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 \
+  net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.default.accept_redirects=0 \
+  net.ipv4.conf.all.secure_redirects=0 net.ipv4.conf.default.secure_redirects=0 \
+  net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 \
+  net.ipv4.conf.all.accept_source_route=0 net.ipv4.conf.default.accept_source_route=0 \
+  net.ipv4.conf.all.log_martians=1 net.ipv4.conf.default.log_martians=1 \
+  net.ipv4.tcp_syncookies=1 net.ipv4.tcp_rfc1337=1 \
+  net.ipv4.icmp_echo_ignore_broadcasts=1 net.ipv4.icmp_ignore_bogus_error_responses=1 \
+  net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+if [ -d /proc/sys/net/ipv6 ]; then
+  sysctl -q -w net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.default.accept_redirects=0 \
+    net.ipv6.conf.all.accept_source_route=0 net.ipv6.conf.default.accept_source_route=0
+fi
+
 FW_TCP_PORTS="22 80 443" bash /etc/leafcert-lab/firewall-start.sh
 
 if [ "$FLAVOUR" = light ]; then

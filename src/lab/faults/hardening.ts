@@ -1,0 +1,72 @@
+// Hardening faults: sshd taking passwords again, offering a weak cipher, allowing many tries,
+// forwarding X11 (each a real sshd_config change, reloaded so the daemon runs it), a network
+// kernel parameter drifted in the node's namespace, a world-writable file in /etc and an unexpected
+// setuid binary. The global kernel parameters have no fault: changing them would change the host's
+// kernel (the suite skips them on a lab node; fixtures prove them in test/hardening.test.ts).
+import type { Fault, FaultContext } from './types.js';
+
+const CONF = '/etc/ssh/sshd_config';
+const WW = '/etc/motd-alchemist';
+const SUID = '/usr/local/bin/alchemist-helper';
+
+/** Edits sshd_config with a sed script and makes the running sshd read it (SIGHUP re-executes it). */
+const sshd = (ctx: FaultContext, sed: string) => ctx.exec(`sed -i -E ${JSON.stringify(sed)} ${CONF} && kill -HUP "$(cat /run/sshd.pid)"`);
+
+export const faults: Fault[] = [
+  {
+    name: 'hardening-ssh-password',
+    area: 'hardening',
+    breaks: 'sshd accepts passwords again (PasswordAuthentication yes)',
+    catches: ['hardening.ssh-auth'],
+    apply: async (ctx) => void (await sshd(ctx, 's/^PasswordAuthentication no$/PasswordAuthentication yes/')),
+    heal: async (ctx) => void (await sshd(ctx, 's/^PasswordAuthentication yes$/PasswordAuthentication no/')),
+  },
+  {
+    name: 'hardening-ssh-weak-cipher',
+    area: 'hardening',
+    breaks: 'sshd also offers aes128-cbc',
+    catches: ['hardening.ssh-crypto'],
+    apply: async (ctx) => void (await sshd(ctx, 's/^(Ciphers .*[^c])$/\\1,aes128-cbc/')),
+    heal: async (ctx) => void (await sshd(ctx, 's/^(Ciphers .*),aes128-cbc$/\\1/')),
+  },
+  {
+    name: 'hardening-ssh-auth-tries',
+    area: 'hardening',
+    breaks: 'sshd allows 10 authentication attempts per connection',
+    catches: ['hardening.ssh-limits'],
+    apply: async (ctx) => void (await sshd(ctx, 's/^MaxAuthTries 3$/MaxAuthTries 10/')),
+    heal: async (ctx) => void (await sshd(ctx, 's/^MaxAuthTries 10$/MaxAuthTries 3/')),
+  },
+  {
+    name: 'hardening-ssh-x11',
+    area: 'hardening',
+    breaks: 'sshd forwards X11, which is not declared',
+    catches: ['hardening.ssh-forwarding'],
+    apply: async (ctx) => void (await sshd(ctx, 's/^X11Forwarding no$/X11Forwarding yes/')),
+    heal: async (ctx) => void (await sshd(ctx, 's/^X11Forwarding yes$/X11Forwarding no/')),
+  },
+  {
+    name: 'hardening-accept-redirects',
+    area: 'hardening',
+    breaks: 'the node accepts ICMP redirects (net.ipv4.conf.all.accept_redirects 1 in its network namespace)',
+    catches: ['hardening.kernel-net'],
+    apply: async (ctx) => void (await ctx.exec('sysctl -q -w net.ipv4.conf.all.accept_redirects=1')),
+    heal: async (ctx) => void (await ctx.exec('sysctl -q -w net.ipv4.conf.all.accept_redirects=0')),
+  },
+  {
+    name: 'hardening-world-writable',
+    area: 'hardening',
+    breaks: `${WW} is writable by every user (mode 0666)`,
+    catches: ['hardening.world-writable'],
+    apply: async (ctx) => void (await ctx.exec(`echo 'Alchemist leaf node' > ${WW} && chmod 0666 ${WW}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${WW}`)),
+  },
+  {
+    name: 'hardening-suid',
+    area: 'hardening',
+    breaks: `${SUID} is a setuid-root binary nobody declared`,
+    catches: ['hardening.suid'],
+    apply: async (ctx) => void (await ctx.exec(`cp "$(type -P true)" ${SUID} && chmod 4755 ${SUID}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${SUID}`)),
+  },
+];

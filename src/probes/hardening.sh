@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The hardening probe (src/probes/hardening.ts), one round trip: sshd's effective configuration
+# (sshd -T), kernel parameters read from /proc/sys in this process's namespaces, PID 1 and the
+# container check (whose kernel the global parameters are), and ONE bounded filesystem scan for
+# world-writable and setuid/setgid files with its cost. Each part goes behind a marker line with
+# its exit code and stderr (src/probes/sections.ts splits it back).
+# $1: the marker; $2: kernel parameter names (space-separated); $3: scan roots; $4: pruned paths;
+# $5: scan time limit in seconds.
+# uses: sections.sh (defines section(), which reads $mark)
+# shellcheck disable=SC2034 # read by section() (sections.sh)
+mark=$1
+keys=$2
+roots=$3
+prunes=$4
+limit=$5
+
+virt() { systemd-detect-virt --container 2>/dev/null || { if [ -d /run/systemd/system ]; then echo none; else echo unknown; fi; }; }
+
+# NixOS runs sshd from the store with -f /etc/ssh/sshd_config; -T prints what it would run with.
+sshd_t() {
+  local s
+  s=$(command -v sshd || { [ -x /run/current-system/sw/bin/sshd ] && echo /run/current-system/sw/bin/sshd; } || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; })
+  if [ -z "$s" ]; then echo 'sshd not found'; return 127; fi
+  echo "#sshd $s"
+  "$s" -T -f /etc/ssh/sshd_config
+}
+
+# "name<TAB>value" per parameter, "name<TAB>!missing" when this kernel (or namespace) has none.
+sysctls() {
+  local k p
+  echo "#netns $(readlink /proc/self/ns/net)"
+  for k in $keys; do
+    p=/proc/sys/${k//.//}
+    if [ -r "$p" ] && [ -f "$p" ]; then printf '%s\t%s\n' "$k" "$(tr -s ' \t' '  ' < "$p")"; else printf '%s\t!missing\n' "$k"; fi
+  done
+}
+
+# Roots that exist and are not symlinks; a root on the same filesystem as a root above it is
+# already covered by that one (-xdev stops only at other filesystems).
+scan_roots() {
+  local r o dev seen=" "
+  for r in $roots; do
+    if [ ! -d "$r" ] || [ -L "$r" ]; then continue; fi
+    dev=$(stat -c %d "$r") || continue
+    for o in $seen; do
+      case $r in "${o%%@*}"/*) [ "${o##*@}" = "$dev" ] && continue 2 ;; esac
+    done
+    seen="$seen$r@$dev "
+    echo "$r"
+  done
+}
+
+# One find over the roots: regular files writable by others, directories writable by others
+# without the sticky bit, setuid/setgid files. Niced; bounded by $limit; NUL-terminated records.
+scan() {
+  local t0 t1 rc args=() p
+  mapfile -t rs < <(scan_roots)
+  for p in $prunes; do args+=(-path "$p" -o); done
+  echo "#roots ${rs[*]}"
+  t0=$(date +%s%N)
+  timeout "$limit" nice -n 10 find "${rs[@]}" -xdev \( "${args[@]}" -false \) -prune -o \
+    \( -type f \( -perm -0002 -o -perm -4000 -o -perm -2000 \) -o -type d -perm -0002 ! -perm -1000 \) \
+    -printf '%m %U %G %y\t%p\0'
+  rc=$?
+  t1=$(date +%s%N)
+  printf '\n#cost elapsedMs=%s rc=%s\n' $(((t1 - t0) / 1000000)) "$rc"
+  # CPU time of the scan: the second line of `times` (this shell's children), user and system.
+  echo '#times'
+  times
+  return "$rc"
+}
+
+section pid1 cat /proc/1/comm
+section virt virt
+section sshd sshd_t
+section sysctl sysctls
+section scan scan

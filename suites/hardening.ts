@@ -1,0 +1,130 @@
+// Checklist "security hardening applied", as the DevSec ssh-baseline and linux-baseline profiles
+// know it, read from effective state: sshd -T, kernel parameters from /proc/sys (per network
+// namespace for net.*, global ones only where the node owns its kernel), and one bounded scan for
+// world-writable and setuid/setgid files. One round trip (src/probes/hardening.ts, hardening.sh);
+// the judges live in suites/hardening/. docs/hardening.md compares item by item.
+import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import { outcome } from '../src/core/checks.js';
+import type { Cite, Manifest } from '../src/core/manifest.js';
+import { parseDuration } from '../src/core/units.js';
+import { FORMATS } from '../src/core/formats.js';
+import { gatherHardening, type HardeningFacts, type HardeningRequest } from '../src/probes/hardening.js';
+import { CHECKS, type HardeningExpect } from './hardening/checks.js';
+import { judgeSshd } from './hardening/ssh.js';
+import { judgeKernel, kernelKeys } from './hardening/kernel.js';
+import { DEFAULT_PRUNE, DEFAULT_ROOTS, judgeFiles } from './hardening/files.js';
+
+export { CHECKS, type HardeningExpect };
+
+const path = { type: 'string', pattern: '^/\\S*$' };
+const algos = { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9@.+_-]+$' }, minItems: 1 };
+const value = { type: ['integer', 'string'] };
+
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sshd: {
+      oneOf: [
+        { const: false },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            permitRootLogin: { type: 'array', items: { enum: ['no', 'prohibit-password', 'without-password', 'forced-commands-only', 'yes'] }, minItems: 1 },
+            strictModes: { type: 'boolean' },
+            maxAuthTries: { type: 'integer', minimum: 1 },
+            loginGraceTime: { type: ['string', 'number'], format: FORMATS.duration },
+            maxSessions: { type: 'integer', minimum: 0 },
+            maxStartups: { type: 'string', pattern: '^\\d+(:\\d+:\\d+)?$' },
+            x11Forwarding: { type: 'boolean' },
+            agentForwarding: { type: 'boolean' },
+            tcpForwarding: { enum: ['no', 'local', 'remote', 'yes', 'all'] },
+            gatewayPorts: { enum: ['no', 'yes', 'clientspecified'] },
+            permitTunnel: { enum: ['no', 'yes', 'point-to-point', 'ethernet'] },
+            ciphers: algos,
+            macs: algos,
+            kexAlgorithms: algos,
+          },
+        },
+      ],
+    },
+    kernel: {
+      oneOf: [
+        { const: false },
+        {
+          type: 'object',
+          propertyNames: { pattern: '^[a-z0-9_]+(\\.[A-Za-z0-9_-]+)+$' },
+          additionalProperties: { oneOf: [value, { type: 'array', items: value, minItems: 1 }, { type: 'null' }] },
+        },
+      ],
+    },
+    worldWritable: { oneOf: [{ const: false }, { type: 'object', additionalProperties: false, properties: { allow: { type: 'array', items: path } } }] },
+    suid: { oneOf: [{ const: false }, { type: 'object', additionalProperties: false, properties: { allow: { type: 'array', items: path } } }] },
+    scan: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        roots: { type: 'array', items: path, minItems: 1 },
+        prune: { type: 'array', items: path },
+        timeout: { type: ['string', 'number'], format: FORMATS.duration },
+      },
+    },
+  },
+};
+
+/** What the probe is asked: the kernel keys to read and the scan's bounds. */
+export function request(e: HardeningExpect): HardeningRequest {
+  const scanWanted = e.worldWritable !== false || e.suid !== false;
+  return {
+    keys: kernelKeys(e.kernel),
+    roots: scanWanted ? (e.scan?.roots ?? DEFAULT_ROOTS) : [],
+    prune: e.scan?.prune ? [...DEFAULT_PRUNE, ...e.scan.prune] : DEFAULT_PRUNE,
+    limitSec: Math.max(1, Math.round(parseDuration(e.scan?.timeout ?? 30) / 1000)),
+  };
+}
+
+async function gather(ctx: SuiteContext, e: HardeningExpect): Promise<HardeningFacts> {
+  return gatherHardening(ctx.host, request(e), ctx.options.timeoutMs);
+}
+
+export function evaluate(f: HardeningFacts, e: HardeningExpect): Outcome[] {
+  const out: Outcome[] = [];
+  if (e.sshd === false) {
+    for (const k of ['ssh-auth', 'ssh-crypto', 'ssh-limits', 'ssh-forwarding'] as const) out.push(outcome(CHECKS[k], 'sshd', 'skipped', 'sshd not expected (sshd: false)', { source: 'expectation hardening' }));
+  } else out.push(...judgeSshd(f.sshd, e.sshd ?? {}));
+  if (e.kernel === false) {
+    for (const k of ['kernel-net', 'kernel'] as const) out.push(outcome(CHECKS[k], 'kernel parameters', 'skipped', 'kernel parameters not expected (kernel: false)', { source: 'expectation hardening' }));
+  } else out.push(...judgeKernel(f.sysctl, e.kernel, f.platformLimit));
+  out.push(...judgeFiles(f.scan, e));
+  if (e.worldWritable === false) out.push(outcome(CHECKS['world-writable'], 'world-writable files', 'skipped', 'not expected (worldWritable: false)', { source: 'expectation hardening' }));
+  if (e.suid === false) out.push(outcome(CHECKS.suid, 'setuid/setgid files', 'skipped', 'not expected (suid: false)', { source: 'expectation hardening' }));
+  return out;
+}
+
+// --- plan (leafcert plan --from-nix) ---
+
+/**
+ * The baseline applies to every NixOS node, so plan always emits the suite (defaults). A node that
+ * forwards (NAT for its containers) declares net.ipv4.ip_forward; the tuning suite compares every
+ * declared sysctl, so here only the forwarding the configuration turns on is carried over.
+ */
+export function fromManifest(m: Manifest, cite: Cite): HardeningExpect {
+  const e: HardeningExpect = {};
+  if (m.host.networking.nat.enable) {
+    e.kernel = { 'net.ipv4.ip_forward': 1 };
+    cite(['hardening', 'kernel', 'net.ipv4.ip_forward'], `${m.host.networking.nat.path}.enable`);
+  }
+  return e;
+}
+
+export const hardeningSuite: Suite<HardeningExpect, HardeningFacts> = {
+  name: 'hardening',
+  key: 'hardening',
+  schema: SCHEMA,
+  gather: (ctx, e) => gather(ctx, e ?? {}),
+  evaluate: (facts, expect) => evaluate(facts, expect ?? {}),
+  checkIds: Object.values(CHECKS).map((c) => c.id),
+  checks: Object.values(CHECKS),
+  fromManifest,
+};
