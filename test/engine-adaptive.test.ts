@@ -11,7 +11,7 @@ import { FakeHost, fakeSuite, identity, node, sleep } from './helpers/fakes.js';
 
 const quiet: LoadSample = { lagMs: 2, cpuBusy: 0.2 };
 const lagging: LoadSample = { lagMs: LAG_HIGH_MS + 100, cpuBusy: 0.5 };
-const pegged: LoadSample = { lagMs: 10, cpuBusy: CPU_PEGGED + 0.01 };
+const pegged: LoadSample = { lagMs: 60, cpuBusy: CPU_PEGGED + 0.01 };
 
 describe('nextLimit: the policy', () => {
   const o = { ceiling: 64, floor: 2, pegged: 0, waiting: true };
@@ -28,6 +28,8 @@ describe('nextLimit: the policy', () => {
   it('a CPU pegged for two intervals: one fewer; one pegged interval: hold', () => {
     expect(nextLimit(10, pegged, { ...o, pegged: 2 })).toBe(9);
     expect(nextLimit(10, pegged, { ...o, pegged: 1 })).toBe(10);
+    // Pegged by others while our event loop stays prompt: hold, do not grow.
+    expect(nextLimit(10, { ...pegged, lagMs: 10 }, { ...o, pegged: 3 })).toBe(10);
   });
 });
 

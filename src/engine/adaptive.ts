@@ -2,7 +2,7 @@
 // only as far as the event loop stays prompt and the CPU has room, measured while the run goes on.
 // On a saturated box more sessions only queue, and queued handshakes and latency samples time
 // out: false verdicts (issue 15). Additive increase while there is room, multiplicative decrease
-// when the event loop lags, one step down while the CPU stays pegged.
+// when the event loop lags, one step down while the CPU stays pegged and the loop slows.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { availableParallelism, cpus } from 'node:os';
 
@@ -86,8 +86,9 @@ export function cores(): number {
 /** Next limit from the current one and a load sample. Pure, so the policy is tested without a clock. */
 export function nextLimit(limit: number, s: LoadSample, o: { ceiling: number; floor: number; pegged: number; waiting: boolean }): number {
   if (s.lagMs > LAG_HIGH_MS) return Math.max(o.floor, Math.floor(limit * 0.7));
-  // Two pegged intervals in a row: more at once only queues.
-  if (o.pegged >= 2 && s.cpuBusy >= CPU_PEGGED) return Math.max(o.floor, limit - 1);
+  // Two pegged intervals in a row and the event loop feels it: more at once only queues. (A box
+  // pegged by others while our loop stays prompt is no reason to give up our share.)
+  if (o.pegged >= 2 && s.cpuBusy >= CPU_PEGGED && s.lagMs >= LAG_LOW_MS) return Math.max(o.floor, limit - 1);
   if (o.waiting && s.lagMs < LAG_LOW_MS && s.cpuBusy < CPU_ROOM) return Math.min(o.ceiling, limit + Math.max(1, Math.floor(limit / 4)));
   return limit;
 }
