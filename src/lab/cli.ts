@@ -33,13 +33,13 @@ export function registerLab(program: Command): void {
     .description('bring up lab nodes (idempotent: reuses a running lab of the same shape)')
     .option('--state <dir>', 'lab state dir', DEFAULT_STATE)
     .option('--nodes <n>', 'number of nodes', '1')
-    .option('--flavour <flavour>', 'full or light', 'full')
+    .option('--flavour <flavour>', 'full, light, or systemd (a full node booted with systemd as PID 1)', 'full')
     .option('--firewall <backend>', 'iptables or nftables', 'iptables')
     .action((o: { state: string; nodes: string; flavour: string; firewall: string }) => guarded(async () => {
       requireRoot();
       const nodes = Number(o.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 2000) throw new LabError(`--nodes must be an integer 1..2000, got ${o.nodes}`, 2);
-      if (o.flavour !== 'full' && o.flavour !== 'light') throw new LabError(`--flavour must be full or light, got ${o.flavour}`, 2);
+      if (o.flavour !== 'full' && o.flavour !== 'light' && o.flavour !== 'systemd') throw new LabError(`--flavour must be full, light or systemd, got ${o.flavour}`, 2);
       if (o.firewall !== 'iptables' && o.firewall !== 'nftables') throw new LabError(`--firewall must be iptables or nftables, got ${o.firewall}`, 2);
       await up({ state: o.state, nodes, flavour: o.flavour, firewall: o.firewall, log: say });
     }));

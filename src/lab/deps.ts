@@ -10,8 +10,8 @@ export interface Requirement {
   need: string;
   /** The Debian package that provides it, as scripts/install-deps.sh names it. */
   pkg: string;
-  /** Only for this flavour / firewall backend; both when unset. */
-  flavour?: 'full' | 'light';
+  /** Only for this flavour / firewall backend; every flavour when unset. */
+  flavour?: 'full' | 'light' | 'systemd';
   firewall?: 'iptables' | 'nftables';
   /** A data file, not a program. */
   file?: boolean;
@@ -46,6 +46,9 @@ export const REQUIREMENTS: Requirement[] = [
   { need: `${PG}/pg_ctl`, pkg: 'postgresql', flavour: 'full' },
   { need: `${PG}/psql`, pkg: 'postgresql', flavour: 'full' },
   { need: `${PG}/pg_dump`, pkg: 'postgresql', flavour: 'full' },
+  // The systemd flavour boots a debootstrapped Debian rootfs (scripts/build-rootfs.sh) that carries the node's own services.
+  { need: 'systemd-nspawn', pkg: 'systemd-container', flavour: 'systemd' },
+  { need: 'debootstrap', pkg: 'debootstrap', flavour: 'systemd' },
 ];
 
 /** Is `path` there (and, for a program, executable)? Injectable so tests need not uninstall anything. */
@@ -70,14 +73,14 @@ export function fsExists(root = process.env.LEAFCERT_LAB_ROOT || '/'): Exists {
 }
 
 /** The requirements of this lab shape that are not met. */
-export function missingRequirements(shape: { flavour: 'full' | 'light'; firewall: 'iptables' | 'nftables' }, exists: Exists = fsExists()): Requirement[] {
+export function missingRequirements(shape: { flavour: 'full' | 'light' | 'systemd'; firewall: 'iptables' | 'nftables' }, exists: Exists = fsExists()): Requirement[] {
   return REQUIREMENTS.filter((r) => (!r.flavour || r.flavour === shape.flavour) && (!r.firewall || r.firewall === shape.firewall)).filter((r) =>
     r.need.startsWith('/') ? !exists(r.need, !r.file) : !NODE_PATH.some((dir) => exists(join(dir, r.need), true)),
   );
 }
 
 /** One line: the packages, what of each is missing, and the command that installs them. */
-export function missingMessage(shape: { flavour: 'full' | 'light'; firewall: 'iptables' | 'nftables' }, missing: Requirement[]): string {
+export function missingMessage(shape: { flavour: 'full' | 'light' | 'systemd'; firewall: 'iptables' | 'nftables' }, missing: Requirement[]): string {
   const byPkg = new Map<string, string[]>();
   for (const r of missing) byPkg.set(r.pkg, [...(byPkg.get(r.pkg) ?? []), r.need]);
   const pkgs = [...byPkg].map(([p, needs]) => `${p} (${needs.join(', ')})`).join(', ');

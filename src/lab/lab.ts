@@ -11,11 +11,12 @@ import type { LabInfo, LabNodeInfo } from './types.js';
 import { writeInventory } from './inventory.js';
 import { setupFullNode } from './full.js';
 import { missingMessage, missingRequirements, type Exists } from './deps.js';
+import { ensureRootfs, setupSystemdNode } from './systemd.js';
 
 export interface UpOptions {
   state: string;
   nodes: number;
-  flavour: 'full' | 'light';
+  flavour: 'full' | 'light' | 'systemd';
   firewall: 'iptables' | 'nftables';
   log?: (line: string) => void;
   /** Where to look for the lab's programs (tests); the real file system by default. */
@@ -86,7 +87,9 @@ function nodeInfo(state: string, id: string, blocks: number[], i: number, o: UpO
     hostAddress: `10.250.${b}.${4 * k + 1}`,
     netns: `lc-${id}-${i + 1}`,
     initPid: 0,
-    flavour: o.flavour,
+    // A systemd node carries the full node's services; only its PID 1 differs.
+    flavour: o.flavour === 'systemd' ? 'full' : o.flavour,
+    ...(o.flavour === 'systemd' ? { init: 'systemd' as const } : {}),
     firewall: o.firewall,
     containers: [],
     nodeDir: join(state, 'nodes', name),
@@ -213,6 +216,8 @@ export async function up(o: UpOptions): Promise<LabInfo> {
   if (existsSync(state) && readdirSync(state).length && !isLabDir(state))
     throw new LabError(`${state} exists and is not a lab state dir; choose another --state`, 2);
 
+  // Built (once, cached) before anything of the lab exists: a failed build leaves nothing to clean.
+  const rootfs = o.flavour === 'systemd' ? await ensureRootfs(log) : '';
   const t0 = Date.now();
   ensureStateDir(state);
   const id = labId(state);
@@ -230,7 +235,13 @@ export async function up(o: UpOptions): Promise<LabInfo> {
     nodes,
   };
   try {
-    await pool(nodes, o.flavour === 'full' ? 2 : 6, async (node) => {
+    await pool(nodes, o.flavour === 'light' ? 6 : 2, async (node) => {
+      if (node.init === 'systemd') {
+        await createNetwork(state, id, node);
+        await setupSystemdNode(state, id, node, rootfs, log);
+        log(`${node.name} up at ${node.address}`);
+        return;
+      }
       await prepareNode(state, node);
       await createNetwork(state, id, node);
       await startInit(state, node);
@@ -281,6 +292,8 @@ export async function down(stateArg: string, log: (l: string) => void = () => un
     if (r.kind === 'link') await run('ip', ['link', 'del', r.name]);
   }
   for (const ns of netns) await run('ip', ['netns', 'del', ns]);
+  // systemd-nspawn (systemd flavour, machine name = netns) leaves this dir behind when killed.
+  for (const ns of netns) rmSync(`/run/systemd/nspawn/propagate/${ns}`, { recursive: true, force: true });
   for (const r of res) if (r.kind === 'lock' && existsSync(r.path)) {
     const owner = existsSync(join(r.path, 'owner')) ? readFileSync(join(r.path, 'owner'), 'utf8').trim() : '';
     if (owner === state || owner === '') rmSync(r.path, { recursive: true, force: true });

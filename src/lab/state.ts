@@ -15,7 +15,7 @@ export type Resource =
 export interface LabState {
   version: 1;
   id: string;
-  flavour: 'full' | 'light';
+  flavour: 'full' | 'light' | 'systemd';
   firewall: 'iptables' | 'nftables';
   blocks: number[];
   createdAt: string;

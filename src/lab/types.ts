@@ -32,10 +32,15 @@ export interface LabNodeInfo {
   flavour: 'full' | 'light';
   firewall: 'iptables' | 'nftables';
   containers: LabContainerInfo[];
+  /** `systemd`: PID 1 of the node is systemd (`lab up --flavour systemd`: a full node booted with systemd-nspawn). */
+  init?: 'systemd';
   /** Per-node dir in the lab state (host side). */
   nodeDir: string;
   hostname?: string;
 }
+
+/** What `lab up --flavour` builds; a `systemd` lab's nodes are full nodes (flavour 'full') with `init: 'systemd'`. */
+export type LabFlavour = 'full' | 'light' | 'systemd';
 
 export interface LabInfo {
   state: string;

@@ -71,8 +71,9 @@ function shownUnits(text: string, source: string, count: number): UnitProps[] {
 /**
  * awk over `systemctl show -p Id,Slice,ActiveState '*'`: prints the blocks in one of the slices in
  * `want` ("|a.slice|b.slice|"), or one GARBLED line when the output is not systemctl show's.
+ * Id= may come anywhere in a block: systemd prints a service's own properties (Slice=) first.
  */
-export const SLICE_USERS_AWK = `function bad(why, x) { x = substr(x, 1, 60); gsub(/[^[:print:]]/, "?", x); print "GARBLED " why ": " x; broken = 1; exit } { n = split($0, L, "\\n"); if (L[1] !~ /^Id=./) bad("block " NR " does not start with Id=", L[1]); for (i = 1; i <= n; i++) if (L[i] !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("line is not KEY=VALUE", L[i]); for (i = 1; i <= n; i++) if (L[i] ~ /^Slice=/ && index(want, "|" substr(L[i], 7) "|")) { print $0; print ""; break } } END { if (!broken && NR == 0) print "GARBLED no unit block" }`;
+export const SLICE_USERS_AWK = `function bad(why, x) { x = substr(x, 1, 60); gsub(/[^[:print:]]/, "?", x); print "GARBLED " why ": " x; broken = 1; exit } { n = split($0, L, "\\n"); if (L[1] !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("block " NR " does not start with Id=", L[1]); id = 0; for (i = 1; i <= n; i++) { if (L[i] !~ /^[A-Za-z][A-Za-z0-9]*=/) bad("line is not KEY=VALUE", L[i]); if (L[i] ~ /^Id=./) id = 1 } if (!id) bad("block " NR " has no Id=", L[1]); for (i = 1; i <= n; i++) if (L[i] ~ /^Slice=/ && index(want, "|" substr(L[i], 7) "|")) { print $0; print ""; break } } END { if (!broken && NR == 0) print "GARBLED no unit block" }`;
 
 function declaredLimits(props: UnitProps, source: string): Limits {
   return {

@@ -12,6 +12,7 @@ import * as backup from './backup.js';
 import * as monitoring from './monitoring.js';
 import * as audit from './audit.js';
 import * as checklist from './checklist.js';
+import { extendForSystemd } from './systemd.js';
 import * as hardening from './hardening.js';
 
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
@@ -30,3 +31,6 @@ export const expectations: Record<string, ExpectFn> = {
   checklist: checklist.expect,
   hardening: hardening.expect,
 };
+
+// systemd nodes (`lab up --flavour systemd`) extend some keys with what only systemd shows (./systemd.ts).
+for (const key of Object.keys(expectations)) expectations[key] = extendForSystemd(key, expectations[key]!);
