@@ -5,16 +5,21 @@
 # limit file found (the cgroup's and every ancestor's), and `N <controller>` when a v1 controller
 # is not mounted; `cg_unit_files CGROUP-PATH` the same for a unit's ControlGroup;
 # `cg_inner_unit_files LEADER UNIT` for a unit inside a container (ctr_exec: src/transport/container.ts).
+# Files are read with the shell's own `read` and paths cut with parameter expansion: no process per
+# value (the node pays for every fork), only awk once for the mount table.
 # Mount points of the controllers, read once: cgm_memory, cgm_cpu, cgm_pids (v1) and cgm_v2.
 cgm_memory='' cgm_cpu='' cgm_pids='' cgm_v2=''
 eval "$(awk '{for(i=7;i<=NF;i++) if($i=="-") break; if($(i+1)=="cgroup2" && !v2){print "cgm_v2=" $5; v2=1} else if($(i+1)=="cgroup"){n=split($(i+3),o,","); for(j=1;j<=n;j++) if(o[j]=="memory"||o[j]=="cpu"||o[j]=="pids") print "cgm_" o[j] "=" $5}}' /proc/self/mountinfo)"
-cg_v1_mount() { case $1 in memory) echo "$cgm_memory";; cpu) echo "$cgm_cpu";; pids) echo "$cgm_pids";; esac; }
-cg_v2_mount() { echo "$cgm_v2"; }
+cg_read() { # FILE: its first line in $cg_v ("" and false when unreadable); a last line without newline counts
+  cg_v=''
+  [ -r "$1" ] || return 1
+  { IFS= read -r cg_v || [ -n "$cg_v" ]; } < "$1" 2>/dev/null
+}
 cg_walk() { # MOUNT PATH FILES...: the files of PATH and of every ancestor (limits nest: the smallest wins)
   m=$1; p=$2; shift 2
   while :; do
     d=$m$p; [ "$p" = / ] && d=$m
-    for f in "$@"; do [ -r "$d/$f" ] && printf 'F %s %s\n' "$d/$f" "$(cat "$d/$f")"; done
+    for f in "$@"; do cg_read "$d/$f" && printf 'F %s %s\n' "$d/$f" "$cg_v"; done
     case "$p" in /|'') break;; esac
     p=${p%/*}; [ -n "$p" ] || p=/
   done
@@ -23,15 +28,22 @@ cg_line() { # one /proc/PID/cgroup line
   printf 'C %s\n' "$1"
   rest=${1#*:}; ctrls=${rest%%:*}; path=${rest#*:}
   if [ -z "$ctrls" ]; then
-    m=$(cg_v2_mount); [ -n "$m" ] || return 0
-    cg_walk "$m" "$path" memory.max memory.high cpu.max pids.max
+    [ -n "$cgm_v2" ] || return 0
+    cg_walk "$cgm_v2" "$path" memory.max memory.high cpu.max pids.max
   else
-    # POSIX sh too (the local transport runs /bin/sh): the controller list and the file names are
-    # split on purpose, so no arrays.
-    # shellcheck disable=SC2086
-    for c in $(IFS=,; echo $ctrls); do
-      case $c in memory) fs="memory.limit_in_bytes";; cpu) fs="cpu.cfs_quota_us cpu.cfs_period_us";; pids) fs="pids.max";; *) continue;; esac
-      m=$(cg_v1_mount "$c"); [ -n "$m" ] || { echo "N $c"; continue; }
+    # POSIX sh too (the local transport runs /bin/sh): the comma list is cut with parameter
+    # expansion, no arrays and no subshell.
+    left=$ctrls,
+    while [ -n "$left" ]; do
+      c=${left%%,*}; left=${left#*,}
+      case $c in
+        memory) m=$cgm_memory fs="memory.limit_in_bytes";;
+        cpu) m=$cgm_cpu fs="cpu.cfs_quota_us cpu.cfs_period_us";;
+        pids) m=$cgm_pids fs="pids.max";;
+        *) continue;;
+      esac
+      [ -n "$m" ] || { echo "N $c"; continue; }
+      # The file names are split on purpose.
       # shellcheck disable=SC2086
       cg_walk "$m" "$path" $fs
     done
@@ -41,15 +53,25 @@ cg_files() { # PID
   [ -r "/proc/$1/cgroup" ] || { echo "no process $1"; return 1; }
   while IFS= read -r l; do cg_line "$l"; done < "/proc/$1/cgroup"
 }
+cg_has_memory_v2() { # does the v2 hierarchy have the memory controller?
+  [ -n "$cgm_v2" ] && cg_read "$cgm_v2/cgroup.controllers" || return 1
+  case " $cg_v " in *' memory '*) return 0;; esac
+  return 1
+}
 cg_unit_files() { # CGROUP-PATH of a unit (systemctl show -p ControlGroup); same path in every hierarchy
   [ -n "$1" ] || { echo "no cgroup"; return 1; }
-  m2=$(cg_v2_mount)
-  if [ -n "$m2" ] && grep -qw memory "$m2/cgroup.controllers" 2>/dev/null; then cg_line "0::$1"
+  if cg_has_memory_v2; then cg_line "0::$1"
   else for c in memory cpu pids; do cg_line "0:$c:$1"; done; fi
 }
 cg_inner_unit_files() { # LEADER UNIT: on the node, the container's root cgroup (the leader's, minus init.scope) + the unit's ControlGroup
-  base=$(sed -n 's/^0:://p' "/proc/$1/cgroup")
-  [ -n "$base" ] || base=$(sed -n 's/^[0-9]*:[^:]*memory[^:]*://p' "/proc/$1/cgroup")
+  base='' mbase=''
+  while IFS= read -r l; do
+    case $l in
+      0::*) base=${l#0::};;
+      *) r=${l#*:}; case ,${r%%:*}, in *,memory,*) mbase=${r#*:};; esac;;
+    esac
+  done < "/proc/$1/cgroup"
+  [ -n "$base" ] || base=$mbase
   base=${base%/init.scope}
   cg_unit_files "$base$(ctr_exec "$1" systemctl show --no-pager -p ControlGroup --value "$2")"
 }
