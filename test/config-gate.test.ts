@@ -191,3 +191,20 @@ describe.skipIf(!nixInstantiate)(`lib.manifest: what the gate needs${nixInstanti
     expect(m.containers[0]).toMatchObject({ enableTun: true, hostAddress6: 'fc00::1', extraVeths: ['v1'] });
   });
 });
+
+describe('plan --from-nix on the guide configurations', () => {
+  it('secret files of units inside containers, with the modes and owners age.secrets declares; extraRules hold rules, never shell', async () => {
+    const { planInventory, extraRuleCommands } = await import('../src/nix/plan.js');
+    const { suites } = await import('../src/suites.js');
+    const plan = planInventory(hardened(), { manifestFile: fx('guide-hardened.manifest.json'), suiteKeys: suites.map((s) => s.key) });
+    const e = (plan.inventory.expectations as any)['alchemist-leaf-node'];
+    expect(e.secrets.files).toContainEqual({ path: '/run/agenix/jwt-secret', format: 'raw', mode: '0440', owner: 'root', group: 'alchemist' });
+    expect(plan.optionPaths['expectations.alchemist-leaf-node.secrets.files.2.path']).toBe('containers.alchemist.config.systemd.services.alchemist.serviceConfig.LoadCredential');
+    const written = planInventory(asWritten(), { manifestFile: fx('guide-as-written.manifest.json'), suiteKeys: suites.map((s) => s.key) });
+    const w = (written.inventory.expectations as any)['alchemist-leaf-node'];
+    expect(w.secrets.files).toEqual([{ path: '/var/lib/nixos-containers/alchemist/etc/alchemist/secrets.env', format: 'env' }]);
+    for (const r of w.firewall.extraRules) expect(r).toMatch(/^iptables -w -t nat -A \S+ .*-j \S+/);
+    expect(w.firewall.extraRules).toHaveLength(4);
+    expect(extraRuleCommands('f() {\n  iptables -A nixos-fw -p tcp \\\n    --dport 9 -j nixos-fw-accept\n}\nf\niptables -D nixos-fw -p tcp --dport 9 -j nixos-fw-accept 2>/dev/null || true\n')).toEqual(['iptables -A nixos-fw -p tcp --dport 9 -j nixos-fw-accept']);
+  });
+});

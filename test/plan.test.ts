@@ -58,7 +58,9 @@ describe('plan --from-nix on the example configuration', () => {
     expect(e.monitoring).toEqual({ prometheus: { port: 9090, container: 'monitoring' }, rules: [], grafana: { port: 3000, container: 'monitoring' } });
     expect(e.health[0]).toEqual({ url: 'http://api.alchemist.local/', status: 301, redirect: 'https://api.alchemist.local/' });
     expect(e.config).toEqual({ manifest: 'example.manifest.json' });
-    expect(e.secrets).toEqual({ files: [{ path: '/var/lib/alchemist-tls/key.pem', format: 'raw' }, { path: '/var/lib/alchemist-secrets/borg-passphrase', format: 'raw' }] });
+    // Host files, then the files units inside containers read, as the host holds them (the bind mount's source).
+    expect(e.secrets.files.slice(0, 3)).toEqual([{ path: '/var/lib/alchemist-tls/key.pem', format: 'raw' }, { path: '/var/lib/alchemist-secrets/borg-passphrase', format: 'raw' }, { path: '/var/lib/alchemist-secrets/agent/alchemist.env', format: 'env' }]);
+    expect(e.secrets.files.map((f: { path: string }) => f.path)).toContain('/var/lib/alchemist-secrets/monitoring/grafana-secret-key');
     expect(e.audit).toEqual({ audit: true, auditd: true, apparmor: false, minRules: 2 });
     expect(e.checklist).toEqual({ renewal: { certs: [{ path: '/var/lib/alchemist-tls/fullchain.pem', renewBeforeDays: 30 }] } });
   });

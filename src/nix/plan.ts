@@ -12,6 +12,8 @@ import { suites } from '../suites.js';
 import { declaredPostgres } from '../../suites/postgres.js';
 import { declaredPrometheus } from '../../suites/monitoring.js';
 import { innerLimitedUnits } from '../../suites/limits.js';
+import { shellCommands } from '../../suites/config/shell.js';
+import { optionPath } from '../core/manifest.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -45,7 +47,7 @@ type Seg = string | number;
  * The order planned expectations have always been written in (the YAML and its option-path map
  * follow it, so a different order would change every planned inventory); src/suites.ts orders reports.
  */
-const PLAN_ORDER = ['firewall', 'tls', 'health', 'containers', 'limits', 'postgres', 'backup', 'monitoring', 'secrets', 'audit', 'checklist', 'config'];
+const PLAN_ORDER = ['firewall', 'tls', 'health', 'containers', 'limits', 'postgres', 'backup', 'monitoring', 'secrets', 'audit', 'checklist', 'config', 'hardening', 'tuning'];
 
 /** Suites whose absence from this build is noted after the planned ones (tls and containers say so in place). */
 const NOTED_IF_ABSENT = ['health', 'secrets', 'audit', 'limits', 'postgres', 'backup', 'monitoring'];
@@ -107,7 +109,9 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
       notes.push(...absentNote(key, m));
       continue;
     }
-    const e = suite.fromManifest(m, cite, from);
+    let e = suite.fromManifest(m, cite, from);
+    if (key === 'firewall' && e) rulesAsRun(e, m, name, paths);
+    if (key === 'secrets') e = withContainerSecrets(e, m, cite);
     if (e !== undefined) exp[key] = e;
     notes.push(...notesFor(key, m, e, opts));
   }
@@ -139,6 +143,77 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
   doc.set('optionPaths', doc.createNode(optionPaths));
   const yaml = doc.toString({ lineWidth: 0 });
   return { inventory, optionPaths, notes, yaml: yaml.endsWith('\n') ? yaml : yaml + '\n' };
+}
+
+const IPTABLES = /^(?:\S*\/)?(?:iptables|ip6tables|ip46tables)(?:-nft|-legacy)?$/;
+
+/**
+ * The rules extraCommands adds when the firewall runs it (continued lines joined, functions run
+ * where called, teardown and chain creation left out): firewall.extraRules never holds shell syntax.
+ */
+export function extraRuleCommands(extraCommands: string): string[] {
+  return shellCommands(extraCommands)
+    .map((c) => c.replace(/\s+\d?>\s*\S+/g, '').replace(/\s+/g, ' ').trim())
+    .filter((c) => IPTABLES.test(c.split(/\s+/)[0]) && /\s(-A|-I|--append|--insert)\s/.test(` ${c} `));
+}
+
+function rulesAsRun(e: any, m: Manifest, name: string, paths: [Seg[], string][]): void {
+  if (!e.extraRules) return;
+  const rules = extraRuleCommands(m.host.firewall.extraCommands);
+  if (rules.length) e.extraRules = rules;
+  else {
+    delete e.extraRules;
+    const i = paths.findIndex(([s]) => s.join('.') === ['expectations', name, 'firewall', 'extraRules'].join('.'));
+    if (i >= 0) paths.splice(i, 1);
+  }
+}
+
+/**
+ * Secret files of units inside containers, as the host sees them: the source of the bind mount
+ * or credential that brings them in, else the file under the container's root; with the mode,
+ * owner and group age.secrets/sops.secrets declare for that file.
+ */
+function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: string) => void): any {
+  const files: any[] = e?.files ? [...e.files] : [];
+  const start = files.length;
+  const from: string[] = [];
+  const idOf = (s: string) => (/^\d+$/.test(s) ? (s === '0' ? 'root' : undefined) : s);
+  for (const c of m.containers) {
+    const binds: { src: string; dst: string }[] = c.bindMounts.filter((b) => b.hostPath).map((b) => ({ src: b.hostPath!, dst: b.mountPoint }));
+    const creds = new Map<string, string>();
+    for (const f of c.extraFlags) {
+      const b = /^--bind(?:-ro)?=([^:]+)(?::([^:]+))?/.exec(f);
+      if (b) binds.push({ src: b[1], dst: b[2] ?? b[1] });
+      const cr = /^--load-credential=([^:]+):(\/.+)$/.exec(f);
+      if (cr) creds.set(cr[1], cr[2]);
+    }
+    const onHost = (p: string) => {
+      const b = binds.find((x) => p === x.dst || p.startsWith(x.dst.replace(/\/?$/, '/')));
+      return b ? b.src + p.slice(b.dst.length) : `${m.system.containerStateDirectory}/${c.name}${p}`;
+    };
+    for (const u of c.config.units) {
+      const list = (v: unknown) => ([] as unknown[]).concat(v ?? []).map(String).flatMap((s) => s.split(/\s+/)).filter(Boolean);
+      const reads = [
+        ...list(u.serviceConfig.EnvironmentFile).map((f) => ({ host: f.startsWith('/') || f.startsWith('-/') ? onHost(f.replace(/^-/, '')) : '', format: 'env', key: 'EnvironmentFile' })),
+        ...list(u.serviceConfig.LoadCredential).map((x) => {
+          const [id, ...rest] = x.split(':');
+          const p = rest.join(':');
+          return { host: p.startsWith('/') ? onHost(p) : creds.get(id) ?? '', format: 'raw', key: 'LoadCredential' };
+        }),
+      ];
+      for (const r of reads) {
+        if (!r.host || r.host.includes('%') || r.host.startsWith('/nix/store/') || files.some((f) => f.path === r.host)) continue;
+        const decl = m.host.secretFiles.find((s) => s.target === r.host);
+        const owner = decl ? idOf(decl.owner) : undefined;
+        const group = decl ? idOf(decl.group) : undefined;
+        files.push({ path: r.host, format: r.format, ...(decl ? { mode: decl.mode.padStart(4, '0') } : {}), ...(owner ? { owner } : {}), ...(group ? { group } : {}) });
+        from.push(optionPath(u.path, 'serviceConfig', r.key));
+      }
+    }
+  }
+  if (files.length === start) return e;
+  from.forEach((p, i) => cite(['secrets', 'files', start + i, 'path'], p));
+  return { ...(e ?? {}), files };
 }
 
 /** A trailing comment on a scalar, or a comment line above the key of a collection. */
