@@ -94,7 +94,8 @@ export function portReachFindings(m: Manifest): Finding[] {
 export function trustedBridgeFindings(m: Manifest): Finding[] {
   const fw = m.host.firewall;
   const bridges = new Set([...m.host.networking.bridges.map((b) => b.name), ...m.containers.map((c) => c.hostBridge).filter((b): b is string => !!b)]);
-  const bad = fw.trustedInterfaces.filter((i) => i !== 'lo' && (bridges.has(i) || /^(ve|vb|vz)-/.test(i) || m.host.networking.nat.internalInterfaces.includes(i)));
+  // A br-* name is a container bridge once there are containers, even if the bridge is not declared yet.
+  const bad = fw.trustedInterfaces.filter((i) => i !== 'lo' && (bridges.has(i) || /^(ve|vb|vz)-/.test(i) || m.host.networking.nat.internalInterfaces.includes(i) || (m.containers.length > 0 && /^br-/.test(i))));
   const path = optionPath(fw.path, 'trustedInterfaces');
   return bad.map((i): Finding => ({ subject: `trusted ${i}`, pass: false, optionPath: path, observed: fw.trustedInterfaces, expected: 'no container interface trusted',
     message: `${path} trusts ${i}, which the containers sit on: root in any container reaches every port of the host (sshd, databases, metrics) past the firewall. Remove "${i}" from ${path}; open the few host ports containers need with ${optionPath(fw.path, 'interfaces', i, 'allowedTCPPorts')}.` }));
@@ -114,7 +115,14 @@ export function alertRuleFindings(m: Manifest): Finding[] {
 }
 
 export function evaluationFindings(m: Manifest): Finding[] {
-  const out = sections(m).flatMap(({ where, node }) => node.evaluation.problems.map((x): Finding => ({
+  const problems = sections(m).map(({ where, node }) => {
+    const ps = [...node.evaluation.problems];
+    // Recent nixpkgs asserts Grafana's secret_key is set; a manifest without the assertion still shows it unset.
+    const key = optionPath(node.grafana.path, 'settings', 'security', 'secret_key');
+    if (node.grafana.enable && node.grafana.settings.security.secret_key === undefined && !ps.some((x) => x.path === key)) ps.push({ path: key, message: 'unset: recent nixpkgs asserts it is set (older ones fall back to a publicly known key)' });
+    return { where, ps };
+  });
+  const out = problems.flatMap(({ where, ps }) => ps.map((x): Finding => ({
     subject: `${prefix(where)}${x.path}`, pass: false, optionPath: x.path, observed: x.message, expected: 'the configuration evaluates',
     message: `${x.path}: ${x.message}. nixos-rebuild would refuse this configuration; give the option a value.`,
   })));

@@ -57,6 +57,15 @@ export function needs(m: Manifest): Need[] {
     if (node.prometheus.enable) {
       for (const s of node.prometheus.scrapeConfigs) for (const t of s.targets) add(t, `Prometheus scrape job ${s.job ?? '?'}`, optionPath(node.prometheus.path, 'scrapeConfigs'));
     }
+    if (where === 'host') {
+      for (const f of node.networking.nat.enable ? node.networking.nat.forwardPorts : []) add(String(f.destination ?? ''), `networking.nat.forwardPorts ${f.sourcePort}`, optionPath(node.networking.nat.path, 'forwardPorts'));
+      for (const c of m.containers) {
+        for (const f of c.privateNetwork ? c.forwardPorts : []) {
+          const port = Number(f.containerPort ?? f.hostPort);
+          if (port) out.push({ from: 'host', target: c, port, what: `${c.path}.forwardPorts ${f.hostPort}`, path: optionPath(c.path, 'forwardPorts') });
+        }
+      }
+    }
     for (const u of node.units) {
       for (const [k, v] of Object.entries(u.environment)) {
         if (typeof v !== 'string') continue;

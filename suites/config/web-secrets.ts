@@ -111,13 +111,26 @@ export function secretReachFindings(m: Manifest): Finding[] {
   return out;
 }
 
-const ALWAYS = new Set(['root', 'nobody', 'nogroup']);
+const ALWAYS = new Set(['root', 'nobody', 'nogroup', 'wheel', 'users', 'keys', 'systemd-journal']);
+
+/** Users and groups the NixOS modules a node enables declare themselves. */
+function moduleDeclared(node: NodeSection): Set<string> {
+  const s = new Set<string>();
+  if (node.nginx.enable) s.add('nginx');
+  if (node.nginx.virtualHosts.some((v) => v.enableACME || v.useACMEHost)) s.add('acme');
+  if (node.postgresql.enable) s.add('postgres');
+  if (node.grafana.enable) s.add('grafana');
+  if (node.prometheus.enable) s.add('prometheus');
+  for (const r of node.redis) if (r.enable) s.add(r.name === '' ? 'redis' : `redis-${r.name}`);
+  for (const l of node.listeners) if (l.service === 'nats') s.add('nats');
+  return s;
+}
 const numeric = (s: string) => /^\+?\d+$/.test(s) || s === '-' || s === '';
 
 export function secretOwnerFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   for (const { where, node } of sections(m)) {
-    if (!node.users.users.length && !node.users.groups.length) continue;
+    const byModules = moduleDeclared(node);
     const named: { kind: 'user' | 'group'; name: string; by: string; path: string }[] = [];
     const add = (kind: 'user' | 'group', name: string, by: string, path: string) => { if (!numeric(name)) named.push({ kind, name, by, path }); };
     for (const s of node.secretFiles) { add('user', s.owner, s.path, optionPath(s.path, 'owner')); add('group', s.group, s.path, optionPath(s.path, 'group')); }
@@ -129,7 +142,7 @@ export function secretOwnerFindings(m: Manifest): Finding[] {
     }
     for (const s of node.tmpfiles.settings) { add('user', s.user, `tmpfiles ${s.name}`, optionPath(s.path, 'user')); add('group', s.group, `tmpfiles ${s.name}`, optionPath(s.path, 'group')); }
     for (const x of named) {
-      const declared = ALWAYS.has(x.name) || (x.kind === 'user' ? node.users.users : node.users.groups).includes(x.name);
+      const declared = ALWAYS.has(x.name) || byModules.has(x.name) || (x.kind === 'user' ? node.users.users : node.users.groups).includes(x.name);
       const decl = optionPath(node.users.path, x.kind === 'user' ? 'users' : 'groups', x.name);
       out.push(declared
         ? { subject: `${prefix(where)}${x.by} ${x.kind} ${x.name}`, pass: true, optionPath: x.path, observed: x.name, expected: `declared in ${decl}`, message: `${x.kind} ${x.name} named by ${x.by} is declared` }
