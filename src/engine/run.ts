@@ -11,6 +11,7 @@ import { checkSet } from '../reporters/metadata.js';
 export { NOTHING_EVIDENCED };
 import { itemsForCheck } from '../checklist.js';
 import { checkDef } from '../core/checks.js';
+import { criticalPath, longestFirst, type Span } from './schedule.js';
 import { limiter } from './limit.js';
 import { AdaptiveLimiter, type AdaptiveOptions, type LoadReport } from './adaptive.js';
 import { abortHub, type AbortHub } from './abort.js';
@@ -266,6 +267,11 @@ export async function runInventory(
 
   // One node from connect to close, in order: identity, planned suites (bounded), stats. Kept whole
   // so its try/finally visibly closes the host on every path (abort, timeout, transport error).
+  // What each node waited on, for the critical path (relative to the run's start).
+  const spans = new Map<string, { connect?: Span; identity?: Span; suites: Span[] }>();
+  const spansOf = (n: string) => spans.get(n) ?? spans.set(n, { suites: [] }).get(n)!;
+  const rel = (d: Date) => d.getTime() - started.getTime();
+
   const runNode = async (node: NodeSpec) => {
     const suites = planned.get(node.name) ?? [];
     let host: Host | undefined;
@@ -287,6 +293,7 @@ export async function runInventory(
         hub,
       );
       connectMs = now().getTime() - t0.getTime();
+      spansOf(node.name).connect = { what: 'connect', startMs: rel(t0), endMs: rel(t0) + connectMs };
     } catch (e) {
       emit((r) => r.onNodeStart(node, identity));
       const msg = e instanceof Interrupted ? 'interrupted before the node was checked' : reason(e);
@@ -298,7 +305,9 @@ export async function runInventory(
     }
     try {
       try {
+        const i0 = now();
         identity = await withTimeout(deps.gatherIdentity(host), opts.timeoutMs, `gathering identity of ${node.name}`, hub);
+        spansOf(node.name).identity = { what: 'identity', startMs: rel(i0), endMs: rel(now()) };
       } catch (e) {
         if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
       }
@@ -308,8 +317,8 @@ export async function runInventory(
       const options = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir };
       const limitSuites = limiter(Math.max(1, opts.suiteConcurrency ?? DEFAULT_SUITE_CONCURRENCY));
       const h = host;
-      const gathered = suites.map((ps) =>
-        limitSuites(async (): Promise<{ s0: Date; facts?: unknown; error?: unknown }> => {
+      // Longest suites take the slots first (src/engine/schedule.ts); results stay in plan order.
+      const gathered = new Map(longestFirst(suites, (p) => p.suite.name).map((ps) => [ps, limitSuites(async (): Promise<{ s0: Date; facts?: unknown; error?: unknown }> => {
           const s0 = now();
           if (opts.signal?.aborted) return { s0, error: new Interrupted() };
           const ctx = {
@@ -330,10 +339,9 @@ export async function runInventory(
           } catch (error) {
             return { s0, error };
           }
-        }),
-      );
+        }).then((g) => (spansOf(node.name).suites.push({ what: ps.suite.name, startMs: rel(g.s0), endMs: rel(now()) }), g))] as const));
       for (const [i, ps] of suites.entries()) {
-        const { s0, facts, error } = await gathered[i];
+        const { s0, facts, error } = await gathered.get(ps)!;
         if (error !== undefined) {
           const source = error instanceof ParseError ? error.source : h.describe;
           errorResults(node, ps, reason(error), source, s0, error instanceof ParseError ? error.excerpt : undefined);
@@ -410,6 +418,7 @@ export async function runInventory(
     exitCode,
     interrupted,
     warnings,
+    criticalPath: criticalPath(spans),
   };
   // A file report's own sentence names its flag and path (`--junit report PATH could not be
   // written: …`): said as is, as when it fails at the end; anything else with what happened.

@@ -263,7 +263,7 @@ export class ConsoleReporter implements Reporter {
         : s.exitCode === 1 || unevidenced
           ? this.paint('31;1', 'NOT CERTIFIED')
           : this.paint('33;1', 'INCOMPLETE');
-    const out = ['', `${verdict}: ${countsText(s.counts)} in ${(s.durationMs / 1000).toFixed(1)}s${s.interrupted ? ' (interrupted)' : ''}`];
+    const out = ['', `${verdict}: ${countsText(s.counts)} in ${(s.durationMs / 1000).toFixed(1)}s${s.interrupted ? ' (interrupted)' : ''}${s.criticalPath ? `; critical path ${line(s.criticalPath.text)}` : ''}`];
     if (unevidenced && !s.interrupted) out.push(`  ${NOTHING_EVIDENCED}`);
     const nodes = Object.entries(s.perNode);
     if (nodes.length > 1) {

@@ -88,7 +88,7 @@ export class JsonReporter extends FileReporter {
       run: {
         startedAt: m?.startedAt ?? this.clock().toISOString(),
         ...(this.summary
-          ? { finishedAt: this.summary.finishedAt, durationMs: this.summary.durationMs, exitCode: this.summary.exitCode, interrupted: this.summary.interrupted }
+          ? { finishedAt: this.summary.finishedAt, durationMs: this.summary.durationMs, exitCode: this.summary.exitCode, interrupted: this.summary.interrupted, ...(this.summary.criticalPath ? { criticalPath: this.summary.criticalPath } : {}) }
           : {}),
         argv: m?.argv ?? [],
         inventory: m?.inventory ?? { path: '', sha256: '' },

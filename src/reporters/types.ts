@@ -38,6 +38,8 @@ export interface RunSummary {
   /** A signal stopped the run: unfinished suites were reported as `error` ("interrupted"). */
   interrupted: boolean;
   warnings: string[];
+  /** The node that finished last and the steps it waited on (src/engine/schedule.ts). */
+  criticalPath?: { node: string; ms: number; steps: { what: string; startMs: number; ms: number }[]; text: string };
 }
 
 /** How checking a node went, for evidence and the bench: wall time and commands/channels opened. */
