@@ -98,7 +98,7 @@ export function trustedBridgeFindings(m: Manifest): Finding[] {
   const bad = fw.trustedInterfaces.filter((i) => i !== 'lo' && (bridges.has(i) || /^(ve|vb|vz)-/.test(i) || m.host.networking.nat.internalInterfaces.includes(i) || (m.containers.length > 0 && /^br-/.test(i))));
   const path = optionPath(fw.path, 'trustedInterfaces');
   return bad.map((i): Finding => ({ subject: `trusted ${i}`, pass: false, optionPath: path, observed: fw.trustedInterfaces, expected: 'no container interface trusted',
-    message: `${path} trusts ${i}, which the containers sit on: root in any container reaches every port of the host (sshd, databases, metrics) past the firewall. Remove "${i}" from ${path}; open the few host ports containers need with ${optionPath(fw.path, 'interfaces', i, 'allowedTCPPorts')}.` }));
+    message: `${path} trusts ${i}, ${m.containers.some((c) => c.hostBridge === i) ? 'which the containers sit on' : 'a bridge meant for the containers'}: root in any container on it reaches every port of the host (sshd, databases, metrics) past the firewall. Remove "${i}" from ${path}; open the few host ports containers need with ${optionPath(fw.path, 'interfaces', i, 'allowedTCPPorts')}.` }));
 }
 
 export function alertRuleFindings(m: Manifest): Finding[] {

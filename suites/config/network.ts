@@ -147,7 +147,7 @@ export function portFindings(m: Manifest): Finding[] {
     out.push(by
       ? { subject: `tcp/${a.port}`, pass: true, optionPath: a.path, observed: by, expected: 'a declared service', message: `tcp/${a.port} is opened for ${by}` }
       : { subject: `tcp/${a.port}`, pass: false, optionPath: a.path, observed: 'no declared host service listens on it', expected: 'a declared service',
-          message: `${a.path} opens tcp/${a.port} but no service declared on the host listens on it${dnat.has(a.port) ? ` (it is DNATed to ${dnat.get(a.port)}, which never passes this rule)` : ''}. Remove ${a.port} from ${a.path}, or declare the service that should answer there.` });
+          message: `${a.path} opens tcp/${a.port} but no service declared on the host listens on it${!m.host.nginx.enable && m.host.nginx.virtualHosts.length && (a.port === 80 || a.port === 443) ? ` (virtual hosts are declared, but ${optionPath(m.host.nginx.path, 'enable')} is false)` : ''}${dnat.has(a.port) ? ` (it is DNATed to ${dnat.get(a.port)}, which never passes this rule)` : ''}. Remove ${a.port} from ${a.path}, or declare the service that should answer there.` });
   }
   if (!allowed.length) out.push({ subject: 'host firewall', pass: true, optionPath: optionPath(fw.path, 'allowedTCPPorts'), observed: [], expected: 'a declared service per port', message: 'the host firewall opens no TCP port' });
   return out;
