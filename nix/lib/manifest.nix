@@ -492,6 +492,28 @@ let
       }) (names cs);
 
   stateVersion = c: get c [ "system" "stateVersion" ] null;
+
+  # ── tuning (the tuning suite's region): boot.kernel.sysctl and units' LimitNOFILE ─────────
+  # null values in boot.kernel.sysctl mean "leave the kernel's value"; they are kept as null.
+  sysctlOf = c: p: {
+    path = at p [ "boot" "kernel" "sysctl" ];
+    values = plain (get c [ "boot" "kernel" "sysctl" ] { });
+  };
+  nofileOf = c: p:
+    let svcs = get c [ "systemd" "services" ] { }; base = at p [ "systemd" "services" ]; in
+    concatMap (n:
+      let v = try (svcs.${n}.serviceConfig.LimitNOFILE or null) null; in
+      if v == null then [ ] else [ { unit = "${n}.service"; path = at base [ n "serviceConfig" "LimitNOFILE" ]; value = plain v; } ])
+      (names svcs);
+  tuningOf = c: {
+    host = { sysctl = sysctlOf c ""; nofile = nofileOf c ""; };
+    containers = map (n: {
+      name = n;
+      path = at "" [ "containers" n "config" ];
+      sysctl = sysctlOf (try (c.containers.${n}.config or { }) { }) (at "" [ "containers" n "config" ]);
+    }) (names (get c [ "containers" ] { }));
+  };
+  # ── end tuning ──
 in
 config: {
   inherit version;
@@ -506,4 +528,5 @@ config: {
   };
   host = node config "";
   containers = containers config;
+  tuning = tuningOf config;
 }

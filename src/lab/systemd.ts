@@ -68,6 +68,36 @@ nixos-container run alchemist -- setpriv --reuid postgres --regid postgres --ini
 borg-job-${BACKUP_JOB} create --compression auto,lz4 "::$(hostname)-${BACKUP_JOB}-$(date +%Y-%m-%dT%H:%M:%S)" /var/lib/alchemist /etc/alchemist
 `;
 
+/**
+ * boot.kernel.sysctl of the example NixOS module (what node-init.sh sets on the other flavours), as
+ * /etc/sysctl.d holds it. nspawn keeps /proc/sys read-only inside, so the lab applies it to the
+ * node's netns (every key here is per network namespace) before boot.
+ */
+const SYSCTL_CONF = `net.ipv4.ip_forward = 1
+net.ipv4.conf.all.rp_filter = 1
+net.ipv4.conf.default.rp_filter = 1
+net.ipv4.conf.all.accept_redirects = 0
+net.ipv4.conf.default.accept_redirects = 0
+net.ipv4.conf.all.secure_redirects = 0
+net.ipv4.conf.default.secure_redirects = 0
+net.ipv4.conf.all.send_redirects = 0
+net.ipv4.conf.default.send_redirects = 0
+net.ipv4.conf.all.accept_source_route = 0
+net.ipv4.conf.default.accept_source_route = 0
+net.ipv4.conf.all.log_martians = 1
+net.ipv4.conf.default.log_martians = 1
+net.ipv4.tcp_syncookies = 1
+net.ipv4.tcp_rfc1337 = 1
+net.ipv4.icmp_echo_ignore_broadcasts = 1
+net.ipv4.icmp_ignore_bogus_error_responses = 1
+net.core.somaxconn = 65535
+net.ipv4.tcp_max_syn_backlog = 65535
+net.ipv6.conf.all.accept_redirects = 0
+net.ipv6.conf.default.accept_redirects = 0
+net.ipv6.conf.all.accept_source_route = 0
+net.ipv6.conf.default.accept_source_route = 0
+`;
+
 /** The v1 cgroups the lab enforces limits with, per container, and the dirs nspawn is launched from. */
 function cgroups(id: string, node: LabNodeInfo) {
   const p = labCgroupParents(id);
@@ -92,6 +122,7 @@ async function prepare(state: string, id: string, node: LabNodeInfo): Promise<{ 
   w('etc/hostname', `${node.hostname}\n`);
   w('etc/hosts', `127.0.0.1 localhost\n${node.address} ${node.hostname}\n127.0.0.1 api.alchemist.local monitoring.alchemist.local\n`);
   w('etc/nginx/nginx.conf', nginxConf({ flavour: 'full' }));
+  w('etc/sysctl.d/60-nixos.conf', SYSCTL_CONF);
   const cert = await issueCert(state, { dns: TLS_NAMES, ips: [node.address] });
   w(`${CERT_DIR.slice(1)}/fullchain.pem`, cert.cert);
   w(`${CERT_DIR.slice(1)}/key.pem`, cert.key, 0o640);
@@ -205,8 +236,7 @@ for d in ${launch.map(q).join(' ')}; do echo $$ > "$d/cgroup.procs"; done
 exec unshare --mount --propagation private -- bash -c ${q(`set -e
 mount -t overlay overlay -o lowerdir=${rootfs},upperdir=${upper},workdir=${work} ${merged}
 exec ${nspawn.map(q).join(' ')}`)}`;
-  // As NixOS's NAT for containers sets it; nspawn keeps /proc/sys read-only inside, so set it from here.
-  await run('nsenter', [`--net=/run/netns/${node.netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'], { check: true });
+  await run('nsenter', [`--net=/run/netns/${node.netns}`, '--', 'sysctl', '-q', '-p', join(upper, 'etc/sysctl.d/60-nixos.conf')], { check: true });
   const log = join(node.nodeDir, 'boot.log');
   const fd = openSync(log, 'w');
   const child = spawn('bash', ['-c', script], { detached: true, stdio: ['ignore', fd, fd], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } });

@@ -10,6 +10,7 @@ import { faults as isolation } from './isolation.js';
 import { faults as limits } from './limits.js';
 import { faults as postgres } from './postgres.js';
 import { faults as secrets } from './secrets.js';
+import { faults as systemd } from './systemd.js';
 import { faults as hardening } from './hardening.js';
 
 export const allFaults: Fault[] = [
@@ -24,4 +25,5 @@ export const allFaults: Fault[] = [
   ...monitoring,
   ...audit,
   ...hardening,
+  ...systemd,
 ];
