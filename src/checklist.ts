@@ -57,7 +57,7 @@ const ITEMS: ItemText[] = [
     id: 'resource-limits',
     title: 'Resource limits set',
     description:
-      'Containers and services have the declared memory/CPU limits in their unit (declared) and in the cgroup files of their processes (enforced); the limits fit the node; a slice with limits is actually used.',
+      'Containers and services have the declared memory/CPU limits in their unit (declared) and in the cgroup files of their processes (enforced); the limits fit the node; a slice with limits is actually used; the guide\'s Performance Tuning runs as declared (boot.kernel.sysctl in each network namespace that keeps it, units\' LimitNOFILE in systemd and in the running process).',
   },
   {
     id: 'hardening',

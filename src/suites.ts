@@ -13,6 +13,7 @@ import { auditSuite } from '../suites/audit.js';
 import { checklistSuite } from '../suites/checklist.js';
 import { configSuite } from '../suites/config.js';
 import { hardeningSuite } from '../suites/hardening.js';
+import { tuningSuite } from '../suites/tuning.js';
 
 export const suites: Suite<any, any>[] = [
   firewallSuite,
@@ -28,6 +29,7 @@ export const suites: Suite<any, any>[] = [
   checklistSuite,
   configSuite,
   hardeningSuite,
+  tuningSuite,
 ];
 
 export function suiteByKey(key: string): Suite<any, any> | undefined {

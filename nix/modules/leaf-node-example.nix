@@ -237,7 +237,46 @@ in
         PermitRootLogin = "prohibit-password";
         PasswordAuthentication = false;
         KbdInteractiveAuthentication = false;
+        # leafcert hardening.ssh-limits / ssh-forwarding (NixOS's default algorithms already pass
+        # ssh-crypto). TCP forwarding stays local: leafcert's postgres checks ride direct-tcpip.
+        MaxAuthTries = 3;
+        LoginGraceTime = 30;
+        X11Forwarding = false;
+        AllowAgentForwarding = false;
+        AllowTcpForwarding = "local";
       };
+    };
+
+    # Kernel parameters leafcert's hardening suite expects (DevSec linux-baseline items that fit a
+    # container host), and the guide's Performance Tuning (checked by leafcert's tuning suite in the
+    # network namespace that holds each: the node's; containers have their own).
+    boot.kernel.sysctl = {
+      "net.ipv4.conf.all.rp_filter" = 1;
+      "net.ipv4.conf.default.rp_filter" = 1;
+      "net.ipv4.conf.all.accept_redirects" = 0;
+      "net.ipv4.conf.default.accept_redirects" = 0;
+      "net.ipv6.conf.all.accept_redirects" = 0;
+      "net.ipv6.conf.default.accept_redirects" = 0;
+      "net.ipv4.conf.all.secure_redirects" = 0;
+      "net.ipv4.conf.default.secure_redirects" = 0;
+      "net.ipv4.conf.all.send_redirects" = 0;
+      "net.ipv4.conf.default.send_redirects" = 0;
+      "net.ipv4.conf.all.accept_source_route" = 0;
+      "net.ipv4.conf.default.accept_source_route" = 0;
+      "net.ipv6.conf.all.accept_source_route" = 0;
+      "net.ipv6.conf.default.accept_source_route" = 0;
+      "net.ipv4.conf.all.log_martians" = 1;
+      "net.ipv4.conf.default.log_martians" = 1;
+      "net.ipv4.tcp_syncookies" = 1;
+      "net.ipv4.tcp_rfc1337" = 1;
+      "kernel.kptr_restrict" = 2;
+      "kernel.dmesg_restrict" = 1;
+      "fs.protected_fifos" = 1;
+      "fs.protected_regular" = 2;
+      # Performance Tuning
+      "net.core.somaxconn" = 65535;
+      "net.ipv4.tcp_max_syn_backlog" = 65535;
+      "vm.swappiness" = 10;
     };
 
     # Secrets and the bootstrap TLS pair are created on the node, never in the store.

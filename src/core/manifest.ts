@@ -190,6 +190,19 @@ export interface Manifest {
   containers: Container[];
 }
 
+// ── tuning (the tuning suite's region): boot.kernel.sysctl and units' LimitNOFILE ─────────────
+export interface SysctlSection { path: string; values: Record<string, Scalar> }
+export interface NofileUnit { unit: string; path: string; value: number | string }
+export interface ManifestTuning {
+  host: { sysctl: SysctlSection; nofile: NofileUnit[] };
+  containers: { name: string; path: string; sysctl: SysctlSection }[];
+}
+export interface Manifest {
+  /** Absent from manifests written before it was exported. */
+  tuning?: ManifestTuning;
+}
+// ── end tuning ──
+
 /** The manifest cannot be used. `field` names the offending field (`host.firewall.allowedTCPPorts[2]`). */
 export class ManifestError extends Error {
   constructor(

@@ -14,6 +14,7 @@ import * as audit from './audit.js';
 import * as checklist from './checklist.js';
 import { extendForSystemd } from './systemd.js';
 import * as hardening from './hardening.js';
+import * as tuning from './tuning.js';
 
 export type ExpectFn = (node: LabNodeInfo, lab: LabInfo) => unknown | undefined;
 
@@ -30,6 +31,7 @@ export const expectations: Record<string, ExpectFn> = {
   audit: audit.expect,
   checklist: checklist.expect,
   hardening: hardening.expect,
+  tuning: tuning.expect,
 };
 
 // systemd nodes (`lab up --flavour systemd`) extend some keys with what only systemd shows (./systemd.ts).

@@ -12,6 +12,7 @@ import { faults as postgres } from './postgres.js';
 import { faults as secrets } from './secrets.js';
 import { faults as systemd } from './systemd.js';
 import { faults as hardening } from './hardening.js';
+import { faults as tuning } from './tuning.js';
 
 export const allFaults: Fault[] = [
   ...firewall,
@@ -25,5 +26,6 @@ export const allFaults: Fault[] = [
   ...monitoring,
   ...audit,
   ...hardening,
+  ...tuning,
   ...systemd,
 ];
