@@ -5,9 +5,12 @@
 // adapted, and the verdict counts of the (merged) JSON report. Asserts nothing.
 //
 // Usage: node scripts/bench-fleet.js --nodes N [--concurrency C[,C…]] [--shards S[,S…]]
-//          [--state DIR] [--keep]
+//          [--state DIR] [--keep] [--suites firewall,tls,health]
+// --suites keeps only those expectation keys of the lab's inventory (to compare with a baseline
+// measured before a suite existed).
 // The lab is brought up in --state (default /tmp/lc-fleet-bench) unless it already holds N light
-// nodes, and brought down at the end unless --keep. Run it with `nice`: it loads the box.
+// nodes or more (the first N are checked), and brought down at the end unless --keep (a lab
+// found up is left up). Run it with `nice`: it loads the box.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +30,7 @@ const Cs = list(arg('concurrency', '8'));
 const Ss = list(arg('shards', '1'));
 const state = resolve(arg('state', '/tmp/lc-fleet-bench'));
 const keep = process.argv.includes('--keep');
+const onlySuites = arg('suites', '') ? arg('suites', '').split(',') : undefined;
 if (!(N >= 1) || !Cs.length || !Ss.length) {
   console.error('usage: node scripts/bench-fleet.js --nodes N [--concurrency C[,C…]] [--shards S[,S…]] [--state DIR] [--keep]');
   process.exit(2);
@@ -68,7 +72,8 @@ async function labUp() {
   if (existsSync(inv) && existsSync(info)) {
     try {
       const nodes = JSON.parse(readFileSync(info, 'utf8')).info?.nodes ?? [];
-      if (nodes.length === N) return { inv, reused: true };
+      // A bigger lab serves too: the inventory is cut to the first N nodes.
+      if (nodes.length >= N) return { inv, reused: true };
     } catch {
       /* not ours: bring it up anew */
     }
@@ -124,7 +129,17 @@ async function once(inv, c, s) {
 }
 
 const rows = [];
-const { inv, reused } = await labUp();
+const lab = await labUp();
+const reused = lab.reused;
+let inv = lab.inv;
+{
+  const { parse, stringify } = await import('yaml');
+  const doc = parse(readFileSync(inv, 'utf8'));
+  doc.nodes = doc.nodes.slice(0, N);
+  if (onlySuites) for (const e of Object.values(doc.expectations ?? {})) for (const k of Object.keys(e)) if (!onlySuites.includes(k)) delete e[k];
+  inv = join(dirname(inv), 'inventory.bench-fleet.yaml');
+  writeFileSync(inv, stringify(doc));
+}
 try {
   for (const s of Ss) {
     for (const c of Cs) {
