@@ -112,6 +112,7 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     let e = suite.fromManifest(m, cite, from);
     if (key === 'firewall' && e) rulesAsRun(e, m, name, paths);
     if (key === 'secrets') e = withContainerSecrets(e, m, cite);
+    if (key === 'monitoring' && e) alertRulesByName(e, m, name, paths);
     if (e !== undefined) exp[key] = e;
     notes.push(...notesFor(key, m, e, opts));
   }
@@ -214,6 +215,26 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
   if (files.length === start) return e;
   from.forEach((p, i) => cite(['secrets', 'files', start + i, 'path'], p));
   return { ...(e ?? {}), files };
+}
+
+/** Alert names in Prometheus rule texts (YAML or JSON, as services.prometheus.rules takes them). */
+export function alertNames(rules: string[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) for (const x of r.matchAll(/["']?alert["']?\s*:\s*["']?([A-Za-z_:][A-Za-z0-9_:]*)/g)) out.add(x[1]);
+  return [...out];
+}
+
+/** The monitoring expectation's rules: the alerts Prometheus is declared with (ruleFiles are not readable here). */
+function alertRulesByName(e: any, m: Manifest, name: string, paths: [Seg[], string][]): void {
+  const d = declaredPrometheus(m);
+  const p = d?.node.prometheus;
+  const names = p ? alertNames(p.rules) : [];
+  if (!p || !names.length) return;
+  e.rules = names;
+  const at = ['expectations', name, 'monitoring', 'rules'].join('.');
+  const i = paths.findIndex(([s]) => s.join('.') === at);
+  const cited = optionPath(p.path, 'rules');
+  if (i >= 0) paths[i] = [paths[i][0], cited];
 }
 
 /** A trailing comment on a scalar, or a comment line above the key of a collection. */
