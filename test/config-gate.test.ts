@@ -156,9 +156,10 @@ describe.skipIf(!nixInstantiate)(`lib.manifest: what the gate needs${nixInstanti
       containers.mon.config.assertions = [ { assertion = false; message = "services.grafana.settings.security.secret_key must be set"; } { assertion = true; message = "fine"; } ];
       assertions = [ { assertion = false; message = "something without an option"; } ];
     }`), 'eval');
-    expect(m.host.evaluation.problems.map((p) => p.path)).toEqual(['assertions', 'services.borgbackup.jobs.j.encryption.mode', 'services.nginx.virtualHosts.a.sslCertificate']);
+    // The job has neither paths nor dumpCommand: NixOS rejects that too.
+    expect(m.host.evaluation.problems.map((p) => p.path)).toEqual(['assertions', 'services.borgbackup.jobs.j.encryption.mode', 'services.borgbackup.jobs.j.paths', 'services.nginx.virtualHosts.a.sslCertificate']);
     expect(m.containers[0].config.evaluation.problems).toEqual([{ path: 'containers.mon.config.services.grafana.settings.security.secret_key', message: 'assertion fails: services.grafana.settings.security.secret_key must be set' }]);
-    expect(failing(evaluateManifest(m, 'x'), 'config.evaluates')).toHaveLength(4);
+    expect(failing(evaluateManifest(m, 'x'), 'config.evaluates')).toHaveLength(5);
   });
 
   it('stateVersion: unset, defaulted (NixOS warns) and explicit', () => {
@@ -199,6 +200,8 @@ describe('plan --from-nix on the guide configurations', () => {
     const plan = planInventory(hardened(), { manifestFile: fx('guide-hardened.manifest.json'), suiteKeys: suites.map((s) => s.key) });
     const e = (plan.inventory.expectations as any)['alchemist-leaf-node'];
     expect(e.secrets.files).toContainEqual({ path: '/run/agenix/jwt-secret', format: 'raw', mode: '0440', owner: 'root', group: 'alchemist' });
+    expect(e.monitoring.rules).toEqual(['TargetDown', 'CertificateExpiresSoon']);
+    expect(plan.optionPaths['expectations.alchemist-leaf-node.monitoring.rules']).toBe('containers.monitoring.config.services.prometheus.rules');
     expect(plan.optionPaths['expectations.alchemist-leaf-node.secrets.files.2.path']).toBe('containers.alchemist.config.systemd.services.alchemist.serviceConfig.LoadCredential');
     const written = planInventory(asWritten(), { manifestFile: fx('guide-as-written.manifest.json'), suiteKeys: suites.map((s) => s.key) });
     const w = (written.inventory.expectations as any)['alchemist-leaf-node'];

@@ -408,7 +408,8 @@ let
       # Option paths named in an assertion's message (NixOS messages usually name the option).
       named = m: let r = match "(.*[^A-Za-z0-9_.\"@-])?((services|networking|systemd|security|users|boot|containers|age|sops)\\.[A-Za-z0-9_.\"@-]*[A-Za-z0-9_\"]).*" (builtins.replaceStrings [ "\n" ] [ " " ] m); in
         if r == null then null else builtins.elemAt r 1;
-      unset = path: v: if (tryEval v).success then [ ] else [ { inherit path; message = "used but not defined: the option has no default, so evaluation fails"; } ];
+      # A stub config that leaves the option out (or null) is what NixOS reads as "used but not defined".
+      unset = path: v: let r = tryEval v; in if r.success && r.value != null then [ ] else [ { inherit path; message = "used but not defined: the option has no default, so evaluation fails"; } ];
       borgJobs = get c [ "services" "borgbackup" "jobs" ] { };
       vhosts = get c [ "services" "nginx" "virtualHosts" ] { };
       ssl = h: (h.forceSSL or false) || (h.onlySSL or false) || (h.addSSL or false);
@@ -422,7 +423,8 @@ let
         }) failed
         ++ concatMap (n: let j = borgJobs.${n}; b = at p [ "services" "borgbackup" "jobs" n ]; in
           unset (at b [ "encryption" "mode" ]) (j.encryption.mode or null)
-          ++ unset (at b [ "repo" ]) (j.repo or null)) (names borgJobs)
+          ++ unset (at b [ "repo" ]) (j.repo or null)
+          ++ unset (at b [ "paths" ]) (if (j.dumpCommand or null) != null then [ ] else j.paths or null)) (names borgJobs)
         ++ concatMap (n: let h = vhosts.${n}; in
           if ssl h && !acme h && (get c [ "services" "nginx" "enable" ] false)
           then unset (at p [ "services" "nginx" "virtualHosts" n "sslCertificate" ]) (h.sslCertificate or null)
