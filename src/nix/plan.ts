@@ -207,7 +207,7 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
         const decl = m.host.secretFiles.find((s) => s.target === r.host);
         const owner = decl ? idOf(decl.owner) : undefined;
         const group = decl ? idOf(decl.group) : undefined;
-        files.push({ path: r.host, format: r.format, ...(decl ? { mode: decl.mode.padStart(4, '0') } : {}), ...(owner ? { owner } : {}), ...(group ? { group } : {}) });
+        files.push({ path: r.host, format: r.format, ...(decl && /^0?[0-7]{3}$/.test(decl.mode) ? { mode: decl.mode.padStart(4, '0') } : {}), ...(owner ? { owner } : {}), ...(group ? { group } : {}) });
         from.push(optionPath(u.path, 'serviceConfig', r.key));
       }
     }
