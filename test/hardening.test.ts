@@ -99,6 +99,14 @@ describe('hardening evaluate', () => {
     expect(get(os, 'hardening.ssh-auth', 'sshd permitemptypasswords').status).toBe('fail');
     expect(get(os, 'hardening.ssh-auth', 'sshd strictmodes').status).toBe('pass');
   });
+  it('pubkey off, user known_hosts trusted, X11 on every address fail; Kerberos/GSSAPI not built in pass', () => {
+    const os = run({}, sshd([[/^pubkeyauthentication yes$/m, 'pubkeyauthentication no'], [/^ignoreuserknownhosts yes$/m, 'ignoreuserknownhosts no'], [/^x11uselocalhost yes$/m, 'x11uselocalhost no'], [/^kerberos\w+ .*\n/gm, ''], [/^gssapiauthentication no$/m, 'gssapiauthentication yes']]));
+    expect(get(os, 'hardening.ssh-auth', 'sshd pubkeyauthentication').status).toBe('fail');
+    expect(get(os, 'hardening.ssh-auth', 'sshd ignoreuserknownhosts').status).toBe('fail');
+    expect(get(os, 'hardening.ssh-forwarding', 'sshd x11uselocalhost').status).toBe('fail');
+    expect(get(os, 'hardening.ssh-auth', 'sshd kerberosauthentication')).toMatchObject({ status: 'pass', message: 'kerberosauthentication: not built into this sshd' });
+    expect(get(os, 'hardening.ssh-auth', 'sshd gssapiauthentication').status).toBe('fail');
+  });
   it('OpenSSH before 8.7: challengeresponseauthentication is judged instead', () => {
     const os = run({}, sshd([[/^kbdinteractiveauthentication no$/m, 'challengeresponseauthentication yes']]));
     expect(get(os, 'hardening.ssh-auth', 'sshd challengeresponseauthentication').status).toBe('fail');

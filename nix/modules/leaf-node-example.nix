@@ -244,6 +244,7 @@ in
         X11Forwarding = false;
         AllowAgentForwarding = false;
         AllowTcpForwarding = "local";
+        IgnoreUserKnownHosts = true;
       };
     };
 

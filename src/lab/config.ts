@@ -91,7 +91,7 @@ PidFile /run/sshd.pid
 MaxStartups 200:30:400
 MaxSessions 64
 # Hardened as services.openssh.settings on NixOS: its default algorithms, few tries, short grace,
-# no X11/agent forwarding. TCP forwarding stays local: the harness's postgres checks ride direct-tcpip.
+# no X11/agent forwarding, no user known_hosts. TCP forwarding stays local: the harness's postgres checks ride direct-tcpip.
 KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group-exchange-sha256
 Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr
 MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com
@@ -100,6 +100,7 @@ LoginGraceTime 30
 X11Forwarding no
 AllowAgentForwarding no
 AllowTcpForwarding local
+IgnoreUserKnownHosts yes
 Subsystem sftp /usr/lib/openssh/sftp-server
 `;
 }

@@ -8,7 +8,7 @@ export const CHECKS = defineChecks('hardening', {
     severity: 'critical',
     checklist: ['hardening'],
     description:
-      "sshd's effective configuration (sshd -T): password and keyboard-interactive authentication off, PermitRootLogin no or prohibit-password, no empty passwords, no host-based or rhosts authentication, no user environment, StrictModes on. One result per setting. Applies on NixOS as is (services.openssh).",
+      "sshd's effective configuration (sshd -T): password and keyboard-interactive authentication off, PermitRootLogin no or prohibit-password, no empty passwords, no host-based or rhosts authentication, no user known_hosts, no Kerberos/GSSAPI, public keys on, no user environment, StrictModes on. One result per setting. Applies on NixOS as is (services.openssh).",
     fix: 'Set services.openssh.settings.PasswordAuthentication = false, KbdInteractiveAuthentication = false, PermitRootLogin = "prohibit-password" (or "no"), and redeploy.',
   },
   'ssh-crypto': {
@@ -30,7 +30,7 @@ export const CHECKS = defineChecks('hardening', {
     title: 'sshd forwards only what is declared',
     severity: 'medium',
     checklist: ['hardening'],
-    description: "sshd's effective X11Forwarding, AllowAgentForwarding, AllowTcpForwarding, GatewayPorts and PermitTunnel equal the declared values (default: all off). Applies on NixOS as is.",
+    description: "sshd's effective X11Forwarding, AllowAgentForwarding, AllowTcpForwarding, GatewayPorts and PermitTunnel equal the declared values (default: all off), and X11 displays bound to localhost. Applies on NixOS as is.",
     fix: 'Set services.openssh.settings.X11Forwarding = false, and AllowAgentForwarding / AllowTcpForwarding / GatewayPorts / PermitTunnel as declared (services.openssh.settings or extraConfig).',
   },
   'kernel-net': {

@@ -17,9 +17,11 @@ export const WEAK = {
 
 const SOURCE = (c: SshdConfig) => `${c.binary} -T -f /etc/ssh/sshd_config`;
 
-function one(def: CheckDef, c: SshdConfig, key: string, ok: (v: string) => boolean, expected: unknown, why: (v: string) => string): Outcome {
+/** `absentOk`: an sshd built without the feature (Kerberos, GSSAPI) prints no keyword for it, and cannot have it on. */
+function one(def: CheckDef, c: SshdConfig, key: string, ok: (v: string) => boolean, expected: unknown, why: (v: string) => string, absentOk = false): Outcome {
   const v = c.settings[key]?.[0];
   const ev = { source: SOURCE(c), expected, observed: v ?? null, excerpt: `${key} ${v ?? '(absent)'}` };
+  if (v === undefined && absentOk) return outcome(def, `sshd ${key}`, 'pass', `${key}: not built into this sshd`, ev);
   if (v === undefined) return outcome(def, `sshd ${key}`, 'error', `sshd -T printed no ${key}: this OpenSSH names it differently; not judged`, ev);
   return ok(v) ? outcome(def, `sshd ${key}`, 'pass', `${key} ${v}`, ev) : outcome(def, `sshd ${key}`, 'fail', why(v), ev);
 }
@@ -38,6 +40,10 @@ export function sshAuth(c: SshdConfig, e: SshdExpect): Outcome[] {
     off('hostbasedauthentication', 'sshd trusts other hosts (host-based authentication)'),
     one(d, c, 'ignorerhosts', (v) => v !== 'no', 'yes', () => 'sshd reads .rhosts/.shosts files'),
     off('permituserenvironment', 'users can set their environment (LD_PRELOAD) through sshd'),
+    one(d, c, 'pubkeyauthentication', (v) => v === 'yes', 'yes', () => 'public key authentication is off: only weaker methods remain'),
+    one(d, c, 'ignoreuserknownhosts', (v) => v === 'yes', 'yes', () => "sshd trusts users' known_hosts for host-based authentication"),
+    one(d, c, 'kerberosauthentication', (v) => v === 'no', 'no', () => 'Kerberos authentication is on (it falls back to passwords)', true),
+    one(d, c, 'gssapiauthentication', (v) => v === 'no', 'no', () => 'GSSAPI authentication is on', true),
     ...(e.strictModes === false ? [] : [one(d, c, 'strictmodes', (v) => v === 'yes', 'yes', () => 'sshd accepts keys from files and homes others can write (StrictModes no)')]),
   ];
 }
@@ -79,6 +85,7 @@ export function sshForwarding(c: SshdConfig, e: SshdExpect): Outcome[] {
   const eq = (key: string, want: string, what: string) => one(d, c, key, (v) => v === want, want, (v) => `${what} is ${v}, declared ${want}`);
   return [
     eq('x11forwarding', yn(e.x11Forwarding), 'X11 forwarding'),
+    one(d, c, 'x11uselocalhost', (v) => v === 'yes', 'yes', () => 'forwarded X11 displays listen on every address (X11UseLocalhost no)'),
     eq('allowagentforwarding', yn(e.agentForwarding), 'agent forwarding'),
     eq('allowtcpforwarding', tcp, 'TCP forwarding'),
     eq('gatewayports', e.gatewayPorts ?? 'no', 'GatewayPorts'),
