@@ -130,8 +130,10 @@ describe('plan --from-nix on the deployment as written', () => {
     expect(p.optionPaths['expectations.alchemist-leaf-node.checklist.renewal.acme']).toBe('services.nginx.virtualHosts."api.alchemist.local".enableACME');
   });
 
-  it('says what it could not emit', () => {
-    expect(p.notes.join('\n')).toMatch(/units inside containers with limits are not emitted.*alchemist\/alchemist/);
+  it('emits limits of units inside containers (containerServices), citing their options', () => {
+    expect(e.limits.containerServices.alchemist).toEqual({ 'alchemist.service': { memoryMax: '8G', memoryHigh: '6G', cpuQuota: '400%' } });
+    expect(p.optionPaths['expectations.alchemist-leaf-node.limits.containerServices.alchemist.alchemist.service.memoryMax']).toBe('containers.alchemist.config.systemd.services.alchemist.serviceConfig.MemoryMax');
+    expect(p.notes.join('\n')).not.toMatch(/units inside containers with limits are not emitted/);
   });
 });
 

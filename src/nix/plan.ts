@@ -14,6 +14,7 @@ import { declaredPrometheus } from '../../suites/monitoring.js';
 import { innerLimitedUnits } from '../../suites/limits.js';
 import { shellCommands } from '../../suites/config/shell.js';
 import { optionPath } from '../core/manifest.js';
+import { LIMIT_OPTION, manifestLimits } from '../probes/limits.js';
 
 export interface PlanNode { name: string; host: string }
 
@@ -62,8 +63,9 @@ function notesFor(key: string, m: Manifest, e: any, opts: PlanOptions): string[]
     case 'health':
       return e ? ['health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })'] : [];
     case 'limits': {
+      // Emitted as containerServices when the limits suite is there; said here otherwise.
       const inner = innerLimitedUnits(m);
-      return inner.length ? [`limits: units inside containers with limits are not emitted (the limits suite checks host units): ${inner.join(', ')}`] : [];
+      return inner.length && !e?.containerServices ? [`limits: units inside containers with limits are not emitted: ${inner.join(', ')}`] : [];
     }
     case 'postgres': {
       const pgs = declaredPostgres(m);
@@ -112,6 +114,7 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     let e = suite.fromManifest(m, cite, from);
     if (key === 'firewall' && e) rulesAsRun(e, m, name, paths);
     if (key === 'secrets') e = withContainerSecrets(e, m, cite);
+    if (key === 'limits') e = withContainerServices(e, m, cite);
     if (key === 'monitoring' && e) alertRulesByName(e, m, name, paths);
     if (e !== undefined) exp[key] = e;
     notes.push(...notesFor(key, m, e, opts));
@@ -215,6 +218,21 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
   if (files.length === start) return e;
   from.forEach((p, i) => cite(['secrets', 'files', start + i, 'path'], p));
   return { ...(e ?? {}), files };
+}
+
+/** Limits of units inside containers (the limits suite checks them through systemd in the container). */
+function withContainerServices(e: any, m: Manifest, cite: (at: Seg[], path: string) => void): any {
+  const cs: Record<string, Record<string, unknown>> = {};
+  for (const c of m.containers) {
+    for (const u of c.config.units) {
+      const spec = manifestLimits(u.serviceConfig);
+      if (!spec) continue;
+      const unit = `${u.name}.service`;
+      (cs[c.name] ??= {})[unit] = spec;
+      for (const k of Object.keys(spec)) cite(['limits', 'containerServices', c.name, unit, k], optionPath(u.path, 'serviceConfig', LIMIT_OPTION[k]));
+    }
+  }
+  return Object.keys(cs).length ? { ...(e ?? {}), containerServices: cs } : e;
 }
 
 /** Alert names in Prometheus rule texts (YAML or JSON, as services.prometheus.rules takes them). */
