@@ -1,6 +1,8 @@
 // Secrets against a full lab node over real SSH: healthy → every check passes; each secrets fault →
-// its check fails; heal → pass. Bad input: a missing and an unreadable secrets file. And the point of
-// the suite's design: no report the run writes contains a secret value of the lab.
+// its check fails; heal → pass. The node's own secret files (nginx's TLS key, sshd's host key, the
+// borg passphrase) are found without being listed, also with an empty secrets expectation. Bad
+// input: a missing and an unreadable secrets file. And the point of the suite's design: no report
+// the run writes contains a secret value of the lab.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,8 +10,38 @@ import { secretsSuite } from '../suites/secrets.js';
 import type { Result } from '../src/core/types.js';
 import { insideSuiteLab } from './helpers/suite-lab.js';
 
-describe('secrets on a full lab node', () => {
-  const t = insideSuiteLab({ name: 'secrets', suite: secretsSuite, roundTrips: 1, roundTripsTitle: 'round trips: 1 exec for the whole suite' });
+const TLS_KEY = '/etc/nginx/ssl/api.alchemist.local/key.pem';
+const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
+const BORG_PASS = '/etc/borg/passphrase';
+
+describe('secrets on a full lab node', { timeout: 180_000 }, () => {
+  const found = (rs: Result[], id: string, subject: string) => rs.find((r) => r.id === id && r.subject === subject);
+  const t = insideSuiteLab({
+    name: 'secrets',
+    suite: secretsSuite,
+    roundTrips: 1,
+    roundTripsTitle: 'round trips: 1 exec for the whole suite',
+    healthy: (own) => {
+      // discovered without being listed, each judged (and its value searched for)
+      for (const path of [TLS_KEY, HOST_KEY, BORG_PASS]) {
+        expect(found(own, 'secrets.discovered-permissions', path)?.status, path).toBe('pass');
+        expect(found(own, 'secrets.exposure', path)?.status, path).toBe('pass');
+      }
+      const ev = found(own, 'secrets.exposure', '/etc/alchemist/secrets.env')!.evidence.observed as any;
+      expect(ev.searched.logs).toMatch(/^\d+ file\(s\) under \/var\/log readable by non-root users, each up to 64MiB/);
+      expect(Number(ev.searched.logs.split(' ')[0])).toBeGreaterThan(0); // the healthy node has readable logs, without secrets
+      expect(ev.searched.journal).toMatch(/not searched: PID 1 is \S+, not systemd/);
+      expect(ev.searched.coreDumps).toMatch(/each up to 256MiB/);
+    },
+    detail: {
+      'secrets-in-log': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in log readable by non-root users \/var\/log\/alchemist\/app.log$/),
+      'secrets-tls-key-readable': (rs) => {
+        expect(found(rs, 'secrets.discovered-permissions', TLS_KEY)).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/\(nginx\): readable or writable by others \(mode 0644\)/) });
+        expect(found(rs, 'secrets.discovered-permissions', HOST_KEY)?.status).toBe('pass');
+      },
+      'secrets-borg-passphrase-readable': (rs) => expect(found(rs, 'secrets.discovered-permissions', BORG_PASS)).toMatchObject({ status: 'fail', message: expect.stringMatching(/\(borg job\): readable or writable by others \(mode 0644\)/) }),
+    },
+  });
   const { inventory, run } = t;
 
   it('a missing and an unreadable secrets file: fail / error with a plain reason', async () => {
@@ -26,13 +58,35 @@ describe('secrets on a full lab node', () => {
     expect(stdout).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('an empty secrets expectation still checks the secret files the node uses; discover: false turns that off', async () => {
+    const { results } = await run(inventory('secrets-empty', (exp) => {
+      exp.secrets = {};
+      for (const k of ['containers', 'limits', 'postgres']) delete exp[k];
+    }));
+    expect(results.filter((r) => r.id === 'secrets.discovered-permissions').map((r) => `${r.subject} ${r.status}`).sort()).toEqual([BORG_PASS, HOST_KEY, TLS_KEY].sort().map((p) => `${p} pass`));
+    await t.lab.fault('leaf-1', 'secrets-borg-passphrase-readable');
+    try {
+      const off = await run(inventory('secrets-nodiscover', (exp) => {
+        exp.secrets = { discover: false };
+        for (const k of ['containers', 'limits', 'postgres']) delete exp[k];
+      }));
+      expect(off.results.filter((r) => r.suite === 'secrets').map((r) => r.id)).toEqual(['secrets.htpasswd', 'secrets.ca-key']);
+    } finally {
+      await t.lab.heal('leaf-1', 'secrets-borg-passphrase-readable');
+    }
+  });
+
   it('no report the run writes (JUnit, TAP, JSON, console) contains a secret value of the lab', async () => {
     const env = await t.lab.exec('leaf-1', 'cat /etc/alchemist/secrets.env');
     const values = env.stdout.split('\n').map((l) => l.replace(/^[A-Z_]+=/, '').trim()).filter((v) => v.length >= 8);
     expect(values.length).toBe(5);
     const caKey = readFileSync(join(dirname(t.lab.inventory), 'ca.key'), 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+    // the node's own secrets, found without being listed: neither their values nor key lines in a report
+    const own = (await t.lab.exec('leaf-1', `cat ${BORG_PASS} ${TLS_KEY} ${HOST_KEY}`)).stdout.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
+    expect(own.length).toBeGreaterThan(3);
+    values.push(...own);
     // Findings that talk about the values: a leaked copy, a plain htpasswd, the CA key on the node.
-    for (const f of ['secrets-leaked-file', 'secrets-htpasswd-plain', 'secrets-ca-key']) await t.lab.fault('leaf-1', f);
+    for (const f of ['secrets-leaked-file', 'secrets-htpasswd-plain', 'secrets-ca-key', 'secrets-in-log', 'secrets-tls-key-readable']) await t.lab.fault('leaf-1', f);
     try {
       const dir = dirname(t.inv);
       const reports = { junit: join(dir, 'grep.junit.xml'), tap: join(dir, 'grep.tap'), json: join(dir, 'grep.json') };

@@ -42,7 +42,7 @@ export const CHECKS = defineChecks('secrets', {
     title: 'Secret files the services use are readable only by them',
     severity: 'high',
     checklist: ['secrets'],
-    description: "The secret files found on the node without being listed — nginx's ssl_certificate_key, sshd's host keys, ACME keys, borg passphrase and key files, units' EnvironmentFile and LoadCredential sources, agenix and sops outputs — have no bits for others (critical when they do), group bits only for the using service's group, and the owner root or the service's user. A file declared under `files` is judged there instead (declare it to allow another group).",
+    description: "The secret files found on the node without being listed — nginx's ssl_certificate_key, sshd's host keys, ACME keys, borg passphrase and key files, units' EnvironmentFile and LoadCredential sources, agenix and sops outputs — have no bits for others (critical when they do), group bits only for root's group or the using service's group, and the owner root or the service's user. A file declared under `files` is judged there instead (declare it to allow another group).",
     fix: 'Let the module that deploys the file set its mode: nginx keys root:nginx 0640 (security.acme.certs.<name>.group = "nginx" for ACME, or the file behind services.nginx.virtualHosts.<name>.sslCertificateKey), services.openssh.hostKeys (0600 root), the file behind services.borgbackup.jobs.<job>.encryption.passCommand 0600 root, sources of systemd.services.<name>.serviceConfig.EnvironmentFile / LoadCredential 0600 root, age.secrets.<name>.mode / sops.secrets.<name>.mode "0400" with owner and group; never o+r.',
   },
 });

@@ -33,6 +33,7 @@ export interface SecretsExpect {
   discover?: boolean;
 }
 
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const fp = (v: { sha: string; length: number }) => `sha256:${v.sha} (${v.length} chars)`;
 const CLASS_TEXT: Record<string, string> = { empty: 'empty', 'at-name': '@NAME@ placeholder', 'your-here': 'your_*_here placeholder', changeme: 'changeme placeholder', placeholder: 'placeholder' };
 
@@ -63,7 +64,7 @@ export function placeholderOutcome(spec: { path: string }, f: SecretFileFact): O
   if (f.readError) return outcome(def, spec.path, 'error', `cannot read ${spec.path}: ${f.readError}`, { expected: 'real values', observed: null, source: `cat ${spec.path}` });
   if (!f.values.length) return outcome(def, spec.path, 'fail', `${spec.path} holds no values${f.malformed ? ` (${f.malformed} line(s) without KEY=)` : ''}`, { expected: 'real values', observed: [], source: `read ${spec.path} on the node` });
   const bad = f.values.filter((v) => v.cls !== 'ok');
-  return outcome(def, spec.path, bad.length ? 'fail' : 'pass', bad.length ? `${bad.map((v) => `${v.key === '-' ? 'the value' : v.key} is ${CLASS_TEXT[v.cls]}`).join('; ')}` : `${f.values.length} values, none empty or a placeholder`, {
+  return outcome(def, spec.path, bad.length ? 'fail' : 'pass', bad.length ? `${bad.map((v) => `${v.key === '-' ? 'the value' : v.key} is ${CLASS_TEXT[v.cls]}`).join('; ')}` : `${plural(f.values.length, 'value')}, none empty or a placeholder`, {
     expected: 'no empty, @NAME@, your_*_here, changeme values',
     observed: f.values.map((v) => `${v.key}: ${fp(v)}${v.cls !== 'ok' ? ` ${v.cls}` : ''}`),
     source: `values read and fingerprinted on the node from ${spec.path}`,
@@ -107,7 +108,7 @@ export function exposureOutcome(facts: SecretsFacts, spec: { path: string; consu
     : unread.length
       ? `cannot tell whether the values leak: ${unread.join('; ')}`
       : scanned.length
-        ? `${scanned.length} values found nowhere others can read them${allowed.length ? ` (held by ${[...new Set(allowed.map((l) => (l.comm && consumers.has(l.comm) ? l.comm : l.unit)))].join(', ')}, which use them)` : ''}`
+        ? `${plural(scanned.length, 'value')} found nowhere others can read them${allowed.length ? ` (held by ${[...new Set(allowed.map((l) => (l.comm && consumers.has(l.comm) ? l.comm : l.unit)))].join(', ')}, which use them)` : ''}`
         : 'no real value to look for (see secrets.placeholder)';
   return outcome(CHECKS.exposure, spec.path, bad.length ? 'fail' : unread.length ? 'error' : scanned.length ? 'pass' : 'skipped', message, {
     expected: { consumers: [...consumers], ...(f.discovered ? { from: f.discovered.from } : {}) },
@@ -162,7 +163,7 @@ export function discoveredPermsOutcome(f: SecretFileFact): Outcome {
   const problems: string[] = [];
   if (f.type !== 'regular file') problems.push(`is a ${f.type}`);
   if (mode & 0o007) problems.push(`readable or writable by others (mode ${f.mode})`);
-  if (mode & 0o070 && !d.groups.includes(f.group ?? '')) problems.push(`group ${f.group} has access (mode ${f.mode}; ${d.groups.length ? `only ${d.groups.join(', ')} may` : 'no group may'})`);
+  if (mode & 0o070 && f.group !== 'root' && !d.groups.includes(f.group ?? '')) problems.push(`group ${f.group} has access (mode ${f.mode}; ${d.groups.length ? `only ${d.groups.join(', ')} may` : 'no group may'})`);
   if (d.owners.length && !d.owners.includes(f.owner ?? '')) problems.push(`owner ${f.owner} (expected ${d.owners.join(' or ')})`);
   return outcome(
     CHECKS['discovered-permissions'],

@@ -1,6 +1,8 @@
 // Secrets faults: the secrets file made world-readable, a value replaced by its template
-// placeholder, a secret value copied into a world-readable config file, a plain-text htpasswd, and
-// the lab CA's private key left on the node under an innocent name (found by its public key).
+// placeholder, a secret value copied into a world-readable config file or written into a readable
+// log, a plain-text htpasswd, the lab CA's private key left on the node under an innocent name
+// (found by its public key), and two secret files the node's services use (nginx's TLS key, the
+// borg job's passphrase file) made world-readable: found without being listed.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault } from './types.js';
@@ -9,6 +11,9 @@ const FILE = '/etc/alchemist/secrets.env';
 const LEAK = '/etc/alchemist/app.toml';
 const HTPASSWD = '/etc/nginx/monitoring.htpasswd';
 const CA_COPY = '/etc/nginx/ssl/api.alchemist.local/old-key.pem';
+const LOG = '/var/log/alchemist/app.log';
+const TLS_KEY = '/etc/nginx/ssl/api.alchemist.local/key.pem';
+const BORG_PASS = '/etc/borg/passphrase';
 
 export const faults: Fault[] = [
   {
@@ -67,5 +72,32 @@ export const faults: Fault[] = [
       await ctx.writeFile(CA_COPY, readFileSync(join(ctx.lab.state, 'ca.key')), 0o600);
     },
     heal: async (ctx) => void (await ctx.exec(`rm -f ${CA_COPY}`)),
+  },
+  {
+    name: 'secrets-in-log',
+    area: 'secrets',
+    breaks: `the JWT secret is written into ${LOG}, a log every user can read (as a service logging its configuration at debug level)`,
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`mkdir -p ${LOG.replace(/\/[^/]+$/, '')} && umask 022 && printf '%s level=debug msg="loaded config" jwt_secret=%s\\n' "$(date -u +%FT%TZ)" "$(sed -n 's/^JWT_SECRET=//p' ${FILE})" >> ${LOG}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -rf ${LOG.replace(/\/[^/]+$/, '')}`)),
+  },
+  {
+    name: 'secrets-tls-key-readable',
+    area: 'secrets',
+    breaks: `nginx's TLS private key ${TLS_KEY} (its ssl_certificate_key, not listed in the inventory) is readable by every user (mode 0644)`,
+    catches: ['secrets.discovered-permissions'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`chmod 0644 ${TLS_KEY}`)),
+    heal: async (ctx) => void (await ctx.exec(`chmod 0640 ${TLS_KEY}`)),
+  },
+  {
+    name: 'secrets-borg-passphrase-readable',
+    area: 'secrets',
+    breaks: `the borg job's passphrase file ${BORG_PASS} (its BORG_PASSCOMMAND reads it; not listed in the inventory) is readable by every user (mode 0644)`,
+    catches: ['secrets.discovered-permissions'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`chmod 0644 ${BORG_PASS}`)),
+    heal: async (ctx) => void (await ctx.exec(`chmod 0600 ${BORG_PASS}`)),
   },
 ];
