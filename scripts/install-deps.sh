@@ -9,7 +9,9 @@ set -euo pipefail
 # python3-junitparser: test/times.test.ts sums JUnit times as junitparser does (Debian python3).
 # shellcheck: test/shellcheck.test.ts lints the probe scripts that run on nodes (src/probes/*.sh).
 # chromium: test/html-browser.test.ts renders the HTML report headless (screenshot, print to PDF).
-PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck chromium python3-junitparser"
+# debootstrap, systemd-container: `lab up --flavour systemd` boots a Debian rootfs with systemd-nspawn;
+# the rootfs is built once below (scripts/build-rootfs.sh, cached under /var/cache/leafcert-lab).
+PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck chromium python3-junitparser debootstrap systemd-container"
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: needs a Debian-like system with apt-get and dpkg-query" >&2
@@ -23,8 +25,19 @@ for p in $PACKAGES; do
   fi
 done
 
+# The systemd lab node's rootfs (test/systemd.lab.test.ts): built once with progress lines, then
+# reused (keyed by its package list). LEAFCERT_SKIP_ROOTFS=1 skips it.
+rootfs() {
+  [ -z "${LEAFCERT_SKIP_ROOTFS:-}" ] || return 0
+  if [ "$(id -u)" -ne 0 ]; then echo "install-deps: not root: the systemd lab rootfs is not built (scripts/build-rootfs.sh needs root)"; return 0; fi
+  local t=$SECONDS
+  bash "$(dirname "$0")/build-rootfs.sh" >/dev/null
+  echo "install-deps: systemd lab rootfs ready ($((SECONDS - t)) s)"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
+  rootfs
   exit 0
 fi
 
@@ -51,3 +64,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: done"
+rootfs

@@ -34,7 +34,7 @@ const SAVED = '/var/lib/leafcert-lab/saved';
 
 export const faults: Fault[] = [
   {
-    name: 'systemd-memorymax-runtime',
+    name: 'limits-memorymax-runtime',
     area: 'limits',
     breaks: `${LIMITED}'s MemoryMax is set to 4G at runtime (systemctl set-property --runtime), unlike its declared 8G`,
     catches: ['limits.declared'],
@@ -48,7 +48,7 @@ export const faults: Fault[] = [
     },
   },
   {
-    name: 'systemd-unit-out-of-slice',
+    name: 'limits-unit-out-of-slice',
     area: 'limits',
     breaks: `${MOVED} runs in system.slice (a drop-in Slice=), so machine.slice lacks one of its units`,
     catches: ['limits.slice-used'],
@@ -64,7 +64,7 @@ export const faults: Fault[] = [
     },
   },
   {
-    name: 'systemd-backup-timer-stopped',
+    name: 'backup-timer-stopped',
     area: 'backup',
     breaks: `${JOB}.timer is stopped and disabled (systemctl disable --now): the job no longer runs on schedule`,
     catches: ['backup.units'],
@@ -78,7 +78,7 @@ export const faults: Fault[] = [
     },
   },
   {
-    name: 'systemd-backup-failed',
+    name: 'backup-last-run-failed',
     area: 'backup',
     breaks: `the last run of ${JOB}.service failed (Result=exit-code: it ran while the passphrase file was wrong; the file is restored)`,
     catches: ['backup.units'],
@@ -97,7 +97,7 @@ cp -p ${SAVED}/passphrase /etc/borg/passphrase && rm -f ${SAVED}/passphrase
     },
   },
   {
-    name: 'systemd-acme-timer-missing',
+    name: 'checklist-acme-timer-missing',
     area: 'checklist',
     breaks: `${ACME_TIMER} is gone (stopped, its unit file removed, daemon-reload): nothing renews the certificate`,
     catches: ['checklist.tls-renewal'],
@@ -115,7 +115,7 @@ systemctl daemon-reload
     },
   },
   {
-    name: 'systemd-container-unit-failed',
+    name: 'isolation-container-unit-failed',
     area: 'isolation',
     breaks: `${KILLED} failed (every process of the unit got SIGKILL): the container is not running`,
     catches: ['isolation.container-present'],
