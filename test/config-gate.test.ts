@@ -103,6 +103,14 @@ describe('the hardened deployment', () => {
     for (const o of failing(out)) expect(o.evidence.optionPath, o.subject).toBeTruthy();
   });
 
+  it('a secret file created inside the container (a unit\'s RuntimeDirectory or StateDirectory) is there', () => {
+    const m = hardened();
+    const units = ctr(m, 'alchemist').config.units;
+    units.find((u) => u.name === 'alchemist')!.serviceConfig.EnvironmentFile = '/run/alchemist-env/secrets.env';
+    units.push({ name: 'alchemist-env', path: 'containers.alchemist.config.systemd.services.alchemist-env', environment: {}, serviceConfig: { RuntimeDirectory: 'alchemist-env' } });
+    expect(failing(evaluateManifest(m, 'x'))).toEqual([]);
+  });
+
   it('a wildcard bind others need is told to move to the container address, not 127.0.0.1', () => {
     const m = hardened();
     ctr(m, 'alchemist').config.listeners.find((l) => l.service === 'nats')!.address = '0.0.0.0';

@@ -89,7 +89,7 @@ let
   # serviceConfig keys leafcert reads; everything else (ExecStart…) is left unforced so a
   # missing package elsewhere in a unit does not break the manifest.
   unitKeys = [ "MemoryMax" "MemoryHigh" "CPUQuota" "TasksMax" "Slice" "Environment" "EnvironmentFile"
-    "LoadCredential" "StateDirectory" "ReadWritePaths" ];
+    "LoadCredential" "StateDirectory" "RuntimeDirectory" "ReadWritePaths" ];
   # NixOS sets these in every unit's `environment`.
   defaultEnv = [ "PATH" "LOCALE_ARCHIVE" "TZDIR" ];
 

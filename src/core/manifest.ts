@@ -34,7 +34,7 @@ export interface Networking {
   nftables: { path: string; enable: boolean };
 }
 export type ServiceConfig = Partial<Record<
-  'MemoryMax' | 'MemoryHigh' | 'CPUQuota' | 'TasksMax' | 'Slice' | 'Environment' | 'EnvironmentFile' | 'LoadCredential' | 'StateDirectory' | 'ReadWritePaths',
+  'MemoryMax' | 'MemoryHigh' | 'CPUQuota' | 'TasksMax' | 'Slice' | 'Environment' | 'EnvironmentFile' | 'LoadCredential' | 'StateDirectory' | 'RuntimeDirectory' | 'ReadWritePaths',
   Value
 >>;
 export interface Unit { name: string; path: string; environment: Record<string, Scalar>; serviceConfig: ServiceConfig }

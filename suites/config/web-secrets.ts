@@ -81,6 +81,7 @@ export function secretReachFindings(m: Manifest): Finding[] {
       ...n.secretFiles.map((s) => ({ dir: s.target, how: `${s.path} inside the container` })),
       ...n.etc.map((e) => ({ dir: `/etc/${e.name}`, how: `${e.path} inside the container` })),
       ...n.units.flatMap((u) => asList(u.serviceConfig.StateDirectory).map((d) => ({ dir: `/var/lib/${d.replace(/:.*/, '')}`, how: `${u.name}.service StateDirectory` }))),
+      ...n.units.flatMap((u) => asList(u.serviceConfig.RuntimeDirectory).map((d) => ({ dir: `/run/${d.replace(/:.*/, '')}`, how: `${u.name}.service RuntimeDirectory` }))),
       ...n.tmpfiles.rules.map((r) => r.split(/\s+/)[1]).filter((x) => x?.startsWith('/')).map((d) => ({ dir: d, how: 'systemd.tmpfiles inside the container' })),
     ];
     for (const u of n.units) {
