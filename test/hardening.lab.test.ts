@@ -35,7 +35,7 @@ describe('hardening on a lab node', () => {
     expect(code).toBe(0);
     const suid = results.find((r) => r.id === 'hardening.suid')!;
     expect(suid.message).toMatch(/scan of \d+ root\(s\): \d+ ms, \d+ ms CPU/);
-    expect((suid.evidence.observed as { scan: { roots: string[] } }).scan.roots).toEqual(expect.arrayContaining(['/etc', '/usr', '/root']));
+    expect((suid.evidence.observed as { scan: { roots: string[] } }).scan.roots).toEqual(expect.arrayContaining(['/etc', '/usr/local', '/root']));
     // The per-namespace parameters were read in the node's own network namespace.
     expect(results.find((r) => r.subject === 'net.ipv4.conf.all.rp_filter')!.evidence.source).toMatch(/network namespace net:\[\d+\]/);
   }, 120_000);
