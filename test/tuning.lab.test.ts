@@ -1,7 +1,8 @@
-// tuning suite against a lab node over real SSH: the guide's per-namespace tuning passes in the node's
-// own network namespace, vm.swappiness (global) is skipped with the platform reason, LimitNOFILE is
-// skipped (no systemd on a lab node); somaxconn drifted to 128 fails, healing passes; a parameter the
-// kernel does not have is an error, never a pass.
+// tuning suite against a full lab node over real SSH: the guide's per-namespace tuning passes in the
+// node's own network namespace, vm.swappiness (global) is skipped with the platform reason,
+// LimitNOFILE is skipped (no systemd on a lab node); somaxconn drifted to 128 fails, healing passes;
+// a container's own namespace does not get the node's tuning; a parameter the kernel does not have is
+// an error, and one the kernel keeps globally is skipped for a container, never a pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
 import { runChecks, type ReportResult } from './helpers/ops.js';
@@ -20,7 +21,7 @@ function healthy(rs: ReportResult[]) {
 
 describe('tuning on a lab node', () => {
   beforeAll(async () => {
-    lab = await startLab({ name: 'tuning', flavour: 'light' });
+    lab = await startLab({ name: 'tuning', flavour: 'full' });
   }, 240_000);
   afterAll(async () => {
     await lab?.down();
@@ -48,6 +49,18 @@ describe('tuning on a lab node', () => {
     }
     healthy((await runChecks(lab, ['tuning'])).results);
   }, 180_000);
+
+  it("the node's tuning does not reach a container's own network namespace; a global parameter has none there", async () => {
+    const { results } = await runChecks(lab, ['tuning'], [], (e) => {
+      e.tuning.containers = { alchemist: { 'net.core.somaxconn': 65535, 'vm.swappiness': 10 } };
+    });
+    const r = bySubject(results, 'net.core.somaxconn in container alchemist');
+    expect(r).toMatchObject({ status: 'fail', message: expect.stringMatching(/^net.core.somaxconn is \d+ \(network namespace net:\[\d+\]\), declared 65535$/) });
+    expect(r.evidence.source).toMatch(/^nsenter --net=\/proc\/\d+\/ns\/net cat \/proc\/sys\/net\/core\/somaxconn \(container alchemist\)/);
+    // Not the node's namespace: the node's own value passes beside it.
+    expect(r.evidence.source).not.toContain(bySubject(results, 'net.core.somaxconn').evidence.source.match(/net:\[\d+\]/)![0]);
+    expect(bySubject(results, 'vm.swappiness in container alchemist')).toMatchObject({ status: 'skipped', message: expect.stringMatching(/not kept per network namespace/) });
+  }, 120_000);
 
   it('a parameter this kernel does not have is an error naming it', async () => {
     const { results, code } = await runChecks(lab, ['tuning'], [], (e) => {
