@@ -103,6 +103,17 @@ describe('the hardened deployment', () => {
     for (const o of failing(out)) expect(o.evidence.optionPath, o.subject).toBeTruthy();
   });
 
+  it('users NixOS modules declare count as declared; a br-* bridge trusted before it is declared is still a container bridge', () => {
+    const m = hardened();
+    m.host.users.users = [];
+    m.host.users.groups = ['alchemist'];
+    m.host.secretFiles.push({ name: 'tls', path: 'age.secrets.tls', provider: 'agenix', file: null, target: '/run/agenix/tls', owner: 'nginx', group: 'acme', mode: '0440' });
+    expect(failing(evaluateManifest(m, 'x'))).toEqual([]);
+    m.host.networking.bridges = [];
+    m.host.firewall.trustedInterfaces.push('br-containers');
+    expect(failing(evaluateManifest(m, 'x')).map((o) => `${o.id} ${o.subject}`)).toEqual(['config.trusted-bridge trusted br-containers']);
+  });
+
   it('a secret file created inside the container (a unit\'s RuntimeDirectory or StateDirectory) is there', () => {
     const m = hardened();
     const units = ctr(m, 'alchemist').config.units;
