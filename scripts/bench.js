@@ -123,6 +123,9 @@ try {
     const t0 = performance.now();
     const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, CI: 'true', ...o.env }, cwd: o.cwd ?? root, maxBuffer: 64 << 20 });
     const wall = performance.now() - t0;
+    // A ControlMaster outlives its client: end it so the node has reaped (and counted) its session.
+    if (o.after) spawnSync(o.after[0], o.after.slice(1), { stdio: 'ignore' });
+    if (o.after) spawnSync('sleep', ['0.1']);
     return { wall, cpu: childCpu() - c0, node: nodeCpu() - n0, code: r.status, out: r.stdout + r.stderr };
   };
   const sshFloor = () => measure('ssh', ['-i', info.identityFile, '-o', `UserKnownHostsFile=${info.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${node.address}`, 'true']);
@@ -144,7 +147,7 @@ try {
     const whole = cli();
     const floor2 = sshFloor();
     const subset = cli(SUBSET);
-    const peerRuns = peers.map((p) => ({ name: p.name, floor: sshFloor(), lc: cli(SUBSET), peer: measure(p.cmd, p.args, { env: p.env, cwd: p.cwd }) }));
+    const peerRuns = peers.map((p) => ({ name: p.name, floor: sshFloor(), lc: cli(SUBSET), peer: measure(p.cmd, p.args, { env: p.env, cwd: p.cwd, after: p.after }) }));
     rounds.push({ floor, whole, floor2, subset, peerRuns });
   }
   const last = rounds.at(-1);
@@ -241,7 +244,7 @@ function preparePeers(info, node, doc, dir) {
   const env = { LEAFCERT_PEER_EXPECT: specFile, LEAFCERT_PEER_SSH_CONFIG: sshConfig, LEAFCERT_PEER_HOST: node.address };
   const peers = join(root, 'bench', 'peers');
   return [
-    { name: 'testinfra (ssh + ControlMaster)', cmd: '/usr/bin/python3', args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--hosts=ssh://${node.address}`, `--ssh-config=${sshConfig}`, join(peers, 'test_subset.py')], env, cwd: peers },
+    { name: 'testinfra (ssh + ControlMaster)', cmd: '/usr/bin/python3', args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--hosts=ssh://${node.address}`, `--ssh-config=${sshConfig}`, join(peers, 'test_subset.py')], env, cwd: peers, after: ['ssh', '-F', sshConfig, '-O', 'exit', node.address] },
     { name: 'serverspec', cmd: 'ruby', args: ['-S', 'rspec', join(peers, 'subset_spec.rb')], env, cwd: peers },
   ];
 }
