@@ -220,6 +220,13 @@ describe('plan --from-nix on the guide configurations', () => {
     const e = (plan.inventory.expectations as any)['alchemist-leaf-node'];
     expect(e.secrets.files).toContainEqual({ path: '/run/agenix/jwt-secret', format: 'raw', mode: '0440', owner: 'root', group: 'alchemist' });
     expect(e.monitoring.rules).toEqual(['TargetDown', 'CertificateExpiresSoon']);
+    // ACME certificates chain to the public roots; self-managed ones to --ca.
+    expect(e.tls.map((t: { ca: string }) => t.ca)).toEqual(['/etc/ssl/certs/ca-certificates.crt', '/etc/ssl/certs/ca-certificates.crt']);
+    expect(plan.optionPaths['expectations.alchemist-leaf-node.tls.0.ca']).toBe('services.nginx.virtualHosts."api.alchemist.com".enableACME');
+    const mixed = hardened();
+    mixed.host.nginx.virtualHosts[1] = { ...mixed.host.nginx.virtualHosts[1], enableACME: false, sslCertificate: '/var/lib/tls/cert.pem', sslCertificateKey: '/var/lib/tls/key.pem' };
+    const mp = planInventory(mixed, { manifestFile: 'm.json', ca: 'internal-ca.pem', acmeCa: 'roots.pem', suiteKeys: suites.map((s) => s.key) });
+    expect((mp.inventory.expectations as any)['alchemist-leaf-node'].tls.map((t: { ca: string }) => t.ca)).toEqual(['roots.pem', 'internal-ca.pem']);
     expect(plan.optionPaths['expectations.alchemist-leaf-node.monitoring.rules']).toBe('containers.monitoring.config.services.prometheus.rules');
     expect(plan.optionPaths['expectations.alchemist-leaf-node.secrets.files.2.path']).toBe('containers.alchemist.config.systemd.services.alchemist.serviceConfig.LoadCredential');
     const written = planInventory(asWritten(), { manifestFile: fx('guide-as-written.manifest.json'), suiteKeys: suites.map((s) => s.key) });

@@ -34,6 +34,7 @@ interface PlanFlags {
   out?: string;
   expect?: string;
   ca?: string;
+  acmeCa?: string;
   sshUser?: string;
   identityFile?: string;
   knownHosts?: string;
@@ -60,6 +61,7 @@ export async function planCommand(flags: PlanFlags): Promise<number> {
     nodes: flags.node,
     expect: flags.expect,
     ca: flags.ca,
+    acmeCa: flags.acmeCa,
     ssh: { user: flags.sshUser, identityFile: flags.identityFile, knownHosts: flags.knownHosts },
     suiteKeys: suites.map((s) => s.key),
   });
@@ -178,6 +180,7 @@ export function registerNix(program: Command): void {
     .option('-o, --out <file>', 'write the inventory here (default: stdout)')
     .option('--expect <name>', 'name of the expectation set (default: the manifest hostName)')
     .option('--ca <pem>', 'CA certificate the tls expectations trust (relative to the inventory)')
+    .option('--acme-ca <pem>', 'what ACME virtual hosts are trusted against (default: the system bundle /etc/ssl/certs/ca-certificates.crt)')
     .option('--ssh-user <user>', 'defaults.ssh.user')
     .option('--identity-file <key>', 'defaults.ssh.identityFile (relative to the inventory)')
     .option('--known-hosts <file>', 'defaults.ssh.knownHosts (relative to the inventory)')

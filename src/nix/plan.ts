@@ -28,6 +28,8 @@ export interface PlanOptions {
   expect?: string;
   /** PEM CA the tls suite trusts (relative to the inventory); default "ca.pem". */
   ca?: string;
+  /** What ACME virtual hosts are trusted against (public roots); default the system bundle. */
+  acmeCa?: string;
   ssh?: { user?: string; identityFile?: string; knownHosts?: string };
   /** Suite keys known to this build (others are not emitted, and reported in `skipped`). */
   suiteKeys: string[];
@@ -59,7 +61,7 @@ const tlsHostCount = (m: Manifest) => (m.host.nginx.enable ? m.host.nginx.virtua
 function notesFor(key: string, m: Manifest, e: any, opts: PlanOptions): string[] {
   switch (key) {
     case 'tls':
-      return e && !opts.ca ? ['tls: no --ca given; the expectations trust "ca.pem" next to the inventory'] : [];
+      return e && !opts.ca && e.some((t: { ca: string }) => t.ca === 'ca.pem') ? ['tls: no --ca given; the expectations of self-managed certificates trust "ca.pem" next to the inventory'] : [];
     case 'health':
       return e ? ['health: only the forceSSL redirects are derived; add the application health URLs (e.g. https://api…/health with json: { status: ok })'] : [];
     case 'limits': {
@@ -114,6 +116,7 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
     let e = suite.fromManifest(m, cite, from);
     if (key === 'firewall' && e) rulesAsRun(e, m, name, paths);
     if (key === 'secrets') e = withContainerSecrets(e, m, cite);
+    if (key === 'tls' && e) acmeTrust(e, m, name, paths, opts.acmeCa ?? ACME_CA);
     if (key === 'limits') e = withContainerServices(e, m, cite);
     if (key === 'monitoring' && e) alertRulesByName(e, m, name, paths);
     if (e !== undefined) exp[key] = e;
@@ -218,6 +221,23 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
   if (files.length === start) return e;
   from.forEach((p, i) => cite(['secrets', 'files', start + i, 'path'], p));
   return { ...(e ?? {}), files };
+}
+
+const ACME_CA = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * Each TLS endpoint's own trust: an ACME certificate chains to the public roots, not to the
+ * internal CA (--ca) that self-managed certificates are checked against.
+ */
+function acmeTrust(e: any[], m: Manifest, name: string, paths: [Seg[], string][], bundle: string): void {
+  const nginx = m.host.nginx;
+  // The tls suite plans one endpoint per TLS virtual host, in this order.
+  const hosts = nginx.enable ? nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL) : [];
+  hosts.forEach((v, i) => {
+    if (!e[i] || !(v.enableACME || v.useACMEHost)) return;
+    e[i].ca = bundle;
+    paths.push([['expectations', name, 'tls', i, 'ca'], optionPath(v.path, v.enableACME ? 'enableACME' : 'useACMEHost')]);
+  });
 }
 
 /** Limits of units inside containers (the limits suite checks them through systemd in the container). */
