@@ -5,7 +5,7 @@
 // the judges live in suites/hardening/. docs/hardening.md compares item by item.
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { outcome } from '../src/core/checks.js';
-import type { Cite, Manifest } from '../src/core/manifest.js';
+import { optionPath, type Cite, type Manifest } from '../src/core/manifest.js';
 import { parseDuration } from '../src/core/units.js';
 import { FORMATS } from '../src/core/formats.js';
 import { gatherHardening, type HardeningFacts, type HardeningRequest } from '../src/probes/hardening.js';
@@ -104,13 +104,51 @@ export function evaluate(f: HardeningFacts, e: HardeningExpect): Outcome[] {
 
 // --- plan (leafcert plan --from-nix) ---
 
+type SshdPlan = Exclude<HardeningExpect['sshd'], false | undefined>;
+
 /**
- * The baseline applies to every NixOS node, so plan always emits the suite (defaults). A node that
- * forwards (NAT for its containers) declares net.ipv4.ip_forward; the tuning suite compares every
- * declared sysctl, so here only the forwarding the configuration turns on is carried over.
+ * sshd as services.openssh.settings declares it: forwarding and allow-lists as declared, limits no
+ * looser than the baseline's (a declared MaxAuthTries 10 still expects 3). Authentication stays the
+ * baseline's whatever is declared: that is what the check is for.
+ */
+function sshdPlan(m: Manifest, cite: Cite): SshdPlan | undefined {
+  const s = m.sshd;
+  if (!s?.enable) return undefined;
+  const v = s.settings;
+  const e: SshdPlan = {};
+  const at = (k: string) => optionPath(s.path, k);
+  const yn = (x: unknown) => x === true || x === 'yes';
+  const word = (x: unknown) => (x === true ? 'yes' : x === false ? 'no' : String(x));
+  const take = <K extends keyof SshdPlan>(key: K, nix: string, value: SshdPlan[K]) => {
+    e[key] = value;
+    cite(['hardening', 'sshd', key], at(nix));
+  };
+  if ('X11Forwarding' in v) take('x11Forwarding', 'X11Forwarding', yn(v.X11Forwarding));
+  if ('AllowAgentForwarding' in v) take('agentForwarding', 'AllowAgentForwarding', yn(v.AllowAgentForwarding));
+  if ('AllowTcpForwarding' in v) take('tcpForwarding', 'AllowTcpForwarding', word(v.AllowTcpForwarding));
+  if ('GatewayPorts' in v) take('gatewayPorts', 'GatewayPorts', word(v.GatewayPorts));
+  if ('PermitTunnel' in v) take('permitTunnel', 'PermitTunnel', word(v.PermitTunnel));
+  if (typeof v.MaxAuthTries === 'number') take('maxAuthTries', 'MaxAuthTries', Math.min(v.MaxAuthTries, 3));
+  if (typeof v.LoginGraceTime === 'number') take('loginGraceTime', 'LoginGraceTime', Math.min(v.LoginGraceTime, 60));
+  if (typeof v.MaxSessions === 'number') take('maxSessions', 'MaxSessions', v.MaxSessions);
+  if (typeof v.MaxStartups === 'string') take('maxStartups', 'MaxStartups', v.MaxStartups);
+  for (const [key, nix] of [['ciphers', 'Ciphers'], ['macs', 'Macs'], ['kexAlgorithms', 'KexAlgorithms']] as const) {
+    const list = v[nix];
+    if (Array.isArray(list) && list.length) take(key, nix, list.map(String));
+  }
+  return Object.keys(e).length ? e : undefined;
+}
+
+/**
+ * The baseline applies to every NixOS node, so plan always emits the suite (defaults), with sshd's
+ * declared forwarding and limits. A node that forwards (NAT for its containers) declares
+ * net.ipv4.ip_forward; the tuning suite compares every declared sysctl, so here only the forwarding
+ * the configuration turns on is carried over.
  */
 export function fromManifest(m: Manifest, cite: Cite): HardeningExpect {
   const e: HardeningExpect = {};
+  const sshd = sshdPlan(m, cite);
+  if (sshd) e.sshd = sshd;
   if (m.host.networking.nat.enable) {
     e.kernel = { 'net.ipv4.ip_forward': 1 };
     cite(['hardening', 'kernel', 'net.ipv4.ip_forward'], `${m.host.networking.nat.path}.enable`);

@@ -195,6 +195,16 @@ describe('hardening evaluate', () => {
     expect(os.every((o) => o.status === 'skipped')).toBe(true);
     expect(request({ worldWritable: false, suid: false }).roots).toEqual([]);
   });
+  it("plan: sshd's declared forwarding and limits from services.openssh.settings, limits no looser than the baseline", () => {
+    const m = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'nix', 'example.manifest.json'), 'utf8')) as Manifest;
+    const cites: Record<string, string> = {};
+    const e = fromManifest(m, (at, p) => (cites[at.join('.')] = p));
+    expect(e.sshd).toEqual({ x11Forwarding: false, agentForwarding: false, tcpForwarding: 'local', maxAuthTries: 3, loginGraceTime: 30 });
+    expect(cites['hardening.sshd.tcpForwarding']).toBe('services.openssh.settings.AllowTcpForwarding');
+    m.sshd!.settings = { MaxAuthTries: 10, Ciphers: ['aes256-gcm@openssh.com'], AllowTcpForwarding: true };
+    expect(fromManifest(m, () => undefined).sshd).toEqual({ maxAuthTries: 3, ciphers: ['aes256-gcm@openssh.com'], tcpForwarding: 'yes' });
+    expect(fromManifest({ ...m, sshd: { ...m.sshd!, enable: false } }, () => undefined).sshd).toBeUndefined();
+  });
   it('plan: a node with NAT declares forwarding, cited', () => {
     const cites: [unknown, string][] = [];
     const m = { host: { networking: { nat: { enable: true, path: 'networking.nat' } } } } as unknown as Manifest;

@@ -495,7 +495,7 @@ let
 
   stateVersion = c: get c [ "system" "stateVersion" ] null;
 
-  # ── tuning (the tuning suite's region): boot.kernel.sysctl and units' LimitNOFILE ─────────
+  # ── tuning and hardening region: boot.kernel.sysctl, units' LimitNOFILE, services.openssh.settings ──
   # null values in boot.kernel.sysctl mean "leave the kernel's value"; they are kept as null.
   sysctlOf = c: p: {
     path = at p [ "boot" "kernel" "sysctl" ];
@@ -515,6 +515,14 @@ let
       sysctl = sysctlOf (try (c.containers.${n}.config or { }) { }) (at "" [ "containers" n "config" ]);
     }) (names (get c [ "containers" ] { }));
   };
+  # sshd's declared settings the hardening suite plans from (services.openssh.settings).
+  sshdOf = c: let s = get c [ "services" "openssh" ] { }; in {
+    path = "services.openssh.settings";
+    enable = s.enable or false;
+    settings = pick (s.settings or { }) [ "PermitRootLogin" "PasswordAuthentication" "KbdInteractiveAuthentication"
+      "X11Forwarding" "AllowAgentForwarding" "AllowTcpForwarding" "GatewayPorts" "PermitTunnel"
+      "MaxAuthTries" "LoginGraceTime" "MaxSessions" "MaxStartups" "Ciphers" "Macs" "KexAlgorithms" ];
+  };
   # ── end tuning ──
 in
 config: {
@@ -531,4 +539,5 @@ config: {
   host = node config "";
   containers = containers config;
   tuning = tuningOf config;
+  sshd = sshdOf config;
 }

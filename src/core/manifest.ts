@@ -190,16 +190,19 @@ export interface Manifest {
   containers: Container[];
 }
 
-// ── tuning (the tuning suite's region): boot.kernel.sysctl and units' LimitNOFILE ─────────────
+// ── tuning and hardening region: boot.kernel.sysctl, units' LimitNOFILE, services.openssh.settings ──
 export interface SysctlSection { path: string; values: Record<string, Scalar> }
 export interface NofileUnit { unit: string; path: string; value: number | string }
 export interface ManifestTuning {
   host: { sysctl: SysctlSection; nofile: NofileUnit[] };
   containers: { name: string; path: string; sysctl: SysctlSection }[];
 }
+/** services.openssh: enable and the settings the hardening suite plans from. */
+export interface ManifestSshd { path: string; enable: boolean; settings: Record<string, Value> }
 export interface Manifest {
   /** Absent from manifests written before it was exported. */
   tuning?: ManifestTuning;
+  sshd?: ManifestSshd;
 }
 // ── end tuning ──
 
