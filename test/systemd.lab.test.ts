@@ -11,6 +11,7 @@ import { up, down } from '../src/lab/lab.js';
 import { applyFault, healFaults } from '../src/lab/faults/run.js';
 import { nodeSh } from '../src/lab/proc.js';
 import type { LabInfo } from '../src/lab/types.js';
+import type { Exists } from '../src/lab/deps.js';
 import { repoRoot, runCli } from './helpers/lab.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -32,6 +33,18 @@ const MAY_SKIP: [RegExp, RegExp][] = [
   [/^(hardening|tuning)\./, /platform cannot provide this: running in a container/],
   [/^tuning\.nofile$/, /no LimitNOFILE declared/],
 ];
+
+describe('lab --flavour systemd on a machine without systemd-nspawn or debootstrap', () => {
+  it('names the packages and the install script, exits 2 and creates nothing (no root needed)', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'leafcert-systemd-deps-')), 'lab');
+    const exists: Exists = (path) => !/systemd-nspawn|debootstrap/.test(path);
+    await expect(up({ state, nodes: 1, flavour: 'systemd', firewall: 'iptables', exists })).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/^a systemd lab .* needs packages that are not installed: systemd-container \(systemd-nspawn\), debootstrap \(debootstrap\)\. Install them with `bash \S*scripts\/install-deps\.sh`.*nothing was built$/),
+    });
+    expect(existsSync(state)).toBe(false);
+  });
+});
 
 describe.skipIf(!isRoot)('lab --flavour systemd', () => {
   let lab: LabInfo;
