@@ -145,9 +145,10 @@ export async function gatherHttp(o: { url: string; connect: string; caFile?: str
     first.samples = [first.totalMs!];
     first.lags = [first.lagMs ?? 0];
     const clean = () => first.samples!.filter((t, i) => !saturatedSample(t, first.lags![i], maxMs)).length;
-    for (let k = 0; k < LATENCY_RETRIES + SATURATED_RETRIES; k++) {
-      if (k >= LATENCY_RETRIES && clean() > 0) break;
-      if (k >= LATENCY_RETRIES) await new Promise((r) => setTimeout(r, 250 * (k - LATENCY_RETRIES + 1)));
+    let waits = 0;
+    for (let k = 0; k < LATENCY_RETRIES + SATURATED_RETRIES && clean() < 1 + LATENCY_RETRIES; k++) {
+      const last = first.samples.length - 1;
+      if (saturatedSample(first.samples[last], first.lags[last], maxMs)) await new Promise((r) => setTimeout(r, 250 * ++waits));
       const again = await httpProbe(req);
       if (!again.ok) break;
       first.samples.push(again.totalMs!);
