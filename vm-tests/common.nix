@@ -21,6 +21,12 @@ in
         # The other machines reach the leaf by this name (/etc/hosts).
         networking.hostName = "alchemist-leaf-node";
         users.users.root.openssh.authorizedKeys.keys = [ keys.snakeOilPublicKey ];
+        # The example backs up off the node (config.backup-offsite): to the `backup` machine's
+        # repository, as nixos/tests/borgbackup.nix reaches its server.
+        alchemist.leafExample.backupRepo = "borg@backup:.";
+        services.borgbackup.jobs.alchemist.environment.BORG_RSH =
+          "ssh -o StrictHostKeyChecking=no -i /etc/alchemist-backup/id_snakeoil";
+        environment.etc."alchemist-backup/id_snakeoil" = { source = keys.snakeOilPrivateKey; mode = "0600"; };
         virtualisation = {
           memorySize = 6144;
           cores = 2;
@@ -35,6 +41,17 @@ in
           agent = { MemoryMax = lib.mkForce "1G"; MemoryHigh = lib.mkForce "921M"; };
           monitoring = { MemoryMax = lib.mkForce "1G"; MemoryHigh = lib.mkForce "921M"; };
         };
+      };
+
+    backup =
+      { ... }:
+      {
+        services.openssh.enable = true;
+        services.borgbackup.repos.alchemist-leaf-node = {
+          path = "/var/lib/borgbackup/alchemist-leaf-node";
+          authorizedKeys = [ keys.snakeOilPublicKey ];
+        };
+        virtualisation.memorySize = 512;
       };
 
     tester =
@@ -58,6 +75,7 @@ in
         leaf.wait_for_unit(f"container@{name}.service")
     leaf.wait_until_succeeds("nixos-container run alchemist -- systemctl is-active postgresql.service alchemist.service redis-alchemist.service", timeout=300)
     leaf.wait_until_succeeds("nixos-container run monitoring -- systemctl is-active grafana.service prometheus.service", timeout=300)
+    backup.wait_for_unit("sshd.service")
     leaf.wait_for_unit("nginx.service")
     leaf.wait_for_open_port(443)
 
