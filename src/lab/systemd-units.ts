@@ -9,6 +9,11 @@ export const ACME_DOMAIN = 'api.alchemist.local';
 /** The slice the containers run in, with a limit of its own (limits.slice-used, limits.declared). */
 export const MACHINE_SLICE = { name: 'machine.slice', memoryMax: '16G', cpuQuota: '1400%' };
 export const BACKUP_JOB = 'alchemist';
+/**
+ * nginx.service's LimitNOFILE (tuning.nofile). A lab choice below this machine's hard limit (20000 in
+ * the CI sandbox, which nothing in it may raise): systemd cannot hand out more than PID 1 has.
+ */
+export const NGINX_NOFILE = 16384;
 
 const setup = 'leafcert-lab-setup.service';
 
@@ -62,6 +67,7 @@ Requires=${setup}
 ExecStartPre=/bin/mkdir -p /run/nginx /var/log/nginx
 ExecStart=/usr/sbin/nginx -c /etc/nginx/nginx.conf -g 'daemon off;'
 ExecReload=/usr/sbin/nginx -c /etc/nginx/nginx.conf -s reload
+LimitNOFILE=${NGINX_NOFILE}
 Restart=always
 [Install]
 WantedBy=multi-user.target

@@ -1,8 +1,8 @@
 // What a systemd node (`lab up --flavour systemd`) adds to the full node's expectations: the limits of
-// machine.slice and that the five container@ units run in it, and the ACME renewal timer. Other keys
-// stay the full node's (the node carries the same services).
+// machine.slice and that the five container@ units run in it, the ACME renewal timer, and nginx's
+// LimitNOFILE. Other keys stay the full node's (the node carries the same services).
 import { CONTAINERS } from '../full.js';
-import { ACME_DOMAIN, MACHINE_SLICE } from '../systemd-units.js';
+import { ACME_DOMAIN, MACHINE_SLICE, NGINX_NOFILE } from '../systemd-units.js';
 import type { LabInfo, LabNodeInfo } from '../types.js';
 import type { ExpectFn } from './index.js';
 
@@ -24,8 +24,10 @@ const checklist: Extend = (node, lab, base) => {
   return { ...b, renewal: { ...b?.renewal, acme: { certs: [ACME_DOMAIN], maxSinceLastRun: '48h' } } };
 };
 
+const tuning: Extend = (node, lab, base) => ({ ...(base(node, lab) as object), nofile: { 'nginx.service': NGINX_NOFILE } });
+
 /** Suite key → how a systemd node's expectation extends the full node's (its `base`). */
-export const systemdExtensions: Record<string, Extend> = { limits, checklist };
+export const systemdExtensions: Record<string, Extend> = { limits, checklist, tuning };
 
 export function extendForSystemd(key: string, base: ExpectFn): ExpectFn {
   const ext = systemdExtensions[key];

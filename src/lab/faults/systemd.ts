@@ -4,7 +4,7 @@
 import { LabError } from '../proc.js';
 import { readState, writeState } from '../state.js';
 import { refreshLeaders } from '../systemd.js';
-import { ACME_DOMAIN, BACKUP_JOB } from '../systemd-units.js';
+import { ACME_DOMAIN, BACKUP_JOB, NGINX_NOFILE } from '../systemd-units.js';
 import type { Fault, FaultContext } from './types.js';
 
 function requireSystemd(ctx: FaultContext): void {
@@ -128,6 +128,20 @@ systemctl daemon-reload
     async heal(ctx) {
       await ctx.exec(startUnit(KILLED));
       await recordLeaders(ctx);
+    },
+  },
+  {
+    name: 'tuning-nofile-dropin',
+    area: 'tuning',
+    breaks: `a drop-in lowers nginx.service's LimitNOFILE to 4096 (daemon-reload, not restarted): systemd no longer has the declared ${NGINX_NOFILE}`,
+    catches: ['tuning.nofile'],
+    needs: 'full',
+    async apply(ctx) {
+      requireSystemd(ctx);
+      await ctx.exec(`mkdir -p /run/systemd/system/nginx.service.d && printf '[Service]\\nLimitNOFILE=4096\\n' > /run/systemd/system/nginx.service.d/50-nofile.conf && systemctl daemon-reload && [ "$(systemctl show -p LimitNOFILE --value nginx.service)" = 4096 ]`);
+    },
+    async heal(ctx) {
+      await ctx.exec(`rm -rf /run/systemd/system/nginx.service.d && systemctl daemon-reload && [ "$(systemctl show -p LimitNOFILE --value nginx.service)" = ${NGINX_NOFILE} ]`);
     },
   },
 ];
