@@ -97,7 +97,8 @@ async function gather(ctx: SuiteContext, expect: FirewallExpect): Promise<Firewa
     target: ctx.host.address ?? ctx.node.host,
     open: intPorts(expect.open),
     closed: expect.closed ?? [],
-    probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : 1500,
+    probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : undefined,
+    rttPort: ctx.node.transport === 'ssh' ? ctx.node.ssh.port : undefined,
     timeoutMs: ctx.options.timeoutMs,
     extraRules: expect.extraRules,
   });
@@ -191,7 +192,7 @@ function judgeDrift(j: Judging): void {
 
 const NO_TARGET = 'no node address to probe from the harness (local transport without host)';
 const probeEvidence = (f: FirewallFacts, p: TcpProbe, expected: string): Evidence =>
-  ({ expected, observed: p.state, source: `tcp connect ${f.target}:${p.port} from the harness (timeout ${f.probeTimeoutMs} ms)`, excerpt: describeProbe(p, f.listening) });
+  ({ expected, observed: p.state, source: `tcp connect ${f.target}:${p.port} from the harness (timeout ${f.probeTimeoutMs} ms: ${f.probeTimeoutWhy ?? 'fixed'}; silence past it counts as filtered: an open or refusing port answers within a round trip)`, excerpt: describeProbe(p, f.listening) });
 
 /** An expected-open port: pass when it accepted; a failure when the node answered elsewhere. */
 function judgeOpen(f: FirewallFacts, port: number, p: TcpProbe, reachable: boolean): Outcome {

@@ -194,7 +194,7 @@ const reachability: Judge = (f, exp, _facts, expect) => {
   return judge(undeclared.length ? 'fail' : errs.length ? 'error' : 'pass', message, {
     expected: { reach: [...allowed], containerPorts: Object.fromEntries(Object.entries(expect).map(([n, e]) => [n, e.ports ?? []])) },
     observed: f.reach.map((a) => `${fmt(a)} ${a.result}`),
-    source: `from inside ${f.name}: ${netnsCommandText(f.leader!, 'timeout 1 bash -c "exec 3<>/dev/tcp/ADDR/PORT"')}`,
+    source: `from inside ${f.name}: ${netnsCommandText(f.leader!, 'bash: exec 3<>/dev/tcp/ADDR/PORT, all at once')}; deadline ${f.reachTimeout ?? '?'}: silence past it counts as blocked (a dropped SYN never answers; an open or refusing port answers within a round trip)`,
   });
 };
 

@@ -8,7 +8,7 @@ import { iptablesModel, parseIptablesSave } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';
 import { MARK, splitSections, type Section } from './sections.js';
 import { parseSsListen, type Listener } from './ss.js';
-import { probeTcpMany, type TcpProbe } from './tcp.js';
+import { probeTcpAdaptive, type TcpProbe } from './tcp.js';
 
 /** A part of the firewall that could not be read or parsed (its check becomes `error`). */
 export interface FirewallReadError {
@@ -31,10 +31,12 @@ export interface FirewallFacts {
   errors: FirewallReadError[];
   target?: string;
   probes: { open: TcpProbe[]; closed: TcpProbe[] };
+  /** How long a silent port was waited for, and why that long (adaptive unless the expectation fixes it). */
   probeTimeoutMs: number;
+  probeTimeoutWhy?: string;
 }
 
-export type FirewallNodeFacts = Omit<FirewallFacts, 'probes' | 'target' | 'probeTimeoutMs'>;
+export type FirewallNodeFacts = Omit<FirewallFacts, 'probes' | 'target' | 'probeTimeoutMs' | 'probeTimeoutWhy'>;
 
 const PARTS = ['iptables-save', 'ip6tables-save', 'nft', 'ss'];
 /** The command that prints the node's firewall, as sent. */
@@ -82,17 +84,18 @@ export function intPorts(list: Port[] | undefined): number[] {
 
 /**
  * The node's firewall (one exec) and, at the same time (they are independent), TCP connects from
- * the harness to `target` for every `open` and `closed` port.
+ * the harness to `target` for every `open` and `closed` port; a silent port is waited for a bounded
+ * multiple of the round trip measured to `rttPort` (ssh's) and of the answers (probeTcpAdaptive),
+ * or `probeTimeoutMs` when the expectation fixes it.
  */
-export async function gatherFirewall(host: Host, o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs: number; timeoutMs: number; extraRules?: string[] }): Promise<FirewallFacts> {
-  const { target, open, closed, probeTimeoutMs } = o;
-  const [r, probes] = await Promise.all([
+export async function gatherFirewall(host: Host, o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[] }): Promise<FirewallFacts> {
+  const { target, open, closed } = o;
+  const [r, tcp] = await Promise.all([
     host.exec(FIREWALL_SCRIPT, { timeoutMs: o.timeoutMs }),
-    target
-      ? probeTcpMany(target, [...open, ...closed], probeTimeoutMs).then((all) => ({ open: all.slice(0, open.length), closed: all.slice(open.length) }))
-      : Promise.resolve({ open: [], closed: [] }),
+    target ? probeTcpAdaptive(target, [...open, ...closed], { rttPort: o.rttPort, fixedMs: o.probeTimeoutMs }) : Promise.resolve(undefined),
   ]);
-  return { ...parseFirewallOutput(r.stdout, o), target, probes, probeTimeoutMs };
+  const probes = tcp ? { open: tcp.probes.slice(0, open.length), closed: tcp.probes.slice(open.length) } : { open: [], closed: [] };
+  return { ...parseFirewallOutput(r.stdout, o), target, probes, probeTimeoutMs: tcp?.timeoutMs ?? o.probeTimeoutMs ?? 0, probeTimeoutWhy: tcp?.why };
 }
 
 /** The firewall in force: the pinned backend, else whichever NixOS firewall is present. */

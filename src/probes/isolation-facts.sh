@@ -12,17 +12,26 @@ mark=$1
 kinds=$2
 shift 2
 
-# "<kind> <readlink>" per namespace kind of PID; "<kind> -" when unreadable.
+# Every namespace link of PID 1 and of each leader, read by ONE find (not a readlink per link):
+# "PID KIND LINK" lines kept in NSL; ns_of prints "<kind> <link>" per wanted kind, "<kind> -" when unreadable.
+nsdirs=(/proc/1/ns)
+for c in "$@"; do IFS=: read -r _ leader _ <<< "$c"; nsdirs+=("/proc/$leader/ns"); done
+declare -A NSL
+while read -r d f l; do d=${d#/proc/}; NSL[${d%/ns} $f]=$l; done < <(find "${nsdirs[@]}" -mindepth 1 -maxdepth 1 -printf '%h %f %l\n' 2>/dev/null)
 ns_of() {
   local n
-  for n in $kinds; do printf '%s %s\n' "$n" "$(readlink "/proc/$1/ns/$n" 2>/dev/null || echo -)"; done
+  for n in $kinds; do printf '%s %s\n' "$n" "${NSL[$1 $n]:--}"; done
 }
-tcp_of() { cat "/proc/$1/net/tcp"; cat "/proc/$1/net/tcp6" 2>/dev/null; true; }
-alive() { test -d "/proc/$1" && cat "/proc/$1/comm"; }
-# NixOS's firewall in the container's netns: iptables-save when it holds nixos-fw, else nft.
+# Files are read by the shell (no cat per file: the node pays for every process).
+slurp() { local l; while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
+tcp_of() { slurp "/proc/$1/net/tcp"; [ -r "/proc/$1/net/tcp6" ] && slurp "/proc/$1/net/tcp6"; true; }
+alive() { test -d "/proc/$1" && slurp "/proc/$1/comm"; }
+# NixOS's firewall in the container's netns: iptables-save when it holds nixos-fw, else nft (one
+# iptables-save, kept, instead of one to look and one to print).
 fw_of() {
-  if command -v iptables-save >/dev/null && ctr_net "$1" iptables-save 2>/dev/null | grep -q nixos-fw; then
-    ctr_net "$1" iptables-save
+  local out
+  if command -v iptables-save >/dev/null && out=$(ctr_net "$1" iptables-save 2>/dev/null) && [[ $out == *nixos-fw* ]]; then
+    printf '%s\n' "$out"
   else
     ctr_net "$1" nft list ruleset
   fi
@@ -34,8 +43,8 @@ for c in "$@"; do
   IFS=: read -r i leader fw <<< "$c"
   section "alive.$i" alive "$leader"
   section "ns.$i" ns_of "$leader"
-  section "uidmap.$i" cat "/proc/$leader/uid_map"
-  section "status.$i" cat "/proc/$leader/status"
+  section "uidmap.$i" slurp "/proc/$leader/uid_map"
+  section "status.$i" slurp "/proc/$leader/status"
   section "tcp.$i" tcp_of "$leader"
   if [ "$fw" = 1 ]; then section "fw.$i" fw_of "$leader"; fi
 done

@@ -1,16 +1,74 @@
 #!/usr/bin/env bash
-# Bounded connect attempts from inside containers (src/probes/isolation.ts), all in parallel: each
-# runs in the network namespace of a container's leader (ctr_net, src/transport/container.ts) and
-# lasts at most 1 s. Prints "R ID RC" per attempt: 0 open, 1 refused, 124 timeout, else an error.
-# Arguments: LEADER ADDRESS PORT ID, four words per attempt.
-try_c() { ctr_net "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" >/dev/null 2>&1; echo "R $4 $?"; }
+# Bounded connect attempts from inside containers (src/probes/isolation.ts): ONE process per
+# container, entered into the network namespace of its leader (ctr_net, src/transport/container.ts),
+# runs all of that container's attempts at once (bash /dev/tcp in background subshells: a fork each,
+# no exec); the containers run side by side.
+# The deadline adapts to the path as nmap's does: MULT x the slowest answer seen so far (or the
+# round-trip hint from the harness, whichever is larger), never under FLOOR nor over CEIL ms, from
+# each attempt's start. An
+# attempt still silent then is reported as a timeout (a DROPped SYN never answers; an open or a
+# refusing port answers within a round trip).
+# Prints "R ID RC" per attempt: 0 open, 1 refused (or unreachable), 124 timeout; then one
+# "T LEADER MS WHY" line per container with the deadline it used.
+# Arguments: HINT-MS FLOOR-MS CEIL-MS MULT, then per container: LEADER COUNT and COUNT x (ADDRESS PORT ID).
+hint=$1 floor=$2 ceil=$3 mult=$4
+shift 4
 
-# Groups of 64 keep the process count on the node modest.
-n=0
-while [ $# -ge 4 ]; do
-  try_c "$1" "$2" "$3" "$4" &
-  shift 4
-  n=$((n + 1))
-  if [ $((n % 64)) = 0 ]; then wait; fi
+# Runs inside the namespace (bash -c): $1..$4 as above, then ADDRESS PORT ID triples.
+# shellcheck disable=SC2016 # expanded by the inner bash
+REACH='
+tag=$1 hint=$2 floor=$3 ceil=$4 mult=$5; shift 5
+n=$(( $# / 3 ))
+{
+  while [ $# -ge 3 ]; do
+    ( t=${EPOCHREALTIME/./}; if exec 3<>"/dev/tcp/$1/$2"; then echo "R $3 0 $t"; else echo "R $3 1 $t"; fi ) 2>/dev/null &
+    echo "P $3 $! ${EPOCHREALTIME/./}"
+    shift 3
+  done
+} | {
+  # The answers arrive on this pipe and read -t is the timer: no sleeper process. Each attempt
+  # has its own deadline from its start (a loaded node may start the last ones late).
+  declare -A pid_of at got
+  slow=$hint why="the round trip of the facts script, $hint ms"
+  while :; do
+    d=$(( slow * mult )); [ $d -lt $floor ] && d=$floor; [ $d -gt $ceil ] && d=$ceil
+    now=${EPOCHREALTIME/./} wake=$(( ceil * 1000 )) left=0
+    for a in "${!pid_of[@]}"; do
+      [ -n "${got[$a]}" ] && continue
+      e=$(( at[$a] + d * 1000 - now ))
+      [ $e -gt 0 ] || continue
+      left=1; [ $e -lt $wake ] && wake=$e
+    done
+    [ ${#pid_of[@]} -lt $n ] && left=1
+    [ $left = 1 ] || break
+    printf -v w "%d.%06d" $(( wake / 1000000 )) $(( wake % 1000000 ))
+    IFS=" " read -r -t "$w" k a b c
+    rc=$?
+    [ $rc -gt 128 ] && continue
+    [ $rc = 0 ] || break
+    case $k in
+      P) pid_of[$a]=$b at[$a]=$c ;;
+      R) [ -n "${got[$a]}" ] && continue
+         got[$a]=$b; echo "R $a $b"
+         el=$(( (${EPOCHREALTIME/./} - c) / 1000 ))
+         if [ $el -gt $slow ]; then slow=$el why="the slowest answer, $el ms"; fi ;;
+    esac
+  done
+  # Still silent at its deadline: a timeout (the SYN was dropped); end the attempt.
+  for a in "${!pid_of[@]}"; do
+    [ -n "${got[$a]}" ] && continue
+    kill "${pid_of[$a]}" 2>/dev/null; echo "R $a 124"
+  done
+  d=$(( slow * mult )); [ $d -lt $floor ] && d=$floor; [ $d -gt $ceil ] && d=$ceil
+  echo "T $tag $d $mult x $why (floor $floor ms, ceiling $ceil ms)"
+}
+'
+
+while [ $# -ge 2 ]; do
+  leader=$1 count=$2
+  shift 2
+  args=("${@:1:count*3}")
+  shift $((count * 3))
+  ctr_net "$leader" bash -c "$REACH" reach "$leader" "$hint" "$floor" "$ceil" "$mult" "${args[@]}" &
 done
 wait

@@ -36,6 +36,8 @@ export interface ContainerFacts {
   /** Raw inner firewall (iptables-save / nft), when asked for. */
   firewall?: { text: string; rc: number; command: string };
   reach?: ReachAttempt[];
+  /** The deadline the attempts were given and why ("250 ms (10 x …, floor …)"). */
+  reachTimeout?: string;
   reachProblem?: string;
   excerpt?: string;
 }
@@ -93,9 +95,27 @@ export function factsCommand(list: { idx: number; leader: number; firewall: bool
   return scriptCommand(`${CONTAINER_ENTRY_SH}\n${probeScript('isolation-facts.sh')}`, [MARK, NS_KINDS.join(' '), ...list.map((c) => `${c.idx}:${c.leader}:${c.firewall ? 1 : 0}`)]);
 }
 
-/** Bounded connect attempts, all in parallel, each from inside a container's netns. */
-export function reachCommand(attempts: { id: number; leader: number; address: string; port: number }[]): string {
-  return scriptCommand(`${CONTAINER_ENTRY_SH}\n${probeScript('isolation-reach.sh')}`, attempts.flatMap((a) => [a.leader, a.address, a.port, a.id]));
+/** The reach deadline's bounds (ms) and multiple of the round trip; see isolation-reach.sh. */
+export const REACH_TIMEOUT = { floorMs: 250, ceilingMs: 1000, multiple: 10 };
+
+/** Bounded connect attempts, all in parallel: one process per container, inside its netns, one adaptive deadline. */
+export function reachCommand(attempts: { id: number; leader: number; address: string; port: number }[], hintMs: number): string {
+  const byLeader = new Map<number, (string | number)[]>();
+  for (const a of attempts) byLeader.set(a.leader, [...(byLeader.get(a.leader) ?? []), a.address, a.port, a.id]);
+  const { floorMs, ceilingMs, multiple } = REACH_TIMEOUT;
+  return scriptCommand(`${CONTAINER_ENTRY_SH}\n${probeScript('isolation-reach.sh')}`, [
+    Math.max(1, Math.round(hintMs)), floorMs, ceilingMs, multiple,
+    ...[...byLeader].flatMap(([leader, words]) => [leader, words.length / 3, ...words]),
+  ]);
+}
+
+/** The reach script's output: the first answer per attempt id, and the deadline each container used. */
+export function parseReach(stdout: string): { results: Map<number, number>; deadlines: Map<number, string> } {
+  const results = new Map<number, number>();
+  const deadlines = new Map<number, string>();
+  for (const m of stdout.matchAll(/^R (\d+) (\d+)$/gm)) if (!results.has(Number(m[1]))) results.set(Number(m[1]), Number(m[2]));
+  for (const m of stdout.matchAll(/^T (\d+) (\d+) (.*)$/gm)) deadlines.set(Number(m[1]), `${m[2]} ms (${m[3]})`);
+  return { results, deadlines };
 }
 
 /** The located containers the expectation names (and the ones it does not: drift). */
@@ -189,24 +209,27 @@ export async function gatherIsolation(host: Host, want: ContainerWant[], timeout
   // Only expected containers are inspected; unexpected ones are reported as drift.
   const inspect = containers.filter((f) => f.leader !== undefined);
   const firewall = inspect.map((f) => !!want.find((w) => w.name === f.name)?.innerFirewall);
+  const t0 = performance.now();
   const r = await host.exec(factsCommand(inspect.map((f, idx) => ({ idx, leader: f.leader!, firewall: firewall[idx] }))), { timeoutMs });
   commands.push('isolation facts script: readlink /proc/{1,LEADER}/ns/*; cat /proc/LEADER/{uid_map,status,net/tcp,net/tcp6}; nsenter --net iptables-save');
+  // The facts script's round trip bounds the in-node path's (it crosses the network to the node).
+  const rttMs = performance.now() - t0;
   const hostFacts = readContainers(r.stdout, inspect, firewall);
 
   const ok = inspect.filter((f) => !f.problem && f.ns);
   const shared = new Set(want.filter((w) => w.sharedNetwork).map((w) => w.name));
   const capped = reachTargets(hostFacts, ok, shared).slice(0, 512);
   if (capped.length) {
-    const rr = await host.exec(reachCommand(capped.map((x) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port }))), {
+    const rr = await host.exec(reachCommand(capped.map((x) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port })), rttMs), {
       timeoutMs: Math.max(timeoutMs, 10_000),
     });
-    commands.push(`${netnsCommandText('LEADER', 'timeout 1 bash -c "exec 3<>/dev/tcp/ADDR/PORT"')} (parallel)`);
-    const results = new Map<number, number>();
-    for (const m of rr.stdout.matchAll(/^R (\d+) (\d+)$/gm)) results.set(Number(m[1]), Number(m[2]));
+    commands.push(`${netnsCommandText('LEADER', 'bash: exec 3<>/dev/tcp/ADDR/PORT for every target at once, one adaptive deadline')}`);
+    const { results, deadlines } = parseReach(rr.stdout);
     for (const x of capped) {
       const code = results.get(x.id);
       const result: Reach = code === undefined ? 'error' : code === 0 ? 'open' : code === 124 ? 'timeout' : code === 1 ? 'refused' : 'error';
       (x.from.reach ??= []).push({ ...x.t, result });
+      x.from.reachTimeout ??= deadlines.get(x.from.leader!);
     }
   }
   for (const f of ok) if (!f.reach && !f.reachProblem && !shared.has(f.name)) f.reach = [];

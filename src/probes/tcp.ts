@@ -12,10 +12,12 @@ export interface TcpProbe {
   ms: number;
   /** errno or a short note. */
   detail: string;
+  /** The answer's time, unrounded (adaptive waits). */
+  rtt?: number;
 }
 
 export function probeTcp(host: string, port: number, timeoutMs = 1500): Promise<TcpProbe> {
-  const started = Date.now();
+  const started = performance.now();
   return new Promise((res) => {
     const s = connect({ host, port });
     let done = false;
@@ -24,7 +26,8 @@ export function probeTcp(host: string, port: number, timeoutMs = 1500): Promise<
       done = true;
       clearTimeout(timer);
       s.destroy();
-      res({ host, port, state, ms: Date.now() - started, detail });
+      const ms = performance.now() - started;
+      res({ host, port, state, ms: Math.round(ms), rtt: ms, detail });
     };
     // setImmediate: when the event loop was blocked (many nodes at once), the timer and a finished
     // connect are due together and timers run first; let pending I/O land before calling it filtered.
@@ -51,4 +54,94 @@ export async function probeTcpMany(host: string, ports: number[], timeoutMs = 15
   };
   await Promise.all(Array.from({ length: Math.min(parallel, ports.length) }, worker));
   return out;
+}
+
+/** Bounds of an adaptive wait: `multiple` × the slowest round trip seen, never under `floorMs` nor over `ceilingMs`. */
+export interface AdaptiveBounds {
+  floorMs: number;
+  ceilingMs: number;
+  multiple: number;
+}
+
+/**
+ * Outside-in, as nmap's default timing: a SYN-ACK or RST comes back within a round trip, so a port
+ * still silent after many round trips was dropped. The floor covers a busy harness event loop; the
+ * ceiling is the old fixed wait.
+ */
+export const TCP_BOUNDS: AdaptiveBounds = { floorMs: 200, ceilingMs: 1500, multiple: 10 };
+
+export function boundedWait(rttMs: number, b: AdaptiveBounds): number {
+  return Math.min(b.ceilingMs, Math.max(b.floorMs, Math.ceil(rttMs * b.multiple)));
+}
+
+export interface AdaptiveProbes {
+  probes: TcpProbe[];
+  /** The wait a silent port was given (the last deadline in force). */
+  timeoutMs: number;
+  /** Why that wait: which round trip it is a multiple of, and the bounds. */
+  why: string;
+}
+
+/**
+ * Probe `ports` on `host` all at once; a port counts as filtered once it stays silent for the
+ * adaptive wait (TCP_BOUNDS) over the slowest answer seen: first the connect to `rttPort` (an
+ * open port, e.g. ssh's, timed before the others), then every open or refusing port as it answers.
+ * Without any answer the wait is the ceiling (nothing says the path is fast). `fixedMs` (the
+ * expectation's probeTimeout) turns adaptation off.
+ */
+export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPort?: number; fixedMs?: number; bounds?: AdaptiveBounds } = {}): Promise<AdaptiveProbes> {
+  if (o.fixedMs !== undefined) {
+    return { probes: await probeTcpMany(host, ports, o.fixedMs), timeoutMs: o.fixedMs, why: 'fixed by the expectation (probeTimeout)' };
+  }
+  const b = o.bounds ?? TCP_BOUNDS;
+  let slowest: number | undefined;
+  let why = 'no port answered: the ceiling';
+  const sample = (ms: number, what: string) => {
+    if (slowest === undefined || ms > slowest) [slowest, why] = [ms, `${b.multiple} x ${what} ${ms.toFixed(1)} ms`];
+  };
+  // The round-trip connect runs beside the others: its answer lands long before any deadline.
+  const rtt = o.rttPort === undefined ? undefined : probeTcp(host, o.rttPort, b.ceilingMs).then((r) => {
+    if (r.state === 'open' || r.state === 'refused') sample(r.rtt ?? r.ms, `the round trip of a connect to port ${o.rttPort}`);
+  });
+  // Until something answers, the deadline is the ceiling, but it is looked at again every floor.
+  const wait = () => (slowest === undefined ? b.ceilingMs : boundedWait(slowest, b));
+  const tick = () => (slowest === undefined ? b.floorMs : Infinity);
+  const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, `the slowest answer (port ${port})`))));
+  await rtt;
+  return { probes, timeoutMs: wait(), why: `${why}, bounded to ${b.floorMs}-${b.ceilingMs} ms` };
+}
+
+/** One connect whose deadline is re-read when its timer fires (answers elsewhere move it); `tick` caps each sleep. */
+function probeUntil(host: string, port: number, wait: () => number, tick: () => number, answered: (ms: number) => void): Promise<TcpProbe> {
+  const t0 = performance.now();
+  return new Promise((res) => {
+    const s = connect({ host, port });
+    let done = false;
+    let timer: NodeJS.Timeout;
+    const finish = (state: TcpState, detail: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      const ms = performance.now() - t0;
+      if (state === 'open' || state === 'refused') answered(ms);
+      res({ host, port, state, ms: Math.round(ms), rtt: ms, detail });
+    };
+    // setImmediate: let I/O that landed while the loop was busy be seen before calling it silence.
+    const check = () => {
+      if (done) return;
+      const w = wait();
+      const el = performance.now() - t0;
+      if (el >= w) return finish('filtered', `no answer within ${w} ms`);
+      timer = setTimeout(() => setImmediate(check), Math.max(1, Math.min(w - el, tick())));
+    };
+    check();
+    s.once('connect', () => finish('open', 'connected'));
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') finish('refused', 'ECONNREFUSED');
+      else if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' || e.code === 'EHOSTDOWN') finish('unreachable', e.code);
+      else if (e.code === 'ETIMEDOUT') finish('filtered', 'ETIMEDOUT');
+      else finish('error', e.code ?? e.message);
+    });
+  });
 }

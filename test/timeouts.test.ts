@@ -1,0 +1,68 @@
+// Adaptive timeouts (issue 14 part 2), without a lab: the bounded wait, the harness-side probe on
+// loopback (answers set the wait; a fixed probeTimeout turns adaptation off), and the reach
+// script's parsing (the first answer per attempt wins over a late "timeout" for it).
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { boundedWait, probeTcpAdaptive, TCP_BOUNDS } from '../src/probes/tcp.js';
+import { parseReach, reachCommand, REACH_TIMEOUT } from '../src/probes/isolation.js';
+
+describe('boundedWait', () => {
+  it('is the multiple of the round trip, never under the floor nor over the ceiling', () => {
+    expect(boundedWait(0.2, TCP_BOUNDS)).toBe(TCP_BOUNDS.floorMs);
+    expect(boundedWait(50, TCP_BOUNDS)).toBe(500);
+    expect(boundedWait(400, TCP_BOUNDS)).toBe(TCP_BOUNDS.ceilingMs);
+  });
+});
+
+describe('probeTcpAdaptive on loopback', () => {
+  it('open and refused answer at once; the wait and its reason come from the measured round trip', async () => {
+    const srv = createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const r = await probeTcpAdaptive('127.0.0.1', [port, 1], { rttPort: port });
+      expect(r.probes.map((p) => p.state)).toEqual(['open', 'refused']);
+      expect(r.why).toMatch(/^10 x the (round trip of a connect to port \d+|slowest answer \(port \d+\)) [\d.]+ ms, bounded to 200-1500 ms$/);
+      expect(r.timeoutMs).toBeGreaterThanOrEqual(TCP_BOUNDS.floorMs);
+      expect(r.timeoutMs).toBeLessThanOrEqual(TCP_BOUNDS.ceilingMs);
+      const fixed = await probeTcpAdaptive('127.0.0.1', [port], { fixedMs: 900 });
+      expect(fixed).toMatchObject({ timeoutMs: 900, why: 'fixed by the expectation (probeTimeout)' });
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('isolation reach script output', () => {
+  it('keeps the first answer per attempt and each container\'s deadline', () => {
+    const { results, deadlines } = parseReach('R 0 0\nR 1 124\nR 0 124\nT 42 250 10 x the slowest answer, 3 ms (floor 250 ms, ceiling 1000 ms)\n');
+    expect([...results]).toEqual([[0, 0], [1, 124]]);
+    expect(deadlines.get(42)).toBe('250 ms (10 x the slowest answer, 3 ms (floor 250 ms, ceiling 1000 ms))');
+  });
+  it('sends one group per container: leader, count, then address port id triples', () => {
+    const cmd = reachCommand([{ id: 0, leader: 7, address: '10.0.0.1', port: 22 }, { id: 1, leader: 8, address: '10.0.0.2', port: 80 }, { id: 2, leader: 7, address: '10.0.0.1', port: 443 }], 12.4);
+    expect(cmd.endsWith(`'12' '${REACH_TIMEOUT.floorMs}' '${REACH_TIMEOUT.ceilingMs}' '${REACH_TIMEOUT.multiple}' '7' '2' '10.0.0.1' '22' '0' '10.0.0.1' '443' '2' '8' '1' '10.0.0.2' '80' '1'`)).toBe(true);
+  });
+});
+
+describe('isolation-reach.sh deadline (connects simulated by waits)', () => {
+  it('the wait is the bounded multiple of the round trip (a 100 ms hint: the 1 s ceiling): a slow-but-open answer counts as open, a silent attempt times out and is ended', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    // The connect becomes a busy wait of PORT µs (no process to leave behind); the container entry a no-op.
+    const script = readFileSync('src/probes/isolation-reach.sh', 'utf8').replace(
+      'exec 3<>"/dev/tcp/$1/$2"',
+      'e=$(( ${EPOCHREALTIME/./} + $2 )); while (( ${EPOCHREALTIME/./} < e )); do :; done',
+    );
+    expect(script).toContain('while (( ${EPOCHREALTIME/./} < e ))');
+    const t0 = performance.now();
+    const r = spawnSync('bash', ['-c', `ctr_net() { shift; "$@"; }\n${script}`, 'reach', '100', '250', '1000', '10', '1', '3', 'a', '60000', '0', 'a', '300000', '1', 'a', '9000000', '2'], { encoding: 'utf8', timeout: 20_000 });
+    const ms = performance.now() - t0;
+    const { results, deadlines } = parseReach(r.stdout);
+    expect(results.get(0)).toBe(0);
+    expect(results.get(1), r.stdout).toBe(0);
+    expect(results.get(2), r.stdout).toBe(124);
+    expect(deadlines.get(1)).toMatch(/^1000 ms \(10 x the slowest answer, \d+ ms \(floor 250 ms, ceiling 1000 ms\)\)$/);
+    expect(ms).toBeLessThan(8000);
+  });
+});
