@@ -79,7 +79,7 @@ describe('lab certificates', () => {
 });
 
 describe('lab fault registry and expectations', () => {
-  const suites = ['firewall', 'tls', 'health', 'isolation', 'limits', 'postgres', 'secrets', 'backup', 'monitoring', 'audit'];
+  const suites = ['firewall', 'tls', 'health', 'isolation', 'limits', 'postgres', 'secrets', 'backup', 'monitoring', 'audit', 'checklist', 'tuning', 'hardening'];
   it('names faults uniquely, by their area, each with the property and the checks that catch it', () => {
     const names = allFaults.map((f) => f.name);
     expect(new Set(names).size).toBe(names.length);
