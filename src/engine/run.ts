@@ -41,6 +41,8 @@ export interface EngineOptions extends RunOptions {
 }
 
 export const DEFAULT_SUITE_CONCURRENCY = 4;
+/** Pause before the one retry of an SSH handshake that got no answer. */
+export const CONNECT_RETRY_PAUSE_MS = 1000;
 
 /** What the engine needs from the outside world; tests pass fakes. */
 export interface EngineDeps {
@@ -286,12 +288,18 @@ export async function runInventory(
     let connectMs: number | undefined;
     try {
       if (opts.signal?.aborted) throw new Interrupted();
-      host = await withTimeout(
-        deps.openHost(node, { baseDir: opts.baseDir }),
-        Math.max(opts.timeoutMs, node.ssh.connectTimeoutMs + 1000),
-        `connecting to ${node.name}`,
-        hub,
-      );
+      const connect = () =>
+        withTimeout(deps.openHost(node, { baseDir: opts.baseDir }), Math.max(opts.timeoutMs, node.ssh.connectTimeoutMs + 1000), `connecting to ${node.name}`, hub);
+      try {
+        host = await connect();
+      } catch (e) {
+        // A handshake that got no answer says nothing about the node while the harness or the box is
+        // overloaded: once more, after a pause, before it becomes the node's error.
+        if (!(e as { noAnswer?: boolean }).noAnswer || hub.aborted) throw e;
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_PAUSE_MS));
+        if (hub.aborted) throw new Interrupted();
+        host = await connect();
+      }
       connectMs = now().getTime() - t0.getTime();
       spansOf(node.name).connect = { what: 'connect', startMs: rel(t0), endMs: rel(t0) + connectMs };
     } catch (e) {

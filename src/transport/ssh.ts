@@ -192,7 +192,8 @@ export class SshHost implements Host {
         client.end();
         if (hostKeyProblem) return rej(hostKeyProblem);
         if (err.level === 'client-authentication') return rej(new TransportError('auth', `${where}: authentication failed (${ssh.agent ? 'agent' : ssh.identityFile}): server accepted none of the offered keys`));
-        if (err.level === 'client-timeout') return rej(new TransportError('unreachable', `${where}: no ssh handshake within ${ssh.connectTimeoutMs} ms`));
+        // Silence, not an answer: the engine tries once more before it reports the node (src/engine/run.ts).
+        if (err.level === 'client-timeout') return rej(Object.assign(new TransportError('unreachable', `${where}: no ssh handshake within ${ssh.connectTimeoutMs} ms`), { noAnswer: true }));
         if (err.code && UNREACHABLE_CODES.has(err.code)) return rej(new TransportError('unreachable', `${where}: ${err.code} ${err.message.replace(/^connect \w+ /, '')}`.trim()));
         if (err.level === 'client-socket' || err.level === 'client-dns') return rej(new TransportError('unreachable', `${where}: ${err.message}`));
         if (/private ?key|passphrase|Cannot parse/i.test(err.message)) return rej(new TransportError('config', `${where}: identity file ${ssh.identityFile}: ${err.message}`));
