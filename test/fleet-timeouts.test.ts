@@ -137,6 +137,18 @@ describe('latency is judged only on samples the harness did not slow down', () =
     behaviour = 'fast';
     expect((await latency()).status).toBe('pass');
   });
+  it('a request with no answer in time is tried once more, then every check of it is error', async () => {
+    let n = 0;
+    const held: http.ServerResponse[] = [];
+    const s = http.createServer((_req, res) => (n++, held.push(res)));
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    closers.push(() => (held.forEach((h) => h.destroy()), s.close()));
+    const l: HealthList = [{ url: `http://api.alchemist.local:${(s.address() as AddressInfo).port}/health`, maxMs: 800, timeout: '300ms', json: { status: 'ok' } }];
+    const os = healthSuite.evaluate(await healthSuite.gather(ctx, l), l, {} as never);
+    expect(n).toBe(2);
+    expect(os.map((o) => o.status)).toEqual(['error', 'error', 'error']);
+    expect(os[0].message).toBe('no response: no complete response within 300 ms (tried twice)');
+  });
   it('the rule: late by no more than the stall = not evidence', () => {
     expect(saturatedSample(900, 800, 200)).toBe(true);
     expect(saturatedSample(900, 30, 200)).toBe(false);

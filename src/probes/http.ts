@@ -19,6 +19,8 @@ export interface HttpProbe {
   tlsProtocol?: string;
   /** The harness's worst event-loop stall while the request ran (ms): time the node is not to blame for. */
   lagMs?: number;
+  /** No complete response within the timeout: silence, not an answer. */
+  timedOut?: boolean;
 }
 
 // One ticker for every request in flight: a timer that fires late says the harness itself was busy
@@ -101,7 +103,7 @@ export function httpProbe(o: { url: string; connect: string; ca?: Buffer; timeou
     });
     const timer = setTimeout(() => {
       req.destroy();
-      finish({ ...base, ok: false, error: `no complete response within ${o.timeoutMs} ms` });
+      finish({ ...base, ok: false, timedOut: true, error: `no complete response within ${o.timeoutMs} ms` });
     }, o.timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => finish({ ...base, ok: false, error: e.code ? `${e.code}: ${e.message}` : e.message }));
     req.end();
@@ -133,7 +135,14 @@ export async function gatherHttp(o: { url: string; connect: string; caFile?: str
     }
   }
   const req = { url: o.url, connect: o.connect, ca, timeoutMs: o.timeoutMs };
-  const first: HttpFacts = await httpProbe(req);
+  let first: HttpFacts = await httpProbe(req);
+  // No answer in time says nothing about the node while the harness or the box is overloaded:
+  // once more after a pause, and still silent it stays an error (never a status or latency finding).
+  if (first.timedOut) {
+    await new Promise((r) => setTimeout(r, 500));
+    first = await httpProbe(req);
+    if (first.timedOut) first.error = `${first.error} (tried twice)`;
+  }
   // Over budget: measure twice more and judge the median, so one stall of a busy harness (many
   // nodes at once on few cores) is not blamed on the node, while an endpoint that is slow most
   // of the time still fails (the best of N would let one lucky request pass it). All samples
