@@ -25,7 +25,8 @@ const arg = (name, dflt) => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const list = (v) => String(v).split(',').map(Number).filter((n) => n >= 1);
-const N = Number(arg('nodes', 20));
+// `npm run bench -- --fleet N` passes --fleet: the same.
+const N = Number(arg('nodes', arg('fleet', 20)));
 const Cs = list(arg('concurrency', '8'));
 const Ss = list(arg('shards', '1'));
 const state = resolve(arg('state', '/tmp/lc-fleet-bench'));
@@ -134,7 +135,7 @@ const reused = lab.reused;
 let inv = lab.inv;
 {
   const { parse, stringify } = await import('yaml');
-  const doc = parse(readFileSync(inv, 'utf8'));
+  const doc = parse(readFileSync(inv, 'utf8'), { maxAliasCount: -1 });
   doc.nodes = doc.nodes.slice(0, N);
   if (onlySuites) for (const e of Object.values(doc.expectations ?? {})) for (const k of Object.keys(e)) if (!onlySuites.includes(k)) delete e[k];
   inv = join(dirname(inv), 'inventory.bench-fleet.yaml');
