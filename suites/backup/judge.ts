@@ -102,7 +102,7 @@ export function judgeRepoCheck(f: BackupFacts, e: Judged): Outcome {
     const lines = output.split('\n').filter((l) => l.trim() && !/^rc \d+$/.test(l));
     return outcome(def, repo, 'fail', `borg check found problems: ${lines.slice(-2).join(' | ').slice(0, 300)}`, { source: f.check.source, expected: 'rc 0', observed: output.split('\n')[0], excerpt: f.check.excerpt });
   }
-  return outcome(def, repo, 'pass', 'borg check --repository-only: no problems', { source: f.check.source, expected: 'rc 0', observed: 'rc 0', excerpt: f.check.excerpt });
+  return outcome(def, repo, 'pass', `borg check --repository-only: no problems${f.check.value.cost ? ` (${f.check.value.cost})` : ''}`, { source: f.check.source, expected: 'rc 0', observed: 'rc 0', excerpt: f.check.excerpt });
 }
 
 /** Restore sample equals the unchanged live files. */
