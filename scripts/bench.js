@@ -12,7 +12,8 @@
 //   - with --peers, the same subset written for testinfra (bench/peers/test_subset.py, Debian's
 //     python3-testinfra, ssh + ControlMaster) and serverspec (bench/peers/subset_spec.rb,
 //     ruby-serverspec), paired with leafcert's subset run the same way.
-// Asserts nothing. Usage: npm run bench -- [--runs N] [--peers] [--reuse STATE] [--keep]
+// Asserts nothing. Usage: npm run bench -- [--runs N] [--peers] [--reuse STATE] [--keep];
+// npm run bench -- --fleet N [...] runs scripts/bench-fleet.js --nodes N [...] instead.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,15 @@ function ensureBuilt() {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 ensureBuilt();
+
+// `npm run bench -- --fleet N`: the fleet bench (scripts/bench-fleet.js, issue 15) with --nodes N.
+if (process.argv.includes('--fleet')) {
+  const a = process.argv.slice(2);
+  const i = a.indexOf('--fleet');
+  a.splice(i, 2, '--nodes', a[i + 1]);
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'bench-fleet.js'), ...a], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 const { up, down } = await import(dist('src/lab/lab.js'));
 const { readLab } = await import(dist('src/lab/types.js'));
