@@ -133,15 +133,16 @@ const rows = [];
 const lab = await labUp();
 const reused = lab.reused;
 let inv = lab.inv;
-{
-  const { parse, stringify } = await import('yaml');
-  const doc = parse(readFileSync(inv, 'utf8'), { maxAliasCount: -1 });
-  doc.nodes = doc.nodes.slice(0, N);
-  if (onlySuites) for (const e of Object.values(doc.expectations ?? {})) for (const k of Object.keys(e)) if (!onlySuites.includes(k)) delete e[k];
-  inv = join(dirname(inv), 'inventory.bench-fleet.yaml');
-  writeFileSync(inv, stringify(doc));
-}
 try {
+  {
+    const { parse, stringify } = await import('yaml');
+    // The lab's inventory shares its expectation blocks by YAML alias, one per node.
+    const doc = parse(readFileSync(inv, 'utf8'), { maxAliasCount: -1 });
+    doc.nodes = doc.nodes.slice(0, N);
+    if (onlySuites) for (const e of Object.values(doc.expectations ?? {})) for (const k of Object.keys(e)) if (!onlySuites.includes(k)) delete e[k];
+    inv = join(dirname(inv), 'inventory.bench-fleet.yaml');
+    writeFileSync(inv, stringify(doc));
+  }
   for (const s of Ss) {
     for (const c of Cs) {
       const r = await once(inv, c, s);
