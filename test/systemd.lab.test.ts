@@ -3,6 +3,7 @@
 // (kernel audit and global kernel parameters belong to the host), Grafana (not expected) and the two
 // --allow-mutating round trips, which pass with that flag; every systemd fault fails its check and
 // heals back to pass. Root only (it creates namespaces, cgroups and mounts); as root it always runs.
+import { execSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up, down } from '../src/lab/lab.js';
 import { applyFault, healFaults } from '../src/lab/faults/run.js';
 import { nodeSh } from '../src/lab/proc.js';
+import { waitRunning } from '../src/lab/systemd.js';
+import { labId } from '../src/lab/state.js';
 import type { LabInfo } from '../src/lab/types.js';
 import type { Exists } from '../src/lab/deps.js';
 import { repoRoot, runCli } from './helpers/lab.js';
@@ -69,7 +72,12 @@ describe.skipIf(!isRoot)('lab --flavour systemd', () => {
   }, 600_000);
   afterAll(async () => {
     await down(STATE);
-    expect(existsSync('/run/systemd/nspawn/propagate/' + (lab?.nodes[0]?.netns ?? 'x'))).toBe(false);
+    // Nothing of the node is left: its netns, nspawn's propagate dir, the lab's cgroups in every hierarchy.
+    const netns = lab?.nodes[0]?.netns ?? 'x';
+    expect(existsSync(`/run/netns/${netns}`)).toBe(false);
+    expect(existsSync(`/run/systemd/nspawn/propagate/${netns}`)).toBe(false);
+    const left = execSync(`find /sys/fs/cgroup -maxdepth 4 -type d -name 'leafcert-${labId(STATE)}' 2>/dev/null || true`, { encoding: 'utf8' }).trim();
+    expect(left).toBe('');
   }, 60_000);
 
   it('boots systemd as PID 1 with the deployment units under NixOS names, journald, and limits from systemd and the cgroup files', async () => {
@@ -133,6 +141,16 @@ describe.skipIf(!isRoot)('lab --flavour systemd', () => {
       expect(await status()).toEqual(['pass']);
     }, 120_000);
   }
+
+  it('a node whose systemd is not `running` is reported with its failed units and their last journal lines', async () => {
+    await applyFault(STATE, 'leaf-1', 'backup-last-run-failed');
+    try {
+      await expect(waitRunning(lab.nodes[0]!)).rejects.toThrow(/^leaf-1: systemd did not reach "running" within \d+ s \(state: degraded\); failed units: borgbackup-job-alchemist\.service\n  borgbackup-job-alchemist\.service: .*Failed with result 'exit-code'/);
+    } finally {
+      await healFaults(STATE, 'leaf-1', 'backup-last-run-failed');
+    }
+    await waitRunning(lab.nodes[0]!);
+  }, 120_000);
 
   it('lab status sees every container again after the faults (leaders re-recorded)', async () => {
     const r = await runCli(['lab', 'status', '--json', '--state', STATE]);

@@ -274,7 +274,7 @@ function ownCgroups(): [string, string][] {
 }
 
 /** Waits for `running`; otherwise names the failed units (and what systemd said about them). */
-async function waitRunning(node: LabNodeInfo): Promise<void> {
+export async function waitRunning(node: LabNodeInfo): Promise<void> {
   const secs = Math.round(BOOT_TIMEOUT_MS / 1000);
   // Until PID 1 listens, systemctl answers "offline" at once; then --wait blocks while it starts up.
   const r = await nodeSh(node.initPid, `end=$((SECONDS + ${secs}))
