@@ -41,7 +41,17 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 90_000) {
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'leafcert-hostile-inv-'));
+// Every dir is removed after the file: some hold 50 MB inventories, and a shared /tmp that
+// fills up slows the tests that scan it (hostile-node's "no value in any file").
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'leafcert-hostile-inv-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function write(dir: string, name: string, text: string | Buffer): string {
   const p = join(dir, name);
