@@ -84,7 +84,7 @@ export function registerLab(program: Command): void {
     .action((o: { json?: boolean }) => guarded(async () => {
       const all = listFaults();
       if (o.json) return say(JSON.stringify(all, null, 2));
-      for (const f of all) say(`${f.name.padEnd(32)} ${f.area.padEnd(11)} ${f.needs === 'full' ? '[full] ' : ''}${f.breaks}`);
+      for (const f of all) say(`${f.name.padEnd(32)} ${f.area.padEnd(11)} ${f.needs ? `[${f.needs}] ` : ''}${f.breaks}`);
     }));
 
   lab.command('fault')

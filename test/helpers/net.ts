@@ -48,6 +48,6 @@ export const notPassing = (os: Outcome[]) => os.filter((o) => o.status !== 'pass
 /** The lab's faults for an area, with the check ids of `suite` each must make fail. */
 export function faultsFor(area: string, suite: Suite<any, any>) {
   return allFaults
-    .filter((f) => f.area === area && f.needs !== 'full')
+    .filter((f) => f.area === area && !f.needs)
     .map((f) => ({ name: f.name, catches: f.catches.filter((c) => suite.checkIds.includes(c)), all: f.catches }));
 }

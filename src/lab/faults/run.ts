@@ -63,7 +63,9 @@ export async function applyFault(state: string, nodeName: string, faultName: str
   const lab = readLab(state);
   const node = findNode(lab, nodeName);
   const fault = findFault(faultName);
-  if (fault.needs === 'full' && node.flavour !== 'full')
+  if (fault.needs === 'systemd' && node.init !== 'systemd')
+    throw new LabError(`fault ${fault.name} needs a node booted by systemd (lab up --flavour systemd); ${node.name} has no systemd`, 2);
+  if (fault.needs && node.flavour !== 'full')
     throw new LabError(`fault ${fault.name} needs a full node; ${node.name} is ${node.flavour}`, 2);
   const applied = appliedFaults(node);
   if (applied.includes(fault.name)) throw new LabError(`${fault.name} is already applied on ${node.name}`, 2);

@@ -38,7 +38,7 @@ export const faults: Fault[] = [
     area: 'limits',
     breaks: `${LIMITED}'s MemoryMax is set to 4G at runtime (systemctl set-property --runtime), unlike its declared 8G`,
     catches: ['limits.declared'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`systemctl set-property --runtime ${LIMITED} MemoryMax=4G 2>/dev/null; [ "$(systemctl show -p MemoryMax --value ${LIMITED})" = $((4 << 30)) ]`);
@@ -52,7 +52,7 @@ export const faults: Fault[] = [
     area: 'limits',
     breaks: `${MOVED} runs in system.slice (a drop-in Slice=), so machine.slice lacks one of its units`,
     catches: ['limits.slice-used'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`mkdir -p /run/systemd/system/${MOVED}.d && printf '[Service]\\nSlice=system.slice\\n' > /run/systemd/system/${MOVED}.d/50-slice.conf && systemctl daemon-reload && ${startUnit(MOVED, 'restart')}`);
@@ -68,7 +68,7 @@ export const faults: Fault[] = [
     area: 'backup',
     breaks: `${JOB}.timer is stopped and disabled (systemctl disable --now): the job no longer runs on schedule`,
     catches: ['backup.units'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`systemctl disable --now ${JOB}.timer 2>/dev/null`);
@@ -82,7 +82,7 @@ export const faults: Fault[] = [
     area: 'backup',
     breaks: `the last run of ${JOB}.service failed (Result=exit-code: it ran while the passphrase file was wrong; the file is restored)`,
     catches: ['backup.units'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`set -e
@@ -101,7 +101,7 @@ cp -p ${SAVED}/passphrase /etc/borg/passphrase && rm -f ${SAVED}/passphrase
     area: 'checklist',
     breaks: `${ACME_TIMER} is gone (stopped, its unit file removed, daemon-reload): nothing renews the certificate`,
     catches: ['checklist.tls-renewal'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`set -e
@@ -119,7 +119,7 @@ systemctl daemon-reload
     area: 'isolation',
     breaks: `${KILLED} failed (every process of the unit got SIGKILL): the container is not running`,
     catches: ['isolation.container-present'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`systemctl kill --kill-who=all -s KILL ${KILLED}; for _ in $(seq 1 100); do [ "$(systemctl is-active ${KILLED})" = failed ] && exit 0; sleep 0.1; done; systemctl status --no-pager ${KILLED} >&2; exit 1`);
@@ -135,7 +135,7 @@ systemctl daemon-reload
     area: 'tuning',
     breaks: `a drop-in lowers nginx.service's LimitNOFILE to 4096 (daemon-reload, not restarted): systemd no longer has the declared ${NGINX_NOFILE}`,
     catches: ['tuning.nofile'],
-    needs: 'full',
+    needs: 'systemd',
     async apply(ctx) {
       requireSystemd(ctx);
       await ctx.exec(`mkdir -p /run/systemd/system/nginx.service.d && printf '[Service]\\nLimitNOFILE=4096\\n' > /run/systemd/system/nginx.service.d/50-nofile.conf && systemctl daemon-reload && [ "$(systemctl show -p LimitNOFILE --value nginx.service)" = 4096 ]`);

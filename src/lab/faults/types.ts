@@ -34,8 +34,8 @@ export interface Fault {
   breaks: string;
   /** Check ids that must fail with it applied. */
   catches: string[];
-  /** Only on full nodes (containers, postgres, borg, prometheus). */
-  needs?: 'full';
+  /** Only on full nodes (containers, postgres, borg, prometheus); 'systemd': only on a full node booted by systemd. */
+  needs?: 'full' | 'systemd';
   apply(ctx: FaultContext): Promise<void>;
   heal(ctx: FaultContext): Promise<void>;
 }
