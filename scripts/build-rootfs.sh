@@ -25,7 +25,10 @@ command -v debootstrap >/dev/null || { echo "build-rootfs: debootstrap missing: 
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.build.lock"
-flock 9
+if ! flock -n 9; then
+  echo "build-rootfs: another build is running (progress: $CACHE/build.log); waiting for it" >&2
+  flock 9
+fi
 [ -e "$ROOTFS/.leafcert-rootfs-ok" ] && { echo "$ROOTFS"; exit 0; }  # built while we waited
 tmp=$CACHE/.tmp-rootfs-$KEY
 rm -rf "$tmp"

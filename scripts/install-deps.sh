@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab, the demo and the tests need, only those missing.
-# Idempotent: on a machine that has them all it changes nothing and needs no network.
+# Idempotent: on a machine that has them all (and the cached systemd rootfs) it changes nothing and
+# needs no network; the first rootfs build downloads from Debian's mirror.
 # Package init scripts are kept from starting daemons on this host (the lab starts its own,
 # inside network namespaces) by a temporary policy-rc.d, removed afterwards.
 set -euo pipefail
 
 # python3: test/nix-parse.test.ts checks the VM test scripts are valid Python (ast.parse).
 # python3-junitparser: test/times.test.ts sums JUnit times as junitparser does (Debian python3).
-# shellcheck: test/shellcheck.test.ts lints the probe scripts that run on nodes (src/probes/*.sh).
+# (package shellcheck) test/shellcheck.test.ts lints the probe scripts that run on nodes (src/probes/*.sh).
 # chromium: test/html-browser.test.ts renders the HTML report headless (screenshot, print to PDF).
 # debootstrap, systemd-container: `lab up --flavour systemd` boots a Debian rootfs with systemd-nspawn;
 # the rootfs is built once below (scripts/build-rootfs.sh, cached under /var/cache/leafcert-lab).
@@ -26,11 +27,25 @@ for p in $PACKAGES; do
 done
 
 # The systemd lab node's rootfs (test/systemd.lab.test.ts): built once with progress lines, then
-# reused (keyed by its package list). LEAFCERT_SKIP_ROOTFS=1 skips it.
+# reused (keyed by its package list). LEAFCERT_SKIP_ROOTFS=1 skips it. LEAFCERT_ROOTFS_BACKGROUND=1
+# (.ci/run) builds it detached while the other tests run: `lab up --flavour systemd` waits for it.
 rootfs() {
   [ -z "${LEAFCERT_SKIP_ROOTFS:-}" ] || return 0
   if [ "$(id -u)" -ne 0 ]; then echo "install-deps: not root: the systemd lab rootfs is not built (scripts/build-rootfs.sh needs root)"; return 0; fi
-  local t=$SECONDS
+  local t=$SECONDS build
+  build="$(cd "$(dirname "$0")" && pwd)/build-rootfs.sh"
+  if [ -n "${LEAFCERT_ROOTFS_BACKGROUND:-}" ] && ! [ -e "$(bash "$build" --print-path)/.leafcert-rootfs-ok" ]; then
+    local cache=${LEAFCERT_LAB_CACHE:-/var/cache/leafcert-lab}
+    mkdir -p "$cache"
+    # A build already running holds the lock; a second one would only wait on it.
+    if flock -n "$cache/.build.lock" true; then
+      setsid nohup bash "$build" > "$cache/build.log" 2>&1 < /dev/null &
+      echo "install-deps: building the systemd lab rootfs in the background (progress: $cache/build.log)"
+    else
+      echo "install-deps: the systemd lab rootfs is being built (progress: $cache/build.log)"
+    fi
+    return 0
+  fi
   bash "$(dirname "$0")/build-rootfs.sh" >/dev/null
   echo "install-deps: systemd lab rootfs ready ($((SECONDS - t)) s)"
 }

@@ -36,7 +36,7 @@ describe.skipIf(!isRoot)('secrets on a systemd lab node', { timeout: 180_000 }, 
     for (const e of Object.values<Record<string, unknown>>(doc.expectations)) for (const k of Object.keys(e)) if (k !== 'secrets') delete e[k];
     inv = join(STATE, 'inventory-secrets.yaml');
     writeFileSync(inv, YAML.stringify(doc));
-  }, 600_000);
+  }, 900_000); // on a fresh CI machine the rootfs may still be building (LEAFCERT_ROOTFS_BACKGROUND)
   afterAll(async () => {
     if (existsSync(STATE)) await down(STATE);
   }, 300_000);

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('lab --flavour systemd', () => {
       await down(STATE).catch(() => undefined);
       throw e;
     }
-  }, 600_000);
+  }, 900_000); // on a fresh CI machine the rootfs may still be building (LEAFCERT_ROOTFS_BACKGROUND)
   afterAll(async () => {
     await down(STATE);
     // Nothing of the node is left: its netns, nspawn's propagate dir, the lab's cgroups in every hierarchy.
