@@ -108,7 +108,7 @@ describe('secrets probe on a hostile node: no value ever on disk, nothing left b
     writeFileSync(join(dir, 'etc', 'public.conf'), 'nothing secret here\n', { mode: 0o644 });
     // the leak scan's first grep (-laF over the candidate files) hangs, as on a node whose grep stalls
     fakeTool('grep', `if [ "$1" = -laF ]; then echo $$ > "$L/stalled"; sleep 60; fi\nexec ${REAL_GREP} "$@"`);
-    const spec: SecretsExpect = { files: [{ path: env }], scanRoots: [join(dir, 'etc')], keyPaths: [join(dir, 'keys')] };
+    const spec: SecretsExpect = { files: [{ path: env }], scanRoots: [join(dir, 'etc')], keyPaths: [join(dir, 'keys')], discover: false };
     start();
     const run = secretsSuite.gather(ctx(host, 8000), spec);
     const stalled = await waitFor(() => existsSync(join(log, 'stalled')), 7500);
