@@ -14,9 +14,9 @@ const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const say = (s) => process.stdout.write(`demo: ${s}\n`);
 
 let child;
-function run(cmd, args, { quiet = false } = {}) {
+function run(cmd, args, { quiet = false, env = process.env } = {}) {
   return new Promise((resolve) => {
-    child = spawn(cmd, args, { cwd: root, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    child = spawn(cmd, args, { cwd: root, env, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
     let out = '';
     child.stdout?.on('data', (b) => (out += b));
     child.stderr?.on('data', (b) => (out += b));
@@ -53,7 +53,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 let exitCode = 3;
 try {
   say('checking Debian packages');
-  const deps = await run('bash', [`${root}scripts/install-deps.sh`]);
+  // The demo's node is the full flavour: the systemd flavour's rootfs (minutes of debootstrap) is not needed.
+  const deps = await run('bash', [`${root}scripts/install-deps.sh`], { env: { ...process.env, LEAFCERT_SKIP_ROOTFS: '1' } });
   if (deps.code !== 0) throw new Error(`install-deps.sh failed (exit ${deps.code})`);
   if (interrupted) throw new Error('interrupted');
 
