@@ -139,12 +139,12 @@ describe('a hostile lab node', { timeout: 180_000 }, () => {
   });
 
   it('the ssh connection dropping in the middle of the isolation facts script: every isolation result an error with one plain sentence', async () => {
-    // readlink of the host's net namespace is the isolation facts script's first command: there,
-    // kill this ssh session's own sshd (walking up from the script), once.
+    // find over the namespace links (/proc/1/ns first) is the isolation facts script's first
+    // command: there, kill this ssh session's own sshd (walking up from the script), once.
     await fake(
-      'readlink',
-      '/usr/bin/readlink',
-      'if [ "$1" = /proc/1/ns/net ] && mkdir /run/hostile/dropped 2>/dev/null; then p=$$; while [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm)" in sshd*) kill -TERM "$p"; sleep 2; break;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; fi',
+      'find',
+      '/usr/bin/find',
+      'if [ "$1" = /proc/1/ns ] && mkdir /run/hostile/dropped 2>/dev/null; then p=$$; while [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm)" in sshd*) kill -TERM "$p"; sleep 2; break;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; fi',
     );
     try {
       const { code, results, out } = await run(['containers'], 'isolation');
@@ -158,7 +158,7 @@ describe('a hostile lab node', { timeout: 180_000 }, () => {
       expect(out).not.toMatch(/Cannot read properties/);
       expect(code).toBe(3);
     } finally {
-      await unfake('readlink');
+      await unfake('find');
     }
   });
 
