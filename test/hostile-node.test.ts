@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import { LocalHost } from '../src/transport/local.js';
 import { SshHost, withRemoteTimeout } from '../src/transport/ssh.js';
-import { IDENTITY_SCRIPT } from '../src/probes/identity.js';
+import { IDENTITY_COMMAND } from '../src/probes/identity.js';
 import { scratchSh } from '../src/probes/scratch.js';
 import { parseShowBlocks } from '../src/probes/audit.js';
 import { parseLocate } from '../src/probes/containers.js';
@@ -307,7 +307,7 @@ describe('scratch on the node', () => {
     const old = new Date(Date.now() - 2 * 86400_000);
     utimesSync(oldOtherNs, old, old);
     try {
-      await host.exec(IDENTITY_SCRIPT, { timeoutMs: 15_000 });
+      await host.exec(IDENTITY_COMMAND, { timeoutMs: 15_000 });
       expect(existsSync(deadRun)).toBe(false);
       expect(existsSync(oldOtherNs)).toBe(false);
       expect(existsSync(liveRun)).toBe(true);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_SCRIPT, gatherIdentity, parseIdentity, parseOsRelease } from '../src/probes/identity.js';
@@ -26,6 +27,17 @@ describe('identity probe', () => {
     expect(id.kernel).toBeTruthy();
     expect(Math.abs(Date.parse(id.clock!) - Date.now())).toBeLessThan(5000);
     expect(IDENTITY_SCRIPT.split('@@leafcert-rc').length - 1).toBe(6);
+  });
+
+  it('reads every part with bash builtins: no external program is needed (a fleet pays per fork)', () => {
+    // PATH points nowhere: any section that needed a program would fail with 127.
+    const out = execFileSync('/usr/bin/env', ['-i', 'PATH=/nonexistent', '/bin/bash', '-c', IDENTITY_SCRIPT], { encoding: 'utf8' });
+    const id = parseIdentity(out);
+    expect(id.hostname).toBe(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
+    expect(id.kernel).toBe(readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+    expect(id.os).toBeTruthy();
+    expect(Math.abs(Date.parse(id.clock!) - Date.now())).toBeLessThan(5000);
+    for (const part of ['hostname', 'os-release', 'kernel', 'clock', 'machine-id']) expect(out).toContain(`@@leafcert-rc ${part} 0`);
   });
 
   it('os-release quoting', () => {

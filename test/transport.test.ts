@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHost } from '../src/transport/index.js';
 import { LocalHost } from '../src/transport/local.js';
 import { shellQuote, withRemoteTimeout } from '../src/transport/ssh.js';
+import { isScriptCommand } from '../src/transport/output.js';
+import { scriptCommand } from '../src/core/script.js';
 import { TransportError, type NodeSpec } from '../src/core/types.js';
 
 let dir: string;
@@ -114,5 +116,19 @@ describe('ssh transport (no server needed)', () => {
     const wrapped = await local.exec(withRemoteTimeout(cmd, 2000));
     expect(wrapped.stdout).toBe(direct.stdout);
     expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+  });
+  it('a probe script runs under timeout directly, one shell fewer per round trip, same output', async () => {
+    const script = `printf '%s|' "$1" "$2"; echo "it's"`;
+    const cmd = scriptCommand(script, ["a'b", '']);
+    expect(isScriptCommand(cmd)).toBe(true);
+    expect(withRemoteTimeout(cmd, 2000)).toContain(`5 ${cmd}; else exec ${cmd}; fi`);
+    expect(withRemoteTimeout(`exec ${cmd}`, 2000)).not.toContain(' sh -c');
+    const local = new LocalHost('q');
+    expect((await local.exec(withRemoteTimeout(cmd, 2000))).stdout).toBe("a'b||it's\n");
+    // anything else still goes through sh -c, quoted
+    for (const other of ['bash -c x', "bash -c 'x'; rm -rf /tmp/nope", "bash -c 'x' $(id)", "bash -c 'x' 'y", "echo 'a'"]) {
+      expect(isScriptCommand(other)).toBe(false);
+      expect(withRemoteTimeout(other, 2000)).toContain(`sh -c ${shellQuote(other)}`);
+    }
   });
 });

@@ -3,20 +3,29 @@
 // Being the first round trip a node gets, it also sweeps scratch an earlier, killed run left
 // (src/probes/scratch.ts): silently, before the first section.
 import type { Host, NodeIdentity } from '../core/types.js';
+import { scriptCommand } from '../core/script.js';
 import { section, splitSections } from './sections.js';
-import { SWEEP_SH } from './scratch.js';
+import { SWEEP_IF_ANY_SH } from './scratch.js';
 
 const PARTS = ['hostname', 'os-release', 'current-system', 'kernel', 'clock', 'machine-id'];
 
+// Bash builtins where a file is all there is to read (`read`, printf's clock): this runs on every
+// node of every run, so it forks no process for what the shell can do itself (a fleet of lab nodes
+// on one box spent most of its CPU on such forks).
+const readFile = (f: string) => `while IFS= read -r __l || [ -n "$__l" ]; do printf '%s\\n' "$__l"; done <${f}`;
+
 export const IDENTITY_SCRIPT = [
-  `{ ${SWEEP_SH.split('\n').join('; ')}; } >/dev/null 2>&1`,
-  section('hostname', 'cat /proc/sys/kernel/hostname 2>/dev/null || hostname'),
-  section('os-release', 'cat /etc/os-release'),
-  section('current-system', 'readlink /run/current-system'),
-  section('kernel', 'uname -r'),
-  section('clock', 'date -u +%s'),
-  section('machine-id', 'cat /etc/machine-id'),
-].join('; ');
+  `{\n${SWEEP_IF_ANY_SH}\n} >/dev/null 2>&1`,
+  section('hostname', `${readFile('/proc/sys/kernel/hostname')} || hostname`),
+  section('os-release', readFile('/etc/os-release')),
+  section('current-system', '[ -e /run/current-system ] && readlink /run/current-system'),
+  section('kernel', `${readFile('/proc/sys/kernel/osrelease')} || uname -r`),
+  section('clock', `printf '%(%s)T\\n' -1`),
+  section('machine-id', readFile('/etc/machine-id')),
+].join('\n');
+
+/** The identity round trip as the node runs it: bash, for its builtins (NixOS's sh is bash too). */
+export const IDENTITY_COMMAND = scriptCommand(IDENTITY_SCRIPT);
 
 /** KEY=value lines of os-release, quotes removed. */
 export function parseOsRelease(text: string): Record<string, string> {
@@ -55,6 +64,6 @@ export function parseIdentity(output: string): NodeIdentity {
 }
 
 export async function gatherIdentity(host: Host): Promise<NodeIdentity> {
-  const r = await host.exec(IDENTITY_SCRIPT, { timeoutMs: 15_000 });
+  const r = await host.exec(IDENTITY_COMMAND, { timeoutMs: 15_000 });
   return parseIdentity(r.stdout);
 }

@@ -12,17 +12,41 @@
 export const SCRATCH_PREFIX = 'leafcert.';
 export const SCRATCH_BASES = ['/dev/shm', '/run', '/tmp'] as const;
 
+/** POSIX sh: `$__ns`, this shell's PID-namespace inode ('' when /proc is not this namespace's own). */
+export const NS_SH = [
+  // One readlink, the number cut out by parameter expansion (no `tr`); `-ef` (a builtin test) says
+  // whether /proc/$$ is this very shell, i.e. whether this /proc belongs to our PID namespace.
+  `__ns=$(readlink /proc/self/ns/pid 2>/dev/null); __ns=\${__ns#pid:[}; __ns=\${__ns%]}`,
+  `case $__ns in ''|*[!0-9]*) __ns='';; esac`,
+  `[ /proc/self/ns/pid -ef /proc/$$/ns/pid ] || __ns=''`,
+].join('\n');
+
 /**
  * POSIX sh, silent: remove leafcert scratch dirs of dead processes of this PID namespace, and any
  * older than a day. Only when /proc is this namespace's own (its /proc/$$ is this shell), else a
- * pid in a name could not be judged.
+ * pid in a name could not be judged. Needs NS_SH first. Forks nothing when no scratch is there
+ * (the common case: every round trip of every node runs it).
  */
-export const SWEEP_SH = [
-  `__ns=$(readlink /proc/self/ns/pid 2>/dev/null | tr -cd 0-9)`,
-  `[ -n "$__ns" ] && [ "$(readlink /proc/$$/ns/pid 2>/dev/null | tr -cd 0-9)" = "$__ns" ] || __ns=''`,
-  `for __d in ${SCRATCH_BASES.map((b) => `${b}/${SCRATCH_PREFIX}*`).join(' ')}; do [ -d "$__d" ] && [ -n "$__ns" ] || continue; __r=\${__d##*/${SCRATCH_PREFIX}}; [ "\${__r%%.*}" = "$__ns" ] || continue; __r=\${__r#*.}; __p=\${__r%%.*}; case $__p in ''|*[!0-9]*) continue;; esac; [ -d "/proc/$__p" ] || rm -rf "$__d"; done`,
-  `find ${SCRATCH_BASES.join(' ')} -maxdepth 1 -name '${SCRATCH_PREFIX}*' -mmin +1440 -exec rm -rf {} + 2>/dev/null`,
+const SWEEP_LOOP_SH = [
+  `__any=''`,
+  `for __d in ${SCRATCH_BASES.map((b) => `${b}/${SCRATCH_PREFIX}*`).join(' ')}; do [ -d "$__d" ] || continue; __any=1; [ -n "$__ns" ] || continue; __r=\${__d##*/${SCRATCH_PREFIX}}; [ "\${__r%%.*}" = "$__ns" ] || continue; __r=\${__r#*.}; __p=\${__r%%.*}; case $__p in ''|*[!0-9]*) continue;; esac; [ -d "/proc/$__p" ] || rm -rf "$__d"; done`,
+  `[ -z "$__any" ] || find ${SCRATCH_BASES.join(' ')} -maxdepth 1 -name '${SCRATCH_PREFIX}*' -mmin +1440 -exec rm -rf {} + 2>/dev/null`,
   ':',
+].join('\n');
+
+export const SWEEP_SH = `${NS_SH}\n${SWEEP_LOOP_SH}`;
+
+/**
+ * The sweep for a round trip that makes no scratch (identity): the namespace is looked up only when
+ * some leafcert scratch exists, so a clean node costs no process at all.
+ */
+export const SWEEP_IF_ANY_SH = [
+  `__any=''`,
+  `for __d in ${SCRATCH_BASES.map((b) => `${b}/${SCRATCH_PREFIX}*`).join(' ')}; do [ -d "$__d" ] && { __any=1; break; }; done`,
+  `if [ -n "$__any" ]; then`,
+  NS_SH,
+  SWEEP_LOOP_SH,
+  `fi`,
 ].join('\n');
 
 /** The signals a shell can trap, each ending the script through its EXIT trap (128 + number). */

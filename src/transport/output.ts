@@ -18,10 +18,46 @@ export function shellQuote(s: string): string {
  * (probe scripts trap it and remove their scratch), KILL KILL_GRACE_S later. coreutils timeout
  * signals the command's whole process group.
  */
+/**
+ * Whether a command is what scriptCommand() makes: `bash -c` followed by words that are only
+ * single-quoted strings (with `\'` between them) or `leafcert`, so it can be run as it stands.
+ * A scan, not a regex: scripts are tens of KiB and a backtracking pattern over them is slow.
+ */
+export function isScriptCommand(command: string): boolean {
+  if (!command.startsWith("bash -c '")) return false;
+  let i = 8;
+  while (i < command.length) {
+    if (command.startsWith('leafcert', i)) i += 8;
+    else {
+      // One word: 'xxx' segments joined by \'
+      let any = false;
+      for (;;) {
+        if (command[i] === "'") {
+          const close = command.indexOf("'", i + 1);
+          if (close < 0) return false;
+          i = close + 1;
+          any = true;
+        } else if (command[i] === '\\' && command[i + 1] === "'") {
+          i += 2;
+          any = true;
+        } else break;
+      }
+      if (!any) return false;
+    }
+    if (i === command.length) return true;
+    if (command[i] !== ' ') return false;
+    i++;
+  }
+  return false;
+}
+
 export function withRemoteTimeout(command: string, timeoutMs: number): string {
   const secs = (Math.ceil((timeoutMs + REMOTE_GRACE_MS) / 100) / 10).toFixed(1);
-  const q = shellQuote(command);
-  return `if command -v timeout >/dev/null 2>&1; then exec timeout -s TERM -k ${KILL_GRACE_S} ${secs} sh -c ${q}; else exec sh -c ${q}; fi`;
+  // A probe script (scriptCommand: `bash -c '…' leafcert ARGS…`) is already one quoted command, so
+  // timeout runs it directly; a `sh -c` around it would start one more shell per round trip.
+  const bare = command.startsWith('exec ') ? command.slice(5) : command;
+  const inner = isScriptCommand(bare) ? bare : `sh -c ${shellQuote(command)}`;
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout -s TERM -k ${KILL_GRACE_S} ${secs} ${inner}; else exec ${inner}; fi`;
 }
 
 /** The first line of a command, cut to 80 characters: probe scripts are long, an error is one line. */
