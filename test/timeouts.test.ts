@@ -33,6 +33,31 @@ describe('probeTcpAdaptive on loopback', () => {
   });
 });
 
+describe('probeTcpAdaptive: the round-trip port', () => {
+  it('is connected to once when it is among the probed ports (each connect to ssh starts an sshd on the node)', async () => {
+    let accepted = 0;
+    const srv = createServer((s) => {
+      accepted++;
+      s.destroy();
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const r = await probeTcpAdaptive('127.0.0.1', [port, 1], { rttPort: port });
+      await new Promise((res) => setTimeout(res, 50));
+      expect(accepted).toBe(1);
+      expect(r.why).toMatch(/^10 x the (round trip of a connect to port \d+|slowest answer \(port 1\)) [\d.]+ ms/);
+      // not probed: a connect of its own, for the round trip only
+      accepted = 0;
+      await probeTcpAdaptive('127.0.0.1', [1], { rttPort: port });
+      await new Promise((res) => setTimeout(res, 50));
+      expect(accepted).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
 describe('isolation reach script output', () => {
   it('keeps the first answer per attempt and each container\'s deadline', () => {
     const { results, deadlines } = parseReach('R 0 0\nR 1 124\nR 0 124\nT 42 250 10 x the slowest answer, 3 ms (floor 250 ms, ceiling 1000 ms)\n');

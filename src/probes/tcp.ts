@@ -99,14 +99,17 @@ export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPo
   const sample = (ms: number, what: string) => {
     if (slowest === undefined || ms > slowest) [slowest, why] = [ms, `${b.multiple} x ${what} ${ms.toFixed(1)} ms`];
   };
-  // The round-trip connect runs beside the others: its answer lands long before any deadline.
-  const rtt = o.rttPort === undefined ? undefined : probeTcp(host, o.rttPort, b.ceilingMs).then((r) => {
+  // The round-trip connect runs beside the others: its answer lands long before any deadline. When
+  // the port is probed anyway (ssh's port expected open) its own answer is the sample: a second
+  // connect would cost the node one more sshd start for nothing.
+  const rtt = o.rttPort === undefined || ports.includes(o.rttPort) ? undefined : probeTcp(host, o.rttPort, b.ceilingMs).then((r) => {
     if (r.state === 'open' || r.state === 'refused') sample(r.rtt ?? r.ms, `the round trip of a connect to port ${o.rttPort}`);
   });
   // Until something answers, the deadline is the ceiling, but it is looked at again every floor.
   const wait = () => (slowest === undefined ? b.ceilingMs : boundedWait(slowest, b));
   const tick = () => (slowest === undefined ? b.floorMs : Infinity);
-  const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, `the slowest answer (port ${port})`))));
+  const label = (port: number) => (port === o.rttPort ? `the round trip of a connect to port ${port}` : `the slowest answer (port ${port})`);
+  const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, label(port)))));
   await rtt;
   return { probes, timeoutMs: wait(), why: `${why}, bounded to ${b.floorMs}-${b.ceilingMs} ms` };
 }
