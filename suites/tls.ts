@@ -7,6 +7,8 @@ import type { Evidence, NodeIdentity, Outcome, Suite, SuiteContext } from '../sr
 import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
+import { serverHsts } from './config/web-secrets.js';
+import { declaredHsts, hstsSchema, judgeHsts, type HstsExpect } from './tls/hsts.js';
 import { gatherTlsEndpoint, TLS_VERSIONS, type TlsEndpointFacts, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';
 
 export interface TlsEndpointExpect {
@@ -24,6 +26,8 @@ export interface TlsEndpointExpect {
   minProtocol?: TlsVersion;
   keyTypes?: ('rsa' | 'ec' | 'ed25519')[];
   minKeyBits?: { rsa?: number; ec?: number };
+  /** The served HTTPS response carries Strict-Transport-Security (checked on the handshake's own connection). */
+  hsts?: HstsExpect;
   timeout?: string;
 }
 export type TlsExpect = TlsEndpointExpect[];
@@ -46,12 +50,14 @@ export const schema = {
       minProtocol: { enum: TLS_VERSIONS },
       keyTypes: { type: 'array', items: { enum: ['rsa', 'ec', 'ed25519'] }, minItems: 1 },
       minKeyBits: { type: 'object', additionalProperties: false, properties: { rsa: { type: 'integer', minimum: 1 }, ec: { type: 'integer', minimum: 1 } } },
+      hsts: hstsSchema,
       timeout: { type: 'string' },
     },
   },
 };
 
 export type { TlsEndpointFacts };
+export { declaredHsts, judgeHsts, parseHsts, type HstsExpect } from './tls/hsts.js';
 export interface TlsFacts {
   endpoints: TlsEndpointFacts[];
 }
@@ -101,6 +107,11 @@ export const CHECKS = defineChecks('tls', {
     description: 'The leaf key is EC ≥ 256 bits or RSA ≥ 2048 bits (minKeyBits), of a type in keyTypes when given.',
     fix: 'Reissue with a stronger key (security.acme.certs.<name>.keyType, e.g. "ec256"), or replace services.nginx.virtualHosts.<name>.sslCertificateKey.',
   },
+  hsts: {
+    title: 'HTTPS response sends Strict-Transport-Security', severity: 'medium', checklist: ['tls', 'hardening'],
+    description: 'When the expectation has hsts (plan emits it for every virtual host whose configuration sends the header): a GET of hsts.path (default /) on the handshake\'s own connection answers with a Strict-Transport-Security header whose max-age is at least minMaxAge (and includeSubDomains when asked). A response nginx does not decorate without `always` (not 2xx/3xx) with no header is an error, not a fail, unless the header is declared `always`.',
+    fix: 'Add `add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;` to services.nginx.virtualHosts.<name>.extraConfig (and to every location that sets its own add_header).',
+  },
 });
 
 function splitEndpoint(ep: string): { host: string; port: number } {
@@ -111,7 +122,7 @@ function splitEndpoint(ep: string): { host: string; port: number } {
 export function gatherEndpoint(e: TlsEndpointExpect, target: string | undefined, baseDir: string): Promise<TlsEndpointFacts> {
   const { host, port } = splitEndpoint(e.endpoint);
   const timeoutMs = e.timeout ? parseDuration(e.timeout) : 5000;
-  return gatherTlsEndpoint({ endpoint: e.endpoint, target, port, servername: e.servername ?? host, caPath: resolve(baseDir, e.ca), minProtocol: e.minProtocol ?? 'TLSv1.2', timeoutMs });
+  return gatherTlsEndpoint({ endpoint: e.endpoint, target, port, servername: e.servername ?? host, caPath: resolve(baseDir, e.ca), minProtocol: e.minProtocol ?? 'TLSv1.2', timeoutMs, requestPath: e.hsts ? e.hsts.path ?? '/' : undefined });
 }
 
 async function gather(ctx: SuiteContext, expect: TlsExpect): Promise<TlsFacts> {
@@ -164,7 +175,8 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   const src = `TLS handshake with ${f.target ?? '?'}:${f.port} (SNI ${f.servername}) from the harness, trusting only ${f.caPath}`;
   const push = (def: CheckDef, status: Outcome['status'], message: string, evidence: Partial<Evidence> = {}) =>
     out.push(outcome(def, subject, status, message, { source: src, ...evidence }));
-  const all = Object.values(CHECKS);
+  // tls.hsts is judged only where the expectation asks for it.
+  const all = Object.values(CHECKS).filter((d) => d !== CHECKS.hsts || e.hsts);
   const allError = (msg: string, evidence: Partial<Evidence> = {}) => {
     for (const def of all) push(def, 'error', msg, evidence);
   };
@@ -219,6 +231,14 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
   push(CHECKS['key-strength'], problems.length ? 'fail' : 'pass',
     problems.length ? problems.join('; ') : `${type} ${bits} bits${leaf.curve ? ` (${leaf.curve})` : ''}`,
     { expected: { keyTypes: e.keyTypes ?? ['rsa', 'ec', 'ed25519'], minBits: { rsa: minBits.rsa, ec: minBits.ec } }, observed: { type, bits, curve: leaf.curve } });
+
+  if (e.hsts) {
+    const j = judgeHsts(h.http, e.hsts);
+    push(CHECKS.hsts, j.status, j.message, {
+      source: `GET ${e.hsts.path ?? '/'} (Host ${f.servername}) on the handshake's connection to ${f.target}:${f.port}`,
+      expected: `Strict-Transport-Security max-age ≥ ${e.hsts.minMaxAge}${e.hsts.includeSubDomains ? '; includeSubDomains' : ''}`, observed: j.observed,
+    });
+  }
   return out;
 }
 
@@ -256,6 +276,12 @@ export function fromManifest(m: Manifest, cite: (segs: (string | number)[], opti
     if (proto) {
       t.minProtocol = proto as TlsVersion;
       cite(['tls', i, 'minProtocol'], optionPath(nginx.path, 'sslProtocols'));
+    }
+    const declared = serverHsts(v, `${nginx.commonHttpConfig}\n${nginx.appendHttpConfig}`);
+    const hsts = declared && declaredHsts(declared.line);
+    if (hsts) {
+      t.hsts = hsts;
+      cite(['tls', i, 'hsts'], declared.from === 'vhost' ? optionPath(v.path, 'extraConfig') : optionPath(nginx.path, nginx.commonHttpConfig.includes('Strict-Transport-Security') ? 'commonHttpConfig' : 'appendHttpConfig'));
     }
     return t;
   });

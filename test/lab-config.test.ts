@@ -97,7 +97,7 @@ describe('lab fault registry and expectations', () => {
     const node: LabNodeInfo = { name: 'leaf-1', address: '10.250.7.2', netns: 'lc-x-1', initPid: 1, flavour: 'light', firewall: 'iptables', containers: [], nodeDir: '/x' };
     const lab: LabInfo = { state: '/s', inventory: '/s/inventory.yaml', identityFile: '/s/id_ed25519', knownHosts: '/s/known_hosts', caCert: '/s/ca.pem', nodes: [node] };
     expect(expectations.firewall!(node, lab)).toMatchObject({ open: [22, 80, 443], closed: [5432, 6379, 4222, 8080, 3000, 9090] });
-    expect(expectations.tls!(node, lab)).toContainEqual({ endpoint: 'api.alchemist.local:443', connect: '10.250.7.2', ca: '/s/ca.pem', minDaysLeft: 21, minProtocol: 'TLSv1.2' });
+    expect(expectations.tls!(node, lab)).toContainEqual({ endpoint: 'api.alchemist.local:443', connect: '10.250.7.2', ca: '/s/ca.pem', minDaysLeft: 21, minProtocol: 'TLSv1.2', hsts: { minMaxAge: 63072000, includeSubDomains: true, always: true } });
     expect(expectations.health!(node, lab)).toContainEqual(expect.objectContaining({ url: 'https://api.alchemist.local/health', status: 200, json: { status: 'ok' }, maxMs: 500 }));
   });
 });

@@ -13,6 +13,10 @@ export const NGINX_CIPHERS =
 
 export const CERT_DIR = '/etc/nginx/ssl/api.alchemist.local';
 
+/** What both HTTPS vhosts send (NixOS: services.nginx.virtualHosts.<name>.extraConfig), judged by tls.hsts. */
+export const HSTS_MAX_AGE = 63072000;
+export const HSTS_LINE = `add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE}; includeSubDomains" always;`;
+
 /** nginx.conf shaped like what NixOS's nginx module generates for forceSSL vhosts. */
 export function nginxConf(o: NginxOptions): string {
   const health = o.flavour === 'full' ? 'http://10.233.1.2:8080/health' : 'http://127.0.0.1:8080/health';
@@ -56,6 +60,7 @@ http {
     server_name api.alchemist.local;
     ssl_certificate ${CERT_DIR}/fullchain.pem;
     ssl_certificate_key ${CERT_DIR}/key.pem;
+    ${HSTS_LINE}
     location /health {
       proxy_pass ${health};
       proxy_read_timeout 30s;
@@ -69,6 +74,7 @@ http {
     server_name monitoring.alchemist.local;
     ssl_certificate ${CERT_DIR}/fullchain.pem;
     ssl_certificate_key ${CERT_DIR}/key.pem;
+    ${HSTS_LINE}
     location / { ${monitoring} }
   }
 }

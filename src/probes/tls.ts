@@ -40,6 +40,33 @@ export interface TlsHandshake {
   authorizationError?: string;
   /** Leaf first. */
   chain: CertInfo[];
+  /** The response head to the request sent on this connection after the handshake (when asked for). */
+  http?: HttpHead;
+}
+
+/** Status and headers of one HTTP/1.1 response read on the handshake's own connection. */
+export interface HttpHead {
+  status?: number;
+  /** Lower-case names; every value of a repeated header, in order. */
+  headers?: Record<string, string[]>;
+  /** No (complete, parseable) response head: why. */
+  error?: string;
+  timedOut?: boolean;
+}
+
+/** Parses an HTTP/1.x response head (status line and header lines, CRLF or LF). */
+export function parseHttpHead(text: string): HttpHead {
+  const lines = text.split(/\r?\n/);
+  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
+  if (!m) return { error: `not an HTTP response: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}` };
+  const headers: Record<string, string[]> = {};
+  for (const l of lines.slice(1)) {
+    if (!l) break;
+    const i = l.indexOf(':');
+    if (i <= 0) return { error: `garbled header line: ${JSON.stringify(l.slice(0, 80))}` };
+    (headers[l.slice(0, i).trim().toLowerCase()] ??= []).push(l.slice(i + 1).trim());
+  }
+  return { status: Number(m[1]), headers };
 }
 
 export type ProtocolVerdict = 'accepted' | 'refused' | 'unknown';
@@ -79,7 +106,11 @@ interface ConnectOpts {
   timeoutMs: number;
   /** Lower OpenSSL's security level and minimum version: to read a certificate a default client rejects. */
   permissive?: boolean;
+  /** After the handshake, GET this path (Host = servername) on the same connection and read the response head. */
+  requestPath?: string;
 }
+
+const MAX_HEAD = 32 * 1024;
 
 export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X509Certificate[] }> {
   const started = Date.now();
@@ -100,8 +131,9 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
       res(r);
     };
     // setImmediate: after a stalled event loop the timer and a finished handshake are due together; let the I/O land first.
-    const timer = setTimeout(() => setImmediate(() => done({ ok: false, error: `no TLS handshake within ${o.timeoutMs} ms`, tcpFailed: !connected, timedOut: true, ms: Date.now() - started, chain: [], certs: [] })), o.timeoutMs);
+    let timer = setTimeout(() => setImmediate(() => done({ ok: false, error: `no TLS handshake within ${o.timeoutMs} ms`, tcpFailed: !connected, timedOut: true, ms: Date.now() - started, chain: [], certs: [] })), o.timeoutMs);
     s.once('connect', () => (connected = true));
+    let head: (TlsHandshake & { certs: X509Certificate[] }) | undefined;
     s.once('secureConnect', () => {
       const certs: X509Certificate[] = [];
       let c: tls.DetailedPeerCertificate | undefined = s.getPeerCertificate(true);
@@ -111,13 +143,28 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
         certs.push(new X509Certificate(c.raw));
         c = c.issuerCertificate;
       }
-      done({
+      const hs = {
         ok: true, ms: Date.now() - started, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name,
         authorized: s.authorized, authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
         chain: certs.map(certInfo), certs,
+      };
+      if (o.requestPath === undefined) return done(hs);
+      // The same connection carries one request (no second TCP/TLS setup): its response head is the served headers.
+      head = hs;
+      clearTimeout(timer);
+      timer = setTimeout(() => setImmediate(() => done({ ...hs, http: { error: `no HTTP response head within ${o.timeoutMs} ms`, timedOut: true } })), o.timeoutMs);
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        const end = buf.search(/\r?\n\r?\n/);
+        if (end >= 0) done({ ...hs, http: parseHttpHead(buf.slice(0, end)) });
+        else if (buf.length > MAX_HEAD) done({ ...hs, http: { error: `no end of the response head in ${MAX_HEAD} bytes` } });
       });
+      s.once('end', () => done({ ...hs, http: { error: `connection closed before the response head ended (${buf.length} bytes read)` } }));
+      s.write(`GET ${o.requestPath} HTTP/1.1\r\nHost: ${o.servername}\r\nUser-Agent: leafcert\r\nAccept: */*\r\nConnection: close\r\n\r\n`);
     });
-    s.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message, tcpFailed: !connected, ms: Date.now() - started, chain: [], certs: [] }));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      done(head ? { ...head, http: { error: `connection failed during the request: ${e.code ?? e.message}` } } : { ok: false, error: e.code ?? e.message, tcpFailed: !connected, ms: Date.now() - started, chain: [], certs: [] }));
   });
 }
 
@@ -200,7 +247,7 @@ export interface TlsEndpointFacts {
  * `minProtocol`. A default client that gives up (e.g. EE_KEY_TOO_SMALL) is followed by a
  * permissive one, so the certificate can still be judged.
  */
-export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; port: number; servername: string; caPath: string; minProtocol: TlsVersion; timeoutMs: number }): Promise<TlsEndpointFacts> {
+export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; port: number; servername: string; caPath: string; minProtocol: TlsVersion; timeoutMs: number; requestPath?: string }): Promise<TlsEndpointFacts> {
   const { endpoint, target, port, servername, caPath } = o;
   const f: TlsEndpointFacts = { endpoint, target, port, servername, caPath, protocols: [] };
   let ca: Buffer;
@@ -212,7 +259,7 @@ export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; 
     return f;
   }
   if (!target) return f;
-  const c = { host: target, port, servername, ca, timeoutMs: o.timeoutMs };
+  const c = { host: target, port, servername, ca, timeoutMs: o.timeoutMs, requestPath: o.requestPath };
   const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(o.minProtocol));
   let [hs, protocols] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v)))]);
   f.protocols = protocols;

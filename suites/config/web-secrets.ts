@@ -9,11 +9,19 @@ const addHeaders = (text: string) => text.split('\n').map((l) => l.replace(/#.*/
 const hsts = (lines: string[]) => lines.find((l) => /^add_header\s+["']?Strict-Transport-Security["']?\s/i.test(l));
 const ACME = /^\/\.well-known\/acme-challenge/;
 
+/**
+ * The server-level `add_header Strict-Transport-Security …` line a virtual host sends, and where it
+ * is declared: its own extraConfig, else the http level (inherited only when the server sets no add_header).
+ */
+export function serverHsts(v: VirtualHost, httpLevel: string): { line: string; from: 'vhost' | 'http' } | undefined {
+  const own = addHeaders(v.extraConfig);
+  const line = hsts(own.length ? own : addHeaders(httpLevel));
+  return line ? { line, from: own.length ? 'vhost' : 'http' } : undefined;
+}
+
 /** Where the served response lacks HSTS: nginx inherits add_header only into blocks that set none. */
 function hstsGaps(v: VirtualHost, httpLevel: string): { server?: string; missing: string[] } {
-  const own = addHeaders(v.extraConfig);
-  const serverLines = own.length ? own : addHeaders(httpLevel);
-  const server = hsts(serverLines);
+  const server = serverHsts(v, httpLevel)?.line;
   const missing: string[] = [];
   for (const l of v.locations.filter((x) => !ACME.test(x.name))) {
     const lh = addHeaders(l.extraConfig);

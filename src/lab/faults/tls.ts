@@ -2,7 +2,7 @@
 // is reloaded; heal puts the saved originals back and reloads.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CERT_DIR, nginxConf } from '../config.js';
+import { CERT_DIR, HSTS_LINE, nginxConf } from '../config.js';
 import { issueCert, TLS_NAMES, type CertOptions } from '../pki.js';
 import { editNginxConf, reloadNginx, restoreNginxConf } from './nginx.js';
 import type { Fault, FaultContext } from './types.js';
@@ -74,6 +74,14 @@ export const faults: Fault[] = [
     breaks: 'nginx serves plain HTTP on 443 (`listen 443` without `ssl`): no TLS handshake',
     catches: ['tls.handshake'],
     apply: (ctx) => editNginxConf(ctx, (conf) => conf.replaceAll(':443 ssl', ':443')),
+    heal: restoreNginxConf,
+  },
+  {
+    name: 'tls-hsts-missing',
+    area: 'tls',
+    breaks: 'the HTTPS virtual hosts send no Strict-Transport-Security header (the add_header line is gone)',
+    catches: ['tls.hsts'],
+    apply: (ctx) => editNginxConf(ctx, (conf) => conf.replaceAll(`${HSTS_LINE}\n`, '')),
     heal: restoreNginxConf,
   },
 ];
