@@ -5,13 +5,13 @@
 // lives in src/probes/prometheus.ts (gatherMonitoring); this file judges.
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import type { Container, Listener, Manifest, NodeSection } from '../src/core/manifest.js';
-import { gatherMonitoring, type Endpoint, type MonitoringFacts, type PromTarget } from '../src/probes/prometheus.js';
+import { optionPath, type Container, type Listener, type Manifest, type NodeSection } from '../src/core/manifest.js';
+import { gatherMonitoring, routePrefixPath, type Endpoint, type MonitoringFacts, type PromEndpoint, type PromTarget } from '../src/probes/prometheus.js';
 
-export type { Endpoint, MonitoringFacts };
+export type { Endpoint, MonitoringFacts, PromEndpoint };
 
 export interface MonitoringExpect {
-  prometheus: Endpoint;
+  prometheus: PromEndpoint;
   /** Alert rule names that must be loaded (`/api/v1/rules`). */
   rules: string[];
   /** Scrape jobs that must have at least one target. */
@@ -69,7 +69,7 @@ const SCHEMA = {
   additionalProperties: false,
   required: ['prometheus', 'rules'],
   properties: {
-    prometheus: endpointSchema,
+    prometheus: { ...endpointSchema, properties: { ...endpointSchema.properties, routePrefix: { type: 'string', pattern: '^/[^\\s?#]*$' } } },
     rules: { type: 'array', items: { type: 'string' } },
     jobs: { type: 'array', items: { type: 'string' } },
     allowDown: { type: 'array', items: { type: 'string' } },
@@ -191,6 +191,34 @@ export function declaredPrometheus(m: Manifest): { where?: Container; node: Node
   return promIn && { ...promIn, prom: promIn.node.listeners.find((l) => l.service === 'prometheus')! };
 }
 
+/**
+ * The prefix Prometheus serves its routes under: `--web.route-prefix` in extraFlags, else the path
+ * of webExternalUrl (Prometheus's default for the route prefix); undefined for "/".
+ */
+export function declaredRoutePrefix(p: NodeSection['prometheus']): { value: string; path: string } | undefined {
+  const flags = p.extraFlags.flatMap((f) => f.trim().split(/\s+/));
+  let flag: string | undefined;
+  flags.forEach((f, i) => {
+    const m = /^--?web\.route-prefix(?:=(.*))?$/.exec(f);
+    if (m) flag = m[1] ?? flags[i + 1];
+  });
+  if (flag !== undefined) {
+    const v = routePrefixPath(flag.replace(/^["']|["']$/g, ''));
+    return v ? { value: v, path: optionPath(p.path, 'extraFlags') } : undefined;
+  }
+  if (!p.webExternalUrl) return undefined;
+  let path: string;
+  try {
+    path = new URL(p.webExternalUrl).pathname;
+  } catch {
+    // Prometheus also takes a bare path here ("/prometheus/") as the external URL's path.
+    if (!p.webExternalUrl.startsWith('/')) return undefined;
+    path = p.webExternalUrl.split(/[?#]/)[0];
+  }
+  const v = routePrefixPath(path);
+  return v ? { value: v, path: optionPath(p.path, 'webExternalUrl') } : undefined;
+}
+
 /** Prometheus (and Grafana beside it) as declared; rule names are not in the manifest, so `rules` is empty. */
 export function fromManifest(m: Manifest, cite: Cite): MonitoringExpect | undefined {
   const promIn = declaredPrometheus(m);
@@ -204,6 +232,11 @@ export function fromManifest(m: Manifest, cite: Cite): MonitoringExpect | undefi
   };
   const mon: MonitoringExpect = { prometheus: endpoint(prom, promIn.where), rules: [] };
   cite(['monitoring', 'prometheus'], prom.path);
+  const prefix = declaredRoutePrefix(promIn.node.prometheus);
+  if (prefix) {
+    mon.prometheus.routePrefix = prefix.value;
+    cite(['monitoring', 'prometheus', 'routePrefix'], prefix.path);
+  }
   cite(['monitoring', 'rules'], 'services.prometheus.rules / ruleFiles (rule names are not in the manifest: list the alerts that must be loaded)');
   const graf = promIn.node.listeners.find((l) => l.service === 'grafana');
   if (graf) {

@@ -179,6 +179,18 @@ export interface Endpoint {
   port?: number;
 }
 
+/** Prometheus's endpoint, with the prefix its routes live under (`--web.route-prefix`, by default the path of `--web.external-url`). */
+export interface PromEndpoint extends Endpoint {
+  /** e.g. "/prometheus": the API is then at /prometheus/api/v1/…, readiness at /prometheus/-/ready. */
+  routePrefix?: string;
+}
+
+/** "/prometheus/" → "/prometheus", "/" or none → "" (so `${prefix}/api/v1/…`). */
+export function routePrefixPath(prefix: string | undefined): string {
+  const p = (prefix ?? '').replace(/\/+$/, '');
+  return p && !p.startsWith('/') ? `/${p}` : p;
+}
+
 export interface MonitoringFacts {
   prometheus: { address: string; port: number } | { error: string; source: string };
   ready?: Fact<{ status: number; body: string }>;
@@ -215,7 +227,7 @@ async function getApi<T>(host: Host, timeoutMs: number, address: string, port: n
 }
 
 /** Prometheus (ready, buildinfo, targets, rules: four channels in parallel) and, when expected, Grafana's health. */
-export async function gatherMonitoring(host: Host, e: { prometheus: Endpoint; grafana?: Endpoint }, timeoutMs: number): Promise<MonitoringFacts> {
+export async function gatherMonitoring(host: Host, e: { prometheus: PromEndpoint; grafana?: Endpoint }, timeoutMs: number): Promise<MonitoringFacts> {
   const facts: MonitoringFacts = { prometheus: { error: 'not resolved', source: 'expectation' } };
   try {
     facts.prometheus = await resolveEndpoint(host, e.prometheus, 9090);
@@ -224,12 +236,14 @@ export async function gatherMonitoring(host: Host, e: { prometheus: Endpoint; gr
   }
   if ('address' in facts.prometheus) {
     const { address, port } = facts.prometheus;
+    // Every route, /-/ready included, lives under the route prefix.
+    const pre = routePrefixPath(e.prometheus.routePrefix);
     // Four channels on the one connection, in parallel.
     [facts.ready, facts.buildinfo, facts.targets, facts.rules] = await Promise.all([
-      getApi(host, timeoutMs, address, port, '/-/ready', (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
-      getApi(host, timeoutMs, address, port, '/api/v1/status/buildinfo', parseBuildinfo),
-      getApi(host, timeoutMs, address, port, '/api/v1/targets?state=active', parseTargets),
-      getApi(host, timeoutMs, address, port, '/api/v1/rules', parseRules),
+      getApi(host, timeoutMs, address, port, `${pre}/-/ready`, (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
+      getApi(host, timeoutMs, address, port, `${pre}/api/v1/status/buildinfo`, parseBuildinfo),
+      getApi(host, timeoutMs, address, port, `${pre}/api/v1/targets?state=active`, parseTargets),
+      getApi(host, timeoutMs, address, port, `${pre}/api/v1/rules`, parseRules),
     ]);
   }
   if (!e.grafana) facts.grafana = { skipped: 'Grafana is not expected on this node (no monitoring.grafana in the expectation)' };
