@@ -192,14 +192,14 @@ function judgeDrift(j: Judging): void {
 
 const NO_TARGET = 'no node address to probe from the harness (local transport without host)';
 const probeEvidence = (f: FirewallFacts, p: TcpProbe, expected: string): Evidence =>
-  ({ expected, observed: p.state, source: `tcp connect ${f.target}:${p.port} from the harness (timeout ${f.probeTimeoutMs} ms: ${f.probeTimeoutWhy ?? 'fixed'}; silence past it counts as filtered: an open or refusing port answers within a round trip)`, excerpt: describeProbe(p, f.listening) });
+  ({ expected, observed: p.state, source: p.via ?? `tcp connect ${f.target}:${p.port} from the harness (timeout ${f.probeTimeoutMs} ms: ${f.probeTimeoutWhy ?? 'fixed'}; silence past it counts as filtered: an open or refusing port answers within a round trip)`, excerpt: describeProbe(p, f.listening) });
 
 /** An expected-open port: pass when it accepted; a failure when the node answered elsewhere. */
 function judgeOpen(f: FirewallFacts, port: number, p: TcpProbe, reachable: boolean): Outcome {
   if (!f.target) return outcome(CHECKS['port-open'], `tcp/${port}`, 'skipped', NO_TARGET, { source: 'tcp connect' });
   const status = p.state === 'open' ? 'pass' : p.state === 'error' || (p.state === 'unreachable' && !reachable) ? 'error' : 'fail';
   return outcome(CHECKS['port-open'], `tcp/${port}`, status,
-    p.state === 'open' ? `${f.target}:${port} accepted a TCP connection in ${p.ms} ms` : `${f.target}:${port} ${p.state}: ${describeProbe(p, f.listening)}`,
+    p.state === 'open' ? `${f.target}:${port} accepted a TCP connection${p.via ? ` (the harness's ssh session, still open)` : ` in ${p.ms} ms`}` : `${f.target}:${port} ${p.state}: ${describeProbe(p, f.listening)}`,
     probeEvidence(f, p, 'open (TCP connect succeeds)'));
 }
 

@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { boundedWait, probeTcpAdaptive, TCP_BOUNDS } from '../src/probes/tcp.js';
 import { parseReach, reachCommand, REACH_TIMEOUT } from '../src/probes/isolation.js';
+import { sessionProbe } from '../src/probes/firewall.js';
+import type { Host } from '../src/core/types.js';
 
 describe('boundedWait', () => {
   it('is the multiple of the round trip, never under the floor nor over the ceiling', () => {
@@ -52,6 +54,39 @@ describe('probeTcpAdaptive: the round-trip port', () => {
       await probeTcpAdaptive('127.0.0.1', [1], { rttPort: port });
       await new Promise((res) => setTimeout(res, 50));
       expect(accepted).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('the ssh session as the ssh port\'s outside-in evidence', () => {
+  it('no connect to the port the session already reached; its TCP connect seeds the wait only until another port answers', async () => {
+    let accepted = 0;
+    const srv = createServer((s) => {
+      accepted++;
+      s.destroy();
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as { port: number }).port;
+    const host = { session: { address: '127.0.0.1', port, tcpConnectMs: 0.4, at: '2026-12-03T00:00:00.000Z' } } as unknown as Host;
+    try {
+      expect(sessionProbe(host, '127.0.0.2', [port])).toBeUndefined();
+      expect(sessionProbe(host, '127.0.0.1', [443])).toBeUndefined();
+      const known = sessionProbe(host, '127.0.0.1', [port]);
+      expect(known?.probe).toMatchObject({ port, state: 'open' });
+      expect(known?.probe.via).toMatch(/^the harness's own ssh session to 127\.0\.0\.1:\d+ \(TCP connect 0\.4 ms/);
+      const r = await probeTcpAdaptive('127.0.0.1', [port, 1], { rttPort: port, known });
+      await new Promise((res) => setTimeout(res, 50));
+      expect(accepted).toBe(0);
+      expect(r.probes.map((p) => [p.port, p.state])).toEqual([[port, 'open'], [1, 'refused']]);
+      expect(r.probes[0].via).toBe(known!.probe.via);
+      expect(r.why).toMatch(/^10 x the slowest answer \(port 1\)/);
+      // only the known port: no connect at all, the wait from the session's connect
+      const only = await probeTcpAdaptive('127.0.0.1', [port], { rttPort: port, known });
+      expect(accepted).toBe(0);
+      expect(only).toMatchObject({ timeoutMs: TCP_BOUNDS.floorMs });
+      expect(only.why).toMatch(/^10 x the round trip of the ssh session's TCP connect 0\.4 ms/);
     } finally {
       srv.close();
     }

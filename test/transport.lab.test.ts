@@ -57,6 +57,10 @@ describe('ssh transport on a lab node', () => {
     expect(id.kernel).toBeTruthy();
     expect(Math.abs(Date.parse(id.clock!) - Date.now())).toBeLessThan(120_000);
     expect(host.roundTrips - before).toBe(4);
+    // the session the firewall suite cites for the ssh port: where it went, its TCP connect alone
+    expect(host.session).toMatchObject({ address: spec.host, port: spec.ssh.port });
+    expect(host.session!.tcpConnectMs).toBeGreaterThan(0);
+    expect(host.session!.tcpConnectMs).toBeLessThan((host as unknown as { connectMs: number }).connectMs + 1);
   });
 
   it('more concurrent execs than MaxSessions all succeed on the one connection', async () => {

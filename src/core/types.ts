@@ -53,7 +53,18 @@ export interface Host {
   readonly roundTrips: number;
   /** The host key the node presented and how it was trusted (ssh only), for every report. */
   readonly hostKey?: HostKeyInfo;
+  /** The transport's own TCP connection to the node (ssh), an outside-in connect already made. */
+  readonly session?: TransportSession;
   close(): Promise<void>;
+}
+
+export interface TransportSession {
+  address: string;
+  port: number;
+  /** The TCP connect alone (before the ssh handshake), ms; undefined when not seen. */
+  tcpConnectMs?: number;
+  /** When it connected (ISO). */
+  at: string;
 }
 
 /** A node's ssh host key as presented, so an auditor can tell a pinned key from trust-on-first-use. */

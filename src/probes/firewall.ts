@@ -8,7 +8,7 @@ import { iptablesModel, parseIptablesSave } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';
 import { MARK, splitSections, type Section } from './sections.js';
 import { parseSsListen, type Listener } from './ss.js';
-import { probeTcpAdaptive, type TcpProbe } from './tcp.js';
+import { probeTcpAdaptive, type KnownPort, type TcpProbe } from './tcp.js';
 
 /** A part of the firewall that could not be read or parsed (its check becomes `error`). */
 export interface FirewallReadError {
@@ -90,9 +90,10 @@ export function intPorts(list: Port[] | undefined): number[] {
  */
 export async function gatherFirewall(host: Host, o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[] }): Promise<FirewallFacts> {
   const { target, open, closed } = o;
+  const known = target ? sessionProbe(host, target, open) : undefined;
   const [r, tcp] = await Promise.all([
     host.exec(FIREWALL_SCRIPT, { timeoutMs: o.timeoutMs }),
-    target ? probeTcpAdaptive(target, [...open, ...closed], { rttPort: o.rttPort, fixedMs: o.probeTimeoutMs }) : Promise.resolve(undefined),
+    target ? probeTcpAdaptive(target, [...open, ...closed], { rttPort: o.rttPort, fixedMs: o.probeTimeoutMs, known }) : Promise.resolve(undefined),
   ]);
   const probes = tcp ? { open: tcp.probes.slice(0, open.length), closed: tcp.probes.slice(open.length) } : { open: [], closed: [] };
   return { ...parseFirewallOutput(r.stdout, o), target, probes, probeTimeoutMs: tcp?.timeoutMs ?? o.probeTimeoutMs ?? 0, probeTimeoutWhy: tcp?.why };
@@ -129,4 +130,21 @@ export function describeProbe(p: TcpProbe, listening?: Listener[]): string {
   const l = listening?.filter((x) => x.port === p.port).map((x) => `${x.address}:${x.port}`) ?? [];
   const ctx = listening ? (l.length ? `; node listens on ${l.join(', ')}` : '; nothing listens on it on the node') : '';
   return `${p.detail} after ${p.ms} ms${ctx}`;
+}
+
+/**
+ * The harness's own ssh session is an outside-in TCP connect to the ssh port that succeeded: when
+ * that port is expected open on the same address, it is the evidence, and no second connect starts
+ * one more sshd on the node. Its TCP connect time seeds the adaptive wait.
+ */
+export function sessionProbe(host: Host, target: string, open: number[]): KnownPort | undefined {
+  const s = host.session;
+  if (!s || s.address !== target || !open.includes(s.port)) return undefined;
+  const ms = s.tcpConnectMs;
+  const via = `the harness's own ssh session to ${s.address}:${s.port} (TCP connect${ms === undefined ? '' : ` ${ms.toFixed(1)} ms`}, at ${s.at}; still open)`;
+  return {
+    probe: { host: target, port: s.port, state: 'open', ms: Math.round(ms ?? 0), rtt: ms, detail: 'connected (the ssh session)', via },
+    sampleMs: ms,
+    what: "the round trip of the ssh session's TCP connect",
+  };
 }

@@ -14,6 +14,8 @@ export interface TcpProbe {
   detail: string;
   /** The answer's time, unrounded (adaptive waits). */
   rtt?: number;
+  /** Observed without a connect of its own: what showed the state (the harness's ssh session). */
+  via?: string;
 }
 
 export function probeTcp(host: string, port: number, timeoutMs = 1500): Promise<TcpProbe> {
@@ -83,13 +85,39 @@ export interface AdaptiveProbes {
 }
 
 /**
+ * A port whose state the harness already saw (the ssh port its own session connected to): not
+ * connected to again, and `sampleMs` (a multiple of the round trip, e.g. the ssh handshake: a longer
+ * wait, never a shorter one) seeds the adaptive wait.
+ */
+export interface KnownPort {
+  probe: TcpProbe;
+  sampleMs?: number;
+  what: string;
+}
+
+function seedOnly(k: KnownPort, o: { fixedMs?: number; bounds?: AdaptiveBounds }): { timeoutMs: number; why: string } {
+  if (o.fixedMs !== undefined) return { timeoutMs: o.fixedMs, why: 'fixed by the expectation (probeTimeout)' };
+  const b = o.bounds ?? TCP_BOUNDS;
+  if (k.sampleMs === undefined) return { timeoutMs: b.ceilingMs, why: `no port answered: the ceiling, bounded to ${b.floorMs}-${b.ceilingMs} ms` };
+  return { timeoutMs: boundedWait(k.sampleMs, b), why: `${b.multiple} x ${k.what} ${k.sampleMs.toFixed(1)} ms, bounded to ${b.floorMs}-${b.ceilingMs} ms` };
+}
+
+/**
  * Probe `ports` on `host` all at once; a port counts as filtered once it stays silent for the
  * adaptive wait (TCP_BOUNDS) over the slowest answer seen: first the connect to `rttPort` (an
  * open port, e.g. ssh's, timed before the others), then every open or refusing port as it answers.
  * Without any answer the wait is the ceiling (nothing says the path is fast). `fixedMs` (the
  * expectation's probeTimeout) turns adaptation off.
  */
-export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPort?: number; fixedMs?: number; bounds?: AdaptiveBounds } = {}): Promise<AdaptiveProbes> {
+export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPort?: number; fixedMs?: number; bounds?: AdaptiveBounds; known?: KnownPort; seed?: KnownPort } = {}): Promise<AdaptiveProbes> {
+  const known = o.known;
+  if (known && ports.includes(known.probe.port)) {
+    // That port's answer is already in hand: probe the others, put it back in its place.
+    const rest = ports.filter((p) => p !== known.probe.port);
+    const r = rest.length ? await probeTcpAdaptive(host, rest, { ...o, known: undefined, rttPort: o.rttPort === known.probe.port ? undefined : o.rttPort, seed: known }) : { probes: [], ...seedOnly(known, o) };
+    const probes = ports.map((p) => (p === known.probe.port ? known.probe : r.probes[rest.indexOf(p)]));
+    return { ...r, probes };
+  }
   if (o.fixedMs !== undefined) {
     return { probes: await probeTcpMany(host, ports, o.fixedMs), timeoutMs: o.fixedMs, why: 'fixed by the expectation (probeTimeout)' };
   }
@@ -105,8 +133,11 @@ export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPo
   const rtt = o.rttPort === undefined || ports.includes(o.rttPort) ? undefined : probeTcp(host, o.rttPort, b.ceilingMs).then((r) => {
     if (r.state === 'open' || r.state === 'refused') sample(r.rtt ?? r.ms, `the round trip of a connect to port ${o.rttPort}`);
   });
-  // Until something answers, the deadline is the ceiling, but it is looked at again every floor.
-  const wait = () => (slowest === undefined ? b.ceilingMs : boundedWait(slowest, b));
+  // Until something answers, the deadline is the ceiling (or the seed's multiple: a connect made
+  // earlier, e.g. at a busier moment, so only a fallback), looked at again every floor.
+  const seed = o.seed?.sampleMs;
+  if (seed !== undefined) why = `${b.multiple} x ${o.seed!.what} ${seed.toFixed(1)} ms`;
+  const wait = () => (slowest !== undefined ? boundedWait(slowest, b) : seed !== undefined ? boundedWait(seed, b) : b.ceilingMs);
   const tick = () => (slowest === undefined ? b.floorMs : Infinity);
   const label = (port: number) => (port === o.rttPort ? `the round trip of a connect to port ${port}` : `the slowest answer (port ${port})`);
   const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, label(port)))));

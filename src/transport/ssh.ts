@@ -12,6 +12,7 @@ import {
   type ExecResult,
   type Host,
   type HostKeyInfo,
+  type TransportSession,
   type NodeSpec,
   type PortStream,
 } from '../core/types.js';
@@ -93,6 +94,7 @@ export class SshHost implements Host {
     public readonly connectMs: number,
     /** The key the node presented and how it was trusted (reports show it). */
     public readonly hostKey?: HostKeyInfo,
+    public readonly session?: TransportSession,
   ) {
     this.name = node.name;
     this.address = node.host!;
@@ -183,6 +185,9 @@ export class SshHost implements Host {
 
     const client = new Client();
     const started = Date.now();
+    const t0 = performance.now();
+    let tcpConnectMs: number | undefined;
+    client.once('connect', () => (tcpConnectMs = performance.now() - t0));
     await new Promise<void>((res, rej) => {
       let settled = false;
       const fail = (err: Error & { level?: string; code?: string }) => {
@@ -217,7 +222,7 @@ export class SshHost implements Host {
         fail(e as Error);
       }
     });
-    return new SshHost(client, node, Date.now() - started, hostKey);
+    return new SshHost(client, node, Date.now() - started, hostKey, { address: node.host!, port: ssh.port, tcpConnectMs, at: new Date(started).toISOString() });
   }
 
   private check(): void {
