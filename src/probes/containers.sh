@@ -8,20 +8,45 @@
 mark=$1
 
 # Both NixOS conf dirs; /etc/containers also holds podman's files, so keep only NixOS-shaped ones.
+# Each file is read once with the shell's own $(<) (no grep/basename/cat per file) and printed as
+# one section "conf.NAME": "#path FILE" then its text.
+nl=$'\n'
 confs() {
+  local f t n
   for f in /etc/nixos-containers/*.conf /etc/containers/*.conf; do
-    [ -f "$f" ] && grep -Eq '^(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)=' "$f" && echo "$f"
+    [ -f "$f" ] || continue
+    { t=$(<"$f"); } 2>/dev/null || continue
+    [[ "$nl$t" =~ $nl(SYSTEM_PATH|AUTO_START|PRIVATE_NETWORK)= ]] || continue
+    n=${f##*/}
+    section "conf.${n%.conf}" printf '#path %s\n%s\n' "$f" "$t"
   done
 }
 
-# A conf file as one section (its stderr kept in the text, as a parser would see a broken file).
-conf() { echo "#path $1"; cat "$1" 2>&1; }
-
 # machined knows every nspawn machine: "NAME LEADER" per running container (LEADER empty when it
 # has none). Asked whenever machinectl is installed: on NixOS it always is, with systemd as PID 1.
+# Two machinectl calls whatever the number of containers: `list`, then one `show` of every machine
+# (a block of Name=/Leader= lines per machine, blank-line separated); should that one fail (a
+# machine gone between the two calls), one `show` per machine as before.
 leaders() {
   command -v machinectl >/dev/null || { echo 'no machinectl'; return 3; }
-  machinectl list --no-legend --no-pager 2>/dev/null | while read -r m _; do
+  local ms=() m out k n='' l='' have='' c=0 res=''
+  while read -r m _; do [ -n "$m" ] && ms+=("$m"); done < <(machinectl list --no-legend --no-pager 2>/dev/null)
+  [ ${#ms[@]} -gt 0 ] || return 0
+  if out=$(machinectl show "${ms[@]}" -p Name -p Leader 2>/dev/null); then
+    out+=$'\n\n'
+    while IFS= read -r k; do
+      case $k in
+        '') [ -n "$have" ] && res+="$n $l"$'\n' && c=$((c + 1)); n='' l='' have='' ;;
+        Name=*) n=${k#Name=} have=1 ;;
+        Leader=*) l=${k#Leader=} ;;
+        # Anything but the two properties asked for is passed on, for the parser to reject.
+        *) res+="$k"$'\n' ;;
+      esac
+    done <<<"$out"
+    # Every listed machine answered (else one show each, below).
+    if [ "$c" = ${#ms[@]} ]; then printf '%s' "$res"; return 0; fi
+  fi
+  for m in "${ms[@]}"; do
     printf '%s %s\n' "$m" "$(machinectl show "$m" -p Leader --value 2>/dev/null)"
   done
 }
@@ -42,6 +67,6 @@ units() {
   true
 }
 
-confs | while read -r f; do section "conf.$(basename "$f" .conf)" conf "$f"; done
+confs
 section machinectl leaders
 section units units
