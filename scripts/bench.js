@@ -40,7 +40,7 @@ function ensureBuilt() {
   const src = Math.max(...['src', 'suites'].map((d) => newest(join(root, d), ['.ts', '.sh'])), statSync(join(root, 'tsconfig.json')).mtimeMs);
   if (built >= src) return;
   console.log('bench: dist/ is older than the sources, building');
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 ensureBuilt();

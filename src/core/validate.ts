@@ -1,7 +1,9 @@
 // ajv set up once with ajv-formats plus the unit formats backed by src/core/units.ts, and its
 // errors turned into sentences an operator can act on. On the ground floor because both the
 // inventory loader and the manifest probe (src/probes/manifest.ts) validate with it.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { printable } from './text.js';
 import { parseDuration, parsePercent, parseSize } from './units.js';
@@ -21,8 +23,8 @@ function accepts(fn: (v: string) => unknown): (v: string) => boolean {
   };
 }
 
-export function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+export function makeAjv(extra: Partial<Options> = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, ...extra });
   addFormats(ajv);
   ajv.addFormat(FORMATS.duration, { type: 'string', validate: accepts(parseDuration) });
   ajv.addFormat(FORMATS.size, { type: 'string', validate: accepts(parseSize) });
@@ -30,8 +32,42 @@ export function makeAjv(): Ajv {
   return ajv;
 }
 
+/** What a precompiled validator is found by: the schema's exact text. */
+export function schemaDigest(schema: object): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+}
+
+/** digest → factory given the formats; written next to this file by scripts/gen-validators.js. */
+export const PRECOMPILED_FILE = './validators.generated.cjs';
+type Factory = (formats: Record<string, unknown>) => ValidateFunction;
+let precompiled: Record<string, Factory> | null | undefined;
+
+function precompiledFor(schema: object): Factory | undefined {
+  if (precompiled === undefined) {
+    try {
+      precompiled = createRequire(import.meta.url)(PRECOMPILED_FILE) as Record<string, Factory>;
+    } catch {
+      precompiled = null; // running from src (tests) or a build without the step: compile
+    }
+  }
+  return precompiled?.[schemaDigest(schema)];
+}
+
+/**
+ * A validator for `schema`. The schemas leafcert ships (the inventory composed from the registered
+ * suites, the manifest) are compiled at build time (ajv standalone code): compiling them here took
+ * ~0.4 s of CPU before every run could connect anywhere. Any other schema, or one whose text
+ * differs from the build's, is compiled now.
+ */
 export function compile(schema: object): ValidateFunction {
+  const factory = precompiledFor(schema);
+  if (factory) return factory(makeAjv().formats as Record<string, unknown>);
   return makeAjv().compile(schema);
+}
+
+/** Whether `schema` has a build-time validator (tests, bench). */
+export function isPrecompiled(schema: object): boolean {
+  return precompiledFor(schema) !== undefined;
 }
 
 const FORMAT_HINT: Record<string, string> = {

@@ -14,7 +14,7 @@ const schemaFile = fileURLToPath(new URL('../../../schemas/manifest.schema.json'
 const schemaFileSrc = fileURLToPath(new URL('../../schemas/manifest.schema.json', import.meta.url));
 let validator: ReturnType<typeof compile> | undefined;
 
-function loadSchema(): object {
+export function loadSchema(): object {
   // dist/src/probes → ../../../schemas; src/probes (vitest) → ../../schemas.
   for (const f of [schemaFile, schemaFileSrc]) {
     try {
