@@ -22,8 +22,9 @@ ns_of() {
   local n
   for n in $kinds; do printf '%s %s\n' "$n" "${NSL[$1 $n]:--}"; done
 }
-# Files are read by the shell (no cat per file: the node pays for every process).
-slurp() { local l; while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
+# Files are read by the shell, whole, with one `read -d ''` (no cat per file, no read per line: the
+# node pays for every process), and their sections run in this shell (bsection: no fork each).
+slurp() { local t=''; [ -r "$1" ] || return 1; IFS= read -r -d '' t < "$1"; printf '%s' "$t"; }
 tcp_of() { slurp "/proc/$1/net/tcp"; [ -r "/proc/$1/net/tcp6" ] && slurp "/proc/$1/net/tcp6"; true; }
 alive() { test -d "/proc/$1" && slurp "/proc/$1/comm"; }
 # NixOS's firewall in the container's netns: iptables-save when it holds nixos-fw, else nft (one
@@ -37,14 +38,14 @@ fw_of() {
   fi
 }
 
-section host.ns ns_of 1
-section host.tcp tcp_of 1
+bsection host.ns ns_of 1
+bsection host.tcp tcp_of 1
 for c in "$@"; do
   IFS=: read -r i leader fw <<< "$c"
-  section "alive.$i" alive "$leader"
-  section "ns.$i" ns_of "$leader"
-  section "uidmap.$i" slurp "/proc/$leader/uid_map"
-  section "status.$i" slurp "/proc/$leader/status"
-  section "tcp.$i" tcp_of "$leader"
+  bsection "alive.$i" alive "$leader"
+  bsection "ns.$i" ns_of "$leader"
+  bsection "uidmap.$i" slurp "/proc/$leader/uid_map"
+  bsection "status.$i" slurp "/proc/$leader/status"
+  bsection "tcp.$i" tcp_of "$leader"
   if [ "$fw" = 1 ]; then section "fw.$i" fw_of "$leader"; fi
 done

@@ -15,3 +15,15 @@ section() {
   printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
   if [ -n "$err" ]; then printf '%s-stderr %s\n%s\n%s-stderr-end %s\n' "$mark" "$name" "$err" "$mark" "$name"; fi
 }
+# bsection NAME FUNC...: section() for a FUNC made of shell builtins only (a file read with `read`,
+# printf): run in this shell with no $( ) subshell, since that fork costs the node more than the
+# read itself. The framing is the same; FUNC's stderr goes to the script's stderr (not into the
+# framed stdout). FUNC must not exit.
+bsection() {
+  local name=$1 rc
+  shift
+  echo "$mark $name"
+  "$@"
+  rc=$?
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+}
