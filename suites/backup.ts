@@ -8,7 +8,7 @@ import { FORMATS } from '../src/core/formats.js';
 import { optionPath, type Cite, type Manifest } from '../src/core/manifest.js';
 import { gatherBackup, type BackupFacts, type BackupTarget } from '../src/probes/backup.js';
 import { CHECKS } from './backup/checks.js';
-import { judgeArchiveAge, judgeArchivePaths, judgeCanary, judgePg, judgeRepoCheck, judgeRestoreSample, judgeUnits } from './backup/judge.js';
+import { judgeArchiveAge, judgeArchivePaths, judgeCanary, judgeEncryption, judgeOffNode, judgePg, judgeRepoCheck, judgeRestoreSample, judgeUnits, repoPlace } from './backup/judge.js';
 import { declaredPostgres } from './postgres.js';
 
 // Moved to the probe modules; re-exported for the callers and tests that import them from here.
@@ -20,6 +20,10 @@ export interface BackupExpect extends BackupTarget {
   maxAge: string;
   /** A `borgbackup-job-NAME.timer` is expected (false when `startAt = []`). Default true. */
   timer?: boolean;
+  /** The repository is declared on another machine: the location borg reports must be remote (backup.off-node). */
+  offNode?: boolean;
+  /** The declared encryption mode: the repository borg reports must have it (backup.encryption). */
+  encryption?: string;
 }
 
 const SCHEMA = {
@@ -31,6 +35,8 @@ const SCHEMA = {
     maxAge: { type: 'string', format: FORMATS.duration, description: 'Newest archive must be younger than this, e.g. 26h.' },
     paths: { type: 'array', items: { type: 'string', pattern: '^/' }, minItems: 1 },
     timer: { type: 'boolean' },
+    offNode: { type: 'boolean', description: 'The repository is declared on another machine (services.borgbackup.jobs.<job>.repo).' },
+    encryption: { type: 'string', pattern: '^[a-z0-9-]+$', description: 'Declared services.borgbackup.jobs.<job>.encryption.mode, e.g. repokey-blake2.' },
     check: { type: 'boolean' },
     restoreProbe: { type: 'boolean' },
     sample: { type: 'integer', minimum: 1, maximum: 100 },
@@ -54,12 +60,12 @@ async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> 
 }
 
 /** Checks that need the repository (its lock): skipped while the job runs. */
-const REPO_CHECKS = new Set<string>([CHECKS['archive-age'], CHECKS['archive-paths'], CHECKS['repo-check'], CHECKS['restore-sample'], CHECKS['canary-roundtrip']].map((c) => c.id));
+const REPO_CHECKS = new Set<string>([CHECKS['archive-age'], CHECKS['archive-paths'], CHECKS['repo-check'], CHECKS['restore-sample'], CHECKS['canary-roundtrip'], CHECKS.encryption, CHECKS['off-node']].map((c) => c.id));
 export const JOB_RUNNING_REASON = 'the backup job is running now; certification does not compete for the repository lock — rerun after it ends';
 
 export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allowMutating: boolean } }): Outcome[] {
   const mutating = ctx.options.allowMutating;
-  const all = [judgeUnits(f, e), judgeArchiveAge(f, e), judgeArchivePaths(f, e), judgeRepoCheck(f, e), judgeRestoreSample(f, e), judgeCanary(f, mutating), judgePg(f, e, mutating)];
+  const all = [judgeUnits(f, e), judgeArchiveAge(f, e), judgeArchivePaths(f, e), judgeRepoCheck(f, e), judgeRestoreSample(f, e), judgeCanary(f, mutating), judgePg(f, e, mutating), judgeEncryption(f, e), judgeOffNode(f, e)];
   const running = f.jobRunning;
   if (!running) return all;
   // Keep a skip the expectation asked for; everything else that needs the repository is skipped, never passed.
@@ -93,6 +99,16 @@ export function fromManifest(m: Manifest, cite: Cite): BackupExpect | undefined 
   }
   b.timer = !(Array.isArray(j.startAt) && j.startAt.length === 0);
   cite(['backup', 'timer'], optionPath(j.path, 'startAt'));
+  // Off-node and encryption as declared: the live repository must be where and what the job says.
+  const place = j.repo ? repoPlace(j.repo) : undefined;
+  if (place) {
+    b.offNode = place.remote && !place.loopback;
+    cite(['backup', 'offNode'], optionPath(j.path, 'repo'));
+  }
+  if (j.encryption.mode && /^[a-z0-9-]+$/.test(j.encryption.mode)) {
+    b.encryption = j.encryption.mode;
+    cite(['backup', 'encryption'], optionPath(j.path, 'encryption', 'mode'));
+  }
   const pgc = declaredPostgres(m).find((x) => x.where && j.paths?.some((p) => p.startsWith(`${m.system.containerStateDirectory}/${x.where!.name}/`)));
   if (pgc?.where) {
     b.postgres = { container: pgc.where.name };

@@ -9,7 +9,7 @@ import { repoRoot, startLab, type TestLab } from './helpers/lab.js';
 import { opsInventory, resultOf, runChecks, statusOf } from './helpers/ops.js';
 
 const NODE = 'leaf-1';
-const READ_ONLY = ['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample'];
+const READ_ONLY = ['backup.archive-age', 'backup.archive-paths', 'backup.repo-check', 'backup.restore-sample', 'backup.encryption'];
 let lab: TestLab;
 
 /** Hash listing of the backed-up paths, the archives, the databases and our temp dirs (node + container). */
@@ -55,6 +55,25 @@ describe('backup on a full lab node', { timeout: 180_000 }, () => {
     expect(statusOf(results, 'backup.canary-roundtrip')).toBe('skipped');
     expect(resultOf(results, 'backup.canary-roundtrip').message).toMatch(/--allow-mutating/);
     expect(statusOf(results, 'backup.pg-roundtrip')).toBe('skipped');
+    // The lab's repository is on the node, and its expectation says so (offNode: false).
+    expect(statusOf(results, 'backup.off-node')).toBe('skipped');
+    expect(resultOf(results, 'backup.off-node').message).toMatch(/offNode: false/);
+  });
+
+  it('backup-repo-unencrypted fails backup.encryption only (the other read-only checks pass on the new repository), and heals', async () => {
+    await lab.fault(NODE, 'backup-repo-unencrypted');
+    try {
+      const { results } = await runChecks(lab, ['backup']);
+      const enc = resultOf(results, 'backup.encryption');
+      expect(enc.status, enc.message).toBe('fail');
+      expect(enc.message).toMatch(/encryption mode is none.*\(declared repokey\)/);
+      for (const id of READ_ONLY.filter((x) => x !== 'backup.encryption')) expect(statusOf(results, id), `${id} with the fault: ${resultOf(results, id).message}`).toBe('pass');
+    } finally {
+      await lab.heal(NODE, 'backup-repo-unencrypted');
+    }
+    const { results } = await runChecks(lab, ['backup']);
+    for (const id of READ_ONLY) expect(statusOf(results, id), `${id} after heal: ${resultOf(results, id).message}`).toBe('pass');
+    expect((await lab.exec(NODE, 'ls /var/lib/borgbackup')).stdout.trim()).toBe('alchemist');
   });
 
   for (const [fault, check] of [

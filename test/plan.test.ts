@@ -54,7 +54,7 @@ describe('plan --from-nix on the example configuration', () => {
     expect(e.limits.containers.alchemist).toEqual({ memoryMax: '8G', memoryHigh: '7G', cpuQuota: '400%', tasksMax: 4096 });
     expect(e.postgres).toMatchObject({ container: 'alchemist', noTrust: true, listenAddresses: ['localhost'], port: 5432 });
     expect(e.postgres.settings).toMatchObject({ shared_buffers: '512MB', work_mem: '10MB', random_page_cost: 1.1 });
-    expect(e.backup).toEqual({ job: 'alchemist', maxAge: '26h', paths: expect.arrayContaining(['/var/lib/nixos-containers/alchemist/var/backup/postgresql']), timer: true, postgres: { container: 'alchemist' } });
+    expect(e.backup).toEqual({ job: 'alchemist', maxAge: '26h', paths: expect.arrayContaining(['/var/lib/nixos-containers/alchemist/var/backup/postgresql']), timer: true, postgres: { container: 'alchemist' }, offNode: true, encryption: 'repokey-blake2' });
     expect(e.monitoring).toEqual({ prometheus: { port: 9090, container: 'monitoring' }, rules: ['TargetDown', 'PrometheusRuleFailures'], grafana: { port: 3000, container: 'monitoring' } });
     expect(e.health[0]).toEqual({ url: 'http://api.alchemist.local/', status: 301, redirect: 'https://api.alchemist.local/' });
     expect(e.config).toEqual({ manifest: 'example.manifest.json' });

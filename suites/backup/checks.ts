@@ -51,4 +51,18 @@ export const CHECKS = defineChecks('backup', {
     description: 'With --allow-mutating: a scratch database of 1000 rows is dumped with pg_dump -Fc and restored with pg_restore into another, with the same row count and checksum; both are dropped.',
     fix: 'Use pg_dump/pg_restore of the server\'s own version (services.postgresql.package) and let the postgres user create databases; then rerun with --allow-mutating.',
   },
+  encryption: {
+    title: 'Repository is encrypted, in the declared mode',
+    severity: 'high',
+    checklist: ['backups', 'secrets'],
+    description: 'The encryption mode borg reports for the job\'s repository (`list --json`: encryption.mode, no extra borg call) is neither none nor authenticated* (those do not encrypt), and equals backup.encryption when the expectation declares it (plan: services.borgbackup.jobs.<job>.encryption.mode): a job re-pointed at, or re-initialised as, another repository is caught.',
+    fix: 'Back up to a repository initialised with the declared mode: services.borgbackup.jobs.<job>.encryption.mode = "repokey-blake2" with encryption.passCommand; an existing unencrypted repository cannot be converted, create a new one (borg init -e repokey-blake2) and move the job to it.',
+  },
+  'off-node': {
+    title: 'Repository is on another machine',
+    severity: 'high',
+    checklist: ['backups'],
+    description: 'When the expectation declares offNode: true (plan: services.borgbackup.jobs.<job>.repo is remote), the location borg reports for the repository (`list --json`: repository.location) is remote (ssh://…) and not this node\'s loopback; a local path fails. offNode: false (a declared on-node repository, which config.backup-offsite flags) or no offNode: skipped.',
+    fix: 'Point services.borgbackup.jobs.<job>.repo at a repository on another machine (ssh://user@backup-host/./repo; services.borgbackup.repos on that machine), append-only there.',
+  },
 });

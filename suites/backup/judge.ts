@@ -10,6 +10,10 @@ import { CHECKS } from './checks.js';
 export interface Judged extends BackupTarget {
   maxAge: string;
   timer?: boolean;
+  /** The repository is declared on another machine (services.borgbackup.jobs.<job>.repo is remote). */
+  offNode?: boolean;
+  /** The declared encryption mode (services.borgbackup.jobs.<job>.encryption.mode). */
+  encryption?: string;
 }
 
 export const MUTATING_REASON = 'writes to the node (canary file, archive, scratch databases): run with --allow-mutating on a pre-production node';
@@ -178,4 +182,50 @@ export function judgePg(f: BackupFacts, e: Judged, allowMutating: boolean): Outc
   }
   if (left.length || !p.cleaned) return outcome(def, subject, 'fail', `round trip worked but cleanup left: ${left.join(', ') || 'scratch databases'}`, ev);
   return outcome(def, subject, 'pass', `dump of ${p.source.rows} rows restored with the same checksum; scratch databases dropped`, ev);
+}
+
+/** Modes that do not encrypt the archives (borg 1.x names). */
+const NOT_ENCRYPTED = /^(none|authenticated(-blake2)?)$/;
+
+/** The repository's encryption mode as borg reports it, against the declared one. */
+export function judgeEncryption(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS.encryption;
+  const repo = repoOf(f);
+  if (!f.list.ok) return stepError(def, repo, f.list);
+  const mode = f.list.value.encryption;
+  const ev = { source: f.list.source, expected: e.encryption ? `encryption.mode ${e.encryption}` : 'an encrypting mode (repokey*, keyfile*)', observed: { mode, location: f.list.value.repository.location }, excerpt: f.list.excerpt };
+  if (NOT_ENCRYPTED.test(mode)) return outcome(def, repo, 'fail', `the repository's encryption mode is ${mode}: archives are ${mode === 'none' ? 'neither encrypted nor authenticated' : 'authenticated but not encrypted'}${e.encryption && e.encryption !== mode ? ` (declared ${e.encryption})` : ''}`, ev);
+  if (e.encryption && e.encryption !== mode) return outcome(def, repo, 'fail', `the repository is ${mode}, the job declares ${e.encryption}: the job writes to another repository than the one declared, or it was initialised differently`, ev);
+  return outcome(def, repo, 'pass', `the repository is encrypted (${mode}${e.encryption ? ', as declared' : ''})`, ev);
+}
+
+/**
+ * Where a borg repository location is: a local path (or file://), a remote one (ssh://, or scp-style
+ * user@host:path as configurations write it), with the host. borg 1.x reports remote ones canonically
+ * as ssh://[user@]host[:port]/path.
+ */
+export function repoPlace(location: string): { remote: boolean; host?: string; loopback?: boolean } | undefined {
+  const l = location.trim();
+  if (!l) return undefined;
+  if (l.startsWith('/') || l.startsWith('file://') || l.startsWith('~') || l.startsWith('.')) return { remote: false };
+  const m = /^ssh:\/\/(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+)(?::\d+)?\//.exec(l) ?? /^(?:[^@/:]+@)?(\[[^\]]+\]|[^:/]+):/.exec(l);
+  if (!m) return undefined;
+  const host = m[1].replace(/^\[|\]$/g, '');
+  return { remote: true, host, loopback: /^(localhost(\.localdomain)?|127(\.\d+){3}|::1|0:0:0:0:0:0:0:1|0\.0\.0\.0)$/i.test(host) };
+}
+
+/** The repository borg reports is on another machine, where the expectation declares it so. */
+export function judgeOffNode(f: BackupFacts, e: Judged): Outcome {
+  const def = CHECKS['off-node'];
+  const repo = repoOf(f);
+  if (e.offNode === undefined) return outcome(def, repo, 'skipped', 'no offNode in the expectation (backup.offNode; plan emits it from the job\'s repo)', { source: 'expectation backup.offNode' });
+  if (e.offNode === false) return outcome(def, repo, 'skipped', 'the expectation declares the repository on this node (backup.offNode: false): nothing off the node to verify; check-config\'s config.backup-offsite flags that declaration', { source: 'expectation backup.offNode' });
+  if (!f.list.ok) return stepError(def, repo, f.list);
+  const location = f.list.value.repository.location;
+  const place = repoPlace(location);
+  const ev = { source: f.list.source, expected: 'a repository on another machine (ssh://…)', observed: { location }, excerpt: f.list.excerpt };
+  if (!place) return outcome(def, repo, 'error', `cannot tell where the repository location "${location.slice(0, 120)}" is`, ev);
+  if (!place.remote) return outcome(def, repo, 'fail', `the repository is at ${location} on the node itself, though declared off the node: a lost disk or host takes the backup with it`, ev);
+  if (place.loopback) return outcome(def, repo, 'fail', `the repository is reached over ssh at ${place.host}, which is this node's own loopback: it is on the node`, ev);
+  return outcome(def, repo, 'pass', `the repository is on ${place.host} (${location})`, ev);
 }

@@ -8,6 +8,8 @@ import type { Fault, FaultContext } from './types.js';
 
 const W = 'borg-job-alchemist';
 const REPO = '/var/lib/borgbackup/alchemist';
+const WRAPPER = '/usr/local/bin/borg-job-alchemist';
+const PLAIN_REPO = '/var/lib/borgbackup/alchemist-unencrypted';
 /** UTC in and out, so --timestamp (UTC) and the saved times agree whatever the node's zone. */
 const borg = (args: string) => `TZ=UTC BORG_RELOCATED_REPO_ACCESS_IS_OK=yes ${W} ${args} </dev/null`;
 
@@ -158,6 +160,31 @@ export const faults: Fault[] = [
         for i in 1 2 3 4 5; do grep -q " ${PG_DUMP} " /proc/self/mountinfo || break; umount ${PG_DUMP}; done
         rm -f /run/leafcert-fault-pg_dump
         ${PG_DUMP} --version | grep -q PostgreSQL'`);
+    },
+  },
+  {
+    name: 'backup-repo-unencrypted',
+    area: 'backup',
+    breaks: 'the job wrapper is re-pointed at a new repository initialised with --encryption=none (holding an archive of the same paths), so the repository the job writes to is not encrypted',
+    catches: ['backup.encryption'],
+    needs: 'full',
+    async apply(ctx) {
+      writeFileSync(join(ctx.scratch, 'wrapper'), await ctx.readFile(WRAPPER));
+      // A fresh unencrypted repository with one archive of the job's paths, then the wrapper points at it:
+      // listing, checking and restoring keep working, only the encryption differs.
+      await ctx.exec(`set -e
+        rm -rf ${PLAIN_REPO}
+        BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes borg init --encryption=none ${PLAIN_REPO} </dev/null >/dev/null 2>&1
+        sed -i -e 's|^export BORG_REPO=.*$|export BORG_REPO=${PLAIN_REPO}|' -e '/^export BORG_REPO=/a export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes' ${WRAPPER}
+        grep -q '^export BORG_REPO=${PLAIN_REPO}$' ${WRAPPER}
+        ${W} create "::$(hostname)-alchemist-$(date +%Y-%m-%dT%H:%M:%S)" /var/lib/alchemist /etc/alchemist </dev/null`);
+    },
+    async heal(ctx) {
+      await ctx.writeFile(WRAPPER, readFileSync(join(ctx.scratch, 'wrapper')));
+      // The repository and what borg keeps about it (security dir, cache), by its id.
+      await ctx.exec(`id=$(sed -n 's/^id = //p' ${PLAIN_REPO}/config 2>/dev/null)
+        [ -n "$id" ] && rm -rf "$HOME/.config/borg/security/$id" "$HOME/.cache/borg/$id"
+        rm -rf ${PLAIN_REPO}`);
     },
   },
 ];
