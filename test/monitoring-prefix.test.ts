@@ -34,6 +34,13 @@ describe('declared route prefix', () => {
     expect(routePrefixPath('/a/b/')).toBe('/a/b');
   });
 
+  it('the hardened guide configuration (webExternalUrl with /prometheus/) plans routePrefix /prometheus', () => {
+    const file = join(root, 'fixtures/nix/guide-hardened.manifest.json');
+    const p = planInventory(loadManifest(file), { manifestFile: file, outFile: join(root, 'fixtures/nix/inventory.yaml'), suiteKeys: ['monitoring'] });
+    const [name] = Object.keys((p.inventory as any).expectations);
+    expect((p.inventory as any).expectations[name].monitoring.prometheus).toMatchObject({ container: 'monitoring', routePrefix: '/prometheus' });
+  });
+
   it('plan emits monitoring.prometheus.routePrefix with its option path; the inventory loads', () => {
     const file = join(root, 'fixtures/nix/example.manifest.json');
     const m = loadManifest(file);
