@@ -22,6 +22,8 @@ shift 4
 E="$S/err"
 
 borg_() { env "${benv[@]}" timeout -k 5 "$secs" "$wrapper" "$@" </dev/null; }
+# A whole file, read by the shell (no cat: the node pays for every process).
+slurp() { local t=''; [ -r "$1" ] || return 1; IFS= read -r -d '' t < "$1"; printf '%s' "$t"; }
 
 # Round trip 1: the job's state, the node's clock, PID 1, the units, the wrapper, the archive list.
 list_mode() {
@@ -30,10 +32,12 @@ list_mode() {
   # Read-only borg commands still take the repository lock; a scheduled job starting meanwhile
   # would wait for it and may fail. While the job runs we leave the repository alone.
   J=$([ -d /run/systemd/system ] && systemctl is-active "$unit" 2>/dev/null)
-  section job-state echo "${J:-none}"
-  clock() { date +%s; date +%z; }
-  section clock clock
-  section pid1 cat /proc/1/comm
+  # Sections made of builtins run in this shell (bsection: no fork each); the clock is bash's own
+  # printf %()T (one instant, no date process).
+  bsection job-state echo "${J:-none}"
+  clock() { printf '%(%s)T\n%(%z)T\n' -1 -1; }
+  bsection clock clock
+  bsection pid1 slurp /proc/1/comm
   units() {
     if [ -d /run/systemd/system ]; then
       systemctl show --no-pager -p Id,LoadState,ActiveState,Result,UnitFileState,LastTriggerUSec "$@"
@@ -43,13 +47,13 @@ list_mode() {
     fi
   }
   section units units "$@"
-  section wrapper command -v "$wrapper"
+  bsection wrapper command -v "$wrapper"
   list() {
     case "$J" in active|activating|deactivating|reloading) echo "job running: $J"; return 4;; esac
     borg_ list --json 2>"$E"
   }
   section list list
-  section list-err cat "$E"
+  bsection list-err slurp "$E"
 }
 
 # Round trip 2: what the newest archive holds (listing through the awk filter: entries under each
@@ -65,7 +69,7 @@ contents_mode() {
   contents() {
     { borg_ list --format "$format" "::$archive" 2>"$E"; echo $? >"$E.rc"; } | awk -v R="$roots" "$awkprog"
     local rc
-    rc=$(cat "$E.rc")
+    read -r rc < "$E.rc"
     [ "$rc" = 0 ] || { cat "$E"; return "$rc"; }
   }
   section contents contents
@@ -74,15 +78,33 @@ contents_mode() {
 # Round trip 4: extract the sample into a fresh scratch dir (in RAM where the node has a tmpfs: a
 # sampled secrets file must not land on disk; removed by the traps), then hash restored and live files.
 restore_mode() {
-  local archive=$1 d="$S/restore-$2" i=0 p m
+  local archive=$1 d="$S/restore-$2" i=0 p l
   shift 2
   if ! mkdir "$d" || ! cd "$d"; then printf 'EXTRACT\t97\n'; exit 0; fi
   borg_ extract "::$archive" "$@" >&2
   printf 'EXTRACT\t%s\n' $?
-  h() { if [ -f "$1" ]; then sha256sum <"$1" | cut -d" " -f1; else echo -; fi; }
+  # One stat and one sha256sum for all the files (not a process per file), NUL-terminated so no
+  # name is escaped: mtime of each live path that exists, sha256 of each regular file, live and
+  # restored ("-" where there is none; empty, which the parser rejects, where hashing failed).
+  local -A mt sum
+  local live=() files=()
   for p in "$@"; do
-    if [ -e "/$p" ]; then m=$(stat -c %Y "/$p"); else m=-; fi
-    printf 'FILE\t%s\t%s\t%s\t%s\n' "$i" "$m" "$(h "/$p")" "$(h "$d/$p")"
+    [ -e "/$p" ] && live+=("/$p")
+    [ -f "/$p" ] && files+=("/$p")
+    [ -f "$d/$p" ] && files+=("$d/$p")
+  done
+  if [ ${#live[@]} -gt 0 ]; then
+    while IFS= read -r -d '' l; do mt[${l#*$'\t'}]=${l%%$'\t'*}; done < <(stat --printf '%Y\t%n\0' -- "${live[@]}")
+  fi
+  if [ ${#files[@]} -gt 0 ]; then
+    while IFS= read -r -d '' l; do sum[${l:66}]=${l:0:64}; done < <(sha256sum -z -- "${files[@]}")
+  fi
+  local lh rh
+  for p in "$@"; do
+    lh=- rh=-
+    [ -f "/$p" ] && lh=${sum[/$p]-}
+    [ -f "$d/$p" ] && rh=${sum[$d/$p]-}
+    printf 'FILE\t%s\t%s\t%s\t%s\n' "$i" "${mt[/$p]:--}" "$lh" "$rh"
     i=$((i + 1))
   done
 }
