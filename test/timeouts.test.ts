@@ -35,25 +35,30 @@ describe('probeTcpAdaptive on loopback', () => {
   });
 });
 
+/** A loopback server that counts the connections it accepts (each would start an sshd on a node). */
+async function countingServer() {
+  const accepted = { n: 0 };
+  const srv = createServer((s) => {
+    accepted.n++;
+    s.destroy();
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  return { srv, port: (srv.address() as { port: number }).port, accepted };
+}
+
 describe('probeTcpAdaptive: the round-trip port', () => {
   it('is connected to once when it is among the probed ports (each connect to ssh starts an sshd on the node)', async () => {
-    let accepted = 0;
-    const srv = createServer((s) => {
-      accepted++;
-      s.destroy();
-    }).listen(0, '127.0.0.1');
-    await new Promise((r) => srv.once('listening', r));
-    const port = (srv.address() as { port: number }).port;
+    const { srv, port, accepted } = await countingServer();
     try {
       const r = await probeTcpAdaptive('127.0.0.1', [port, 1], { rttPort: port });
       await new Promise((res) => setTimeout(res, 50));
-      expect(accepted).toBe(1);
+      expect(accepted.n).toBe(1);
       expect(r.why).toMatch(/^10 x the (round trip of a connect to port \d+|slowest answer \(port 1\)) [\d.]+ ms/);
       // not probed: a connect of its own, for the round trip only
-      accepted = 0;
+      accepted.n = 0;
       await probeTcpAdaptive('127.0.0.1', [1], { rttPort: port });
       await new Promise((res) => setTimeout(res, 50));
-      expect(accepted).toBe(1);
+      expect(accepted.n).toBe(1);
     } finally {
       srv.close();
     }
@@ -62,13 +67,7 @@ describe('probeTcpAdaptive: the round-trip port', () => {
 
 describe('the ssh session as the ssh port\'s outside-in evidence', () => {
   it('no connect to the port the session already reached; its TCP connect seeds the wait only until another port answers', async () => {
-    let accepted = 0;
-    const srv = createServer((s) => {
-      accepted++;
-      s.destroy();
-    }).listen(0, '127.0.0.1');
-    await new Promise((r) => srv.once('listening', r));
-    const port = (srv.address() as { port: number }).port;
+    const { srv, port, accepted } = await countingServer();
     const host = { session: { address: '127.0.0.1', port, tcpConnectMs: 0.4, at: '2026-12-03T00:00:00.000Z' } } as unknown as Host;
     try {
       expect(sessionProbe(host, '127.0.0.2', [port])).toBeUndefined();
@@ -78,13 +77,13 @@ describe('the ssh session as the ssh port\'s outside-in evidence', () => {
       expect(known?.probe.via).toMatch(/^the harness's own ssh session to 127\.0\.0\.1:\d+ \(TCP connect 0\.4 ms/);
       const r = await probeTcpAdaptive('127.0.0.1', [port, 1], { rttPort: port, known });
       await new Promise((res) => setTimeout(res, 50));
-      expect(accepted).toBe(0);
+      expect(accepted.n).toBe(0);
       expect(r.probes.map((p) => [p.port, p.state])).toEqual([[port, 'open'], [1, 'refused']]);
       expect(r.probes[0].via).toBe(known!.probe.via);
       expect(r.why).toMatch(/^10 x the slowest answer \(port 1\)/);
       // only the known port: no connect at all, the wait from the session's connect
       const only = await probeTcpAdaptive('127.0.0.1', [port], { rttPort: port, known });
-      expect(accepted).toBe(0);
+      expect(accepted.n).toBe(0);
       expect(only).toMatchObject({ timeoutMs: TCP_BOUNDS.floorMs });
       expect(only.why).toMatch(/^10 x the round trip of the ssh session's TCP connect 0\.4 ms/);
     } finally {
