@@ -188,6 +188,7 @@ export interface RunOptions {
 export interface SuiteContext {
   node: NodeSpec;
   host: Host;
+  /** Empty while the identity rides in the node's first probe script: gather must not rely on it. */
   identity: NodeIdentity;
   options: RunOptions;
   /** Emit a progress line for long work (shown on a TTY, plain in CI). */

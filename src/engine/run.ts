@@ -48,8 +48,25 @@ export const CONNECT_RETRY_PAUSE_MS = 1000;
 export interface EngineDeps {
   openHost(node: NodeSpec, opts: { baseDir: string }): Promise<Host>;
   gatherIdentity(host: Host): Promise<NodeIdentity>;
+  /**
+   * When given, identity rides in the node's first probe script (src/probes/identity.ts
+   * IdentityCarrier) instead of a round trip before the suites; without it (tests' fakes) identity
+   * is gathered first, on its own.
+   */
+  carryIdentity?(host: Host): IdentityCarry;
   suites: Suite<any, any>[];
   now(): Date;
+}
+
+/** What the engine needs of src/probes/identity.ts's IdentityCarrier. */
+export interface IdentityCarry {
+  /** The host the suites use: its first probe-script exec carries the identity. */
+  host: Host;
+  /** An exec has taken the identity along; `carried` settles when it ends. */
+  readonly claimed: boolean;
+  readonly carried: Promise<NodeIdentity | Error>;
+  /** No later exec may carry it (identity is then gathered on its own). */
+  close(): void;
 }
 
 /** `--only` names nothing that exists, or similar: nothing ran (exit 2). */
@@ -91,7 +108,7 @@ export function harnessVersion(): string {
 async function defaultDeps(): Promise<EngineDeps> {
   // Loaded lazily so the engine's unit tests (fake hosts and suites) do not pull in ssh2 or every suite.
   const [t, i, s] = await Promise.all([import('../transport/index.js'), import('../probes/identity.js'), import('../suites.js')]);
-  return { openHost: t.openHost, gatherIdentity: i.gatherIdentity, suites: s.suites, now: () => new Date() };
+  return { openHost: t.openHost, gatherIdentity: i.gatherIdentity, carryIdentity: (h) => new i.IdentityCarrier(h), suites: s.suites, now: () => new Date() };
 }
 
 /** Suites planned per node: those whose key is in the node's expectation and that --only selects. */
@@ -312,19 +329,32 @@ export async function runInventory(
       return;
     }
     try {
-      try {
+      // Identity: carried by the node's first probe script when the transport allows (no round trip
+      // of its own), else gathered first. Suites' gather never reads it; evaluation and reporters do.
+      const carrier = deps.carryIdentity?.(host);
+      const gatherAlone = async (): Promise<NodeIdentity> => {
         const i0 = now();
-        identity = await withTimeout(deps.gatherIdentity(host), opts.timeoutMs, `gathering identity of ${node.name}`, hub);
-        spansOf(node.name).identity = { what: 'identity', startMs: rel(i0), endMs: rel(now()) };
-      } catch (e) {
-        if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
+        try {
+          return await withTimeout(deps.gatherIdentity(host!), opts.timeoutMs, `gathering identity of ${node.name}`, hub);
+        } catch (e) {
+          if (!(e instanceof Interrupted)) warn(`${node.name}: node identity not gathered: ${reason(e)}`);
+          return {};
+        } finally {
+          // After the suites when it was not carried: a step of its own on the node's way.
+          const span = { what: 'identity', startMs: rel(i0), endMs: rel(now()) };
+          if (carrier) spansOf(node.name).suites.push(span);
+          else spansOf(node.name).identity = span;
+        }
+      };
+      if (!carrier) {
+        identity = await gatherAlone();
+        emit((r) => r.onNodeStart(node, identity));
       }
-      emit((r) => r.onNodeStart(node, identity));
       // Suites of a node gather concurrently over the node's one connection (bounded, so sshd's
       // MaxSessions is not exhausted); results are still reported in suite order.
       const options = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir };
       const limitSuites = limiter(Math.max(1, opts.suiteConcurrency ?? DEFAULT_SUITE_CONCURRENCY));
-      const h = host;
+      const h = carrier?.host ?? host;
       // Longest suites take the slots first (src/engine/schedule.ts); results stay in plan order.
       const gathered = new Map(longestFirst(suites, (p) => p.suite.name).map((ps) => [ps, limitSuites(async (): Promise<{ s0: Date; facts?: unknown; error?: unknown }> => {
           const s0 = now();
@@ -348,6 +378,22 @@ export async function runInventory(
             return { s0, error };
           }
         }).then((g) => (spansOf(node.name).suites.push({ what: ps.suite.name, startMs: rel(g.s0), endMs: rel(now()) }), g))] as const));
+      if (carrier) {
+        // The carrying exec's end, or every suite done without one (no suite ran a probe script on
+        // the node, e.g. tls and health alone): then, or when carrying failed, a round trip of its own.
+        const all = Promise.all(gathered.values()).then(() => undefined);
+        let got = await Promise.race([carrier.carried, all]);
+        // A suite that timed out may have left its carrying exec behind: no waiting on it then.
+        if (got === undefined && carrier.claimed) got = await Promise.race([carrier.carried, new Promise<Error>((r) => setTimeout(() => r(new Error('the carrying exec did not end')), 0))]);
+        carrier.close();
+        if (got !== undefined && !(got instanceof Error)) identity = got;
+        else if (opts.signal?.aborted) identity = {};
+        else {
+          if (got instanceof Error && process.env.LEAFCERT_DEBUG) warn(`${node.name}: identity carried by the first probe script not read (${reason(got)}); gathering it on its own`);
+          identity = await gatherAlone();
+        }
+        emit((r) => r.onNodeStart(node, identity));
+      }
       for (const [i, ps] of suites.entries()) {
         const { s0, facts, error } = await gathered.get(ps)!;
         if (error !== undefined) {
