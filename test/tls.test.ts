@@ -147,3 +147,23 @@ describe('tls suite', () => {
     expect(v([])).toBe(false); // an empty list would plan the suite and check nothing
   });
 });
+
+describe('TLS client contexts are shared per CA and setting (src/probes/tls-context.ts)', () => {
+  it('a second gather of an endpoint builds no new context; a different CA gets its own, and its own chain verdict', async () => {
+    const { cachedContexts } = await import('../src/probes/tls-context.js');
+    await gatherEndpoint(base(good), '127.0.0.1', dir);
+    const n = cachedContexts();
+    const again = await gatherEndpoint(base(good), '127.0.0.1', dir);
+    expect(cachedContexts()).toBe(n);
+    expect(status(evaluateEndpoint(again, base(good), id(), now()))['tls.chain']).toBe('pass');
+    // The self-signed server's own certificate as the CA: a new context, and that chain verifies.
+    writeFileSync(join(dir, 'self-as-ca.crt'), readFileSync(join(dir, 'self.crt')));
+    const selfAsCa = { ...base(selfSigned), ca: 'self-as-ca.crt' };
+    const f = await gatherEndpoint(selfAsCa, '127.0.0.1', dir);
+    expect(cachedContexts()).toBe(n + 1);
+    expect(status(evaluateEndpoint(f, selfAsCa, id(), now()))['tls.chain']).toBe('pass');
+    // …and the shared context of ca.crt still refuses that server's chain.
+    const g = await gatherEndpoint(base(selfSigned), '127.0.0.1', dir);
+    expect(status(evaluateEndpoint(g, base(selfSigned), id(), now()))['tls.chain']).toBe('fail');
+  });
+});

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { clientContext } from './tls-context.js';
 
 export interface HttpProbe {
   url: string;
@@ -86,7 +87,7 @@ export function httpProbe(o: { url: string; connect: string; ca?: Buffer; timeou
       headers: { Host: u.host, 'User-Agent': 'leafcert', Accept: 'application/json, */*' },
       agent: false,
     };
-    if (isHttps) Object.assign(opts, { servername: u.hostname, ca: o.ca, rejectUnauthorized: true });
+    if (isHttps) Object.assign(opts, { servername: u.hostname, secureContext: clientContext({ ca: o.ca }), rejectUnauthorized: true });
     const req = (isHttps ? https : http).request(opts, (resp) => {
       const ttfbMs = ms();
       const chunks: Buffer[] = [];

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+import { clientContext } from './tls-context.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export const TLS_VERSIONS: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
@@ -117,10 +118,10 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
   return new Promise((res) => {
     let connected = false;
     const s = tls.connect({
-      host: o.host, port: o.port, servername: o.servername, ca: o.ca, rejectUnauthorized: false,
+      host: o.host, port: o.port, servername: o.servername, rejectUnauthorized: false,
+      secureContext: clientContext({ ca: o.ca, ...(o.permissive ? { ciphers: 'DEFAULT@SECLEVEL=0', minVersion: 'TLSv1' as const } : {}) }),
       // authorized must mean "chain verifies to the CA": names are checked on their own, SAN only.
       checkServerIdentity: () => undefined,
-      ...(o.permissive ? { ciphers: 'DEFAULT@SECLEVEL=0', minVersion: 'TLSv1' as const } : {}),
     });
     let settled = false;
     const done = (r: TlsHandshake & { certs: X509Certificate[] }) => {
@@ -184,7 +185,7 @@ export function probeProtocol(o: ConnectOpts, version: TlsVersion): Promise<Prot
     try {
       s = tls.connect({
         host: o.host, port: o.port, servername: o.servername, rejectUnauthorized: false,
-        minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0',
+        secureContext: clientContext({ minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' }),
       });
     } catch (e) {
       return done('unknown', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
