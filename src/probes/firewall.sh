@@ -4,11 +4,12 @@
 # Each command's stdout goes behind a marker line, then its exit code, then its stderr on its own
 # (src/probes/sections.ts splits it back), so a warning on stderr never corrupts what a parser reads.
 # $1: the marker (sections.ts MARK).
-# uses: sections.sh (defines section(), which reads $mark)
-# shellcheck disable=SC2034 # read by section() (sections.sh)
+# uses: sections.sh (defines xsection(), which reads $mark)
+# shellcheck disable=SC2034 # read by xsection() (sections.sh)
 mark=$1
 
-section iptables-save iptables-save
-section ip6tables-save ip6tables-save
-section nft nft -j list ruleset
-section ss ss -Hltn
+# One fork per command (xsection): this round trip runs on every node of a fleet.
+xsection iptables-save iptables-save
+xsection ip6tables-save ip6tables-save
+xsection nft nft -j list ruleset
+xsection ss ss -Hltn

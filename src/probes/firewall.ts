@@ -43,9 +43,9 @@ const PARTS = ['iptables-save', 'ip6tables-save', 'nft', 'ss'];
 export const FIREWALL_SCRIPT = scriptCommand(probeScript('firewall.sh'), [MARK]);
 
 /** Strict: turn firewall.sh's output into facts (also used by unit tests with fixtures). */
-export function parseFirewallOutput(output: string, o: { extraRules?: string[] }): FirewallNodeFacts {
+export function parseFirewallOutput(output: string, o: { extraRules?: string[] }, stderr = ''): FirewallNodeFacts {
   const facts: FirewallNodeFacts = { script: FIREWALL_SCRIPT, raw: {}, errors: [] };
-  const s = splitSections(output, 'firewall probe', PARTS);
+  const s = splitSections(output, 'firewall probe', PARTS, stderr);
   for (const p of PARTS) facts.raw[p] = s.get(p)!;
   const attempt = <T>(source: string, text: string, fn: () => T): T | undefined => {
     try {
@@ -96,7 +96,7 @@ export async function gatherFirewall(host: Host, o: { target?: string; open: num
     target ? probeTcpAdaptive(target, [...open, ...closed], { rttPort: o.rttPort, fixedMs: o.probeTimeoutMs, known }) : Promise.resolve(undefined),
   ]);
   const probes = tcp ? { open: tcp.probes.slice(0, open.length), closed: tcp.probes.slice(open.length) } : { open: [], closed: [] };
-  return { ...parseFirewallOutput(r.stdout, o), target, probes, probeTimeoutMs: tcp?.timeoutMs ?? o.probeTimeoutMs ?? 0, probeTimeoutWhy: tcp?.why };
+  return { ...parseFirewallOutput(r.stdout, o, r.stderr), target, probes, probeTimeoutMs: tcp?.timeoutMs ?? o.probeTimeoutMs ?? 0, probeTimeoutWhy: tcp?.why };
 }
 
 /** The firewall in force: the pinned backend, else whichever NixOS firewall is present. */

@@ -27,3 +27,16 @@ bsection() {
   rc=$?
   printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
 }
+# xsection NAME CMD...: section() for one external command: run straight from this shell (one fork,
+# the command's own, not a $( ) subshell around it as well). Its stderr goes to the round trip's own
+# stderr between marker lines, where splitSections() reads it (given the exec's stderr).
+xsection() {
+  local name=$1 rc
+  shift
+  echo "$mark $name"
+  printf '%s-stderr %s\n' "$mark" "$name" >&2
+  "$@"
+  rc=$?
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+  printf '\n%s-stderr-end %s\n' "$mark" "$name" >&2
+}

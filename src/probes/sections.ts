@@ -25,15 +25,22 @@ export interface Section {
   stderr: string;
 }
 
-export function splitSections(output: string, source: string, expected: string[]): Map<string, Section> {
+/**
+ * The sections of a batched probe's stdout. Sections made by `xsection` have their stderr in the
+ * exec's own stderr: pass it as `stderr` (blocks found in stdout, from `section`, are read too).
+ */
+export function splitSections(output: string, source: string, expected: string[], stderr = ''): Map<string, Section> {
   const out = new Map<string, Section>();
   const re = new RegExp(`^${MARK} (\\S+)\\n([\\s\\S]*?)^${MARK}-rc \\1 (\\d+)$`, 'gm');
   let m: RegExpExecArray | null;
   while ((m = re.exec(output)) !== null) out.set(m[1], { text: m[2].replace(/\n$/, ''), rc: Number(m[3]), stderr: '' });
-  const er = new RegExp(`^${MARK}-stderr (\\S+)\\n([\\s\\S]*?)\\n${MARK}-stderr-end \\1$`, 'gm');
-  while ((m = er.exec(output)) !== null) {
-    const s = out.get(m[1]);
-    if (s) s.stderr = m[2];
+  for (const text of stderr ? [output, stderr] : [output]) {
+    const er = new RegExp(`^${MARK}-stderr (\\S+)\\n([\\s\\S]*?)\\n${MARK}-stderr-end \\1$`, 'gm');
+    while ((m = er.exec(text)) !== null) {
+      const s = out.get(m[1]);
+      // $( ) drops the final newlines of what it captures; a streamed block keeps them: the same text either way.
+      if (s) s.stderr = m[2].replace(/\n+$/, '');
+    }
   }
   const missing = expected.filter((e) => !out.has(e));
   if (missing.length) throw new ParseError(source, `probe output lacks section(s) ${missing.join(', ')}`, output.slice(0, 400));
