@@ -117,4 +117,10 @@ describe('report files while the run goes on', () => {
     f.write(true); // the final write is never delayed
     expect(readFileSync(path, 'utf8')).toBe('render 2');
   });
+
+  it('a costly partial write spaces the next one out: at least 25× its cost, never less than the interval', async () => {
+    const { partialGapMs } = await import('../src/reporters/atomic.js');
+    expect(partialGapMs(1000, 4)).toBe(1000);
+    expect(partialGapMs(1000, 120)).toBe(3000);
+  });
 });

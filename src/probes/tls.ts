@@ -113,6 +113,18 @@ interface ConnectOpts {
 
 const MAX_HEAD = 32 * 1024;
 
+// A fleet's nodes serve the same CA (and intermediates) in every chain: parsed once, by fingerprint.
+const parsed = new Map<string, X509Certificate>();
+function parsedCert(fingerprint: string, raw: Buffer): X509Certificate {
+  let x = parsed.get(fingerprint);
+  if (!x) {
+    x = new X509Certificate(raw);
+    if (parsed.size >= 256) parsed.delete(parsed.keys().next().value!);
+    parsed.set(fingerprint, x);
+  }
+  return x;
+}
+
 export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X509Certificate[] }> {
   const started = Date.now();
   return new Promise((res) => {
@@ -141,7 +153,7 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
       const seen = new Set<string>();
       while (c && c.raw && !seen.has(c.fingerprint256)) {
         seen.add(c.fingerprint256);
-        certs.push(new X509Certificate(c.raw));
+        certs.push(parsedCert(c.fingerprint256, c.raw));
         c = c.issuerCertificate;
       }
       const hs = {
