@@ -2,11 +2,11 @@
 // builds first): bin/leafcert.js loads it, and it must behave as dist/src/cli.js does: the same
 // output and exit codes, and every file the code finds next to its own module still found
 // (package.json for the version, schemas/, the generated validators, src/probes/*.sh).
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const BIN = resolve('bin/leafcert.js');
 const BUNDLE = resolve('dist/leafcert.js');
@@ -91,5 +91,36 @@ describe('start-up: the CLI in one file', () => {
     expect(leafcert(bin, ['--version']).stdout).toBe('stand-in bundle\n');
     utimesSync(standIn, new Date('2001-01-01'), new Date('2001-01-01'));
     expect(leafcert(bin, ['--version']).stdout).toBe(`${version}\n`);
+  });
+
+  it('SIGINT while the bundle loads: the handlers the launcher installed first count for the run (one interrupt module, not a copy)', async () => {
+    const d = mkdtempSync(join(tmp, 'signal-'));
+    const inv = join(d, 'inv.yaml');
+    writeFileSync(inv, 'nodes:\n  - { name: here, host: 127.0.0.1, transport: local, expect: here }\nexpectations:\n  here:\n    firewall: { open: [22], closed: [5432] }\n');
+    // A module hook holds the bundle's loading for 3 s and says when it started.
+    const mark = join(d, 'loading');
+    writeFileSync(
+      join(d, 'hooks.mjs'),
+      `import { writeFileSync } from 'node:fs';\n` +
+        `export async function load(url, context, next) {\n` +
+        `  if (url.endsWith('/dist/leafcert.js')) { writeFileSync(${JSON.stringify(mark)}, url); await new Promise((r) => setTimeout(r, 3000)); }\n` +
+        `  return next(url, context);\n}\n`,
+    );
+    writeFileSync(join(d, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+    const json = join(d, 'r.json');
+    const child = spawn(process.execPath, ['--import', join(d, 'register.mjs'), BIN, 'run', '-i', inv, '--json', json], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await vi.waitFor(() => expect(existsSync(mark)).toBe(true), { timeout: 30_000, interval: 20 });
+    expect(readFileSync(mark, 'utf8')).toMatch(/\/dist\/leafcert\.js$/);
+    child.kill('SIGINT');
+    expect(await exited, out + err).toBe(3);
+    expect(err.trim().split('\n')).toEqual(['leafcert: SIGINT: stopping, the run is interrupted: unfinished checks are reported as errors, exit 3']);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.run).toMatchObject({ interrupted: true, exitCode: 3 });
+    expect(report.results.every((x: { status: string; message: string }) => x.status === 'error' && /interrupted/.test(x.message))).toBe(true);
   });
 });
