@@ -20,6 +20,17 @@ export abstract class FileReporter implements Reporter {
   /** Keep the result for render(). */
   protected abstract collect(r: Result): void;
 
+  /**
+   * `items` with their nodes in the inventory's order (stable within a node): nodes start in
+   * whatever order their connections and identities come back, and a report, like a merged one,
+   * must not depend on that.
+   */
+  protected byInventory<T>(items: Iterable<T>, node: (t: T) => string): T[] {
+    const rank = new Map((this.meta?.nodes ?? []).map((n, i) => [n.name, i] as const));
+    const of = (t: T) => rank.get(node(t)) ?? Number.MAX_SAFE_INTEGER;
+    return [...items].sort((a, b) => of(a) - of(b));
+  }
+
   /** The option that asked for this report (`--junit`): a write error names it. */
   forFlag(flag: string): this {
     this.file.flag = flag;

@@ -74,7 +74,9 @@ export class HtmlReporter extends FileReporter {
     // A partial page may be all a killed run leaves: it must not read as a verdict.
     const verdict = !final || !s ? 'INCOMPLETE: run IN PROGRESS (partial report) or stopped before it finished' : s.exitCode === 0 ? 'CERTIFIED' : s.exitCode === 1 ? 'NOT CERTIFIED' : 'INCOMPLETE';
     const tone = verdict === 'CERTIFIED' ? 'certified' : verdict === 'NOT CERTIFIED' ? 'not-certified' : 'incomplete';
-    const nodeNames = [...this.nodes.keys()];
+    // Results by node in inventory order (stable): the same page whatever order nodes finished in.
+    this.rows.splice(0, this.rows.length, ...this.byInventory(this.rows, ({ r }) => r.node));
+    const nodeNames = this.byInventory(this.nodes.keys(), (n) => n);
     const suites = [...new Set(this.rows.map(({ r }) => r.suite))];
     const checks = m?.checks ?? checkSet(this.rows.map(({ r }) => r.id));
     const countText = (RANK.filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k}`).join(', ') || 'no results');
@@ -142,7 +144,7 @@ export class HtmlReporter extends FileReporter {
   /** One row per node: who it is, and how its host key was trusted. */
   private nodeTable(): string[] {
     const out = ['<h2 id="nodes">Nodes</h2>', '<table class="nodes"><thead><tr><th>node</th><th>identity</th><th>system</th><th>machine-id</th><th>host key</th><th>connection</th></tr></thead><tbody>'];
-    [...this.nodes.values()].forEach(({ node, identity: id, stats }, i) => {
+    this.byInventory(this.nodes.values(), (e) => e.node.name).forEach(({ node, identity: id, stats }, i) => {
       const nixos = isNixos(id);
       const key = stats?.hostKey;
       const who = [id.hostname, id.os, nixos ? `NixOS ${id.nixosVersion ?? ''}`.trim() : undefined, id.kernel && `kernel ${id.kernel}`, id.clock && `clock ${id.clock}`]

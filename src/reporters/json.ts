@@ -96,8 +96,8 @@ export class JsonReporter extends FileReporter {
       },
       counts,
       checks: { sha256: set.sha256, ids: set.ids, definitions },
-      nodes: [...this.nodes.values()].map((n) => ({ ...n, counts: perNode.get(n.name) ?? emptyCounts() })),
-      results: this.results.map((r) => ({ ...r, impact: IMPACT[r.severity] ?? 0 })),
+      nodes: this.byInventory(this.nodes.values(), (n) => n.name).map((n) => ({ ...n, counts: perNode.get(n.name) ?? emptyCounts() })),
+      results: this.byInventory(this.results, (r) => r.node).map((r) => ({ ...r, impact: IMPACT[r.severity] ?? 0 })),
       warnings: this.warnings,
     };
   }

@@ -96,7 +96,7 @@ export class JunitReporter extends FileReporter {
   render(final: boolean): string {
     const total = emptyCounts();
     const suites: string[] = [];
-    for (const s of this.nodes.values()) {
+    for (const s of this.byInventory(this.nodes.values(), (x) => x.node.name)) {
       const c = emptyCounts();
       for (const r of s.results) c[r.status]++;
       for (const k of Object.keys(c) as (keyof Counts)[]) total[k] += c[k];

@@ -47,7 +47,7 @@ function sanitiseDeep(v: unknown): unknown {
 
 export class TapReporter extends FileReporter {
   private readonly results: Result[] = [];
-  private readonly comments: string[] = [];
+  private readonly comments: { node: string; text: string }[] = [];
 
   onNodeStart(node: NodeSpec, id: NodeIdentity): void {
     const nixos = isNixos(id);
@@ -59,11 +59,11 @@ export class TapReporter extends FileReporter {
       id.currentSystem,
       id.machineId && `machine-id ${id.machineId}`,
     ].filter(Boolean);
-    this.comments.push(`node ${node.name}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+    this.comments.push({ node: node.name, text: `node ${node.name}${parts.length ? `: ${parts.join(', ')}` : ''}` });
   }
   override onNodeEnd(node: NodeSpec, stats?: NodeStats): void {
     // The host key is known once the node is done (the engine's stats): an auditor reads how it was trusted.
-    if (stats?.hostKey) this.comments.push(`node ${node.name}: host key ${hostKeyText(stats.hostKey)}`);
+    if (stats?.hostKey) this.comments.push({ node: node.name, text: `node ${node.name}: host key ${hostKeyText(stats.hostKey)}` });
     super.onNodeEnd(node, stats);
   }
   protected collect(r: Result): void {
@@ -77,9 +77,9 @@ export class TapReporter extends FileReporter {
       const checks = this.meta.checks ?? checkSet(this.results.map((r) => r.id));
       out.push(`# inventory sha256 ${this.meta.inventory.sha256 || 'unknown'}, check set sha256 ${checks.sha256} (${checks.ids.length} checks)`);
     }
-    for (const c of this.comments) out.push(`# ${safeText(c, 512).replace(/\n/g, ' ')}`);
+    for (const c of this.byInventory(this.comments, (x) => x.node)) out.push(`# ${safeText(c.text, 512).replace(/\n/g, ' ')}`);
     let n = 0;
-    for (const r of this.results) {
+    for (const r of this.byInventory(this.results, (x) => x.node)) {
       n++;
       out.push(...this.point(n, r));
     }
