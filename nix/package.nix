@@ -45,6 +45,7 @@ buildNpmPackage {
       (root + "/package-lock.json")
       (root + "/tsconfig.json")
       (root + "/bin")
+      (root + "/scripts")
       (root + "/src")
       (root + "/suites")
       (root + "/schemas")
@@ -60,7 +61,8 @@ buildNpmPackage {
   # ssh2's native crypto binding and cpu-features are optional: the pure-JS paths are used
   # without them, and building them would need node-gyp in the sandbox.
   npmRebuildFlags = [ "--ignore-scripts" ];
-  # `npm run build` = tsc → dist/ (the default npmBuildScript).
+  # `npm run build` = tsc → dist/, then scripts/gen-validators.js and scripts/bundle.js (the
+  # default npmBuildScript): scripts/ must be in the source.
 
   nativeBuildInputs = [ makeWrapper ];
 
@@ -70,7 +72,8 @@ buildNpmPackage {
     npm prune --omit=dev --no-save --offline
     dest=$out/lib/node_modules/leafcert
     mkdir -p $dest $out/bin
-    cp -r package.json bin dist schemas node_modules $dest/
+    # src/: the probes' shell (src/probes/*.sh) and the lab's (src/lab/sh) are read at run time.
+    cp -r package.json bin dist schemas src node_modules $dest/
     makeWrapper ${lib.getExe nodejs} $out/bin/leafcert --add-flags $dest/bin/leafcert.js
     runHook postInstall
   '';
