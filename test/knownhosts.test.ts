@@ -88,3 +88,37 @@ describe('known_hosts', () => {
     expect(readKnownHosts(join(dir, 'nope'))).toEqual([]);
   });
 });
+
+describe('known_hosts at fleet scale', () => {
+  it('a pattern without wildcards matches case-insensitively and exactly; wildcards and negation still work after caching', async () => {
+    const { hostsMatch } = await import('../src/transport/knownhosts.js');
+    for (let i = 0; i < 2; i++) {
+      expect(hostsMatch('Leaf-1.example', 'leaf-1.EXAMPLE')).toBe(true);
+      expect(hostsMatch('leaf-1', 'leaf-10')).toBe(false);
+      expect(hostsMatch('leaf-?,!leaf-3', 'leaf-2')).toBe(true);
+      expect(hostsMatch('leaf-?,!leaf-3', 'leaf-3')).toBe(false);
+      expect(hostsMatch('10.0.0.*', '10.0.0.7')).toBe(true);
+      expect(hostsMatch('10.0.0.*', '10.0.1.7')).toBe(false);
+    }
+  });
+
+  it('a file read again is parsed again only when its text changed (a replaced key of the same length included)', async () => {
+    const { readKnownHosts } = await import('../src/transport/knownhosts.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const f = join(mkdtempSync(join(tmpdir(), 'leafcert-kh-')), 'known_hosts');
+    const blob = (b: number) => {
+      const t = Buffer.from('ssh-ed25519');
+      const k = Buffer.alloc(32, b);
+      return Buffer.concat([Buffer.from([0, 0, 0, t.length]), t, Buffer.from([0, 0, 0, 32]), k]).toString('base64');
+    };
+    writeFileSync(f, `leaf-1 ssh-ed25519 ${blob(1)}\n`);
+    const a = readKnownHosts(f);
+    expect(readKnownHosts(f)).toBe(a);
+    writeFileSync(f, `leaf-1 ssh-ed25519 ${blob(2)}\n`);
+    const b = readKnownHosts(f);
+    expect(b).not.toBe(a);
+    expect(b[0].key.equals(a[0].key)).toBe(false);
+  });
+});

@@ -59,8 +59,17 @@ export function hostKeyName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
+// Every node of a run looks its name up in the whole file: a fleet's known_hosts has a line per
+// node, so each pattern's expression is made once (and a pattern without wildcards is compared).
+const globs = new Map<string, RegExp>();
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
+  let re = globs.get(pattern);
+  if (!re) {
+    re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+    if (globs.size >= 4096) globs.clear();
+    globs.set(pattern, re);
+  }
   return re.test(name);
 }
 
@@ -112,9 +121,17 @@ export function knownKeyTypes(entries: KnownHostEntry[], name: string): string[]
   return [...new Set(entries.filter((e) => !e.marker && hostsMatch(e.hosts, name)).map((e) => e.keyType))];
 }
 
+// Parsed once per file content: every node of a run reads the same file (a line per node in a
+// fleet), and an entry appended meanwhile (acceptNewHostKey) or a key replaced changes the text.
+const parsedFiles = new Map<string, { text: string; entries: KnownHostEntry[] }>();
 export function readKnownHosts(path: string): KnownHostEntry[] {
   if (!existsSync(path)) return [];
-  return parseKnownHosts(readFileSync(path, 'utf8'), path);
+  const text = readFileSync(path, 'utf8');
+  const hit = parsedFiles.get(path);
+  if (hit?.text === text) return hit.entries;
+  const entries = parseKnownHosts(text, path);
+  parsedFiles.set(path, { text, entries });
+  return entries;
 }
 
 /** Append a hashed entry (as `HashKnownHosts yes` would). */
