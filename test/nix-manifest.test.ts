@@ -200,8 +200,9 @@ describe.skipIf(!nixInstantiate)(`flake outputs (stub nixpkgs)${nixInstantiate ?
       expect(p.integrity, path).toMatch(/^sha(512|1)-/);
     }
     const pkg = json(`let p = (${flake}).packages.x86_64-linux.leafcert; in { inherit (p) pname version npmRebuildFlags; src = map toString p.src.fileset; install = p.installPhase; }`);
-    expect(pkg.src.map((f: string) => f.replace(repoRoot, ''))).toEqual(['/package.json', '/package-lock.json', '/tsconfig.json', '/bin', '/src', '/suites', '/schemas']);
-    expect(pkg.install).toContain('cp -r package.json bin dist schemas node_modules');
+    expect(pkg.src.map((f: string) => f.replace(repoRoot, ''))).toEqual(['/package.json', '/package-lock.json', '/tsconfig.json', '/bin', '/scripts', '/src', '/suites', '/schemas']);
+    // src/ is installed too: the probes' .sh files are read at run time.
+    expect(pkg.install).toContain('cp -r package.json bin dist schemas src node_modules');
   });
 
   it('the example configuration (nixosConfigurations.leaf-example) passes every config check it declares something for', async () => {
