@@ -29,6 +29,11 @@ for (const backend of ['iptables', 'nftables'] as const) {
       expect(r.host.roundTrips - before).toBe(2);
       const enabled = os.find((o) => o.id === 'firewall.enabled')!;
       expect(enabled.message).toContain(backend);
+      // The node's listening sockets, read by the probe's shell from /proc/net/tcp{,6}, are the context
+      // of each port's evidence: nginx listens on 443, the closed ports' outcome says what listens.
+      const open443 = os.find((o) => o.id === 'firewall.port-open' && o.subject === 'tcp/443')!;
+      expect(open443.evidence.excerpt).toMatch(/node listens on \S*:443/);
+      for (const c of os.filter((o) => o.id === 'firewall.port-closed')) expect(c.evidence.excerpt).toMatch(/node listens on|nothing listens on it/);
     });
 
     const faults = faultsFor('firewall', firewallSuite);

@@ -190,3 +190,57 @@ describe('firewall suite', () => {
     expect(v({ open: [22], closed: [] })).toBe(false); // checks nothing: omit the key instead
   });
 });
+
+describe('listening sockets (context in port evidence)', () => {
+  const PROC = [
+    '   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20950 1 0000000000000000 100 0 0 10 0',
+    '   1: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 20951 1 0000000000000000 100 0 0 10 0',
+    '   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20952 1 0000000000000000 100 0 0 10 0',
+  ].join('\n');
+  const base = { 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND };
+
+  it('from /proc/net/tcp{,6} lines (the shell kept the LISTEN ones) as from ss', () => {
+    const fromProc = parseFirewallOutput(output({ ...base, listen: { text: PROC } }), alchemist);
+    expect(fromProc.listening?.map((l) => `${l.address}:${l.port}`)).toEqual(['0.0.0.0:443', '127.0.0.1:5432', ':::80']);
+    const fromSs = parseFirewallOutput(output({ ...base, ss: { text: SS } }), alchemist);
+    expect(fromSs.listening?.map((l) => `${l.address}:${l.port}`)).toContain('127.0.0.1:5432');
+    // Neither section: the framing was lost, not "nothing listens".
+    expect(() => parseFirewallOutput(output(base), alchemist)).toThrow(/lacks section\(s\) listen or ss/);
+    // A garbled /proc line is an error in the facts, never a silent empty list.
+    const bad = parseFirewallOutput(output({ ...base, listen: { text: 'garbage 0A here' } }), alchemist);
+    expect(bad.listening).toBeUndefined();
+    expect(bad.errors.map((x) => x.source)).toContain('/proc/net/tcp, /proc/net/tcp6');
+  });
+
+  it('the real script: a socket listening here is found with no ss process; long tables take ss', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { FIREWALL_SCRIPT } = await import('../src/probes/firewall.js');
+    // Stand-ins for the firewall tools, and an ss that says it ran (a real one may not be installed).
+    const bin = mkdtempSync(`${tmpdir()}/lc-fw-bin-`);
+    for (const t of ['iptables-save', 'ip6tables-save', 'nft']) writeFileSync(`${bin}/${t}`, '#!/bin/sh\nexit 127\n', { mode: 0o755 });
+    writeFileSync(`${bin}/ss`, `#!/bin/sh\necho ran >> ${bin}/ss.log\nprintf 'LISTEN 0 511 127.0.0.1:4242 0.0.0.0:*\\n'\n`, { mode: 0o755 });
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const run = (env: Record<string, string>) => {
+        const r = spawnSync('bash', ['-c', FIREWALL_SCRIPT], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:/usr/bin:/bin`, ...env } });
+        return parseFirewallOutput(r.stdout, alchemist, r.stderr);
+      };
+      const f = run({});
+      expect(f.raw.listen?.rc).toBe(0);
+      expect(f.raw.ss).toBeUndefined();
+      expect(f.listening).toContainEqual(expect.objectContaining({ address: '127.0.0.1', port }));
+      expect(spawnSync('test', ['-e', `${bin}/ss.log`]).status).toBe(1);
+      const g = run({ LEAFCERT_LISTEN_MAX: '1' });
+      expect(g.raw.listen).toBeUndefined();
+      expect(g.listening).toEqual([{ address: '127.0.0.1', port: 4242 }]);
+    } finally {
+      srv.close();
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});

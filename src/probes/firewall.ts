@@ -1,5 +1,5 @@
 // The firewall facts of a node, in one round trip (firewall.sh: iptables-save, ip6tables-save,
-// `nft -j list ruleset`, `ss -Hltn`) plus, in parallel, TCP connects from the harness to the ports
+// `nft -j list ruleset`, the listening sockets from /proc/net/tcp{,6} or `ss -Hltn`) plus, in parallel, TCP connects from the harness to the ports
 // an expectation names: what the rules say and what a client on the network sees.
 import { probeScript, scriptCommand } from '../core/script.js';
 import { ParseError, type Host } from '../core/types.js';
@@ -7,6 +7,7 @@ import type { FirewallModel, Port } from './firewall-model.js';
 import { iptablesModel, parseIptablesSave } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';
 import { MARK, splitSections, type Section } from './sections.js';
+import { parseProcNetTcp } from './listeners.js';
 import { parseSsListen, type Listener } from './ss.js';
 import { probeTcpAdaptive, type KnownPort, type TcpProbe } from './tcp.js';
 
@@ -38,7 +39,7 @@ export interface FirewallFacts {
 
 export type FirewallNodeFacts = Omit<FirewallFacts, 'probes' | 'target' | 'probeTimeoutMs' | 'probeTimeoutWhy'>;
 
-const PARTS = ['iptables-save', 'ip6tables-save', 'nft', 'ss'];
+const PARTS = ['iptables-save', 'ip6tables-save', 'nft'];
 /** The command that prints the node's firewall, as sent. */
 export const FIREWALL_SCRIPT = scriptCommand(probeScript('firewall.sh'), [MARK]);
 
@@ -47,6 +48,12 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[] }
   const facts: FirewallNodeFacts = { script: FIREWALL_SCRIPT, raw: {}, errors: [] };
   const s = splitSections(output, 'firewall probe', PARTS, stderr);
   for (const p of PARTS) facts.raw[p] = s.get(p)!;
+  // Listening sockets come from /proc/net/tcp{,6} read by the shell, or from ss on a node with long tables.
+  const listen = s.get('listen');
+  const ss = s.get('ss');
+  if (!listen && !ss) throw new ParseError('firewall probe', 'probe output lacks section(s) listen or ss', output.slice(0, 400));
+  if (listen) facts.raw.listen = listen;
+  if (ss) facts.raw.ss = ss;
   const attempt = <T>(source: string, text: string, fn: () => T): T | undefined => {
     try {
       return fn();
@@ -72,8 +79,8 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[] }
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
   else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra));
   if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
-  const ss = s.get('ss')!;
-  if (ss.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
+  if (listen?.rc === 0) facts.listening = attempt('/proc/net/tcp, /proc/net/tcp6', listen.text, () => parseProcNetTcp(listen.text, '/proc/net/tcp, /proc/net/tcp6'));
+  else if (ss?.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
   return facts;
 }
 
