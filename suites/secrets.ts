@@ -3,7 +3,7 @@
 // keys, ACME keys, borg passphrases, units' EnvironmentFile/LoadCredential sources, agenix/sops
 // outputs) are found on the node and readable only by their service; the values of both appear
 // nowhere others can read them (world-readable files, /nix/store paths of units, logs, the journal,
-// core dumps, unit Environment, other processes' environments, htpasswd), and no CA private key
+// core dumps, unit Environment, other processes' environments and command lines, htpasswd), and no CA private key
 // sits on the node. All matching happens on the node (src/probes/secrets.ts, secrets.sh;
 // gatherSecrets): evidence carries only `sha256:<8 hex>` and the length of a value, never the
 // value. The checks are in secrets/checks.ts, their judges in secrets/judge.ts.
@@ -63,7 +63,8 @@ function evaluate(facts: SecretsFacts, expect: SecretsExpect): Outcome[] {
   });
   // The files the services use, found on the node (they follow the declared ones).
   const found = files.map((f, i) => ({ f, i })).filter((x) => x.f.discovered && x.f.exists);
-  for (const { f, i } of found) out.push(discoveredPermsOutcome(f), placeholderOutcome(f, f), exposureOutcome(facts, f, i));
+  // A file found only by its name may be a template: its values are not judged as placeholders.
+  for (const { f, i } of found) out.push(discoveredPermsOutcome(f), ...(f.discovered!.kind === 'named' ? [] : [placeholderOutcome(f, f)]), exposureOutcome(facts, f, i));
   if (expect.discover !== false && !found.length) out.push(nothingDiscovered());
   if (expect.htpasswd !== false) out.push(htpasswdOutcome(facts));
   if (expect.noCaKey !== false) out.push(caKeyOutcome(facts));

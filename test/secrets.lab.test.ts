@@ -39,6 +39,15 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
         expect(found(rs, 'secrets.discovered-permissions', TLS_KEY)).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/\(nginx\): readable or writable by others \(mode 0644\)/) });
         expect(found(rs, 'secrets.discovered-permissions', HOST_KEY)?.status).toBe('pass');
       },
+      // beyond /etc: a service's state dir, a file named like a secret that nothing lists, a command line
+      'secrets-leaked-state-dir': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in world-readable file \/var\/lib\/alchemist-worker\/config.txt$/),
+      'secrets-unlisted-env-readable': (rs) => {
+        expect(found(rs, 'secrets.discovered-permissions', '/etc/alchemist-worker/worker.env')).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/\(named like a secret\): readable or writable by others \(mode 0644\)/) });
+        // a template is not judged for placeholders: only its mode and its values' exposure
+        expect(found(rs, 'secrets.placeholder', '/etc/alchemist-worker/worker.env')).toBeUndefined();
+        expect(found(rs, 'secrets.exposure', '/etc/alchemist-worker/worker.env')?.status).toBe('pass');
+      },
+      'secrets-cmdline': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^API_KEY \(sha256:[0-9a-f]{8} \(48 chars\)\) in command line \(world-readable \/proc\/PID\/cmdline\) of pid \d+ \(sh\)$/),
       'secrets-borg-passphrase-readable': (rs) => expect(found(rs, 'secrets.discovered-permissions', BORG_PASS)).toMatchObject({ status: 'fail', message: expect.stringMatching(/\(borg job\): readable or writable by others \(mode 0644\)/) }),
     },
   });

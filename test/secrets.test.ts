@@ -183,3 +183,49 @@ describe('secrets schema: empty lists would search nowhere', () => {
     expect(v({ files: [{ path: '/etc/a.env' }], keyPaths: ['/etc/ssl'] })).toBe(true);
   });
 });
+
+describe('beyond /etc: command lines, directories others cannot enter, files named like secrets', () => {
+  it('a value in a process\'s command line is a leak (/proc/PID/cmdline is readable by every user); its removal passes', async () => {
+    const { spawn } = await import('node:child_process');
+    const p = spawn('sh', ['-c', 'sleep 60; :', 'worker', `--api-key=${API}`], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const { facts } = await run(spec);
+      expect(facts.probe.leaks).toContainEqual(expect.objectContaining({ where: 'cmdline', file: 0, key: 'API_KEY', pid: p.pid, comm: 'sh' }));
+      const exp = evaluateSecrets(facts, spec).find((o) => o.id === 'secrets.exposure' && o.subject === spec.files![0].path)!;
+      expect(exp.status).toBe('fail');
+      expect(exp.message).toContain(`API_KEY (sha256:`);
+      expect(exp.message).toContain(`in command line (world-readable /proc/PID/cmdline) of pid ${p.pid} (sh)`);
+      expect(JSON.stringify(exp)).not.toContain(API);
+    } finally {
+      p.kill('SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await run(spec)).facts.probe.leaks.filter((l) => l.where === 'cmdline')).toEqual([]);
+  });
+
+  it('a world-readable copy below a directory others cannot enter is no leak; a world-readable file named like a secret is found and judged', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-secrets-named-'));
+    try {
+      const root = join(d, 'var/lib');
+      for (const x of ['private/app', 'worker', 'open']) mkdirSync(join(root, x), { recursive: true });
+      chmodSync(join(root, 'private'), 0o700);
+      writeFileSync(join(root, 'private/app/copy.txt'), `jwt = "${JWT}"\n`, { mode: 0o644 });
+      writeFileSync(join(root, 'worker/worker.env'), `DB_PASSWORD=${rnd()}\n`, { mode: 0o644 });
+      writeFileSync(join(root, 'worker/db-secret'), `${rnd()}\n`, { mode: 0o600 });
+      writeFileSync(join(root, 'open/notes.txt'), `api ${API}\n`, { mode: 0o644 });
+      const s: SecretsExpect = { ...spec, scanRoots: [root], discover: true };
+      const { facts } = await run(s);
+      const leaks = facts.probe.leaks.filter((l) => l.where === 'file').map((l) => `${l.key} ${l.location}`);
+      expect(leaks).toEqual([`API_KEY ${join(root, 'open/notes.txt')}`]);
+      const named = facts.probe.files.filter((f) => f.discovered?.kind === 'named');
+      // only files others can read: the 0600 one is no exposure
+      expect(named.map((f) => f.path)).toEqual([join(root, 'worker/worker.env')]);
+      const out = evaluateSecrets(facts, s);
+      expect(out.find((o) => o.id === 'secrets.discovered-permissions' && o.subject === join(root, 'worker/worker.env'))).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/\(named like a secret\): readable or writable by others \(mode 0644\)$/) });
+      expect(out.find((o) => o.id === 'secrets.placeholder' && o.subject === join(root, 'worker/worker.env'))).toBeUndefined();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

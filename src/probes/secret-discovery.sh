@@ -5,7 +5,8 @@
 # ACME keys (/var/lib/acme), borg passphrase files (BORG_PASSCOMMAND='cat FILE') and key files of
 # the borg-job-* wrappers and borgbackup-job-* units, units' EnvironmentFile and LoadCredential
 # sources (systemctl show, where systemd runs), agenix (/run/agenix) and sops (/run/secrets)
-# outputs. Only paths are read here, never values. Each file is appended to files/formats (after
+# outputs, and files named like secrets that others can read (under the scan roots). Only paths
+# are read here, never values. Each file is appended to files/formats (after
 # the declared ones, which win) with who may read it: owners and groups of the service that uses it
 # ("*": any owner; "-": no group). Prints nothing; secrets.sh prints the D and W lines.
 # shellcheck disable=SC2154,SC2034 # files, formats, U, urc are the calling script's; it prints dkind …
@@ -114,5 +115,15 @@ discover() {
     case $d in /run/agenix) k=agenix;; *) k=sops;; esac
     while IFS= read -r f; do dadd "$k" '*' - raw "$k output" "$f"; done < <(find -L "$d" -maxdepth 4 -type f 2>/dev/null | head -n 100)
   done
+
+  # Files named like secrets (*.env, .env, *secret*, *passphrase*, *credentials*, or in a secret(s)
+  # directory) under the scan roots that others can read and no service configuration named: a
+  # secret deployed by hand next to the declared ones. Only those with bits for others (the others
+  # are no exposure), in directories others can enter; package databases are skipped.
+  while IFS= read -r f; do
+    [ -z "${seen[$f]+x}" ] || continue
+    case ${f##*/} in *.env) k='env';; *) k='raw';; esac
+    dadd named "*" "*" "$k" "file named like a secret, with bits for others" "$f"
+  done < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*/secrets/*" -o -ipath "*/secret/*" -o -iname "*passphrase*" -o -iname "*credentials*" \) -print 2>/dev/null | head -n 100)
   shopt -u nullglob
 }

@@ -31,6 +31,8 @@ nk=$1; shift; keydirs=("${@:1:nk}"); shift "$nk"
 disc=$1; shift
 formats=(); files=()
 while [ "$#" -ge 2 ]; do formats+=("$1"); files+=("$2"); shift 2; done
+# The scan roots themselves are never pruned (find -path tests, one per root).
+notroot=(); for r in "${roots[@]}"; do notroot+=(! -path "$r"); done
 
 # Caps, stated in the I lines (and so in the evidence).
 LOG_CAP=64; CORE_CAP=256M; JOURNAL_LINES=100000; RAW_CAP=1048576
@@ -166,7 +168,8 @@ END { if (broken) exit; flush(); if (!blocks) print "P unit systemctl show print
 
 if [ "${#vals[@]}" -gt 0 ]; then
   # World-readable files under the scan roots (not the secret files themselves) and the store files.
-  { find "${roots[@]}" -xdev -type f -perm -0004 -size -2M 2>/dev/null | grep -vxF "${exclude[@]}"; cat "$S/store"; } | sort -u | scan file
+  # A directory others cannot enter (no o+x) hides what is below it: pruned, unless it is a root.
+  { find "${roots[@]}" -xdev \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -print 2>/dev/null | grep -vxF "${exclude[@]}"; cat "$S/store"; } | sort -u | scan file
   # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
   # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
   if [ -d /var/log ]; then
@@ -186,6 +189,14 @@ if [ "${#vals[@]}" -gt 0 ]; then
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
     tr '\0' '\n' < "$e" 2>/dev/null | found environ "$p $u $cm"
+  done
+  # Command lines: /proc/PID/cmdline is readable by every local user (no hidepid on NixOS), so a
+  # value passed as an argument (--password=…, a URL with credentials) is exposed whoever runs it.
+  grep -laF -f <(pats) -- /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r e; do
+    d=${e%/cmdline}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
+    cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+    u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
+    tr '\0' '\n' < "$e" 2>/dev/null | found cmdline "$p $u $cm"
   done
   # The journal, where systemd runs it: the newest $JOURNAL_LINES messages.
   p1=''; { read -r p1 < /proc/1/comm; } 2>/dev/null

@@ -24,7 +24,8 @@ export interface SecretFileSpec {
 }
 
 export const CA_KEY_PATHS = ['/etc/ssl', '/etc/nginx', '/var/lib/acme', '/etc/alchemist', '/root', '/etc/pki', '/etc/secrets'];
-export const SCAN_ROOTS = ['/etc'];
+// Where services and people put files: configuration, service state, homes, runtime and temp dirs.
+export const SCAN_ROOTS = ['/etc', '/var/lib', '/srv', '/home', '/root', '/run', '/tmp', '/var/tmp'];
 
 /** Placeholder classes, decided on the node (lowercased value): see classify() in the script. */
 export type ValueClass = 'ok' | 'empty' | 'at-name' | 'your-here' | 'changeme' | 'placeholder';
@@ -64,7 +65,7 @@ export interface SecretValueFact {
 
 /** Which service's configuration names a discovered secret file, and who may read it. */
 export interface DiscoveredFact {
-  kind: 'nginx' | 'sshd' | 'acme' | 'borg' | 'environment-file' | 'credential' | 'agenix' | 'sops';
+  kind: 'nginx' | 'sshd' | 'acme' | 'borg' | 'environment-file' | 'credential' | 'agenix' | 'sops' | 'named';
   /** Owners that may own it; empty: any owner. */
   owners: string[];
   /** Groups that may have group bits on it (the using service's); empty: none. */
@@ -90,7 +91,7 @@ export interface SecretFileFact {
 }
 
 export interface LeakFact {
-  where: 'file' | 'log' | 'journal' | 'core' | 'unit' | 'environ';
+  where: 'file' | 'log' | 'journal' | 'core' | 'unit' | 'environ' | 'cmdline';
   file: number;
   key: string;
   /** File path, unit id, "journal", or "pid N (comm)". */
@@ -121,7 +122,7 @@ export interface SecretsProbe {
   scope: ScanScope;
 }
 
-const KINDS = ['nginx', 'sshd', 'acme', 'borg', 'environment-file', 'credential', 'agenix', 'sops'];
+const KINDS = ['nginx', 'sshd', 'acme', 'borg', 'environment-file', 'credential', 'agenix', 'sops', 'named'];
 const list = (s: string) => [...new Set(s.split(',').filter((x) => x && x !== '-' && x !== '*'))];
 
 export function parseSecrets(text: string, specs: SecretFileSpec[], source: string): SecretsProbe {
@@ -146,7 +147,7 @@ export function parseSecrets(text: string, specs: SecretFileSpec[], source: stri
     else if ((m = /^V (\d+) (\S+) (\d+) ([0-9a-f]{8}) (ok|empty|at-name|your-here|changeme|placeholder)$/.exec(line))) file(m[1]).values.push({ key: m[2], length: Number(m[3]), sha: m[4], cls: m[5] as ValueClass });
     else if ((m = /^X (\d+) /.exec(line))) file(m[1]).malformed++;
     else if ((m = /^L (file|log|journal|core|unit) (\d+) (\S+) (.+)$/.exec(line))) out.leaks.push({ where: m[1] as LeakFact['where'], file: at(m[2]), key: m[3], location: m[4] });
-    else if ((m = /^L environ (\d+) (\S+) (\d+) (\S+) ?(.*)$/.exec(line))) out.leaks.push({ where: 'environ', file: at(m[1]), key: m[2], location: `pid ${m[3]} (${m[5]})`, pid: Number(m[3]), comm: m[5], ...(m[4] !== '-' ? { unit: m[4] } : {}) });
+    else if ((m = /^L (environ|cmdline) (\d+) (\S+) (\d+) (\S+) ?(.*)$/.exec(line))) out.leaks.push({ where: m[1] as 'environ' | 'cmdline', file: at(m[2]), key: m[3], location: `pid ${m[4]} (${m[6]})`, pid: Number(m[4]), comm: m[6], ...(m[5] !== '-' ? { unit: m[5] } : {}) });
     else if ((m = /^I logs (\d+) (\d+) (\d+) (\S+)$/.exec(line))) out.scope.logs = { files: Number(m[1]), compressed: Number(m[2]), overCap: Number(m[3]), cap: m[4], unread: [] };
     else if ((m = /^I log-unread (.+)$/.exec(line)) && out.scope.logs) out.scope.logs.unread.push(m[1]);
     else if ((m = /^I journal searched (\d+)$/.exec(line))) out.scope.journal = `the newest ${m[1]} messages (journalctl -o cat)`;
@@ -187,7 +188,7 @@ export async function gatherSecrets(host: Host, target: SecretsTarget, opts: { t
   const files = target.files ?? [];
   const script = secretsScript(files, { caPaths: target.keyPaths, scanRoots: target.scanRoots, discover: target.discover });
   const r = await host.exec(script, { timeoutMs: opts.timeoutMs });
-  const command = `secrets probe (${target.discover === false ? '' : 'secret files of nginx, sshd, ACME, borg jobs, units, agenix/sops found on the node; '}stat + values hashed on the node; grep -F over world-readable files under ${(target.scanRoots ?? SCAN_ROOTS).join(', ')}, unit store paths, logs under /var/log readable by non-root users, the journal, core dumps, systemctl show -p Environment, /proc/*/environ; keys under ${(target.keyPaths ?? CA_KEY_PATHS).join(', ')})`;
+  const command = `secrets probe (${target.discover === false ? '' : 'secret files of nginx, sshd, ACME, borg jobs, units, agenix/sops and files named like secrets found on the node; '}stat + values hashed on the node; grep -F over world-readable files under ${(target.scanRoots ?? SCAN_ROOTS).join(', ')}, unit store paths, logs under /var/log readable by non-root users, the journal, core dumps, systemctl show -p Environment, /proc/*/environ, /proc/*/cmdline; keys under ${(target.keyPaths ?? CA_KEY_PATHS).join(', ')})`;
   const probe = parseSecrets(r.stdout, files, 'secrets probe');
   const caPubShas: SecretsFacts['caPubShas'] = [];
   const caCertProblems: string[] = [];

@@ -25,7 +25,7 @@ export interface SecretsExpect {
   caCerts?: string[];
   /** Where to look for private keys (default: /etc/ssl, /etc/nginx, /var/lib/acme, /etc/alchemist, /root, ...). */
   keyPaths?: string[];
-  /** Roots scanned for world-readable copies of secret values (default /etc; store paths of units are added on NixOS). */
+  /** Roots scanned for world-readable copies of secret values and world-readable files named like secrets (default /etc, /var/lib, /srv, /home, /root, /run, /tmp, /var/tmp; store paths of units are added on NixOS). */
   scanRoots?: string[];
   /** htpasswd files must not hold {PLAIN} passwords nor be world-readable (default true). */
   htpasswd?: boolean;
@@ -71,7 +71,7 @@ export function placeholderOutcome(spec: { path: string }, f: SecretFileFact): O
   });
 }
 
-const WHERE: Record<string, string> = { file: 'world-readable file', log: 'log readable by non-root users', journal: 'the journal', core: 'core dump', unit: 'unit Environment (systemctl show)', environ: 'environment of' };
+const WHERE: Record<string, string> = { file: 'world-readable file', log: 'log readable by non-root users', journal: 'the journal', core: 'core dump', unit: 'unit Environment (systemctl show)', environ: 'environment of', cmdline: 'command line (world-readable /proc/PID/cmdline) of' };
 const UNREAD: Record<string, string> = { unit: 'unit environments unreadable', journal: 'journal unreadable', core: 'core dumps not searched' };
 
 /** What the scan covered beyond the scan roots, with its bounds (evidence). */
@@ -153,17 +153,18 @@ export function caKeyOutcome(facts: SecretsFacts): Outcome {
   });
 }
 
-const KIND_TEXT: Record<string, string> = { nginx: 'nginx', sshd: 'sshd host key', acme: 'ACME', borg: 'borg job', 'environment-file': 'unit EnvironmentFile', credential: 'unit LoadCredential', agenix: 'agenix', sops: 'sops-nix' };
+const KIND_TEXT: Record<string, string> = { nginx: 'nginx', sshd: 'sshd host key', acme: 'ACME', borg: 'borg job', 'environment-file': 'unit EnvironmentFile', credential: 'unit LoadCredential', agenix: 'agenix', sops: 'sops-nix', named: 'named like a secret' };
 
 /** A discovered secret file: no bits for others, group bits only for the using service's group, owned by root or the service. */
 export function discoveredPermsOutcome(f: SecretFileFact): Outcome {
   const d = f.discovered!;
-  const expected = { others: 'no bits', group: d.groups.length ? `bits only for ${d.groups.join(', ')}` : 'no bits', owner: d.owners.length ? d.owners.join(' or ') : 'any', usedBy: `${KIND_TEXT[d.kind]}: ${d.from}` };
+  const expected = { others: 'no bits', group: d.kind === 'named' ? 'not judged (no known service)' : d.groups.length ? `bits only for ${d.groups.join(', ')}` : 'no bits', owner: d.owners.length ? d.owners.join(' or ') : 'any', usedBy: `${KIND_TEXT[d.kind]}: ${d.from}` };
   const mode = parseInt(f.mode ?? '0', 8);
   const problems: string[] = [];
   if (f.type !== 'regular file') problems.push(`is a ${f.type}`);
   if (mode & 0o007) problems.push(`readable or writable by others (mode ${f.mode})`);
-  if (mode & 0o070 && f.group !== 'root' && !d.groups.includes(f.group ?? '')) problems.push(`group ${f.group} has access (mode ${f.mode}; ${d.groups.length ? `only ${d.groups.join(', ')} may` : 'no group may'})`);
+  // A file found by its name has no known service: its group is not judged.
+  if (d.kind !== 'named' && mode & 0o070 && f.group !== 'root' && !d.groups.includes(f.group ?? '')) problems.push(`group ${f.group} has access (mode ${f.mode}; ${d.groups.length ? `only ${d.groups.join(', ')} may` : 'no group may'})`);
   if (d.owners.length && !d.owners.includes(f.owner ?? '')) problems.push(`owner ${f.owner} (expected ${d.owners.join(' or ')})`);
   return outcome(
     CHECKS['discovered-permissions'],

@@ -2,7 +2,9 @@
 // placeholder, a secret value copied into a world-readable config file or written into a readable
 // log, a plain-text htpasswd, the lab CA's private key left on the node under an innocent name
 // (found by its public key), and two secret files the node's services use (nginx's TLS key, the
-// borg job's passphrase file) made world-readable: found without being listed.
+// borg job's passphrase file) made world-readable: found without being listed. Beyond /etc: a
+// secret copied into a service's state dir, a hand-deployed env file others can read, a secret
+// passed on a command line.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault } from './types.js';
@@ -14,6 +16,9 @@ const CA_COPY = '/etc/nginx/ssl/api.alchemist.local/old-key.pem';
 const LOG = '/var/log/alchemist/app.log';
 const TLS_KEY = '/etc/nginx/ssl/api.alchemist.local/key.pem';
 const BORG_PASS = '/etc/borg/passphrase';
+const STATE_LEAK = '/var/lib/alchemist-worker/config.txt';
+const WORKER_ENV = '/etc/alchemist-worker/worker.env';
+const CMDLINE_PID = '/run/leafcert-fault-cmdline.pid';
 
 export const faults: Fault[] = [
   {
@@ -99,5 +104,32 @@ export const faults: Fault[] = [
     needs: 'full',
     apply: async (ctx) => void (await ctx.exec(`chmod 0644 ${BORG_PASS}`)),
     heal: async (ctx) => void (await ctx.exec(`chmod 0600 ${BORG_PASS}`)),
+  },
+  {
+    name: 'secrets-leaked-state-dir',
+    area: 'secrets',
+    breaks: `the JWT secret is copied into world-readable ${STATE_LEAK} (a service's state dir under /var/lib, not /etc)`,
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`umask 022; mkdir -p ${STATE_LEAK.replace(/\/[^/]+$/, '')} && printf 'jwt_secret = %s\\n' "$(sed -n 's/^JWT_SECRET=//p' ${FILE})" > ${STATE_LEAK}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -rf ${STATE_LEAK.replace(/\/[^/]+$/, '')}`)),
+  },
+  {
+    name: 'secrets-unlisted-env-readable',
+    area: 'secrets',
+    breaks: `a hand-deployed secrets file ${WORKER_ENV} (its own values, named in no inventory or service configuration) is readable by every user (mode 0644)`,
+    catches: ['secrets.discovered-permissions'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`umask 022; mkdir -p ${WORKER_ENV.replace(/\/[^/]+$/, '')} && printf 'WORKER_DB_PASSWORD=%s\\nS3_SECRET_KEY=%s\\n' "$(head -c 16 /dev/urandom | sha256sum | cut -c1-32)" "$(head -c 16 /dev/urandom | sha256sum | cut -c1-32)" > ${WORKER_ENV}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -rf ${WORKER_ENV.replace(/\/[^/]+$/, '')}`)),
+  },
+  {
+    name: 'secrets-cmdline',
+    area: 'secrets',
+    breaks: 'a process runs with the API key as a command-line argument (--api-key=VALUE): /proc/PID/cmdline is readable by every user',
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(`setsid sh -c 'sleep 86400; :' alchemist-worker --api-key="$(sed -n 's/^API_KEY=//p' ${FILE})" </dev/null >/dev/null 2>&1 & echo $! > ${CMDLINE_PID}`)),
+    heal: async (ctx) => void (await ctx.exec(`[ -f ${CMDLINE_PID} ] && pkill -P "$(cat ${CMDLINE_PID})" sleep; [ -f ${CMDLINE_PID} ] && kill "$(cat ${CMDLINE_PID})" 2>/dev/null; rm -f ${CMDLINE_PID}; true`)),
   },
 ];
