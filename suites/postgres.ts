@@ -1,5 +1,6 @@
 // PostgreSQL (checklist: hardening, secrets): the effective settings (pg_settings, after unit
-// normalisation: 2GB = 262144 × 8kB) equal the declared ones, nothing waits for a restart, the
+// normalisation: 2GB = 262144 × 8kB) equal the declared ones with no ALTER DATABASE/ROLE … SET
+// giving sessions another value, nothing waits for a restart, the
 // access rules (pg_hba_file_rules) trust nobody on TCP and nobody but the postgres user locally,
 // and the server listens where declared. Reached with psql on the node (inside the container when
 // the database lives in one) as the postgres OS user: see src/probes/pg.ts for why.
@@ -7,7 +8,7 @@ import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome } from '../src/core/checks.js';
 import { optionPath, type Container, type Manifest, type NodeSection } from '../src/core/manifest.js';
 import { pgExpectedValue, pgSettingValue, UnitError, type PgValue } from '../src/core/units.js';
-import { gatherPostgres, hbaLine, type PgFacts, type PgHbaRow, type PgSettingRow, type PostgresFacts } from '../src/probes/pg.js';
+import { gatherPostgres, hbaLine, type PgFacts, type PgHbaRow, type PgRoleSetting, type PgSettingRow, type PostgresFacts } from '../src/probes/pg.js';
 
 export type { PostgresFacts };
 
@@ -17,7 +18,7 @@ const CHECKS = defineChecks('postgres', {
     title: 'Effective setting as declared',
     severity: 'medium',
     checklist: ['hardening'],
-    description: 'The value PostgreSQL runs with (pg_settings, after unit normalisation: 2GB = 262144 × 8kB) equals the declared one; the message names the file that set it.',
+    description: 'The value PostgreSQL runs with (pg_settings, after unit normalisation: 2GB = 262144 × 8kB) equals the declared one, and no per-database or per-role default (ALTER DATABASE/ROLE … SET, pg_db_role_setting) gives sessions another value; the message names the file or the ALTER that set it.',
     fix: 'Set the value in services.postgresql.settings.<name> and redeploy; remove ALTER SYSTEM overrides (postgresql.auto.conf) that shadow it.',
   },
   'pending-restart': {
@@ -123,7 +124,26 @@ function planned(expect: PostgresExpect): { def: CheckDef; subject: string }[] {
   ];
 }
 
-function settingOutcome(name: string, value: string | number | boolean, row: PgSettingRow | undefined, version: string, src: string): Outcome {
+/** Where a pg_db_role_setting row applies, as the ALTER that made it. */
+const overrideText = (o: PgRoleSetting) =>
+  o.database !== null && o.role !== null ? `ALTER ROLE ${o.role} IN DATABASE ${o.database} SET ${o.name} = ${o.value}`
+    : o.database !== null ? `ALTER DATABASE ${o.database} SET ${o.name} = ${o.value}`
+      : o.role !== null ? `ALTER ROLE ${o.role} SET ${o.name} = ${o.value}` : `ALTER ROLE ALL SET ${o.name} = ${o.value}`;
+
+/** Overrides whose value differs from the declared one (an unreadable value counts as different). */
+function differingOverrides(row: PgSettingRow, want: PgValue, overrides: PgRoleSetting[]): PgRoleSetting[] {
+  return overrides.filter((o) => {
+    try {
+      const got = expectedFor(row, o.value);
+      return !(got.kind === want.kind && (typeof got.value === 'number' && typeof want.value === 'number' ? Math.abs(got.value - want.value) < 1e-9 : String(got.value) === String(want.value)));
+    } catch (e) {
+      if (!(e instanceof UnitError)) throw e;
+      return true;
+    }
+  });
+}
+
+function settingOutcome(name: string, value: string | number | boolean, row: PgSettingRow | undefined, version: string, src: string, overrides: PgRoleSetting[] = []): Outcome {
   const subject = `setting ${name}`;
   if (!row) return outcome(CHECKS.setting, subject, 'error', `PostgreSQL has no setting "${name}" (typo, or not in version ${version})`, { expected: value, observed: null, source: src });
   let want: PgValue;
@@ -136,12 +156,15 @@ function settingOutcome(name: string, value: string | number | boolean, row: PgS
   const got = pgSettingValue(row.setting, row.unit);
   const same = got.kind === want.kind && (typeof got.value === 'number' && typeof want.value === 'number' ? Math.abs(got.value - want.value) < 1e-9 : String(got.value) === String(want.value));
   const unit = row.unit ? ` × ${row.unit}` : '';
+  // ALTER DATABASE/ROLE … SET wins over the server value in those sessions: the application's own.
+  const differ = differingOverrides(row, want, overrides);
+  const overridden = differ.length ? `; sessions run with another value: ${differ.map(overrideText).join('; ')}` : '';
   return outcome(
     CHECKS.setting,
     subject,
-    same ? 'pass' : 'fail',
-    same ? `${name} = ${value} (${row.setting}${unit}, from ${row.source})` : `${name} is ${row.setting}${unit}, expected ${value} (set by ${row.source}${row.sourcefile ? ` in ${row.sourcefile}` : ''})`,
-    { expected: { value, normalised: want }, observed: { ...row, normalised: got }, source: src, excerpt: showRow(row) },
+    same && !differ.length ? 'pass' : 'fail',
+    same ? `${name} = ${value} (${row.setting}${unit}, from ${row.source})${overridden}` : `${name} is ${row.setting}${unit}, expected ${value} (set by ${row.source}${row.sourcefile ? ` in ${row.sourcefile}` : ''})${overridden}`,
+    { expected: { value, normalised: want }, observed: { ...row, normalised: got, ...(overrides.length ? { overrides: overrides.map(overrideText) } : {}) }, source: src, excerpt: [showRow(row), ...overrides.map(overrideText)].join('\n') },
   );
 }
 
@@ -200,7 +223,7 @@ function evaluate(facts: PostgresFacts, expect: PostgresExpect): Outcome[] {
   const pg = facts.pg;
   const rows = new Map(pg.settings.map((s) => [s.name, s]));
   const src = `${facts.command} on ${facts.where} (PostgreSQL ${pg.version})`;
-  const out = Object.entries(expect.settings ?? {}).map(([name, value]) => settingOutcome(name, value, rows.get(name), pg.version, src));
+  const out = Object.entries(expect.settings ?? {}).map(([name, value]) => settingOutcome(name, value, rows.get(name), pg.version, src, (pg.overrides ?? []).filter((o) => o.name === name)));
   const pending = pg.settings.filter((s) => s.pending_restart);
   out.push(
     outcome(

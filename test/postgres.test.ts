@@ -88,6 +88,22 @@ describe('postgres evaluate', () => {
     const out = evaluatePostgres({ ...where, pg: parsePgFacts(fx('pg/healthy.json'), 'psql') }, { listenAddresses: ['localhost', '10.233.1.2'] });
     expect(out.find((o) => o.id === 'postgres.listen-addresses')!.status).toBe('fail');
   });
+  it('ALTER DATABASE / ALTER ROLE … SET of a declared setting fails although pg_settings matches (real output); an override equal to the declared value passes', () => {
+    const pg = parsePgFacts(fx('pg/overrides.json'), 'psql');
+    expect(pg.overrides).toEqual([
+      { database: 'alchemist', role: 'alchemist', name: 'effective_io_concurrency', value: '200' },
+      { database: 'alchemist', role: null, name: 'work_mem', value: '64MB' },
+      { database: null, role: 'alchemist', name: 'random_page_cost', value: '4' },
+    ]);
+    const out = evaluatePostgres({ ...where, pg }, { settings: { shared_buffers: '256MB', work_mem: '4MB', random_page_cost: 1.1, effective_io_concurrency: 200 } });
+    expect(status(out).filter((x) => x.startsWith('postgres.setting'))).toEqual(['postgres.setting:shared_buffers:pass', 'postgres.setting:work_mem:fail', 'postgres.setting:random_page_cost:fail', 'postgres.setting:effective_io_concurrency:pass']);
+    expect(out.find((o) => o.subject === 'setting work_mem')!.message).toBe('work_mem = 4MB (4096 × kB, from configuration file); sessions run with another value: ALTER DATABASE alchemist SET work_mem = 64MB');
+    expect(out.find((o) => o.subject === 'setting random_page_cost')!.message).toMatch(/ALTER ROLE alchemist SET random_page_cost = 4$/);
+    // facts from before overrides were read: judged as before
+    const { overrides: _o, ...old } = pg;
+    expect(status(evaluatePostgres({ ...where, pg: old }, { settings: { work_mem: '4MB' } }))).toContain('postgres.setting:work_mem:pass');
+    expect(pgQuery(['work_mem'])).toContain('pg_db_role_setting');
+  });
   it('unknown setting name: error, not pass', () => {
     const out = evaluatePostgres({ ...where, pg: parsePgFacts(fx('pg/healthy.json'), 'psql') }, { settings: { shared_bufers: '2GB' } });
     expect(out[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/no setting "shared_bufers"/) });

@@ -20,6 +20,16 @@ export interface PgSettingRow {
   pending_restart: boolean;
 }
 
+/** A per-database / per-role default (ALTER DATABASE … SET, ALTER ROLE … SET): it wins over pg_settings in those sessions. */
+export interface PgRoleSetting {
+  /** Database name; null: every database. */
+  database: string | null;
+  /** Role name; null: every role. */
+  role: string | null;
+  name: string;
+  value: string;
+}
+
 export interface PgHbaRow {
   line_number: number;
   type: string | null;
@@ -37,11 +47,13 @@ export interface PgFacts {
   hbaFile: string | null;
   settings: PgSettingRow[];
   hba: PgHbaRow[];
+  /** pg_db_role_setting rows for the named settings (absent in facts from before it was read). */
+  overrides?: PgRoleSetting[];
 }
 
 const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
 
-/** The one query: the named settings plus any setting waiting for a restart, and the hba rules. */
+/** The one query: the named settings plus any setting waiting for a restart, per-database/role overrides of the named ones, and the hba rules. */
 export function pgQuery(names: string[]): string {
   for (const n of names) if (!SETTING_NAME.test(n)) throw new ParseError('postgres expectation', `"${n}" is not a setting name`);
   const list = names.map((n) => `'${n}'`).join(',');
@@ -50,7 +62,9 @@ export function pgQuery(names: string[]): string {
     `'version', current_setting('server_version'),`,
     `'hbaFile', current_setting('hba_file'),`,
     `'settings', (select coalesce(json_agg(t order by t.name), '[]') from (select name, setting, unit, source, sourcefile, pending_restart from pg_settings where name = any(array[${list || "''"}]::text[]) or pending_restart) t),`,
-    `'hba', (select coalesce(json_agg(h order by h.line_number), '[]') from (select line_number, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules) h)`,
+    `'hba', (select coalesce(json_agg(h order by h.line_number), '[]') from (select line_number, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules) h),`,
+    // ALTER DATABASE/ROLE … SET: what the sessions of that database or role run with instead.
+    `'overrides', (select coalesce(json_agg(o order by o.database, o.role, o.name), '[]') from (select d.datname as database, r.rolname as role, split_part(c, '=', 1) as name, substr(c, strpos(c, '=') + 1) as value from pg_db_role_setting x left join pg_database d on d.oid = x.setdatabase left join pg_roles r on r.oid = x.setrole, unnest(x.setconfig) c where split_part(c, '=', 1) = any(array[${list || "''"}]::text[])) o)`,
     ')',
   ].join(' ');
 }
@@ -155,7 +169,12 @@ export function parsePgFacts(text: string, source: string): PgFacts {
   }
   // Redacted at parse time, so no fact, evidence or report ever holds an LDAP bind password or RADIUS secret.
   const hba = (j.hba as PgHbaRow[]).map((h) => (Array.isArray(h.options) ? { ...h, options: h.options.map(redactHbaOption) } : h));
-  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba };
+  const overrides: PgRoleSetting[] = [];
+  for (const o of Array.isArray(j.overrides) ? j.overrides : []) {
+    if (typeof o?.name !== 'string' || typeof o.value !== 'string') throw new ParseError(source, 'a pg_db_role_setting row lacks name/value', JSON.stringify(o).slice(0, 200));
+    overrides.push({ database: typeof o.database === 'string' ? o.database : null, role: typeof o.role === 'string' ? o.role : null, name: o.name, value: o.value });
+  }
+  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba, overrides };
 }
 
 /** `ldapbindpasswd=…`, `radiussecrets=…` → `key=<redacted sha256:XXXXXXXX>` (first 8 hex: tells two values apart, reveals nothing). */

@@ -1,4 +1,4 @@
-// PostgreSQL faults, made the way an operator would: ALTER SYSTEM + reload, a pg_hba line + reload,
+// PostgreSQL faults, made the way an operator would: ALTER SYSTEM + reload, ALTER DATABASE … SET, a pg_hba line + reload,
 // a restart with listen_addresses changed. All run inside the alchemist container as postgres.
 import type { Fault, FaultContext } from './types.js';
 
@@ -39,6 +39,15 @@ export const faults: Fault[] = [
     needs: 'full',
     apply: (ctx) => inPg(ctx, asPg(`ALTER SYSTEM SET shared_buffers = '512MB'; SELECT pg_reload_conf()`)),
     heal: (ctx) => inPg(ctx, asPg('ALTER SYSTEM RESET shared_buffers; SELECT pg_reload_conf()')),
+  },
+  {
+    name: 'postgres-setting-per-database',
+    area: 'postgres',
+    breaks: 'the application database runs with another work_mem (ALTER DATABASE alchemist SET work_mem = 64MB): pg_settings, as the postgres database sees it, still says 4MB',
+    catches: ['postgres.setting'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, asPg(`ALTER DATABASE alchemist SET work_mem = '64MB'`)),
+    heal: (ctx) => inPg(ctx, asPg('ALTER DATABASE alchemist RESET work_mem')),
   },
   hbaFault('postgres-hba-trust', 'host all all 10.233.0.0/16 trust', 'pg_hba trusts every TCP connection from the container network (+ reload)', ['postgres.hba-host-trust']),
   hbaFault('postgres-hba-local-trust', 'local all all trust', 'pg_hba trusts every local (socket) user as any role (+ reload)', ['postgres.hba-local-trust']),
