@@ -6,7 +6,7 @@
 # its exit code and stderr (src/probes/sections.ts splits it back).
 # $1: the marker; $2: kernel parameter names (space-separated); $3: scan roots; $4: pruned paths;
 # $5: scan time limit in seconds.
-# uses: sections.sh (defines section(), which reads $mark)
+# uses: sections.sh (defines section() and bsection(), which read $mark)
 # shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 keys=$2
@@ -26,28 +26,36 @@ sshd_t() {
 }
 
 # "name<TAB>value" per parameter, "name<TAB>!missing" when this kernel (or namespace) has none.
+# Each value is read by the shell (no process per parameter: the node pays for every fork), its
+# tabs and runs of blanks made single spaces.
 sysctls() {
-  local k p
+  local k p v
   echo "#netns $(readlink /proc/self/ns/net)"
   for k in $keys; do
     p=/proc/sys/${k//.//}
-    if [ -r "$p" ] && [ -f "$p" ]; then printf '%s\t%s\n' "$k" "$(tr -s ' \t' '  ' < "$p")"; else printf '%s\t!missing\n' "$k"; fi
+    if [ -r "$p" ] && [ -f "$p" ]; then
+      # read -d '' stops at the end of the file (its status 1 there is expected).
+      v=''; IFS= read -r -d '' v < "$p"
+      v=${v%$'\n'} v=${v//$'\t'/ }
+      while [[ $v == *'  '* ]]; do v=${v//  / }; done
+      printf '%s\t%s\n' "$k" "$v"
+    else printf '%s\t!missing\n' "$k"; fi
   done
 }
 
 # Roots that exist and are not symlinks; a root on the same filesystem as a root above it is
-# already covered by that one (-xdev stops only at other filesystems).
+# already covered by that one (-xdev stops only at other filesystems). One stat for all of them.
 scan_roots() {
-  local r o dev seen=" "
-  for r in $roots; do
-    if [ ! -d "$r" ] || [ -L "$r" ]; then continue; fi
-    dev=$(stat -c %d "$r") || continue
+  local r o dev seen=" " cand=()
+  for r in $roots; do [ -d "$r" ] && [ ! -L "$r" ] && cand+=("$r"); done
+  [ ${#cand[@]} -gt 0 ] || return 0
+  while read -r dev r; do
     for o in $seen; do
       case $r in "${o%%@*}"/*) [ "${o##*@}" = "$dev" ] && continue 2 ;; esac
     done
     seen="$seen$r@$dev "
     echo "$r"
-  done
+  done < <(stat -c '%d %n' -- "${cand[@]}")
 }
 
 # One find over the roots: regular files writable by others, directories writable by others
@@ -57,20 +65,21 @@ scan() {
   mapfile -t rs < <(scan_roots)
   for p in $prunes; do args+=(-path "$p" -o); done
   echo "#roots ${rs[*]}"
-  t0=$(date +%s%N)
+  t0=${EPOCHREALTIME/./}
   timeout "$limit" nice -n 10 find "${rs[@]}" -xdev \( "${args[@]}" -false \) -prune -o \
     \( -type f \( -perm -0002 -o -perm -4000 -o -perm -2000 \) -o -type d -perm -0002 ! -perm -1000 \) \
     -printf '%m %U %G %y\t%p\0'
   rc=$?
-  t1=$(date +%s%N)
-  printf '\n#cost elapsedMs=%s rc=%s\n' $(((t1 - t0) / 1000000)) "$rc"
+  t1=${EPOCHREALTIME/./}
+  printf '\n#cost elapsedMs=%s rc=%s\n' $(((t1 - t0) / 1000)) "$rc"
   # CPU time of the scan: the second line of `times` (this shell's children), user and system.
   echo '#times'
   times
   return "$rc"
 }
 
-section pid1 cat /proc/1/comm
+pid1() { local c; read -r c < /proc/1/comm && printf '%s\n' "$c"; }
+bsection pid1 pid1
 section virt virt
 section sshd sshd_t
 section sysctl sysctls
