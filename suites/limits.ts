@@ -79,8 +79,8 @@ export const CHECKS = defineChecks('limits', {
   },
   enforced: {
     title: 'Limits enforced by the kernel (cgroup)', severity: 'high', checklist: CL,
-    description: 'The effective limit in the cgroup files (v1 or v2, the smallest over the cgroup and its ancestors) equals the expectation; unlimited where a limit is expected is critical. cgroup v1 has no memory.high (said, not compared).',
-    fix: `Declare the limit in the unit's ${SC} and restart the unit so systemd writes it to the cgroup; undo limits changed by hand in /sys/fs/cgroup.`,
+    description: 'The effective limit in the cgroup files (v1 or v2, the smallest over the cgroup and its ancestors) equals the expectation; unlimited where a limit is expected is critical. For a container, also every process of its PID namespace that sits in another cgroup (moved out with echo PID > cgroup.procs; processes entered from outside by nsenter are skipped) is judged the same way. cgroup v1 has no memory.high (said, not compared).',
+    fix: `Declare the limit in the unit's ${SC} and restart the unit so systemd writes it to the cgroup; undo limits changed by hand in /sys/fs/cgroup, and move processes moved out of a container's cgroup back (or restart the container).`,
   },
   'memory-budget': {
     title: "Containers' memory limits fit the node", severity: 'high', checklist: CL,
@@ -187,15 +187,29 @@ function judgeEnforced(kind: Kind, f: SubjectFacts | undefined, want: Limits, fa
     delete w.memoryHigh;
     notes.push('MemoryHigh has no cgroup v1 equivalent (not compared)');
   }
-  const { diffs, missing } = compare(w, got);
+  const { diffs: own, missing } = compare(w, got);
+  // A container's processes moved out of its cgroup (echo PID > …/cgroup.procs) run under other
+  // limits: each one is judged like the leader.
+  const strays = (f.strays ?? []).map((p) => {
+    const pg = p.enforced ? { memoryMax: p.enforced.memoryMax, cpuQuotaPerSecUs: p.enforced.cpuQuotaPerSecUs, tasksMax: p.enforced.pidsMax, ...(p.enforced.layout === 'v2' ? { memoryHigh: p.enforced.memoryHigh } : {}) } : {};
+    return { p, d: p.enforced ? compare(w, pg).diffs : [] };
+  });
+  const strayDiffs = strays.filter((x) => x.d.length).map((x) => `process ${x.p.pid} (${x.p.comm}) of the container runs outside its cgroup (${x.p.cgroup}): ${x.d.join(', ')}`);
+  const strayUnknown = [
+    ...strays.filter((x) => x.p.problem).map((x) => `process ${x.p.pid} (${x.p.comm}) runs outside the container's cgroup, its limits unreadable: ${x.p.problem}`),
+    ...(f.straysProblem ? [`the container's processes outside its cgroup could not be read: ${f.straysProblem}`] : []),
+    ...(f.straysMore ? ['more than 20 processes run outside the container\'s cgroup (the rest not read)'] : []),
+  ];
+  const diffs = [...own, ...strayDiffs];
   const unlimited = diffs.some((d) => / infinity /.test(d));
   const message = diffs.length
     ? `${diffs.join('; ')}${unlimited ? ': not limited at all' : ''}`
-    : missing.length
-      ? `cgroup ${e.layout} has no ${missing.join(', ')} file for ${f.subject}`
-      : `cgroup ${e.layout}: ${Object.entries(show(w)).map(([k, v]) => `${k}=${v}`).join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}`;
-  const evidence = { expected: show(w), observed: { layout: e.layout, ...show(got) }, source: Object.values(e.sources).join('; ') || `cgroup of ${f.subject}` };
-  return judge(diffs.length ? 'fail' : missing.length ? 'error' : 'pass', message, evidence, unlimited ? 'critical' : 'high');
+    : missing.length || strayUnknown.length
+      ? [...(missing.length ? [`cgroup ${e.layout} has no ${missing.join(', ')} file for ${f.subject}`] : []), ...strayUnknown].join('; ')
+      : `cgroup ${e.layout}: ${Object.entries(show(w)).map(([k, v]) => `${k}=${v}`).join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}${strays.length ? `; ${strays.length} process(es) in other cgroups with the same limits` : ''}`;
+  const observed = { layout: e.layout, ...show(got), ...(strays.length ? { outsideCgroup: strays.map((x) => ({ pid: x.p.pid, comm: x.p.comm, cgroup: x.p.cgroup, ...(x.p.enforced ? show({ memoryMax: x.p.enforced.memoryMax, cpuQuotaPerSecUs: x.p.enforced.cpuQuotaPerSecUs }) : { problem: x.p.problem }) })) } : {}) };
+  const evidence = { expected: show(w), observed, source: Object.values(e.sources).join('; ') || `cgroup of ${f.subject}` };
+  return judge(diffs.length ? 'fail' : missing.length || strayUnknown.length ? 'error' : 'pass', message, evidence, unlimited ? 'critical' : 'high');
 }
 
 function judgeSliceUsed(sl: string, s: SliceSpec, facts: LimitsFacts): Outcome {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { byUnitId, cpuQuotaProp, memoryProp, parseSystemctlShow, tasksMaxProp, unitName } from '../src/probes/systemd.js';
 import { enforcedLimits, parseCgFiles, parseProcCgroup } from '../src/probes/cgroup.js';
 import { evaluateLimits, limitsSuite, type LimitsFacts, type SubjectFacts } from '../suites/limits.js';
+import { parseStrays } from '../src/probes/limits.js';
 import { ParseError } from '../src/core/types.js';
 import { FakeHost } from './helpers/fakes.js';
 
@@ -136,6 +137,38 @@ describe('limits evaluate', () => {
     const out = evaluateLimits(labFacts({ alchemist: { problem: 'container "alchemist" does not exist on the node', leader: undefined, enforced: undefined } }), LAB_EXPECT);
     expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')).toMatchObject({ status: 'fail', message: expect.stringMatching(/does not exist/) });
     expect(out.find((o) => o.id === 'limits.memory-budget')!.status).toBe('error');
+  });
+  it('a container process moved out of its cgroup (echo PID > machine.slice/cgroup.procs) fails enforced although the leader is limited (real cg_strays output)', () => {
+    const M = '/sys/fs/cgroup/memory/leafcert-a73f6d/leaf-1';
+    const C = '/sys/fs/cgroup/cpu/leafcert-a73f6d/leaf-1';
+    const text = [
+      'P 569 lab-backend.pl',
+      'C 8:pids:/',
+      'C 4:memory:/leafcert-a73f6d/leaf-1/machine.slice',
+      `F ${M}/machine.slice/memory.limit_in_bytes 9223372036854771712`,
+      `F ${M}/memory.limit_in_bytes 9223372036854771712`,
+      'C 3:cpuset:/',
+      'C 1:cpu:/leafcert-a73f6d/leaf-1/machine.slice/container@alchemist.service',
+      `F ${C}/machine.slice/container@alchemist.service/cpu.cfs_quota_us 400000`,
+      `F ${C}/machine.slice/container@alchemist.service/cpu.cfs_period_us 100000`,
+      `F ${C}/machine.slice/cpu.cfs_quota_us -1`,
+      `F ${C}/machine.slice/cpu.cfs_period_us 100000`,
+      'C 0::/',
+    ].join('\n');
+    const { strays, more } = parseStrays(text, 'strays');
+    expect(more).toBe(false);
+    expect(strays).toMatchObject([{ pid: 569, comm: 'lab-backend.pl', cgroup: '4:memory:/leafcert-a73f6d/leaf-1/machine.slice; 1:cpu:/leafcert-a73f6d/leaf-1/machine.slice/container@alchemist.service; 0::/', enforced: { memoryMax: Infinity, cpuQuotaPerSecUs: 4_000_000 } }]);
+    const out = evaluateLimits(labFacts({ alchemist: { strays } }), LAB_EXPECT);
+    const e = out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(e).toMatchObject({ status: 'fail', severity: 'critical' });
+    expect(e.message).toMatch(/^process 569 \(lab-backend.pl\) of the container runs outside its cgroup \(4:memory:.*machine.slice; .*\): MemoryMax infinity \(expected 8G\): not limited at all$/);
+    // moved to another cgroup with the same limits: no finding, but said
+    const same = parseStrays(text.replaceAll('9223372036854771712', String(8 * GiB)), 'strays').strays;
+    const ok = evaluateLimits(labFacts({ alchemist: { strays: same } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(ok).toMatchObject({ status: 'pass', message: expect.stringMatching(/1 process\(es\) in other cgroups with the same limits$/) });
+    // unreadable strays, or more than 20: unknown, never a pass
+    expect(evaluateLimits(labFacts({ alchemist: { straysMore: true } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!.status).toBe('error');
+    expect(() => parseStrays('C 4:memory:/', 'strays')).toThrow(ParseError);
   });
   it('unknown cgroup layout: error with the reason', () => {
     const out = evaluateLimits(labFacts({ alchemist: { enforced: undefined, enforcedProblem: 'unknown cgroup layout: ...' } }), LAB_EXPECT);

@@ -75,3 +75,55 @@ cg_inner_unit_files() { # LEADER UNIT: on the node, the container's root cgroup 
   base=${base%/init.scope}
   cg_unit_files "$base$(ctr_exec "$1" systemctl show --no-pager -p ControlGroup --value "$2")"
 }
+cg_under() { # PATH BASE: is PATH the cgroup BASE or below it?
+  [ "$2" = / ] && return 0
+  case $1 in "$2"|"$2"/*) return 0;; esac
+  return 1
+}
+cg_strays() { # LEADER: the processes of the leader's PID namespace (the container's) whose memory or
+  # cpu cgroup (v1), or v2 cgroup, is not the container's (the leader's, minus init.scope) or below
+  # it: a process moved out of the limited cgroup escapes its limits (processes entered from outside
+  # the namespace, by nsenter and the like, are not the container's own and are skipped). Per stray `P PID COMM`, then
+  # its cg_files lines; at most 20, then `MORE`. `-ef` on /proc/PID/ns/pid compares namespaces (a
+  # builtin test: no process per PID).
+  s_mem='' s_cpu='' s_v2='' s_n=0
+  while IFS= read -r l; do
+    case $l in
+      0::*) s_v2=${l#0::};;
+      *) r=${l#*:}; c=,${r%%:*},
+         case $c in *,memory,*) s_mem=${r#*:};; esac
+         case $c in *,cpu,*) s_cpu=${r#*:};; esac;;
+    esac
+  done < "/proc/$1/cgroup"
+  s_mem=${s_mem%/init.scope} s_cpu=${s_cpu%/init.scope} s_v2=${s_v2%/init.scope}
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" != "$1" ] || continue
+    [ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
+    stray=0
+    while IFS= read -r l; do
+      case $l in
+        0::*) [ -z "$s_mem" ] && ! cg_under "${l#0::}" "$s_v2" && stray=1;;
+        *) r=${l#*:}; c=,${r%%:*},
+           case $c in *,memory,*) cg_under "${r#*:}" "$s_mem" || stray=1;; esac
+           case $c in *,cpu,*) [ -n "$s_cpu" ] && ! cg_under "${r#*:}" "$s_cpu" && stray=1;; esac;;
+      esac
+    done < "$d/cgroup" 2>/dev/null
+    [ "$stray" = 1 ] || continue
+    # Entered from outside (nsenter, nixos-container run, a probe's psql): its ancestry leaves the
+    # namespace before it reaches the leader. Not the container's own process: skipped.
+    q=$p entered=0
+    while :; do
+      pp=''; while read -r k v; do [ "$k" = PPid: ] && { pp=$v; break; }; done < "/proc/$q/status" 2>/dev/null
+      case $pp in ''|0|"$1") break;; esac
+      [ "/proc/$pp/ns/pid" -ef "/proc/$1/ns/pid" ] || { entered=1; break; }
+      q=$pp
+    done
+    [ "$entered" = 0 ] || continue
+    s_n=$((s_n + 1)); [ "$s_n" -le 20 ] || { echo MORE; break; }
+    cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+    # A process that exits meanwhile is no stray.
+    out=$(cg_files "$p") && printf 'P %s %s\n%s\n' "$p" "${cm:-?}" "$out"
+  done
+  return 0
+}

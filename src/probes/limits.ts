@@ -30,6 +30,21 @@ export interface SubjectFacts {
   enforced?: EnforcedLimits;
   enforcedProblem?: string;
   leader?: number;
+  /** Processes of a container (its PID namespace) outside its cgroup, with the limits they run under. */
+  strays?: StrayProcess[];
+  /** More than 20 strays: the rest were not read. */
+  straysMore?: boolean;
+  /** Why the processes outside the cgroup could not be read. */
+  straysProblem?: string;
+}
+
+export interface StrayProcess {
+  pid: number;
+  comm: string;
+  /** Its memory/cpu (v1) or v2 cgroup lines, for evidence. */
+  cgroup: string;
+  enforced?: EnforcedLimits;
+  problem?: string;
 }
 
 export interface LimitsFacts {
@@ -97,7 +112,7 @@ export function limitsScript(want: LimitsWant, scan: ContainerScan | undefined):
   }
   want.containers.forEach((c, i) => {
     const leader = scan!.containers.get(c)?.leader;
-    if (leader !== undefined) parts.push(section(`cg.${i}`, `cg_files ${leader}`));
+    if (leader !== undefined) parts.push(section(`cg.${i}`, `cg_files ${leader}`), section(`strays.${i}`, `cg_strays ${leader}`));
   });
   want.services.forEach((s, i) => parts.push(section(`svccg.${i}`, `${NOT_SYSTEMD}; cg_unit_files "$(${sh`systemctl show -p ControlGroup --value ${s}`})"`)));
   // Units inside a container: its own systemd answers through the leader's namespaces; their cgroup
@@ -131,6 +146,39 @@ function enforce(f: SubjectFacts, s: Section | undefined, source: string): void 
     if (s.rc !== 0 && !/^C /m.test(s.text)) throw new ParseError(source, s.text.split('\n')[0] || `exit ${s.rc}`);
     f.enforced = enforcedLimits(parseCgFiles(s.text, source), source);
   }, (m) => (f.enforcedProblem = m));
+}
+
+/** The strays.N section: `P PID COMM` then that process's cg_files lines, per stray; MORE after 20. */
+export function parseStrays(text: string, source: string): { strays: StrayProcess[]; more: boolean } {
+  const strays: StrayProcess[] = [];
+  let more = false;
+  let cur: { pid: number; comm: string; lines: string[] } | undefined;
+  const flush = () => {
+    if (!cur) return;
+    const src = `${source}: process ${cur.pid} (${cur.comm})`;
+    const cgroup = cur.lines.filter((l) => /^C (\d+:([^:]*,)?(memory|cpu)(,[^:]*)?:|0::)/.test(l)).map((l) => l.slice(2)).join('; ');
+    const st: StrayProcess = { pid: cur.pid, comm: cur.comm, cgroup };
+    try {
+      st.enforced = enforcedLimits(parseCgFiles(cur.lines.join('\n'), src), src);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      st.problem = e.message;
+    }
+    strays.push(st);
+    cur = undefined;
+  };
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^P (\d+) (.*)$/.exec(line);
+    if (m) {
+      flush();
+      cur = { pid: Number(m[1]), comm: m[2], lines: [] };
+    } else if (line === 'MORE') more = true;
+    else if (cur) cur.lines.push(line);
+    else throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
+  }
+  flush();
+  return { strays, more };
 }
 
 /** The `systemd` section: whether systemd runs, and the shown units by Id. */
@@ -188,7 +236,7 @@ export async function gatherLimits(host: Host, want: LimitsWant, timeoutMs: numb
   if (scan) facts.commands.push(scan.command);
   const units = [...containers.map((c) => `container@${c}.service`), ...services, ...slices];
   const r = await host.exec(limitsScript(want, scan), { timeoutMs });
-  facts.commands.push(`systemctl show -p ${SHOW_PROPS} ${units.join(' ')}; cat /proc/LEADER/cgroup + limit files; grep MemTotal /proc/meminfo`);
+  facts.commands.push(`systemctl show -p ${SHOW_PROPS} ${units.join(' ')}; cat /proc/LEADER/cgroup + limit files; the cgroups of every process in the leader's PID namespace; grep MemTotal /proc/meminfo`);
   const secs = splitSections(r.stdout, 'limits facts script', ['meminfo', 'systemd']);
   const mem = /MemTotal:\s+(\d+)\s*kB/.exec(secs.get('meminfo')!.text);
   facts.memTotal = mem ? Number(mem[1]) * 1024 : undefined;
@@ -206,6 +254,12 @@ export async function gatherLimits(host: Host, want: LimitsWant, timeoutMs: numb
     declare(f);
     if (!f.problem) {
       enforce(f, secs.get(`cg.${i}`), `/proc/${f.leader}/cgroup of container ${c}`);
+      const st = secs.get(`strays.${i}`);
+      if (st) attempt(() => {
+        const { strays, more } = parseStrays(st.text, `processes of container ${c} outside its cgroup`);
+        f.strays = strays;
+        if (more) f.straysMore = true;
+      }, (m) => (f.straysProblem = m));
       if (!f.enforced && !f.enforcedProblem) f.enforcedProblem = 'cgroup of the leader not read';
     }
   });

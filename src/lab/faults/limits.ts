@@ -1,5 +1,6 @@
 // Limits faults: the kernel-side limits of a lab container change under it (what a manual cgroup
-// write, a unit edited without its limit, or a forgotten `systemctl set-property` does). The lab's
+// write, a unit edited without its limit, a forgotten `systemctl set-property`, or a process moved
+// out of the container's cgroup does). The lab's
 // containers live in v1 memory/cpu cgroups on the host side of the node.
 import { parsePercent, parseSize } from '../../core/units.js';
 import type { Fault, FaultContext } from './types.js';
@@ -40,6 +41,23 @@ export const faults: Fault[] = [
     async heal(ctx) {
       const c = cg(ctx);
       await ctx.hostExec(`echo 100000 > ${c.cgroup.cpu}/cpu.cfs_period_us && echo ${Math.round(parsePercent(c.cpuQuota) * 100_000)} > ${c.cgroup.cpu}/cpu.cfs_quota_us`);
+    },
+  },
+  {
+    name: 'limits-process-escaped',
+    area: 'limits',
+    breaks: `the API process of container ${TARGET} is moved out of its cgroup into machine.slice (echo PID > cgroup.procs): it runs without the container's memory and CPU limits, while the leader keeps them`,
+    catches: ['limits.enforced'],
+    needs: 'full',
+    async apply(ctx) {
+      const c = cg(ctx);
+      const moved = await ctx.hostExec(`n=0; for p in $(cat ${c.cgroup.memory}/cgroup.procs); do [ "$(cat /proc/$p/comm 2>/dev/null)" = lab-backend.pl ] || continue; echo $p > ${c.cgroup.memory}/../cgroup.procs && echo $p > ${c.cgroup.cpu}/../cgroup.procs && n=$((n + 1)); done; echo $n`);
+      if (moved.stdout.trim() === '0') throw new Error(`no API process (lab-backend.pl) in container ${TARGET}'s cgroup`);
+    },
+    async heal(ctx) {
+      // Every process of the container's PID namespace found in the parents goes back.
+      const c = cg(ctx);
+      await ctx.hostExec(`for k in ${c.cgroup.memory} ${c.cgroup.cpu}; do for p in $(cat $k/../cgroup.procs); do [ /proc/$p/ns/pid -ef /proc/${c.hostPid}/ns/pid ] && echo $p > $k/cgroup.procs; done; done; true`);
     },
   },
 ];
