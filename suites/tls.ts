@@ -94,7 +94,7 @@ export const CHECKS = defineChecks('tls', {
   },
   'min-days-left': {
     title: 'Days left before expiry', severity: 'medium', checklist: ['tls', 'tls-renewal'],
-    description: 'At least minDaysLeft (default 21) days are left before notAfter, by both clocks.',
+    description: 'At least minDaysLeft (default 21) days are left before the first notAfter of the served chain (the leaf, or an intermediate or root that ends before it), by both clocks.',
     fix: 'Renew now and make renewal automatic: enableACME (security.acme.certs.<name>) renews 30 days before expiry.',
   },
   'min-protocol': {
@@ -143,7 +143,7 @@ function certEvidence(c: CertInfo, h: TlsHandshake) {
 type Push = (def: CheckDef, status: Outcome['status'], message: string, evidence?: Partial<Evidence>) => void;
 
 /** The clock-judged checks (not-expired, not-yet-valid, min-days-left): by the harness's clock and the node's. */
-function judgeClocks(push: Push, leaf: CertInfo, e: TlsEndpointExpect, identity: NodeIdentity, now: Date): void {
+function judgeClocks(push: Push, leaf: CertInfo, e: TlsEndpointExpect, identity: NodeIdentity, now: Date, chain: CertInfo[] = [leaf]): void {
   const notAfter = Date.parse(leaf.validTo);
   const notBefore = Date.parse(leaf.validFrom);
   const nodeNow = identity.clock ? Date.parse(identity.clock) : undefined;
@@ -161,12 +161,17 @@ function judgeClocks(push: Push, leaf: CertInfo, e: TlsEndpointExpect, identity:
     earlyBy.length ? `not valid before ${leaf.validFrom} by the ${earlyBy.join(' and ')} clock` : `valid since ${leaf.validFrom} by both clocks${noNodeClock}`,
     { expected: 'notBefore in the past', observed: clockEv });
 
+  // The served chain stops verifying when its first certificate expires: an intermediate (or the
+  // root) that ends before the leaf sets the days left.
   const min = e.minDaysLeft ?? DEFAULT_DAYS;
-  const left = clocks.map(([n, t]) => [n, Math.trunc((notAfter - t) / DAY)] as [string, number]);
+  const first = chain.reduce((a, c) => (Date.parse(c.validTo) < Date.parse(a.validTo) ? c : a), leaf);
+  const end = Date.parse(first.validTo);
+  const left = clocks.map(([n, t]) => [n, Math.trunc((end - t) / DAY)] as [string, number]);
   const short = left.filter(([, d]) => d < min);
+  const byChain = first !== leaf && end < notAfter ? ` (${first.subject} in the served chain expires ${first.validTo}, before the leaf)` : '';
   push(CHECKS['min-days-left'], short.length ? 'fail' : nodeNow === undefined ? 'error' : 'pass',
-    `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}; minimum ${min}${noNodeClock}`,
-    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left) } });
+    `${left.map(([n, d]) => `${d} days left by the ${n} clock`).join(', ')}${byChain}; minimum ${min}${noNodeClock}`,
+    { expected: `≥ ${min} days`, observed: { ...clockEv, daysLeft: Object.fromEntries(left), ...(byChain ? { expiresFirst: { subject: first.subject, notAfter: first.validTo } } : {}) } });
 }
 
 export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, identity: NodeIdentity, now: Date): Outcome[] {
@@ -207,7 +212,7 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
     missing.length ? `${missing.join(', ')} not in the SANs (${leaf.subjectAltName ?? 'no SAN'}; CN is not accepted)` : `${names.join(', ')} matched in SANs`,
     { expected: names, observed: leaf.subjectAltName ?? '(no SAN)', excerpt: `subject: ${leaf.subject}` });
 
-  judgeClocks(push, leaf, e, identity, now);
+  judgeClocks(push, leaf, e, identity, now, h.chain);
 
   const minP = e.minProtocol ?? 'TLSv1.2';
   const accepted = f.protocols.filter((p) => p.verdict === 'accepted');

@@ -107,6 +107,22 @@ describe('tls suite', () => {
     expect(status(evaluateEndpoint(f, base(good), {}, now()))['tls.not-expired']).toBe('error');
   });
 
+  it('an intermediate that expires before the leaf sets the days left (the chain stops verifying then)', async () => {
+    ossl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'int.key', '-subj', '/CN=test intermediate', '-out', 'int.csr');
+    writeFileSync(join(dir, 'int.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
+    ossl('x509', '-req', '-in', 'int.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '5', '-extfile', 'int.ext', '-out', 'int.crt');
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leafi.key');
+    ossl('req', '-new', '-key', 'leafi.key', '-subj', '/CN=api.alchemist.local', '-out', 'leafi.csr');
+    writeFileSync(join(dir, 'leafi.ext'), 'subjectAltName=DNS:api.alchemist.local\n');
+    ossl('x509', '-req', '-in', 'leafi.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-days', '90', '-extfile', 'leafi.ext', '-out', 'leafi.crt');
+    const port = await serve({ key: readFileSync(join(dir, 'leafi.key')), cert: Buffer.concat([readFileSync(join(dir, 'leafi.crt')), readFileSync(join(dir, 'int.crt'))]), minVersion: 'TLSv1.2' });
+    const os = evaluateEndpoint(await gatherEndpoint(base(port), '127.0.0.1', dir), base(port), id(), now());
+    expect(status(os)).toMatchObject({ 'tls.chain': 'pass', 'tls.not-expired': 'pass', 'tls.min-days-left': 'fail' });
+    const m = os.find((o) => o.id === 'tls.min-days-left')!;
+    expect(m.message).toMatch(/^[45] days left by the harness clock, [45] days left by the node clock \(CN=test intermediate in the served chain expires .*, before the leaf\); minimum 21$/);
+    expect((m.evidence.observed as any).expiresFirst.subject).toBe('CN=test intermediate');
+  });
+
   it('self-signed certificate fails the chain (only the given CA is trusted)', async () => {
     const f = await gatherEndpoint(base(selfSigned), '127.0.0.1', dir);
     const os = evaluateEndpoint(f, base(selfSigned), id(), now());

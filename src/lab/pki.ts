@@ -28,6 +28,8 @@ export interface CertOptions {
   key?: 'ec' | 'rsa1024' | 'rsa2048';
   /** Sign with its own key instead of the lab CA. */
   selfSigned?: boolean;
+  /** Sign with an intermediate CA (issued by the lab CA, valid until this date); the cert returned is leaf + intermediate. */
+  intermediate?: { notAfter: Date };
 }
 
 const asn1 = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -51,12 +53,22 @@ export async function issueCert(state: string, o: CertOptions): Promise<{ key: s
       '-subj', `/O=leafcert lab/CN=${cn}`], { check: true });
     const notBefore = o.notBefore ?? new Date(Date.now() - 3600_000);
     const notAfter = o.notAfter ?? new Date(Date.now() + 90 * 86400_000);
+    if (o.intermediate) {
+      writeFileSync(join(dir, 'int.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
+      await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'int.key'), '-out', join(dir, 'int.csr'),
+        '-subj', '/O=leafcert lab/CN=leafcert lab intermediate'], { check: true });
+      await run('openssl', ['ca', '-batch', '-notext', '-config', join(dir, 'ca.cnf'), '-cert', join(state, 'ca.pem'), '-keyfile', join(state, 'ca.key'), '-in', join(dir, 'int.csr'),
+        '-out', join(dir, 'int.pem'), '-startdate', asn1(new Date(Date.now() - 3600_000)), '-enddate', asn1(o.intermediate.notAfter), '-extfile', join(dir, 'int.cnf')], { check: true });
+    }
     const signer = o.selfSigned
       ? ['-selfsign', '-keyfile', join(dir, 'key.pem')]
-      : ['-cert', join(state, 'ca.pem'), '-keyfile', join(state, 'ca.key')];
+      : o.intermediate
+        ? ['-cert', join(dir, 'int.pem'), '-keyfile', join(dir, 'int.key')]
+        : ['-cert', join(state, 'ca.pem'), '-keyfile', join(state, 'ca.key')];
     await run('openssl', ['ca', '-batch', '-notext', '-config', join(dir, 'ca.cnf'), ...signer, '-in', join(dir, 'req.csr'),
       '-out', join(dir, 'cert.pem'), '-startdate', asn1(notBefore), '-enddate', asn1(notAfter), '-extfile', join(dir, 'ext.cnf')], { check: true });
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8') + (o.intermediate ? readFileSync(join(dir, 'int.pem'), 'utf8') : '');
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

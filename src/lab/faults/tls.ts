@@ -49,6 +49,8 @@ export const faults: Fault[] = [
     () => ({ notBefore: new Date(Date.now() + 10 * DAY), notAfter: new Date(Date.now() + 100 * DAY) })),
   certFault('tls-expiring-soon', 'the served certificate expires in 10 days (less than minDaysLeft 21)', ['tls.min-days-left'],
     () => ({ notAfter: new Date(Date.now() + 10 * DAY) })),
+  certFault('tls-intermediate-expiring', 'the served chain\'s intermediate CA expires in 5 days (the leaf has 90): the chain stops verifying then', ['tls.min-days-left'],
+    () => ({ intermediate: { notAfter: new Date(Date.now() + 5 * DAY) } })),
   certFault('tls-wrong-san', 'the served certificate names neither api.alchemist.local nor monitoring.alchemist.local', ['tls.hostname'],
     () => ({ dns: ['wrong.alchemist.local'], ips: [], cn: 'wrong.alchemist.local' })),
   certFault('tls-self-signed', 'the served certificate is self-signed, not issued by the lab CA', ['tls.chain'],
