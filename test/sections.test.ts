@@ -46,3 +46,16 @@ describe('section framing', () => {
     expect(splitSections(r.stdout, 'test', ['one'], r.stderr).get('one')!.stderr).toBe('err');
   });
 });
+
+describe('fsection: a file read by the shell', () => {
+  it('gives the text, or rc 1 with the reason as cat would, and forks nothing', () => {
+    const r = run(`fsection comm /proc/self/comm\nfsection missing /no/such/file\nfsection dir /tmp`);
+    const s = splitSections(r.stdout, 'test', ['comm', 'missing', 'dir'], r.stderr);
+    expect(s.get('comm')).toEqual({ text: 'bash\n', rc: 0, stderr: '' });
+    expect(s.get('missing')).toEqual({ text: '', rc: 1, stderr: '/no/such/file: No such file or directory' });
+    expect(s.get('dir')).toEqual({ text: '', rc: 1, stderr: '/tmp: Is a directory' });
+    const t = spawnSync('strace', ['-f', '-qq', '-e', 'trace=clone,clone3,fork,vfork,execve', '-e', 'signal=none', 'bash', '-c', `${probeScript('sections.sh')}\nmark='${MARK}'\nfsection a /proc/self/comm\nfsection b /no/such\n:`], { encoding: 'utf8' });
+    if (t.error) return; // strace not installed: nothing to count with
+    expect(t.stderr.split('\n').filter((l) => /^(\[pid +\d+\] )?(clone3?|v?fork|execve)\(/.test(l))).toHaveLength(1); // bash's own execve
+  });
+});

@@ -5,7 +5,7 @@
 # goes behind a marker line, then its exit code, then its stderr on its own (src/probes/sections.ts
 # splits it back), so a warning on stderr never corrupts what a parser reads.
 # $1: the marker (sections.ts MARK); the other arguments: the units to show (AUDIT_UNITS).
-# uses: sections.sh (defines section(), which reads $mark)
+# uses: sections.sh (defines section() and fsection(), which read $mark)
 # shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 shift
@@ -21,13 +21,13 @@ audit_rules() { [ -n "$A" ] && "$A" -l; }
 units() { if [ -d /run/systemd/system ]; then systemctl show --no-pager -p Id,LoadState,ActiveState,SubState,Result,ExecMainStatus "$@"; else echo 'no systemd'; exit 3; fi; }
 aa_status() { if command -v aa-status >/dev/null; then aa-status --json; elif command -v apparmor_status >/dev/null; then apparmor_status --json; else echo "aa-status not found"; exit 127; fi; }
 
-section pid1 cat /proc/1/comm
+fsection pid1 /proc/1/comm
 section virt virt
 section auditctl auditctl_path
 section status audit_status
 section rules audit_rules
 section units units "$@"
-section cmdline cat /proc/cmdline
-section aa-enabled cat /sys/module/apparmor/parameters/enabled
-section lsm cat /sys/kernel/security/lsm
+fsection cmdline /proc/cmdline
+fsection aa-enabled /sys/module/apparmor/parameters/enabled
+fsection lsm /sys/kernel/security/lsm
 section aa-status aa_status

@@ -4,7 +4,7 @@
 # Each command's stdout goes behind a marker line, then its exit code, then its stderr on its own
 # (src/probes/sections.ts splits it back), so a warning on stderr never corrupts what a parser reads.
 # $1: the marker (sections.ts MARK); the other arguments: certificate paths (sections cert0, cert1, …).
-# uses: sections.sh (defines section(), which reads $mark)
+# uses: sections.sh (defines section() and fsection(), which read $mark)
 # shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 shift
@@ -22,11 +22,12 @@ acme_timers() {
   fi
 }
 
-section clock date +%s
-section pid1 cat /proc/1/comm
+clock() { printf '%(%s)T\n' -1; }
+bsection clock clock
+fsection pid1 /proc/1/comm
 section acme acme_timers
 i=0
 for cert in "$@"; do
-  section "cert$i" cat "$cert"
+  fsection "cert$i" "$cert"
   i=$((i + 1))
 done

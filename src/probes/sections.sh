@@ -40,3 +40,20 @@ xsection() {
   printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
   printf '\n%s-stderr-end %s\n' "$mark" "$name" >&2
 }
+# fsection NAME FILE: section() for a file's contents, read by the shell (no cat process: the node
+# pays for every fork). Text up to a first NUL byte (proc and sysfs files, certificates). A file
+# that cannot be opened gives rc 1 and cat's reason in the section's stderr.
+fsection() {
+  local name=$1 f=$2 t='' fd why='' rc=0
+  echo "$mark $name"
+  if [ -d "$f" ]; then why='Is a directory'
+  elif { exec {fd}<"$f"; } 2>/dev/null; then
+    IFS= read -r -d '' -u "$fd" t
+    exec {fd}<&-
+    printf '%s' "$t"
+  elif [ -e "$f" ]; then why='Permission denied'
+  else why='No such file or directory'; fi
+  [ -z "$why" ] || rc=1
+  printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
+  if [ -n "$why" ]; then printf '%s-stderr %s\n%s: %s\n%s-stderr-end %s\n' "$mark" "$name" "$f" "$why" "$mark" "$name"; fi
+}

@@ -5,7 +5,7 @@
 # holds it with its main process's open-files limit (/proc/PID/limits).
 # $1: the marker; $2: host parameter names (space-separated); $3: lines "NAME LEADER KEY..." for
 # containers; $4: unit names.
-# uses: sections.sh (defines section(), which reads $mark)
+# uses: sections.sh (defines section() and fsection(), which read $mark)
 # shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
 keys=$2
@@ -16,11 +16,17 @@ virt() { systemd-detect-virt --container 2>/dev/null || { if [ -d /run/systemd/s
 
 # "name<TAB>value" per parameter, "name<TAB>!missing" when this namespace has none.
 read_keys() {
-  local k p
+  local k p v
   echo "#netns $(readlink /proc/self/ns/net)"
   for k in "$@"; do
     p=/proc/sys/${k//.//}
-    if [ -r "$p" ] && [ -f "$p" ]; then printf '%s\t%s\n' "$k" "$(tr -s ' \t' '  ' < "$p")"; else printf '%s\t!missing\n' "$k"; fi
+    if [ -r "$p" ] && [ -f "$p" ]; then
+      # Read by the shell, no tr per parameter; read -d '' ends at the end of the file (status 1 there).
+      v=''; IFS= read -r -d '' v < "$p"
+      v=${v%$'\n'} v=${v//$'\t'/ }
+      while [[ $v == *'  '* ]]; do v=${v//  / }; done
+      printf '%s\t%s\n' "$k" "$v"
+    else printf '%s\t!missing\n' "$k"; fi
   done
 }
 
@@ -55,7 +61,7 @@ limits() {
   true
 }
 
-section pid1 cat /proc/1/comm
+fsection pid1 /proc/1/comm
 section virt virt
 # shellcheck disable=SC2086 # parameter names are words
 section sysctl read_keys $keys
