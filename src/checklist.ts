@@ -51,7 +51,7 @@ const ITEMS: ItemText[] = [
     id: 'backups',
     title: 'Backup procedures tested',
     description:
-      'The NixOS borg job exists (borgbackup-job-NAME.service/.timer, not the guide\'s borgbackup-NAME), its newest archive is recent and holds every backed-up path, the repository passes borg check, and files restored from the newest archive equal the live ones. With --allow-mutating: a canary file and a PostgreSQL dump go through a full backup/restore round trip, leaving nothing behind.',
+      'The NixOS borg job exists (borgbackup-job-NAME.service/.timer, not the guide\'s borgbackup-NAME), its newest archive is recent and holds every backed-up path, the repository passes borg check (with backup.checkEvery at most once per window: inside it the check is skipped, naming the last clean check this harness remembers), and files restored from the newest archive equal the live ones. With --allow-mutating: a canary file and a PostgreSQL dump go through a full backup/restore round trip, leaving nothing behind.',
   },
   {
     id: 'resource-limits',

@@ -1,7 +1,7 @@
 // leafcert's command line. Every failure ends as one plain line on stderr and an exit code:
 // 0 certified, 1 a check failed, 2 invalid invocation/inventory (nothing ran), 3 incomplete
 // (a node or check could not be checked). See docs/cli.md.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { formatProblem, InventoryError } from './inventory/errors.js';
 import { loadInventory } from './inventory/load.js';
@@ -17,6 +17,7 @@ import { registerDiff } from './diff/cli.js';
 import { registerMerge } from './merge/cli.js';
 import { parseShard, type Shard } from './engine/shard.js';
 import { printable } from './core/text.js';
+import { CHECK_MEMORY_FILE, CheckMemoryFile, defaultStateDir } from './core/check-memory.js';
 
 /** Thrown for a bad invocation: printed as one line, exit 2. */
 export class UsageError extends Error {}
@@ -53,6 +54,7 @@ interface RunFlags {
   bundle?: string;
   signKey?: string;
   shard?: Shard;
+  stateDir?: string;
 }
 
 function shardArg(v: string): Shard {
@@ -110,6 +112,10 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
   process.stdout.on('error', () => undefined);
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
+  // Read only when a backup expectation has checkEvery (before the run: a warning comes first);
+  // written once, after the run, only if a check changed it.
+  const checkMemory = new CheckMemoryFile(join(resolve(flags.stateDir ?? defaultStateDir()), CHECK_MEMORY_FILE));
+  if (Object.values(inv.expectations).some((e) => (e as { backup?: { checkEvery?: string } } | undefined)?.backup?.checkEvery)) checkMemory.load();
   try {
     const { exitCode, load } = await runInventory(
       inv,
@@ -123,10 +129,17 @@ async function run(flags: RunFlags, deps: Partial<EngineDeps> | undefined, argv:
         shard: flags.shard,
         signal,
         argv,
+        checkMemory,
       },
       reporters,
       deps,
     );
+    try {
+      checkMemory.flush();
+    } catch (e) {
+      // Not a verdict: the checks it would have spared simply run next time.
+      process.stderr.write(`leafcert: state file ${printable(checkMemory.file)} could not be written (${printable((e as Error).message)}); the next run checks the repositories again\n`);
+    }
     // How the concurrency adapted (scripts/bench-fleet.js reads it).
     if (process.env.LEAFCERT_DEBUG && load) process.stderr.write(`leafcert: load: ${JSON.stringify(load)}\n`);
     // Bundled after the reports are final, so the signed files are the ones CI keeps.
@@ -170,6 +183,7 @@ export function buildProgram(deps?: Partial<EngineDeps>, outcome: { code?: numbe
     .option('--strict', 'a check the platform cannot make (skipped) fails the run: every item must be evidenced')
     .option('--bundle <dir>', 'after the run, put the reports and inventory in a signed bundle (needs --sign-key; docs/bundle.md)')
     .option('--sign-key <file>', 'SSH private key that signs the --bundle (ssh-keygen -Y sign)')
+    .option('--state-dir <dir>', 'where the harness remembers clean repository checks for backup.checkEvery (default: $XDG_STATE_HOME/leafcert, else ~/.local/state/leafcert); never written to a node')
     .option('--shard <K/N>', 'check only shard K of N (stable split by node name and expected cost); `leafcert merge` joins the shards\' --json reports (docs/ci.md)', shardArg)
     .addHelpText(
       'after',

@@ -6,7 +6,8 @@
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { FORMATS } from '../src/core/formats.js';
 import { optionPath, type Cite, type Manifest } from '../src/core/manifest.js';
-import { gatherBackup, type BackupFacts, type BackupTarget } from '../src/probes/backup.js';
+import { checkWasClean, gatherBackup, type BackupFacts, type BackupTarget } from '../src/probes/backup.js';
+import type { CheckWindowInput } from '../src/probes/check-window.js';
 import { CHECKS } from './backup/checks.js';
 import { judgeArchiveAge, judgeArchivePaths, judgeCanary, judgeEncryption, judgeOffNode, judgePg, judgeRepoCheck, judgeRestoreSample, judgeUnits, repoPlace } from './backup/judge.js';
 import { declaredPostgres } from './postgres.js';
@@ -38,6 +39,7 @@ const SCHEMA = {
     offNode: { type: 'boolean', description: 'The repository is declared on another machine (services.borgbackup.jobs.<job>.repo).' },
     encryption: { type: 'string', pattern: '^[a-z0-9-]+$', description: 'Declared services.borgbackup.jobs.<job>.encryption.mode, e.g. repokey-blake2.' },
     check: { type: 'boolean' },
+    checkEvery: { type: 'string', format: FORMATS.duration, description: 'At most one borg check per this window (e.g. 24h, 7d), counted from the last clean check this harness remembers (--state-dir); inside it backup.repo-check is skipped, naming that check. Absent: every run.' },
     restoreProbe: { type: 'boolean' },
     sample: { type: 'integer', minimum: 1, maximum: 100 },
     maxSampleSize: { type: 'string', format: FORMATS.size },
@@ -56,7 +58,25 @@ const SCHEMA = {
 };
 
 async function gather(ctx: SuiteContext, e: BackupExpect): Promise<BackupFacts> {
-  return gatherBackup(ctx.host, e, { timeoutMs: ctx.options.timeoutMs, allowMutating: ctx.options.allowMutating, progress: (m) => ctx.progress(m) });
+  const memory = e.checkEvery && e.check !== false ? ctx.options.checkMemory : undefined;
+  const checkWindow = e.checkEvery && e.check !== false ? windowInput(ctx, e.checkEvery) : undefined;
+  const facts = await gatherBackup(ctx.host, e, { timeoutMs: ctx.options.timeoutMs, allowMutating: ctx.options.allowMutating, progress: (m) => ctx.progress(m), checkWindow });
+  // Only a check that ran changes the memory: a clean one is remembered, any other outcome forgets
+  // the earlier one, so the next run checks again.
+  if (memory && facts.checkStartedAt && facts.list.ok) {
+    const { id, location } = facts.list.value.repository;
+    if (checkWasClean(facts)) memory.remember({ node: ctx.node.name, location, repositoryId: id, at: facts.checkStartedAt });
+    else memory.forget({ node: ctx.node.name, location, at: facts.checkStartedAt });
+  }
+  return facts;
+}
+
+/** backup.checkEvery with what the harness remembers of this node (nothing without a state directory). */
+function windowInput(ctx: SuiteContext, every: string): CheckWindowInput {
+  const memory = ctx.options.checkMemory;
+  if (!memory) return { every, remembered: [], file: 'no state directory', problem: 'this run keeps no harness state' };
+  const { checks, problem } = memory.recall(ctx.node.name);
+  return { every, remembered: checks, file: memory.file, ...(problem ? { problem } : {}) };
 }
 
 /** Checks that need the repository (its lock): skipped while the job runs. */

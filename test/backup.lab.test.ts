@@ -4,6 +4,8 @@
 // is killed halfway.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, startLab, type TestLab } from './helpers/lab.js';
 import { opsInventory, resultOf, runChecks, statusOf } from './helpers/ops.js';
@@ -94,6 +96,62 @@ describe('backup on a full lab node', { timeout: 180_000 }, () => {
       for (const id of READ_ONLY) expect(statusOf(results, id), `${id} after heal: ${resultOf(results, id).message}`).toBe('pass');
     });
   }
+
+  it('backup.checkEvery 1h: the first run checks and the harness remembers it; the second starts no borg check and is skipped; a repository damaged since is skipped inside the window (the trade-off), fails without checkEvery', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'lc-state-'));
+    const stateFile = join(stateDir, 'repo-checks.json');
+    // Every call of the job wrapper is logged on the node: the count of `check` calls is the proof, not the message.
+    const W = '/usr/local/bin/borg-job-alchemist';
+    const LOG = '/root/borg-wrapper-calls.log';
+    await lab.exec(NODE, `cp ${W} ${W}.orig && : > ${LOG} && sed -i 's|^exec borg "\\$@"$|echo "$*" >> ${LOG}\\nexec borg "$@"|' ${W}`);
+    const checks = async () => (await lab.exec(NODE, `grep -c '^check ' ${LOG} || true`)).stdout.trim();
+    const every = (e: Record<string, any>) => {
+      e.backup.checkEvery = '1h';
+    };
+    try {
+      const first = await runChecks(lab, ['backup'], ['--state-dir', stateDir], every);
+      const r1 = resultOf(first.results, 'backup.repo-check');
+      expect(r1.status, r1.message).toBe('pass');
+      expect(r1.message).toMatch(/no earlier clean check remembered$/);
+      expect(await checks()).toBe('1');
+      const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+      expect(state.repoChecks).toEqual([expect.objectContaining({ node: NODE, location: '/var/lib/borgbackup/alchemist' })]);
+
+      const second = await runChecks(lab, ['backup'], ['--state-dir', stateDir], every);
+      const r2 = resultOf(second.results, 'backup.repo-check');
+      expect(r2.status, r2.message).toBe('skipped');
+      expect(r2.message).toMatch(/^last clean check \S+Z \(\d+m ago, by this harness\); next due \S+Z \(backup.checkEvery 1h\)$/);
+      expect(r2.evidence.source).toBe(stateFile);
+      expect(await checks()).toBe('1');
+      for (const id of READ_ONLY.filter((x) => x !== 'backup.repo-check')) expect(statusOf(second.results, id), id).toBe('pass');
+
+      await lab.fault(NODE, 'backup-repo-corrupt');
+      try {
+        const inside = await runChecks(lab, ['backup'], ['--state-dir', stateDir], every);
+        expect(statusOf(inside.results, 'backup.repo-check')).toBe('skipped');
+        expect(await checks()).toBe('1');
+        const without = await runChecks(lab, ['backup'], ['--state-dir', stateDir]);
+        const r4 = resultOf(without.results, 'backup.repo-check');
+        expect(r4.status, r4.message).toBe('fail');
+        expect(await checks()).toBe('2');
+      } finally {
+        await lab.heal(NODE, 'backup-repo-corrupt');
+      }
+
+      // A corrupt state file: a warning on stderr naming it, and the check runs (never a silent skip).
+      writeFileSync(stateFile, '{"version":1,"repoChecks":[');
+      const corrupt = await runChecks(lab, ['backup'], ['--state-dir', stateDir], every);
+      expect(corrupt.stderr).toContain(`state file ${stateFile} is corrupt`);
+      const r5 = resultOf(corrupt.results, 'backup.repo-check');
+      expect(r5.status, r5.message).toBe('pass');
+      expect(r5.message).toMatch(/no earlier clean check remembered \(state file .* is corrupt/);
+      expect(await checks()).toBe('3');
+      expect(JSON.parse(readFileSync(stateFile, 'utf8')).repoChecks).toHaveLength(1);
+    } finally {
+      await lab.exec(NODE, `mv ${W}.orig ${W}; rm -f ${LOG}`);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
 
   it('the mutating round trips pass and leave the node as it was', async () => {
     const before = await snapshot();

@@ -3,6 +3,7 @@
 // Results and feeds reporters. A check never touches the network; a reporter never runs a command.
 import type { CheckDef } from './checks.js';
 import type { Cite, Manifest } from './manifest.js';
+import type { CheckMemory } from './check-memory.js';
 
 export type Status = 'pass' | 'fail' | 'error' | 'skipped' | 'waived' | 'manual';
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -182,6 +183,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** Base directory for resolving relative paths in the inventory. */
   baseDir: string;
+  /** The harness's memory of clean repository checks (--state-dir; backup.checkEvery). Absent: nothing remembered. */
+  checkMemory?: CheckMemory;
 }
 
 /** Context a suite gets: the node, its Host, and the run options. */

@@ -352,7 +352,7 @@ export async function runInventory(
       }
       // Suites of a node gather concurrently over the node's one connection (bounded, so sshd's
       // MaxSessions is not exhausted); results are still reported in suite order.
-      const options = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir };
+      const options: RunOptions = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir, checkMemory: opts.checkMemory };
       const limitSuites = limiter(Math.max(1, opts.suiteConcurrency ?? DEFAULT_SUITE_CONCURRENCY));
       const h = carrier?.host ?? host;
       // Longest suites take the slots first (src/engine/schedule.ts); results stay in plan order.

@@ -2,7 +2,8 @@
 // `borg-job-NAME`. Read-only, four round trips, each bounded by what is left of the suite's window:
 // 1. the job's state, clock, PID 1, units, wrapper and archive list (backup.sh list);
 // 2. what the newest archive holds, and its command line when the paths are not given (backup.sh contents);
-// 3. `borg check --repository-only`;
+// 3. `borg check --repository-only`, unless backup.checkEvery's window still covers the last clean
+//    check the harness remembers for this repository (check-window.ts; no borg process then);
 // 4. a sample restored into RAM-backed scratch and hashed beside the live files (backup.sh restore).
 // With --allow-mutating the canary and PostgreSQL round trips follow (backup-roundtrip.ts).
 // While the job's service runs, the repository is left alone (it might hold the lock).
@@ -30,6 +31,7 @@ import {
   type BorgList,
   type RestoredFile,
 } from './borg.js';
+import { decideWindow, type CheckWindow, type CheckWindowInput } from './check-window.js';
 import { CANARY_PREFIX, canaryRoundTrip, pgRoundTrip, type CanaryResult, type PgRoundTrip } from './backup-roundtrip.js';
 import { MARK, splitSections, type Section } from './sections.js';
 import { scratchSh, SWEEP_SH } from './scratch.js';
@@ -43,6 +45,11 @@ export interface BackupTarget {
   paths?: string[];
   /** Run `borg check --repository-only`. Default true. */
   check?: boolean;
+  /**
+   * At most one repository check per this window (e.g. 24h), counted from the last clean check the
+   * harness remembers (never the node). Absent: every run.
+   */
+  checkEvery?: string;
   /** Restore a sample of files and compare them with the live ones. Default true. */
   restoreProbe?: boolean;
   /** Number of files in the restore sample. Default 5. */
@@ -63,6 +70,8 @@ export interface GatherOptions {
   /** Run the canary and PostgreSQL round trips (they write to the node). */
   allowMutating: boolean;
   progress(message: string): void;
+  /** backup.checkEvery with the harness's memory of this node's clean checks. Absent: the check runs. */
+  checkWindow?: CheckWindowInput;
 }
 
 export interface UnitProps {
@@ -90,6 +99,10 @@ export interface BackupFacts {
   expectedPaths: Fact<string[]>;
   contents?: Fact<ArchiveContents>;
   check?: Fact<{ output: string; cost?: string }>;
+  /** backup.checkEvery's decision (due or not, and why); absent without checkEvery. */
+  checkWindow?: CheckWindow;
+  /** Harness wall-clock time (ISO 8601) the repository check started, when it ran. */
+  checkStartedAt?: string;
   restore?: Fact<{ files: RestoredFile[]; archiveEpoch: number }>;
   canary?: Fact<CanaryResult>;
   pg?: Fact<PgRoundTrip>;
@@ -160,7 +173,7 @@ export async function gatherBackup(host: Host, target: BackupTarget, opts: Gathe
   if (!(await listArchives(host, target, facts, budget, opts))) return facts;
   if (facts.newest) await readContents(host, target, facts, facts.newest, budget, opts);
   else if (target.paths) facts.expectedPaths = factOk(target.paths, 'expectation backup.paths');
-  if (target.check !== false) facts.check = await checkRepository(host, wrapper, budget, opts);
+  if (target.check !== false && facts.list.ok) await checkIfDue(host, facts, facts.list.value.repository, budget, opts);
   if (target.restoreProbe !== false && facts.newest && facts.contents?.ok && facts.clock.ok) {
     facts.restore = await restoreSample(host, { wrapper, archive: facts.newest, contents: facts.contents.value, tz: facts.clock.value.tz, sample: target.sample ?? 5 }, budget, opts);
   }
@@ -263,6 +276,22 @@ function pathsOfArchive(i: Section, wrapper: string, archive: string, t2: number
   return paths.length
     ? factOk(paths, `${wrapper} info --json ::${archive} (command_line)`, info.commandLine.join(' '))
     : fail('the archive\'s command line names no paths', `${wrapper} info --json`, info.commandLine.join(' '));
+}
+
+/** Round trip 3 when backup.checkEvery's window does not cover the last clean check of this repository. */
+async function checkIfDue(host: Host, facts: BackupFacts, repo: { id: string; location: string }, budget: Budget, opts: GatherOptions): Promise<void> {
+  const w = opts.checkWindow;
+  if (w) {
+    facts.checkWindow = decideWindow(w, repo);
+    if (!facts.checkWindow.due) return;
+  }
+  facts.checkStartedAt = new Date((w?.now ?? Date.now)()).toISOString();
+  facts.check = await checkRepository(host, facts.wrapper, budget, opts);
+}
+
+/** The check ran and borg found nothing (rc 0): what the harness may remember. */
+export function checkWasClean(f: Pick<BackupFacts, 'check'>): boolean {
+  return !!f.check?.ok && !/^rc \d+/.test(f.check.value.output);
 }
 
 /** Round trip 3: the repository check (the expensive one; leaves room for the restore). */

@@ -27,7 +27,7 @@ export const CHECKS = defineChecks('backup', {
     title: 'Repository passes borg check',
     severity: 'critical',
     checklist: ['backups'],
-    description: '`borg check --repository-only` through the job wrapper finds no problems; "errors found" is a fail, a lock, passphrase or unreachable repository an error.',
+    description: '`borg check --repository-only` through the job wrapper finds no problems; "errors found" is a fail, a lock, passphrase or unreachable repository an error. With backup.checkEvery (e.g. 24h) it runs at most once per window per node and repository: the harness remembers the last clean check in its state directory (--state-dir, never on the node), and a run inside the window is skipped naming that check, its age and when the next is due.',
     fix: 'Repair or re-create the repository (`borg check --repair` after a copy of it), and find what damaged it (disk, quota, concurrent writers).',
   },
   'restore-sample': {

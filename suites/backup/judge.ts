@@ -4,6 +4,7 @@ import type { Outcome } from '../../src/core/types.js';
 import { parseDuration } from '../../src/core/units.js';
 import { borgTimeToEpoch } from '../../src/probes/borg.js';
 import type { BackupFacts, BackupTarget } from '../../src/probes/backup.js';
+import { isoSecond, shortAge, withinWindow, type CheckWindow } from '../../src/probes/check-window.js';
 import { CHECKS } from './checks.js';
 
 /** What the judges read of the expectation (the suite's BackupExpect). */
@@ -99,14 +100,35 @@ export function judgeRepoCheck(f: BackupFacts, e: Judged): Outcome {
   const repo = repoOf(f);
   if (e.check === false) return outcome(def, repo, 'skipped', 'disabled in the expectation (backup.check: false)', { source: 'expectation backup.check' });
   if (!f.list.ok) return stepError(def, repo, f.list);
+  const w = f.checkWindow;
+  if (w && !w.due && !f.check) return skippedInWindow(def, repo, w);
   if (!f.check) return outcome(def, repo, 'error', 'borg check did not run', { source: 'backup probe' });
-  if (!f.check.ok) return stepError(def, repo, f.check);
+  // With backup.checkEvery, why it ran this time ("due: last clean check 25h ago").
+  const ran = (observed: string) => (w ? { observed: { rc: observed, ranBecause: w.why } } : { observed });
+  const because = w ? `; ${w.why}` : '';
+  if (!f.check.ok) return outcome(def, repo, 'error', `${f.check.reason}${because}`, { source: f.check.source, ...(f.check.excerpt ? { excerpt: f.check.excerpt } : {}) });
   const output = f.check.value.output;
   if (/^rc \d+/.test(output)) {
     const lines = output.split('\n').filter((l) => l.trim() && !/^rc \d+$/.test(l));
-    return outcome(def, repo, 'fail', `borg check found problems: ${lines.slice(-2).join(' | ').slice(0, 300)}`, { source: f.check.source, expected: 'rc 0', observed: output.split('\n')[0], excerpt: f.check.excerpt });
+    return outcome(def, repo, 'fail', `borg check found problems: ${lines.slice(-2).join(' | ').slice(0, 300)}${because}`, { source: f.check.source, expected: 'rc 0', ...ran(output.split('\n')[0]), excerpt: f.check.excerpt });
   }
-  return outcome(def, repo, 'pass', `borg check --repository-only: no problems${f.check.value.cost ? ` (${f.check.value.cost})` : ''}`, { source: f.check.source, expected: 'rc 0', observed: 'rc 0', excerpt: f.check.excerpt });
+  return outcome(def, repo, 'pass', `borg check --repository-only: no problems${f.check.value.cost ? ` (${f.check.value.cost})` : ''}${because}`, { source: f.check.source, expected: 'rc 0', ...ran('rc 0'), excerpt: f.check.excerpt });
+}
+
+/**
+ * Inside backup.checkEvery's window: skipped, naming the clean check that covers it — never a pass
+ * for a check this run did not see. The window is re-judged here from its own numbers.
+ */
+function skippedInWindow(def: CheckDef, repo: string, w: CheckWindow): Outcome {
+  const now = Date.parse(w.decidedAt);
+  const last = w.last ? Date.parse(w.last.at) : NaN;
+  if (!w.last || !withinWindow(last, w.every, now)) return outcome(def, repo, 'error', `borg check did not run, and no clean check within backup.checkEvery ${w.every} is remembered`, { source: w.file });
+  const next = last + parseDuration(w.every);
+  return outcome(def, repo, 'skipped', `last clean check ${isoSecond(last)} (${shortAge(now - last)} ago, by this harness); next due ${isoSecond(next)} (backup.checkEvery ${w.every})`, {
+    source: w.file,
+    expected: `a clean borg check --repository-only at most ${w.every} ago`,
+    observed: { lastCleanCheck: isoSecond(last), repositoryId: w.last.repositoryId, ageSeconds: Math.round((now - last) / 1000), nextDue: isoSecond(next) },
+  });
 }
 
 /** Restore sample equals the unchanged live files. */
