@@ -28,8 +28,8 @@ const CHECKS = defineChecks('monitoring', {
     title: 'Prometheus answers',
     severity: 'high',
     checklist: ['monitoring'],
-    description: 'Prometheus /-/ready answers HTTP 200 and its API answers as Prometheus (buildinfo), reached from the node; a refused port is a finding, a proxy or login page an error.',
-    fix: 'Enable and start Prometheus (services.prometheus.enable, services.prometheus.listenAddress/port) where the expectation points, and let it finish starting.',
+    description: 'Prometheus /-/ready answers HTTP 200 and its API answers as Prometheus (buildinfo), reached from the node, and its last configuration reload succeeded (runtimeinfo reloadConfigSuccess; a failed one leaves the earlier configuration and rules running); a refused port is a finding, a proxy or login page an error.',
+    fix: 'Enable and start Prometheus (services.prometheus.enable, services.prometheus.listenAddress/port) where the expectation points, and let it finish starting; fix the configuration or rule file its last reload rejected (promtool check config).',
   },
   'targets-up': {
     title: 'Every scrape target is up',
@@ -112,7 +112,13 @@ function readyOutcome(f: MonitoringFacts, at: { address: string; port: number },
   if (r.value.status !== 200) {
     return outcome(def, subject, 'fail', `/-/ready answered HTTP ${r.value.status}: ${r.value.body.slice(0, 80)}`, { source: r.source, expected: 'HTTP 200', observed: r.value.status, excerpt: r.excerpt });
   }
-  return outcome(def, subject, 'pass', `Prometheus ${b.value.version} is ready`, { source: `${r.source}; ${b.source}`, expected: 'HTTP 200 and the API answering', observed: { ready: r.value.body, version: b.value.version }, excerpt: b.excerpt });
+  // A reload that failed (a broken prometheus.yml or rule file deployed) leaves the previous configuration
+  // running: what runs is not what is deployed, and the next restart does not come up.
+  const rt = f.runtime;
+  if (rt?.ok && !rt.value.reloadConfigSuccess) {
+    return outcome(def, subject, 'fail', `Prometheus ${b.value.version} runs an earlier configuration: its last configuration reload (${rt.value.lastConfigTime || 'time unknown'}) failed, so the deployed prometheus.yml or a rule file does not load (a restart would not come up)`, { source: rt.source, expected: 'reloadConfigSuccess true', observed: rt.value, excerpt: rt.excerpt });
+  }
+  return outcome(def, subject, 'pass', `Prometheus ${b.value.version} is ready${rt && !rt.ok ? ' (configuration reload status unknown: no runtimeinfo)' : ''}`, { source: `${r.source}; ${b.source}${rt?.ok ? `; ${rt.source}` : ''}`, expected: 'HTTP 200 and the API answering; the last configuration reload succeeded', observed: { ready: r.value.body, version: b.value.version, ...(rt?.ok ? { reloadConfigSuccess: rt.value.reloadConfigSuccess, lastConfigTime: rt.value.lastConfigTime } : {}) }, excerpt: b.excerpt });
 }
 
 function targetsOutcome(f: MonitoringFacts, e: MonitoringExpect, subject: string): Outcome {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LocalHost } from '../src/transport/local.js';
 import type { NodeSpec, SuiteContext } from '../src/core/types.js';
 import { ParseError } from '../src/core/types.js';
-import { apiData, parseHttpAnswer, parseRules, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
+import { apiData, parseHttpAnswer, parseRules, parseRuntimeinfo, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
 import { evaluate, monitoringSuite, type MonitoringExpect, type MonitoringFacts } from '../suites/monitoring.js';
 
 const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'prometheus', f), 'utf8');
@@ -64,6 +64,19 @@ describe('monitoring evaluate', () => {
     expect(by(os, 'monitoring.rules-loaded').message).toBe('missing: BackupTooOld');
     // allowDown waives a known-down target explicitly.
     expect(by(evaluate(f, { ...EXP, allowDown: ['alchemist'] }), 'monitoring.targets-up').status).toBe('pass');
+  });
+  it('a failed configuration reload (a broken rule file deployed, the earlier rules still loaded) fails prometheus-ready (real runtimeinfo)', () => {
+    const f = base();
+    f.runtime = { ok: true, value: parseRuntimeinfo(answer(fx('runtimeinfo.json'))), source: 'GET runtimeinfo', excerpt: '' };
+    expect(by(evaluate(f, EXP), 'monitoring.prometheus-ready').status).toBe('pass');
+    f.runtime = { ok: true, value: parseRuntimeinfo(answer(fx('runtimeinfo-reload-failed.json'))), source: 'GET runtimeinfo', excerpt: '' };
+    const os = evaluate(f, EXP);
+    expect(by(os, 'monitoring.prometheus-ready')).toMatchObject({ status: 'fail', message: expect.stringMatching(/runs an earlier configuration: its last configuration reload \(2026-12-03T09:48:54Z\) failed/) });
+    expect(by(os, 'monitoring.rules-loaded').status).toBe('pass'); // the old rules are still there: only the reload tells
+    // an older Prometheus without runtimeinfo: not a finding, said
+    f.runtime = { ok: false, reason: 'HTTP 404', source: 'GET runtimeinfo' };
+    expect(by(evaluate(f, EXP), 'monitoring.prometheus-ready')).toMatchObject({ status: 'pass', message: expect.stringMatching(/reload status unknown/) });
+    expect(() => parseRuntimeinfo(answer('{"status":"success","data":{}}'))).toThrow(ParseError);
   });
   it('a not-ready Prometheus fails; no targets fails; errors stay errors', () => {
     const f = base();

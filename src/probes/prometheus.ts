@@ -155,6 +155,13 @@ export function parseBuildinfo(a: HttpAnswer): { version: string; revision: stri
   return { version: d.version, revision: String(d.revision ?? '') };
 }
 
+/** runtimeinfo: whether the last configuration (re)load succeeded, and when it was. */
+export function parseRuntimeinfo(a: HttpAnswer): { reloadConfigSuccess: boolean; lastConfigTime: string } {
+  const d = apiData(a);
+  if (typeof d.reloadConfigSuccess !== 'boolean') throw new ParseError(a.source, 'runtimeinfo without reloadConfigSuccess', a.body.slice(0, 200));
+  return { reloadConfigSuccess: d.reloadConfigSuccess, lastConfigTime: String(d.lastConfigTime ?? '') };
+}
+
 /** Grafana `/api/health`: `{"database":"ok","version":"..."}`. */
 export function parseGrafanaHealth(a: HttpAnswer): { database: string; version: string } {
   const ctype = a.headers['content-type'] ?? '';
@@ -197,6 +204,8 @@ export interface MonitoringFacts {
   buildinfo?: Fact<{ version: string; revision: string }>;
   targets?: Fact<PromTarget[]>;
   rules?: Fact<PromRule[]>;
+  /** /api/v1/status/runtimeinfo (Prometheus ≥ 2.14): a failed reload leaves the previous configuration running. */
+  runtime?: Fact<{ reloadConfigSuccess: boolean; lastConfigTime: string }>;
   grafana?: Fact<{ status: number; database: string; version: string }> | { skipped: string };
 }
 
@@ -226,7 +235,7 @@ async function getApi<T>(host: Host, timeoutMs: number, address: string, port: n
   }
 }
 
-/** Prometheus (ready, buildinfo, targets, rules: four channels in parallel) and, when expected, Grafana's health. */
+/** Prometheus (ready, buildinfo, targets, rules, runtimeinfo: five channels in parallel) and, when expected, Grafana's health. */
 export async function gatherMonitoring(host: Host, e: { prometheus: PromEndpoint; grafana?: Endpoint }, timeoutMs: number): Promise<MonitoringFacts> {
   const facts: MonitoringFacts = { prometheus: { error: 'not resolved', source: 'expectation' } };
   try {
@@ -238,12 +247,13 @@ export async function gatherMonitoring(host: Host, e: { prometheus: PromEndpoint
     const { address, port } = facts.prometheus;
     // Every route, /-/ready included, lives under the route prefix.
     const pre = routePrefixPath(e.prometheus.routePrefix);
-    // Four channels on the one connection, in parallel.
-    [facts.ready, facts.buildinfo, facts.targets, facts.rules] = await Promise.all([
+    // Five channels on the one connection, in parallel.
+    [facts.ready, facts.buildinfo, facts.targets, facts.rules, facts.runtime] = await Promise.all([
       getApi(host, timeoutMs, address, port, `${pre}/-/ready`, (a) => ({ status: a.status, body: a.body.trim().slice(0, 200) })),
       getApi(host, timeoutMs, address, port, `${pre}/api/v1/status/buildinfo`, parseBuildinfo),
       getApi(host, timeoutMs, address, port, `${pre}/api/v1/targets?state=active`, parseTargets),
       getApi(host, timeoutMs, address, port, `${pre}/api/v1/rules`, parseRules),
+      getApi(host, timeoutMs, address, port, `${pre}/api/v1/status/runtimeinfo`, parseRuntimeinfo),
     ]);
   }
   if (!e.grafana) facts.grafana = { skipped: 'Grafana is not expected on this node (no monitoring.grafana in the expectation)' };

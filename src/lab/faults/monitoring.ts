@@ -1,5 +1,6 @@
 // Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
-// down), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), or
+// down), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), a broken
+// rules file is deployed and the reload fails (the earlier rules keep running), or
 // Prometheus itself is stopped. Apply and heal wait until Prometheus itself reports the change
 // (or, stopped, until its port refuses), so a check right after sees it.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,25 @@ export const faults: Fault[] = [
       await ctx.writeFile(RULES_FILE, readFileSync(join(ctx.scratch, 'rules.yml')));
       await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
       await waitFor(ctx, '/api/v1/rules', `"name":"${RULE}"`, true, `${RULE} loaded`);
+    },
+  },
+  {
+    name: 'monitoring-reload-failed',
+    area: 'monitoring',
+    breaks: `a broken rules file is deployed (${RULES_FILE} no longer parses) and Prometheus reloaded: the reload fails, the earlier rules keep running, the next restart would not come up`,
+    catches: ['monitoring.prometheus-ready'],
+    needs: 'full',
+    async apply(ctx) {
+      const orig = (await ctx.readFile(RULES_FILE)).toString('utf8');
+      writeFileSync(join(ctx.scratch, 'rules.yml'), orig);
+      await ctx.writeFile(RULES_FILE, `${orig}groups: [\n`);
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/status/runtimeinfo', '"reloadConfigSuccess":false', true, 'reload failed');
+    },
+    async heal(ctx) {
+      await ctx.writeFile(RULES_FILE, readFileSync(join(ctx.scratch, 'rules.yml')));
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/status/runtimeinfo', '"reloadConfigSuccess":true', true, 'reload succeeded');
     },
   },
   {
