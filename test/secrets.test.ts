@@ -205,7 +205,7 @@ describe('beyond /etc: command lines, directories others cannot enter, files nam
   });
 
   it('a world-readable copy below a directory others cannot enter is no leak; a world-readable file named like a secret is found and judged', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'leafcert-secrets-named-'));
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-named-'));
     try {
       const root = join(d, 'var/lib');
       for (const x of ['private/app', 'worker', 'open']) mkdirSync(join(root, x), { recursive: true });
@@ -213,13 +213,15 @@ describe('beyond /etc: command lines, directories others cannot enter, files nam
       writeFileSync(join(root, 'private/app/copy.txt'), `jwt = "${JWT}"\n`, { mode: 0o644 });
       writeFileSync(join(root, 'worker/worker.env'), `DB_PASSWORD=${rnd()}\n`, { mode: 0o644 });
       writeFileSync(join(root, 'worker/db-secret'), `${rnd()}\n`, { mode: 0o600 });
+      // configuration in an env file (no key names a secret) is not a secret file
+      writeFileSync(join(root, 'worker/app.env'), `LISTEN=0.0.0.0:8081\nBOUNDING=cap_chown,cap_kill\n`, { mode: 0o644 });
       writeFileSync(join(root, 'open/notes.txt'), `api ${API}\n`, { mode: 0o644 });
       const s: SecretsExpect = { ...spec, scanRoots: [root], discover: true };
       const { facts } = await run(s);
       const leaks = facts.probe.leaks.filter((l) => l.where === 'file').map((l) => `${l.key} ${l.location}`);
       expect(leaks).toEqual([`API_KEY ${join(root, 'open/notes.txt')}`]);
       const named = facts.probe.files.filter((f) => f.discovered?.kind === 'named');
-      // only files others can read: the 0600 one is no exposure
+      // only files others can read (the 0600 one is no exposure), and env files only with a secret key
       expect(named.map((f) => f.path)).toEqual([join(root, 'worker/worker.env')]);
       const out = evaluateSecrets(facts, s);
       expect(out.find((o) => o.id === 'secrets.discovered-permissions' && o.subject === join(root, 'worker/worker.env'))).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/\(named like a secret\): readable or writable by others \(mode 0644\)$/) });

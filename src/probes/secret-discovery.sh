@@ -116,14 +116,26 @@ discover() {
     while IFS= read -r f; do dadd "$k" '*' - raw "$k output" "$f"; done < <(find -L "$d" -maxdepth 4 -type f 2>/dev/null | head -n 100)
   done
 
-  # Files named like secrets (*.env, .env, *secret*, *passphrase*, *credentials*, or in a secret(s)
-  # directory) under the scan roots that others can read and no service configuration named: a
-  # secret deployed by hand next to the declared ones. Only those with bits for others (the others
-  # are no exposure), in directories others can enter; package databases are skipped.
+  # Secrets deployed by hand next to the declared ones, under the scan roots, that others can read
+  # (the others are no exposure) in directories others can enter (package databases skipped): files
+  # named like secrets (*secret*, *passphrase*, *credential*, .env, in a *secret(s)/ dir
+  # or /run/keys) and env files (*.env) with a key that names a secret (…PASS…, …SECRET…, …TOKEN…,
+  # …KEY…, …CREDENTIAL…: read by grep -l, no value printed). Config env files are not secrets.
+  local named=() envs=()
   while IFS= read -r f; do
     [ -z "${seen[$f]+x}" ] || continue
+    case ${f##*/} in
+      .env) named+=("$f");;
+      *.env) case ${f,,} in *secret*|*passphrase*|*credential*|*/run/keys/*) named+=("$f");; *) envs+=("$f");; esac;;
+      *) named+=("$f");;
+    esac
+  done < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print 2>/dev/null | head -n 100)
+  if [ "${#envs[@]}" -gt 0 ]; then
+    while IFS= read -r f; do named+=("$f"); done < <(grep -liE '^[[:space:]]*(export[[:space:]]+)?[a-z0-9_]*(pass|secret|token|key|credential)[a-z0-9_]*=' -- "${envs[@]}" 2>/dev/null)
+  fi
+  for f in "${named[@]}"; do
     case ${f##*/} in *.env) k='env';; *) k='raw';; esac
     dadd named "*" "*" "$k" "file named like a secret, with bits for others" "$f"
-  done < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*/secrets/*" -o -ipath "*/secret/*" -o -iname "*passphrase*" -o -iname "*credentials*" \) -print 2>/dev/null | head -n 100)
+  done
   shopt -u nullglob
 }

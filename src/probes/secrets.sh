@@ -57,7 +57,7 @@ exclude=(); for sf in "${files[@]}"; do exclude+=(-e "$sf"); done
 
 # Every value: vi (file index), vk (key), vv (value). Only the real ones (vals, "idx key" in keys)
 # are searched for.
-vi=(); vk=(); vv=(); keys=(); vals=()
+vi=(); vk=(); vv=(); keys=(); vals=(); ckeys=(); cvals=()
 add() { vi+=("$1"); vk+=("$2"); vv+=("$3"); }
 # Placeholder classes, decided on the lowercased value (ValueClass in secrets.ts); sets CLS.
 classify() { local l=${1,,}; case "$l" in '') CLS=empty;; @*@) CLS=at-name;; *your_*_here*|*your-*-here*) CLS=your-here;; *changeme*|*change_me*|*change-me*) CLS=changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) CLS=placeholder;; *) CLS=ok;; esac; }
@@ -125,11 +125,20 @@ for i in "${!vv[@]}"; do
   h=${shas[i]:-}; h=${h:0:8}
   case $h in *[!0-9a-f]*|'') h=$(printf '%s' "$v" | sha256sum | cut -c1-8);; esac
   printf 'V %s %s %s %s %s\n' "${vi[i]}" "${vk[i]}" "${#v}" "$h" "$CLS"
-  if [ "$CLS" = ok ] && [ "${#v}" -ge 6 ]; then searchval "$v"; if [ "${#SV}" -ge 6 ]; then keys+=("${vi[i]} ${vk[i]}"); vals+=("$SV"); fi; fi
+  if [ "$CLS" = ok ] && [ "${#v}" -ge 6 ]; then searchval "$v"; if [ "${#SV}" -ge 6 ]; then
+    keys+=("${vi[i]} ${vk[i]}"); vals+=("$SV")
+    # Command lines carry configuration too: searched there are the values of declared files, of
+    # key/passphrase files, and of env files only those whose key names a secret.
+    j=${vi[i]}; k=${vk[i]^^}
+    case "${dkind[j]:-}:$k" in environment-file:*PASS*|environment-file:*SECRET*|environment-file:*TOKEN*|environment-file:*KEY*|environment-file:*CREDENTIAL*|environment-file:*AUTH*|named:*PASS*|named:*SECRET*|named:*TOKEN*|named:*KEY*|named:*CREDENTIAL*|named:*AUTH*|named:-) cok=1;; environment-file:*|named:*) cok=0;; *) cok=1;; esac
+    [ "$j" -lt "$ndecl" ] && cok=1
+    if [ "$cok" = 1 ]; then ckeys+=("${vi[i]} ${vk[i]}"); cvals+=("$SV"); fi
+  fi; fi
 done
 unset vv v SV
 
 pats() { printf '%s\n' "${vals[@]}"; }
+cpats() { printf '%s\n' "${cvals[@]}"; }
 # awk over lines that hold a value (stdin), the "idx key" lines in file K and the values in file V
 # (both pipes): prints `L WHERE idx key LOC` once per value found.
 # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
@@ -138,6 +147,8 @@ MAP_AWK='BEGIN { while ((getline x < K) > 0) k[++nk] = x; while ((getline x < V)
 END { for (j = 1; j <= nv; j++) if (j in h) print "L " W " " k[j] " " LOC }'
 # The values a stream holds: producer | found WHERE LOC
 found() { grep -aF -f <(pats) | awk -v W="$1" -v LOC="$2" -v K=<(printf '%s\n' "${keys[@]}") -v V=<(pats) "$MAP_AWK"; }
+# The same over the values searched in command lines.
+cfound() { grep -aF -f <(cpats) | awk -v W="$1" -v LOC="$2" -v K=<(printf '%s\n' "${ckeys[@]}") -v V=<(cpats) "$MAP_AWK"; }
 # shellcheck disable=SC2094 # found only reads the file it names
 # Files (one per line on stdin) holding a value: one grep per 500 candidates, then one grep + awk
 # on each (few) file that hit.
@@ -192,11 +203,11 @@ if [ "${#vals[@]}" -gt 0 ]; then
   done
   # Command lines: /proc/PID/cmdline is readable by every local user (no hidepid on NixOS), so a
   # value passed as an argument (--password=…, a URL with credentials) is exposed whoever runs it.
-  grep -laF -f <(pats) -- /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r e; do
+  [ "${#cvals[@]}" -gt 0 ] && grep -laF -f <(cpats) -- /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r e; do
     d=${e%/cmdline}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
-    tr '\0' '\n' < "$e" 2>/dev/null | found cmdline "$p $u $cm"
+    tr '\0' '\n' < "$e" 2>/dev/null | cfound cmdline "$p $u $cm"
   done
   # The journal, where systemd runs it: the newest $JOURNAL_LINES messages.
   p1=''; { read -r p1 < /proc/1/comm; } 2>/dev/null
