@@ -91,6 +91,21 @@ describe('hardening evaluate', () => {
     expect(get(os, 'hardening.suid', 'setuid/setgid files').message).toMatch(/scan of 4 root\(s\): 812 ms, 570 ms CPU/);
     expect(get(os, 'hardening.kernel', 'fs.suid_dumpable').message).toMatch(/core_pattern \|\/nix\/store/);
   });
+  it('a Match block that allows passwords, root logins or a weak cipher fails although sshd -T prints the global value; one that tightens passes', () => {
+    // what hardening.sh appends after sshd -T: each Match block of sshd_config (Includes expanded)
+    const blocks = ['#match Address 10.0.0.0/8', '#set passwordauthentication yes', '#set permitrootlogin yes', '#set allowtcpforwarding all', '#match User backup', '#set passwordauthentication no', '#set maxauthtries 2'].join('\n');
+    const os = run({}, { sshd: { text: `#sshd /nix/store/x-openssh-9.6p1/bin/sshd\n${HARDENED}\n${blocks}` } });
+    expect(get(os, 'hardening.ssh-auth', 'sshd passwordauthentication')).toMatchObject({ status: 'fail', message: 'sshd accepts passwords: passwordauthentication is yes for connections matching "Match Address 10.0.0.0/8" (sshd -T shows only the global value: passwordauthentication no)' });
+    expect(get(os, 'hardening.ssh-auth', 'sshd permitrootlogin').message).toMatch(/^root may log in with a password .* for connections matching "Match Address 10.0.0.0\/8"/);
+    expect(get(os, 'hardening.ssh-forwarding', 'sshd allowtcpforwarding').message).toMatch(/^TCP forwarding is yes, declared no for connections matching/);
+    expect(get(os, 'hardening.ssh-limits', 'sshd maxauthtries').status).toBe('pass');
+    expect(get(os, 'hardening.ssh-auth', 'sshd passwordauthentication').evidence.source).toMatch(/Match Address 10.0.0.0\/8 in \/etc\/ssh\/sshd_config/);
+    const parsed = parseSshdT(`${HARDENED}\n${blocks}`);
+    expect(parsed.matches).toEqual([{ criteria: 'Address 10.0.0.0/8', settings: { passwordauthentication: ['yes'], permitrootlogin: ['yes'], allowtcpforwarding: ['all'] } }, { criteria: 'User backup', settings: { passwordauthentication: ['no'], maxauthtries: ['2'] } }]);
+    // a weak cipher added in a block (+list) is judged over the global list
+    const weak = run({}, { sshd: { text: `${HARDENED}\n#match Group legacy\n#set ciphers +aes128-cbc` } });
+    expect(get(weak, 'hardening.ssh-crypto', 'sshd ciphers')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^sshd offers weak ciphers: aes128-cbc for connections matching "Match Group legacy"/) });
+  });
   it('password authentication on fails, and keyboard-interactive, root with password, empty passwords', () => {
     const os = run({}, sshd([[/^passwordauthentication no$/m, 'passwordauthentication yes'], [/^kbdinteractiveauthentication no$/m, 'kbdinteractiveauthentication yes'], [/^permitrootlogin .*$/m, 'permitrootlogin yes'], [/^permitemptypasswords no$/m, 'permitemptypasswords yes']]));
     expect(get(os, 'hardening.ssh-auth', 'sshd passwordauthentication')).toMatchObject({ status: 'fail', message: 'sshd accepts passwords: passwordauthentication is yes' });

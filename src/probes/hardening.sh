@@ -22,7 +22,30 @@ sshd_t() {
   s=$(command -v sshd || { [ -x /run/current-system/sw/bin/sshd ] && echo /run/current-system/sw/bin/sshd; } || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; })
   if [ -z "$s" ]; then echo 'sshd not found'; return 127; fi
   echo "#sshd $s"
-  "$s" -T -f /etc/ssh/sshd_config
+  "$s" -T -f /etc/ssh/sshd_config || return
+  # sshd -T prints what a connection matching no Match block gets: each block's own settings follow
+  # as "#match CRITERIA" and "#set keyword value" lines (Includes expanded in place).
+  sshd_inc /etc/ssh/sshd_config 0 | awk '{ sub(/^[ \t]+/, ""); if ($0 == "" || $0 ~ /^#/) next
+    if (!match($0, /^[A-Za-z0-9]+/)) next; k = tolower(substr($0, 1, RLENGTH)); v = substr($0, RLENGTH + 1)
+    sub(/^[ \t]*=?[ \t]*/, "", v); sub(/[ \t\r]+$/, "", v); gsub(/"/, "", v)
+    if (k == "match") { print "#match " v; m = 1; next } if (m && v != "") print "#set " k " " v }'
+  return 0
+}
+# FILE DEPTH: the lines of an sshd configuration, Include directives expanded in place (relative
+# paths under /etc/ssh, globs as sshd expands them), at most 8 levels deep. Builtins only.
+sshd_inc() {
+  local l k r g f
+  [ "$2" -lt 8 ] || return 0
+  [ -r "$1" ] || return 0
+  while IFS= read -r l || [ -n "$l" ]; do
+    r=${l#"${l%%[![:space:]]*}"}; k=${r%%[[:space:]=]*}
+    if [ "${k,,}" = include ]; then
+      r=${r#"$k"}
+      # The value is a list of globs: split and expanded on purpose.
+      # shellcheck disable=SC2086
+      for g in $r; do case $g in /*) ;; *) g=/etc/ssh/$g;; esac; for f in $g; do [ -f "$f" ] && sshd_inc "$f" $(($2 + 1)); done; done
+    else printf '%s\n' "$l"; fi
+  done < "$1"
 }
 
 # "name<TAB>value" per parameter, "name<TAB>!missing" when this kernel (or namespace) has none.

@@ -13,6 +13,8 @@ export const HARDENING_SECTIONS = ['pid1', 'virt', 'sshd', 'sysctl', 'scan'];
 export interface SshdConfig {
   binary: string;
   settings: Record<string, string[]>;
+  /** The Match blocks of the configuration (sshd -T shows none of them): criteria and their own keyword → values, as written. */
+  matches?: { criteria: string; settings: Record<string, string[]> }[];
 }
 
 /** Keywords every OpenSSH ≥ 7 prints with -T: without them the output is not sshd's. */
@@ -20,6 +22,7 @@ const SSHD_REQUIRED = ['passwordauthentication', 'permitrootlogin', 'ciphers', '
 
 export function parseSshdT(text: string, source = 'sshd -T'): SshdConfig {
   const settings: Record<string, string[]> = {};
+  const matches: NonNullable<SshdConfig['matches']> = [];
   let binary = 'sshd';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -28,13 +31,22 @@ export function parseSshdT(text: string, source = 'sshd -T'): SshdConfig {
       binary = line.slice(6);
       continue;
     }
+    if (line.startsWith('#match ')) {
+      matches.push({ criteria: line.slice(7), settings: {} });
+      continue;
+    }
+    const set = /^#set ([a-z0-9]+) (.*)$/.exec(line);
+    if (set && matches.length) {
+      (matches[matches.length - 1].settings[set[1]] ??= []).push(set[2]);
+      continue;
+    }
     const m = /^([a-z0-9]+) (.*)$/.exec(line);
     if (!m) throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
     (settings[m[1]] ??= []).push(m[2]);
   }
   const missing = SSHD_REQUIRED.filter((k) => !(k in settings));
   if (missing.length) throw new ParseError(source, `no ${missing.join(', ')} in the output`, text.slice(0, 300));
-  return { binary, settings };
+  return { binary, settings, ...(matches.length ? { matches } : {}) };
 }
 
 /** Kernel parameters as read in one network namespace: value, or null when the kernel has none there. */

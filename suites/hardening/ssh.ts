@@ -102,5 +102,32 @@ export function judgeSshd(f: Fact<SshdConfig>, e: SshdExpect): Outcome[] {
     [CHECKS['ssh-forwarding'], sshForwarding],
   ];
   if (!f.ok) return judges.map(([def]) => outcome(def, 'sshd', 'error', f.reason, { source: f.source, excerpt: f.excerpt }));
-  return judges.flatMap(([, j]) => j(f.value, e));
+  const out = judges.flatMap(([, j]) => j(f.value, e));
+  // A Match block changes settings for the connections it matches, and sshd -T (without -C) shows
+  // none of it: each block's settings, over the global ones, are judged the same way, and a setting
+  // that a block makes worse fails its result.
+  for (const m of f.value.matches ?? []) {
+    const scoped = judges.flatMap(([, j]) => j(withMatch(f.value, m.settings), e));
+    for (const o of scoped) {
+      const i = out.findIndex((x) => x.id === o.id && x.subject === o.subject);
+      if (o.status !== 'fail' || i < 0 || out[i].status === 'fail') continue;
+      out[i] = { ...o, message: `${o.message} for connections matching "Match ${m.criteria}" (sshd -T shows only the global value: ${out[i].message})`, evidence: { ...o.evidence, source: `${o.evidence.source}; Match ${m.criteria} in /etc/ssh/sshd_config (with its Includes)` } };
+    }
+  }
+  return out;
+}
+
+/** The settings of a connection a Match block applies to: its keywords over the global ones (as sshd -T would print them). */
+export function withMatch(c: SshdConfig, block: Record<string, string[]>): SshdConfig {
+  const settings = { ...c.settings };
+  for (const [k, vs] of Object.entries(block)) {
+    const v = vs[0];
+    if (k in WEAK) {
+      // Algorithm lists: +added, -removed, ^first, or a list of their own.
+      const global = (c.settings[k]?.[0] ?? '').split(',').filter(Boolean);
+      const list = v.replace(/^[+^-]/, '').split(',').filter(Boolean);
+      settings[k] = [(v.startsWith('+') ? [...global, ...list] : v.startsWith('^') ? [...list, ...global] : v.startsWith('-') ? global.filter((a) => !list.includes(a)) : list).join(',')];
+    } else settings[k] = [k === 'allowtcpforwarding' && /^all$/i.test(v) ? 'yes' : /^(yes|no|all|local|remote|none)$/i.test(v) ? v.toLowerCase() : k === 'permitrootlogin' && v.toLowerCase() === 'prohibit-password' ? 'without-password' : v];
+  }
+  return { ...c, settings };
 }

@@ -1,4 +1,4 @@
-// Hardening faults: sshd taking passwords again, offering a weak cipher, allowing many tries,
+// Hardening faults: sshd taking passwords again (globally, or in a Match block only), offering a weak cipher, allowing many tries,
 // forwarding X11 (each a real sshd_config change, reloaded so the daemon runs it), a network
 // kernel parameter drifted in the node's namespace, a world-writable file in /etc and an unexpected
 // setuid binary. The global kernel parameters have no fault: changing them would change the host's
@@ -8,6 +8,7 @@ import type { Fault, FaultContext } from './types.js';
 const CONF = '/etc/ssh/sshd_config';
 const WW = '/etc/motd-alchemist';
 const SUID = '/usr/local/bin/alchemist-helper';
+const MATCH_MARK = '# leafcert-fault hardening-ssh-match-password';
 
 /** Edits sshd_config with a sed script and makes the running sshd read it (SIGHUP re-executes it). */
 const sshd = (ctx: FaultContext, sed: string) => ctx.exec(`sed -i -E ${JSON.stringify(sed)} ${CONF} && kill -HUP "$(cat /run/sshd.pid)"`);
@@ -20,6 +21,14 @@ export const faults: Fault[] = [
     catches: ['hardening.ssh-auth'],
     apply: async (ctx) => void (await sshd(ctx, 's/^PasswordAuthentication no$/PasswordAuthentication yes/')),
     heal: async (ctx) => void (await sshd(ctx, 's/^PasswordAuthentication yes$/PasswordAuthentication no/')),
+  },
+  {
+    name: 'hardening-ssh-match-password',
+    area: 'hardening',
+    breaks: 'sshd accepts passwords and root logins for connections from 10.0.0.0/8 (a Match Address block at the end of sshd_config; sshd -T still prints the global "no")',
+    catches: ['hardening.ssh-auth'],
+    apply: async (ctx) => void (await ctx.exec(`printf '${MATCH_MARK}\\nMatch Address 10.0.0.0/8\\n    PasswordAuthentication yes\\n    PermitRootLogin yes\\n' >> ${CONF} && kill -HUP "$(cat /run/sshd.pid)"`)),
+    heal: async (ctx) => void (await ctx.exec(`sed -i '/^${MATCH_MARK}$/,$d' ${CONF} && kill -HUP "$(cat /run/sshd.pid)"`)),
   },
   {
     name: 'hardening-ssh-weak-cipher',
