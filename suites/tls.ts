@@ -275,8 +275,10 @@ export function fromManifest(m: Manifest, cite: (segs: (string | number)[], opti
   const proto = minProtocol(nginx.sslProtocols);
   return tlsHosts.map((v, i) => {
     const sni = v.serverName ?? v.name;
-    const t: TlsEndpointExpect = { endpoint: `${sni}:${nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
-    cite(['tls', i, 'endpoint'], v.serverName ? optionPath(v.path, 'serverName') : v.path);
+    // A vhost with its own `listen` entries serves TLS only on their ssl ports (nginx module: listen replaces the defaults).
+    const own = v.listen.filter((l) => l.ssl === true).map((l) => (typeof l.port === 'number' ? l.port : nginx.defaultSSLListenPort));
+    const t: TlsEndpointExpect = { endpoint: `${sni}:${own[0] ?? nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
+    cite(['tls', i, 'endpoint'], own.length ? optionPath(v.path, 'listen') : v.serverName ? optionPath(v.path, 'serverName') : v.path);
     cite(['tls', i, 'names'], v.serverAliases.length ? optionPath(v.path, 'serverAliases') : v.path);
     if (proto) {
       t.minProtocol = proto as TlsVersion;

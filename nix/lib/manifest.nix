@@ -224,7 +224,8 @@ let
     map (n: let j = jobs.${n}; in {
       name = n;
       path = at base [ n ];
-      paths = plain (try (j.paths or null) null);
+      # nixpkgs: coercedTo str singleton (listOf str), so a single path is a one-element list.
+      paths = let v = plain (try (j.paths or null) null); in if isString v then [ v ] else v;
       dumpCommand = plain (j.dumpCommand or null);
       repo = try (j.repo or null) null;
       encryption = {

@@ -186,7 +186,8 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
   const from: string[] = [];
   const idOf = (s: string) => (/^\d+$/.test(s) ? (s === '0' ? 'root' : undefined) : s);
   for (const c of m.containers) {
-    const binds: { src: string; dst: string }[] = c.bindMounts.filter((b) => b.hostPath).map((b) => ({ src: b.hostPath!, dst: b.mountPoint }));
+    // hostPath null binds the same path (nixos-containers: --bind=MOUNTPOINT).
+    const binds: { src: string; dst: string }[] = c.bindMounts.map((b) => ({ src: b.hostPath ?? b.mountPoint, dst: b.mountPoint }));
     const creds = new Map<string, string>();
     for (const f of c.extraFlags) {
       const b = /^--bind(?:-ro)?=([^:]+)(?::([^:]+))?/.exec(f);
@@ -205,7 +206,8 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
         ...list(u.serviceConfig.LoadCredential).map((x) => {
           const [id, ...rest] = x.split(':');
           const p = rest.join(':');
-          return { host: p.startsWith('/') ? onHost(p) : creds.get(id) ?? '', format: 'raw', key: 'LoadCredential' };
+          // ID:NAME (a relative path) loads the credential NAME the container itself was given.
+          return { host: p.startsWith('/') ? onHost(p) : creds.get(p || id) ?? '', format: 'raw', key: 'LoadCredential' };
         }),
       ];
       for (const r of reads) {

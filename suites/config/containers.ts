@@ -29,7 +29,7 @@ export function containerFindings(m: Manifest): { users: Finding[]; caps: Findin
     users.push(u.on
       ? { subject: `container ${c.name}`, pass: true, optionPath: u.path, observed: u.how, expected: 'privateUsers = "pick" (or a UID base)', message: `container ${c.name} runs in a user namespace (${u.how})` }
       : { subject: `container ${c.name}`, pass: false, optionPath: u.path, observed: u.how, expected: 'privateUsers = "pick"',
-          message: `container ${c.name} has no user namespace (${u.how}): root in the container is uid 0 on the host, and files it writes under /var/lib/nixos-containers/${c.name} are owned by host root. Set ${optionPath(c.path, 'privateUsers')} = "pick" (idmapped bind mounts for host files it must read).` });
+          message: `container ${c.name} has ${u.namespaced ? 'no UID isolation (identity mapping' : 'no user namespace ('}${u.namespaced ? `, ${u.how})` : `${u.how})`}: root in the container is uid 0 on the host, and files it writes under /var/lib/nixos-containers/${c.name} are owned by host root. Set ${optionPath(c.path, 'privateUsers')} = "pick" (idmapped bind mounts for host files it must read).` });
     const dropped = c.extraFlags.some((f) => /^--drop-capability=(.*,)?(CAP_SYS_ADMIN|all)(,|$)/i.test(f));
     const added = c.additionalCapabilities.some((x) => /^(CAP_)?SYS_ADMIN$/i.test(x) || x.toLowerCase() === 'all');
     const keeps = added ? !u.namespaced : !u.namespaced && !dropped;

@@ -16,6 +16,17 @@ export function hbaMethod(line: string): string | undefined {
   return ipMask ? t[5] : t[4];
 }
 
+/** Who a set of trust lines lets in, as the lines say it (roles, databases, local or network). */
+function trustScope(lines: string[], where: string): string {
+  const t = lines.map((l) => l.split(/\s+/));
+  const roles = [...new Set(t.map((x) => x[2]))];
+  const dbs = [...new Set(t.map((x) => x[1]))];
+  const net = t.some((x) => x[0] !== 'local');
+  const who = `${net ? 'any client that reaches the server' : 'any local user'} (${net ? 'from the addresses named' : `any process in ${where === 'host' ? 'the host' : where}`})`;
+  const as = roles.includes('all') ? 'as any role, superuser included' : `as ${roles.join(', ')}`;
+  return `${who} connects ${as}${dbs.includes('all') ? '' : ` (databases: ${dbs.join(', ')})`}`;
+}
+
 export function pgFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   for (const { where, node } of sections(m)) {
@@ -25,7 +36,7 @@ export function pgFindings(m: Manifest): Finding[] {
     const trust = pg.authentication.split('\n').filter((l) => hbaMethod(l) === 'trust').map((l) => l.trim());
     out.push(trust.length
       ? { subject: `${prefix(where)}postgresql`, pass: false, optionPath: path, observed: trust, expected: 'no trust lines', excerpt: trust.join('\n'),
-          message: `${path} has ${trust.length} trust line(s): any local user (any process in ${where === 'host' ? 'the host' : where}) connects as any role, superuser included, without a password. Use peer for local sockets and scram-sha-256 for host lines.` }
+          message: `${path} has ${trust.length} trust line(s): ${trustScope(trust, where)} without a password. Use peer for local sockets and scram-sha-256 for host lines.` }
       : { subject: `${prefix(where)}postgresql`, pass: true, optionPath: path, observed: 'no trust lines', expected: 'no trust lines', message: `${path} has no trust lines` });
   }
   return out;
@@ -49,34 +60,68 @@ function statePaths(node: NodeSection): { dir: string; what: string }[] {
   return out;
 }
 
+/** Where a path inside container c lives on the host: under a bind mount's hostPath (bindMounts or
+ * --bind flags), else under the container's root. */
+type Ctr = Manifest['containers'][number];
+function binds(c: Ctr): { src: string; dst: string; rw: boolean }[] {
+  // hostPath null binds the same path (nixos-containers: --bind=MOUNTPOINT).
+  const out = c.bindMounts.map((b) => ({ src: b.hostPath ?? b.mountPoint, dst: b.mountPoint, rw: !b.isReadOnly }));
+  for (const f of c.extraFlags) {
+    const b = /^--bind(-ro)?=([^:]+)(?::([^:]+))?/.exec(f);
+    if (b) out.push({ src: b[2], dst: b[3] ?? b[2], rw: !b[1] });
+  }
+  return out.sort((a, b) => b.dst.length - a.dst.length);
+}
+function onHost(c: Ctr, root: string, dir: string): { dir: string; bound: boolean } {
+  const b = binds(c).find((x) => under(dir, x.dst));
+  return b ? { dir: b.src.replace(/\/$/, '') + dir.slice(b.dst.replace(/\/$/, '').length), bound: true } : { dir: `${root}/${c.name}${dir}`, bound: false };
+}
+/** A container's state as the host holds it: declared state directories and rw bind mounts. */
+function containerState(c: Ctr, root: string): { dir: string; inner: string; bound: boolean; what: string }[] {
+  return [
+    ...statePaths(c.config).map((s) => ({ ...onHost(c, root, s.dir), inner: s.dir, what: `${s.what} of container ${c.name}` })),
+    ...binds(c).filter((b) => b.rw).map((b) => ({ dir: b.src, inner: b.dst, bound: true, what: `rw bind mount ${b.dst} of container ${c.name}` })),
+  ];
+}
+
 export function backupFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   const root = m.system.containerStateDirectory;
   const hostState = statePaths(m.host);
+  const ctrState = m.containers.flatMap((c) => containerState(c, root).map((s) => ({ c, s })));
   for (const j of m.host.borg) {
     const paths = j.paths ?? [];
     const misplaced: string[] = [];
     const hints: string[] = [];
     for (const p of paths) {
       if (under(p, root)) continue;
-      const hostHas = hostState.some((s) => under(s.dir, p) || under(p, s.dir));
-      const inside = m.containers.flatMap((c) => statePaths(c.config).filter((s) => under(s.dir, p) || under(p, s.dir)).map((s) => ({ c, s })));
+      const hostHas = hostState.some((s) => under(s.dir, p) || under(p, s.dir)) || ctrState.some(({ s }) => s.bound && (under(s.dir, p) || under(p, s.dir)));
+      // Data a container keeps under its own root, named by its path inside the container.
+      const inside = ctrState.filter(({ s }) => !s.bound && (under(s.inner, p) || under(p, s.inner)));
       if (inside.length && !hostHas) {
         misplaced.push(p);
-        hints.push(...inside.map(({ c, s }) => `${root}/${c.name}${s.dir} (${s.what} of container ${c.name})`));
+        hints.push(...inside.map(({ c, s }) => `${s.dir} (${s.what.replace(/ of container .*/, '')} of container ${c.name})`));
       }
     }
     const path = optionPath(j.path, 'paths');
     // PostgreSQL must be in the archive (its dump when one is declared, else the data dir), and
     // at least one path must hold declared state: host-only or empty directories back up nothing.
     const pg = [
-      ...m.containers.filter((c) => c.config.postgresql.enable).map((c) => ({ dir: `${root}/${c.name}${c.config.postgresqlBackup.enable ? c.config.postgresqlBackup.location : c.config.postgresql.dataDir ?? '/var/lib/postgresql'}`, what: `PostgreSQL of container ${c.name}` })),
+      ...m.containers.filter((c) => c.config.postgresql.enable).map((c) => ({ dir: onHost(c, root, c.config.postgresqlBackup.enable ? c.config.postgresqlBackup.location : c.config.postgresql.dataDir ?? '/var/lib/postgresql').dir, what: `PostgreSQL of container ${c.name}` })),
       ...(m.host.postgresql.enable ? [{ dir: m.host.postgresqlBackup.enable ? m.host.postgresqlBackup.location : m.host.postgresql.dataDir ?? '/var/lib/postgresql', what: 'PostgreSQL of the host' }] : []),
     ];
     const all = m.host.borg.flatMap((jj) => jj.paths ?? []);
     const missed = pg.filter((w) => !all.some((p) => under(w.dir, p)));
-    const state = [...hostState, ...m.containers.flatMap((c) => statePaths(c.config).map((s) => ({ dir: `${root}/${c.name}${s.dir}`, what: s.what })))];
-    const holdsData = paths.some((p) => (under(p, root) && p !== root ? true : under(root, p)) || state.some((s) => under(s.dir, p) || under(p, s.dir)));
+    const state = [...hostState, ...ctrState.map(({ s }) => ({ dir: s.dir, what: s.what }))];
+    const holds = (ps: string[]) => ps.some((p) => (under(p, root) && p !== root ? true : under(root, p)) || state.some((s) => under(s.dir, p) || under(p, s.dir)));
+    // A job of host files (/etc/nixos, keys) beside a job that holds the data is fine: the jobs are judged together.
+    const dataJobs = m.host.borg.filter((jj) => jj !== j && holds(jj.paths ?? [])).map((jj) => jj.name);
+    const holdsData = holds(paths) || dataJobs.length > 0;
+    if (!misplaced.length && !missed.length && !holds(paths) && holdsData) {
+      out.push({ subject: `borg job ${j.name}`, pass: true, optionPath: path, observed: paths, expected: 'paths where the data lives (in this job or another)',
+        message: `borg job ${j.name} backs up host files (${paths.join(', ')}); the declared state is in job(s) ${dataJobs.join(', ')}` });
+      continue;
+    }
     if (!misplaced.length && (missed.length || !holdsData)) {
       const want = missed.length ? missed : state.slice(0, 6);
       out.push({ subject: `borg job ${j.name}`, pass: false, optionPath: path, observed: paths, expected: want.map((w) => w.dir),

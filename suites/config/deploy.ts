@@ -68,6 +68,12 @@ export function containerLimitFindings(m: Manifest): Finding[] {
     const slice = m.host.slices.find((s) => `${s.name}.slice` === c.unit.serviceConfig.Slice && limited(s.sliceConfig).length);
     const inner = c.config.units.filter((u) => limited(u.serviceConfig).length).map((u) => u.name);
     const path = optionPath(c.unit.path, 'serviceConfig', 'MemoryMax');
+    // CPUQuota or TasksMax alone (or MemoryMax = "infinity") still lets the container exhaust the host's memory.
+    const memory = (sc: Record<string, unknown>) => limited(sc).some(([k]) => k.startsWith('Memory'));
+    if ((outer.length || slice) && !memory(c.unit.serviceConfig) && !(slice && memory(slice.sliceConfig))) {
+      return { subject: `container ${c.name}`, pass: false, optionPath: path, observed: slice ? { Slice: `${slice.name}.slice`, ...slice.sliceConfig } : { ...c.unit.serviceConfig }, expected: 'a memory limit (MemoryMax) on container@NAME or its slice',
+        message: `container@${c.name} has no memory limit (${slice ? `${slice.name}.slice sets none either` : `only ${outer.map(([k, v]) => `${k}=${v}`).join(' ')}`}${c.unit.serviceConfig.MemoryMax !== undefined ? `; MemoryMax = ${JSON.stringify(c.unit.serviceConfig.MemoryMax)} is no limit` : ''}), so the container can still take all of the host's memory. Set ${path}.` };
+    }
     if (outer.length || slice) return { subject: `container ${c.name}`, pass: true, optionPath: slice ? slice.path : path, observed: slice ? `Slice=${slice.name}.slice` : Object.fromEntries(outer), expected: 'limits on container@NAME', message: `container@${c.name} is limited (${slice ? `${slice.name}.slice` : outer.map(([k, v]) => `${k}=${v}`).join(' ')})` };
     return { subject: `container ${c.name}`, pass: false, optionPath: path, observed: { containerUnit: 'unlimited', innerUnitsWithLimits: inner }, expected: 'MemoryMax and CPUQuota on container@NAME',
       message: `container@${c.name} has no MemoryMax/CPUQuota${inner.length ? `; only units inside it are limited (${inner.join(', ')}), so the container's other processes can still take the whole host` : ', so the container can take the whole host'}. Set ${optionPath(c.unit.path, 'serviceConfig')}.{MemoryMax,CPUQuota}.` };

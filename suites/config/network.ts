@@ -128,6 +128,8 @@ export function portFindings(m: Manifest): Finding[] {
   if (!fw.enable) return [{ subject: 'host firewall', pass: false, optionPath: optionPath(fw.path, 'enable'), observed: false, expected: true, message: `${optionPath(fw.path, 'enable')} is false: every listening port is open` }];
   const served = new Map<number, string>();
   for (const l of m.host.listeners) served.set(l.port, l.service);
+  // A virtual host's own `listen` entries (e.g. an admin host on 8443) are nginx's ports too.
+  if (m.host.nginx.enable) for (const v of m.host.nginx.virtualHosts) for (const l of v.listen) if (typeof l.port === 'number') served.set(l.port, `nginx ${v.name}`);
   for (const f of m.host.networking.nat.enable ? m.host.networking.nat.forwardPorts : []) {
     const port = Number(String(f.sourcePort ?? '').split(':')[0]);
     if (port) served.set(port, 'networking.nat.forwardPorts');
@@ -139,7 +141,10 @@ export function portFindings(m: Manifest): Finding[] {
   const allowed: { port: number; path: string }[] = [
     ...fw.allowedTCPPorts.map((port) => ({ port, path: optionPath(fw.path, 'allowedTCPPorts') })),
     ...fw.allowedTCPPortRanges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => ({ port: r.from + i, path: optionPath(fw.path, 'allowedTCPPortRanges') }))),
-    ...fw.interfaces.flatMap((i) => i.allowedTCPPorts.map((port) => ({ port, path: optionPath(i.path, 'allowedTCPPorts') }))),
+    ...fw.interfaces.flatMap((i) => [
+      ...i.allowedTCPPorts.map((port) => ({ port, path: optionPath(i.path, 'allowedTCPPorts') })),
+      ...i.allowedTCPPortRanges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, k) => ({ port: r.from + k, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
+    ]),
   ];
   const dnat = new Map(dnatRules(fw.extraCommands).filter((r) => r.dport).map((r) => [r.dport!, r.to]));
   for (const a of allowed) {

@@ -30,9 +30,18 @@ export function reachable(m: Manifest, c: Container, port: number): { open: bool
   const fwd = c.forwardPorts.find((f) => Number(f.containerPort ?? f.hostPort) === port);
   if (fwd) return { open: true, why: `${c.path}.forwardPorts forwards host port ${fwd.hostPort} to it` };
   const nat = m.host.networking.nat;
-  const dest = nat.enable ? nat.forwardPorts.find((f) => { const [h, p] = String(f.destination ?? '').split(/:(?=\d+$)/); return containerAt(m, h) === c && Number(p ?? f.sourcePort) === port; }) : undefined;
+  const dest = nat.enable ? nat.forwardPorts.find((f) => { const [h, p] = String(f.destination ?? '').split(/:(?=\d+(?:-\d+)?$)/); return containerAt(m, h) === c && natPorts(p, f.sourcePort).includes(port); }) : undefined;
   if (dest) return { open: true, why: `networking.nat.forwardPorts forwards ${dest.sourcePort} to it` };
   return innerOpen(c, port);
+}
+
+/** The destination ports of a networking.nat.forwardPorts entry: its destination's port or range
+ * ("ip:80", "ip:8000-8010"), else the source port or range ("8000:8010") — DNAT keeps the port. */
+export function natPorts(destPort: string | undefined, sourcePort: unknown): number[] {
+  const [a, b] = (destPort ?? String(sourcePort ?? '')).split(/[-:]/).map(Number);
+  if (!a) return [];
+  const to = b && b >= a && b - a < 64 ? b : a;
+  return Array.from({ length: to - a + 1 }, (_, i) => a + i);
 }
 
 export interface Need { from: string; target: Container; port: number; what: string; path: string }
@@ -58,7 +67,10 @@ export function needs(m: Manifest): Need[] {
       for (const s of node.prometheus.scrapeConfigs) for (const t of s.targets) add(t, `Prometheus scrape job ${s.job ?? '?'}`, optionPath(node.prometheus.path, 'scrapeConfigs'));
     }
     if (where === 'host') {
-      for (const f of node.networking.nat.enable ? node.networking.nat.forwardPorts : []) add(String(f.destination ?? ''), `networking.nat.forwardPorts ${f.sourcePort}`, optionPath(node.networking.nat.path, 'forwardPorts'));
+      for (const f of node.networking.nat.enable ? node.networking.nat.forwardPorts : []) {
+        const [h, p] = String(f.destination ?? '').split(/:(?=\d+(?:-\d+)?$)/);
+        for (const port of natPorts(p, f.sourcePort)) add(`${h}:${port}`, `networking.nat.forwardPorts ${f.sourcePort}`, optionPath(node.networking.nat.path, 'forwardPorts'));
+      }
       for (const c of m.containers) {
         for (const f of c.privateNetwork ? c.forwardPorts : []) {
           const port = Number(f.containerPort ?? f.hostPort);

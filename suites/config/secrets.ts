@@ -35,6 +35,18 @@ export function secretFindings(m: Manifest): Finding[] {
           `${u.name}.service gets ${found.length} secret(s) through its environment (${path}): the unit file is in the /nix/store and \`systemctl show -p Environment\` shows them to any local user. Use serviceConfig.EnvironmentFile = "/run/secrets/…" or LoadCredential and read the value from a file.`);
       }
     }
+    for (const u of node.units) {
+      // A secret file given as a Nix path ("${./app.env}", ./app.env) is copied into the store.
+      const files = [
+        ...([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map((f) => ({ key: 'EnvironmentFile', file: String(f).replace(/^-/, '') })),
+        ...([] as unknown[]).concat(u.serviceConfig.LoadCredential ?? []).map((x) => ({ key: 'LoadCredential', file: String(x).split(':').slice(1).join(':') })),
+      ].filter((f) => inStore(f.file));
+      for (const f of files) {
+        const path = optionPath(u.path, 'serviceConfig', f.key);
+        bad(`${p}${u.name}.service ${f.key} in the store`, path, f.file,
+          `${path} reads ${f.file.replace(/^nix-path:/, '')} through the Nix store: evaluation copies the file into the world-readable /nix/store, secrets and all. Keep the file outside the store (agenix/sops-nix, /run/secrets/…) and give its path as a string.`);
+      }
+    }
     for (const v of node.nginx.virtualHosts) {
       const auth = [
         ...Object.entries(v.basicAuth).map(([user, pw]) => ({ path: optionPath(v.path, 'basicAuth'), user, pw })),
@@ -62,6 +74,10 @@ export function secretFindings(m: Manifest): Finding[] {
     for (const r of node.redis) {
       if (!r.enable) continue;
       const inline = r.requirePass ?? (typeof r.settings.requirepass === 'string' ? r.settings.requirepass : null);
+      if (inStore(r.requirePassFile)) {
+        bad(`${p}redis ${r.name} password file`, optionPath(r.path, 'requirePassFile'), r.requirePassFile,
+          `${optionPath(r.path, 'requirePassFile')} is a Nix path: the password file is copied into the world-readable /nix/store. Give a string path outside the store (e.g. "/run/secrets/redis-password").`);
+      }
       if (inline !== null) {
         const path = r.requirePass !== null ? optionPath(r.path, 'requirePass') : optionPath(r.path, 'settings', 'requirepass');
         bad(`${p}redis ${r.name} password`, path, fingerprint(inline),

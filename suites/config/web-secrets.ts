@@ -95,7 +95,8 @@ export function secretReachFindings(m: Manifest): Finding[] {
     for (const u of n.units) {
       const reads: { file: string; key: string; cred?: string }[] = [
         ...asList(u.serviceConfig.EnvironmentFile).map((f) => ({ file: f.replace(/^-/, ''), key: 'EnvironmentFile' })),
-        ...asList(u.serviceConfig.LoadCredential).map((x) => { const [id, ...rest] = x.split(':'); return { file: rest.join(':'), key: 'LoadCredential', cred: id }; }),
+        // ID:PATH; a PATH that is not absolute names a credential the container's system manager got (systemd.exec(5)).
+        ...asList(u.serviceConfig.LoadCredential).map((x) => { const [id, ...rest] = x.split(':'); const f = rest.join(':'); return f && !f.startsWith('/') ? { file: '', key: 'LoadCredential', cred: f } : { file: f, key: 'LoadCredential', cred: id }; }),
       ];
       for (const r of reads) {
         const subject = `container ${c.name}: ${u.name}.service ${r.key} ${r.file || r.cred}`;
