@@ -70,6 +70,23 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
     for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
   });
 
+  it('monitoring-reload-failed fails monitoring.prometheus-ready (the earlier rules still loaded), and heals', async () => {
+    await lab.fault(NODE, 'monitoring-reload-failed');
+    try {
+      const { results } = await runChecks(lab, ['monitoring']);
+      const r = resultOf(results, 'monitoring.prometheus-ready');
+      expect(r.status, r.message).toBe('fail');
+      expect(r.message).toMatch(/runs an earlier configuration: its last configuration reload \(.*\) failed/);
+      // what runs is still whole: only the reload status tells
+      expect(statusOf(results, 'monitoring.rules-loaded')).toBe('pass');
+      expect(statusOf(results, 'monitoring.targets-up')).toBe('pass');
+    } finally {
+      await lab.heal(NODE, 'monitoring-reload-failed');
+    }
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+  });
+
   it('monitoring-prometheus-stopped fails monitoring.prometheus-ready (nothing listens), and heals', async () => {
     await lab.fault(NODE, 'monitoring-prometheus-stopped');
     try {
