@@ -79,6 +79,7 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
     'config.container-private-users': ['container gateway'],
     'config.dnat-bypass': ['DNAT 9000 → 10.77.0.3:9000'],
     'config.secret-in-store': ['container worker: worker.service EnvironmentFile in the store'],
+    'config.wildcard-bind': ['qdrant-grpc:6334', 'qdrant:6333'],
   },
 };
 const NAMES = Object.keys(EXPECTED);
@@ -140,6 +141,21 @@ describe('check-config on independently written configurations', () => {
     m.containers.find((c) => c.name === 'gateway')!.config.firewall.allowedTCPPorts = [8080];
     const bad = evaluateManifest(m, 'f').filter((o) => o.id === 'config.container-port-reach' && o.status === 'fail');
     expect(bad).toHaveLength(11);
+  });
+
+  it('machine.slice holds the containers that set no Slice: its memory limit covers them', () => {
+    const m = manifest('odd-shapes');
+    m.host.slices.push({ name: 'machine', path: 'systemd.slices.machine', sliceConfig: { MemoryMax: '20G' }, usedBy: [] });
+    const out = evaluateManifest(m, 'f');
+    expect(out.find((o) => o.id === 'config.container-limits' && o.subject === 'container worker')!.status).toBe('pass');
+    expect(out.find((o) => o.id === 'config.unused-slice' && o.subject === 'machine.slice')).toMatchObject({ status: 'pass', message: expect.stringMatching(/holds container@worker/) });
+  });
+
+  it('secret owners: users every NixOS has and users enabled modules create are declared', () => {
+    const m = manifest('host-services');
+    m.host.secretFiles.push({ ...m.host.secretFiles[0], name: 'x', path: 'sops.secrets.x', owner: 'systemd-network', group: 'sshd' });
+    const out = evaluateManifest(m, 'h').filter((o) => o.id === 'config.secret-owner');
+    expect(out.filter((o) => o.status === 'fail')).toEqual([]);
   });
 
   it('PostgreSQL lines dropped by a higher-priority mkOverride are not held against it', () => {

@@ -294,6 +294,9 @@ let
       ngxOn = (ngx.enable or false) && (ngx.virtualHosts or { }) != { };
       nats = svc [ "nats" ];
       netdata = svc [ "netdata" ];
+      qdrant = svc [ "qdrant" ];
+      qsvc = qdrant.settings.service or { };
+      portOf = v: if isString v && match "[0-9]+" v != null then builtins.fromJSON v else v;
       entry = service: enable: address: port: path: { inherit service enable address port path; };
     in filter (l: l.enable) ([
       (entry "grafana" (g.enable or false) (g.settings.server.http_addr or "127.0.0.1")
@@ -307,6 +310,11 @@ let
       # NATS and netdata listen on every address unless told otherwise.
       (entry "nats" (nats.enable or false) (nats.settings.host or nats.settings.listen or "0.0.0.0")
         (nats.port or nats.settings.port or 4222) (sp [ "nats" "settings" "host" ]))
+      # Qdrant (the guide's vector store): nixpkgs defaults host 127.0.0.1, http 6333, grpc 6334.
+      (entry "qdrant" (qdrant.enable or false) (qsvc.host or "127.0.0.1") (portOf (qsvc.http_port or 6333))
+        (sp [ "qdrant" "settings" "service" "host" ]))
+      (entry "qdrant-grpc" (qdrant.enable or false) (qsvc.host or "127.0.0.1") (portOf (qsvc.grpc_port or 6334))
+        (sp [ "qdrant" "settings" "service" "host" ]))
       (entry "netdata" (netdata.enable or false) (netdata.config.web."bind to" or "*")
         (netdata.config.web."default port" or 19999) (sp [ "netdata" "config" "web" "bind to" ]))
       (if pg.enableTCPIP or false

@@ -52,8 +52,12 @@ export function sliceFindings(m: Manifest): Finding[] {
     for (const s of node.slices) {
       const limits = Object.fromEntries(Object.entries(s.sliceConfig).filter(([k]) => LIMIT_KEY.test(k)));
       if (!Object.keys(limits).length) continue;
-      out.push(s.usedBy.length
-        ? { subject: `${prefix(where)}${s.name}.slice`, pass: true, optionPath: s.path, observed: { limits, usedBy: s.usedBy }, expected: 'used by at least one unit', message: `${s.name}.slice (${JSON.stringify(limits)}) holds ${s.usedBy.join(', ')}` }
+      // container@NAME units run in machine.slice unless they set Slice (nixos-containers.nix sets it;
+      // a stub evaluation may not show it), as do units under machine-*.slice.
+      const implicit = where === 'host' && s.name === 'machine' ? m.containers.filter((c) => !c.unit.serviceConfig.Slice).map((c) => `container@${c.name}`) : [];
+      const usedBy = [...s.usedBy, ...implicit.filter((u) => !s.usedBy.includes(u))];
+      out.push(usedBy.length
+        ? { subject: `${prefix(where)}${s.name}.slice`, pass: true, optionPath: s.path, observed: { limits, usedBy }, expected: 'used by at least one unit', message: `${s.name}.slice (${JSON.stringify(limits)}) holds ${usedBy.join(', ')}` }
         : { subject: `${prefix(where)}${s.name}.slice`, pass: false, optionPath: optionPath(s.path, 'sliceConfig'), observed: { limits, usedBy: [] }, expected: 'used by at least one unit',
             message: `${s.name}.slice sets ${Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(' ')} but no unit runs in it (containers stay in machine.slice), so these limits are never enforced. Set systemd.services."container@NAME".serviceConfig.Slice = lib.mkForce "${s.name}.slice" for the containers it should hold, or put the limits on the container@NAME units and drop the slice.` });
     }

@@ -65,7 +65,8 @@ const limited = (sc: Record<string, unknown>) => Object.entries(sc).filter(([k, 
 export function containerLimitFindings(m: Manifest): Finding[] {
   return m.containers.map((c): Finding => {
     const outer = limited(c.unit.serviceConfig);
-    const slice = m.host.slices.find((s) => `${s.name}.slice` === c.unit.serviceConfig.Slice && limited(s.sliceConfig).length);
+    // No Slice set: nixos-containers puts container@NAME in machine.slice.
+    const slice = m.host.slices.find((s) => `${s.name}.slice` === (c.unit.serviceConfig.Slice ?? 'machine.slice') && limited(s.sliceConfig).length);
     const inner = c.config.units.filter((u) => limited(u.serviceConfig).length).map((u) => u.name);
     const path = optionPath(c.unit.path, 'serviceConfig', 'MemoryMax');
     // CPUQuota or TasksMax alone (or MemoryMax = "infinity") still lets the container exhaust the host's memory.

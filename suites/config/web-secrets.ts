@@ -121,7 +121,9 @@ export function secretReachFindings(m: Manifest): Finding[] {
   return out;
 }
 
-const ALWAYS = new Set(['root', 'nobody', 'nogroup', 'wheel', 'users', 'keys', 'systemd-journal']);
+// Users and groups every NixOS system has (nixos/modules/misc/ids.nix, systemd, dbus, nscd).
+const ALWAYS = new Set(['root', 'nobody', 'nogroup', 'wheel', 'users', 'keys', 'systemd-journal', 'systemd-network', 'systemd-resolve', 'systemd-timesync',
+  'systemd-coredump', 'systemd-oom', 'messagebus', 'nscd', 'nixbld', 'adm', 'tty', 'disk', 'kmem', 'audio', 'video', 'input', 'kvm', 'render', 'dialout', 'lp', 'shadow', 'utmp']);
 
 /** Users and groups the NixOS modules a node enables declare themselves. */
 function moduleDeclared(node: NodeSection): Set<string> {
@@ -132,7 +134,11 @@ function moduleDeclared(node: NodeSection): Set<string> {
   if (node.grafana.enable) s.add('grafana');
   if (node.prometheus.enable) s.add('prometheus');
   for (const r of node.redis) if (r.enable) s.add(r.name === '' ? 'redis' : `redis-${r.name}`);
-  for (const l of node.listeners) if (l.service === 'nats') s.add('nats');
+  for (const l of node.listeners) {
+    if (l.service === 'nats') s.add('nats');
+    if (l.service === 'sshd') s.add('sshd');
+    if (l.service === 'prometheus-node-exporter') s.add('node-exporter');
+  }
   return s;
 }
 const numeric = (s: string) => /^\+?\d+$/.test(s) || s === '-' || s === '';
