@@ -158,6 +158,19 @@ describe('check-config on independently written configurations', () => {
     expect(out.filter((o) => o.status === 'fail')).toEqual([]);
   });
 
+  it('valid odd shapes: specifier paths in LoadCredential, UDP forwards, numeric limits, nullable env — no crash, no false finding', () => {
+    const m = manifest('odd-shapes');
+    const w = m.containers.find((c) => c.name === 'worker')!;
+    const u = w.config.units[0];
+    Object.assign(u.serviceConfig, { LoadCredential: ['a:%d/x'], MemoryMax: 8589934592, StateDirectory: ['worker', 'worker-cache'], EnvironmentFile: null });
+    u.environment.OPTIONAL = null;
+    w.forwardPorts = [{ protocol: 'udp', hostPort: 5353, containerPort: 53 }];
+    m.host.borg[0].startAt = ['*-*-* 03:00:00', 'Mon 04:00'];
+    const out = evaluateManifest(m, 'f');
+    expect(out.filter((o) => o.status === 'fail' && /secret-reach|port-reach/.test(o.id))).toEqual([]);
+    expect(() => planInventory(m, { manifestFile: 'm.json', suiteKeys: ['config', 'secrets', 'backup', 'containers', 'firewall'] })).not.toThrow();
+  });
+
   it('PostgreSQL lines dropped by a higher-priority mkOverride are not held against it', () => {
     const pg = manifest('odd-shapes').containers.find((c) => c.name === 'worker')!.config.postgresql;
     expect(pg.authentication).not.toMatch(/trust/);

@@ -207,7 +207,7 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
           const [id, ...rest] = x.split(':');
           const p = rest.join(':');
           // ID:NAME (a relative path) loads the credential NAME the container itself was given.
-          return { host: p.startsWith('/') ? onHost(p) : creds.get(p || id) ?? '', format: 'raw', key: 'LoadCredential' };
+          return { host: p.startsWith('/') ? onHost(p) : /[/%]/.test(p) ? '' : creds.get(p || id) ?? '', format: 'raw', key: 'LoadCredential' };
         }),
       ];
       for (const r of reads) {

@@ -67,12 +67,14 @@ export function needs(m: Manifest): Need[] {
       for (const s of node.prometheus.scrapeConfigs) for (const t of s.targets) add(t, `Prometheus scrape job ${s.job ?? '?'}`, optionPath(node.prometheus.path, 'scrapeConfigs'));
     }
     if (where === 'host') {
-      for (const f of node.networking.nat.enable ? node.networking.nat.forwardPorts : []) {
+      // The container firewall judged here is TCP's (allowedTCPPorts): UDP forwards are not needs.
+      const tcp = (f: { proto?: unknown; protocol?: unknown }) => String(f.proto ?? f.protocol ?? 'tcp') === 'tcp';
+      for (const f of node.networking.nat.enable ? node.networking.nat.forwardPorts.filter(tcp) : []) {
         const [h, p] = String(f.destination ?? '').split(/:(?=\d+(?:-\d+)?$)/);
         for (const port of natPorts(p, f.sourcePort)) add(`${h}:${port}`, `networking.nat.forwardPorts ${f.sourcePort}`, optionPath(node.networking.nat.path, 'forwardPorts'));
       }
       for (const c of m.containers) {
-        for (const f of c.privateNetwork ? c.forwardPorts : []) {
+        for (const f of c.privateNetwork ? c.forwardPorts.filter(tcp) : []) {
           const port = Number(f.containerPort ?? f.hostPort);
           if (port) out.push({ from: 'host', target: c, port, what: `${c.path}.forwardPorts ${f.hostPort}`, path: optionPath(c.path, 'forwardPorts') });
         }

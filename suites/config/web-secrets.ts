@@ -96,7 +96,7 @@ export function secretReachFindings(m: Manifest): Finding[] {
       const reads: { file: string; key: string; cred?: string }[] = [
         ...asList(u.serviceConfig.EnvironmentFile).map((f) => ({ file: f.replace(/^-/, ''), key: 'EnvironmentFile' })),
         // ID:PATH; a PATH that is not absolute names a credential the container's system manager got (systemd.exec(5)).
-        ...asList(u.serviceConfig.LoadCredential).map((x) => { const [id, ...rest] = x.split(':'); const f = rest.join(':'); return f && !f.startsWith('/') ? { file: '', key: 'LoadCredential', cred: f } : { file: f, key: 'LoadCredential', cred: id }; }),
+        ...asList(u.serviceConfig.LoadCredential).map((x) => { const [id, ...rest] = x.split(':'); const f = rest.join(':'); return f && !/[/%]/.test(f) ? { file: '', key: 'LoadCredential', cred: f } : { file: f, key: 'LoadCredential', cred: id }; }),
       ];
       for (const r of reads) {
         const subject = `container ${c.name}: ${u.name}.service ${r.key} ${r.file || r.cred}`;
