@@ -71,6 +71,8 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
     'config.pg-trust': ['postgresql'],
   },
   'nginx-vhosts': {
+    // old.alchemist.example is served with certificate alchemist.example, which does not name it.
+    'config.cert-names': ['nginx old.alchemist.example certificate'],
     'config.hsts': ['nginx alchemist.example'],
     'config.secret-in-store': ['nginx status.alchemist.example basicAuth ops'],
   },
@@ -169,6 +171,23 @@ describe('check-config on independently written configurations', () => {
     const out = evaluateManifest(m, 'f');
     expect(out.filter((o) => o.status === 'fail' && /secret-reach|port-reach/.test(o.id))).toEqual([]);
     expect(() => planInventory(m, { manifestFile: 'm.json', suiteKeys: ['config', 'secrets', 'backup', 'containers', 'firewall'] })).not.toThrow();
+  });
+
+  it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {
+    const out = evaluateManifest(manifest('nginx-vhosts'), 'e').filter((o) => o.id === 'config.cert-names');
+    expect(out.map((o) => [o.subject, o.status]).sort()).toEqual([
+      ['nginx alchemist.example certificate', 'pass'], ['nginx old.alchemist.example certificate', 'fail'], ['nginx status.alchemist.example certificate', 'pass'],
+    ]);
+    expect(out.find((o) => o.status === 'fail')!.message).toMatch(/names alchemist\.example, www\.alchemist\.example, status\.alchemist\.example but not old\.alchemist\.example.*security\.acme\.certs\."alchemist\.example"\.extraDomainNames/);
+    const m = manifest('nginx-vhosts');
+    const api = m.host.nginx.virtualHosts.find((v) => v.name === 'alchemist.example')!;
+    Object.assign(api, { enableACME: false, useACMEHost: 'wild' });
+    m.host.acme!.certs = [{ name: 'wild', path: 'security.acme.certs.wild', domain: '*.alchemist.example', extraDomainNames: ['alchemist.example'] }];
+    const again = evaluateManifest(m, 'e').filter((o) => o.id === 'config.cert-names');
+    expect(again.find((o) => o.subject === 'nginx alchemist.example certificate')!.status).toBe('pass');
+    expect(again.find((o) => o.subject === 'nginx status.alchemist.example certificate')!.message).toMatch(/no certificate of that name is declared/);
+    delete (m.host as { acme?: unknown }).acme;
+    expect(() => evaluateManifest(m, 'e')).not.toThrow();
   });
 
   it('PostgreSQL lines dropped by a higher-priority mkOverride are not held against it', () => {

@@ -27,8 +27,8 @@ describe('config checks on the Alchemist deployment as written', () => {
   it('fails every check its flaws touch (each flaw of the deployment is found); it does declare a backup job', () => {
     const failed = new Set(out.filter((o) => o.status === 'fail').map((o) => o.id));
     // It declares a job with an encrypting mode, serves every TLS host, hands no secret file to a
-    // container unit, and evaluates as modelled.
-    const clean = ['config.backup-declared', 'config.backup-encryption', 'config.vhost-serves', 'config.secret-reach', 'config.evaluates', 'config.container-port-reach'];
+    // container unit, evaluates as modelled, and uses no ACME certificate (self-made certificates).
+    const clean = ['config.backup-declared', 'config.backup-encryption', 'config.vhost-serves', 'config.secret-reach', 'config.evaluates', 'config.container-port-reach', 'config.cert-names'];
     expect([...failed].sort()).toEqual(CONFIG_CHECK_IDS.filter((id) => !clean.includes(id)).sort());
     expect(out.filter((o) => o.id === 'config.backup-declared').map((o) => o.status)).toEqual(['pass']);
   });
@@ -112,8 +112,8 @@ describe('config checks on the example configuration', () => {
   it('passes every check that has something to judge; the rest are skipped with the reason', () => {
     const out = evaluateManifest(example(), 'manifest example');
     const notPass = out.filter((o) => o.status !== 'pass');
-    // The example declares no bridge, no slice with limits and no AppArmor, and its stub lists no users: nothing to judge there.
-    expect(notPass.map((o) => `${o.id} ${o.status}`).sort()).toEqual(['config.apparmor-policies skipped', 'config.secret-owner skipped', 'config.unused-bridge skipped', 'config.unused-slice skipped']);
+    // The example declares no bridge, no slice with limits, no AppArmor and no ACME certificate, and its stub lists no users: nothing to judge there.
+    expect(notPass.map((o) => `${o.id} ${o.status}`).sort()).toEqual(['config.apparmor-policies skipped', 'config.cert-names skipped', 'config.secret-owner skipped', 'config.unused-bridge skipped', 'config.unused-slice skipped']);
     for (const o of notPass) expect(o.message).toMatch(/^not applicable: /);
     expect(new Set(out.map((o) => o.id))).toEqual(new Set(CONFIG_CHECK_IDS));
     for (const o of out) expect(o.evidence.source).toBe('manifest example');

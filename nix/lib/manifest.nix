@@ -440,6 +440,18 @@ let
           else [ ]) (names vhosts);
     };
 
+  # security.acme.certs: the names each certificate carries (useACMEHost serves one of them).
+  acme = c: p:
+    let certs = get c [ "security" "acme" "certs" ] { }; base = at p [ "security" "acme" ]; in {
+      path = base;
+      certs = map (n: let x = certs.${n}; in {
+        name = n;
+        path = at base [ "certs" n ];
+        domain = let d = try (x.domain or n) n; in if isString d then d else n;
+        extraDomainNames = filter isString (try (x.extraDomainNames or [ ]) [ ]);
+      }) (names certs);
+    };
+
   node = c: p: {
     networking = networking c p;
     firewall = firewall c p;
@@ -460,6 +472,7 @@ let
     tmpfiles = tmpfiles c p;
     prometheus = prometheus c p;
     evaluation = evaluation c p;
+    acme = acme c p;
   };
 
   containers = c:

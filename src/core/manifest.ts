@@ -159,7 +159,10 @@ export interface NodeSection {
   tmpfiles: Tmpfiles;
   prometheus: Prometheus;
   evaluation: Evaluation;
+  /** security.acme.certs (absent in manifests written before it). */
+  acme?: { path: string; certs: AcmeCert[] };
 }
+export interface AcmeCert { name: string; path: string; domain: string; extraDomainNames: string[] }
 export interface Container {
   name: string;
   path: string;

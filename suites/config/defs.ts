@@ -87,6 +87,13 @@ export const GATE_CHECKS = {
     description: 'Every enabled Prometheus has alert rules (rules or ruleFiles) and alertmanagers to send them to.',
     fix: 'Add services.prometheus.rules (or ruleFiles) and services.prometheus.alertmanagers.',
   },
+  'cert-names': {
+    title: 'Shared ACME certificates name the virtual hosts served with them',
+    severity: 'high',
+    checklist: ['tls'],
+    description: 'A TLS virtual host with useACMEHost = "X" is served with security.acme.certs.X as declared: X must exist (declared, or a virtual host X with enableACME) and its domain/extraDomainNames must cover the host\'s serverName and serverAliases (wildcards cover one label).',
+    fix: 'Add the missing names to security.acme.certs.<X>.extraDomainNames (or the serverAliases of the enableACME host X), or set enableACME = true on the virtual host itself.',
+  },
   evaluates: {
     title: 'The configuration evaluates',
     severity: 'critical',

@@ -1,0 +1,51 @@
+// config.cert-names: a TLS virtual host served with a shared ACME certificate (useACMEHost) is
+// named by it. enableACME asks for a certificate with the vhost's own names; useACMEHost serves
+// security.acme.certs.<X> as it is, so a name missing from its domain/extraDomainNames is a
+// certificate error for every client (caught live by tls.names; here before the deploy).
+import { optionPath, sections, type Manifest, type NodeSection } from '../../src/core/manifest.js';
+import { prefix, type Finding } from './finding.js';
+
+/** Whether a certificate name (possibly `*.example.org`) covers host `h`. */
+export function covers(name: string, h: string): boolean {
+  const [n, host] = [name.toLowerCase(), h.toLowerCase()];
+  if (n === host) return true;
+  return n.startsWith('*.') && host.endsWith(n.slice(1)) && !host.slice(0, host.length - n.length + 1).includes('.');
+}
+
+/** The certificates a node declares, with those enableACME virtual hosts ask for (NixOS adds them). */
+function certsOf(node: NodeSection): Map<string, { names: string[]; path: string }> {
+  const out = new Map<string, { names: string[]; path: string }>();
+  for (const c of node.acme?.certs ?? []) out.set(c.name, { names: [c.domain, ...c.extraDomainNames], path: c.path });
+  for (const v of node.nginx.virtualHosts.filter((x) => x.enableACME)) {
+    const own = [v.serverName ?? v.name, ...v.serverAliases];
+    const had = out.get(v.name);
+    out.set(v.name, { names: [...new Set([...(had?.names ?? []), ...own])], path: had?.path ?? optionPath(v.path, 'enableACME') });
+  }
+  return out;
+}
+
+export function certNameFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  for (const { where, node } of sections(m)) {
+    if (!node.nginx.enable) continue;
+    const certs = certsOf(node);
+    for (const v of node.nginx.virtualHosts.filter((x) => (x.forceSSL || x.onlySSL || x.addSSL) && (x.useACMEHost || x.enableACME))) {
+      const subject = `${prefix(where)}nginx ${v.name} certificate`;
+      const want = [v.serverName ?? v.name, ...v.serverAliases];
+      const certName = v.useACMEHost ?? v.name;
+      const path = v.useACMEHost ? optionPath(v.path, 'useACMEHost') : optionPath(v.path, 'enableACME');
+      const cert = certs.get(certName);
+      if (!cert) {
+        out.push({ subject, pass: false, optionPath: path, observed: `no security.acme.certs.${certName}`, expected: `security.acme.certs.${certName} declared`,
+          message: `${path} = "${certName}", but no certificate of that name is declared (security.acme.certs."${certName}", or a virtual host "${certName}" with enableACME): nothing issues it, so nginx has no certificate to serve for ${v.name}. Declare security.acme.certs."${certName}" with domain/extraDomainNames covering ${want.join(', ')}, or set enableACME = true on this host instead.` });
+        continue;
+      }
+      const missing = want.filter((h) => !cert.names.some((n) => covers(n, h)));
+      out.push(missing.length
+        ? { subject, pass: false, optionPath: path, observed: { certificate: certName, names: cert.names, missing }, expected: `the certificate names ${want.join(', ')}`,
+            message: `${v.name} is served with certificate ${certName} (${path}), which names ${cert.names.join(', ')} but not ${missing.join(', ')}: clients asking for ${missing.join(', ')} get a name mismatch. Add ${missing.map((x) => `"${x}"`).join(' ')} to ${cert.path.endsWith('.enableACME') ? optionPath(cert.path.replace(/\.enableACME$/, ''), 'serverAliases') : optionPath(cert.path, 'extraDomainNames')}, or use enableACME on this host.` }
+        : { subject, pass: true, optionPath: path, observed: { certificate: certName, names: cert.names }, expected: `the certificate names ${want.join(', ')}`, message: `${v.name}'s certificate ${certName} names ${want.join(', ')}` });
+    }
+  }
+  return out;
+}
