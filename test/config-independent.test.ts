@@ -63,6 +63,9 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
     'config.container-cap-sys-admin': ['container agent'],
     'config.container-port-reach': ['container api tcp/8443'],
     'config.container-private-users': ['container agent'],
+    // The env file is bind-mounted from /run/agenix (root 0400) into a container with its own UID
+    // range: bind mounts are not idmapped, so the unit cannot read it (nixos-facts §11).
+    'config.secret-reach': ['container api: alchemist-api.service EnvironmentFile /run/secrets/api/env'],
     // LISTEN_ADDR=0.0.0.0 where the forward of 8443 leads (by design: reachable wildcard binds fail).
     'config.wildcard-bind': ['container api: alchemist-api.service LISTEN_ADDR'],
   },
@@ -171,6 +174,17 @@ describe('check-config on independently written configurations', () => {
     const out = evaluateManifest(m, 'f');
     expect(out.filter((o) => o.status === 'fail' && /secret-reach|port-reach/.test(o.id))).toEqual([]);
     expect(() => planInventory(m, { manifestFile: 'm.json', suiteKeys: ['config', 'secrets', 'backup', 'containers', 'firewall'] })).not.toThrow();
+  });
+
+  it('a root-only secret bind-mounted into a user-namespaced container is unreadable there; without userns it reaches', () => {
+    const m = manifest('containers-binds');
+    const api = m.containers.find((c) => c.name === 'api')!;
+    expect(evaluateManifest(m, 'c').find((o) => o.id === 'config.secret-reach')!.message).toMatch(/bind mounts are not idmapped.*--load-credential=NAME:\/run\/agenix\/api\/env/);
+    api.privateUsers = 'no';
+    expect(evaluateManifest(m, 'c').find((o) => o.id === 'config.secret-reach')!.status).toBe('pass');
+    api.privateUsers = 'pick';
+    m.host.secretFiles.push({ name: 'api', path: 'age.secrets.api', provider: 'agenix', file: null, target: '/run/agenix/api', owner: '0', group: '0', mode: '0444' });
+    expect(evaluateManifest(m, 'c').find((o) => o.id === 'config.secret-reach')!.status).toBe('pass');
   });
 
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {

@@ -9,7 +9,7 @@ import { prefix, type Finding } from './finding.js';
  * The container's user namespace: `on` = own UID range (pick / a base UID); `namespaced` = any user
  * namespace, "identity" included (no UID isolation, but capabilities are namespace-local).
  */
-function userns(c: Container): { on: boolean; namespaced: boolean; how: string; path: string } {
+export function userns(c: Container): { on: boolean; namespaced: boolean; how: string; path: string } {
   const flag = [...c.extraFlags].reverse().find((f) => /^--private-users(=|$)/.test(f));
   if (flag !== undefined) {
     const v = flag.split('=')[1] ?? 'yes';

@@ -3,6 +3,7 @@
 // groups secrets name are declared (config.secret-owner).
 import { optionPath, sections, type Manifest, type NodeSection, type VirtualHost } from '../../src/core/manifest.js';
 import { prefix, type Finding } from './finding.js';
+import { userns } from './containers.js';
 
 const tlsHosts = (node: NodeSection) => node.nginx.virtualHosts.filter((v) => v.forceSSL || v.onlySSL || v.addSSL);
 const addHeaders = (text: string) => text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => /^add_header\s/.test(l));
@@ -74,16 +75,18 @@ export function secretReachFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   for (const c of m.containers) {
     const n = c.config;
-    const binds = c.bindMounts.map((b) => b.mountPoint);
+    // Bind mounts with their host source (hostPath null binds the same path).
+    const bindSrc = new Map(c.bindMounts.map((b) => [b.mountPoint, b.hostPath ?? b.mountPoint]));
     const creds = new Set<string>();
     for (const f of c.extraFlags) {
       const b = /^--bind(?:-ro)?=([^:]+)(?::([^:]+))?/.exec(f);
-      if (b) binds.push(b[2] ?? b[1]);
+      if (b) bindSrc.set(b[2] ?? b[1], b[1]);
       const cr = /^--(?:load|set)-credential=([^:]+):/.exec(f);
       if (cr) creds.add(cr[1]);
     }
-    const provided: { dir: string; how: string }[] = [
-      ...binds.map((d) => ({ dir: d, how: `bind mount ${d}` })),
+    const ns = userns(c);
+    const provided: { dir: string; how: string; src?: string }[] = [
+      ...[...bindSrc].map(([d, src]) => ({ dir: d, how: `bind mount ${d}`, src })),
       { dir: '/run/credentials', how: 'systemd credentials' },
       { dir: '/nix/store', how: 'the store' },
       ...n.secretFiles.map((s) => ({ dir: s.target, how: `${s.path} inside the container` })),
@@ -111,6 +114,12 @@ export function secretReachFindings(m: Manifest): Finding[] {
         }
         if (!r.file.startsWith('/') || r.file.includes('%')) continue;
         const by = provided.find((p) => under(r.file, p.dir));
+        const unreadable = by?.src && ns.on ? bindUnreadable(m, by.src.replace(/\/$/, '') + r.file.slice(by.dir.replace(/\/$/, '').length)) : undefined;
+        if (by && unreadable) {
+          out.push({ subject, pass: false, optionPath: path, observed: `${by.how} of ${unreadable.file} (${unreadable.why}) under ${ns.how}`, expected: 'a file the unit can read in its user namespace',
+            message: `${u.name}.service in container ${c.name} reads ${r.file} through ${by.how} of the host's ${unreadable.file}, but the container runs in a user namespace (${ns.how}) and bind mounts are not idmapped: a file that is ${unreadable.why} on the host shows up owned by nobody inside, so the unit cannot read it. Hand it over as a credential: "--load-credential=NAME:${unreadable.file}" in ${optionPath(c.path, 'extraFlags')} and LoadCredential = [ "NAME" ] on the unit.` });
+          continue;
+        }
         out.push(by
           ? { subject, pass: true, optionPath: path, observed: by.how, expected: 'the file exists where the unit runs', message: `${r.file} reaches container ${c.name} through ${by.how}` }
           : { subject, pass: false, optionPath: path, observed: `${r.file}: no bindMount, credential or declaration brings it into container ${c.name}`, expected: 'the file exists where the unit runs',
@@ -122,6 +131,13 @@ export function secretReachFindings(m: Manifest): Finding[] {
 }
 
 // Users and groups every NixOS system has (nixos/modules/misc/ids.nix, systemd, dbus, nscd).
+/** A host file only root (or a host user/group) can read: what a userns container's bind mount cannot read. */
+function bindUnreadable(m: Manifest, file: string): { file: string; why: string } | undefined {
+  const decl = m.host.secretFiles.find((s) => s.target === file || under(file, s.target));
+  if (decl) return /[4567]$/.test(decl.mode) ? undefined : { file, why: `mode ${decl.mode}, owner ${decl.owner} (${decl.path})` };
+  return /^\/run\/(agenix|secrets)(\/|$)/.test(file) ? { file, why: 'root-only (agenix/sops-nix default mode 0400)' } : undefined;
+}
+
 const ALWAYS = new Set(['root', 'nobody', 'nogroup', 'wheel', 'users', 'keys', 'systemd-journal', 'systemd-network', 'systemd-resolve', 'systemd-timesync',
   'systemd-coredump', 'systemd-oom', 'messagebus', 'nscd', 'nixbld', 'adm', 'tty', 'disk', 'kmem', 'audio', 'video', 'input', 'kvm', 'render', 'dialout', 'lp', 'shadow', 'utmp']);
 
