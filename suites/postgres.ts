@@ -32,14 +32,14 @@ const CHECKS = defineChecks('postgres', {
     title: 'No trust on TCP (host) lines',
     severity: 'critical',
     checklist: ['hardening', 'secrets'],
-    description: 'No host/hostssl/hostnossl line of pg_hba_file_rules uses trust: over TCP every login needs a credential; unparseable lines are reported.',
+    description: 'No host/hostssl/hostnossl line of pg_hba_file_rules uses trust: over TCP every login needs a credential; unparseable lines are reported. pg_hba_file_rules reads the file as it is now: a file changed after the server last loaded its configuration (pg_stat_file mtime > pg_conf_load_time()) fails, since the rules in force are then not the file\'s.',
     fix: 'Use scram-sha-256 (or cert) on host lines in services.postgresql.authentication.',
   },
   'hba-local-trust': {
     title: 'No trust on local lines but for postgres',
     severity: 'high',
     checklist: ['hardening', 'secrets'],
-    description: 'Local (socket) lines of pg_hba_file_rules trust nobody but the postgres user and recorded exceptions (localTrustUsers).',
+    description: 'Local (socket) lines of pg_hba_file_rules trust nobody but the postgres user and recorded exceptions (localTrustUsers); a file changed after the last load fails, as for host lines.',
     fix: 'Use peer (or scram-sha-256) on local lines in services.postgresql.authentication, or record the exception in localTrustUsers.',
   },
   'listen-addresses': {
@@ -177,23 +177,30 @@ function hbaOutcomes(pg: PgFacts, expect: PostgresExpect, src: string): Outcome[
   const excerpt = pg.hba.map((h) => `${h.line_number}: ${h.error ? `ERROR ${h.error}` : hbaLine(h)}`).join('\n');
   const errNote = errors.length ? `; the file has ${errors.length} unparseable line(s): ${errors.map((e) => `${e.line_number}: ${e.error}`).join('; ')}` : '';
   const lines = (hs: PgHbaRow[]) => hs.map((h) => `line ${h.line_number} (${hbaLine(h)})`).join(', ');
+  // The file changed after the server last loaded it: the rules in force are not the file's (a trust
+  // line loaded, then removed from the file without a reload, still lets everyone in). As with a
+  // setting pending a restart, configured ≠ running is a finding: fail, whatever the file says.
+  const stale = pg.loadedAt && pg.hbaModified && Date.parse(pg.hbaModified) > Date.parse(pg.loadedAt)
+    ? `; ${pg.hbaFile ?? 'pg_hba.conf'} was changed (${pg.hbaModified}) after PostgreSQL last loaded its configuration (${pg.loadedAt}): the rules in force are not the file's and cannot be read (reload PostgreSQL, then check again)`
+    : '';
+  const verdict = (bad: boolean) => (bad || stale ? 'fail' : errors.length ? 'error' : 'pass');
   return [
     outcome(
       CHECKS['hba-host-trust'],
       'pg_hba host lines',
-      hostTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
+      verdict(hostTrust.length > 0),
       hostTrust.length
-        ? `trust on ${lines(hostTrust)}: anyone who can connect is any user, superuser included${errNote}`
-        : `no host line uses trust (${pg.hba.filter((h) => h.type !== 'local').length} host lines)${errNote}`,
+        ? `trust on ${lines(hostTrust)}: anyone who can connect is any user, superuser included${errNote}${stale}`
+        : `no host line uses trust (${pg.hba.filter((h) => h.type !== 'local').length} host lines)${errNote}${stale}`,
       { expected: 'no host/hostssl/hostnossl line with auth_method trust', observed: hostTrust.map(hbaLine), source: hbaSrc, excerpt },
     ),
     outcome(
       CHECKS['hba-local-trust'],
       'pg_hba local lines',
-      localTrust.length ? 'fail' : errors.length ? 'error' : 'pass',
+      verdict(localTrust.length > 0),
       localTrust.length
-        ? `trust on ${lines(localTrust)}: any local OS user can log in as ${[...new Set(localTrust.flatMap((h) => h.user_name ?? []))].join(', ')}${errNote}`
-        : `local trust only for ${[...allowed].join(', ')} if at all${errNote}`,
+        ? `trust on ${lines(localTrust)}: any local OS user can log in as ${[...new Set(localTrust.flatMap((h) => h.user_name ?? []))].join(', ')}${errNote}${stale}`
+        : `local trust only for ${[...allowed].join(', ')} if at all${errNote}${stale}`,
       { expected: { trustAllowedFor: [...allowed] }, observed: localTrust.map(hbaLine), source: hbaSrc, excerpt },
     ),
   ];

@@ -104,6 +104,20 @@ describe('postgres evaluate', () => {
     expect(status(evaluatePostgres({ ...where, pg: old }, { settings: { work_mem: '4MB' } }))).toContain('postgres.setting:work_mem:pass');
     expect(pgQuery(['work_mem'])).toContain('pg_db_role_setting');
   });
+  it('pg_hba.conf changed after the last load (trust loaded, file put back without a reload): the hba checks fail, the file reads clean (real output)', () => {
+    const pg = parsePgFacts(fx('pg/hba-unloaded.json'), 'psql');
+    expect(Date.parse(pg.hbaModified!)).toBeGreaterThan(Date.parse(pg.loadedAt!));
+    expect(pg.hba.some((h) => h.auth_method === 'trust')).toBe(false);
+    const out = evaluatePostgres({ ...where, pg }, { noTrust: true });
+    for (const id of ['postgres.hba-host-trust', 'postgres.hba-local-trust']) {
+      expect(out.find((o) => o.id === id)).toMatchObject({ status: 'fail', message: expect.stringMatching(/pg_hba.conf was changed \(.*\) after PostgreSQL last loaded its configuration \(.*\): the rules in force are not the file's/) });
+    }
+    // loaded after the change: the file is what runs
+    expect(evaluatePostgres({ ...where, pg: { ...pg, loadedAt: new Date(Date.parse(pg.hbaModified!) + 1000).toISOString() } }, { noTrust: true }).filter((o) => o.status !== 'pass')).toEqual([]);
+    // facts without the times (older probe): judged on the file as before
+    const { loadedAt: _l, hbaModified: _h, ...old } = pg;
+    expect(evaluatePostgres({ ...where, pg: old }, { noTrust: true }).filter((o) => o.status !== 'pass')).toEqual([]);
+  });
   it('unknown setting name: error, not pass', () => {
     const out = evaluatePostgres({ ...where, pg: parsePgFacts(fx('pg/healthy.json'), 'psql') }, { settings: { shared_bufers: '2GB' } });
     expect(out[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/no setting "shared_bufers"/) });

@@ -47,6 +47,9 @@ export interface PgFacts {
   hbaFile: string | null;
   settings: PgSettingRow[];
   hba: PgHbaRow[];
+  /** pg_conf_load_time() and the hba file's mtime (ISO strings; absent in facts from before they were read). */
+  loadedAt?: string;
+  hbaModified?: string | null;
   /** pg_db_role_setting rows for the named settings (absent in facts from before it was read). */
   overrides?: PgRoleSetting[];
 }
@@ -61,6 +64,8 @@ export function pgQuery(names: string[]): string {
     'select json_build_object(',
     `'version', current_setting('server_version'),`,
     `'hbaFile', current_setting('hba_file'),`,
+    // pg_hba_file_rules reads the file as it is now: a file changed after the last load is not what runs.
+    `'loadedAt', pg_conf_load_time(), 'hbaModified', (pg_stat_file(current_setting('hba_file'), true)).modification,`,
     `'settings', (select coalesce(json_agg(t order by t.name), '[]') from (select name, setting, unit, source, sourcefile, pending_restart from pg_settings where name = any(array[${list || "''"}]::text[]) or pending_restart) t),`,
     `'hba', (select coalesce(json_agg(h order by h.line_number), '[]') from (select line_number, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules) h),`,
     // ALTER DATABASE/ROLE … SET: what the sessions of that database or role run with instead.
@@ -174,7 +179,8 @@ export function parsePgFacts(text: string, source: string): PgFacts {
     if (typeof o?.name !== 'string' || typeof o.value !== 'string') throw new ParseError(source, 'a pg_db_role_setting row lacks name/value', JSON.stringify(o).slice(0, 200));
     overrides.push({ database: typeof o.database === 'string' ? o.database : null, role: typeof o.role === 'string' ? o.role : null, name: o.name, value: o.value });
   }
-  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba, overrides };
+  const when = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { version: j.version, hbaFile: j.hbaFile ?? null, settings: j.settings, hba, overrides, ...(when(j.loadedAt) ? { loadedAt: j.loadedAt, hbaModified: when(j.hbaModified) ?? null } : {}) };
 }
 
 /** `ldapbindpasswd=…`, `radiussecrets=…` → `key=<redacted sha256:XXXXXXXX>` (first 8 hex: tells two values apart, reveals nothing). */

@@ -52,6 +52,16 @@ export const faults: Fault[] = [
   hbaFault('postgres-hba-trust', 'host all all 10.233.0.0/16 trust', 'pg_hba trusts every TCP connection from the container network (+ reload)', ['postgres.hba-host-trust']),
   hbaFault('postgres-hba-local-trust', 'local all all trust', 'pg_hba trusts every local (socket) user as any role (+ reload)', ['postgres.hba-local-trust']),
   {
+    name: 'postgres-hba-trust-unloaded',
+    area: 'postgres',
+    breaks: 'a trust line for the container network is loaded (pg_hba.conf + reload), then the file is put back without a reload: the server still trusts every TCP login from 10.233.0.0/16 while the file reads clean',
+    catches: ['postgres.hba-host-trust'],
+    needs: 'full',
+    // The file goes back a second later (its mtime, second-grained, then follows the load time).
+    apply: (ctx) => inPg(ctx, `cp -p ${DATA}/pg_hba.conf ${DATA}/pg_hba.conf.leafcert-fault && { echo 'host all all 10.233.0.0/16 trust'; cat ${DATA}/pg_hba.conf.leafcert-fault; } > ${DATA}/pg_hba.conf && ${asPg('SELECT pg_reload_conf()')} >/dev/null && sleep 1.2 && cat ${DATA}/pg_hba.conf.leafcert-fault > ${DATA}/pg_hba.conf`),
+    heal: (ctx) => inPg(ctx, `if [ -f ${DATA}/pg_hba.conf.leafcert-fault ]; then cat ${DATA}/pg_hba.conf.leafcert-fault > ${DATA}/pg_hba.conf && rm ${DATA}/pg_hba.conf.leafcert-fault; fi; sleep 1.2; ${asPg('SELECT pg_reload_conf()')}`),
+  },
+  {
     name: 'postgres-listen-all',
     area: 'postgres',
     breaks: "PostgreSQL listens on every address (listen_addresses = '*', restarted)",
