@@ -239,6 +239,21 @@ describe('plan --from-nix on independently written configurations', () => {
     expect(e.firewall.closed ?? []).not.toContain(22);
   });
 
+  it('ports the host forwards (NAT source range, container forwardPorts) are not planned closed', () => {
+    const e = (plan('odd-shapes').inventory as any).expectations['odd-1'];
+    expect(e.firewall.closed).toEqual([5432, 6333, 6334, 8080, 9000]);
+    const c = (plan('containers-binds').inventory as any).expectations['leaf-fra-1'];
+    expect(c.firewall.closed).not.toContain(8443);
+  });
+
+  it("a container unit's credential under /run/credentials/@system is the container's --load-credential source, never a file under its root", () => {
+    const m = manifest('odd-shapes');
+    const files = (mm: Manifest) => ((planInventory(mm, { manifestFile: 'm.json', suiteKeys: ['secrets'] }).inventory as any).expectations['odd-1'].secrets?.files ?? []).map((f: any) => f.path);
+    expect(files(m).filter((p: string) => p.includes('credentials'))).toEqual([]);
+    m.containers.find((c) => c.name === 'worker')!.extraFlags = ['--load-credential=token:/run/agenix/worker-token'];
+    expect(files(m)).toContain('/run/agenix/worker-token');
+  });
+
   it('secrets of container units: bind mounts with hostPath and ID:NAME credentials resolve to the host file', () => {
     const files = (name: string, host: string) => (plan(name).inventory as any).expectations[host].secrets.files.map((f: any) => f.path);
     expect(files('containers-binds', 'leaf-fra-1')).toContain('/run/agenix/api/env');

@@ -114,7 +114,10 @@ export function planInventory(m: Manifest, opts: PlanOptions): Plan {
       continue;
     }
     let e = suite.fromManifest(m, cite, from);
-    if (key === 'firewall' && e) rulesAsRun(e, m, name, paths);
+    if (key === 'firewall' && e) {
+      rulesAsRun(e, m, name, paths);
+      forwardedNotClosed(e, m, name, paths);
+    }
     if (key === 'secrets') e = withContainerSecrets(e, m, cite);
     if (key === 'tls' && e) acmeTrust(e, m, name, paths, opts.acmeCa ?? ACME_CA);
     if (key === 'limits') e = withContainerServices(e, m, cite);
@@ -175,6 +178,24 @@ function rulesAsRun(e: any, m: Manifest, name: string, paths: [Seg[], string][])
   }
 }
 
+/** Ports the host forwards (networking.nat.forwardPorts, containers' forwardPorts) answer from
+ * outside through DNAT: they are never expected closed, whatever the container declares. */
+function forwardedNotClosed(e: any, m: Manifest, name: string, paths: [Seg[], string][]): void {
+  if (!e.closed) return;
+  const fwd = new Set<number>();
+  const add = (v: unknown) => {
+    const [a, b] = String(v ?? '').split(/[-:]/).map(Number);
+    if (a) for (let p = a; p <= (b && b >= a && b - a < 1024 ? b : a); p++) fwd.add(p);
+  };
+  if (m.host.networking.nat.enable) for (const f of m.host.networking.nat.forwardPorts) if (String(f.proto ?? 'tcp') === 'tcp') add(f.sourcePort);
+  for (const c of m.containers) if (c.privateNetwork) for (const f of c.forwardPorts) if (String(f.protocol ?? 'tcp') === 'tcp') add(f.hostPort);
+  e.closed = e.closed.filter((p: number) => !fwd.has(p));
+  if (e.closed.length) return;
+  delete e.closed;
+  const i = paths.findIndex(([segs]) => segs.join('.') === ['expectations', name, 'firewall', 'closed'].join('.'));
+  if (i >= 0) paths.splice(i, 1);
+}
+
 /**
  * Secret files of units inside containers, as the host sees them: the source of the bind mount
  * or credential that brings them in, else the file under the container's root; with the mode,
@@ -196,6 +217,10 @@ function withContainerSecrets(e: any, m: Manifest, cite: (at: Seg[], path: strin
       if (cr) creds.set(cr[1], cr[2]);
     }
     const onHost = (p: string) => {
+      // The container's system credentials (/run/credentials/@system/NAME) come from --load-credential.
+      const sys = /^\/run\/credentials\/@system\/([^/]+)$/.exec(p);
+      if (sys) return creds.get(sys[1]) ?? '';
+      if (p.startsWith('/run/credentials/')) return '';
       const b = binds.find((x) => p === x.dst || p.startsWith(x.dst.replace(/\/?$/, '/')));
       return b ? b.src + p.slice(b.dst.length) : `${m.system.containerStateDirectory}/${c.name}${p}`;
     };
