@@ -59,6 +59,9 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
   },
   // mkForce/mkDefault, nftables, per-interface ports and ranges, credentials: nothing to find.
   'hardened-nft': {},
+  // The guide's bridge topology done carefully (hostBridge, per-interface exporter port, HSTS at
+  // http level, Prometheus scraping the host and the domains, alert rules): nothing to find.
+  'bridge-hardened': {},
   'containers-binds': {
     'config.container-cap-sys-admin': ['container agent'],
     'config.container-port-reach': ['container api tcp/8443'],
