@@ -16,7 +16,7 @@ import { containerFindings, sliceFindings } from './config/containers.js';
 import { GATE_CHECKS } from './config/defs.js';
 import { hstsFindings, secretOwnerFindings, secretReachFindings, vhostServesFindings } from './config/web-secrets.js';
 import { alertRuleFindings, containerLimitFindings, dbDumpFindings, encryptionFindings, evaluationFindings, offsiteFindings, portReachFindings, stateVersionFindings, trustedBridgeFindings } from './config/deploy.js';
-import { certNameFindings } from './config/certs.js';
+import { certNameFindings, tlsProtocolFindings } from './config/certs.js';
 import { apparmorFindings, auditFindings, backupDeclaredFindings, backupFindings, hbaMethod, pgFindings } from './config/data.js';
 
 export { dnatRules, hbaMethod, readManifestFacts };
@@ -192,6 +192,7 @@ export function evaluateManifest(m: Manifest, source: string): Outcome[] {
   add(CHECKS['trusted-bridge'], trustedBridgeFindings(m), { clean: 'no bridge or veth the containers use is a trusted interface' });
   add(CHECKS['alert-rules'], alertRuleFindings(m), none('no Prometheus is enabled', 'services.prometheus'));
   add(CHECKS['cert-names'], certNameFindings(m), none('no TLS virtual host uses an ACME certificate', 'services.nginx.virtualHosts'));
+  add(CHECKS['tls-protocols'], tlsProtocolFindings(m), none('no TLS virtual host', 'services.nginx.virtualHosts'));
   add(CHECKS.evaluates, evaluationFindings(m));
   return out;
 }

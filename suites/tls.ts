@@ -280,7 +280,9 @@ export function fromManifest(m: Manifest, cite: (segs: (string | number)[], opti
     const t: TlsEndpointExpect = { endpoint: `${sni}:${own[0] ?? nginx.defaultSSLListenPort}`, ca: opts.ca ?? 'ca.pem', names: [sni, ...v.serverAliases] };
     cite(['tls', i, 'endpoint'], own.length ? optionPath(v.path, 'listen') : v.serverName ? optionPath(v.path, 'serverName') : v.path);
     cite(['tls', i, 'names'], v.serverAliases.length ? optionPath(v.path, 'serverAliases') : v.path);
-    if (proto) {
+    // A declared floor below TLS 1.2 is not planned: the default (TLSv1.2) stays the expectation, so
+    // the live check fails on it (config.tls-protocols names the option).
+    if (proto && proto >= 'TLSv1.2') {
       t.minProtocol = proto as TlsVersion;
       cite(['tls', i, 'minProtocol'], optionPath(nginx.path, 'sslProtocols'));
     }

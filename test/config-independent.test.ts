@@ -190,6 +190,18 @@ describe('check-config on independently written configurations', () => {
     expect(evaluateManifest(m, 'c').find((o) => o.id === 'config.secret-reach')!.status).toBe('pass');
   });
 
+  it('nginx protocols below TLS 1.2 are a finding, and are not planned as the live floor', () => {
+    const m = manifest('bridge-hardened');
+    m.host.nginx.sslProtocols = 'TLSv1 TLSv1.1 TLSv1.2';
+    m.host.nginx.virtualHosts[0].extraConfig = 'ssl_protocols TLSv1.2 TLSv1.3;';
+    const bad = evaluateManifest(m, 'g').filter((o) => o.status === 'fail');
+    expect(bad.map((o) => [o.id, o.evidence.optionPath])).toEqual([['config.tls-protocols', 'services.nginx.sslProtocols']]);
+    const tls = (planInventory(m, { manifestFile: 'm.json', suiteKeys: ['tls'] }).inventory as any).expectations['leaf-bridge-1'].tls;
+    expect(tls[0].minProtocol).toBeUndefined();
+    m.host.nginx.sslProtocols = 'TLSv1.3';
+    expect((planInventory(m, { manifestFile: 'm.json', suiteKeys: ['tls'] }).inventory as any).expectations['leaf-bridge-1'].tls[0].minProtocol).toBe('TLSv1.3');
+  });
+
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {
     const out = evaluateManifest(manifest('nginx-vhosts'), 'e').filter((o) => o.id === 'config.cert-names');
     expect(out.map((o) => [o.subject, o.status]).sort()).toEqual([

@@ -28,7 +28,7 @@ describe('config checks on the Alchemist deployment as written', () => {
     const failed = new Set(out.filter((o) => o.status === 'fail').map((o) => o.id));
     // It declares a job with an encrypting mode, serves every TLS host, hands no secret file to a
     // container unit, evaluates as modelled, and uses no ACME certificate (self-made certificates).
-    const clean = ['config.backup-declared', 'config.backup-encryption', 'config.vhost-serves', 'config.secret-reach', 'config.evaluates', 'config.container-port-reach', 'config.cert-names'];
+    const clean = ['config.backup-declared', 'config.backup-encryption', 'config.vhost-serves', 'config.secret-reach', 'config.evaluates', 'config.container-port-reach', 'config.cert-names', 'config.tls-protocols'];
     expect([...failed].sort()).toEqual(CONFIG_CHECK_IDS.filter((id) => !clean.includes(id)).sort());
     expect(out.filter((o) => o.id === 'config.backup-declared').map((o) => o.status)).toEqual(['pass']);
   });

@@ -49,3 +49,29 @@ export function certNameFindings(m: Manifest): Finding[] {
   }
   return out;
 }
+
+// config.tls-protocols: nginx offers no protocol below TLS 1.2 (services.nginx.sslProtocols, or an
+// ssl_protocols line in the http-level or a virtual host's extraConfig).
+const WEAK = /\b(SSLv2|SSLv3|TLSv1|TLSv1\.1)(?![.\d])/g;
+
+export function tlsProtocolFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  for (const { where, node } of sections(m)) {
+    const ngx = node.nginx;
+    if (!ngx.enable || !ngx.virtualHosts.some((v) => v.forceSSL || v.onlySSL || v.addSSL)) continue;
+    const places: { path: string; text: string }[] = [
+      { path: optionPath(ngx.path, 'sslProtocols'), text: ngx.sslProtocols ?? 'TLSv1.2 TLSv1.3' },
+      ...(['commonHttpConfig', 'appendHttpConfig'] as const).map((k) => ({ path: optionPath(ngx.path, k), text: (/ssl_protocols([^;]*);/.exec(ngx[k]) ?? [])[1] ?? '' })),
+      ...ngx.virtualHosts.map((v) => ({ path: optionPath(v.path, 'extraConfig'), text: (/ssl_protocols([^;]*);/.exec(v.extraConfig) ?? [])[1] ?? '' })),
+    ];
+    for (const p of places) {
+      const weak = [...new Set(p.text.match(WEAK) ?? [])];
+      if (weak.length) out.push({ subject: `${prefix(where)}nginx ssl_protocols`, pass: false, optionPath: p.path, observed: p.text.trim(), expected: 'TLSv1.2 TLSv1.3',
+        message: `${p.path} offers ${weak.join(', ')}: protocols below TLS 1.2 are deprecated (RFC 8996) and open to downgrade attacks. Set it to "TLSv1.2 TLSv1.3" (nixpkgs' default), or remove the override.` });
+    }
+    if (!out.some((f) => f.subject === `${prefix(where)}nginx ssl_protocols`)) {
+      out.push({ subject: `${prefix(where)}nginx ssl_protocols`, pass: true, optionPath: places[0].path, observed: places[0].text, expected: 'TLSv1.2 TLSv1.3', message: `nginx offers ${places[0].text}` });
+    }
+  }
+  return out;
+}

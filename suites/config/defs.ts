@@ -94,6 +94,13 @@ export const GATE_CHECKS = {
     description: 'A TLS virtual host with useACMEHost = "X" is served with security.acme.certs.X as declared: X must exist (declared, or a virtual host X with enableACME) and its domain/extraDomainNames must cover the host\'s serverName and serverAliases (wildcards cover one label).',
     fix: 'Add the missing names to security.acme.certs.<X>.extraDomainNames (or the serverAliases of the enableACME host X), or set enableACME = true on the virtual host itself.',
   },
+  'tls-protocols': {
+    title: 'nginx offers no protocol below TLS 1.2',
+    severity: 'high',
+    checklist: ['tls', 'hardening'],
+    description: 'services.nginx.sslProtocols (and any ssl_protocols line in the http-level or a TLS virtual host\'s extraConfig) offers only TLSv1.2 and TLSv1.3: TLS 1.0/1.1 are deprecated (RFC 8996).',
+    fix: 'Set services.nginx.sslProtocols = "TLSv1.2 TLSv1.3" (the nixpkgs default) or remove the override and the ssl_protocols lines.',
+  },
   evaluates: {
     title: 'The configuration evaluates',
     severity: 'critical',
