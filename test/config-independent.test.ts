@@ -202,6 +202,13 @@ describe('check-config on independently written configurations', () => {
     expect((planInventory(m, { manifestFile: 'm.json', suiteKeys: ['tls'] }).inventory as any).expectations['leaf-bridge-1'].tls[0].minProtocol).toBe('TLSv1.3');
   });
 
+  it('extraCommands with the nftables backend is an evaluation failure (NixOS asserts it), also from a stub evaluation', () => {
+    const m = manifest('hardened-nft');
+    m.host.firewall.extraCommands = 'iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.231.0.2:8080';
+    const bad = evaluateManifest(m, 'b').filter((o) => o.status === 'fail' && o.id === 'config.evaluates');
+    expect(bad.map((o) => o.evidence.optionPath)).toEqual(['networking.firewall.extraCommands']);
+  });
+
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {
     const out = evaluateManifest(manifest('nginx-vhosts'), 'e').filter((o) => o.id === 'config.cert-names');
     expect(out.map((o) => [o.subject, o.status]).sort()).toEqual([

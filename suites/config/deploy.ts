@@ -127,6 +127,12 @@ export function evaluationFindings(m: Manifest): Finding[] {
     // Recent nixpkgs asserts Grafana's secret_key is set; a manifest without the assertion still shows it unset.
     const key = optionPath(node.grafana.path, 'settings', 'security', 'secret_key');
     if (node.grafana.enable && node.grafana.settings.security.secret_key === undefined && !ps.some((x) => x.path === key)) ps.push({ path: key, message: 'unset: recent nixpkgs asserts it is set (older ones fall back to a publicly known key)' });
+    // firewall-nftables.nix asserts extraCommands/extraStopCommands are empty (a stub evaluation has no assertions).
+    const fw = node.firewall;
+    for (const k of ['extraCommands', 'extraStopCommands'] as const) {
+      const at = optionPath(fw.path, k);
+      if (fw.enable && fw.backend === 'nftables' && fw[k]?.trim() && !ps.some((x) => x.path === at || x.message.includes(k))) ps.push({ path: at, message: `set while the firewall uses the nftables backend, which asserts it is empty (use networking.firewall.extraInputRules / networking.nftables.tables instead)` });
+    }
     return { where, ps };
   });
   const out = problems.flatMap(({ where, ps }) => ps.map((x): Finding => ({
