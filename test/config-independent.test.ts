@@ -209,6 +209,14 @@ describe('check-config on independently written configurations', () => {
     expect(bad.map((o) => o.evidence.optionPath)).toEqual(['networking.firewall.extraCommands']);
   });
 
+  it('a wide TCP port range is one finding, naming what is served inside it', () => {
+    const m = manifest('bridge-hardened');
+    m.host.firewall.allowedTCPPortRanges = [{ from: 1, to: 65535 }];
+    const bad = evaluateManifest(m, 'g').filter((o) => o.status === 'fail');
+    expect(bad.map((o) => [o.id, o.subject])).toEqual([['config.port-unserved', 'tcp/1-65535']]);
+    expect(bad[0].message).toMatch(/opens 65535 TCP ports .*only 22 \(sshd\), 80 \(nginx\), 443 \(nginx\), 9100 \(prometheus-node-exporter\)/);
+  });
+
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {
     const out = evaluateManifest(manifest('nginx-vhosts'), 'e').filter((o) => o.id === 'config.cert-names');
     expect(out.map((o) => [o.subject, o.status]).sort()).toEqual([

@@ -146,6 +146,16 @@ export function portFindings(m: Manifest): Finding[] {
       ...i.allowedTCPPortRanges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, k) => ({ port: r.from + k, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
     ]),
   ];
+  // Ranges too wide to list port by port: one finding each (nothing declared serves hundreds of ports).
+  const wide = [
+    ...fw.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(fw.path, 'allowedTCPPortRanges') })),
+    ...fw.interfaces.flatMap((i) => i.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
+  ].filter(({ r }) => r.to - r.from >= 64);
+  for (const { r, path } of wide) {
+    const inside = [...served].filter(([p]) => p >= r.from && p <= r.to).sort(([a], [b]) => a - b).map(([p, by]) => `${p} (${by})`);
+    out.push({ subject: `tcp/${r.from}-${r.to}`, pass: false, optionPath: path, observed: { ports: r.to - r.from + 1, served: inside }, expected: 'a declared service per opened port',
+      message: `${path} opens ${r.to - r.from + 1} TCP ports (${r.from}-${r.to})${inside.length ? `, of which only ${inside.join(', ')} are served by a declared service` : ' and no declared service listens on any of them'}: anything that later listens there is exposed. Open the ports the services use, one by one.` });
+  }
   const dnat = new Map(dnatRules(fw.extraCommands).filter((r) => r.dport).map((r) => [r.dport!, r.to]));
   for (const a of allowed) {
     const by = served.get(a.port);
@@ -154,7 +164,7 @@ export function portFindings(m: Manifest): Finding[] {
       : { subject: `tcp/${a.port}`, pass: false, optionPath: a.path, observed: 'no declared host service listens on it', expected: 'a declared service',
           message: `${a.path} opens tcp/${a.port} but no service declared on the host listens on it${!m.host.nginx.enable && m.host.nginx.virtualHosts.length && (a.port === 80 || a.port === 443) ? ` (virtual hosts are declared, but ${optionPath(m.host.nginx.path, 'enable')} is false)` : ''}${dnat.has(a.port) ? ` (it is DNATed to ${dnat.get(a.port)}, which never passes this rule)` : ''}. Remove ${a.port} from ${a.path}, or declare the service that should answer there.` });
   }
-  if (!allowed.length) out.push({ subject: 'host firewall', pass: true, optionPath: optionPath(fw.path, 'allowedTCPPorts'), observed: [], expected: 'a declared service per port', message: 'the host firewall opens no TCP port' });
+  if (!allowed.length && !wide.length) out.push({ subject: 'host firewall', pass: true, optionPath: optionPath(fw.path, 'allowedTCPPorts'), observed: [], expected: 'a declared service per port', message: 'the host firewall opens no TCP port' });
   return out;
 }
 
