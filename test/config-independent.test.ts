@@ -217,6 +217,17 @@ describe('check-config on independently written configurations', () => {
     expect(bad[0].message).toMatch(/opens 65535 TCP ports .*only 22 \(sshd\), 80 \(nginx\), 443 \(nginx\), 9100 \(prometheus-node-exporter\)/);
   });
 
+  it('a password inside a URL in a unit environment is a secret in the store (fingerprinted); variables are not', () => {
+    const m = manifest('bridge-hardened');
+    const env = m.containers.find((c) => c.name === 'alchemist')!.config.units[0].environment;
+    env.DATABASE_URL = 'postgres://alchemist:${DB_PASSWORD}@10.233.1.2/alchemist';
+    expect(evaluateManifest(m, 'g').filter((o) => o.status === 'fail')).toEqual([]);
+    env.DATABASE_URL = 'postgres://alchemist:S3cr3tPassw0rd@10.233.1.2/alchemist';
+    const bad = evaluateManifest(m, 'g').filter((o) => o.status === 'fail');
+    expect(bad.map((o) => [o.id, o.evidence.optionPath])).toEqual([['config.secret-in-store', 'containers.alchemist.config.systemd.services.alchemist.environment']]);
+    expect(JSON.stringify(bad)).not.toContain('S3cr3tPassw0rd');
+  });
+
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {
     const out = evaluateManifest(manifest('nginx-vhosts'), 'e').filter((o) => o.id === 'config.cert-names');
     expect(out.map((o) => [o.subject, o.status]).sort()).toEqual([

@@ -37,6 +37,14 @@ export function embeddedSecrets(text: string): string[] {
   return [...keys];
 }
 
+/** Passwords written into URLs (`postgres://user:PASSWORD@host`, `nats://user:TOKEN@host`); shell
+ * or systemd variables and placeholders are not values. */
+export function urlPasswords(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^@\s/]+)@/gi)) if (!/^[$%@]/.test(m[1])) out.push(m[1]);
+  return out;
+}
+
 export function hasPrivateKeyBlock(text: string): boolean {
   return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
 }

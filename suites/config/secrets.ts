@@ -3,7 +3,7 @@
 // Values are fingerprinted (./secret-values.ts), never echoed.
 import { optionPath, sections, type Manifest } from '../../src/core/manifest.js';
 import { prefix, type Finding } from './finding.js';
-import { embeddedSecrets, fingerprint, hasPrivateKeyBlock, inStore, isSecretName, placeholders, secretAssignments } from './secret-values.js';
+import { embeddedSecrets, fingerprint, hasPrivateKeyBlock, inStore, isSecretName, placeholders, secretAssignments, urlPasswords } from './secret-values.js';
 
 // One pass over every place a secret can hide; long because each place has its own sentence.
 export function secretFindings(m: Manifest): Finding[] {
@@ -24,13 +24,18 @@ export function secretFindings(m: Manifest): Finding[] {
       const embedded = Object.entries(u.environment).flatMap(([k, v]) => (typeof v === 'string' ? embeddedSecrets(v).map((s) => `${k}→${s}`) : []));
       const envList = ([] as unknown[]).concat(u.serviceConfig.Environment ?? []).map(String);
       const listed = envList.flatMap((line) => secretAssignments(line));
+      const inUrls = [
+        ...Object.entries(u.environment).flatMap(([k, v]) => (typeof v === 'string' ? urlPasswords(v).map((pw) => `${k} (password in a URL) = ${fingerprint(pw)}`) : [])),
+        ...envList.flatMap((line) => urlPasswords(line).map((pw) => `password in a URL = ${fingerprint(pw)}`)),
+      ];
       const found = [
+        ...inUrls,
         ...keys.map(([k, v]) => `${k} = ${fingerprint(String(v))}`),
         ...embedded.map((k) => `${k} (inside a JSON value)`),
         ...listed.map((a) => `${a.key} = ${fingerprint(a.value)}`),
       ];
       if (found.length) {
-        const path = keys.length || embedded.length ? optionPath(u.path, 'environment') : optionPath(u.path, 'serviceConfig', 'Environment');
+        const path = keys.length || embedded.length || inUrls.some((x) => !x.startsWith('password in a URL')) ? optionPath(u.path, 'environment') : optionPath(u.path, 'serviceConfig', 'Environment');
         bad(`${p}${u.name}.service environment`, path, found,
           `${u.name}.service gets ${found.length} secret(s) through its environment (${path}): the unit file is in the /nix/store and \`systemctl show -p Environment\` shows them to any local user. Use serviceConfig.EnvironmentFile = "/run/secrets/…" or LoadCredential and read the value from a file.`);
       }
