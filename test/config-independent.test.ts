@@ -245,6 +245,12 @@ describe('check-config on independently written configurations', () => {
     expect(() => evaluateManifest(m, 'e')).not.toThrow();
   });
 
+  it("host-services' API comes from its own module (options + config = mkIf cfg.enable): the unit is there with the option defaults", () => {
+    const u = manifest('host-services').host.units.find((x) => x.name === 'alchemist')!;
+    expect(u.environment.ALCHEMIST_BIND).toBe('127.0.0.1:8080');
+    expect(u.serviceConfig).toMatchObject({ MemoryMax: '3G', LoadCredential: ['jwt:/var/lib/alchemist-secrets/jwt', 'db:/run/agenix/pg-alchemist'] });
+  });
+
   it('PostgreSQL lines dropped by a higher-priority mkOverride are not held against it', () => {
     const pg = manifest('odd-shapes').containers.find((c) => c.name === 'worker')!.config.postgresql;
     expect(pg.authentication).not.toMatch(/trust/);
