@@ -16,6 +16,8 @@ export interface MonitoringExpect {
   rules: string[];
   /** Scrape jobs that must have at least one target. */
   jobs?: string[];
+  /** Targets that must be scraped (JOB/INSTANCE, or INSTANCE in any job): a target dropped from the scrape configuration is a finding, not a smaller count. */
+  targets?: string[];
   /** Targets allowed to be down (job or job/instance), e.g. while a service is decommissioned. */
   allowDown?: string[];
   /** Grafana's `/api/health` is expected to answer; absent = Grafana not expected. */
@@ -35,7 +37,7 @@ const CHECKS = defineChecks('monitoring', {
     title: 'Every scrape target is up',
     severity: 'high',
     checklist: ['monitoring'],
-    description: 'Every active scrape target reports health up (or is listed in allowDown), and every declared job has at least one target.',
+    description: 'Every active scrape target reports health up (or is listed in allowDown), every declared job has at least one target, and every declared target (targets: JOB/INSTANCE) is among the active ones: a target dropped from the scrape configuration is not scraped, so it can never be down.',
     fix: 'Start the exporter a down target names, or fix its address in services.prometheus.scrapeConfigs; record a planned outage in allowDown.',
   },
   'rules-loaded': {
@@ -72,6 +74,7 @@ const SCHEMA = {
     prometheus: { ...endpointSchema, properties: { ...endpointSchema.properties, routePrefix: { type: 'string', pattern: '^/[^\\s?#]*$' } } },
     rules: { type: 'array', items: { type: 'string' } },
     jobs: { type: 'array', items: { type: 'string' } },
+    targets: { type: 'array', items: { type: 'string', minLength: 1 } },
     allowDown: { type: 'array', items: { type: 'string' } },
     grafana: endpointSchema,
   },
@@ -133,13 +136,16 @@ function targetsOutcome(f: MonitoringFacts, e: MonitoringExpect, subject: string
   const unknown = t.value.filter((x) => x.health === 'unknown' && !isAllowed(x));
   const jobs = new Set(t.value.map((x) => x.job));
   const missingJobs = (e.jobs ?? []).filter((j) => !jobs.has(j));
+  const scraped = new Set(t.value.flatMap((x) => [x.instance, `${x.job}/${x.instance}`]));
+  const missingTargets = (e.targets ?? []).filter((x) => !scraped.has(x));
   const observed = t.value.map((x) => ({ job: x.job, instance: x.instance, health: x.health, ...(x.lastError ? { lastError: x.lastError } : {}) }));
-  const ev = { source: t.source, expected: { allUp: true, jobs: e.jobs ?? [] }, observed, excerpt: t.excerpt };
+  const ev = { source: t.source, expected: { allUp: true, jobs: e.jobs ?? [], ...(e.targets ? { targets: e.targets } : {}) }, observed, excerpt: t.excerpt };
   if (!t.value.length) return outcome(def, subject, 'fail', 'Prometheus has no active targets: nothing is scraped', ev);
-  if (down.length || missingJobs.length) {
+  if (down.length || missingJobs.length || missingTargets.length) {
     const parts = [
       ...down.map((x) => `${x.job}/${x.instance} is ${x.health}${x.lastError ? ` (${x.lastError})` : ''}`),
       ...(missingJobs.length ? [`no target for job(s) ${missingJobs.join(', ')}`] : []),
+      ...(missingTargets.length ? [`not scraped at all (not among the active targets: dropped from the scrape configuration?): ${missingTargets.join(', ')}`] : []),
     ];
     return outcome(def, subject, 'fail', parts.join('; ').slice(0, 600), ev);
   }

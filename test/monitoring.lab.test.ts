@@ -55,6 +55,22 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
     for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
   });
 
+  it('monitoring-target-removed (deleted from prometheus.yml, so never down) fails monitoring.targets-up naming it, and heals', async () => {
+    await lab.fault(NODE, 'monitoring-target-removed');
+    try {
+      const { results } = await runChecks(lab, ['monitoring']);
+      const r = resultOf(results, 'monitoring.targets-up');
+      expect(r.status).toBe('fail');
+      expect(r.message).toMatch(/not scraped at all .*alchemist\/10\.233\.2\.2:6333/);
+      expect(r.message).not.toMatch(/is down/);
+      expect(statusOf(results, 'monitoring.prometheus-ready')).toBe('pass');
+    } finally {
+      await lab.heal(NODE, 'monitoring-target-removed');
+    }
+    const { results } = await runChecks(lab, ['monitoring']);
+    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+  });
+
   it('monitoring-rule-missing fails monitoring.rules-loaded naming the rule, and heals', async () => {
     await lab.fault(NODE, 'monitoring-rule-missing');
     try {

@@ -65,6 +65,20 @@ describe('monitoring evaluate', () => {
     // allowDown waives a known-down target explicitly.
     expect(by(evaluate(f, { ...EXP, allowDown: ['alchemist'] }), 'monitoring.targets-up').status).toBe('pass');
   });
+  it('a declared target that is not scraped at all fails, by JOB/INSTANCE or INSTANCE; scraped ones pass', () => {
+    const f = base();
+    const scraped = f.targets!.ok ? f.targets!.value.map((x) => `${x.job}/${x.instance}`) : [];
+    expect(scraped.length).toBeGreaterThan(0);
+    expect(by(evaluate(f, { ...EXP, targets: scraped }), 'monitoring.targets-up').status).toBe('pass');
+    expect(by(evaluate(f, { ...EXP, targets: [scraped[0].split('/').slice(1).join('/')] }), 'monitoring.targets-up').status).toBe('pass');
+    const o = by(evaluate(f, { ...EXP, targets: [...scraped, 'alchemist/10.233.2.2:6333'] }), 'monitoring.targets-up');
+    expect(o.status).toBe('fail');
+    expect(o.message).toMatch(/not scraped at all .*: alchemist\/10\.233\.2\.2:6333$/);
+    expect(o.evidence.expected).toMatchObject({ targets: [...scraped, 'alchemist/10.233.2.2:6333'] });
+    // The same instance under another job is not the declared target.
+    const other = `other/${scraped[0].split('/').slice(1).join('/')}`;
+    expect(by(evaluate(f, { ...EXP, targets: [other] }), 'monitoring.targets-up').status).toBe('fail');
+  });
   it('a failed configuration reload (a broken rule file deployed, the earlier rules still loaded) fails prometheus-ready (real runtimeinfo)', () => {
     const f = base();
     f.runtime = { ok: true, value: parseRuntimeinfo(answer(fx('runtimeinfo.json'))), source: 'GET runtimeinfo', excerpt: '' };

@@ -1,5 +1,5 @@
 // Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
-// down), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), a broken
+// down), a target is deleted from prometheus.yml (no longer scraped at all), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), a broken
 // rules file is deployed and the reload fails (the earlier rules keep running), or
 // Prometheus itself is stopped. Apply and heal wait until Prometheus itself reports the change
 // (or, stopped, until its port refuses), so a check right after sees it.
@@ -11,6 +11,7 @@ import type { Fault, FaultContext } from './types.js';
 const PROM = 'http://10.233.5.2:9090';
 const TARGET = { container: 'alchemist-graph', port: 6333, instance: '10.233.2.2:6333' };
 const RULES_FILE = '/var/lib/nixos-containers/monitoring/etc/prometheus/rules/alchemist.rules.yml';
+const CONFIG_FILE = '/var/lib/nixos-containers/monitoring/etc/prometheus/prometheus.yml';
 const RULE = 'ServiceUnhealthy';
 
 /** Poll the Prometheus API from inside the node until `test` (a grep -E on the JSON) holds, or give up. */
@@ -38,6 +39,27 @@ export const faults: Fault[] = [
     async heal(ctx) {
       await ctx.containerExec(TARGET.container, `kill -0 $(cat /run/lab-backend-${TARGET.container}.pid) 2>/dev/null || lab-backend-start ${TARGET.container} 0.0.0.0 ${TARGET.port}`);
       await waitFor(ctx, '/api/v1/targets', targetRe('up'), true, `${TARGET.instance} up`);
+    },
+  },
+  {
+    name: 'monitoring-target-removed',
+    area: 'monitoring',
+    breaks: `the target ${TARGET.instance} is deleted from prometheus.yml and Prometheus reloaded: it is no longer scraped at all, so no target is down and the job still has others`,
+    catches: ['monitoring.targets-up'],
+    needs: 'full',
+    async apply(ctx) {
+      const orig = (await ctx.readFile(CONFIG_FILE)).toString('utf8');
+      writeFileSync(join(ctx.scratch, 'prometheus.yml'), orig);
+      const doc = parse(orig) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+      for (const j of doc.scrape_configs) for (const sc of j.static_configs) sc.targets = sc.targets.filter((t) => t !== TARGET.instance);
+      await ctx.writeFile(CONFIG_FILE, stringify(doc));
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/targets?state=active', `"instance":"${TARGET.instance}"`, false, `${TARGET.instance} dropped`);
+    },
+    async heal(ctx) {
+      await ctx.writeFile(CONFIG_FILE, readFileSync(join(ctx.scratch, 'prometheus.yml')));
+      await ctx.containerExec('monitoring', 'kill -HUP $(cat /run/prometheus.pid)');
+      await waitFor(ctx, '/api/v1/targets?state=active', targetRe('up'), true, `${TARGET.instance} scraped and up`);
     },
   },
   {
