@@ -71,6 +71,21 @@ describe('firewall suite', () => {
     expect(byId(os, 'firewall.enabled')[0].status).toBe('pass');
   });
 
+  it('a port accepted straight in nixos-fw (-j ACCEPT, v6 only) fails allowed-ports as well as drift', () => {
+    const v6 = fx('iptables/alchemist.v6.save').replace(/^(-A nixos-fw .*\n)/m, '-A nixos-fw -p tcp -m tcp --dport 6379 -j ACCEPT\n$1');
+    expect(v6).toContain('--dport 6379 -j ACCEPT');
+    const out = output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: v6 }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/ipv6 tcp: .*observed [^;]*6379/);
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+    // A source-restricted accept is drift, not an open port.
+    const v6s = fx('iptables/alchemist.v6.save').replace(/^(-A nixos-fw .*\n)/m, '-A nixos-fw -s 2001:db8::/64 -p tcp -m tcp --dport 6379 -j ACCEPT\n$1');
+    const os2 = firewallSuite.evaluate(facts(output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: v6s }, nft: NOT_FOUND, ss: { text: SS } }), alchemist), alchemist, ctx);
+    expect(byId(os2, 'firewall.allowed-ports')[0].status).toBe('pass');
+    expect(byId(os2, 'firewall.drift')[0].status).toBe('fail');
+  });
+
   it('undeclared DNAT is drift', () => {
     const e = { ...alchemist, extraRules: [] };
     const os = firewallSuite.evaluate(facts(healthy, e), e, ctx);

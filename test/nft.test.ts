@@ -37,6 +37,17 @@ describe('nft -j parser (inet nixos-fw)', () => {
     expect(nftModel(parseNftJson(fx('extra-rule.json')), ['ip saddr 10.0.0.0/8 accept']).drift).toEqual([]);
   });
 
+  it('a port accepted straight in chain input (ahead of input-allow) is drift and counted open', () => {
+    const doc = JSON.parse(fx('nixos.json'));
+    const at = doc.nftables.findIndex((e: any) => e.rule?.chain === 'input' && e.rule?.table === 'nixos-fw');
+    expect(at).toBeGreaterThan(0);
+    const rule = { family: 'inet', table: 'nixos-fw', chain: 'input', handle: 999, expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 6379 } }, { accept: null }] };
+    doc.nftables.splice(at, 0, { rule });
+    const m = nftModel(parseNftJson(JSON.stringify(doc)));
+    expect(m.drift).toEqual([{ rule: 'tcp dport 6379 accept', why: expect.stringMatching(/chain input beyond NixOS/) }]);
+    expect(allowed(m)).toContain('tcp/6379');
+  });
+
   it('input policy accept leaves the default open; rejectPackets is recognised', () => {
     const pa = nftModel(parseNftJson(fx('policy-accept.json')));
     expect(pa.notEnforced).toEqual([]);

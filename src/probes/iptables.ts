@@ -156,6 +156,12 @@ function classify(r: IptRule, family: string): { phase: Phase; allow?: AllowRule
     if (family === 'ipv6' && (p?.values[0] === 'ipv6-icmp' || p?.values[0] === 'icmpv6') && only(r, ['-p', '-m', '--icmpv6-type', '--limit', '--limit-burst', '-j'])) return { phase: 'icmp' };
     if (family === 'ipv6' && get(r, '-d')?.values[0] === 'fe80::/64' && p?.values[0] === 'udp' && get(r, '--dport')?.values[0] === '546') return { phase: 'icmp' };
   }
+  // A port accepted straight (-j ACCEPT, not through nixos-fw-accept) is not how NixOS writes it,
+  // but it opens the port all the same: count it, and it is drift.
+  if (tgt === 'ACCEPT' && !anyNeg && p && (p.values[0] === 'tcp' || p.values[0] === 'udp') && only(r, ['-i', '-p', '-m', '--dport', '--destination-port', '--dports', '-j'])) {
+    const tok = get(r, '--dport', '--destination-port')?.values[0] ?? get(r, '--dports')?.values[0];
+    if (tok) return { phase: 'extra', allow: { proto: p.values[0] as 'tcp' | 'udp', ports: tok.split(',').map((x) => parsePortToken(x, 'iptables-save')), iface: i?.values[0], rule: r.line } };
+  }
   if (family === 'ipv6' && tgt === 'DROP' && (p?.values[0] === 'ipv6-icmp' || p?.values[0] === 'icmpv6') && get(r, '--icmpv6-type')) return { phase: 'icmp' };
   return { phase: 'extra' };
 }

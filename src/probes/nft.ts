@@ -169,6 +169,9 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
       model.ruleCount++;
     } else {
       drift(text, 'rule in chain input beyond NixOS\'s layout');
+      // A port accepted ahead of input-allow is open all the same: counted, as well as drift.
+      const opened = asAllow(r.expr, text);
+      if (opened) model.allowed.push(opened);
       if (r.expr.length === 1 && 'accept' in r.expr[0]) model.notEnforced.push(`"${text}" in chain input accepts everything`);
     }
   }

@@ -24,6 +24,20 @@ export const faults: Fault[] = [
     },
   },
   {
+    name: 'firewall-direct-accept',
+    area: 'firewall',
+    breaks: `TCP ${EXTRA_PORT} is accepted straight inside nixos-fw (-j ACCEPT, not nixos-fw-accept; IPv6 only on iptables, so an IPv4 probe sees nothing): only the rules show it`,
+    catches: ['firewall.allowed-ports', 'firewall.drift'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? `nft insert rule inet nixos-fw input tcp dport ${EXTRA_PORT} accept`
+        : `ip6tables -w -I nixos-fw -p tcp --dport ${EXTRA_PORT} -j ACCEPT`);
+    },
+    async heal(ctx) {
+      await restore(ctx);
+    },
+  },
+  {
     name: 'firewall-flushed',
     area: 'firewall',
     breaks: 'the firewall is flushed: no nixos-fw chains, every port reachable (input policy accept)',
