@@ -35,6 +35,7 @@ export const schema = {
           group: { type: 'string', minLength: 1 },
           format: { enum: ['env', 'raw'] },
           consumers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          optional: { type: 'boolean' },
         },
       },
     },
@@ -76,9 +77,9 @@ function evaluate(facts: SecretsFacts, expect: SecretsExpect): Outcome[] {
 /** The host files the configuration reads secrets from (they must not be world-readable). */
 export function fromManifest(m: Manifest, cite: Cite): SecretsExpect | undefined {
   const host = m.host;
-  const files: { path: string; format: 'env' | 'raw'; from: string }[] = [];
-  const add = (path: string | null | undefined, format: 'env' | 'raw', from: string) => {
-    if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from });
+  const files: { path: string; format: 'env' | 'raw'; from: string; optional?: boolean }[] = [];
+  const add = (path: string | null | undefined, format: 'env' | 'raw', from: string, optional = false) => {
+    if (path && path.startsWith('/') && !files.some((f) => f.path === path)) files.push({ path, format, from, ...(optional ? { optional } : {}) });
   };
   for (const v of host.nginx.enable ? host.nginx.virtualHosts : []) {
     add(v.sslCertificateKey, 'raw', optionPath(v.path, 'sslCertificateKey'));
@@ -86,11 +87,12 @@ export function fromManifest(m: Manifest, cite: Cite): SecretsExpect | undefined
   }
   for (const j of host.borg) add(/^cat\s+(\/\S+)$/.exec(j.encryption.passCommand ?? '')?.[1], 'raw', optionPath(j.path, 'encryption', 'passCommand'));
   for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
-    for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'));
+    // "-PATH": systemd reads it only if it exists.
+    for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'), f.startsWith('-'));
   }
   if (!files.length) return undefined;
   files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));
-  return { files: files.map(({ path, format }) => ({ path, format })) };
+  return { files: files.map(({ path, format, optional }) => ({ path, format, ...(optional ? { optional } : {}) })) };
 }
 
 export const secretsSuite: Suite<SecretsExpect, SecretsFacts> = {

@@ -274,6 +274,13 @@ describe('plan --from-nix on independently written configurations', () => {
     });
   }
 
+  it('an optional EnvironmentFile (-PATH) is planned optional: a node without it is not a finding', () => {
+    const files = (plan('host-services').inventory as any).expectations;
+    const all = Object.values(files).flatMap((e: any) => e.secrets?.files ?? []);
+    expect(all.find((f: any) => f.path === '/etc/alchemist/overrides.env')).toMatchObject({ optional: true });
+    expect(all.filter((f: any) => f.optional).map((f: any) => f.path)).toEqual(['/etc/alchemist/overrides.env']);
+  });
+
   it('a TLS vhost with its own listen entries is planned on its port', () => {
     const e = (plan('nginx-vhosts').inventory as any).expectations['edge-1'];
     expect(e.tls.map((t: any) => t.endpoint)).toContain('admin.alchemist.internal:8443');

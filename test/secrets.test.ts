@@ -62,6 +62,14 @@ describe('secrets probe (real script, local tree)', () => {
     expect(get('secrets.placeholder')).toMatchObject({ status: 'fail', message: 'REDIS_PASSWORD is @NAME@ placeholder; GRAFANA_PASSWORD is your_*_here placeholder; EMPTY is empty' });
     expect(get('secrets.exposure')).toMatchObject({ status: 'fail', message: expect.stringMatching(new RegExp(`JWT_SECRET \\(sha256:${sha} \\(32 chars\\)\\) in world-readable file .*config.toml`)) });
     expect(get('secrets.file-permissions', 1)).toMatchObject({ status: 'fail', message: expect.stringMatching(/does not exist/) });
+    // The same missing file declared optional (EnvironmentFile=-PATH): skipped with the reason, not a finding.
+    const opt = { ...spec, files: spec.files!.map((x, i) => (i === 1 ? { ...x, optional: true } : x)) };
+    const outOpt = evaluateSecrets(facts, opt).filter((o) => o.subject === spec.files![1].path);
+    expect(outOpt.map((o) => `${o.id}:${o.status}`)).toEqual(['secrets.file-permissions:skipped', 'secrets.placeholder:skipped']);
+    expect(outOpt[0].message).toMatch(/^not applicable: .* is optional \(EnvironmentFile=-/);
+    // Optional but present: judged as any other (the first file fails its placeholders either way).
+    const opt0 = evaluateSecrets(facts, { ...spec, files: spec.files!.map((x, i) => (i === 0 ? { ...x, optional: true } : x)) });
+    expect(opt0.find((o) => o.id === 'secrets.placeholder')!.status).toBe('fail');
     expect(get('secrets.htpasswd')).toMatchObject({ status: 'fail', message: expect.stringMatching(/1 \{PLAIN\} password\(s\), world-readable \(0644\)/) });
     // the CA key is not named like one: it is found by its public key matching the CA:TRUE certificate
     expect(get('secrets.ca-key')).toMatchObject({ status: 'fail', message: expect.stringMatching(/intermediate.pem \(public key matches CA certificate .*ca-cert.pem\)/) });

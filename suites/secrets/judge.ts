@@ -15,6 +15,13 @@ export interface SecretFileExpect {
   format?: 'env' | 'raw';
   /** Process names (comm) allowed to hold these values in their environment, e.g. the app that uses them. */
   consumers?: string[];
+  /** Read only if present (systemd EnvironmentFile=-PATH): a missing file is skipped, not a finding. */
+  optional?: boolean;
+}
+
+/** An optional file that is not there: nothing to judge, and said so. */
+function optionalMissing(def: (typeof CHECKS)[keyof typeof CHECKS], spec: SecretFileExpect): Outcome {
+  return outcome(def, spec.path, 'skipped', `not applicable: ${spec.path} is optional (EnvironmentFile=-${spec.path}) and not present`, { expected: 'present or absent (optional)', observed: 'missing', source: `stat ${spec.path}` });
 }
 
 export interface SecretsExpect {
@@ -40,6 +47,7 @@ const CLASS_TEXT: Record<string, string> = { empty: 'empty', 'at-name': '@NAME@ 
 export function permsOutcome(spec: SecretFileExpect, f: SecretFileFact): Outcome {
   const wantMode = spec.mode ? spec.mode.padStart(4, '0') : undefined;
   const expected = { mode: wantMode ?? 'not readable by others', owner: spec.owner, group: spec.group };
+  if (!f.exists && spec.optional) return optionalMissing(CHECKS['file-permissions'], spec);
   if (!f.exists) return outcome(CHECKS['file-permissions'], spec.path, 'fail', `${spec.path} does not exist`, { expected, observed: 'missing', source: `stat ${spec.path}` });
   const problems: string[] = [];
   if (f.type !== 'regular file') problems.push(`is a ${f.type}`);
@@ -58,8 +66,9 @@ export function permsOutcome(spec: SecretFileExpect, f: SecretFileFact): Outcome
   );
 }
 
-export function placeholderOutcome(spec: { path: string }, f: SecretFileFact): Outcome {
+export function placeholderOutcome(spec: { path: string; optional?: boolean }, f: SecretFileFact): Outcome {
   const def = CHECKS.placeholder;
+  if (!f.exists && spec.optional) return optionalMissing(def, spec);
   if (!f.exists) return outcome(def, spec.path, 'fail', `${spec.path} does not exist`, { expected: 'real values', observed: 'missing', source: `stat ${spec.path}` });
   if (f.readError) return outcome(def, spec.path, 'error', `cannot read ${spec.path}: ${f.readError}`, { expected: 'real values', observed: null, source: `cat ${spec.path}` });
   if (!f.values.length) return outcome(def, spec.path, 'fail', `${spec.path} holds no values${f.malformed ? ` (${f.malformed} line(s) without KEY=)` : ''}`, { expected: 'real values', observed: [], source: `read ${spec.path} on the node` });
