@@ -5,7 +5,7 @@
 // judges (suites/backup/judge.ts) are pure, one per check.
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { FORMATS } from '../src/core/formats.js';
-import { optionPath, type Cite, type Manifest } from '../src/core/manifest.js';
+import { optionPath, type BorgJob, type Cite, type Manifest } from '../src/core/manifest.js';
 import { checkWasClean, gatherBackup, type BackupFacts, type BackupTarget } from '../src/probes/backup.js';
 import type { CheckWindowInput } from '../src/probes/check-window.js';
 import { CHECKS } from './backup/checks.js';
@@ -103,15 +103,33 @@ function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean
 }
 
 /**
- * plan: the first borg job of the host (the suite takes one job). Its PostgreSQL round trip goes to
- * the container whose state directory the job backs up.
+ * The job the suite certifies (it takes one): the one that backs up the data — a PostgreSQL dump
+ * (services.postgresqlBackup.location) or a database container's state — then state under /var/lib,
+ * then the most frequent; the first by name on a tie. A weekly /etc/nixos job is not the backup.
  */
+function dataJob(m: Manifest): { job: BorgJob; why: string } | undefined {
+  const jobs = m.host.borg;
+  if (jobs.length < 2) return jobs[0] ? { job: jobs[0], why: '' } : undefined;
+  const under = (p: string, dir: string) => p === dir || dir.startsWith(`${p.replace(/\/$/, '')}/`) || p.startsWith(`${dir.replace(/\/$/, '')}/`);
+  const data = [
+    ...(m.host.postgresqlBackup?.enable ? [m.host.postgresqlBackup.location] : []),
+    ...declaredPostgres(m).flatMap((x) => (x.where ? [`${m.system.containerStateDirectory}/${x.where.name}`] : [])),
+  ];
+  const score = (j: BorgJob) => ((j.paths ?? []).some((p) => data.some((d) => under(p, d))) ? 2 : 0) + ((j.paths ?? []).some((p) => p.startsWith('/var/lib')) ? 1 : 0);
+  const period = (j: BorgJob) => ({ hourly: 1, daily: 2, weekly: 3, monthly: 4 })[String(([] as string[]).concat(j.startAt)[0])] ?? 2;
+  const best = [...jobs].sort((a, b) => score(b) - score(a) || period(a) - period(b))[0];
+  const why = score(best) >= 2 ? 'it backs up the database' : score(best) === 1 ? 'it backs up state under /var/lib' : 'the most frequent';
+  return { job: best, why: ` (of ${jobs.length} jobs: ${why})` };
+}
+
+/** plan: the host's data job (dataJob). Its PostgreSQL round trip goes to the container whose state directory the job backs up. */
 export function fromManifest(m: Manifest, cite: Cite): BackupExpect | undefined {
-  const j = m.host.borg[0];
-  if (!j) return undefined;
+  const picked = dataJob(m);
+  if (!picked) return undefined;
+  const j = picked.job;
   const { maxAge, exact } = maxAgeFor(j.startAt);
   const b: BackupExpect = { job: j.name, maxAge };
-  cite(['backup', 'job'], j.path);
+  cite(['backup', 'job'], `${j.path}${picked.why}`);
   cite(['backup', 'maxAge'], `${optionPath(j.path, 'startAt')}${exact ? '' : ' (not a plain period: 26h assumed)'}`);
   if (j.paths?.length) {
     b.paths = j.paths;

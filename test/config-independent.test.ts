@@ -281,6 +281,13 @@ describe('plan --from-nix on independently written configurations', () => {
     expect(all.filter((f: any) => f.optional).map((f: any) => f.path)).toEqual(['/etc/alchemist/overrides.env']);
   });
 
+  it('with several borg jobs, the one that backs up the database is planned (not the first by name)', () => {
+    const p = plan('host-services');
+    const e = Object.values((p.inventory as any).expectations).find((x: any) => x.backup) as any;
+    expect(e.backup).toMatchObject({ job: 'state', maxAge: '2h' });
+    expect(Object.entries(p.optionPaths).find(([k]) => k.endsWith('.backup.job'))?.[1]).toMatch(/\(of 2 jobs: it backs up the database\)$/);
+  });
+
   it('a TLS vhost with its own listen entries is planned on its port', () => {
     const e = (plan('nginx-vhosts').inventory as any).expectations['edge-1'];
     expect(e.tls.map((t: any) => t.endpoint)).toContain('admin.alchemist.internal:8443');
