@@ -89,6 +89,11 @@ export function fromManifest(m: Manifest, cite: Cite): SecretsExpect | undefined
   for (const u of host.units.filter((x) => !x.name.startsWith('container@'))) {
     // "-PATH": systemd reads it only if it exists.
     for (const f of ([] as unknown[]).concat(u.serviceConfig.EnvironmentFile ?? []).map(String)) add(f.replace(/^-/, ''), 'env', optionPath(u.path, 'serviceConfig', 'EnvironmentFile'), f.startsWith('-'));
+    // LoadCredential=ID:PATH: the source file on the host (a relative or %-specifier path is not a host file).
+    for (const c of ([] as unknown[]).concat(u.serviceConfig.LoadCredential ?? []).map(String)) {
+      const src = c.slice(c.indexOf(':') + 1);
+      if (c.includes(':') && src.startsWith('/')) add(src, 'raw', optionPath(u.path, 'serviceConfig', 'LoadCredential'));
+    }
   }
   if (!files.length) return undefined;
   files.forEach((f, i) => cite(['secrets', 'files', i, 'path'], f.from));

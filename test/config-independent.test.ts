@@ -281,6 +281,12 @@ describe('plan --from-nix on independently written configurations', () => {
     expect(all.filter((f: any) => f.optional).map((f: any) => f.path)).toEqual(['/etc/alchemist/overrides.env']);
   });
 
+  it("a host unit's LoadCredential sources are planned as secret files", () => {
+    const all = Object.values((plan('host-services').inventory as any).expectations).flatMap((e: any) => e.secrets?.files ?? []);
+    expect(all.map((f: any) => f.path)).toEqual(expect.arrayContaining(['/var/lib/alchemist-secrets/jwt', '/run/agenix/pg-alchemist']));
+    expect(all.find((f: any) => f.path === '/var/lib/alchemist-secrets/jwt')).toMatchObject({ format: 'raw' });
+  });
+
   it('with several borg jobs, the one that backs up the database is planned (not the first by name)', () => {
     const p = plan('host-services');
     const e = Object.values((p.inventory as any).expectations).find((x: any) => x.backup) as any;
