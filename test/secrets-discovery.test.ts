@@ -106,9 +106,10 @@ describe('discovered files: judging and parsing', () => {
     expect(judge(['L core 0 TOKEN /var/lib/systemd/coredump/core.app.0.x.1.1']).message).toMatch(/in core dump \/var\/lib\/systemd\/coredump\/core.app/);
     expect(judge(['P journal journalctl -o cat exited 1'])).toMatchObject({ status: 'error', message: 'cannot tell whether the values leak: journal unreadable: journalctl -o cat exited 1' });
     expect(judge(['P core /core.12 is compressed and the node has no zstdcat'])).toMatchObject({ status: 'error', message: expect.stringMatching(/core dumps not searched: \/core.12 is compressed/) });
-    const ok = judge(['I logs 3 1 0 64M', 'I log-unread /var/log/old.log.gz', 'I journal none bash no-journalctl', 'I cores 0 256M']);
+    const ok = judge(['I skipped /var/lib/dpkg', 'I files 412', 'I logs 3 1 0 64M', 'I log-unread /var/log/old.log.gz', 'I journal none bash no-journalctl', 'I cores 0 256M']);
     expect(ok.status).toBe('pass');
     expect((ok.evidence.observed as any).searched).toEqual({
+      files: "412 world-readable file(s) under the scan roots and the units' store paths (package databases not searched: /var/lib/dpkg)",
       logs: '3 file(s) under /var/log readable by non-root users, each up to 64MiB; not read: 1 compressed, 0 over the cap (/var/log/old.log.gz)',
       journal: 'not searched: PID 1 is bash, not systemd (no journal)',
       coreDumps: '0 core dump(s) (systemd-coredump, core_pattern, core files), each up to 256MiB',

@@ -31,6 +31,9 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
       expect(ev.searched.logs).toMatch(/^\d+ file\(s\) under \/var\/log readable by non-root users, each up to 64MiB/);
       expect(Number(ev.searched.logs.split(' ')[0])).toBeGreaterThan(0); // the healthy node has readable logs, without secrets
       expect(ev.searched.journal).toMatch(/not searched: PID 1 is \S+, not systemd/);
+      // the lab's Debian tree has a package database, skipped and named (NixOS has none)
+      expect(ev.searched.files).toMatch(/^\d+ world-readable file\(s\) under the scan roots .*\(package databases not searched: \/var\/lib\/dpkg/);
+      expect(Number(ev.searched.files.split(' ')[0])).toBeGreaterThan(50);
       expect(ev.searched.coreDumps).toMatch(/each up to 256MiB/);
     },
     detail: {

@@ -108,6 +108,10 @@ export interface ScanScope {
   /** "searched N" or why not. */
   journal?: string;
   cores?: { files: number; cap: string };
+  /** World-readable files searched under the scan roots and in the units' store paths. */
+  files?: number;
+  /** Package-manager databases present and not searched. */
+  skipped?: string[];
 }
 
 export interface SecretsProbe {
@@ -152,6 +156,8 @@ export function parseSecrets(text: string, specs: SecretFileSpec[], source: stri
     else if ((m = /^I log-unread (.+)$/.exec(line)) && out.scope.logs) out.scope.logs.unread.push(m[1]);
     else if ((m = /^I journal searched (\d+)$/.exec(line))) out.scope.journal = `the newest ${m[1]} messages (journalctl -o cat)`;
     else if ((m = /^I journal none (\S+) (journalctl|no-journalctl)$/.exec(line))) out.scope.journal = m[1] === 'systemd' ? 'not searched: no journalctl on the node' : `not searched: PID 1 is ${m[1]}, not systemd (no journal)`;
+    else if ((m = /^I files (\d+)$/.exec(line))) out.scope.files = Number(m[1]);
+    else if ((m = /^I skipped (\/\S+)$/.exec(line))) (out.scope.skipped ??= []).push(m[1]);
     else if ((m = /^I cores (\d+) (\S+)$/.exec(line))) out.scope.cores = { files: Number(m[1]), cap: m[2] };
     else if ((m = /^H (\d+) (\d+) (\d+) (.+)$/.exec(line))) out.htpasswd.push({ mode: m[1].padStart(4, '0'), plain: Number(m[2]), lines: Number(m[3]), path: m[4] });
     else if ((m = /^K (\d+) (\S+) (.+)$/.exec(line))) out.keys.push({ mode: m[1].padStart(4, '0'), pubSha: m[2], path: m[3] });

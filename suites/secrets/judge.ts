@@ -86,6 +86,7 @@ const UNREAD: Record<string, string> = { unit: 'unit environments unreadable', j
 /** What the scan covered beyond the scan roots, with its bounds (evidence). */
 function scopeText(s: ScanScope): Record<string, string> {
   const out: Record<string, string> = {};
+  if (s.files !== undefined) out.files = `${s.files} world-readable file(s) under the scan roots and the units' store paths${s.skipped?.length ? ` (package databases not searched: ${s.skipped.join(', ')})` : ''}`;
   if (s.logs) out.logs = `${s.logs.files} file(s) under /var/log readable by non-root users, each up to ${s.logs.cap}iB${s.logs.compressed + s.logs.overCap ? `; not read: ${s.logs.compressed} compressed, ${s.logs.overCap} over the cap (${s.logs.unread.join(', ')})` : ''}`;
   if (s.journal) out.journal = s.journal;
   if (s.cores) out.coreDumps = `${s.cores.files} core dump(s) (systemd-coredump, core_pattern, core files), each up to ${s.cores.cap}iB`;
