@@ -56,7 +56,7 @@ describe('tuning on a lab node', () => {
     });
     const r = bySubject(results, 'net.core.somaxconn in container alchemist');
     expect(r).toMatchObject({ status: 'fail', message: expect.stringMatching(/^net.core.somaxconn is \d+ \(network namespace net:\[\d+\]\), declared 65535$/) });
-    expect(r.evidence.source).toMatch(/^nsenter --net=\/proc\/\d+\/ns\/net cat \/proc\/sys\/net\/core\/somaxconn \(container alchemist\)/);
+    expect(r.evidence.source).toMatch(/^nsenter --net=\/proc\/\d+\/ns\/net bash: \/proc\/sys\/net\/core\/somaxconn read in its namespace \(container alchemist\)/);
     // Not the node's namespace: the node's own value passes beside it.
     expect(r.evidence.source).not.toContain(bySubject(results, 'net.core.somaxconn').evidence.source.match(/net:\[\d+\]/)![0]);
     expect(bySubject(results, 'vm.swappiness in container alchemist')).toMatchObject({ status: 'skipped', message: expect.stringMatching(/not kept per network namespace/) });

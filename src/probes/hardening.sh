@@ -51,21 +51,6 @@ sshd_inc() {
 # "name<TAB>value" per parameter, "name<TAB>!missing" when this kernel (or namespace) has none.
 # Each value is read by the shell (no process per parameter: the node pays for every fork), its
 # tabs and runs of blanks made single spaces.
-sysctls() {
-  local k p v
-  echo "#netns $(readlink /proc/self/ns/net)"
-  for k in $keys; do
-    p=/proc/sys/${k//.//}
-    if [ -r "$p" ] && [ -f "$p" ]; then
-      # read -d '' stops at the end of the file (its status 1 there is expected).
-      v=''; IFS= read -r -d '' v < "$p"
-      v=${v%$'\n'} v=${v//$'\t'/ }
-      while [[ $v == *'  '* ]]; do v=${v//  / }; done
-      printf '%s\t%s\n' "$k" "$v"
-    else printf '%s\t!missing\n' "$k"; fi
-  done
-}
-
 # Roots that exist and are not symlinks; a root on the same filesystem as a root above it is
 # already covered by that one (-xdev stops only at other filesystems). One stat for all of them.
 scan_roots() {
@@ -105,5 +90,5 @@ pid1() { local c; read -r c < /proc/1/comm && printf '%s\n' "$c"; }
 bsection pid1 pid1
 section virt virt
 section sshd sshd_t
-section sysctl sysctls
+section sysctl sysctl_lines $keys
 section scan scan

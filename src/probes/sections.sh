@@ -57,3 +57,20 @@ fsection() {
   printf '\n%s-rc %s %s\n' "$mark" "$name" "$rc"
   if [ -n "$why" ]; then printf '%s-stderr %s\n%s: %s\n%s-stderr-end %s\n' "$mark" "$name" "$f" "$why" "$mark" "$name"; fi
 }
+# sysctl_lines KEY...: "KEY<TAB>VALUE" per kernel parameter as /proc/sys has it in this network
+# namespace (named first: "#netns net:[INODE]"), whitespace runs as one space, "!missing" where
+# there is none; read by the shell, no process per parameter (hardening.sh, tuning.sh).
+sysctl_lines() {
+  local k p v
+  echo "#netns $(readlink /proc/self/ns/net)"
+  for k in "$@"; do
+    p=/proc/sys/${k//.//}
+    if [ -r "$p" ] && [ -f "$p" ]; then
+      # read -d '' stops at the end of the file (its status 1 there is expected).
+      v=''; IFS= read -r -d '' v < "$p"
+      v=${v%$'\n'} v=${v//$'\t'/ }
+      while [[ $v == *'  '* ]]; do v=${v//  / }; done
+      printf '%s\t%s\n' "$k" "$v"
+    else printf '%s\t!missing\n' "$k"; fi
+  done
+}

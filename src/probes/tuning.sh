@@ -14,32 +14,16 @@ units=$4
 
 virt() { systemd-detect-virt --container 2>/dev/null || { if [ -d /run/systemd/system ]; then echo none; else echo unknown; fi; }; }
 
-# "name<TAB>value" per parameter, "name<TAB>!missing" when this namespace has none.
-read_keys() {
-  local k p v
-  echo "#netns $(readlink /proc/self/ns/net)"
-  for k in "$@"; do
-    p=/proc/sys/${k//.//}
-    if [ -r "$p" ] && [ -f "$p" ]; then
-      # Read by the shell, no tr per parameter; read -d '' ends at the end of the file (status 1 there).
-      v=''; IFS= read -r -d '' v < "$p"
-      v=${v%$'\n'} v=${v//$'\t'/ }
-      while [[ $v == *'  '* ]]; do v=${v//  / }; done
-      printf '%s\t%s\n' "$k" "$v"
-    else printf '%s\t!missing\n' "$k"; fi
-  done
-}
-
-# The same, read in a container's network namespace (its leader's, as ctr_net enters it).
+# The kernel parameters as a container's network namespace has them (its leader's, as ctr_net
+# enters it): /proc/sys/net is the opener's namespace's, so sysctl_lines (sections.sh) runs in one
+# bash inside it, one process per container (not one nsenter and cat per parameter).
 ctr_keys() {
-  local leader=$1 k p v
+  local leader=$1
   shift
   [ -e "/proc/$leader/ns/net" ] || { echo "leader $leader is gone"; return 2; }
-  echo "#netns $(readlink "/proc/$leader/ns/net")"
-  for k in "$@"; do
-    p=/proc/sys/${k//.//}
-    if v=$(nsenter --net="/proc/$leader/ns/net" cat "$p" 2>/dev/null); then printf '%s\t%s\n' "$k" "${v//$'\t'/ }"; else printf '%s\t!missing\n' "$k"; fi
-  done
+  [ -n "${SYSCTL_LINES_SH-}" ] || SYSCTL_LINES_SH=$(declare -f sysctl_lines)
+  nsenter --net="/proc/$leader/ns/net" bash -c "$SYSCTL_LINES_SH"'
+sysctl_lines "$@"' ctr_keys "$@"
 }
 
 nofile() {
@@ -64,7 +48,7 @@ limits() {
 fsection pid1 /proc/1/comm
 section virt virt
 # shellcheck disable=SC2086 # parameter names are words
-section sysctl read_keys $keys
+section sysctl sysctl_lines $keys
 while read -r name leader rest; do
   [ -n "$name" ] || continue
   # shellcheck disable=SC2086 # parameter names are words

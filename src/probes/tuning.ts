@@ -92,7 +92,7 @@ export function parseTuningProbe(output: string, req: TuningRequest, leaders: Re
   };
   const containers: Record<string, Fact<SysctlRead>> = {};
   for (const [n, keys] of Object.entries(req.containers)) {
-    const source = `nsenter --net=/proc/LEADER/ns/net cat /proc/sys/… (container ${n})`;
+    const source = `nsenter --net=/proc/LEADER/ns/net bash: /proc/sys/… read in its namespace (container ${n})`;
     containers[n] = leaders[n] ? read(`ctr.${n}`, keys, source.replace('LEADER', String(leaders[n]))) : factMissing(missing[n] ?? `container ${n} not found`, source);
   }
   let units: Fact<UnitNofile[]> | null = null;
