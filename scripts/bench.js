@@ -5,6 +5,8 @@
 // running one, then prints in one run:
 //   - the ssh floor, the whole profile and the firewall+TLS+health subset (the CLI end to end),
 //     each run paired with a floor run (A B A B …) and the ratio taken pair by pair, medians;
+//   - the whole profile again with backup.checkEvery 24h and a --state-dir that remembers one
+//     clean repository check (made before the rounds): a node certified again within the day;
 //   - round trips as the CLI counts them (its JSON report), and its critical path;
 //   - per suite (the engine in-process, one suite at a time): round trips, harness CPU
 //     (process.cpuUsage) and node CPU, read from the node: the cumulative children CPU
@@ -105,7 +107,13 @@ function benchInventory(labInventory) {
   const file = join(dirname(labInventory), 'inventory.bench.yaml');
   writeFileSync(file, stringify(doc));
   if (dropped.size) console.log(`(bench: expectation keys without a suite left out: ${[...dropped].join(', ')})`);
-  return { file, doc };
+  // The same with the repository check scheduled (backup.checkEvery 24h): what a node costs when it
+  // is certified again within the day, the harness remembering the last clean check (--state-dir).
+  const sched = structuredClone(doc);
+  for (const exp of Object.values(sched.expectations ?? {})) if (exp.backup) exp.backup.checkEvery = '24h';
+  const schedFile = join(dirname(labInventory), 'inventory.bench-checkevery.yaml');
+  writeFileSync(schedFile, stringify(sched));
+  return { file, doc, schedFile };
 }
 
 /** A reporter that keeps nothing: the in-process runs are measured, not reported. */
@@ -122,7 +130,8 @@ try {
     labUp = true;
   }
   const node = info.nodes[0];
-  const { file: inv, doc } = benchInventory(info.inventory);
+  const { file: inv, doc, schedFile } = benchInventory(info.inventory);
+  const stateDir = join(tmp, 'state');
   const sshd = sshdOf(node);
   const nodeCpu = () => cpuOf(sshd).children + cpuOf(sshd).self;
 
@@ -139,9 +148,9 @@ try {
     return { wall, cpu: childCpu() - c0, node: nodeCpu() - n0, code: r.status, out: r.stdout + r.stderr };
   };
   const sshFloor = () => measure('ssh', ['-i', info.identityFile, '-o', `UserKnownHostsFile=${info.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${node.address}`, 'true']);
-  const cli = (only) => {
+  const cli = (only, o = {}) => {
     const json = join(tmp, `r-${Math.random().toString(36).slice(2)}.json`);
-    const m = measure(process.execPath, [join(root, 'bin/leafcert.js'), 'run', '--inventory', inv, '--json', json, ...(only ? ['--only', only.join(',')] : [])]);
+    const m = measure(process.execPath, [join(root, 'bin/leafcert.js'), 'run', '--inventory', o.inv ?? inv, '--json', json, ...(only ? ['--only', only.join(',')] : []), ...(o.stateDir ? ['--state-dir', o.stateDir] : [])]);
     const rep = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined;
     return { ...m, report: rep, roundTrips: rep?.nodes?.[0]?.stats?.roundTrips, results: rep?.results?.length ?? 0, notPassing: rep?.results?.filter((x) => x.status === 'fail' || x.status === 'error') ?? [] };
   };
@@ -151,14 +160,17 @@ try {
 
   sshFloor(); // warm-up (host key, caches), not counted
   cli(SUBSET);
+  cli(['backup'], { inv: schedFile, stateDir }); // the clean check the scheduled runs remember
   const rounds = [];
   for (let i = 0; i < RUNS; i++) {
     const floor = sshFloor();
     const whole = cli();
     const floor2 = sshFloor();
     const subset = cli(SUBSET);
+    const floor3 = sshFloor();
+    const sched = cli(null, { inv: schedFile, stateDir });
     const peerRuns = peers.map((p) => ({ name: p.name, floor: sshFloor(), lc: cli(SUBSET), peer: measure(p.cmd, p.args, { env: p.env, cwd: p.cwd, after: p.after }) }));
-    rounds.push({ floor, whole, floor2, subset, peerRuns });
+    rounds.push({ floor, whole, floor2, subset, floor3, sched, peerRuns });
   }
   const last = rounds.at(-1);
   const floorMs = median(rounds.flatMap((r) => [r.floor.wall, r.floor2.wall]));
@@ -166,6 +178,7 @@ try {
     { what: 'ssh node true (the floor)', 'median ms': floorMs.toFixed(0), 'x floor': '1.00', 'round trips': 1, checks: '', 'harness CPU ms': median(rounds.map((r) => r.floor.cpu)).toFixed(0), 'node CPU ms': median(rounds.map((r) => r.floor.node)).toFixed(0), exit: '' },
     row('whole profile', rounds.map((r) => [r.whole, r.floor])),
     row(`subset ${SUBSET.join('+')}`, rounds.map((r) => [r.subset, r.floor2])),
+    row('whole, check remembered (checkEvery 24h)', rounds.map((r) => [r.sched, r.floor3])),
   ];
   function row(what, pairs) {
     const l = pairs.at(-1)[0];
@@ -177,7 +190,9 @@ try {
   }
   console.log(`\nleafcert bench: 1 full lab node, ${RUNS} paired runs, medians (x floor: pair by pair; CPU from /proc: harness = the CLI process, node = the node's sshd children)`);
   console.table(rows);
-  for (const w of [last.whole, last.subset]) if (w.notPassing.length) console.log(`not passing (a loaded machine, or a real finding):\n  ${w.notPassing.slice(0, 8).map((x) => `${x.id} ${x.subject}: ${x.message}`).join('\n  ')}`);
+  const schedCheck = last.sched.report?.results?.find((x) => x.id === 'backup.check');
+  if (schedCheck) console.log(`(checkEvery run: backup.check ${schedCheck.status}: ${schedCheck.message.slice(0, 160)})`);
+  for (const w of [last.whole, last.subset, last.sched]) if (w.notPassing.length) console.log(`not passing (a loaded machine, or a real finding):\n  ${w.notPassing.slice(0, 8).map((x) => `${x.id} ${x.subject}: ${x.message}`).join('\n  ')}`);
   if (last.whole.report?.run?.criticalPath) console.log(`critical path (last whole run): ${last.whole.report.run.criticalPath.text}`);
 
   if (peers.length) {
