@@ -9,10 +9,11 @@ set -euo pipefail
 # python3: test/nix-parse.test.ts checks the VM test scripts are valid Python (ast.parse).
 # python3-junitparser: test/times.test.ts sums JUnit times as junitparser does (Debian python3).
 # (package shellcheck) test/shellcheck.test.ts lints the probe scripts that run on nodes (src/probes/*.sh).
+# strace: test/lab.test.ts traces a whole certification on a lab node (every program it starts there).
 # chromium: test/html-browser.test.ts renders the HTML report headless (screenshot, print to PDF).
 # debootstrap, systemd-container: `lab up --flavour systemd` boots a Debian rootfs with systemd-nspawn;
 # the rootfs is built once below (scripts/build-rootfs.sh, cached under /var/cache/leafcert-lab).
-PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck chromium python3-junitparser debootstrap systemd-container"
+PACKAGES="openssh-server openssh-client nginx-light nftables iptables borgbackup libxml2-utils iproute2 util-linux curl prometheus procps psmisc nix-bin postgresql openssl libcap2-bin python3 shellcheck chromium python3-junitparser debootstrap systemd-container strace"
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: needs a Debian-like system with apt-get and dpkg-query" >&2

@@ -2,9 +2,11 @@
 // services answer, each firewall/tls/health fault shows its observable change and heals, and
 // `lab down` leaves no namespace, process, cgroup or mount behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parsePercent, parseSize } from '../src/core/units.js';
+import { nodeTool } from '../src/probes/node-tools.js';
 import { promisify } from 'node:util';
 import { startLab, runCli, type TestLab } from './helpers/lab.js';
 import type { LabNodeInfo } from '../src/lab/types.js';
@@ -335,6 +337,30 @@ describe('full lab node', () => {
     const pids = readFileSync(`${c.cgroup.memory}/cgroup.procs`, 'utf8').trim().split('\n');
     const perl = pids.find((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('lab-backend.pl'); } catch { return false; } });
     expect(perl).toBeDefined();
+  });
+
+  it('a whole certification starts on the node only NixOS base tools and the checked services\' own (strace on its sshd)', { timeout: 240_000 }, async () => {
+    // The node's sshd reaps every session: strace -f on it sees every program a run starts there.
+    const own = (await pexec('pgrep', ['-f', 'sshd: /usr/sbin/sshd -f /etc/ssh/sshd_config \\[listener\\]'])).stdout.trim().split('\n');
+    const ids = await Promise.all(own.map(async (p) => [p, (await pexec('ip', ['netns', 'identify', p])).stdout.trim()] as const));
+    const sshd = ids.find(([, ns]) => ns === node.netns)?.[0];
+    expect(sshd, `the sshd listener of ${node.netns}`).toBeDefined();
+    const out = join(dirname(lab.inventory), 'strace-exec.txt');
+    const tracer = spawn('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', out, '-p', sshd!], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 1000)); // attached
+    const json = join(dirname(lab.inventory), 'tools-run.json');
+    const r = await runCli(['run', '-i', lab.inventory, '--json', json]);
+    tracer.kill('SIGINT');
+    await new Promise((r) => tracer.on('exit', r));
+    expect(r.code, r.stderr).toBe(0);
+    // execve("/usr/bin/grep", …) = 0: a program started (PATH misses end in ENOENT).
+    const started = [...readFileSync(out, 'utf8').matchAll(/execve\("([^"]+)".* = 0$/gm)].map((m) => m[1]!);
+    expect(started.length).toBeGreaterThan(50);
+    const names = [...new Set(started.map((p) => p.slice(p.lastIndexOf('/') + 1)))].sort();
+    const unknown = names.filter((n) => !nodeTool(n));
+    expect(unknown, `started on the node but not in src/probes/node-tools.ts: ${unknown.join(', ')}`).toEqual([]);
+    for (const n of ['bash', 'timeout', 'borg', 'nsenter', 'iptables-save', 'psql']) expect(names).toContain(n);
+    expect(names.some((n) => /^(python|perl)/.test(n))).toBe(false);
   });
 
   it('down leaves no namespace, process, cgroup, mount or state behind', async () => {
