@@ -35,7 +35,7 @@ dadd() {
 unq() { REPLY=${1#[\"\']}; REPLY=${REPLY%[\"\']}; }
 
 discover() {
-  local i d c cl conf='' f k v ngu=nginx ngg=nginx b hk=0 line p
+  local i d c cl conf='' f k v ngu=nginx ngg=nginx b hk=0 line p lst=()
   ndecl=${#files[@]}
   for i in "${!files[@]}"; do seen[${files[i]}]=$i; done
   shopt -s nullglob
@@ -76,20 +76,28 @@ discover() {
 
   # ACME (security.acme): certificate keys, the key+chain bundle, account keys.
   for f in /var/lib/acme/*/key.pem /var/lib/acme/*/full.pem; do dadd acme 'root,acme' "acme,$ngg" raw "ACME certificate key" "$f"; done
+  # Lists are capped by mapfile -n (no head process): find then dies of SIGPIPE, as under head.
   if [ -d /var/lib/acme/.lego ]; then
-    while IFS= read -r f; do dadd acme 'root,acme' acme raw "ACME account/lego key" "$f"; done < <(find /var/lib/acme/.lego -maxdepth 6 -type f -name '*.key' 2>/dev/null | head -n 100)
+    mapfile -t -n 100 lst < <(find /var/lib/acme/.lego -maxdepth 6 -type f -name '*.key' 2>/dev/null)
+    for f in "${lst[@]}"; do dadd acme 'root,acme' acme raw "ACME account/lego key" "$f"; done
   fi
 
   # borg: BORG_PASSCOMMAND='cat FILE' and BORG_KEY_FILE in the job wrappers, unit files, unit environments.
   local bsrc=()
   for d in ${PATH//:/ } /run/current-system/sw/bin; do for f in "$d"/borg-job-*; do bsrc+=("$f"); done; done
   for f in /etc/systemd/system/borgbackup-job-*.service; do bsrc+=("$f"); done
-  while IFS= read -r line; do
+  # One grep over the wrappers and, only when they name borg at all, the unit properties (a pipe).
+  local bl=() be="BORG_PASSCOMMAND=[\"']?cat[[:space:]]+(--[[:space:]]+)?/[^\"'[:space:];]+|BORG_KEY_FILE=[\"']?/[^\"'[:space:];]+"
+  case ${U:-} in
+    *BORG_PASSCOMMAND=*|*BORG_KEY_FILE=*) mapfile -t bl < <(grep -hoE "$be" -- "${bsrc[@]}" - 2>/dev/null < <(printf '%s\n' "$U"));;
+    *) [ "${#bsrc[@]}" -eq 0 ] || mapfile -t bl < <(grep -hoE "$be" -- "${bsrc[@]}" 2>/dev/null);;
+  esac
+  for line in "${bl[@]}"; do
     case $line in
       BORG_PASSCOMMAND=*) p=${line##*[[:space:]\"\']}; dadd borg root - raw "borg BORG_PASSCOMMAND" "$p";;
       BORG_KEY_FILE=*) unq "${line#*=}"; p=$REPLY; dadd borg root - raw "borg BORG_KEY_FILE" "$p";;
     esac
-  done < <({ [ "${#bsrc[@]}" -gt 0 ] && cat -- "${bsrc[@]}" 2>/dev/null; printf '%s\n' "${U:-}"; } | grep -oE "BORG_PASSCOMMAND=[\"']?cat[[:space:]]+(--[[:space:]]+)?/[^\"'[:space:];]+|BORG_KEY_FILE=[\"']?/[^\"'[:space:];]+")
+  done
   for f in /root/.config/borg/keys/*; do dadd borg root - raw "borg key file" "$f"; done
 
   # Units (systemd): EnvironmentFile and LoadCredential sources, readable by the unit's User/Group.
@@ -97,7 +105,7 @@ discover() {
     while read -r k v c f; do
       [ "$k" = E ] && dadd environment-file "root,$v" "$c" env "${f%% *} EnvironmentFile" "${f#* }"
       [ "$k" = C ] && dadd credential root "$c" raw "${f%% *} LoadCredential" "${f#* }"
-    done < <(printf '%s\n' "$U" | awk '
+    done < <(awk '
       function flush(  j) { for (j = 1; j <= ne; j++) print "E", (u == "" ? "root" : u), (g == "" ? "-" : g), id " " ef[j]
         for (j = 1; j <= nc; j++) print "C", (u == "" ? "root" : u), (g == "" ? "-" : g), id " " lc[j]
         ne = nc = 0; id = u = g = "" }
@@ -106,14 +114,15 @@ discover() {
       k == "Id" { id = v } k == "User" { u = v } k == "Group" { g = v }
       k == "EnvironmentFiles" { sub(/ \(ignore_errors=(yes|no)\)$/, "", v); if (v ~ /^\//) ef[++ne] = v }
       k ~ /^LoadCredential(Encrypted)?$/ { n = split(v, a, " "); for (j = 1; j <= n; j++) if (index(a[j], ":/")) lc[++nc] = substr(a[j], index(a[j], ":/") + 1) }
-      END { flush() }')
+      END { flush() }' < <(printf '%s\n' "$U"))
   fi
 
   # agenix / sops-nix outputs (their generation dirs are behind these links).
   for d in /run/agenix /run/secrets /run/secrets-for-users; do
     [ -d "$d" ] || continue
     case $d in /run/agenix) k=agenix;; *) k=sops;; esac
-    while IFS= read -r f; do dadd "$k" '*' - raw "$k output" "$f"; done < <(find -L "$d" -maxdepth 4 -type f 2>/dev/null | head -n 100)
+    mapfile -t -n 100 lst < <(find -L "$d" -maxdepth 4 -type f 2>/dev/null)
+    for f in "${lst[@]}"; do dadd "$k" '*' - raw "$k output" "$f"; done
   done
 
   # Secrets deployed by hand next to the declared ones, under the scan roots, that others can read
@@ -122,14 +131,15 @@ discover() {
   # or /run/keys) and env files (*.env) with a key that names a secret (…PASS…, …SECRET…, …TOKEN…,
   # …KEY…, …CREDENTIAL…: read by grep -l, no value printed). Config env files are not secrets.
   local named=() envs=()
-  while IFS= read -r f; do
+  mapfile -t -n 100 lst < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print 2>/dev/null)
+  for f in "${lst[@]}"; do
     [ -z "${seen[$f]+x}" ] || continue
     case ${f##*/} in
       .env) named+=("$f");;
       *.env) case ${f,,} in *secret*|*passphrase*|*credential*|*/run/keys/*) named+=("$f");; *) envs+=("$f");; esac;;
       *) named+=("$f");;
     esac
-  done < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print 2>/dev/null | head -n 100)
+  done
   if [ "${#envs[@]}" -gt 0 ]; then
     while IFS= read -r f; do named+=("$f"); done < <(grep -liE '^[[:space:]]*(export[[:space:]]+)?[a-z0-9_]*(pass|secret|token|key|credential)[a-z0-9_]*=' -- "${envs[@]}" 2>/dev/null)
   fi

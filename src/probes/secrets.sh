@@ -109,7 +109,8 @@ for idx in "${!files[@]}"; do
 done
 
 # sha256 of every value with one sha256sum: each value goes through its own FIFO (in the RAM
-# scratch; a FIFO's data never reaches a disk), written in the order sha256sum reads them.
+# scratch; a FIFO's data never reaches a disk), written in the order sha256sum reads them. The
+# (empty) FIFOs go with the scratch dir.
 shas=()
 if [ "${#vv[@]}" -gt 0 ] && command -v sha256sum >/dev/null; then
   ff=(); for i in "${!vv[@]}"; do ff+=("$S/h.$i"); done
@@ -117,7 +118,6 @@ if [ "${#vv[@]}" -gt 0 ] && command -v sha256sum >/dev/null; then
     exec {hfd}< <(sha256sum -- "${ff[@]}" 2>/dev/null)
     for i in "${!vv[@]}"; do printf '%s' "${vv[i]}" > "${ff[i]}"; done
     mapfile -t -u "$hfd" shas; exec {hfd}<&-
-    rm -f -- "${ff[@]}"
   fi
 fi
 for i in "${!vv[@]}"; do
