@@ -131,8 +131,10 @@ discover() {
   # or /run/keys) and env files (*.env) with a key that names a secret (…PASS…, …SECRET…, …TOKEN…,
   # …KEY…, …CREDENTIAL…: read by grep -l, no value printed). Config env files are not secrets.
   local named=() envs=()
-  mapfile -t -n 100 lst < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm -o -path /etc/pam.d -o -path /etc/ssl/certs \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print 2>/dev/null)
-  for f in "${lst[@]}"; do
+  # The same walk lists, in $S/ww, the world-readable files the leak scan searches (secrets.sh):
+  # one find over the roots, not two. /etc/pam.d and /etc/ssl/certs are skipped for names only.
+  mapfile -t lst < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f \( \( -perm -0004 -size -2M -fprint "$S/ww" \) , \( ! -path '/etc/pam.d/*' ! -path '/etc/ssl/certs/*' -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print \) \) 2>/dev/null)
+  for f in "${lst[@]:0:100}"; do
     [ -z "${seen[$f]+x}" ] || continue
     case ${f##*/} in
       .env) named+=("$f");;

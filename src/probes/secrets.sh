@@ -110,11 +110,14 @@ done
 
 # sha256 of every value with one sha256sum: each value goes through its own FIFO (in the RAM
 # scratch; a FIFO's data never reaches a disk), written in the order sha256sum reads them. The
-# (empty) FIFOs go with the scratch dir.
-shas=()
-if [ "${#vv[@]}" -gt 0 ] && command -v sha256sum >/dev/null; then
+# same mkfifo makes fp, fk and fv, through which this shell hands the leak scan's grep and awk their
+# values and keys (FQ=1; a process substitution would cost a process each time). The (empty) FIFOs
+# go with the scratch dir.
+shas=(); FQ=''
+if [ "${#vv[@]}" -gt 0 ]; then
   ff=(); for i in "${!vv[@]}"; do ff+=("$S/h.$i"); done
-  if mkfifo -m 600 -- "${ff[@]}" 2>/dev/null; then
+  mkfifo -m 600 -- "${ff[@]}" "$S/fp" "$S/fk" "$S/fv" 2>/dev/null && FQ=1
+  if [ -n "$FQ" ] && command -v sha256sum >/dev/null; then
     exec {hfd}< <(sha256sum -- "${ff[@]}" 2>/dev/null)
     for i in "${!vv[@]}"; do printf '%s' "${vv[i]}" > "${ff[i]}"; done
     mapfile -t -u "$hfd" shas; exec {hfd}<&-
@@ -139,20 +142,32 @@ unset vv v SV
 
 pats() { printf '%s\n' "${vals[@]}"; }
 cpats() { printf '%s\n' "${cvals[@]}"; }
+keyl() { printf '%s\n' "${keys[@]}"; }
+ckeyl() { printf '%s\n' "${ckeys[@]}"; }
 # awk over lines that hold a value (stdin), the "idx key" lines in file K and the values in file V
 # (both pipes): prints `L WHERE idx key LOC` once per value found.
 # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
 MAP_AWK='BEGIN { while ((getline x < K) > 0) k[++nk] = x; while ((getline x < V) > 0) v[++nv] = x }
 { for (j = 1; j <= nv; j++) if (!(j in h) && index($0, v[j])) h[j] = 1 }
 END { for (j = 1; j <= nv; j++) if (j in h) print "L " W " " k[j] " " LOC }'
-# The values a stream holds: producer | found WHERE LOC
-found() { grep -aF -f <(pats) | awk -v W="$1" -v LOC="$2" -v K=<(printf '%s\n' "${keys[@]}") -v V=<(pats) "$MAP_AWK"; }
+# The values a stream holds: producer | found WHERE LOC. With the FIFOs, grep and awk start in the
+# background and this shell then feeds them patterns, keys and values in the order they read them
+# (each reads its FIFO to the end first); stdin stays grep's (0<&0: not /dev/null).
+fq() { grep -aF -f "$S/fp" 0<&0 | awk -v W="$3" -v LOC="$4" -v K="$S/fk" -v V="$S/fv" "$MAP_AWK" & "$1" > "$S/fp"; "$2" > "$S/fk"; "$1" > "$S/fv"; wait "$!"; }
+found() { if [ -n "$FQ" ]; then fq pats keyl "$@"; else grep -aF -f <(pats) | awk -v W="$1" -v LOC="$2" -v K=<(keyl) -v V=<(pats) "$MAP_AWK"; fi; }
 # The same over the values searched in command lines.
-cfound() { grep -aF -f <(cpats) | awk -v W="$1" -v LOC="$2" -v K=<(printf '%s\n' "${ckeys[@]}") -v V=<(cpats) "$MAP_AWK"; }
+cfound() { if [ -n "$FQ" ]; then fq cpats ckeyl "$@"; else grep -aF -f <(cpats) | awk -v W="$1" -v LOC="$2" -v K=<(ckeyl) -v V=<(cpats) "$MAP_AWK"; fi; }
+# grepl PATS FILE…: the files holding one of the values PATS prints (grep -l), in HITS.
+grepl() {
+  local g p=$1; shift; HITS=(); [ "$#" -gt 0 ] || return 0
+  if [ -n "$FQ" ]; then exec {g}< <(grep -laF -f "$S/fp" -- "$@" 2>/dev/null); "$p" > "$S/fp"
+  else exec {g}< <(grep -laF -f <("$p") -- "$@" 2>/dev/null); fi
+  mapfile -t -u "$g" HITS; exec {g}<&-
+}
 # shellcheck disable=SC2094 # found only reads the file it names
-# Files (one per line on stdin) holding a value: one grep per 500 candidates, then one grep + awk
-# on each (few) file that hit.
-scan() { local F f i; mapfile -t F; [ "$1" = file ] && printf 'I files %s\n' "${#F[@]}"; for ((i = 0; i < ${#F[@]}; i += 500)); do grep -laF -f <(pats) -- "${F[@]:i:500}" 2>/dev/null; done | while IFS= read -r f; do found "$1" "$f" < "$f"; done; }
+# scan WHERE FILE…: the files holding a value, one grep per 500 candidates, then one grep + awk on
+# each (few) file that hit.
+scan() { local w=$1 f i hits=(); shift; for ((i = 1; i <= $#; i += 500)); do grepl pats "${@:i:500}"; hits+=("${HITS[@]}"); done; for f in "${hits[@]}"; do found "$w" "$f" < "$f"; done; }
 
 # NixOS: environment.etc and unit files point into the store (world-readable by construction).
 # Unit files are symlinks into the store, hence -L. Package directories are skipped (> 50 files
@@ -182,23 +197,37 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # A directory others cannot enter (no o+x) hides what is below it: pruned, unless it is a root.
   # Package managers' databases are skipped (named in the evidence): NixOS has none; where a node
   # has one (the lab's Debian tree: 3522 files, 37 MB) it was most of the scan's cost.
+  # The list is discovery's walk ($S/ww, secret-discovery.sh), or this same find without discovery.
   for d in /var/lib/dpkg /var/lib/apt /var/lib/rpm; do [ -d "$d" ] && echo "I skipped $d"; done
-  { find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -print 2>/dev/null | grep -vxF "${exclude[@]}"; cat "$S/store"; } | sort -u | scan file
+  [ -e "$S/ww" ] || find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
+  mapfile -t F < <(sort -u -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store")
+  printf 'I files %s\n' "${#F[@]}"; scan file "${F[@]}"; unset F
   # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
   # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
   if [ -d /var/log ]; then
-    find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' 2>/dev/null | head -n 5000 |
-      awk -v T="$S" -v CAP="$LOG_CAP" 'BEGIN { cap = CAP * 1048576 } { s = $1; sub(/^[0-9]+ /, ""); if ($0 ~ /\.(gz|xz|zst|bz2|lz4)$/) { z++; u[++nu] = $0 } else if (s > cap) { b++; u[++nu] = $0 } else print > (T "/logs") } END { printf "I logs %d %d %d %dM\n", NR, z, b, CAP; for (i = 1; i <= nu && i <= 20; i++) print "I log-unread " u[i] }'
-    [ -f "$S/logs" ] && grep -vxF "${exclude[@]}" "$S/logs" | scan log
+    mapfile -t -n 5000 lg < <(find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' 2>/dev/null)
+    declare -A isx=(); for sf in "${files[@]}"; do [ -n "$sf" ] && isx[$sf]=1; done
+    lz=0; lb=0; lu=(); ll=()
+    for l in "${lg[@]}"; do
+      s=${l%% *}; f=${l#* }
+      case $s in ''|*[!0-9]*) s=0; f=$l;; esac
+      case $f in *.gz|*.xz|*.zst|*.bz2|*.lz4) lz=$((lz + 1)); lu+=("$f");; *) if [ "$s" -gt $((LOG_CAP * 1048576)) ]; then lb=$((lb + 1)); lu+=("$f"); elif [ -z "${isx[$f]+x}" ]; then ll+=("$f"); fi;; esac
+    done
+    printf 'I logs %d %d %d %dM\n' "${#lg[@]}" "$lz" "$lb" "$LOG_CAP"
+    for f in "${lu[@]:0:20}"; do echo "I log-unread $f"; done
+    scan log "${ll[@]}"
   fi
   # Unit environments: read block by block by awk; output that is not systemctl show's (every block
   # starts with Id=, every line is KEY=VALUE) is reported (P), never taken for "no leak".
   if [ -d /run/systemd/system ]; then
-    if [ "$urc" -ne 0 ]; then echo "P unit systemctl show -p Id,Environment exited $urc"; else printf '%s\n' "$U" | awk -v K=<(printf '%s\n' "${keys[@]}") -v V=<(pats) "$UNIT_AWK"; fi
+    if [ "$urc" -ne 0 ]; then echo "P unit systemctl show -p Id,Environment exited $urc"
+    elif [ -n "$FQ" ]; then awk -v K="$S/fk" -v V="$S/fv" "$UNIT_AWK" < <(printf '%s\n' "$U") & keyl > "$S/fk"; pats > "$S/fv"; wait "$!"
+    else printf '%s\n' "$U" | awk -v K=<(keyl) -v V=<(pats) "$UNIT_AWK"; fi
   fi
   # Process environments, read straight from /proc (no copy), all in one grep (-a: NULs are just
   # bytes); for each hit its comm and unit (cgroup) are read with builtins.
-  grep -laF -f <(pats) -- /proc/[0-9]*/environ 2>/dev/null | while IFS= read -r e; do
+  grepl pats /proc/[0-9]*/environ
+  for e in "${HITS[@]}"; do
     d=${e%/environ}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
@@ -206,7 +235,8 @@ if [ "${#vals[@]}" -gt 0 ]; then
   done
   # Command lines: /proc/PID/cmdline is readable by every local user (no hidepid on NixOS), so a
   # value passed as an argument (--password=…, a URL with credentials) is exposed whoever runs it.
-  [ "${#cvals[@]}" -gt 0 ] && grep -laF -f <(cpats) -- /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r e; do
+  HITS=(); [ "${#cvals[@]}" -gt 0 ] && grepl cpats /proc/[0-9]*/cmdline
+  for e in "${HITS[@]}"; do
     d=${e%/cmdline}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
@@ -224,12 +254,13 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # working directory puts them. Each up to $CORE_CAP; compressed ones through their decompressor.
   cp=''; { read -r cp < /proc/sys/kernel/core_pattern; } 2>/dev/null
   cdirs=(/var/lib/systemd/coredump); case $cp in /*) cdirs+=("${cp%/*}");; esac
-  { for f in /core /core.[0-9]*; do [ -f "$f" ] && echo "$f"; done
-    find /root /tmp /var/tmp /var/lib "${cdirs[@]}" -maxdepth 2 -xdev -type f \( -name core -o -name 'core.[0-9]*' -o -path "${cdirs[0]}/core*" -o -path "${cdirs[1]:-${cdirs[0]}}/core*" \) 2>/dev/null
-  } | sort -u | head -n 20 > "$S/cores"
-  mapfile -t cores < "$S/cores"; printf 'I cores %s %s\n' "${#cores[@]}" "$CORE_CAP"
+  # Sorted (sort -u) only when there are two or more: the common case costs one process.
+  cores=(); for f in /core /core.[0-9]*; do [ -f "$f" ] && cores+=("$f"); done
+  mapfile -t -O "${#cores[@]}" cores < <(find /root /tmp /var/tmp /var/lib "${cdirs[@]}" -maxdepth 2 -xdev -type f \( -name core -o -name 'core.[0-9]*' -o -path "${cdirs[0]}/core*" -o -path "${cdirs[1]:-${cdirs[0]}}/core*" \) 2>/dev/null)
+  [ "${#cores[@]}" -lt 2 ] || mapfile -t -n 20 cores < <(printf '%s\n' "${cores[@]}" | sort -u)
+  printf 'I cores %s %s\n' "${#cores[@]}" "$CORE_CAP"
   # shellcheck disable=SC2094 # found only reads the core it names
-  while IFS= read -r f; do
+  for f in "${cores[@]}"; do
     case $f in *.zst) z='zstdcat';; *.lz4) z='lz4cat';; *.xz) z='xzcat';; *.gz) z='zcat';; *) z='';; esac
     if [ -n "$(find "$f" -prune -size +"$CORE_CAP" 2>/dev/null)" ]; then echo "P core $f is over $CORE_CAP, not searched"
     elif [ -z "$z" ]; then found core "$f" < "$f"
@@ -238,7 +269,7 @@ if [ "${#vals[@]}" -gt 0 ]; then
       "$z" < "$f" 2>/dev/null | head -c "$((4 * 256 * 1024 * 1024))" | found core "$f"; zrc=${PIPESTATUS[0]}
       case $zrc in 0|141) ;; *) echo "P core $f could not be decompressed ($z exited $zrc)";; esac
     else echo "P core $f is compressed and the node has no $z"; fi
-  done < "$S/cores"
+  done
 fi
 
 # htpasswd files: named so, or named by nginx's auth_basic_user_file.
