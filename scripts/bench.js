@@ -133,7 +133,11 @@ try {
   const { file: inv, doc, schedFile } = benchInventory(info.inventory);
   const stateDir = join(tmp, 'state');
   const sshd = sshdOf(node);
-  const nodeCpu = () => cpuOf(sshd).children + cpuOf(sshd).self;
+  // The listener counts a session's CPU when it reaps it, which may come a moment after the client
+  // exits: wait (up to 1 s) until no session of it is left, so no run is billed for the one before.
+  const sessions = () => spawnSync('pgrep', ['-P', String(sshd)], { encoding: 'utf8' }).stdout.trim();
+  const settle = () => { for (let i = 0; i < 50 && sessions(); i++) spawnSync('sleep', ['0.02']); };
+  const nodeCpu = () => (settle(), cpuOf(sshd).children + cpuOf(sshd).self);
 
   // One measured command: wall ms, the harness's CPU (the reaped child's), the node's CPU.
   const measure = (cmd, args, o = {}) => {
@@ -230,7 +234,6 @@ try {
         openHost: async (n, o) => (host = await openHost(n, o)),
       });
       const wall = performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 50)); // let sshd reap the closed session
       const c = process.cpuUsage(c0);
       per.push({ wall, cpu: (c.user + c.system) / 1000, node: nodeCpu() - n0, rt: host?.roundTrips ?? 0 });
     }
