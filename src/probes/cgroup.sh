@@ -80,12 +80,41 @@ cg_under() { # PATH BASE: is PATH the cgroup BASE or below it?
   case $1 in "$2"|"$2"/*) return 0;; esac
   return 1
 }
+cg_outside() { # CGROUP-FILE: do its lines put the process outside the container's cgroup
+  # (s_mem, s_cpu, s_v2 of cg_strays: its memory or cpu cgroup (v1), or v2 cgroup, not at or below them)?
+  o=1
+  while IFS= read -r l; do
+    case $l in
+      0::*) [ -z "$s_mem" ] && ! cg_under "${l#0::}" "$s_v2" && o=0;;
+      *) r=${l#*:}; c=,${r%%:*},
+         case $c in *,memory,*) cg_under "${r#*:}" "$s_mem" || o=0;; esac
+         case $c in *,cpu,*) [ -n "$s_cpu" ] && ! cg_under "${r#*:}" "$s_cpu" && o=0;; esac;;
+    esac
+  done 2>/dev/null < "$1"
+  return $o
+}
+cg_exiting() { # /proc/PID or /proc/PID/task/TID: is the task exiting (PF_EXITING, 0x4, in the flags
+  # field of its stat), a zombie included, or gone? The kernel shows such a task in the ROOT cgroup of
+  # every v1 hierarchy (proc_cgroup_show: "On traditional hierarchies, all zombie tasks show up as
+  # belonging to the root cgroup"); v2 keeps its real one. So its v1 lines say nothing of where it ran.
+  st=''
+  { IFS= read -r st; } 2>/dev/null < "$1/stat" || return 0
+  # After "PID (COMM)" (COMM may hold spaces and parentheses): " STATE PPID PGRP SESSION TTY TPGID FLAGS ...".
+  st=${st##*')'}
+  for _ in 1 2 3 4 5 6 7; do st=${st#* }; done
+  st=${st%% *}
+  case $st in ''|*[!0-9]*) return 1;; esac
+  [ $((st & 4)) -ne 0 ]
+}
 cg_strays() { # LEADER: the processes of the leader's PID namespace (the container's) whose memory or
   # cpu cgroup (v1), or v2 cgroup, is not the container's (the leader's, minus init.scope) or below
   # it: a process moved out of the limited cgroup escapes its limits (processes entered from outside
   # the namespace, by nsenter and the like, are not the container's own and are skipped). Per stray `P PID COMM`, then
   # its cg_files lines; at most 20, then `MORE`. `-ef` on /proc/PID/ns/pid compares namespaces (a
   # builtin test: no process per PID).
+  # An exiting process (a PostgreSQL backend whose client just left, a zombie) shows `/` in v1 whatever
+  # its cgroup (cg_exiting): not judged by those lines; when its main thread exited but other threads
+  # run on, a running thread's cgroup is judged instead.
   s_mem='' s_cpu='' s_v2='' s_n=0
   while IFS= read -r l; do
     case $l in
@@ -100,21 +129,23 @@ cg_strays() { # LEADER: the processes of the leader's PID namespace (the contain
     p=${d#/proc/}
     [ "$p" != "$1" ] || continue
     [ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
-    stray=0
-    while IFS= read -r l; do
-      case $l in
-        0::*) [ -z "$s_mem" ] && ! cg_under "${l#0::}" "$s_v2" && stray=1;;
-        *) r=${l#*:}; c=,${r%%:*},
-           case $c in *,memory,*) cg_under "${r#*:}" "$s_mem" || stray=1;; esac
-           case $c in *,cpu,*) [ -n "$s_cpu" ] && ! cg_under "${r#*:}" "$s_cpu" && stray=1;; esac;;
-      esac
-    done < "$d/cgroup" 2>/dev/null
-    [ "$stray" = 1 ] || continue
+    cg_outside "$d/cgroup" || continue
+    # Read after the cgroup lines: a task that was exiting when they were read still is (or is gone).
+    src=$p
+    if cg_exiting "$d"; then
+      src=''
+      for t in "$d"/task/[0-9]*; do
+        [ "${t##*/}" != "$p" ] && ! cg_exiting "$t" && { src=$p/task/${t##*/}; break; }
+      done
+      [ -n "$src" ] || continue
+      cg_outside "/proc/$src/cgroup" || continue
+      cg_exiting "/proc/$src" && continue
+    fi
     # Entered from outside (nsenter, nixos-container run, a probe's psql): its ancestry leaves the
     # namespace before it reaches the leader. Not the container's own process: skipped.
     q=$p entered=0
     while :; do
-      pp=''; while read -r k v; do [ "$k" = PPid: ] && { pp=$v; break; }; done < "/proc/$q/status" 2>/dev/null
+      pp=''; while read -r k v; do [ "$k" = PPid: ] && { pp=$v; break; }; done 2>/dev/null < "/proc/$q/status"
       case $pp in ''|0|"$1") break;; esac
       [ "/proc/$pp/ns/pid" -ef "/proc/$1/ns/pid" ] || { entered=1; break; }
       q=$pp
@@ -123,7 +154,7 @@ cg_strays() { # LEADER: the processes of the leader's PID namespace (the contain
     s_n=$((s_n + 1)); [ "$s_n" -le 20 ] || { echo MORE; break; }
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     # A process that exits meanwhile is no stray.
-    out=$(cg_files "$p") && printf 'P %s %s\n%s\n' "$p" "${cm:-?}" "$out"
+    out=$(cg_files "$src") && printf 'P %s %s\n%s\n' "$p" "${cm:-?}" "$out"
   done
   return 0
 }
