@@ -174,10 +174,14 @@ scan() { local w=$1 f i hits=(); shift; for ((i = 1; i <= $#; i += 500)); do gre
 # within two levels): what matters are the generated files units reference (scripts, configs).
 : > "$S/store"
 if [ -d /nix/store ]; then
-  grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null | sort -u | head -n 1000 > "$S/sp"
-  { [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M 2>/dev/null
-    [ -s "$S/sp" ] && xargs -d '\n' -r sh -c 'find -L "$@" -maxdepth 2 -type f -size -2M 2>/dev/null' find < "$S/sp" | awk -v SP="$S/sp" 'BEGIN { while ((getline p < SP) > 0) top[p] = 1 } { f[NR] = $0; t = $0; while (t != "" && !(t in top)) sub(/\/[^\/]*$/, "", t); r[NR] = t; c[t]++ } END { for (i = 1; i <= NR; i++) if (c[r[i]] <= 50) print f[i] }'
-  } | sort -u > "$S/store"
+  # The store paths (sorted, the first 1000) in sp; the list (unsorted: its readers sort -u it) in store.
+  mapfile -t spl < <(grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null)
+  [ "${#spl[@]}" -lt 2 ] || mapfile -t -n 1000 spl < <(sort -u <(printf '%s\n' "${spl[@]}"))
+  [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M > "$S/store" 2>/dev/null
+  if [ "${#spl[@]}" -gt 0 ]; then
+    printf '%s\n' "${spl[@]}" > "$S/sp"
+    find -L "${spl[@]}" -maxdepth 2 -type f -size -2M 2>/dev/null | awk -v SP="$S/sp" 'BEGIN { while ((getline p < SP) > 0) top[p] = 1 } { f[NR] = $0; t = $0; while (t != "" && !(t in top)) sub(/\/[^\/]*$/, "", t); r[NR] = t; c[t]++ } END { for (i = 1; i <= NR; i++) if (c[r[i]] <= 50) print f[i] }' >> "$S/store"
+  fi
 fi
 
 # awk over `systemctl show` (stdin), with "idx key" lines in file K and the values in file V (both
@@ -272,29 +276,50 @@ if [ "${#vals[@]}" -gt 0 ]; then
   done
 fi
 
-# htpasswd files: named so, or named by nginx's auth_basic_user_file.
-{ find "${roots[@]}" /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null; { grep -rhoE 'auth_basic_user_file[[:space:]]+[^;]+' /etc/nginx /etc/static/nginx/ 2>/dev/null; xargs -d '\n' -r grep -hoE 'auth_basic_user_file[[:space:]]+[^;]+' < "$S/store" 2>/dev/null; } | awk '{print $2}' | tr -d '"'"'"; } | sort -u | while read -r h; do [ -f "$h" ] || continue; printf 'H %s %s %s %s\n' "$(stat -L -c '%a' "$h")" "$(grep -c '{PLAIN}' "$h")" "$(grep -c . "$h")" "$h"; done
+# htpasswd files: named so, or named by nginx's auth_basic_user_file (its path: the second blank-
+# separated word of the match, quotes dropped). Sorted (sort -u) only when there are two or more;
+# trimmed as `read` did. Per file its mode (one stat), {PLAIN} lines and non-empty lines (one awk).
+bt=$' \t'; hb='auth_basic_user_file[[:space:]]+[^;]+'
+mapfile -t hc < <(find "${roots[@]}" /etc/nginx /etc/static/nginx/ -name '*htpasswd*' 2>/dev/null)
+mapfile -t hl < <(grep -rhoE "$hb" /etc/nginx /etc/static/nginx/ 2>/dev/null)
+[ -s "$S/store" ] && mapfile -t -O "${#hl[@]}" hl < <(xargs -d '\n' -r grep -hoE "$hb" < "$S/store" 2>/dev/null)
+for h in "${hl[@]}"; do case $h in *["$bt"]*) h=${h#*["$bt"]}; h=${h#"${h%%[!"$bt"]*}"}; h=${h%%["$bt"]*};; *) h='';; esac; hc+=("${h//[\"\']/}"); done
+[ "${#hc[@]}" -lt 2 ] || mapfile -t hc < <(sort -u <(printf '%s\n' "${hc[@]}"))
+hf=(); for h in "${hc[@]}"; do h=${h#"${h%%[!"$bt"]*}"}; h=${h%"${h##*[!"$bt"]}"}; [ -f "$h" ] && hf+=("$h"); done
+if [ "${#hf[@]}" -gt 0 ]; then
+  declare -A hm=(); while read -r m h; do hm[$h]=$m; done < <(stat -L -c '%a %n' -- "${hf[@]}" 2>/dev/null)
+  # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
+  mapfile -t hn < <(awk 'BEGIN { for (a = 1; a < ARGC; a++) { p = n = 0; while ((getline l < ARGV[a]) > 0) { if (index(l, "{PLAIN}")) p++; if (l != "") n++ } close(ARGV[a]); print p, n } }' "${hf[@]}")
+  for i in "${!hf[@]}"; do printf 'H %s %s %s %s\n' "${hm[${hf[i]}]:-}" "${hn[i]%% *}" "${hn[i]#* }" "${hf[i]}"; done
+fi
 
 # Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE
 # certificate is a CA key. One openssl per key and per certificate; the public keys (PEM, public)
 # go to scratch and are fingerprinted together: sha256 of the base64 body of the SubjectPublicKeyInfo.
-find "${keydirs[@]}" -maxdepth 5 -type f -size -256k 2>/dev/null | head -n 3000 > "$S/kc"
-xargs -d '\n' -r grep -l 'PRIVATE KEY-----' < "$S/kc" 2>/dev/null > "$S/kf"
-if command -v openssl >/dev/null; then
-  n=0; while IFS= read -r f; do n=$((n + 1)); openssl pkey -in "$f" -pubout > "$S/x.k.$n" 2>/dev/null; done < "$S/kf"
-  # Certificates only matter when there is a key to match; bundles (> 3 certs) are public trust stores.
-  : > "$S/cf"; [ -s "$S/kf" ] && xargs -d '\n' -r grep -c 'BEGIN CERTIFICATE' < "$S/kc" 2>/dev/null | awk -F: '$NF>=1 && $NF<=3 {sub(/:[0-9]+$/, ""); print}' > "$S/cf"
-  awk -v T="$S" '{ f = $0; while ((getline l < f) > 0) { if (l ~ /BEGIN CERTIFICATE/) { n++; o = T "/c." n; print f > (T "/cmap") } if (o != "") print l > o; if (l ~ /END CERTIFICATE/) { close(o); o = "" } } close(f) }' < "$S/cf"
+# One awk reads the candidates (find's list, at most 3000; %m is stat's %a): it writes the key files
+# ("MODE PATH", kf) and, when there is a key and openssl, splits the certificates of files with 1 to
+# 3 of them into c.N (their files in cmap): certificates only matter when there is a key to match;
+# bundles (> 3 certs) are public trust stores.
+: > "$S/kf"; ossl=0; command -v openssl >/dev/null && ossl=1
+# shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
+awk -v T="$S" -v O="$ossl" '{ if (NR > 3000) exit; m = $1; f = substr($0, length(m) + 2); key = 0; c = 0
+    while ((getline l < f) > 0) { if (index(l, "PRIVATE KEY-----")) key = 1; if (index(l, "BEGIN CERTIFICATE")) c++ }
+    close(f); if (key) { nk++; print m " " f > (T "/kf") } if (c >= 1 && c <= 3) cf[++ncf] = f }
+  END { if (!nk || !O) exit; for (i = 1; i <= ncf; i++) { f = cf[i]; while ((getline l < f) > 0) { if (l ~ /BEGIN CERTIFICATE/) { n++; o = T "/c." n; print f > (T "/cmap") } if (o != "") print l > o; if (l ~ /END CERTIFICATE/) { close(o); o = "" } } close(f) } }' < <(find "${keydirs[@]}" -maxdepth 5 -type f -size -256k -printf '%m %p\n' 2>/dev/null)
+if [ "$ossl" = 1 ]; then
+  n=0; while IFS= read -r f; do n=$((n + 1)); openssl pkey -in "${f#* }" -pubout > "$S/x.k.$n" 2>/dev/null; done < "$S/kf"
   m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); openssl x509 -in "$S/c.$m" -noout -ext basicConstraints -pubkey > "$S/x.c.$m" 2>/dev/null; done < "$S/cmap"
   # One awk: per x.* file its CA flag and public key body (in p.*), then one sha256sum over them.
-  for x in "$S"/x.*; do [ -f "$x" ] && echo "$x"; done | awk '{ f = $0; ca = 0; b = ""; on = 0; while ((getline l < f) > 0) { if (l ~ /CA:TRUE/) ca = 1; if (l ~ /-----END/) on = 0; if (on) b = b l; if (l ~ /-----BEGIN PUBLIC KEY/) on = 1 } close(f); p = f; sub(/\/x\./, "/p.", p); printf "%s", b > p; close(p); print ca > (p ".ca") }'
+  xs=(); for x in "$S"/x.*; do [ -f "$x" ] && xs+=("$x"); done
+  # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
+  [ "${#xs[@]}" -eq 0 ] || awk 'BEGIN { for (a = 1; a < ARGC; a++) { f = ARGV[a]; ca = 0; b = ""; on = 0; while ((getline l < f) > 0) { if (l ~ /CA:TRUE/) ca = 1; if (l ~ /-----END/) on = 0; if (on) b = b l; if (l ~ /-----BEGIN PUBLIC KEY/) on = 1 } close(f); p = f; sub(/\/x\./, "/p.", p); printf "%s", b > p; close(p); print ca > (p ".ca") } }' "${xs[@]}"
   declare -A psha=()
-  for p in "$S"/p.*; do case $p in *.ca) ;; *) [ -s "$p" ] && echo "$p";; esac; done | xargs -d '\n' -r sha256sum > "$S/psha" 2>/dev/null
-  while read -r h p; do psha[${p##*/}]=${h:0:16}; done < "$S/psha"
-  n=0; while IFS= read -r f; do n=$((n + 1)); printf 'K %s %s %s\n' "$(stat -c '%a' "$f")" "${psha[p.k.$n]:--}" "$f"; done < "$S/kf"
+  ps=(); for p in "$S"/p.*; do case $p in *.ca) ;; *) [ -s "$p" ] && ps+=("$p");; esac; done
+  [ "${#ps[@]}" -eq 0 ] || while read -r h p; do psha[${p##*/}]=${h:0:16}; done < <(sha256sum -- "${ps[@]}" 2>/dev/null)
+  n=0; while IFS= read -r f; do n=$((n + 1)); printf 'K %s %s %s\n' "${f%% *}" "${psha[p.k.$n]:--}" "${f#* }"; done < "$S/kf"
   m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); ca=0; [ -f "$S/p.c.$m.ca" ] && read -r ca < "$S/p.c.$m.ca"; printf 'C %s %s %s\n' "$ca" "${psha[p.c.$m]:--}" "$f"; done < "$S/cmap"
 else
-  while IFS= read -r f; do printf 'K %s - %s\n' "$(stat -c '%a' "$f")" "$f"; done < "$S/kf"
+  while IFS= read -r f; do printf 'K %s - %s\n' "${f%% *}" "${f#* }"; done < "$S/kf"
   echo "O no-openssl"
 fi
 echo END
