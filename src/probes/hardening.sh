@@ -90,5 +90,6 @@ pid1() { local c; read -r c < /proc/1/comm && printf '%s\n' "$c"; }
 bsection pid1 pid1
 section virt virt
 section sshd sshd_t
+# shellcheck disable=SC2086 # parameter names are words: split on purpose
 section sysctl sysctl_lines $keys
 section scan scan

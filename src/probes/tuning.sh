@@ -48,6 +48,7 @@ limits() {
 fsection pid1 /proc/1/comm
 section virt virt
 # shellcheck disable=SC2086 # parameter names are words
+# shellcheck disable=SC2086 # parameter names are words: split on purpose
 section sysctl sysctl_lines $keys
 while read -r name leader rest; do
   [ -n "$name" ] || continue
