@@ -1,11 +1,11 @@
 // firewall: the node's NixOS firewall (nixos-fw via iptables-save or inet nixos-fw via nft -j)
 // equals the expectation, has no drift, and — seen from the harness — expected-open ports answer
 // and expected-closed ports do not. Gathering is src/probes/firewall.ts; this file judges.
-import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
+import type { EarlyContext, Evidence, NodeSpec, Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
-import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, gatherFirewall, intPorts, parseFirewallOutput, type FirewallFacts } from '../src/probes/firewall.js';
+import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, earlyProbes, gatherFirewall, intPorts, parseFirewallOutput, type EarlyProbes, type FirewallFacts } from '../src/probes/firewall.js';
 import { allowMap, allowText, diffAllow, expandRanges, observedAllow, portsOf, type Port } from '../src/probes/firewall-model.js';
 import type { TcpProbe } from '../src/probes/tcp.js';
 
@@ -93,14 +93,31 @@ export const CHECKS = defineChecks('firewall', {
 });
 
 async function gather(ctx: SuiteContext, expect: FirewallExpect): Promise<FirewallFacts> {
-  return gatherFirewall(ctx.host, {
-    target: ctx.host.address ?? ctx.node.host,
+  return gatherFirewall(
+    ctx.host,
+    {
+      target: ctx.host.address ?? ctx.node.host,
+      open: intPorts(expect.open),
+      closed: expect.closed ?? [],
+      probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : undefined,
+      rttPort: ctx.node.transport === 'ssh' ? ctx.node.ssh.port : undefined,
+      timeoutMs: ctx.options.timeoutMs,
+      extraRules: expect.extraRules,
+    },
+    ctx.early as Promise<EarlyProbes | undefined> | undefined,
+  );
+}
+
+/** The outside-in port probes, started with the node's connection (src/probes/firewall.ts, earlyProbes). */
+function early(node: NodeSpec, expect: FirewallExpect, ctx: EarlyContext): Promise<EarlyProbes | undefined> {
+  if (!node.host) return Promise.resolve(undefined);
+  return earlyProbes(node.host, {
     open: intPorts(expect.open),
     closed: expect.closed ?? [],
     probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : undefined,
-    rttPort: ctx.node.transport === 'ssh' ? ctx.node.ssh.port : undefined,
-    timeoutMs: ctx.options.timeoutMs,
-    extraRules: expect.extraRules,
+    sshPort: node.transport === 'ssh' ? node.ssh.port : undefined,
+    session: ctx.session,
+    signal: ctx.signal,
   });
 }
 
@@ -246,6 +263,7 @@ export const firewallSuite: Suite<FirewallExpect, FirewallFacts> = {
   key: 'firewall',
   schema,
   gather,
+  early,
   evaluate: (facts, expect) => evaluate(facts, expect),
   checkIds: Object.values(CHECKS).map((c) => c.id),
   checks: Object.values(CHECKS),

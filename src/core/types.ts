@@ -196,6 +196,17 @@ export interface SuiteContext {
   options: RunOptions;
   /** Emit a progress line for long work (shown on a TTY, plain in CI). */
   progress(message: string): void;
+  /** What the suite's `early` started before the node's connection, when it has one. */
+  early?: Promise<unknown>;
+}
+
+/** What a suite's `early` gets: it runs before the node's connection is made. */
+export interface EarlyContext {
+  options: RunOptions;
+  /** The node's session once connected (undefined when the connection failed or has none). */
+  session: Promise<TransportSession | undefined>;
+  /** Aborted when the node will not be checked, or is done: stop waiting. */
+  signal: AbortSignal;
 }
 
 /**
@@ -209,6 +220,11 @@ export interface Suite<E = unknown, F = unknown> {
   /** JSON Schema of that key's value (composed into the inventory schema; additionalProperties: false). */
   schema: object;
   gather(ctx: SuiteContext, expect: E): Promise<F>;
+  /**
+   * Harness-side work that needs no connection to the node (outside-in probes), started with the
+   * connection so the two overlap; gather() finds its promise in ctx.early. Bounded by itself.
+   */
+  early?(node: NodeSpec, expect: E, ctx: EarlyContext): Promise<unknown>;
   evaluate(facts: F, expect: E, ctx: { node: NodeSpec; identity: NodeIdentity; options: RunOptions; now: Date }): Outcome[];
   /** Check ids this suite can emit, for --only and docs (= checks' ids, in order). */
   checkIds: string[];

@@ -302,6 +302,23 @@ export async function runInventory(
       emit((r) => r.onNodeEnd(node, { roundTrips: 0, durationMs: 0 }));
       return;
     }
+    // Suites' harness-side work that needs no session (outside-in probes) starts with the
+    // connection and overlaps it; told the session when there is one, stopped when the node ends.
+    const early = new AbortController();
+    let sessionIs: (s: Host['session']) => void = () => undefined;
+    const session = new Promise<Host['session']>((r) => (sessionIs = r));
+    const earlyOptions: RunOptions = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir, checkMemory: opts.checkMemory };
+    const earlies = new Map(
+      suites.filter((ps) => ps.suite.early && !opts.signal?.aborted).map((ps) => {
+        const p = Promise.resolve().then(() => ps.suite.early!(node, ps.expect, { options: earlyOptions, session, signal: early.signal }));
+        p.catch(() => undefined); // gather() sees a failure; unawaited, it must not be "unhandled"
+        return [ps, p] as const;
+      }),
+    );
+    const endEarly = () => {
+      sessionIs(undefined);
+      early.abort();
+    };
     let connectMs: number | undefined;
     try {
       if (opts.signal?.aborted) throw new Interrupted();
@@ -319,7 +336,9 @@ export async function runInventory(
       }
       connectMs = now().getTime() - t0.getTime();
       spansOf(node.name).connect = { what: 'connect', startMs: rel(t0), endMs: rel(t0) + connectMs };
+      sessionIs(host.session);
     } catch (e) {
+      endEarly();
       emit((r) => r.onNodeStart(node, identity));
       const msg = e instanceof Interrupted ? 'interrupted before the node was checked' : reason(e);
       const source = e instanceof TransportError ? `transport ${node.transport} (${e.kind})` : `transport ${node.transport}`;
@@ -364,6 +383,7 @@ export async function runInventory(
             host: h,
             identity,
             options,
+            early: earlies.get(ps),
             progress: (m: string) => emit((r) => r.onProgress?.(node.name, `${ps.suite.name}: ${m}`)),
           };
           try {
@@ -425,6 +445,7 @@ export async function runInventory(
         }
       }
     } finally {
+      endEarly();
       const stats = { transport: host.describe, roundTrips: host.roundTrips, connectMs, durationMs: now().getTime() - t0.getTime(), ...(host.hostKey ? { hostKey: host.hostKey } : {}) };
       emit((r) => r.onNodeEnd(node, stats));
       // A wedged connection must not hold up the end of the run.

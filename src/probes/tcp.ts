@@ -109,7 +109,11 @@ function seedOnly(k: KnownPort, o: { fixedMs?: number; bounds?: AdaptiveBounds }
  * Without any answer the wait is the ceiling (nothing says the path is fast). `fixedMs` (the
  * expectation's probeTimeout) turns adaptation off.
  */
-export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPort?: number; fixedMs?: number; bounds?: AdaptiveBounds; known?: KnownPort; seed?: KnownPort } = {}): Promise<AdaptiveProbes> {
+export async function probeTcpAdaptive(
+  host: string,
+  ports: number[],
+  o: { rttPort?: number; fixedMs?: number; bounds?: AdaptiveBounds; known?: KnownPort; seed?: KnownPort; lateSeed?: Promise<KnownPort | undefined>; signal?: AbortSignal } = {},
+): Promise<AdaptiveProbes> {
   const known = o.known;
   if (known && ports.includes(known.probe.port)) {
     // That port's answer is already in hand: probe the others, put it back in its place.
@@ -127,6 +131,15 @@ export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPo
   const sample = (ms: number, what: string) => {
     if (slowest === undefined || ms > slowest) [slowest, why] = [ms, `${b.multiple} x ${what} ${ms.toFixed(1)} ms`];
   };
+  // Probes started before the node's ssh session exists (engine: Suite.early) get its round trip
+  // when it comes: a fallback seed like `seed`, read at the next deadline check.
+  let seedK = o.seed;
+  void o.lateSeed?.then(
+    (k) => {
+      if (!seedK && k?.sampleMs !== undefined) seedK = k;
+    },
+    () => undefined,
+  );
   // The round-trip connect runs beside the others: its answer lands long before any deadline. When
   // the port is probed anyway (ssh's port expected open) its own answer is the sample: a second
   // connect would cost the node one more sshd start for nothing.
@@ -135,27 +148,29 @@ export async function probeTcpAdaptive(host: string, ports: number[], o: { rttPo
   });
   // Until something answers, the deadline is the ceiling (or the seed's multiple: a connect made
   // earlier, e.g. at a busier moment, so only a fallback), looked at again every floor.
-  const seed = o.seed?.sampleMs;
-  if (seed !== undefined) why = `${b.multiple} x ${o.seed!.what} ${seed.toFixed(1)} ms`;
-  const wait = () => (slowest !== undefined ? boundedWait(slowest, b) : seed !== undefined ? boundedWait(seed, b) : b.ceilingMs);
+  const seed = () => seedK?.sampleMs;
+  const wait = () => (slowest !== undefined ? boundedWait(slowest, b) : seed() !== undefined ? boundedWait(seed()!, b) : b.ceilingMs);
   const tick = () => (slowest === undefined ? b.floorMs : Infinity);
   const label = (port: number) => (port === o.rttPort ? `the round trip of a connect to port ${port}` : `the slowest answer (port ${port})`);
-  const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, label(port)))));
+  const probes = await Promise.all(ports.map((port) => probeUntil(host, port, wait, tick, (ms) => sample(ms, label(port)), o.signal)));
   await rtt;
+  if (slowest === undefined && seed() !== undefined) why = `${b.multiple} x ${seedK!.what} ${seed()!.toFixed(1)} ms`;
   return { probes, timeoutMs: wait(), why: `${why}, bounded to ${b.floorMs}-${b.ceilingMs} ms` };
 }
 
 /** One connect whose deadline is re-read when its timer fires (answers elsewhere move it); `tick` caps each sleep. */
-function probeUntil(host: string, port: number, wait: () => number, tick: () => number, answered: (ms: number) => void): Promise<TcpProbe> {
+function probeUntil(host: string, port: number, wait: () => number, tick: () => number, answered: (ms: number) => void, signal?: AbortSignal): Promise<TcpProbe> {
   const t0 = performance.now();
   return new Promise((res) => {
     const s = connect({ host, port });
     let done = false;
     let timer: NodeJS.Timeout;
+    const onAbort = () => finish('error', 'not waited for: the node was not checked');
     const finish = (state: TcpState, detail: string) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       s.destroy();
       const ms = performance.now() - t0;
       if (state === 'open' || state === 'refused') answered(ms);
@@ -169,6 +184,8 @@ function probeUntil(host: string, port: number, wait: () => number, tick: () => 
       if (el >= w) return finish('filtered', `no answer within ${w} ms`);
       timer = setTimeout(() => setImmediate(check), Math.max(1, Math.min(w - el, tick())));
     };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     check();
     s.once('connect', () => finish('open', 'connected'));
     s.once('error', (e: NodeJS.ErrnoException) => {
