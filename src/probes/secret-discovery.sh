@@ -49,13 +49,17 @@ discover() {
   done
   [ -n "$conf" ] || conf=/etc/nginx/nginx.conf
   if [ -f "$conf" ]; then
-    local ngfiles=("$conf")
-    while read -r k v; do
+    local ngfiles=("$conf") re='^[[:space:]]*include[[:space:]]+[^;]+' ifs=$' \t\n'
+    # The include lines, read by builtins ([[ =~ ]] is the ERE grep -oE took; k and v split as read
+    # split the match: the first word, then the rest without IFS blanks around it).
+    while IFS= read -r line || [ -n "$line" ]; do
+      [[ $line =~ $re ]] || continue
+      v=${BASH_REMATCH[0]}; v=${v#"${v%%[!"$ifs"]*}"}; k=${v%%["$ifs"]*}; v=${v#"$k"}; v=${v#"${v%%[!"$ifs"]*}"}; v=${v%"${v##*[!"$ifs"]}"}
       unq "${v%;}"; v=$REPLY
       case $v in /*) ;; *) v=${conf%/*}/$v;; esac
       # shellcheck disable=SC2206 # an include is a glob: expanded here, as nginx does
       for f in $v; do [ -f "$f" ] && ngfiles+=("$f"); done
-    done < <(grep -hoE '^[[:space:]]*include[[:space:]]+[^;]+' "$conf" 2>/dev/null)
+    done 2>/dev/null < "$conf"
     while read -r k v; do
       v=${v%;}
       case $k in

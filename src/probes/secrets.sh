@@ -230,21 +230,19 @@ if [ "${#vals[@]}" -gt 0 ]; then
   fi
   # Process environments, read straight from /proc (no copy), all in one grep (-a: NULs are just
   # bytes); for each hit its comm and unit (cgroup) are read with builtins.
-  grepl pats /proc/[0-9]*/environ
-  for e in "${HITS[@]}"; do
-    d=${e%/environ}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
-    cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
-    u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
-    tr '\0' '\n' < "$e" 2>/dev/null | found environ "$p $u $cm"
-  done
   # Command lines: /proc/PID/cmdline is readable by every local user (no hidepid on NixOS), so a
   # value passed as an argument (--password=…, a URL with credentials) is exposed whoever runs it.
-  HITS=(); [ "${#cvals[@]}" -gt 0 ] && grepl cpats /proc/[0-9]*/cmdline
-  for e in "${HITS[@]}"; do
-    d=${e%/cmdline}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
+  # When every value searched is searched in command lines too (cvals = vals), one grep reads both.
+  if [ "${#cvals[@]}" -eq "${#vals[@]}" ]; then grepl pats /proc/[0-9]*/environ /proc/[0-9]*/cmdline; PH=("${HITS[@]}")
+  else grepl pats /proc/[0-9]*/environ; PH=("${HITS[@]}"); [ "${#cvals[@]}" -eq 0 ] || { grepl cpats /proc/[0-9]*/cmdline; PH+=("${HITS[@]}"); }; fi
+  for e in "${PH[@]}"; do
+    d=${e%/*}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
     u=-; while IFS= read -r g; do g=${g##*/}; case $g in *.service|*.scope) u=$g;; esac; done < "$d/cgroup" 2>/dev/null
-    tr '\0' '\n' < "$e" 2>/dev/null | cfound cmdline "$p $u $cm"
+    case $e in
+      */environ) tr '\0' '\n' < "$e" 2>/dev/null | found environ "$p $u $cm";;
+      *) tr '\0' '\n' < "$e" 2>/dev/null | cfound cmdline "$p $u $cm";;
+    esac
   done
   # The journal, where systemd runs it: the newest $JOURNAL_LINES messages.
   p1=''; { read -r p1 < /proc/1/comm; } 2>/dev/null
@@ -309,10 +307,17 @@ awk -v T="$S" -v O="$ossl" '{ if (NR > 3000) exit; m = $1; f = substr($0, length
 if [ "$ossl" = 1 ]; then
   n=0; while IFS= read -r f; do n=$((n + 1)); openssl pkey -in "${f#* }" -pubout > "$S/x.k.$n" 2>/dev/null; done < "$S/kf"
   m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); openssl x509 -in "$S/c.$m" -noout -ext basicConstraints -pubkey > "$S/x.c.$m" 2>/dev/null; done < "$S/cmap"
-  # One awk: per x.* file its CA flag and public key body (in p.*), then one sha256sum over them.
-  xs=(); for x in "$S"/x.*; do [ -f "$x" ] && xs+=("$x"); done
-  # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
-  [ "${#xs[@]}" -eq 0 ] || awk 'BEGIN { for (a = 1; a < ARGC; a++) { f = ARGV[a]; ca = 0; b = ""; on = 0; while ((getline l < f) > 0) { if (l ~ /CA:TRUE/) ca = 1; if (l ~ /-----END/) on = 0; if (on) b = b l; if (l ~ /-----BEGIN PUBLIC KEY/) on = 1 } close(f); p = f; sub(/\/x\./, "/p.", p); printf "%s", b > p; close(p); print ca > (p ".ca") } }' "${xs[@]}"
+  # Per x.* file (a few PEM lines, read by builtins) its CA flag and public key body (in p.*), then
+  # one sha256sum over them.
+  for x in "$S"/x.*; do
+    [ -f "$x" ] || continue
+    ca=0; b=''; on=0
+    while IFS= read -r l || [ -n "$l" ]; do
+      case $l in *CA:TRUE*) ca=1;; esac; case $l in *-----END*) on=0;; esac
+      [ "$on" = 0 ] || b+=$l; case $l in *'-----BEGIN PUBLIC KEY'*) on=1;; esac
+    done < "$x"
+    p=${x/\/x./\/p.}; printf '%s' "$b" > "$p"; echo "$ca" > "$p.ca"
+  done
   declare -A psha=()
   ps=(); for p in "$S"/p.*; do case $p in *.ca) ;; *) [ -s "$p" ] && ps+=("$p");; esac; done
   [ "${#ps[@]}" -eq 0 ] || while read -r h p; do psha[${p##*/}]=${h:0:16}; done < <(sha256sum -- "${ps[@]}" 2>/dev/null)
