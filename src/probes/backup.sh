@@ -7,7 +7,8 @@
 #   $1  mode: list | contents | restore
 #   $2  the job wrapper (borg-job-NAME)     $3  seconds for each borg call
 #   $4  borg's environment (BORG_ENV in borg.ts: NAME=VALUE words)
-#   list:     $5 section marker, $6 the job's service unit, $7.. the units to show
+#   list:     $5 section marker, $6 the job's service unit, $7 canary archive prefix (- : do not read
+#             the newest archive here), $8-$11 as contents' $7-$10, $12.. the units to show
 #   contents: $5 section marker, $6 archive, $7 1 when the archive's command line is wanted,
 #             $8 the listing format, $9 the expected roots (joined by the two characters \n: awk -v
 #             turns them back into newlines), $10 the listing filter's awk program (borg.ts)
@@ -25,10 +26,21 @@ borg_() { env "${benv[@]}" timeout -k 5 "$secs" "$wrapper" "$@" </dev/null; }
 # A whole file, read by the shell (no cat: the node pays for every process).
 slurp() { local t=''; [ -r "$1" ] || return 1; IFS= read -r -d '' t < "$1"; printf '%s' "$t"; }
 
-# Round trip 1: the job's state, the node's clock, PID 1, the units, the wrapper, the archive list.
+# The newest archive of `borg list --json` (file $1) that is neither an interrupted `.failed` one
+# nor a canary (prefix $2): newestArchive() in backup.ts, which checks the pick. borg prints one key
+# per line, sorted (name before start); a name with an escape is not picked here.
+# shellcheck disable=SC2016 # an awk program
+NEWEST_AWK='/^        \{/ { n = "" } /^            "name": "/ { n = $0; sub(/^            "name": "/, "", n); sub(/",?$/, "", n) }
+/^            "start": "/ { t = $0; sub(/^            "start": "/, "", t); sub(/",?$/, "", t)
+  if (n == "" || n ~ /[\\"]/ || n ~ /\.failed$/ || index(n, P) == 1) next
+  if (best == "" || t >= bt) { best = n; bt = t } }
+END { if (best != "") print best }'
+
+# Round trip 1: the job's state, the node's clock, PID 1, the units, the wrapper, the archive list,
+# and (unless $3 is -) what the newest archive holds, as round trip 2 reads it.
 list_mode() {
-  mark=$1 unit=$2
-  shift 2
+  mark=$1 unit=$2 canary=$3 c_info=$4 c_format=$5 c_roots=$6 c_awk=$7
+  shift 7
   # Read-only borg commands still take the repository lock; a scheduled job starting meanwhile
   # would wait for it and may fail. While the job runs we leave the repository alone.
   J=$([ -d /run/systemd/system ] && systemctl is-active "$unit" 2>/dev/null)
@@ -50,10 +62,21 @@ list_mode() {
   bsection wrapper command -v "$wrapper"
   list() {
     case "$J" in active|activating|deactivating|reloading) echo "job running: $J"; return 4;; esac
-    borg_ list --json 2>"$E"
+    borg_ list --json >"$S/list" 2>"$E"
+    local rc=$?
+    echo "$rc" >"$S/list.rc"
+    slurp "$S/list"
+    return $rc
   }
   section list list
   bsection list-err slurp "$E"
+  local lrc=x pick
+  { read -r lrc <"$S/list.rc"; } 2>/dev/null
+  [ "$canary" != - ] && [ "$lrc" = 0 ] || return 0
+  pick=$(awk -v P="$canary" "$NEWEST_AWK" "$S/list")
+  [ -n "$pick" ] || return 0
+  bsection picked echo "$pick"
+  contents_mode "$mark" "$pick" "$c_info" "$c_format" "$c_roots" "$c_awk"
 }
 
 # Round trip 2: what the newest archive holds (listing through the awk filter: entries under each

@@ -1,7 +1,9 @@
 // The backup facts of a node (checklist "backups tested"), through the NixOS job wrapper
 // `borg-job-NAME`. Read-only, four round trips, each bounded by what is left of the suite's window:
-// 1. the job's state, clock, PID 1, units, wrapper and archive list (backup.sh list);
-// 2. what the newest archive holds, and its command line when the paths are not given (backup.sh contents);
+// 1. the job's state, clock, PID 1, units, wrapper and archive list, and what the newest archive
+//    holds, with its command line when the paths are not given (backup.sh list: the node picks the
+//    newest archive by the rule of newestArchive(), which checks the pick);
+// 2. only when that pick is not newestArchive()'s (or none was made): the same listing (backup.sh contents);
 // 3. `borg check --repository-only`, unless backup.checkEvery's window still covers the last clean
 //    check the harness remembers for this repository (check-window.ts; no borg process then);
 // 4. a sample restored into RAM-backed scratch and hashed beside the live files (backup.sh restore).
@@ -171,8 +173,9 @@ export async function gatherBackup(host: Host, target: BackupTarget, opts: Gathe
     expectedPaths: fail('not gathered', 'expectation'),
   };
   if (!(await listArchives(host, target, facts, budget, opts))) return facts;
-  if (facts.newest) await readContents(host, target, facts, facts.newest, budget, opts);
-  else if (target.paths) facts.expectedPaths = factOk(target.paths, 'expectation backup.paths');
+  // The newest archive's listing came with the list when the node picked the same archive.
+  if (facts.newest && !facts.contents) await readContents(host, target, facts, facts.newest, budget, opts);
+  else if (!facts.newest && target.paths) facts.expectedPaths = factOk(target.paths, 'expectation backup.paths');
   if (target.check !== false && facts.list.ok) await checkIfDue(host, facts, facts.list.value.repository, budget, opts);
   if (target.restoreProbe !== false && facts.newest && facts.contents?.ok && facts.clock.ok) {
     facts.restore = await restoreSample(host, { wrapper, archive: facts.newest, contents: facts.contents.value, tz: facts.clock.value.tz, sample: target.sample ?? 5 }, budget, opts);
@@ -191,8 +194,10 @@ async function listArchives(host: Host, target: BackupTarget, facts: BackupFacts
   const listSrc = `${wrapper} list --json`;
   let out: Map<string, Section>;
   try {
-    opts.progress(`listing archives of ${wrapper}`);
-    const r = await run(host, backupCommand('list', wrapper, t1, [MARK, jobUnit, ...units]), budget.execMs(t1 * 1000 + 10_000));
+    opts.progress(`listing archives of ${wrapper} and reading the newest`);
+    // Two borg calls (three without backup.paths) in one exec: the list, and the newest archive's
+    // listing as round trip 2 reads it (backup.sh picks the archive; newestArchive() checks it).
+    const r = await run(host, backupCommand('list', wrapper, t1, [MARK, jobUnit, CANARY_PREFIX, ...contentsArgs(target), ...units]), budget.execMs(t1 * 1000 * 3 + 10_000));
     out = splitSections(r.stdout, `backup probe on ${host.name}`, ['job-state', 'clock', 'pid1', 'units', 'wrapper', 'list', 'list-err']);
   } catch (err) {
     const reason = err instanceof TransportError && err.kind === 'timeout' ? `listing archives timed out: ${reasonOf(err)}` : reasonOf(err);
@@ -235,7 +240,17 @@ async function listArchives(host: Host, target: BackupTarget, facts: BackupFacts
   }
   if (!facts.list.ok) return false;
   facts.newest = newestArchive(facts.list.value);
+  const picked = out.get('picked');
+  if (facts.newest && picked?.rc === 0 && picked.text.trim() === facts.newest.name && out.has('contents')) {
+    contentsFrom(out, target, facts, facts.newest, t1);
+  }
   return true;
+}
+
+/** backup.sh's contents arguments (after the marker and the archive): info flag, format, roots, filter. */
+function contentsArgs(target: BackupTarget): (string | number)[] {
+  const maxBytes = parseSize(target.maxSampleSize ?? '16M');
+  return [target.paths ? 0 : 1, LISTING_FIELDS, listingRoots(target.paths ?? []), listingAwk(maxBytes, 200)];
 }
 
 function unitsFact(u: Section, units: string[]): BackupFacts['units'] {
@@ -250,18 +265,29 @@ function unitsFact(u: Section, units: string[]): BackupFacts['units'] {
 
 /** Round trip 2: what the newest archive holds (expected roots + a sample), and its paths when the expectation does not name them. */
 async function readContents(host: Host, target: BackupTarget, facts: BackupFacts, newest: BorgArchive, budget: Budget, opts: GatherOptions): Promise<void> {
-  const wrapper = facts.wrapper;
   const t2 = budget.cmdSec();
-  const maxBytes = parseSize(target.maxSampleSize ?? '16M');
-  const command = backupCommand('contents', wrapper, t2, [MARK, newest.name, target.paths ? 0 : 1, LISTING_FIELDS, listingRoots(target.paths ?? []), listingAwk(maxBytes, 200)]);
-  const src2 = `${wrapper} list ::${newest.name}`;
+  const command = backupCommand('contents', facts.wrapper, t2, [MARK, newest.name, ...contentsArgs(target)]);
   try {
     opts.progress(`reading archive ${newest.name}`);
     const r = await run(host, command, budget.execMs(t2 * 1000 * 2 + 10_000));
-    const s = splitSections(r.stdout, `backup probe on ${host.name}`, ['contents', ...(target.paths ? [] : ['info'])]);
-    const c = s.get('contents')!;
-    facts.contents = c.rc === 0 ? factOk(parseArchiveContents(c.text, src2), src2, c.text.slice(0, 400)) : fail(borgFailure(c.rc, c.text, t2), src2, c.text);
-    facts.expectedPaths = target.paths ? factOk(target.paths, 'expectation backup.paths') : pathsOfArchive(s.get('info')!, wrapper, newest.name, t2);
+    contentsFrom(splitSections(r.stdout, `backup probe on ${host.name}`, ['contents', ...(target.paths ? [] : ['info'])]), target, facts, newest, t2);
+  } catch (err) {
+    facts.contents = fail(reasonOf(err), `${facts.wrapper} list ::${newest.name}`, err instanceof ParseError ? err.excerpt : undefined);
+    if (!facts.expectedPaths.ok && target.paths) facts.expectedPaths = factOk(target.paths, 'expectation backup.paths');
+  }
+}
+
+/** The newest archive's facts from backup.sh's contents (and info) sections, whichever round trip carried them. */
+function contentsFrom(s: Map<string, Section>, target: BackupTarget, facts: BackupFacts, newest: BorgArchive, tSec: number): void {
+  const wrapper = facts.wrapper;
+  const src2 = `${wrapper} list ::${newest.name}`;
+  try {
+    const c = s.get('contents');
+    if (!c) throw new ParseError(src2, 'probe output lacks section(s) contents');
+    facts.contents = c.rc === 0 ? factOk(parseArchiveContents(c.text, src2), src2, c.text.slice(0, 400)) : fail(borgFailure(c.rc, c.text, tSec), src2, c.text);
+    const info = s.get('info');
+    if (!target.paths && !info) throw new ParseError(src2, 'probe output lacks section(s) info');
+    facts.expectedPaths = target.paths ? factOk(target.paths, 'expectation backup.paths') : pathsOfArchive(info!, wrapper, newest.name, tSec);
   } catch (err) {
     facts.contents = fail(reasonOf(err), src2, err instanceof ParseError ? err.excerpt : undefined);
     if (!facts.expectedPaths.ok && target.paths) facts.expectedPaths = factOk(target.paths, 'expectation backup.paths');
