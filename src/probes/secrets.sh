@@ -164,10 +164,14 @@ grepl() {
   else exec {g}< <(grep -laF -f <("$p") -- "$@" 2>/dev/null); fi
   mapfile -t -u "$g" HITS; exec {g}<&-
 }
-# shellcheck disable=SC2094 # found only reads the file it names
-# scan WHERE FILE…: the files holding a value, one grep per 500 candidates, then one grep + awk on
-# each (few) file that hit.
-scan() { local w=$1 f i hits=(); shift; for ((i = 1; i <= $#; i += 500)); do grepl pats "${@:i:500}"; hits+=("${HITS[@]}"); done; for f in "${hits[@]}"; do found "$w" "$f" < "$f"; done; }
+# grepc PATS FILE…: grepl over many files, in chunks of about 128 KiB of arguments (far below
+# ARG_MAX), the hits of all in HITS.
+grepc() {
+  local p=$1 all h=() i per; shift; HITS=(); [ "$#" -gt 0 ] || return 0
+  all="$*"; per=$(($# / (${#all} / 131072 + 1) + 1))
+  for ((i = 1; i <= $#; i += per)); do grepl "$p" "${@:i:per}"; h+=("${HITS[@]}"); done
+  HITS=("${h[@]}")
+}
 
 # NixOS: environment.etc and unit files point into the store (world-readable by construction).
 # Unit files are symlinks into the store, hence -L. Package directories are skipped (> 50 files
@@ -205,21 +209,46 @@ if [ "${#vals[@]}" -gt 0 ]; then
   for d in /var/lib/dpkg /var/lib/apt /var/lib/rpm; do [ -d "$d" ] && echo "I skipped $d"; done
   [ -e "$S/ww" ] || find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
   mapfile -t F < <(sort -u -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store")
-  printf 'I files %s\n' "${#F[@]}"; scan file "${F[@]}"; unset F
   # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
   # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
+  lg=(); ll=()
   if [ -d /var/log ]; then
     mapfile -t -n 5000 lg < <(find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' 2>/dev/null)
     declare -A isx=(); for sf in "${files[@]}"; do [ -n "$sf" ] && isx[$sf]=1; done
-    lz=0; lb=0; lu=(); ll=()
+    lz=0; lb=0; lu=()
     for l in "${lg[@]}"; do
       s=${l%% *}; f=${l#* }
       case $s in ''|*[!0-9]*) s=0; f=$l;; esac
       case $f in *.gz|*.xz|*.zst|*.bz2|*.lz4) lz=$((lz + 1)); lu+=("$f");; *) if [ "$s" -gt $((LOG_CAP * 1048576)) ]; then lb=$((lb + 1)); lu+=("$f"); elif [ -z "${isx[$f]+x}" ]; then ll+=("$f"); fi;; esac
     done
+  fi
+  # Process environments, read straight from /proc (no copy), and command lines: /proc/PID/cmdline
+  # is readable by every local user (no hidepid on NixOS), so a value passed as an argument
+  # (--password=…, a URL with credentials) is exposed whoever runs it. When every value searched is
+  # searched in command lines too (cvals = vals), they go with the environments.
+  if [ "${#cvals[@]}" -eq "${#vals[@]}" ]; then P=(/proc/[0-9]*/environ /proc/[0-9]*/cmdline); else P=(/proc/[0-9]*/environ); fi
+  # One grep -l (in chunks) over the files, the logs and /proc; its hits, a subsequence of its
+  # arguments, are told apart by position (a walk only when there is a hit).
+  grepc pats "${F[@]}" "${ll[@]}" "${P[@]}"
+  fh=(); lh=(); PH=()
+  if [ "${#HITS[@]}" -gt 0 ]; then
+    A=("${F[@]}" "${ll[@]}" "${P[@]}"); j=0
+    for h in "${HITS[@]}"; do
+      k=$j; while [ "$k" -lt "${#A[@]}" ] && [[ ${A[k]} != "$h" ]]; do k=$((k + 1)); done
+      [ "$k" -lt "${#A[@]}" ] || continue
+      if [ "$k" -lt "${#F[@]}" ]; then fh+=("$h"); elif [ "$k" -lt $((${#F[@]} + ${#ll[@]})) ]; then lh+=("$h"); else PH+=("$h"); fi
+      j=$((k + 1))
+    done
+    unset A
+  fi
+  printf 'I files %s\n' "${#F[@]}"; unset F
+  # shellcheck disable=SC2094 # found only reads the file it names
+  for f in "${fh[@]}"; do found file "$f" < "$f"; done
+  if [ -d /var/log ]; then
     printf 'I logs %d %d %d %dM\n' "${#lg[@]}" "$lz" "$lb" "$LOG_CAP"
     for f in "${lu[@]:0:20}"; do echo "I log-unread $f"; done
-    scan log "${ll[@]}"
+    # shellcheck disable=SC2094 # found only reads the file it names
+    for f in "${lh[@]}"; do found log "$f" < "$f"; done
   fi
   # Unit environments: read block by block by awk; output that is not systemctl show's (every block
   # starts with Id=, every line is KEY=VALUE) is reported (P), never taken for "no leak".
@@ -228,13 +257,8 @@ if [ "${#vals[@]}" -gt 0 ]; then
     elif [ -n "$FQ" ]; then awk -v K="$S/fk" -v V="$S/fv" "$UNIT_AWK" < <(printf '%s\n' "$U") & keyl > "$S/fk"; pats > "$S/fv"; wait "$!"
     else printf '%s\n' "$U" | awk -v K=<(keyl) -v V=<(pats) "$UNIT_AWK"; fi
   fi
-  # Process environments, read straight from /proc (no copy), all in one grep (-a: NULs are just
-  # bytes); for each hit its comm and unit (cgroup) are read with builtins.
-  # Command lines: /proc/PID/cmdline is readable by every local user (no hidepid on NixOS), so a
-  # value passed as an argument (--password=…, a URL with credentials) is exposed whoever runs it.
-  # When every value searched is searched in command lines too (cvals = vals), one grep reads both.
-  if [ "${#cvals[@]}" -eq "${#vals[@]}" ]; then grepl pats /proc/[0-9]*/environ /proc/[0-9]*/cmdline; PH=("${HITS[@]}")
-  else grepl pats /proc/[0-9]*/environ; PH=("${HITS[@]}"); [ "${#cvals[@]}" -eq 0 ] || { grepl cpats /proc/[0-9]*/cmdline; PH+=("${HITS[@]}"); }; fi
+  # Per process hit its comm and unit (cgroup), read with builtins.
+  [ "${#cvals[@]}" -eq "${#vals[@]}" ] || [ "${#cvals[@]}" -eq 0 ] || { grepl cpats /proc/[0-9]*/cmdline; PH+=("${HITS[@]}"); }
   for e in "${PH[@]}"; do
     d=${e%/*}; p=${d#/proc/}; [ "$p" = "$$" ] && continue
     cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
