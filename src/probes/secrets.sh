@@ -208,7 +208,11 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # The list is discovery's walk ($S/ww, secret-discovery.sh), or this same find without discovery.
   for d in /var/lib/dpkg /var/lib/apt /var/lib/rpm; do [ -d "$d" ] && echo "I skipped $d"; done
   [ -e "$S/ww" ] || find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
-  mapfile -t F < <(sort -u -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store")
+  # A secret file can be in that list only if others may read it (-perm -0004): without one (its
+  # stat above: no o+r bit, not missing) the list needs no grep -vxF.
+  xneed=0; for i in "${!files[@]}"; do m=${stat_of[$i]:-missing}; case $m in *vanished) m=missing;; esac; case ${m%% *} in missing|*[4567]) xneed=1;; esac; done
+  if [ "$xneed" = 1 ]; then mapfile -t F < <(sort -u -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store")
+  else mapfile -t F < <(sort -u -- "$S/ww" "$S/store"); fi
   # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
   # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
   lg=(); ll=()
