@@ -72,7 +72,9 @@ discover() {
   # sshd: the effective host keys (sshd -T lists defaults too: missing ones are skipped).
   for b in sshd /usr/sbin/sshd /run/current-system/sw/bin/sshd; do command -v "$b" >/dev/null && break; b=''; done
   if [ -n "$b" ]; then
-    while read -r k v; do [ "$k" = hostkey ] && { hk=1; dadd sshd root - raw "sshd -T hostkey" "$v"; }; done < <("$b" -T 2>/dev/null)
+    # Through a scratch file (public configuration): read takes a file in blocks, a pipe bytewise.
+    "$b" -T > "$S/sshd-T" 2>/dev/null
+    while read -r k v; do [ "$k" = hostkey ] && { hk=1; dadd sshd root - raw "sshd -T hostkey" "$v"; }; done < "$S/sshd-T"
   fi
   if [ "$hk" = 0 ]; then
     for f in /etc/ssh/ssh_host_*_key; do dadd sshd root - raw "/etc/ssh/ssh_host_*_key" "$f"; done

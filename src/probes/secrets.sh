@@ -21,7 +21,8 @@
 # in the order of the expectation (the index in every output line; discovered files follow).
 # $S, the scratch dir (RAM-backed, removed by traps, swept by the next run), is made by
 # scratchSh('S') (src/probes/scratch.ts), which the probe puts in front of this text; it holds only
-# public things: file lists, store paths, certificates, public keys, and empty FIFOs.
+# public things: file lists, store paths, sshd -T's configuration, certificates, public keys, and
+# empty FIFOs.
 umask 077
 # Bytes, not characters: lengths, case folding and grep -F compare bytes.
 export LC_ALL=C
@@ -179,8 +180,10 @@ grepc() {
 : > "$S/store"
 if [ -d /nix/store ]; then
   # The store paths (sorted, the first 1000) in sp; the list (unsorted: its readers sort -u it) in store.
-  mapfile -t spl < <(grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ 2>/dev/null)
-  [ "${#spl[@]}" -lt 2 ] || mapfile -t -n 1000 spl < <(sort -u <(printf '%s\n' "${spl[@]}"))
+  # Long lists go through scratch files: mapfile reads a pipe one byte per read(2), a file in blocks.
+  grep -RhoE '/nix/store/[a-z0-9]{32}-[^/[:space:]"'"'"';]+' /etc/systemd/system/ > "$S/sp0" 2>/dev/null
+  mapfile -t spl < "$S/sp0"
+  [ "${#spl[@]}" -lt 2 ] || { sort -u -o "$S/sp0" -- "$S/sp0"; mapfile -t -n 1000 spl < "$S/sp0"; }
   [ -e /etc/static ] && find -L /etc/static/ -type f -size -2M > "$S/store" 2>/dev/null
   if [ "${#spl[@]}" -gt 0 ]; then
     printf '%s\n' "${spl[@]}" > "$S/sp"
@@ -211,13 +214,15 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # A secret file can be in that list only if others may read it (-perm -0004): without one (its
   # stat above: no o+r bit, not missing) the list needs no grep -vxF.
   xneed=0; for i in "${!files[@]}"; do m=${stat_of[$i]:-missing}; case $m in *vanished) m=missing;; esac; case ${m%% *} in missing|*[4567]) xneed=1;; esac; done
-  if [ "$xneed" = 1 ]; then mapfile -t F < <(sort -u -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store")
-  else mapfile -t F < <(sort -u -- "$S/ww" "$S/store"); fi
+  if [ "$xneed" = 1 ]; then sort -u -o "$S/fl" -- <(grep -vxF "${exclude[@]}" -- "$S/ww" 2>/dev/null) "$S/store"
+  else sort -u -o "$S/fl" -- "$S/ww" "$S/store"; fi
+  mapfile -t F < "$S/fl"
   # Logs: files under /var/log that a user other than root can read (o+r, g+r of a group that is
   # not root's, or owned by another user), each up to $LOG_CAP MiB; compressed ones are not read.
   lg=(); ll=()
   if [ -d /var/log ]; then
-    mapfile -t -n 5000 lg < <(find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' 2>/dev/null)
+    find /var/log -xdev -type f \( -perm -0004 -o \( -perm -0040 ! -group 0 \) -o ! -user 0 \) -printf '%s %p\n' > "$S/lg" 2>/dev/null
+    mapfile -t -n 5000 lg < "$S/lg"
     declare -A isx=(); for sf in "${files[@]}"; do [ -n "$sf" ] && isx[$sf]=1; done
     lz=0; lb=0; lu=()
     for l in "${lg[@]}"; do
