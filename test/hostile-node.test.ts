@@ -124,9 +124,12 @@ describe('secrets probe on a hostile node: no value ever on disk, nothing left b
     const pid = readFileSync(join(log, 'stalled'), 'utf8').trim();
     expect(await waitFor(() => !existsSync(`/proc/${pid}`), 4000)).toBe(true);
     expect(filesHolding(values, basename(dir))).toEqual([]);
-    // and never in an argument: grep got /dev/fd/N
+    // and never in an argument: grep read its patterns from a pipe, /dev/fd/N or a FIFO in the RAM
+    // scratch (the probe's scratch, checked above to be gone), never from a file holding a value
     const argv = logged('grep.argv').join('\n');
-    expect(argv).toMatch(/-laF -f \/dev\/fd\/\d+/);
+    const from = /-laF -f (\S+)/.exec(argv)?.[1] ?? '';
+    expect(from).toMatch(/^\/dev\/fd\/\d+$|^\/(dev\/shm|run)\/leafcert\.[^/]+\/[^/]+$/);
+    if (!from.startsWith('/dev/fd/')) expect(scratch.some((d) => from.startsWith(`${d}/`)), `${from} in the probe's scratch`).toBe(true);
     for (const v of values) expect(argv.includes(v)).toBe(false);
   });
 
