@@ -330,16 +330,19 @@ fi
 # One awk reads the candidates (find's list, at most 3000; %m is stat's %a): it writes the key files
 # ("MODE PATH", kf) and, when there is a key and openssl, splits the certificates of files with 1 to
 # 3 of them into c.N (their files in cmap): certificates only matter when there is a key to match;
-# bundles (> 3 certs) are public trust stores.
+# bundles (> 3 certs) are public trust stores. A c.N identical to an earlier c.M ("N M" in cdup:
+# ACME's cert.pem, chain.pem, fullchain.pem and full.pem repeat two certificates) gets no openssl
+# of its own: it prints c.M's result.
 : > "$S/kf"; ossl=0; command -v openssl >/dev/null && ossl=1
 # shellcheck disable=SC2016  # an awk program: its $0 is awk's, not the shell's
 awk -v T="$S" -v O="$ossl" '{ if (NR > 3000) exit; m = $1; f = substr($0, length(m) + 2); key = 0; c = 0
     while ((getline l < f) > 0) { if (index(l, "PRIVATE KEY-----")) key = 1; if (index(l, "BEGIN CERTIFICATE")) c++ }
     close(f); if (key) { nk++; print m " " f > (T "/kf") } if (c >= 1 && c <= 3) cf[++ncf] = f }
-  END { if (!nk || !O) exit; for (i = 1; i <= ncf; i++) { f = cf[i]; while ((getline l < f) > 0) { if (l ~ /BEGIN CERTIFICATE/) { n++; o = T "/c." n; print f > (T "/cmap") } if (o != "") print l > o; if (l ~ /END CERTIFICATE/) { close(o); o = "" } } close(f) } }' < <(find "${keydirs[@]}" -maxdepth 5 -type f -size -256k -printf '%m %p\n' 2>/dev/null)
+  END { if (!nk || !O) exit; for (i = 1; i <= ncf; i++) { f = cf[i]; while ((getline l < f) > 0) { if (l ~ /BEGIN CERTIFICATE/) { n++; o = T "/c." n; b = ""; print f > (T "/cmap") } if (o != "") { print l > o; b = b l "\n" } if (l ~ /END CERTIFICATE/) { close(o); o = ""; if (b in seen) print n, seen[b] > (T "/cdup"); else seen[b] = n } } close(f) } }' < <(find "${keydirs[@]}" -maxdepth 5 -type f -size -256k -printf '%m %p\n' 2>/dev/null)
 if [ "$ossl" = 1 ]; then
   n=0; while IFS= read -r f; do n=$((n + 1)); openssl pkey -in "${f#* }" -pubout > "$S/x.k.$n" 2>/dev/null; done < "$S/kf"
-  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); openssl x509 -in "$S/c.$m" -noout -ext basicConstraints -pubkey > "$S/x.c.$m" 2>/dev/null; done < "$S/cmap"
+  declare -A cdup=(); [ -s "$S/cdup" ] && while read -r a b; do cdup[$a]=$b; done < "$S/cdup"
+  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); [ -n "${cdup[$m]+x}" ] || openssl x509 -in "$S/c.$m" -noout -ext basicConstraints -pubkey > "$S/x.c.$m" 2>/dev/null; done < "$S/cmap"
   # Per x.* file (a few PEM lines, read by builtins) its CA flag and public key body (in p.*), then
   # one sha256sum over them.
   for x in "$S"/x.*; do
@@ -355,7 +358,7 @@ if [ "$ossl" = 1 ]; then
   ps=(); for p in "$S"/p.*; do case $p in *.ca) ;; *) [ -s "$p" ] && ps+=("$p");; esac; done
   [ "${#ps[@]}" -eq 0 ] || while read -r h p; do psha[${p##*/}]=${h:0:16}; done < <(sha256sum -- "${ps[@]}" 2>/dev/null)
   n=0; while IFS= read -r f; do n=$((n + 1)); printf 'K %s %s %s\n' "${f%% *}" "${psha[p.k.$n]:--}" "${f#* }"; done < "$S/kf"
-  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); ca=0; [ -f "$S/p.c.$m.ca" ] && read -r ca < "$S/p.c.$m.ca"; printf 'C %s %s %s\n' "$ca" "${psha[p.c.$m]:--}" "$f"; done < "$S/cmap"
+  m=0; [ -s "$S/cmap" ] && while IFS= read -r f; do m=$((m + 1)); c=${cdup[$m]:-$m}; ca=0; [ -f "$S/p.c.$c.ca" ] && read -r ca < "$S/p.c.$c.ca"; printf 'C %s %s %s\n' "$ca" "${psha[p.c.$c]:--}" "$f"; done < "$S/cmap"
 else
   while IFS= read -r f; do printf 'K %s - %s\n' "${f%% *}" "${f#* }"; done < "$S/kf"
   echo "O no-openssl"
