@@ -325,8 +325,9 @@ if [ "${#hf[@]}" -gt 0 ]; then
 fi
 
 # Private keys and certificates where keys usually sit; a key whose public half matches a CA:TRUE
-# certificate is a CA key. One openssl per key and per certificate; the public keys (PEM, public)
-# go to scratch and are fingerprinted together: sha256 of the base64 body of the SubjectPublicKeyInfo.
+# certificate is a CA key. One openssl per key and per distinct certificate; the public keys (PEM,
+# public) go to scratch and are fingerprinted together: sha256 of the base64 body of the
+# SubjectPublicKeyInfo.
 # One awk reads the candidates (find's list, at most 3000; %m is stat's %a): it writes the key files
 # ("MODE PATH", kf) and, when there is a key and openssl, splits the certificates of files with 1 to
 # 3 of them into c.N (their files in cmap): certificates only matter when there is a key to match;
