@@ -225,10 +225,15 @@ if [ "${#vals[@]}" -gt 0 ]; then
     mapfile -t -n 5000 lg < "$S/lg"
     declare -A isx=(); for sf in "${files[@]}"; do [ -n "$sf" ] && isx[$sf]=1; done
     lz=0; lb=0; lu=()
+    # As awk did: s = $1; sub(/^[0-9]+ /, ""); s > cap, numeric when s is a number, else as
+    # strings (the tail of a name with a newline in it).
+    cap=$((LOG_CAP * 1048576)); bl=$' \t'
     for l in "${lg[@]}"; do
-      s=${l%% *}; f=${l#* }
-      case $s in ''|*[!0-9]*) s=0; f=$l;; esac
-      case $f in *.gz|*.xz|*.zst|*.bz2|*.lz4) lz=$((lz + 1)); lu+=("$f");; *) if [ "$s" -gt $((LOG_CAP * 1048576)) ]; then lb=$((lb + 1)); lu+=("$f"); elif [ -z "${isx[$f]+x}" ]; then ll+=("$f"); fi;; esac
+      s=${l#"${l%%[!"$bl"]*}"}; s=${s%%["$bl"]*}
+      f=$l; case ${l%% *} in ''|*[!0-9]*) ;; *) [ "${l%% *}" = "$l" ] || f=${l#* };; esac
+      # shellcheck disable=SC2071 # a string comparison on purpose, as awk's for a non-number
+      case $s in ''|*[!0-9]*) [[ $s > $cap ]];; *) [ "$s" -gt "$cap" ];; esac; over=$?
+      case $f in *.gz|*.xz|*.zst|*.bz2|*.lz4) lz=$((lz + 1)); lu+=("$f");; *) if [ "$over" = 0 ]; then lb=$((lb + 1)); lu+=("$f"); elif [ -z "${isx[$f]+x}" ]; then ll+=("$f"); fi;; esac
     done
   fi
   # Process environments, read straight from /proc (no copy), and command lines: /proc/PID/cmdline
