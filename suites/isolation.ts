@@ -101,7 +101,9 @@ export const CHECKS = defineChecks('isolation', {
 });
 
 async function gather(ctx: SuiteContext, expect: IsolationExpect): Promise<IsolationFacts> {
-  const want = Object.entries(expect).map(([name, e]) => ({ name, innerFirewall: !!e.innerFirewall, sharedNetwork: e.privateNetwork === false }));
+  // What each container may reach (the reachability judge's rule): its reach, the others' ports.
+  const declared = (name: string, e: ContainerExpect) => [...(e.reach ?? []), ...Object.entries(expect).filter(([n]) => n !== name).flatMap(([n, o]) => (o.ports ?? []).map((p) => `${n}:${p}`))];
+  const want = Object.entries(expect).map(([name, e]) => ({ name, innerFirewall: !!e.innerFirewall, sharedNetwork: e.privateNetwork === false, declared: declared(name, e) }));
   return gatherIsolation(ctx.host, want, ctx.options.timeoutMs);
 }
 
@@ -194,7 +196,7 @@ const reachability: Judge = (f, exp, _facts, expect) => {
   return judge(undeclared.length ? 'fail' : errs.length ? 'error' : 'pass', message, {
     expected: { reach: [...allowed], containerPorts: Object.fromEntries(Object.entries(expect).map(([n, e]) => [n, e.ports ?? []])) },
     observed: f.reach.map((a) => `${fmt(a)} ${a.result}`),
-    source: `from inside ${f.name}: ${netnsCommandText(f.leader!, 'bash: exec 3<>/dev/tcp/ADDR/PORT, all at once')}; deadline ${f.reachTimeout ?? '?'}: silence past it counts as blocked (a dropped SYN never answers; an open or refusing port answers within a round trip)`,
+    source: `from inside ${f.name}: ${netnsCommandText(f.leader!, 'bash: exec 3<>/dev/tcp/ADDR/PORT, declared targets in turn, the others at once')}; deadline ${f.reachTimeout ?? '?'}: silence past it counts as blocked (a dropped SYN never answers; an open or refusing port answers within a round trip)`,
   });
 };
 

@@ -51,6 +51,29 @@ describe('isolation on a full lab node', () => {
     expect(stdout).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('a declared path that is silent ends its lane: that attempt times out, the rest are still tried (a second batch), the verdict stays as declared', async () => {
+    // Declared attempts share one process per container, one after the other (isolation-reach.sh).
+    const node = t.lab.info.nodes[0]!.name;
+    const rule = 'OUTPUT -p tcp -d 10.233.1.1 --dport 80 -j DROP';
+    const inNs = (op: string) => t.lab.exec(node, `L=$(machinectl show alchemist -p Leader --value) && nsenter --net=/proc/$L/ns/net iptables ${op} ${rule}`);
+    expect((await inNs('-I')).code).toBe(0);
+    try {
+      const file = inventory('lane', (exp) => {
+        for (const k of ['limits', 'postgres', 'secrets']) delete exp[k];
+      });
+      const { results } = await run(file);
+      const r = results.find((x) => x.id === 'isolation.reachability' && x.subject === 'container alchemist')!;
+      expect(r.status).toBe('pass');
+      const observed = r.evidence.observed as string[];
+      expect(observed).toContain('host:80 (10.233.1.1) timeout');
+      // every other target of alchemist was tried and answered, none left "not attempted"
+      expect(observed.filter((o) => !o.startsWith('host:80 ')).every((o) => / open$/.test(o))).toBe(true);
+      expect(observed.length).toBeGreaterThanOrEqual(7);
+    } finally {
+      await inNs('-D');
+    }
+  });
+
   it('inner firewall declared for a container that has none (alchemist-graph): fail, not pass', async () => {
     const file = inventory('innerfw', (exp) => {
       exp.containers['alchemist-graph'].innerFirewall = true;

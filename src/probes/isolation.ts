@@ -58,6 +58,8 @@ export interface ContainerWant {
   innerFirewall: boolean;
   /** Declared to share the host's network (privateNetwork = false): no connect attempts. */
   sharedNetwork: boolean;
+  /** "target:port" it may reach ("host:22", "alchemist:5432"): such attempts share one process (a lane). */
+  declared?: string[];
 }
 
 /** Accepted TCP ports of an inner NixOS firewall (iptables nixos-fw chain or nftables input-allow). */
@@ -98,16 +100,22 @@ export function factsCommand(list: { idx: number; leader: number; firewall: bool
 /** The reach deadline's bounds (ms) and multiple of the round trip; see isolation-reach.sh. */
 export const REACH_TIMEOUT = { floorMs: 250, ceilingMs: 1000, multiple: 10 };
 
-/** Bounded connect attempts, all in parallel: one process per container, inside its netns, one adaptive deadline. */
-export function reachCommand(attempts: { id: number; leader: number; address: string; port: number }[], hintMs: number): string {
+/**
+ * Bounded connect attempts: one process per container, inside its netns, one adaptive deadline;
+ * declared attempts (`lane`) one after the other in one process, the others each in its own.
+ */
+export function reachCommand(attempts: { id: number; leader: number; address: string; port: number; lane?: boolean }[], hintMs: number): string {
   const byLeader = new Map<number, (string | number)[]>();
-  for (const a of attempts) byLeader.set(a.leader, [...(byLeader.get(a.leader) ?? []), a.address, a.port, a.id]);
+  for (const a of attempts) byLeader.set(a.leader, [...(byLeader.get(a.leader) ?? []), a.address, a.port, a.id, a.lane ? 's' : 'p']);
   const { floorMs, ceilingMs, multiple } = REACH_TIMEOUT;
   return scriptCommand(`${CONTAINER_ENTRY_SH}\n${probeScript('isolation-reach.sh')}`, [
     Math.max(1, Math.round(hintMs)), floorMs, ceilingMs, multiple,
-    ...[...byLeader].flatMap(([leader, words]) => [leader, words.length / 3, ...words]),
+    ...[...byLeader].flatMap(([leader, words]) => [leader, words.length / 4, ...words]),
   ]);
 }
+
+/** The reach script's code for an attempt its lane never started (an earlier declared attempt was silent). */
+export const NOT_ATTEMPTED = 125;
 
 /** The reach script's output: the first answer per attempt id, and the deadline each container used. */
 export function parseReach(stdout: string): { results: Map<number, number>; deadlines: Map<number, string> } {
@@ -220,11 +228,19 @@ export async function gatherIsolation(host: Host, want: ContainerWant[], timeout
   const shared = new Set(want.filter((w) => w.sharedNetwork).map((w) => w.name));
   const capped = reachTargets(hostFacts, ok, shared).slice(0, 512);
   if (capped.length) {
-    const rr = await host.exec(reachCommand(capped.map((x) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port })), rttMs), {
+    const declared = new Map(want.map((w) => [w.name, new Set(w.declared ?? [])]));
+    const attempt = (x: Target, lane: boolean) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port, lane });
+    const rr = await host.exec(reachCommand(capped.map((x) => attempt(x, !!declared.get(x.from.name)?.has(`${x.t.target}:${x.t.port}`))), rttMs), {
       timeoutMs: Math.max(timeoutMs, 10_000),
     });
-    commands.push(`${netnsCommandText('LEADER', 'bash: exec 3<>/dev/tcp/ADDR/PORT for every target at once, one adaptive deadline')}`);
+    commands.push(`${netnsCommandText('LEADER', 'bash: exec 3<>/dev/tcp/ADDR/PORT for every target (declared ones in turn in one process, the others each in its own), one adaptive deadline')}`);
     const { results, deadlines } = parseReach(rr.stdout);
+    // A lane ended by a silent declared port: what it had not started, once more, each on its own.
+    const again = capped.filter((x) => results.get(x.id) === NOT_ATTEMPTED);
+    if (again.length) {
+      const r2 = await host.exec(reachCommand(again.map((x) => attempt(x, false)), rttMs), { timeoutMs: Math.max(timeoutMs, 10_000) });
+      for (const [id, code] of parseReach(r2.stdout).results) results.set(id, code);
+    }
     for (const x of capped) {
       const code = results.get(x.id);
       const result: Reach = code === undefined ? 'error' : code === 0 ? 'open' : code === 124 ? 'timeout' : code === 1 ? 'refused' : 'error';
