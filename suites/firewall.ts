@@ -2,10 +2,9 @@
 // equals the expectation, has no drift, and — seen from the harness — expected-open ports answer
 // and expected-closed ports do not. Gathering is src/probes/firewall.ts; this file judges.
 import type { EarlyContext, Evidence, NodeSpec, Outcome, Suite, SuiteContext } from '../src/core/types.js';
-import { parseDuration } from '../src/core/units.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
-import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, earlyProbes, gatherFirewall, intPorts, parseFirewallOutput, type EarlyProbes, type FirewallFacts } from '../src/probes/firewall.js';
+import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, earlyProbes, gatherFirewall, outsideProbing, intPorts, parseFirewallOutput, type EarlyProbes, type FirewallFacts } from '../src/probes/firewall.js';
 import { allowMap, allowText, diffAllow, expandRanges, observedAllow, portsOf, type Port } from '../src/probes/firewall-model.js';
 import type { TcpProbe } from '../src/probes/tcp.js';
 
@@ -93,33 +92,14 @@ export const CHECKS = defineChecks('firewall', {
 });
 
 async function gather(ctx: SuiteContext, expect: FirewallExpect): Promise<FirewallFacts> {
-  return gatherFirewall(
-    ctx.host,
-    {
-      target: ctx.host.address ?? ctx.node.host,
-      open: intPorts(expect.open),
-      closed: expect.closed ?? [],
-      probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : undefined,
-      rttPort: ctx.node.transport === 'ssh' ? ctx.node.ssh.port : undefined,
-      timeoutMs: ctx.options.timeoutMs,
-      extraRules: expect.extraRules,
-    },
-    ctx.early as Promise<EarlyProbes | undefined> | undefined,
-  );
+  const p = outsideProbing(ctx.node, expect);
+  const o = { ...p, target: ctx.host.address ?? ctx.node.host, rttPort: p.sshPort, timeoutMs: ctx.options.timeoutMs, extraRules: expect.extraRules };
+  return gatherFirewall(ctx.host, o, ctx.early as Promise<EarlyProbes | undefined> | undefined);
 }
 
 /** The outside-in port probes, started with the node's connection (src/probes/firewall.ts, earlyProbes). */
-function early(node: NodeSpec, expect: FirewallExpect, ctx: EarlyContext): Promise<EarlyProbes | undefined> {
-  if (!node.host) return Promise.resolve(undefined);
-  return earlyProbes(node.host, {
-    open: intPorts(expect.open),
-    closed: expect.closed ?? [],
-    probeTimeoutMs: expect.probeTimeout ? parseDuration(expect.probeTimeout) : undefined,
-    sshPort: node.transport === 'ssh' ? node.ssh.port : undefined,
-    session: ctx.session,
-    signal: ctx.signal,
-  });
-}
+const early = (node: NodeSpec, expect: FirewallExpect, ctx: EarlyContext) =>
+  node.host ? earlyProbes(node.host, { ...outsideProbing(node, expect), session: ctx.session, signal: ctx.signal }) : Promise.resolve(undefined);
 
 /** Key → merged intervals, e.g. "tcp" / "tcp@eth0". */
 const expectedAllow = (e: FirewallExpect) =>

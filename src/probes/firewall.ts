@@ -3,7 +3,8 @@
 // an expectation names: what the rules say and what a client on the network sees.
 import { probeScript, scriptCommand } from '../core/script.js';
 import { lookup } from 'node:dns/promises';
-import { ParseError, type Host, type TransportSession } from '../core/types.js';
+import { ParseError, type Host, type NodeSpec, type TransportSession } from '../core/types.js';
+import { parseDuration } from '../core/units.js';
 import type { FirewallModel, Port } from './firewall-model.js';
 import { iptablesModel, parseIptablesSave } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';
@@ -88,6 +89,16 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[] }
 /** The single ports of a list (ranges are not probed). */
 export function intPorts(list: Port[] | undefined): number[] {
   return (list ?? []).filter((p): p is number => typeof p === 'number');
+}
+
+/** The ports a node's firewall expectation has probed from outside, and how (gather and early alike). */
+export function outsideProbing(node: NodeSpec, e: { open?: Port[]; closed?: number[]; probeTimeout?: string }) {
+  return {
+    open: intPorts(e.open),
+    closed: e.closed ?? [],
+    probeTimeoutMs: e.probeTimeout ? parseDuration(e.probeTimeout) : undefined,
+    sshPort: node.transport === 'ssh' ? node.ssh.port : undefined,
+  };
 }
 
 /**
