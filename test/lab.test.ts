@@ -352,7 +352,10 @@ describe('full lab node', () => {
     const r = await runCli(['run', '-i', lab.inventory, '--json', json]);
     tracer.kill('SIGINT');
     await new Promise((r) => tracer.on('exit', r));
-    expect(r.code, r.stderr).toBe(0);
+    // What is asked here is what ran, not the verdicts: strace -f slows every process on the node
+    // several times over, so a check may fail or time out (exit 1 or 3); the run must have got through.
+    expect([0, 1, 3], r.stderr).toContain(r.code);
+    expect(JSON.parse(readFileSync(json, 'utf8')).results.length).toBeGreaterThan(150);
     // execve("/usr/bin/grep", …) = 0: a program started (PATH misses end in ENOENT).
     const started = [...readFileSync(out, 'utf8').matchAll(/execve\("([^"]+)".* = 0$/gm)].map((m) => m[1]!);
     expect(started.length).toBeGreaterThan(50);

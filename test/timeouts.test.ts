@@ -4,7 +4,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { boundedWait, probeTcpAdaptive, TCP_BOUNDS } from '../src/probes/tcp.js';
-import { parseReach, reachCommand, REACH_TIMEOUT } from '../src/probes/isolation.js';
+import { NOT_ATTEMPTED, parseReach, reachCommand, REACH_TIMEOUT } from '../src/probes/isolation.js';
 import { sessionProbe } from '../src/probes/firewall.js';
 import type { Host } from '../src/core/types.js';
 
@@ -98,24 +98,39 @@ describe('isolation reach script output', () => {
     expect([...results]).toEqual([[0, 0], [1, 124]]);
     expect(deadlines.get(42)).toBe('250 ms (10 x the slowest answer, 3 ms (floor 250 ms, ceiling 1000 ms))');
   });
-  it('sends one group per container: leader, count, then address port id triples', () => {
-    const cmd = reachCommand([{ id: 0, leader: 7, address: '10.0.0.1', port: 22 }, { id: 1, leader: 8, address: '10.0.0.2', port: 80 }, { id: 2, leader: 7, address: '10.0.0.1', port: 443 }], 12.4);
-    expect(cmd.endsWith(`'12' '${REACH_TIMEOUT.floorMs}' '${REACH_TIMEOUT.ceilingMs}' '${REACH_TIMEOUT.multiple}' '7' '2' '10.0.0.1' '22' '0' '10.0.0.1' '443' '2' '8' '1' '10.0.0.2' '80' '1'`)).toBe(true);
+  it('sends one group per container: leader, count, then address port id lane quadruples (s: declared, in turn; p: its own process)', () => {
+    const cmd = reachCommand([{ id: 0, leader: 7, address: '10.0.0.1', port: 22, lane: true }, { id: 1, leader: 8, address: '10.0.0.2', port: 80 }, { id: 2, leader: 7, address: '10.0.0.1', port: 443 }], 12.4);
+    expect(cmd.endsWith(`'12' '${REACH_TIMEOUT.floorMs}' '${REACH_TIMEOUT.ceilingMs}' '${REACH_TIMEOUT.multiple}' '7' '2' '10.0.0.1' '22' '0' 's' '10.0.0.1' '443' '2' 'p' '8' '1' '10.0.0.2' '80' '1' 'p'`)).toBe(true);
   });
 });
 
+/** isolation-reach.sh with every connect a busy wait of PORT µs (no process to leave behind). */
+function simulated(text: string): string {
+  const script = text.replaceAll('exec 3<>"/dev/tcp/$1/$2"', 'e=$(( ${EPOCHREALTIME/./} + $2 )); while (( ${EPOCHREALTIME/./} < e )); do :; done');
+  expect(script.split('while (( ${EPOCHREALTIME/./} < e ))').length).toBe(3); // the parallel attempts' and the lane's
+  return script;
+}
+
 describe('isolation-reach.sh deadline (connects simulated by waits)', () => {
+  it('a lane (declared attempts in turn): a silent one times out and ends it, the ones after it are 125 (not attempted), the others unaffected', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    const script = simulated(readFileSync('src/probes/isolation-reach.sh', 'utf8'));
+    const t0 = performance.now();
+    const r = spawnSync('bash', ['-c', `ctr_net() { shift; "$@"; }\n${script}`, 'reach', '100', '250', '1000', '10', '1', '4', 'a', '60000', '0', 's', 'a', '9000000', '1', 's', 'a', '1000', '2', 's', 'a', '1000', '3', 'p'], { encoding: 'utf8', timeout: 20_000 });
+    const ms = performance.now() - t0;
+    const { results } = parseReach(r.stdout);
+    expect([0, 1, 2, 3].map((i) => results.get(i)), r.stdout).toEqual([0, 124, NOT_ATTEMPTED, 0]);
+    expect(ms).toBeLessThan(8000);
+  });
+
   it('the wait is the bounded multiple of the round trip (a 100 ms hint: the 1 s ceiling): a slow-but-open answer counts as open, a silent attempt times out and is ended', async () => {
     const { readFileSync } = await import('node:fs');
     const { spawnSync } = await import('node:child_process');
     // The connect becomes a busy wait of PORT µs (no process to leave behind); the container entry a no-op.
-    const script = readFileSync('src/probes/isolation-reach.sh', 'utf8').replace(
-      'exec 3<>"/dev/tcp/$1/$2"',
-      'e=$(( ${EPOCHREALTIME/./} + $2 )); while (( ${EPOCHREALTIME/./} < e )); do :; done',
-    );
-    expect(script).toContain('while (( ${EPOCHREALTIME/./} < e ))');
+    const script = simulated(readFileSync('src/probes/isolation-reach.sh', 'utf8'));
     const t0 = performance.now();
-    const r = spawnSync('bash', ['-c', `ctr_net() { shift; "$@"; }\n${script}`, 'reach', '100', '250', '1000', '10', '1', '3', 'a', '60000', '0', 'a', '300000', '1', 'a', '9000000', '2'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync('bash', ['-c', `ctr_net() { shift; "$@"; }\n${script}`, 'reach', '100', '250', '1000', '10', '1', '3', 'a', '60000', '0', 'p', 'a', '300000', '1', 'p', 'a', '9000000', '2', 'p'], { encoding: 'utf8', timeout: 20_000 });
     const ms = performance.now() - t0;
     const { results, deadlines } = parseReach(r.stdout);
     expect(results.get(0)).toBe(0);
