@@ -154,7 +154,7 @@ export async function earlyProbes(
 ): Promise<EarlyProbes> {
   const { address: target } = await lookup(host);
   const ports = [...o.open, ...o.closed].filter((p) => !(p === o.sshPort && o.open.includes(p)));
-  const lateSeed = o.session.then((s) => (s && s.address === target && s.tcpConnectMs !== undefined ? { probe: { host: target, port: s.port, state: 'open' as const, ms: Math.round(s.tcpConnectMs), detail: 'connected (the ssh session)' }, sampleMs: s.tcpConnectMs, what: "the round trip of the ssh session's TCP connect" } : undefined));
+  const lateSeed = o.session.then((s) => (s ? sessionKnown(s, target) : undefined));
   const result = await probeTcpAdaptive(target, ports, { fixedMs: o.probeTimeoutMs, lateSeed, signal: o.signal });
   return { target, ports, result };
 }
@@ -199,7 +199,12 @@ export function describeProbe(p: TcpProbe, listening?: Listener[]): string {
  */
 export function sessionProbe(host: Host, target: string, open: number[]): KnownPort | undefined {
   const s = host.session;
-  if (!s || s.address !== target || !open.includes(s.port)) return undefined;
+  return s && open.includes(s.port) ? sessionKnown(s, target) : undefined;
+}
+
+/** The ssh session to `target` as a port already seen open, its TCP connect the round trip it seeds. */
+function sessionKnown(s: TransportSession, target: string): KnownPort | undefined {
+  if (s.address !== target) return undefined;
   const ms = s.tcpConnectMs;
   const via = `the harness's own ssh session to ${s.address}:${s.port} (TCP connect${ms === undefined ? '' : ` ${ms.toFixed(1)} ms`}, at ${s.at}; still open)`;
   return {
