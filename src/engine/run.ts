@@ -307,10 +307,10 @@ export async function runInventory(
     const early = new AbortController();
     let sessionIs: (s: Host['session']) => void = () => undefined;
     const session = new Promise<Host['session']>((r) => (sessionIs = r));
-    const earlyOptions: RunOptions = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir, checkMemory: opts.checkMemory };
+    const options: RunOptions = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir, checkMemory: opts.checkMemory };
     const earlies = new Map(
       suites.filter((ps) => ps.suite.early && !opts.signal?.aborted).map((ps) => {
-        const p = Promise.resolve().then(() => ps.suite.early!(node, ps.expect, { options: earlyOptions, session, signal: early.signal }));
+        const p = Promise.resolve().then(() => ps.suite.early!(node, ps.expect, { options, session, signal: early.signal }));
         p.catch(() => undefined); // gather() sees a failure; unawaited, it must not be "unhandled"
         return [ps, p] as const;
       }),
@@ -371,7 +371,6 @@ export async function runInventory(
       }
       // Suites of a node gather concurrently over the node's one connection (bounded, so sshd's
       // MaxSessions is not exhausted); results are still reported in suite order.
-      const options: RunOptions = { allowMutating: opts.allowMutating, timeoutMs: opts.timeoutMs, baseDir: opts.baseDir, checkMemory: opts.checkMemory };
       const limitSuites = limiter(Math.max(1, opts.suiteConcurrency ?? DEFAULT_SUITE_CONCURRENCY));
       const h = carrier?.host ?? host;
       // Longest suites take the slots first (src/engine/schedule.ts); results stay in plan order.
