@@ -48,9 +48,6 @@ sshd_inc() {
   done < "$1"
 }
 
-# "name<TAB>value" per parameter, "name<TAB>!missing" when this kernel (or namespace) has none.
-# Each value is read by the shell (no process per parameter: the node pays for every fork), its
-# tabs and runs of blanks made single spaces.
 # Roots that exist and are not symlinks; a root on the same filesystem as a root above it is
 # already covered by that one (-xdev stops only at other filesystems). One stat for all of them.
 scan_roots() {

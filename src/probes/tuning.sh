@@ -21,7 +21,6 @@ ctr_keys() {
   local leader=$1
   shift
   [ -e "/proc/$leader/ns/net" ] || { echo "leader $leader is gone"; return 2; }
-  [ -n "${SYSCTL_LINES_SH-}" ] || SYSCTL_LINES_SH=$(declare -f sysctl_lines)
   nsenter --net="/proc/$leader/ns/net" bash -c "$SYSCTL_LINES_SH"'
 sysctl_lines "$@"' ctr_keys "$@"
 }
@@ -47,9 +46,11 @@ limits() {
 
 fsection pid1 /proc/1/comm
 section virt virt
-# shellcheck disable=SC2086 # parameter names are words
 # shellcheck disable=SC2086 # parameter names are words: split on purpose
 section sysctl sysctl_lines $keys
+# The function's text for the bash ctr_keys starts in each container's namespace: taken once here,
+# not in each section's subshell.
+[ -z "$ctrs" ] || SYSCTL_LINES_SH=$(declare -f sysctl_lines)
 while read -r name leader rest; do
   [ -n "$name" ] || continue
   # shellcheck disable=SC2086 # parameter names are words
