@@ -100,10 +100,11 @@ export const CHECKS = defineChecks('isolation', {
   },
 });
 
+/** A container may reach target:port when its reach names it or another container declares that port. */
+const mayReach = (expect: IsolationExpect, exp: ContainerExpect, target: string, port: number) => (exp.reach ?? []).includes(`${target}:${port}`) || (target !== 'host' && (expect[target]?.ports ?? []).includes(port));
+
 async function gather(ctx: SuiteContext, expect: IsolationExpect): Promise<IsolationFacts> {
-  // What each container may reach (the reachability judge's rule): its reach, the others' ports.
-  const declared = (name: string, e: ContainerExpect) => [...(e.reach ?? []), ...Object.entries(expect).filter(([n]) => n !== name).flatMap(([n, o]) => (o.ports ?? []).map((p) => `${n}:${p}`))];
-  const want = Object.entries(expect).map(([name, e]) => ({ name, innerFirewall: !!e.innerFirewall, sharedNetwork: e.privateNetwork === false, declared: declared(name, e) }));
+  const want = Object.entries(expect).map(([name, e]) => ({ name, innerFirewall: !!e.innerFirewall, sharedNetwork: e.privateNetwork === false, mayReach: (t: string, p: number) => mayReach(expect, e, t, p) }));
   return gatherIsolation(ctx.host, want, ctx.options.timeoutMs);
 }
 
@@ -184,8 +185,7 @@ const reachability: Judge = (f, exp, _facts, expect) => {
     });
   }
   const allowed = new Set(exp.reach ?? []);
-  const declaredPorts = (name: string) => new Set(expect[name]?.ports ?? []);
-  const undeclared = f.reach.filter((a) => a.result === 'open' && !allowed.has(`${a.target}:${a.port}`) && !(a.target !== 'host' && declaredPorts(a.target).has(a.port)));
+  const undeclared = f.reach.filter((a) => a.result === 'open' && !mayReach(expect, exp, a.target, a.port));
   const errs = f.reach.filter((a) => a.result === 'error');
   const fmt = (a: ReachAttempt) => `${a.target}:${a.port} (${a.address})`;
   const message = undeclared.length

@@ -58,8 +58,8 @@ export interface ContainerWant {
   innerFirewall: boolean;
   /** Declared to share the host's network (privateNetwork = false): no connect attempts. */
   sharedNetwork: boolean;
-  /** "target:port" it may reach ("host:22", "alchemist:5432"): such attempts share one process (a lane). */
-  declared?: string[];
+  /** Whether the expectation lets it reach target:port ("host", 22): such attempts share one process (a lane). */
+  mayReach?: (target: string, port: number) => boolean;
 }
 
 /** Accepted TCP ports of an inner NixOS firewall (iptables nixos-fw chain or nftables input-allow). */
@@ -228,9 +228,9 @@ export async function gatherIsolation(host: Host, want: ContainerWant[], timeout
   const shared = new Set(want.filter((w) => w.sharedNetwork).map((w) => w.name));
   const capped = reachTargets(hostFacts, ok, shared).slice(0, 512);
   if (capped.length) {
-    const declared = new Map(want.map((w) => [w.name, new Set(w.declared ?? [])]));
+    const may = new Map(want.map((w) => [w.name, w.mayReach]));
     const attempt = (x: Target, lane: boolean) => ({ id: x.id, leader: x.from.leader!, address: x.t.address, port: x.t.port, lane });
-    const rr = await host.exec(reachCommand(capped.map((x) => attempt(x, !!declared.get(x.from.name)?.has(`${x.t.target}:${x.t.port}`))), rttMs), {
+    const rr = await host.exec(reachCommand(capped.map((x) => attempt(x, !!may.get(x.from.name)?.(x.t.target, x.t.port))), rttMs), {
       timeoutMs: Math.max(timeoutMs, 10_000),
     });
     commands.push(`${netnsCommandText('LEADER', 'bash: exec 3<>/dev/tcp/ADDR/PORT for every target (declared ones in turn in one process, the others each in its own), one adaptive deadline')}`);
