@@ -13,6 +13,11 @@
 declare -A seen=()
 dkind=(); downers=(); dgroups=(); dfrom=()
 ndecl=0
+# Package managers' databases, pruned by every walk of the scan roots (here and the leak scan's in
+# secrets.sh, which names those present in its evidence): NixOS has none; on a Debian tree they are
+# most of the files. PKGDB_PRUNE is find's `\( -path D -o … \) -prune -o` for them.
+PKGDB=(/var/lib/dpkg /var/lib/apt /var/lib/rpm)
+PKGDB_PRUNE=('('); for d in "${PKGDB[@]}"; do PKGDB_PRUNE+=(-path "$d" -o); done; PKGDB_PRUNE[-1]=')'; PKGDB_PRUNE+=(-prune -o)
 
 # dadd KIND OWNERS GROUPS FORMAT FROM PATH: a regular file (symlinks followed), at most 200 found.
 dadd() {
@@ -139,7 +144,7 @@ discover() {
   local named=() envs=()
   # The same walk lists, in $S/ww, the world-readable files the leak scan searches (secrets.sh):
   # one find over the roots, not two. /etc/pam.d and /etc/ssl/certs are skipped for names only.
-  mapfile -t lst < <(find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f \( \( -perm -0004 -size -2M -fprint "$S/ww" \) , \( ! -path '/etc/pam.d/*' ! -path '/etc/ssl/certs/*' -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print \) \) 2>/dev/null)
+  mapfile -t lst < <(find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f \( \( -perm -0004 -size -2M -fprint "$S/ww" \) , \( ! -path '/etc/pam.d/*' ! -path '/etc/ssl/certs/*' -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print \) \) 2>/dev/null)
   for f in "${lst[@]:0:100}"; do
     [ -z "${seen[$f]+x}" ] || continue
     case ${f##*/} in

@@ -6,7 +6,7 @@
 # found, S stat, R read error, V value, X line without KEY=, L leak, P unreadable place, I what was
 # searched, H htpasswd, K private key, C certificate, O no openssl, END.
 # uses: secret-discovery.sh
-# shellcheck disable=SC2154 # ndecl, dkind, downers, dgroups, dfrom come from secret-discovery.sh
+# shellcheck disable=SC2154 # ndecl, dkind, downers, dgroups, dfrom, PKGDB, PKGDB_PRUNE come from secret-discovery.sh
 #
 # Values live only in the arrays vv/vals (never exported) and reach grep, awk and sha256sum only
 # through pipes (bash process substitution, or FIFOs in the RAM scratch: /dev/fd/N or a FIFO path in
@@ -209,8 +209,8 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # Package managers' databases are skipped (named in the evidence): NixOS has none; where a node
   # has one (the lab's Debian tree: 3522 files, 37 MB) it was most of the scan's cost.
   # The list is discovery's walk ($S/ww, secret-discovery.sh), or this same find without discovery.
-  for d in /var/lib/dpkg /var/lib/apt /var/lib/rpm; do [ -d "$d" ] && echo "I skipped $d"; done
-  [ -e "$S/ww" ] || find "${roots[@]}" -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/rpm \) -prune -o \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
+  for d in "${PKGDB[@]}"; do [ -d "$d" ] && echo "I skipped $d"; done
+  [ -e "$S/ww" ] || find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
   # A secret file can be in that list only if others may read it (-perm -0004): without one (its
   # stat above: no o+r bit, not missing) the list needs no grep -vxF.
   xneed=0; for i in "${!files[@]}"; do m=${stat_of[$i]:-missing}; case $m in *vanished) m=missing;; esac; case ${m%% *} in missing|*[4567]) xneed=1;; esac; done
