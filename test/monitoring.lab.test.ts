@@ -3,6 +3,7 @@
 // heals, Grafana (not in the lab) is skipped, an HTML answer on the Prometheus port is an error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
+import type { Result } from '../src/core/types.js';
 import { resultOf, runChecks, statusOf } from './helpers/ops.js';
 
 const NODE = 'leaf-1';
@@ -24,6 +25,18 @@ async function prometheusSettled(): Promise<void> {
   throw new Error('Prometheus in the lab never had every target up');
 }
 
+/** With `fault` applied, the suite's results go to `broken`; healed, every check passes again. */
+async function faultHeals(fault: string, broken: (results: Result[]) => void): Promise<void> {
+  await lab.fault(NODE, fault);
+  try {
+    broken((await runChecks(lab, ['monitoring'])).results);
+  } finally {
+    await lab.heal(NODE, fault);
+  }
+  const { results } = await runChecks(lab, ['monitoring']);
+  for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+}
+
 describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     lab = await startLab({ name: 'monitoring', flavour: 'full' });
@@ -41,83 +54,53 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
   });
 
   it('monitoring-target-down fails monitoring.targets-up naming the target, and heals', async () => {
-    await lab.fault(NODE, 'monitoring-target-down');
-    try {
-      const { results } = await runChecks(lab, ['monitoring']);
+    await faultHeals('monitoring-target-down', (results) => {
       const r = resultOf(results, 'monitoring.targets-up');
       expect(r.status).toBe('fail');
       expect(r.message).toMatch(/alchemist\/10\.233\.2\.2:6333 is down \(.*(refused|reset)/);
       expect(statusOf(results, 'monitoring.rules-loaded')).toBe('pass');
-    } finally {
-      await lab.heal(NODE, 'monitoring-target-down');
-    }
-    const { results } = await runChecks(lab, ['monitoring']);
-    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+    });
   });
 
   it('monitoring-target-removed (deleted from prometheus.yml, so never down) fails monitoring.targets-up naming it, and heals', async () => {
-    await lab.fault(NODE, 'monitoring-target-removed');
-    try {
-      const { results } = await runChecks(lab, ['monitoring']);
+    await faultHeals('monitoring-target-removed', (results) => {
       const r = resultOf(results, 'monitoring.targets-up');
       expect(r.status).toBe('fail');
       expect(r.message).toMatch(/not scraped at all .*alchemist\/10\.233\.2\.2:6333/);
       expect(r.message).not.toMatch(/is down/);
       expect(statusOf(results, 'monitoring.prometheus-ready')).toBe('pass');
-    } finally {
-      await lab.heal(NODE, 'monitoring-target-removed');
-    }
-    const { results } = await runChecks(lab, ['monitoring']);
-    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+    });
   });
 
   it('monitoring-rule-missing fails monitoring.rules-loaded naming the rule, and heals', async () => {
-    await lab.fault(NODE, 'monitoring-rule-missing');
-    try {
-      const { results } = await runChecks(lab, ['monitoring']);
+    await faultHeals('monitoring-rule-missing', (results) => {
       const r = resultOf(results, 'monitoring.rules-loaded');
       expect(r.status).toBe('fail');
       expect(r.message).toBe('missing: ServiceUnhealthy');
       expect(statusOf(results, 'monitoring.targets-up')).toBe('pass');
-    } finally {
-      await lab.heal(NODE, 'monitoring-rule-missing');
-    }
-    const { results } = await runChecks(lab, ['monitoring']);
-    for (const id of CHECKS) expect(statusOf(results, id), id).toBe('pass');
+    });
   });
 
   it('monitoring-reload-failed fails monitoring.prometheus-ready (the earlier rules still loaded), and heals', async () => {
-    await lab.fault(NODE, 'monitoring-reload-failed');
-    try {
-      const { results } = await runChecks(lab, ['monitoring']);
+    await faultHeals('monitoring-reload-failed', (results) => {
       const r = resultOf(results, 'monitoring.prometheus-ready');
       expect(r.status, r.message).toBe('fail');
       expect(r.message).toMatch(/runs an earlier configuration: its last configuration reload \(.*\) failed/);
       // what runs is still whole: only the reload status tells
       expect(statusOf(results, 'monitoring.rules-loaded')).toBe('pass');
       expect(statusOf(results, 'monitoring.targets-up')).toBe('pass');
-    } finally {
-      await lab.heal(NODE, 'monitoring-reload-failed');
-    }
-    const { results } = await runChecks(lab, ['monitoring']);
-    for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+    });
   });
 
   it('monitoring-prometheus-stopped fails monitoring.prometheus-ready (nothing listens), and heals', async () => {
-    await lab.fault(NODE, 'monitoring-prometheus-stopped');
-    try {
-      const { results } = await runChecks(lab, ['monitoring']);
+    await faultHeals('monitoring-prometheus-stopped', (results) => {
       const r = resultOf(results, 'monitoring.prometheus-ready');
       expect(r.status, r.message).toBe('fail');
       expect(r.message).toMatch(/nothing listens on 10\.233\.5\.2:9090/);
       // Targets and rules cannot be read from a stopped Prometheus: unknown, never a pass.
       expect(statusOf(results, 'monitoring.targets-up')).toBe('error');
       expect(statusOf(results, 'monitoring.rules-loaded')).toBe('error');
-    } finally {
-      await lab.heal(NODE, 'monitoring-prometheus-stopped');
-    }
-    const { results } = await runChecks(lab, ['monitoring']);
-    for (const id of CHECKS) expect(statusOf(results, id), `${id}: ${resultOf(results, id).message}`).toBe('pass');
+    });
   });
 
   it('bad input: a port that answers HTML instead of the API is an error with the reason', async () => {
