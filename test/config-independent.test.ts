@@ -159,6 +159,17 @@ describe('check-config on independently written configurations', () => {
     expect(out.find((o) => o.id === 'config.unused-slice' && o.subject === 'machine.slice')).toMatchObject({ status: 'pass', message: expect.stringMatching(/holds container@worker/) });
   });
 
+  it('a container in a sub-slice is bounded by the limits of the slice it nests in (a-b.slice under a.slice)', () => {
+    const m = manifest('odd-shapes');
+    const w = m.containers.find((c) => c.name === 'worker')!;
+    w.unit.serviceConfig = { Slice: 'apps-domains.slice' };
+    m.host.slices.push({ name: 'apps-domains', path: 'systemd.slices.apps-domains', sliceConfig: { CPUQuota: '200%' }, usedBy: [] });
+    const verdict = () => evaluateManifest(m, 'f').find((o) => o.id === 'config.container-limits' && o.subject === 'container worker')!;
+    expect(verdict().status).toBe('fail');
+    m.host.slices.push({ name: 'apps', path: 'systemd.slices.apps', sliceConfig: { MemoryMax: '12G' }, usedBy: [] });
+    expect(verdict()).toMatchObject({ status: 'pass', message: expect.stringMatching(/apps\.slice/) });
+  });
+
   it('secret owners: users every NixOS has and users enabled modules create are declared', () => {
     const m = manifest('host-services');
     m.host.secretFiles.push({ ...m.host.secretFiles[0], name: 'x', path: 'sops.secrets.x', owner: 'systemd-network', group: 'sshd' });

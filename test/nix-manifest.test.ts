@@ -53,6 +53,14 @@ describe.skipIf(!nixInstantiate)(`lib.manifest on stub configs${nixInstantiate ?
     expect(m.host.networking.nat.forwardPorts[0]).toMatchObject({ sourcePort: 8443, loopbackIPs: ['192.0.2.1'] });
   });
 
+  it('PostgreSQL: a forced listen_addresses wins over enableTCPIP (nixpkgs sets one from the other)', () => {
+    const pgIn = (pg: string) => parseManifest(evalManifest(`{ services.postgresql = { enable = true; ${pg} }; }`), 'pg').host.listeners.find((l: { service: string }) => l.service === 'postgresql');
+    expect(pgIn('enableTCPIP = true; settings.listen_addresses = "10.233.2.2,localhost";')).toMatchObject({ address: '10.233.2.2,localhost', path: 'services.postgresql.settings.listen_addresses' });
+    expect(pgIn('enableTCPIP = true;')).toMatchObject({ address: '*', path: 'services.postgresql.enableTCPIP' });
+    expect(pgIn('enableTCPIP = true; settings.listen_addresses = "*";')).toMatchObject({ address: '*' });
+    expect(pgIn('')).toMatchObject({ address: 'localhost' });
+  });
+
   it('falls back to nftables.enable for the backend on nixpkgs without networking.firewall.backend', () => {
     const m = parseManifest(evalManifest('{ networking.nftables.enable = true; }'), 'nft');
     expect(m.host.firewall.backend).toBe('nftables');

@@ -317,10 +317,15 @@ let
         (sp [ "qdrant" "settings" "service" "host" ]))
       (entry "netdata" (netdata.enable or false) (netdata.config.web."bind to" or "*")
         (netdata.config.web."default port" or 19999) (sp [ "netdata" "config" "web" "bind to" ]))
-      (if pg.enableTCPIP or false
+      # nixpkgs sets settings.listen_addresses from enableTCPIP ("*" or "localhost"), so an evaluated
+      # config always has it (a narrower bind is written with mkForce); a stub may only say enableTCPIP.
+      (if pg ? settings.listen_addresses
+       then entry "postgresql" (pg.enable or false) pg.settings.listen_addresses
+         (pg.settings.port or 5432) (sp [ "postgresql" "settings" "listen_addresses" ])
+       else if pg.enableTCPIP or false
        then entry "postgresql" (pg.enable or false) "*" (pg.settings.port or 5432) (sp [ "postgresql" "enableTCPIP" ])
-       else entry "postgresql" (pg.enable or false) (pg.settings.listen_addresses or "localhost")
-         (pg.settings.port or 5432) (sp [ "postgresql" "settings" "listen_addresses" ]))
+       else entry "postgresql" (pg.enable or false) "localhost" (pg.settings.port or 5432)
+         (sp [ "postgresql" "settings" "listen_addresses" ]))
     ]
     # Port 0 means no TCP listener (the default of named instances).
     ++ filter (l: l.port != 0) (map (n: let r = (svc [ "redis" "servers" ]).${n}; in

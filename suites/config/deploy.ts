@@ -59,18 +59,26 @@ export function stateVersionFindings(m: Manifest): Finding[] {
   });
 }
 
+/** A slice and the slices it nests in, nearest first, without `.slice`: a-b-c → a-b-c, a-b, a. */
+export const sliceChain = (slice: string): string[] => {
+  const parts = slice.replace(/\.slice$/, '').split('-');
+  return parts.map((_, i) => parts.slice(0, parts.length - i).join('-'));
+};
+
 const LIMIT = /^(MemoryMax|MemoryHigh|CPUQuota|TasksMax)$/;
 const limited = (sc: Record<string, unknown>) => Object.entries(sc).filter(([k, v]) => LIMIT.test(k) && v !== null && String(v) !== 'infinity' && String(v) !== '');
 
 export function containerLimitFindings(m: Manifest): Finding[] {
   return m.containers.map((c): Finding => {
     const outer = limited(c.unit.serviceConfig);
-    // No Slice set: nixos-containers puts container@NAME in machine.slice.
-    const slice = m.host.slices.find((s) => `${s.name}.slice` === (c.unit.serviceConfig.Slice ?? 'machine.slice') && limited(s.sliceConfig).length);
-    const inner = c.config.units.filter((u) => limited(u.serviceConfig).length).map((u) => u.name);
-    const path = optionPath(c.unit.path, 'serviceConfig', 'MemoryMax');
+    // No Slice set: nixos-containers puts container@NAME in machine.slice. A slice's limits also
+    // bound every slice under it (a-b.slice nests in a.slice), so the nearest limited one counts.
+    const chain = sliceChain(String(c.unit.serviceConfig.Slice ?? 'machine.slice')).flatMap((n) => m.host.slices.filter((s) => s.name === n && limited(s.sliceConfig).length));
     // CPUQuota or TasksMax alone (or MemoryMax = "infinity") still lets the container exhaust the host's memory.
     const memory = (sc: Record<string, unknown>) => limited(sc).some(([k]) => k.startsWith('Memory'));
+    const slice = chain.find((s) => memory(s.sliceConfig)) ?? chain[0];
+    const inner = c.config.units.filter((u) => limited(u.serviceConfig).length).map((u) => u.name);
+    const path = optionPath(c.unit.path, 'serviceConfig', 'MemoryMax');
     if ((outer.length || slice) && !memory(c.unit.serviceConfig) && !(slice && memory(slice.sliceConfig))) {
       return { subject: `container ${c.name}`, pass: false, optionPath: path, observed: slice ? { Slice: `${slice.name}.slice`, ...slice.sliceConfig } : { ...c.unit.serviceConfig }, expected: 'a memory limit (MemoryMax) on container@NAME or its slice',
         message: `container@${c.name} has no memory limit (${slice ? `${slice.name}.slice sets none either` : `only ${outer.map(([k, v]) => `${k}=${v}`).join(' ')}`}${c.unit.serviceConfig.MemoryMax !== undefined ? `; MemoryMax = ${JSON.stringify(c.unit.serviceConfig.MemoryMax)} is no limit` : ''}), so the container can still take all of the host's memory. Set ${path}.` };
