@@ -5,6 +5,8 @@
 // judges (suites/backup/judge.ts) are pure, one per check.
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { FORMATS } from '../src/core/formats.js';
+import { calendarPeriod, formatDaysHours } from '../src/core/calendar.js';
+import { parseDuration } from '../src/core/units.js';
 import { optionPath, type BorgJob, type Cite, type Manifest } from '../src/core/manifest.js';
 import { checkWasClean, gatherBackup, type BackupFacts, type BackupTarget } from '../src/probes/backup.js';
 import type { CheckWindowInput } from '../src/probes/check-window.js';
@@ -94,13 +96,19 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
     : o);
 }
 
-/** A borg startAt as the newest archive's allowed age: the period plus slack for the run itself. */
-function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
-  const s = Array.isArray(startAt) ? startAt[0] : startAt;
+/**
+ * A borg startAt as the newest archive's allowed age: the longest gap between two runs plus slack for
+ * the run itself (a twelfth, at least an hour). Several expressions: the job runs on each of them.
+ */
+export function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
   const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
-  if (s && table[s]) return { maxAge: table[s], exact: true };
-  return { maxAge: '26h', exact: false };
+  const each = ([] as string[]).concat(startAt).map((s) => (table[s] ? parseDuration(table[s]) / 1000 : withSlack(calendarPeriod(s))));
+  if (!each.length || each.some((p) => p === undefined)) return { maxAge: '26h', exact: false };
+  const one = ([] as string[]).concat(startAt);
+  if (one.length === 1 && table[one[0]]) return { maxAge: table[one[0]], exact: true };
+  return { maxAge: formatDaysHours(Math.min(...(each as number[]))), exact: true };
 }
+const withSlack = (period: number | undefined) => (period === undefined ? undefined : period + Math.max(3600, period / 12));
 
 /**
  * The job the suite certifies (it takes one): the one that backs up the data — a PostgreSQL dump
@@ -116,7 +124,7 @@ function dataJob(m: Manifest): { job: BorgJob; why: string } | undefined {
     ...declaredPostgres(m).flatMap((x) => (x.where ? [`${m.system.containerStateDirectory}/${x.where.name}`] : [])),
   ];
   const score = (j: BorgJob) => ((j.paths ?? []).some((p) => data.some((d) => under(p, d))) ? 2 : 0) + ((j.paths ?? []).some((p) => p.startsWith('/var/lib')) ? 1 : 0);
-  const period = (j: BorgJob) => ({ hourly: 1, daily: 2, weekly: 3, monthly: 4 })[String(([] as string[]).concat(j.startAt)[0])] ?? 2;
+  const period = (j: BorgJob) => parseDuration(maxAgeFor(j.startAt).maxAge);
   const best = [...jobs].sort((a, b) => score(b) - score(a) || period(a) - period(b))[0];
   const why = score(best) >= 2 ? 'it backs up the database' : score(best) === 1 ? 'it backs up state under /var/lib' : 'the most frequent';
   return { job: best, why: ` (of ${jobs.length} jobs: ${why})` };
