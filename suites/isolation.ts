@@ -3,7 +3,7 @@
 // declared. Gathering is src/probes/isolation.ts (3 execs for all containers); this file judges.
 import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome } from '../src/core/checks.js';
-import { optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
+import { openTcpPorts, optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
 import { normaliseCap } from '../src/probes/capabilities.js';
 import { gatherIsolation, innerFirewallPorts, type ContainerFacts, type IsolationFacts, type ReachAttempt } from '../src/probes/isolation.js';
 import { netnsCommandText } from '../src/transport/container.js';
@@ -256,7 +256,6 @@ function userns(c: Container): boolean {
   return c.privateUsers !== 'no' && c.privateUsers !== 0;
 }
 
-const expand = (ranges: { from: number; to: number }[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
 /** `plan --from-nix`: each declared container's isolation, citing its options; undefined without containers. */
 export function fromManifest(m: Manifest, cite: Cite): IsolationExpect | undefined {
   if (!m.containers.length) return undefined;
@@ -275,8 +274,9 @@ export function fromManifest(m: Manifest, cite: Cite): IsolationExpect | undefin
       e.dropCapabilities = [...new Set(['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', ...dropped])];
       cite(['containers', c.name, 'dropCapabilities'], optionPath(c.path, 'extraFlags'));
     }
-    e.ports = [...new Set([...c.config.firewall.allowedTCPPorts, ...expand(c.config.firewall.allowedTCPPortRanges)])].sort((a, b) => a - b);
-    cite(['containers', c.name, 'ports'], optionPath(c.config.firewall.path, 'allowedTCPPorts'));
+    const open = openTcpPorts(c.config.firewall);
+    e.ports = open.ports;
+    cite(['containers', c.name, 'ports'], open.paths.join(', '));
     if (c.privateNetwork && c.config.firewall.enable) {
       e.innerFirewall = true;
       cite(['containers', c.name, 'innerFirewall'], optionPath(c.config.firewall.path, 'enable'));

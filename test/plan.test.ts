@@ -121,6 +121,18 @@ describe('plan --from-nix on the deployment as written', () => {
     expect(e.firewall.closed).not.toContain(9090);
   });
 
+  it("a container's ports opened on its eth0 (interfaces.eth0.allowedTCPPorts) are its declared ports; lo's are not", () => {
+    const m = loadManifest(fx('example.manifest.json'));
+    const fw = m.containers.find((c) => c.name === 'alchemist')!.config.firewall;
+    const global = [...fw.allowedTCPPorts];
+    fw.allowedTCPPorts = [];
+    fw.interfaces.push({ name: 'eth0', path: 'containers.alchemist.config.networking.firewall.interfaces.eth0', allowedTCPPorts: global, allowedUDPPorts: [], allowedTCPPortRanges: [{ from: 7000, to: 7001 }], allowedUDPPortRanges: [] });
+    fw.interfaces.push({ name: 'lo', path: 'containers.alchemist.config.networking.firewall.interfaces.lo', allowedTCPPorts: [9999], allowedUDPPorts: [], allowedTCPPortRanges: [], allowedUDPPortRanges: [] });
+    const p = planInventory(m, { manifestFile: 'm.json', suiteKeys: keys });
+    expect((p.inventory as any).expectations['alchemist-leaf-node'].containers.alchemist.ports).toEqual([...global, 7000, 7001].sort((a, b) => a - b));
+    expect(p.optionPaths['expectations.alchemist-leaf-node.containers.alchemist.ports']).toMatch(/interfaces\.eth0\.allowedTCPPorts/);
+  });
+
   it('ACME virtual hosts become renewal-timer expectations', () => {
     const m = loadManifest(fx('example.manifest.json'));
     Object.assign(m.host.nginx.virtualHosts[0], { enableACME: true, sslCertificate: null, sslCertificateKey: null });

@@ -237,3 +237,14 @@ export function sections(m: Manifest): { where: string; container?: Container; n
 
 /** Records that the expectation value at `at` (path below `expectations.<name>`) came from `optionPath`. */
 export type Cite = (at: (string | number)[], optionPath: string) => void;
+
+/**
+ * The TCP ports a firewall opens to the outside: its own lists and those of every interface but lo
+ * (a container's eth0, an extra veth), small ranges spelled out; with the option paths they came from.
+ */
+export function openTcpPorts(fw: Firewall): { ports: number[]; paths: string[] } {
+  const expand = (ranges: PortRange[]) => ranges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i));
+  const ifs = fw.interfaces.filter((i) => i.name !== 'lo' && (i.allowedTCPPorts.length || i.allowedTCPPortRanges.length));
+  const ports = [fw, ...ifs].flatMap((o) => [...o.allowedTCPPorts, ...expand(o.allowedTCPPortRanges)]);
+  return { ports: [...new Set(ports)].sort((a, b) => a - b), paths: [optionPath(fw.path, 'allowedTCPPorts'), ...ifs.map((i) => optionPath(i.path, 'allowedTCPPorts'))] };
+}
