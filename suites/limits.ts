@@ -8,18 +8,15 @@ import { outcome } from '../src/core/checks.js';
 import { CHECKS } from './limits/checks.js';
 import { FORMATS } from '../src/core/formats.js';
 import { optionPath, type Cite, type Manifest, type Value } from '../src/core/manifest.js';
-import { formatSize, parsePercent, parseSize } from '../src/core/units.js';
+import { formatSize } from '../src/core/units.js';
+import { compare, show, wanted, type LimitSpec } from './limits/compare.js';
+
+export type { LimitSpec } from './limits/compare.js';
 import { gatherLimits, LIMIT_OPTION, manifestLimits, SHOW_PROPS, type Limits, type LimitsFacts, type SubjectFacts } from '../src/probes/limits.js';
 import { unitName } from '../src/probes/systemd.js';
 
 export { innerLimitedUnits, SLICE_USERS_AWK, type Limits, type LimitsFacts, type SubjectFacts } from '../src/probes/limits.js';
 
-export interface LimitSpec {
-  memoryMax?: string;
-  memoryHigh?: string;
-  cpuQuota?: string;
-  tasksMax?: number | 'infinity';
-}
 export interface SliceSpec extends LimitSpec {
   /** Units that must run in this slice (else: any unit using it counts). */
   units?: string[];
@@ -38,8 +35,8 @@ export interface LimitsExpect {
 }
 
 const limitProps = {
-  memoryMax: { type: 'string', format: FORMATS.size },
-  memoryHigh: { type: 'string', format: FORMATS.size },
+  memoryMax: { type: 'string', format: FORMATS.memory },
+  memoryHigh: { type: 'string', format: FORMATS.memory },
   cpuQuota: { type: 'string', format: FORMATS.percent },
   tasksMax: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'infinity' }] },
 };
@@ -81,37 +78,6 @@ async function gather(ctx: SuiteContext, expect: LimitsExpect): Promise<LimitsFa
 }
 
 const sliceName = (s: string) => (s.endsWith('.slice') ? s : `${s}.slice`);
-function wanted(spec: LimitSpec): Limits {
-  return {
-    memoryMax: spec.memoryMax !== undefined ? parseSize(spec.memoryMax) : undefined,
-    memoryHigh: spec.memoryHigh !== undefined ? parseSize(spec.memoryHigh) : undefined,
-    cpuQuotaPerSecUs: spec.cpuQuota !== undefined ? Math.round(parsePercent(spec.cpuQuota) * 1_000_000) : undefined,
-    tasksMax: spec.tasksMax === undefined ? undefined : spec.tasksMax === 'infinity' ? Infinity : spec.tasksMax,
-  };
-}
-
-const fmt: Record<keyof Limits, (n: number) => string> = {
-  memoryMax: formatSize,
-  memoryHigh: formatSize,
-  cpuQuotaPerSecUs: (n) => (n === Infinity ? 'infinity' : `${Math.round(n / 10_000)}%`),
-  tasksMax: (n) => (n === Infinity ? 'infinity' : String(n)),
-};
-const LABEL: Record<keyof Limits, string> = { memoryMax: 'MemoryMax', memoryHigh: 'MemoryHigh', cpuQuotaPerSecUs: 'CPUQuota', tasksMax: 'TasksMax' };
-const show = (l: Partial<Limits>) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined).map(([k, v]) => [LABEL[k as keyof Limits], fmt[k as keyof Limits](v as number)]));
-
-function compare(want: Limits, got: Partial<Limits>): { diffs: string[]; missing: string[] } {
-  const diffs: string[] = [];
-  const missing: string[] = [];
-  for (const k of Object.keys(want) as (keyof Limits)[]) {
-    const w = want[k];
-    if (w === undefined) continue;
-    const g = got[k];
-    if (g === undefined) missing.push(LABEL[k]);
-    else if (g !== w) diffs.push(`${LABEL[k]} ${fmt[k](g)} (expected ${fmt[k](w)})`);
-  }
-  return { diffs, missing };
-}
-
 type Kind = 'containers' | 'services' | 'containerServices' | 'slices';
 const declaredEvidence = (want: Limits, f: SubjectFacts | undefined, name: string): Evidence => ({ expected: show(want), observed: null, source: `systemctl show -p ${SHOW_PROPS} ${f?.unit ?? name}` });
 
@@ -242,8 +208,15 @@ function evaluate(facts: LimitsFacts, expect: LimitsExpect): Outcome[] {
   const one = (kind: Kind, name: string, spec: LimitSpec) => {
     const byName = facts[kind] as Record<string, SubjectFacts>;
     const f = byName[name] ?? byName[kind === 'services' ? unitName(name) : `${name}.slice`];
-    const want = wanted(spec);
+    const want = wanted(spec, facts.memTotal);
     const subject = f?.subject ?? `${kind.slice(0, -1)} ${name}`;
+    if (Number.isNaN(want.memoryMax) || Number.isNaN(want.memoryHigh)) {
+      const evidence = { expected: spec, observed: null, source: 'grep MemTotal /proc/meminfo' };
+      const why = 'a memory limit given as a percentage is a share of the node\'s memory, and /proc/meminfo gave no MemTotal';
+      out.push(outcome(CHECKS.declared, subject, 'error', why, evidence));
+      if (kind !== 'slices') out.push(outcome(CHECKS.enforced, subject, 'error', why, evidence));
+      return;
+    }
     out.push(judgeDeclared(kind, f, name, want, facts, subject));
     if (kind !== 'slices') out.push(judgeEnforced(kind, f, want, facts, subject));
   };

@@ -5,6 +5,7 @@ import { enforcedLimits, parseCgFiles, parseProcCgroup } from '../src/probes/cgr
 import { evaluateLimits, limitsSuite, type LimitsFacts, type SubjectFacts } from '../suites/limits.js';
 import { parseStrays } from '../src/probes/limits.js';
 import { ParseError } from '../src/core/types.js';
+import { parseMemoryLimit, scaleMemory } from '../src/core/units.js';
 import { FakeHost } from './helpers/fakes.js';
 
 const fx = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
@@ -127,6 +128,23 @@ describe('limits evaluate', () => {
     const out = evaluateLimits(labFacts({ graph: { enforced: { layout: 'v1', memoryMax: 2 * GiB, cpuQuotaPerSecUs: 2_000_000, sources: {} } } }), LAB_EXPECT);
     expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist-graph')).toMatchObject({ status: 'fail', message: 'CPUQuota 200% (expected 400%)' });
     expect(out.find((o) => o.id === 'limits.memory-budget')!.status).toBe('pass');
+  });
+  it('MemoryMax as a percentage (systemd MemoryMax=75%) is that share of MemTotal in whole pages; unknown MemTotal is an error', () => {
+    const pct = { containers: { alchemist: { memoryMax: '25%', cpuQuota: '400%' } } };
+    const f = labFacts({ alchemist: { enforced: { layout: 'v1', memoryMax: 6 * GiB, cpuQuotaPerSecUs: 4_000_000, sources: {} } } });
+    const enforced = (x: LimitsFacts) => evaluateLimits(x, pct).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(enforced(f).status).toBe('pass'); // 25% of 24G
+    f.memTotal = 32 * GiB;
+    expect(enforced(f)).toMatchObject({ status: 'fail', message: 'MemoryMax 6G (expected 8G)' });
+    f.memTotal = 24 * GiB + 3 * 4096; // 24G + 3 pages: a quarter rounds down to whole pages
+    expect(scaleMemory(0.25, f.memTotal)).toBe(6 * GiB);
+    f.memTotal = undefined;
+    expect(enforced(f)).toMatchObject({ status: 'error', message: expect.stringMatching(/percentage .* no MemTotal/) });
+  });
+  it('the inventory takes a size or a share of memory up to 100% for MemoryMax/MemoryHigh', () => {
+    expect(parseMemoryLimit('75%')).toEqual({ share: 0.75 });
+    expect(parseMemoryLimit('8G')).toEqual({ bytes: 8 * GiB });
+    expect(() => parseMemoryLimit('150%')).toThrow(/more than all/);
   });
   it('sum of limits above the node memory fails', () => {
     const f = labFacts();

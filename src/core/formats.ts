@@ -4,4 +4,6 @@ export const FORMATS = {
   duration: 'leafcert-duration',
   size: 'leafcert-size',
   percent: 'leafcert-percent',
+  /** A memory limit: a size, or a percentage of the node's memory (systemd's MemoryMax=75%). */
+  memory: 'leafcert-memory',
 } as const;

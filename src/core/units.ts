@@ -46,6 +46,23 @@ export function parsePercent(value: string | number): number {
   return Number(m[1]) / 100;
 }
 
+/**
+ * A memory limit as systemd takes it (MemoryMax=, MemoryHigh=): bytes, or a share of the node's
+ * memory ("75%" → { share: 0.75 }), which systemd turns into whole pages of physical memory.
+ */
+export function parseMemoryLimit(value: string): { bytes: number } | { share: number } {
+  if (!/%\s*$/.test(value)) return { bytes: parseSize(value) };
+  const share = parsePercent(value);
+  if (share > 1) throw new UnitError(`"${value}" is more than all of the node's memory`);
+  return { share };
+}
+
+/** systemd's physical_memory_scale: a share of MemTotal in whole 4 KiB pages, rounded down. */
+export function scaleMemory(share: number, memTotal: number): number {
+  const pages = Math.floor(memTotal / 4096);
+  return Math.floor((pages * Math.round(share * 10_000)) / 10_000) * 4096;
+}
+
 // systemd prints `month` and `y` for long spans and `us` or `µs`/`μs` for short ones.
 const DURATION_MS: Record<string, number> = {
   us: 0.001, usec: 0.001, 'µs': 0.001, 'μs': 0.001, ms: 1, msec: 1, '': 1000, s: 1000, sec: 1000,

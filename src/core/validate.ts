@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { printable } from './text.js';
-import { parseDuration, parsePercent, parseSize } from './units.js';
+import { parseDuration, parseMemoryLimit, parsePercent, parseSize } from './units.js';
 import { FORMATS } from './formats.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
@@ -29,6 +29,7 @@ export function makeAjv(extra: Partial<Options> = {}): Ajv {
   ajv.addFormat(FORMATS.duration, { type: 'string', validate: accepts(parseDuration) });
   ajv.addFormat(FORMATS.size, { type: 'string', validate: accepts(parseSize) });
   ajv.addFormat(FORMATS.percent, { type: 'string', validate: accepts(parsePercent) });
+  ajv.addFormat(FORMATS.memory, { type: 'string', validate: accepts(parseMemoryLimit) });
   return ajv;
 }
 
@@ -74,6 +75,7 @@ const FORMAT_HINT: Record<string, string> = {
   [FORMATS.duration]: 'a duration such as 30s, 500ms, 26h, 7d',
   [FORMATS.size]: 'a size such as 512M, 8G, 2GB',
   [FORMATS.percent]: 'a percentage such as 400%',
+  [FORMATS.memory]: 'a size such as 512M, 8G, or a percentage of the node\'s memory such as 75%',
   date: 'a date YYYY-MM-DD',
 };
 
