@@ -179,7 +179,7 @@ export function evaluateManifest(m: Manifest, source: string): Outcome[] {
   add(CHECKS['audit-rules'], auditFindings(m));
   add(CHECKS['apparmor-policies'], apparmorFindings(m));
   const none = (what: string, path: string) => ({ none: what, path });
-  add(CHECKS.hsts, hstsFindings(m), none('no forceSSL/onlySSL virtual host', 'services.nginx.virtualHosts'));
+  add(CHECKS.hsts, hstsFindings(m), none('no TLS virtual host (forceSSL, onlySSL, addSSL)', 'services.nginx.virtualHosts'));
   add(CHECKS['vhost-serves'], vhostServesFindings(m), none('no TLS virtual host', 'services.nginx.virtualHosts'));
   add(CHECKS['secret-reach'], secretReachFindings(m), none('no unit inside a container reads an EnvironmentFile or credential', 'containers'));
   add(CHECKS['secret-owner'], secretOwnerFindings(m), none('no secret names a user or group (or the manifest lists no users)', 'users'));

@@ -85,6 +85,8 @@ describe('the hardened deployment', () => {
     ['config.backup-paths', 'host-only paths', (m) => { m.host.borg[0].paths = ['/srv/alchemist-backup']; }],
     ['config.backup-paths', 'PostgreSQL dump left out', (m) => { m.host.borg[0].paths = m.host.borg[0].paths!.filter((p) => !p.includes('postgresql')); }],
     ['config.state-version', 'container without stateVersion', (m) => { ctr(m, 'alchemist-agent').config.system.stateVersionExplicit = false; }],
+    ['config.secret-in-store', 'API keys in a /etc JSON file written with builtins.toJSON', (m) => { ctr(m, 'alchemist').config.etc.push({ name: 'alchemist/config.json', path: 'containers.alchemist.config.environment.etc."alchemist/config.json"', enable: true, mode: '0440', user: 'root', group: 'root', text: JSON.stringify({ providers: { openai: { apiKey: 'sk-proj-0123456789abcdef' } }, auth: { jwtSecretFile: '/run/agenix/jwt', tokenTtl: '3600' } }) }); }],
+    ['config.hsts', 'addSSL: the API served over plain HTTP too', (m) => { Object.assign(m.host.nginx.virtualHosts[0], { forceSSL: false, onlySSL: false, addSSL: true }); }],
     ['config.container-limits', 'container@NAME unlimited', (m) => { ctr(m, 'alchemist').unit.serviceConfig = { Slice: 'machine.slice' }; }],
     ['config.container-port-reach', 'inner firewall closes NATS', (m) => { ctr(m, 'alchemist').config.firewall.allowedTCPPorts = [8080]; }],
     ['config.container-port-reach', 'Prometheus target blocked', (m) => { ctr(m, 'alchemist-graph').config.firewall.allowedTCPPorts = []; }],
@@ -101,6 +103,12 @@ describe('the hardened deployment', () => {
     const out = evaluateManifest(m, 'x');
     expect(ids(out), id).toEqual([id]);
     for (const o of failing(out)) expect(o.evidence.optionPath, o.subject).toBeTruthy();
+  });
+
+  it('a /etc JSON file that only points at secrets (paths, $VARS) holds none', () => {
+    const m = hardened();
+    ctr(m, 'alchemist').config.etc.push({ name: 'a.json', path: 'environment.etc."a.json"', enable: true, mode: '0444', user: 'root', group: 'root', text: JSON.stringify({ apiKeyFile: '/run/agenix/k', apiKey: '$API_KEY', secretPath: '/run/x' }) });
+    expect(failing(evaluateManifest(m, 'x'))).toEqual([]);
   });
 
   it('users NixOS modules declare count as declared; a br-* bridge trusted before it is declared is still a container bridge', () => {

@@ -4,11 +4,11 @@ import type { CheckSpec } from '../../src/core/checks.js';
 
 export const GATE_CHECKS = {
   hsts: {
-    title: 'HTTPS virtual hosts send Strict-Transport-Security',
+    title: 'HTTPS virtual hosts refuse plain HTTP and send Strict-Transport-Security',
     severity: 'medium',
     checklist: ['tls', 'hardening'],
-    description: 'Every forceSSL/onlySSL virtual host sends Strict-Transport-Security on every location (nginx drops server-level add_header in a location that sets its own).',
-    fix: 'Add `add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;` to services.nginx.virtualHosts.<name>.extraConfig (and to locations with their own add_header).',
+    description: 'Every TLS virtual host redirects plain HTTP (forceSSL or onlySSL, not addSSL, which serves both) and sends Strict-Transport-Security on every location (nginx drops server-level add_header in a location that sets its own).',
+    fix: 'Use forceSSL = true rather than addSSL; add `add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;` to services.nginx.virtualHosts.<name>.extraConfig (and to locations with their own add_header).',
   },
   'vhost-serves': {
     title: 'TLS virtual hosts proxy or serve something',

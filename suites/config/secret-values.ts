@@ -37,6 +37,19 @@ export function embeddedSecrets(text: string): string[] {
   return [...keys];
 }
 
+/**
+ * Secret-named keys with literal values inside a JSON/TOML/YAML-ish text (`"apiKey": "sk-…"`,
+ * `api_key = "…"`): a config file written with builtins.toJSON. A value that refers to the secret
+ * (a path, `$VAR`, `%d/…`, `@PLACEHOLDER@`) is not the secret.
+ */
+export function embeddedAssignments(text: string): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (const m of text.matchAll(/"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*[:=]\s*"([^"]+)"/g)) {
+    if (isSecretName(m[1]) && !/^(?:[$%/]|@[A-Z0-9_]+@$)/.test(m[2])) out.push({ key: m[1], value: m[2] });
+  }
+  return out;
+}
+
 /** Passwords written into URLs (`postgres://user:PASSWORD@host`, `nats://user:TOKEN@host`); shell
  * or systemd variables and placeholders are not values. */
 export function urlPasswords(text: string): string[] {

@@ -3,7 +3,7 @@
 // Values are fingerprinted (./secret-values.ts), never echoed.
 import { optionPath, sections, type Manifest } from '../../src/core/manifest.js';
 import { prefix, type Finding } from './finding.js';
-import { embeddedSecrets, fingerprint, hasPrivateKeyBlock, inStore, isSecretName, placeholders, secretAssignments, urlPasswords } from './secret-values.js';
+import { embeddedAssignments, embeddedSecrets, fingerprint, hasPrivateKeyBlock, inStore, isSecretName, placeholders, secretAssignments, urlPasswords } from './secret-values.js';
 
 // One pass over every place a secret can hide; long because each place has its own sentence.
 export function secretFindings(m: Manifest): Finding[] {
@@ -12,7 +12,8 @@ export function secretFindings(m: Manifest): Finding[] {
   for (const { where, node } of sections(m)) {
     const p = prefix(where);
     for (const e of node.etc) {
-      const found = secretAssignments(e.text).map((a) => `${a.key} = ${fingerprint(a.value)}`);
+      const lines = secretAssignments(e.text);
+      const found = [...lines, ...embeddedAssignments(e.text).filter((a) => !lines.some((l) => l.key === a.key))].map((a) => `${a.key} = ${fingerprint(a.value)}`);
       if (hasPrivateKeyBlock(e.text)) found.push('a PEM private key');
       if (found.length) {
         bad(`${p}/etc/${e.name}`, optionPath(e.path, 'text'), found,

@@ -37,7 +37,16 @@ export function hstsFindings(m: Manifest): Finding[] {
   const out: Finding[] = [];
   for (const { where, node } of sections(m)) {
     const httpLevel = `${node.nginx.commonHttpConfig}\n${node.nginx.appendHttpConfig}`;
-    for (const v of tlsHosts(node).filter((x) => x.forceSSL || x.onlySSL)) {
+    for (const v of tlsHosts(node)) {
+      if (!v.forceSSL && !v.onlySSL) {
+        // addSSL serves the same locations over plain HTTP: no redirect, and no HSTS reaches a client
+        // that never tried HTTPS. A host that only redirects (globalRedirect goes to https) serves nothing there.
+        const redirectOnly = v.globalRedirect || (!v.root && v.locations.filter((l) => !ACME.test(l.name)).every((l) => !l.proxyPass && !l.root && !l.alias && /^30[1278]\s/.test(String(l.return ?? ''))));
+        if (redirectOnly) continue;
+        out.push({ subject: `${prefix(where)}nginx ${v.name}`, pass: false, optionPath: optionPath(v.path, 'addSSL'), observed: { addSSL: true, forceSSL: false }, expected: 'forceSSL (HTTP redirected to HTTPS)',
+          message: `${v.name} sets addSSL: it answers on plain HTTP as well as HTTPS, so requests (and the tokens in them) reach ${v.locations.some((l) => l.proxyPass) ? 'the application' : 'it'} unencrypted. Set ${optionPath(v.path, 'forceSSL')} = true instead of addSSL.` });
+        continue;
+      }
       const path = optionPath(v.path, 'extraConfig');
       const { missing } = hstsGaps(v, httpLevel);
       const locs = missing.filter((x) => x !== '(server)');
