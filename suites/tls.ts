@@ -9,6 +9,7 @@ import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { serverHsts } from './config/web-secrets.js';
 import { declaredHsts, hstsSchema, judgeHsts, type HstsExpect } from './tls/hsts.js';
+import { judgeKey, type KeyFamily } from './tls/key.js';
 import { gatherTlsEndpoint, TLS_VERSIONS, type TlsEndpointFacts, type TlsHandshake, type TlsVersion, type CertInfo } from '../src/probes/tls.js';
 
 export interface TlsEndpointExpect {
@@ -24,7 +25,8 @@ export interface TlsEndpointExpect {
   names?: string[];
   minDaysLeft?: number;
   minProtocol?: TlsVersion;
-  keyTypes?: ('rsa' | 'ec' | 'ed25519')[];
+  /** Key families: an RSA-PSS key is 'rsa'. */
+  keyTypes?: KeyFamily[];
   minKeyBits?: { rsa?: number; ec?: number };
   /** The served HTTPS response carries Strict-Transport-Security (checked on the handshake's own connection). */
   hsts?: HstsExpect;
@@ -104,7 +106,7 @@ export const CHECKS = defineChecks('tls', {
   },
   'key-strength': {
     title: 'Key type and size', severity: 'high', checklist: CL,
-    description: 'The leaf key is EC ≥ 256 bits or RSA ≥ 2048 bits (minKeyBits), of a type in keyTypes when given.',
+    description: 'The leaf key is EC ≥ 256 bits, RSA (RSA-PSS included, judged by its modulus) ≥ 2048 bits (minKeyBits) or EdDSA, of a type in keyTypes when given.',
     fix: 'Reissue with a stronger key (security.acme.certs.<name>.keyType, e.g. "ec256"), or replace services.nginx.virtualHosts.<name>.sslCertificateKey.',
   },
   hsts: {
@@ -226,16 +228,8 @@ export function evaluateEndpoint(f: TlsEndpointFacts, e: TlsEndpointExpect, iden
       : `${f.protocols.map((p) => p.version).join(', ') || 'nothing'} refused; default handshake ${h.protocol}`,
     { expected: `nothing below ${minP}`, observed: Object.fromEntries(f.protocols.map((p) => [p.version, `${p.verdict}: ${p.detail} (${p.via})`])) });
 
-  const type = (leaf.keyType ?? '') as string;
-  const bits = leaf.keyBits ?? 0;
-  const minBits = { rsa: e.minKeyBits?.rsa ?? 2048, ec: e.minKeyBits?.ec ?? 256, ed25519: 0 } as Record<string, number>;
-  const problems: string[] = [];
-  if (e.keyTypes && !e.keyTypes.includes(type as never)) problems.push(`key type ${type} not in ${e.keyTypes.join(', ')}`);
-  if (!(type in minBits)) problems.push(`unexpected key type ${type || 'unknown'}`);
-  else if (bits < minBits[type]) problems.push(`${type} key of ${bits} bits < ${minBits[type]}`);
-  push(CHECKS['key-strength'], problems.length ? 'fail' : 'pass',
-    problems.length ? problems.join('; ') : `${type} ${bits} bits${leaf.curve ? ` (${leaf.curve})` : ''}`,
-    { expected: { keyTypes: e.keyTypes ?? ['rsa', 'ec', 'ed25519'], minBits: { rsa: minBits.rsa, ec: minBits.ec } }, observed: { type, bits, curve: leaf.curve } });
+  const k = judgeKey(leaf, e);
+  push(CHECKS['key-strength'], k.status, k.message, { expected: k.expected, observed: k.observed });
 
   if (e.hsts) {
     const j = judgeHsts(h.http, e.hsts);

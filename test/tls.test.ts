@@ -14,8 +14,9 @@ let dir: string;
 const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
 const servers: tls.Server[] = [];
 
-function issue(name: string, opts: { key?: 'ec' | 'rsa1024'; san?: string; cn?: string; selfSigned?: boolean; days?: number }) {
+function issue(name: string, opts: { key?: 'ec' | 'rsa1024' | 'rsapss3072'; san?: string; cn?: string; selfSigned?: boolean; days?: number }) {
   if (opts.key === 'rsa1024') ossl('genrsa', '-out', `${name}.key`, '1024');
+  else if (opts.key === 'rsapss3072') ossl('genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:3072', '-out', `${name}.key`);
   else ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
   const subj = `/CN=${opts.cn ?? 'api.alchemist.local'}`;
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${opts.san ?? 'DNS:api.alchemist.local,DNS:monitoring.alchemist.local'}\n`);
@@ -142,6 +143,20 @@ describe('tls suite', () => {
     const os = evaluateEndpoint(f, base(weak), id(), now());
     expect(status(os)['tls.key-strength']).toBe('fail');
     expect(os.find((o) => o.id === 'tls.key-strength')!.message).toMatch(/rsa key of 1024 bits < 2048/);
+  });
+
+  it('an RSA-PSS 3072-bit key is an RSA key: it passes key-strength, and is judged by its modulus', async () => {
+    const port = await serve({ ...issue('pss', { key: 'rsapss3072' }), minVersion: 'TLSv1.2' });
+    const f = await gatherEndpoint(base(port), '127.0.0.1', dir);
+    expect(f.handshake!.chain[0].keyType).toBe('rsa-pss');
+    const os = evaluateEndpoint(f, base(port), id(), now());
+    expect(status(os)).toMatchObject({ 'tls.handshake': 'pass', 'tls.chain': 'pass', 'tls.key-strength': 'pass' });
+    expect(os.find((o) => o.id === 'tls.key-strength')!.message).toBe('rsa-pss 3072 bits');
+    // keyTypes [rsa] admits it; [ec] does not; a 4096-bit minimum fails it by its modulus
+    expect(status(evaluateEndpoint(f, { ...base(port), keyTypes: ['rsa'] }, id(), now()))['tls.key-strength']).toBe('pass');
+    expect(status(evaluateEndpoint(f, { ...base(port), keyTypes: ['ec'] }, id(), now()))['tls.key-strength']).toBe('fail');
+    const big = evaluateEndpoint(f, { ...base(port), minKeyBits: { rsa: 4096 } }, id(), now()).find((o) => o.id === 'tls.key-strength')!;
+    expect([big.status, big.message]).toEqual(['fail', 'rsa-pss key of 3072 bits < 4096']);
   });
 
   it('missing CA file and refused port: error / fail, never pass', async () => {
