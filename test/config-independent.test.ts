@@ -228,6 +228,14 @@ describe('check-config on independently written configurations', () => {
     expect(bad[0].message).toMatch(/opens 65535 TCP ports .*only 22 \(sshd\), 80 \(nginx\), 443 \(nginx\), 9100 \(prometheus-node-exporter\)/);
   });
 
+  it('a reversed port range is a finding (iptables would open the span between, nftables refuse the ruleset)', () => {
+    const m = manifest('bridge-hardened');
+    m.host.firewall.allowedTCPPortRanges = [{ from: 9000, to: 900 }];
+    const bad = evaluateManifest(m, 'g').filter((o) => o.status === 'fail');
+    expect(bad.map((o) => [o.id, o.subject])).toEqual([['config.port-unserved', 'tcp/9000-900']]);
+    expect(bad[0].message).toMatch(/reversed range .* opens 900-9000 \(8101 ports\)/);
+  });
+
   it('a password inside a URL in a unit environment is a secret in the store (fingerprinted); variables are not', () => {
     const m = manifest('bridge-hardened');
     const env = m.containers.find((c) => c.name === 'alchemist')!.config.units[0].environment;

@@ -146,6 +146,15 @@ export function portFindings(m: Manifest): Finding[] {
       ...i.allowedTCPPortRanges.filter((r) => r.to - r.from < 64).flatMap((r) => Array.from({ length: r.to - r.from + 1 }, (_, k) => ({ port: r.from + k, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
     ]),
   ];
+  // A reversed range: iptables opens to..from (--dport 9000:900 is read as 900:9000), nftables refuses the ruleset.
+  const ranges = [
+    ...fw.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(fw.path, 'allowedTCPPortRanges') })),
+    ...fw.interfaces.flatMap((i) => i.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
+  ];
+  for (const { r, path } of ranges.filter(({ r }) => r.from > r.to)) {
+    out.push({ subject: `tcp/${r.from}-${r.to}`, pass: false, optionPath: path, observed: r, expected: 'from ≤ to',
+      message: `${path} has a reversed range { from = ${r.from}; to = ${r.to}; }: the iptables backend opens ${r.to}-${r.from} (${r.from - r.to + 1} ports), the nftables backend fails to load the ruleset. Write { from = ${r.to}; to = ${r.from}; } if that is meant, or the ports the services use.` });
+  }
   // Ranges too wide to list port by port: one finding each (nothing declared serves hundreds of ports).
   const wide = [
     ...fw.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(fw.path, 'allowedTCPPortRanges') })),
