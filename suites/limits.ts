@@ -12,7 +12,7 @@ import { formatSize } from '../src/core/units.js';
 import { compare, show, wanted, type LimitSpec } from './limits/compare.js';
 
 export type { LimitSpec } from './limits/compare.js';
-import { gatherLimits, LIMIT_OPTION, manifestLimits, SHOW_PROPS, type Limits, type LimitsFacts, type SubjectFacts } from '../src/probes/limits.js';
+import { gatherLimits, LIMIT_OPTION, manifestLimits, SHOW_PROPS, type Limits, type LimitsFacts, type StrayProcess, type SubjectFacts } from '../src/probes/limits.js';
 import { unitName } from '../src/probes/systemd.js';
 
 export { innerLimitedUnits, SLICE_USERS_AWK, type Limits, type LimitsFacts, type SubjectFacts } from '../src/probes/limits.js';
@@ -131,29 +131,33 @@ function judgeEnforced(kind: Kind, f: SubjectFacts | undefined, want: Limits, fa
     notes.push('MemoryHigh has no cgroup v1 equivalent (not compared)');
   }
   const { diffs: own, missing } = compare(w, got);
-  // A container's processes moved out of its cgroup (echo PID > …/cgroup.procs) run under other
-  // limits: each one is judged like the leader.
+  // A container's process (or thread) moved out of its cgroup (echo PID > …/cgroup.procs, echo TID >
+  // …/tasks) is not bounded by the container's limit, whatever the limits where it now sits: its
+  // memory and CPU are charged there, so the container gets its budget twice. Each one fails, named;
+  // the limits it runs under are said.
   const strays = (f.strays ?? []).map((p) => {
     const pg = p.enforced ? { memoryMax: p.enforced.memoryMax, cpuQuotaPerSecUs: p.enforced.cpuQuotaPerSecUs, tasksMax: p.enforced.pidsMax, ...(p.enforced.layout === 'v2' ? { memoryHigh: p.enforced.memoryHigh } : {}) } : {};
     return { p, d: p.enforced ? compare(w, pg).diffs : [] };
   });
-  const strayDiffs = strays.filter((x) => x.d.length).map((x) => `process ${x.p.pid} (${x.p.comm}) of the container runs outside its cgroup (${x.p.cgroup}): ${x.d.join(', ')}`);
+  const strayDiffs = strays.map(({ p, d }) => `${strayName(p)} of the container runs outside its cgroup (${p.cgroup}): ${d.length ? d.join(', ') : p.problem ? `its limits there unreadable (${p.problem})` : 'not bounded by the container\'s limits (its usage is charged to that cgroup, beside the container\'s own budget; the limit values there are the same)'}`);
   const strayUnknown = [
-    ...strays.filter((x) => x.p.problem).map((x) => `process ${x.p.pid} (${x.p.comm}) runs outside the container's cgroup, its limits unreadable: ${x.p.problem}`),
     ...(f.straysProblem ? [`the container's processes outside its cgroup could not be read: ${f.straysProblem}`] : []),
-    ...(f.straysMore ? ['more than 20 processes run outside the container\'s cgroup (the rest not read)'] : []),
+    ...(f.straysMore ? ['more than 20 processes or threads run outside the container\'s cgroup (the rest not read)'] : []),
   ];
   const diffs = [...own, ...strayDiffs];
   const unlimited = diffs.some((d) => / infinity /.test(d));
   const message = diffs.length
-    ? `${diffs.join('; ')}${unlimited ? ': not limited at all' : ''}`
+    ? `${diffs.join('; ')}${unlimited ? ': not limited at all' : ''}${strayUnknown.length ? `; ${strayUnknown.join('; ')}` : ''}`
     : missing.length || strayUnknown.length
       ? [...(missing.length ? [`cgroup ${e.layout} has no ${missing.join(', ')} file for ${f.subject}`] : []), ...strayUnknown].join('; ')
-      : `cgroup ${e.layout}: ${Object.entries(show(w)).map(([k, v]) => `${k}=${v}`).join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}${strays.length ? `; ${strays.length} process(es) in other cgroups with the same limits` : ''}`;
-  const observed = { layout: e.layout, ...show(got), ...(strays.length ? { outsideCgroup: strays.map((x) => ({ pid: x.p.pid, comm: x.p.comm, cgroup: x.p.cgroup, ...(x.p.enforced ? show({ memoryMax: x.p.enforced.memoryMax, cpuQuotaPerSecUs: x.p.enforced.cpuQuotaPerSecUs }) : { problem: x.p.problem }) })) } : {}) };
+      : `cgroup ${e.layout}: ${Object.entries(show(w)).map(([k, v]) => `${k}=${v}`).join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}`;
+  const observed = { layout: e.layout, ...show(got), ...(strays.length ? { outsideCgroup: strays.map((x) => ({ pid: x.p.pid, ...(x.p.tid !== undefined ? { tid: x.p.tid } : {}), comm: x.p.comm, cgroup: x.p.cgroup, ...(x.p.enforced ? show({ memoryMax: x.p.enforced.memoryMax, cpuQuotaPerSecUs: x.p.enforced.cpuQuotaPerSecUs }) : { problem: x.p.problem }) })) } : {}) };
   const evidence = { expected: show(w), observed, source: Object.values(e.sources).join('; ') || `cgroup of ${f.subject}` };
   return judge(diffs.length ? 'fail' : missing.length || strayUnknown.length ? 'error' : 'pass', message, evidence, unlimited ? 'critical' : 'high');
 }
+
+/** "process 569 (lab-backend.pl)", "thread 612 of process 569 (prometheus)". */
+const strayName = (p: StrayProcess) => (p.tid !== undefined ? `thread ${p.tid} of process ${p.pid} (${p.comm})` : `process ${p.pid} (${p.comm})`);
 
 function judgeSliceUsed(sl: string, s: SliceSpec, facts: LimitsFacts): Outcome {
   const f = facts.slices[sl];

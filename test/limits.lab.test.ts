@@ -6,7 +6,18 @@ import { limitsSuite } from '../suites/limits.js';
 import { insideSuiteLab } from './helpers/suite-lab.js';
 
 describe('limits on a full lab node', () => {
-  const t = insideSuiteLab({ name: 'limits', suite: limitsSuite, roundTrips: 2 });
+  const t = insideSuiteLab({
+    name: 'limits',
+    suite: limitsSuite,
+    roundTrips: 2,
+    detail: {
+      // same limit values in the sibling: still outside the container's cgroup, named (red team L14)
+      'limits-sibling-cgroup': (results) => {
+        const r = results.find((x) => x.id === 'limits.enforced' && x.subject === 'container alchemist')!;
+        expect(r).toMatchObject({ status: 'fail', message: expect.stringMatching(/^process \d+ \(lab-backend.pl\) of the container runs outside its cgroup \(\d+:memory:\S*\/alchemist-extra; .*same/) });
+      },
+    },
+  });
   const { run } = t;
 
   it('without systemd the declared side is skipped with the reason, the enforced side is read from cgroup v1', async () => {

@@ -180,10 +180,17 @@ describe('limits evaluate', () => {
     const e = out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
     expect(e).toMatchObject({ status: 'fail', severity: 'critical' });
     expect(e.message).toMatch(/^process 569 \(lab-backend.pl\) of the container runs outside its cgroup \(4:memory:.*machine.slice; .*\): MemoryMax infinity \(expected 8G\): not limited at all$/);
-    // moved to another cgroup with the same limits: no finding, but said
+    // Moved to a sibling cgroup with the same limit values (red team L14): this used to pass ("1
+    // process(es) in other cgroups with the same limits"), but its memory is charged to that cgroup,
+    // not to the container's: the container gets its budget twice. It fails, named, whatever the limits there.
     const same = parseStrays(text.replaceAll('9223372036854771712', String(8 * GiB)), 'strays').strays;
-    const ok = evaluateLimits(labFacts({ alchemist: { strays: same } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
-    expect(ok).toMatchObject({ status: 'pass', message: expect.stringMatching(/1 process\(es\) in other cgroups with the same limits$/) });
+    const sib = evaluateLimits(labFacts({ alchemist: { strays: same } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(sib).toMatchObject({ status: 'fail', severity: 'high' });
+    expect(sib.message).toMatch(/^process 569 \(lab-backend.pl\) of the container runs outside its cgroup \(4:memory:\/leafcert-a73f6d\/leaf-1\/machine.slice; .*\): not bounded by the container's limits .*same/);
+    expect(sib.evidence.observed).toMatchObject({ outsideCgroup: [{ pid: 569, comm: 'lab-backend.pl', MemoryMax: '8G' }] });
+    // its limits unreadable: still outside, still a fail
+    const unreadable = evaluateLimits(labFacts({ alchemist: { strays: [{ pid: 569, comm: 'lab-backend.pl', cgroup: '4:memory:/x', problem: 'unknown cgroup layout' }] } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!;
+    expect(unreadable).toMatchObject({ status: 'fail', message: expect.stringMatching(/^process 569 .* its limits there unreadable \(unknown cgroup layout\)/) });
     // unreadable strays, or more than 20: unknown, never a pass
     expect(evaluateLimits(labFacts({ alchemist: { straysMore: true } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!.status).toBe('error');
     expect(() => parseStrays('C 4:memory:/', 'strays')).toThrow(ParseError);

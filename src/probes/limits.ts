@@ -40,6 +40,8 @@ export interface SubjectFacts {
 
 export interface StrayProcess {
   pid: number;
+  /** Set when only this thread of the process is outside (v1 `echo TID > …/tasks`, v2 threaded). */
+  tid?: number;
   comm: string;
   /** Its memory/cpu (v1) or v2 cgroup lines, for evidence. */
   cgroup: string;

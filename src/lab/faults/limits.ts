@@ -6,6 +6,8 @@ import { parsePercent, parseSize } from '../../core/units.js';
 import type { Fault, FaultContext } from './types.js';
 
 const TARGET = 'alchemist';
+/** The sibling memory cgroup limits-sibling-cgroup moves the API process into. */
+const SIBLING = 'alchemist-extra';
 
 function cg(ctx: FaultContext) {
   const c = ctx.node.containers.find((x) => x.name === TARGET);
@@ -58,6 +60,23 @@ export const faults: Fault[] = [
       // Every process of the container's PID namespace found in the parents goes back.
       const c = cg(ctx);
       await ctx.hostExec(`for k in ${c.cgroup.memory} ${c.cgroup.cpu}; do for p in $(cat $k/../cgroup.procs); do [ /proc/$p/ns/pid -ef /proc/${c.hostPid}/ns/pid ] && echo $p > $k/cgroup.procs; done; done; true`);
+    },
+  },
+  {
+    name: 'limits-sibling-cgroup',
+    area: 'limits',
+    breaks: `the API process of container ${TARGET} is moved into a sibling memory cgroup carrying the same limit (mkdir …/${SIBLING}; same memory.limit_in_bytes; echo PID > cgroup.procs): its memory is charged there, so the container has its budget twice`,
+    catches: ['limits.enforced'],
+    needs: 'full',
+    async apply(ctx) {
+      const m = cg(ctx).cgroup.memory;
+      const moved = await ctx.hostExec(`set -e; mkdir -p ${m}/../${SIBLING}; cat ${m}/memory.limit_in_bytes > ${m}/../${SIBLING}/memory.limit_in_bytes
+n=0; for p in $(cat ${m}/cgroup.procs); do [ "$(cat /proc/$p/comm 2>/dev/null)" = lab-backend.pl ] || continue; echo $p > ${m}/../${SIBLING}/cgroup.procs && n=$((n + 1)); done; echo $n`);
+      if (moved.stdout.trim() === '0') throw new Error(`no API process (lab-backend.pl) in container ${TARGET}'s cgroup`);
+    },
+    async heal(ctx) {
+      const m = cg(ctx).cgroup.memory;
+      await ctx.hostExec(`s=${m}/../${SIBLING}; [ -d $s ] || exit 0; for p in $(cat $s/cgroup.procs); do echo $p > ${m}/cgroup.procs; done; for _ in $(seq 1 50); do rmdir $s 2>/dev/null && exit 0; sleep 0.05; done; rmdir $s`);
     },
   },
 ];
