@@ -59,10 +59,10 @@ const CHECKS = defineChecks('config', {
     fix: "Bind the service to 127.0.0.1 (or the container's localAddress) at the option path named and reach it through nginx.",
   },
   'dnat-bypass': {
-    title: 'No port is DNATed past nginx in firewall extraCommands',
+    title: 'No port is DNATed past nginx (firewall extraCommands, published data stores)',
     severity: 'critical',
     checklist: ['network-policies', 'tls'],
-    description: "networking.firewall.extraCommands DNATs or REDIRECTs no port: such a rule lets clients reach a service past nginx's TLS, rate limits and auth.",
+    description: "networking.firewall.extraCommands DNATs or REDIRECTs no port, and no container forwardPorts or networking.nat.forwardPorts publishes a data store, broker or dashboard (PostgreSQL, Redis, NATS, Qdrant, Prometheus, Grafana…): such a DNAT happens before the host firewall and lets clients reach the service past nginx's TLS, rate limits and auth.",
     fix: 'Remove the rule from networking.firewall.extraCommands and serve the service through a services.nginx.virtualHosts location with proxyPass; for deliberate exposure use networking.nat.forwardPorts.',
   },
   'container-private-users': {

@@ -87,6 +87,8 @@ describe('the hardened deployment', () => {
     ['config.state-version', 'container without stateVersion', (m) => { ctr(m, 'alchemist-agent').config.system.stateVersionExplicit = false; }],
     ['config.secret-in-store', 'API keys in a /etc JSON file written with builtins.toJSON', (m) => { ctr(m, 'alchemist').config.etc.push({ name: 'alchemist/config.json', path: 'containers.alchemist.config.environment.etc."alchemist/config.json"', enable: true, mode: '0440', user: 'root', group: 'root', text: JSON.stringify({ providers: { openai: { apiKey: 'sk-proj-0123456789abcdef' } }, auth: { jwtSecretFile: '/run/agenix/jwt', tokenTtl: '3600' } }) }); }],
     ['config.hsts', 'addSSL: the API served over plain HTTP too', (m) => { Object.assign(m.host.nginx.virtualHosts[0], { forceSSL: false, onlySSL: false, addSSL: true }); }],
+    ['config.dnat-bypass', 'PostgreSQL published by the container\'s forwardPorts', (m) => { ctr(m, 'alchemist').forwardPorts = [{ protocol: 'tcp', hostPort: 5432, containerPort: null }]; ctr(m, 'alchemist').config.firewall.allowedTCPPorts.push(5432); }],
+    ['config.dnat-bypass', 'Redis published by networking.nat.forwardPorts', (m) => { Object.assign(m.host.networking.nat, { enable: true, forwardPorts: [{ sourcePort: 16379, proto: 'tcp', destination: `${ctr(m, 'alchemist').localAddress}:6379` }] }); }],
     ['config.container-limits', 'container@NAME unlimited', (m) => { ctr(m, 'alchemist').unit.serviceConfig = { Slice: 'machine.slice' }; }],
     ['config.container-port-reach', 'inner firewall closes NATS', (m) => { ctr(m, 'alchemist').config.firewall.allowedTCPPorts = [8080]; }],
     ['config.container-port-reach', 'Prometheus target blocked', (m) => { ctr(m, 'alchemist-graph').config.firewall.allowedTCPPorts = []; }],

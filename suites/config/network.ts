@@ -1,7 +1,7 @@
 // Network policy in the manifest: services bound to every address (config.wildcard-bind), ports
 // DNATed past nginx (config.dnat-bypass), firewall ports nothing serves (config.port-unserved) and
 // bridges nothing uses (config.unused-bridge).
-import { optionPath, sections, type Manifest } from '../../src/core/manifest.js';
+import { optionPath, sections, type Container, type Manifest } from '../../src/core/manifest.js';
 import { prefix, type Finding } from './finding.js';
 import { needs, reachable } from './reach.js';
 import { shellCommands } from './shell.js';
@@ -114,12 +114,47 @@ export function dnatFindings(m: Manifest): Finding[] {
       });
     }
   }
+  out.push(...forwardFindings(m));
   if (!out.length) {
     out.push({ subject: 'firewall extraCommands', pass: true, optionPath: optionPath(m.host.firewall.path, 'extraCommands'), observed: 'no DNAT/REDIRECT rules', expected: 'no DNAT in extraCommands', message: 'no port is DNATed in firewall extraCommands' });
   }
   return out;
 }
 
+
+// Ports of data stores, brokers and dashboards: published as they are, nothing stands in front of them.
+const INTERNAL_PORTS: Record<number, string> = { 5432: 'PostgreSQL', 6379: 'Redis', 4222: 'NATS', 6222: 'NATS cluster', 8222: 'NATS monitoring', 6333: 'Qdrant', 6334: 'Qdrant gRPC', 9090: 'Prometheus', 9093: 'Alertmanager', 9100: 'node exporter', 3000: 'Grafana', 3306: 'MySQL', 27017: 'MongoDB', 11211: 'memcached', 9200: 'Elasticsearch' };
+
+/**
+ * Container forwardPorts (systemd-nspawn --port) and networking.nat.forwardPorts publish a container
+ * port by DNAT before the host firewall's INPUT chain: a data store or broker published that way is
+ * reachable from anywhere, past nginx and past allowedTCPPorts.
+ */
+function forwardFindings(m: Manifest): Finding[] {
+  const out: Finding[] = [];
+  const internal = (c: Container | undefined, port: number) => {
+    const l = c?.config.listeners.find((x) => x.port === port && x.service !== 'nginx' && x.service !== 'sshd');
+    return l ? `${l.service}` : INTERNAL_PORTS[port];
+  };
+  const publish = (subject: string, path: string, observed: unknown, what: string, hostPort: string) => out.push({ subject, pass: false, optionPath: path, observed, expected: 'internal services reached through nginx, never published',
+    message: `${path} publishes ${what} on host port ${hostPort} by DNAT, which happens before the host firewall's INPUT rules: it is reachable from every network the host is on, past nginx and past allowedTCPPorts. Remove the forward; clients in other containers reach it over the container network, operators over SSH.` });
+  for (const c of m.containers.filter((x) => x.privateNetwork)) {
+    c.forwardPorts.forEach((f, i) => {
+      const port = Number(f.containerPort ?? f.hostPort);
+      const svc = Number.isInteger(port) ? internal(c, port) : undefined;
+      if (svc) publish(`container ${c.name} forward ${String(f.hostPort)} → ${port}`, optionPath(c.path, 'forwardPorts'), f, `${svc} of container ${c.name} (port ${port}, entry ${i})`, String(f.hostPort));
+    });
+  }
+  const nat = m.host.networking.nat;
+  for (const f of nat.enable ? nat.forwardPorts : []) {
+    const [addr, p] = String(f.destination ?? '').split(/:(?=\d+(?:-\d+)?$)/);
+    const port = Number(p ?? String(f.sourcePort ?? '').split(':')[0]);
+    const c = m.containers.find((x) => x.localAddress?.split('/')[0] === addr);
+    const svc = Number.isInteger(port) ? internal(c, port) : undefined;
+    if (svc) publish(`NAT forward ${String(f.sourcePort)} → ${String(f.destination)}`, optionPath(nat.path, 'forwardPorts'), f, `${svc}${c ? ` of container ${c.name}` : ''} (${String(f.destination)})`, String(f.sourcePort));
+  }
+  return out;
+}
 
 // ── firewall ports vs declared services ─────────────────────────────────────────────────────
 export function portFindings(m: Manifest): Finding[] {
