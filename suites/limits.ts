@@ -139,7 +139,17 @@ function judgeEnforced(kind: Kind, f: SubjectFacts | undefined, want: Limits, fa
     const pg = p.enforced ? { memoryMax: p.enforced.memoryMax, cpuQuotaPerSecUs: p.enforced.cpuQuotaPerSecUs, tasksMax: p.enforced.pidsMax, ...(p.enforced.layout === 'v2' ? { memoryHigh: p.enforced.memoryHigh } : {}) } : {};
     return { p, d: p.enforced ? compare(w, pg).diffs : [] };
   });
-  const strayDiffs = strays.map(({ p, d }) => `${strayName(p)} of the container runs outside its cgroup (${p.cgroup}): ${d.length ? d.join(', ') : p.problem ? `its limits there unreadable (${p.problem})` : 'not bounded by the container\'s limits (its usage is charged to that cgroup, beside the container\'s own budget; the limit values there are the same)'}`);
+  const why = (p: StrayProcess, d: string[]) => (d.length ? d.join(', ') : p.problem ? `its limits there unreadable (${p.problem})` : 'not bounded by the container\'s limits (its usage is charged to that cgroup, beside the container\'s own budget; the limit values there are the same)');
+  // Threads of one process in the same cgroup are said once: "threads 390, 392 of process 385 (prometheus)".
+  const said = new Map<string, { p: StrayProcess; tids: number[]; text: string }>();
+  for (const { p, d } of strays) {
+    const text = why(p, d);
+    const key = p.tid === undefined ? `P${p.pid}` : `T${p.pid}\0${p.cgroup}\0${text}`;
+    const x = said.get(key);
+    if (x && p.tid !== undefined) x.tids.push(p.tid);
+    else said.set(key, { p, tids: p.tid !== undefined ? [p.tid] : [], text });
+  }
+  const strayDiffs = [...said.values()].map(({ p, tids, text }) => `${tids.length > 1 ? `threads ${tids.join(', ')} of process ${p.pid} (${p.comm}) of the container run` : `${strayName(p)} of the container runs`} outside its cgroup (${p.cgroup}): ${text}`);
   const strayUnknown = [
     ...(f.straysProblem ? [`the container's processes outside its cgroup could not be read: ${f.straysProblem}`] : []),
     ...(f.straysMore ? ['more than 20 processes or threads run outside the container\'s cgroup (the rest not read)'] : []),

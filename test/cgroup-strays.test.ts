@@ -69,6 +69,7 @@ describe.skipIf(!isRoot || !v1)('cg_strays on real processes (v1 memory + cpu)',
   let zombie = 0;
   let live = 0;
   let threaded = 0;
+  let twoThreads = 0;
 
   beforeAll(async () => {
     for (const d of [mem, cpu]) mkdirSync(`${d}/ctr`, { recursive: true });
@@ -76,18 +77,21 @@ describe.skipIf(!isRoot || !v1)('cg_strays on real processes (v1 memory + cpu)',
     // a holder that never reaps its exited child (a zombie), a live sleep, and (with python3)
     // a process whose main thread exits while another thread runs on.
     const py = `python3 -c 'import ctypes, threading, time; threading.Thread(target=time.sleep, args=(600,)).start(); ctypes.CDLL(None).pthread_exit(None)'`;
-    const inner = `sh -c 'sleep 0 & exec sleep 600' & sleep 600 & ${hasPython ? `${py} &` : ''} wait`;
+    // and a process whose main thread and second thread both run (comm "twothreads", PR_SET_NAME).
+    const py2 = `python3 -c 'import ctypes, threading, time; ctypes.CDLL(None).prctl(15, b"twothreads"); threading.Thread(target=time.sleep, args=(600,)).start(); time.sleep(600)'`;
+    const inner = `sh -c 'sleep 0 & exec sleep 600' & sleep 600 & ${hasPython ? `${py} & ${py2} &` : ''} wait`;
     child = spawn('bash', ['-c', `echo $$ > ${mem}/ctr/cgroup.procs && echo $$ > ${cpu}/ctr/cgroup.procs && exec unshare --pid --fork -- bash -c "$1"`, 'ctr', inner], { stdio: 'ignore' });
     leader = await until('the leader', () => children(child.pid!)[0]);
     const kids = await until('the leader\'s children', () => {
       const k = children(leader);
-      return k.length === (hasPython ? 3 : 2) && k.every((p) => existsSync(`/proc/${p}`) && comm(p) !== 'bash') ? k : undefined;
+      return k.length === (hasPython ? 4 : 2) && k.every((p) => existsSync(`/proc/${p}`) && comm(p) !== 'bash') ? k : undefined;
     });
     holder = kids.find((p) => comm(p) === 'sleep' && children(p).length > 0) ?? (await until('the zombie\'s holder', () => kids.find((p) => comm(p) === 'sleep' && children(p).length > 0)));
     live = kids.find((p) => p !== holder && comm(p) === 'sleep')!;
     zombie = await until('the zombie', () => children(holder).find((p) => state(p) === 'Z'));
     if (hasPython) {
-      threaded = kids.find((p) => p !== holder && p !== live)!;
+      twoThreads = await until('the two-thread process', () => kids.find((p) => comm(p) === 'twothreads' && readdirSync(`/proc/${p}/task`).length === 2));
+      threaded = kids.find((p) => p !== holder && p !== live && p !== twoThreads)!;
       await until('the main thread to exit', () => (state(threaded) === 'Z' && readdirSync(`/proc/${threaded}/task`).length === 2 ? true : undefined));
     }
   });
@@ -122,6 +126,23 @@ describe.skipIf(!isRoot || !v1)('cg_strays on real processes (v1 memory + cpu)',
 
   it.skipIf(!hasPython)('a process whose main thread exited is judged by a running thread: none while in the container', () => {
     expect(readFileSync(`/proc/${threaded}/cgroup`, 'utf8')).toMatch(/^\d+:memory:\/$/m);
+    expect(strays(leader)).toEqual({ bash: '', sh: '' });
+  });
+
+  it.skipIf(!hasPython)('a thread moved out of the container\'s cpu cgroup (echo TID > ../tasks) while its main thread stays in: a stray thread (T PID TID COMM), read from /proc/PID/task/TID/cgroup', () => {
+    const tid = readdirSync(`/proc/${twoThreads}/task`).map(Number).find((t) => t !== twoThreads)!;
+    writeFileSync(`${cpu}/tasks`, String(tid));
+    try {
+      // the main thread still shows the container's cgroup: only the thread's own file tells
+      expect(readFileSync(`/proc/${twoThreads}/cgroup`, 'utf8')).toMatch(new RegExp(`^\\d+:cpu:.*/${name}/ctr$`, 'm'));
+      const out = strays(leader);
+      expect(out.sh).toBe(out.bash);
+      expect(out.bash).toMatch(new RegExp(`^T ${twoThreads} ${tid} twothreads\\n`));
+      expect(out.bash).toMatch(new RegExp(`^C \\d+:cpu:.*/${name}$`, 'm'));
+      expect(out.bash.match(/^[PT] /gm)).toHaveLength(1);
+    } finally {
+      writeFileSync(`${cpu}/ctr/tasks`, String(tid));
+    }
     expect(strays(leader)).toEqual({ bash: '', sh: '' });
   });
 

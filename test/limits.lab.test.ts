@@ -16,6 +16,11 @@ describe('limits on a full lab node', () => {
         const r = results.find((x) => x.id === 'limits.enforced' && x.subject === 'container alchemist')!;
         expect(r).toMatchObject({ status: 'fail', message: expect.stringMatching(/^process \d+ \(lab-backend.pl\) of the container runs outside its cgroup \(\d+:memory:\S*\/alchemist-extra; .*same/) });
       },
+      // the main thread stays in: only /proc/PID/task/TID/cgroup shows the threads outside (red team L9)
+      'limits-threads-escaped': (results) => {
+        const r = results.find((x) => x.id === 'limits.enforced' && x.subject === 'container monitoring')!;
+        expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^threads? [\d, ]+ of process \d+ \(prometheus\) of the container runs? outside its cgroup \(.*\d+:cpu:\S*\/machine.slice; .*CPUQuota infinity \(expected 100%\)/) });
+      },
     },
   });
   const { run } = t;

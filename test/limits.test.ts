@@ -195,6 +195,29 @@ describe('limits evaluate', () => {
     expect(evaluateLimits(labFacts({ alchemist: { straysMore: true } }), LAB_EXPECT).find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')!.status).toBe('error');
     expect(() => parseStrays('C 4:memory:/', 'strays')).toThrow(ParseError);
   });
+  it('threads moved out of the container\'s CPU cgroup (echo TID > machine.slice/tasks) while the main thread stays: fail naming each thread (cg_strays T lines)', () => {
+    const M = '/sys/fs/cgroup/memory/leafcert-a73f6d/leaf-1';
+    const C = '/sys/fs/cgroup/cpu/leafcert-a73f6d/leaf-1';
+    const thread = (tid: number) => [
+      `T 431 ${tid} prometheus`,
+      'C 4:memory:/leafcert-a73f6d/leaf-1/machine.slice/container@monitoring.service',
+      `F ${M}/machine.slice/container@monitoring.service/memory.limit_in_bytes 1073741824`,
+      `F ${M}/machine.slice/memory.limit_in_bytes 9223372036854771712`,
+      'C 1:cpu:/leafcert-a73f6d/leaf-1/machine.slice',
+      `F ${C}/machine.slice/cpu.cfs_quota_us -1`,
+      `F ${C}/machine.slice/cpu.cfs_period_us 100000`,
+      'C 0::/',
+    ];
+    const { strays } = parseStrays([...thread(433), ...thread(434)].join('\n'), 'strays');
+    expect(strays).toMatchObject([{ pid: 431, tid: 433, comm: 'prometheus', enforced: { memoryMax: GiB, cpuQuotaPerSecUs: Infinity } }, { pid: 431, tid: 434 }]);
+    const facts = labFacts();
+    facts.containers.monitoring = { subject: 'container monitoring', unit: 'container@monitoring.service', leader: 400, enforced: { layout: 'v1', memoryMax: GiB, cpuQuotaPerSecUs: 1_000_000, sources: {} }, strays };
+    const exp = { containers: { monitoring: { memoryMax: '1G', cpuQuota: '100%' } } };
+    const e = evaluateLimits(facts, exp).find((o) => o.id === 'limits.enforced' && o.subject === 'container monitoring')!;
+    expect(e).toMatchObject({ status: 'fail', severity: 'critical' });
+    expect(e.message).toMatch(/^threads 433, 434 of process 431 \(prometheus\) of the container run outside its cgroup \(4:memory:\S+; 1:cpu:\/leafcert-a73f6d\/leaf-1\/machine.slice; 0::\/\): CPUQuota infinity \(expected 100%\): not limited at all$/);
+    expect(e.evidence.observed).toMatchObject({ outsideCgroup: [{ pid: 431, tid: 433, comm: 'prometheus' }, { pid: 431, tid: 434 }] });
+  });
   it('unknown cgroup layout: error with the reason', () => {
     const out = evaluateLimits(labFacts({ alchemist: { enforced: undefined, enforcedProblem: 'unknown cgroup layout: ...' } }), LAB_EXPECT);
     expect(out.find((o) => o.id === 'limits.enforced' && o.subject === 'container alchemist')).toMatchObject({ status: 'error', message: expect.stringMatching(/unknown cgroup layout/) });

@@ -106,13 +106,26 @@ cg_exiting() { # /proc/PID or /proc/PID/task/TID: is the task exiting (PF_EXITIN
   case $st in ''|*[!0-9]*) return 1;; esac
   [ $((st & 4)) -ne 0 ]
 }
-cg_strays() { # LEADER: the processes of the leader's PID namespace (the container's) whose memory or
-  # cpu cgroup (v1), or v2 cgroup, is not the container's (the leader's, minus init.scope) or below
-  # it: a process moved out of the limited cgroup escapes its limits (processes entered from outside
-  # the namespace, by nsenter and the like, are not the container's own and are skipped). Per stray `P PID COMM`, then
-  # its cg_files lines; at most 20, then `MORE`. `-ef` on /proc/PID/ns/pid compares namespaces (a
-  # builtin test: no process per PID).
-  # An exiting process (a PostgreSQL backend whose client just left, a zombie) shows `/` in v1 whatever
+cg_entered() { # PID LEADER: was PID entered from outside the leader's PID namespace (nsenter,
+  # nixos-container run, a probe's psql)? Its ancestry leaves the namespace before it reaches the leader.
+  [ "$1" != "$2" ] || return 1
+  q=$1
+  while :; do
+    pp=''; while read -r k v; do [ "$k" = PPid: ] && { pp=$v; break; }; done 2>/dev/null < "/proc/$q/status"
+    case $pp in ''|0|"$2") return 1;; esac
+    [ "/proc/$pp/ns/pid" -ef "/proc/$2/ns/pid" ] || return 0
+    q=$pp
+  done
+}
+cg_strays() { # LEADER: the processes and threads of the leader's PID namespace (the container's)
+  # whose memory or cpu cgroup (v1), or v2 cgroup, is not the container's (the leader's, minus
+  # init.scope) or below it: a process moved out of the limited cgroup escapes its limits (processes
+  # entered from outside the namespace, by nsenter and the like, are not the container's own and are
+  # skipped). Per stray process `P PID COMM`, per stray thread of a process that is inside (v1
+  # `echo TID > …/tasks` moves one thread) `T PID TID COMM`, then its cg_files lines; at most 20,
+  # then `MORE`. `-ef` on /proc/PID/ns/pid compares namespaces (a builtin test: no process per PID);
+  # every /proc/PID/task/TID/cgroup is read with `read` too (no process per thread).
+  # An exiting task (a PostgreSQL backend whose client just left, a zombie) shows `/` in v1 whatever
   # its cgroup (cg_exiting): not judged by those lines; when its main thread exited but other threads
   # run on, a running thread's cgroup is judged instead.
   s_mem='' s_cpu='' s_v2='' s_n=0
@@ -127,34 +140,41 @@ cg_strays() { # LEADER: the processes of the leader's PID namespace (the contain
   s_mem=${s_mem%/init.scope} s_cpu=${s_cpu%/init.scope} s_v2=${s_v2%/init.scope}
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
-    [ "$p" != "$1" ] || continue
     [ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
-    cg_outside "$d/cgroup" || continue
-    # Read after the cgroup lines: a task that was exiting when they were read still is (or is gone).
-    src=$p
-    if cg_exiting "$d"; then
-      src=''
-      for t in "$d"/task/[0-9]*; do
-        [ "${t##*/}" != "$p" ] && ! cg_exiting "$t" && { src=$p/task/${t##*/}; break; }
-      done
-      [ -n "$src" ] || continue
-      cg_outside "/proc/$src/cgroup" || continue
-      cg_exiting "/proc/$src" && continue
+    # The process: its main thread's lines, or (main thread exiting) a running thread's.
+    src=''
+    if [ "$p" != "$1" ] && cg_outside "$d/cgroup"; then
+      # Read after the cgroup lines: a task that was exiting when they were read still is (or is gone).
+      src=$p
+      if cg_exiting "$d"; then
+        src=''
+        for t in "$d"/task/[0-9]*; do
+          [ "${t##*/}" != "$p" ] && ! cg_exiting "$t" && { src=$p/task/${t##*/}; break; }
+        done
+        if [ -n "$src" ]; then cg_outside "/proc/$src/cgroup" && ! cg_exiting "/proc/$src" || src=''; fi
+      fi
     fi
-    # Entered from outside (nsenter, nixos-container run, a probe's psql): its ancestry leaves the
-    # namespace before it reaches the leader. Not the container's own process: skipped.
-    q=$p entered=0
-    while :; do
-      pp=''; while read -r k v; do [ "$k" = PPid: ] && { pp=$v; break; }; done 2>/dev/null < "/proc/$q/status"
-      case $pp in ''|0|"$1") break;; esac
-      [ "/proc/$pp/ns/pid" -ef "/proc/$1/ns/pid" ] || { entered=1; break; }
-      q=$pp
+    if [ -n "$src" ]; then
+      cg_entered "$p" "$1" && continue
+      s_n=$((s_n + 1)); [ "$s_n" -le 20 ] || { echo MORE; break; }
+      cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+      # A process that exits meanwhile is no stray.
+      out=$(cg_files "$src") && printf 'P %s %s\n%s\n' "$p" "${cm:-?}" "$out"
+      continue
+    fi
+    # The process is inside: each of its other threads (a live one outside is a stray thread).
+    en=''
+    for t in "$d"/task/[0-9]*; do
+      tid=${t##*/}
+      [ "$tid" != "$p" ] || continue
+      cg_outside "$t/cgroup" || continue
+      cg_exiting "$t" && continue
+      [ -n "$en" ] || { en=0; cg_entered "$p" "$1" && en=1; }
+      [ "$en" = 0 ] || break
+      s_n=$((s_n + 1)); [ "$s_n" -le 20 ] || { echo MORE; break 2; }
+      cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+      out=$(cg_files "$p/task/$tid") && printf 'T %s %s %s\n%s\n' "$p" "$tid" "${cm:-?}" "$out"
     done
-    [ "$entered" = 0 ] || continue
-    s_n=$((s_n + 1)); [ "$s_n" -le 20 ] || { echo MORE; break; }
-    cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
-    # A process that exits meanwhile is no stray.
-    out=$(cg_files "$src") && printf 'P %s %s\n%s\n' "$p" "${cm:-?}" "$out"
   done
   return 0
 }

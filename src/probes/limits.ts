@@ -150,16 +150,16 @@ function enforce(f: SubjectFacts, s: Section | undefined, source: string): void 
   }, (m) => (f.enforcedProblem = m));
 }
 
-/** The strays.N section: `P PID COMM` then that process's cg_files lines, per stray; MORE after 20. */
+/** The strays.N section: `P PID COMM` (a process) or `T PID TID COMM` (one thread of it) then its cg_files lines, per stray; MORE after 20. */
 export function parseStrays(text: string, source: string): { strays: StrayProcess[]; more: boolean } {
   const strays: StrayProcess[] = [];
   let more = false;
-  let cur: { pid: number; comm: string; lines: string[] } | undefined;
+  let cur: { pid: number; tid?: number; comm: string; lines: string[] } | undefined;
   const flush = () => {
     if (!cur) return;
-    const src = `${source}: process ${cur.pid} (${cur.comm})`;
+    const src = `${source}: ${cur.tid !== undefined ? `thread ${cur.tid} of ` : ''}process ${cur.pid} (${cur.comm})`;
     const cgroup = cur.lines.filter((l) => /^C (\d+:([^:]*,)?(memory|cpu)(,[^:]*)?:|0::)/.test(l)).map((l) => l.slice(2)).join('; ');
-    const st: StrayProcess = { pid: cur.pid, comm: cur.comm, cgroup };
+    const st: StrayProcess = { pid: cur.pid, ...(cur.tid !== undefined ? { tid: cur.tid } : {}), comm: cur.comm, cgroup };
     try {
       st.enforced = enforcedLimits(parseCgFiles(cur.lines.join('\n'), src), src);
     } catch (e) {
@@ -172,9 +172,13 @@ export function parseStrays(text: string, source: string): { strays: StrayProces
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const m = /^P (\d+) (.*)$/.exec(line);
+    const t = /^T (\d+) (\d+) (.*)$/.exec(line);
     if (m) {
       flush();
       cur = { pid: Number(m[1]), comm: m[2], lines: [] };
+    } else if (t) {
+      flush();
+      cur = { pid: Number(t[1]), tid: Number(t[2]), comm: t[3], lines: [] };
     } else if (line === 'MORE') more = true;
     else if (cur) cur.lines.push(line);
     else throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
@@ -238,7 +242,7 @@ export async function gatherLimits(host: Host, want: LimitsWant, timeoutMs: numb
   if (scan) facts.commands.push(scan.command);
   const units = [...containers.map((c) => `container@${c}.service`), ...services, ...slices];
   const r = await host.exec(limitsScript(want, scan), { timeoutMs });
-  facts.commands.push(`systemctl show -p ${SHOW_PROPS} ${units.join(' ')}; cat /proc/LEADER/cgroup + limit files; the cgroups of every process in the leader's PID namespace; grep MemTotal /proc/meminfo`);
+  facts.commands.push(`systemctl show -p ${SHOW_PROPS} ${units.join(' ')}; cat /proc/LEADER/cgroup + limit files; the cgroups of every process and thread in the leader's PID namespace; grep MemTotal /proc/meminfo`);
   const secs = splitSections(r.stdout, 'limits facts script', ['meminfo', 'systemd']);
   const mem = /MemTotal:\s+(\d+)\s*kB/.exec(secs.get('meminfo')!.text);
   facts.memTotal = mem ? Number(mem[1]) * 1024 : undefined;

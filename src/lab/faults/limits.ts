@@ -8,10 +8,12 @@ import type { Fault, FaultContext } from './types.js';
 const TARGET = 'alchemist';
 /** The sibling memory cgroup limits-sibling-cgroup moves the API process into. */
 const SIBLING = 'alchemist-extra';
+/** The container whose Prometheus (a Go program: several threads) limits-threads-escaped splits. */
+const THREADED = 'monitoring';
 
-function cg(ctx: FaultContext) {
-  const c = ctx.node.containers.find((x) => x.name === TARGET);
-  if (!c) throw new Error(`${ctx.node.name} has no container ${TARGET}`);
+function cg(ctx: FaultContext, name = TARGET) {
+  const c = ctx.node.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`${ctx.node.name} has no container ${name}`);
   return c;
 }
 
@@ -77,6 +79,23 @@ n=0; for p in $(cat ${m}/cgroup.procs); do [ "$(cat /proc/$p/comm 2>/dev/null)" 
     async heal(ctx) {
       const m = cg(ctx).cgroup.memory;
       await ctx.hostExec(`s=${m}/../${SIBLING}; [ -d $s ] || exit 0; for p in $(cat $s/cgroup.procs); do echo $p > ${m}/cgroup.procs; done; for _ in $(seq 1 50); do rmdir $s 2>/dev/null && exit 0; sleep 0.05; done; rmdir $s`);
+    },
+  },
+  {
+    name: 'limits-threads-escaped',
+    area: 'limits',
+    breaks: `every thread but the main one of Prometheus in container ${THREADED} is moved out of its CPU cgroup into machine.slice (echo TID > tasks): the threads doing the work run without the CPU quota, while /proc/PID/cgroup (the main thread) still shows the container's`,
+    catches: ['limits.enforced'],
+    needs: 'full',
+    async apply(ctx) {
+      const c = cg(ctx, THREADED).cgroup.cpu;
+      const moved = await ctx.hostExec(`n=0; for p in $(cat ${c}/cgroup.procs); do [ "$(cat /proc/$p/comm 2>/dev/null)" = prometheus ] || continue; for t in /proc/$p/task/*; do t=\${t##*/}; [ $t = $p ] || { echo $t > ${c}/../tasks && n=$((n + 1)); }; done; done; echo $n`);
+      if (moved.stdout.trim() === '0') throw new Error(`no thread of Prometheus in container ${THREADED}'s cpu cgroup to move`);
+    },
+    async heal(ctx) {
+      // Every thread of every process in the container's memory cgroup goes back to its cpu cgroup.
+      const c = cg(ctx, THREADED).cgroup;
+      await ctx.hostExec(`for p in $(cat ${c.memory}/cgroup.procs); do for t in /proc/$p/task/*; do echo \${t##*/} > ${c.cpu}/tasks 2>/dev/null; done; done; true`);
     },
   },
 ];
