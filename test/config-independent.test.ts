@@ -24,6 +24,7 @@ import { secretsSuite } from '../suites/secrets.js';
 import { auditSuite } from '../suites/audit.js';
 import { checklistSuite } from '../suites/checklist.js';
 import { configSuite } from '../suites/config.js';
+import { unissuable } from '../suites/config/certs.js';
 import { evalManifest, nixInstantiate, repoRoot, skipReason } from './helpers/nix.js';
 
 const dir = join(repoRoot, 'fixtures/nix/independent');
@@ -245,6 +246,18 @@ describe('check-config on independently written configurations', () => {
     const bad = evaluateManifest(m, 'g').filter((o) => o.status === 'fail');
     expect(bad.map((o) => [o.id, o.evidence.optionPath])).toEqual([['config.secret-in-store', 'containers.alchemist.config.systemd.services.alchemist.environment']]);
     expect(JSON.stringify(bad)).not.toContain('S3cr3tPassw0rd');
+  });
+
+  it("ACME from Let's Encrypt (the default) for a .local/.internal name never issues; a private ACME server can", () => {
+    const m = manifest('nginx-vhosts');
+    const status = m.host.nginx.virtualHosts.find((v) => v.name === 'status.alchemist.example')!;
+    Object.assign(status, { name: 'monitoring.alchemist.local', serverName: null, serverAliases: [], enableACME: true, useACMEHost: null });
+    const verdict = () => evaluateManifest(m, 'e').find((o) => o.id === 'config.cert-names' && o.subject === 'nginx monitoring.alchemist.local certificate')!;
+    expect(verdict()).toMatchObject({ status: 'fail', message: expect.stringMatching(/Let's Encrypt .* never issues monitoring\.alchemist\.local/) });
+    m.host.acme!.defaultServer = 'https://ca.alchemist.internal/acme/acme/directory';
+    expect(verdict().status).toBe('pass');
+    expect(unissuable(['api.alchemist.com', '*.alchemist.com', 'grafana.internal', 'db', 'nas.home.arpa'], null)).toEqual(['grafana.internal', 'db', 'nas.home.arpa']);
+    expect(unissuable(['x.local'], 'https://acme-v02.api.letsencrypt.org/directory')).toEqual(['x.local']);
   });
 
   it('useACMEHost: the shared certificate must exist and name the host (enableACME hosts give their own names)', () => {

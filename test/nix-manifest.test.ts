@@ -61,6 +61,11 @@ describe.skipIf(!nixInstantiate)(`lib.manifest on stub configs${nixInstantiate ?
     expect(pgIn('')).toMatchObject({ address: 'localhost' });
   });
 
+  it('the manifest carries each certificate\'s ACME server (its own, else defaults.server)', () => {
+    const got = parseManifest(evalManifest('{ security.acme = { defaults.server = "https://ca.internal/dir"; certs.a = { domain = "a.internal"; }; certs.b = { domain = "b.com"; server = "https://acme-v02.api.letsencrypt.org/directory"; }; }; }'), 's');
+    expect(got.host.acme).toMatchObject({ defaultServer: 'https://ca.internal/dir', certs: [{ name: 'a', server: 'https://ca.internal/dir' }, { name: 'b', server: 'https://acme-v02.api.letsencrypt.org/directory' }] });
+  });
+
   it('falls back to nftables.enable for the backend on nixpkgs without networking.firewall.backend', () => {
     const m = parseManifest(evalManifest('{ networking.nftables.enable = true; }'), 'nft');
     expect(m.host.firewall.backend).toBe('nftables');

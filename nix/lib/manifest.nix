@@ -446,14 +446,23 @@ let
     };
 
   # security.acme.certs: the names each certificate carries (useACMEHost serves one of them).
+  # The ACME server each certificate is ordered from (NixOS defaults it to defaults.server, Let's
+  # Encrypt): a public CA cannot issue names under .local, .internal and the like.
   acme = c: p:
-    let certs = get c [ "security" "acme" "certs" ] { }; base = at p [ "security" "acme" ]; in {
+    let
+      certs = get c [ "security" "acme" "certs" ] { };
+      base = at p [ "security" "acme" ];
+      str = v: if isString v then v else null;
+      defaultServer = str (get c [ "security" "acme" "defaults" "server" ] null);
+    in {
       path = base;
+      inherit defaultServer;
       certs = map (n: let x = certs.${n}; in {
         name = n;
         path = at base [ "certs" n ];
         domain = let d = try (x.domain or n) n; in if isString d then d else n;
         extraDomainNames = filter isString (try (x.extraDomainNames or [ ]) [ ]);
+        server = let v = str (try (x.server or null) null); in if v == null then defaultServer else v;
       }) (names certs);
     };
 

@@ -159,10 +159,11 @@ export interface NodeSection {
   tmpfiles: Tmpfiles;
   prometheus: Prometheus;
   evaluation: Evaluation;
-  /** security.acme.certs (absent in manifests written before it). */
-  acme?: { path: string; certs: AcmeCert[] };
+  /** security.acme.certs (absent in manifests written before it); defaultServer null: Let's Encrypt. */
+  acme?: { path: string; certs: AcmeCert[]; defaultServer?: string | null };
 }
-export interface AcmeCert { name: string; path: string; domain: string; extraDomainNames: string[] }
+/** server: the ACME directory it is ordered from (null: the default, Let's Encrypt; absent in older manifests). */
+export interface AcmeCert { name: string; path: string; domain: string; extraDomainNames: string[]; server?: string | null }
 export interface Container {
   name: string;
   path: string;

@@ -13,15 +13,25 @@ export function covers(name: string, h: string): boolean {
 }
 
 /** The certificates a node declares, with those enableACME virtual hosts ask for (NixOS adds them). */
-function certsOf(node: NodeSection): Map<string, { names: string[]; path: string }> {
-  const out = new Map<string, { names: string[]; path: string }>();
-  for (const c of node.acme?.certs ?? []) out.set(c.name, { names: [c.domain, ...c.extraDomainNames], path: c.path });
+function certsOf(node: NodeSection): Map<string, { names: string[]; path: string; server: string | null }> {
+  const out = new Map<string, { names: string[]; path: string; server: string | null }>();
+  const dflt = node.acme?.defaultServer ?? null;
+  for (const c of node.acme?.certs ?? []) out.set(c.name, { names: [c.domain, ...c.extraDomainNames], path: c.path, server: c.server ?? dflt });
   for (const v of node.nginx.virtualHosts.filter((x) => x.enableACME)) {
     const own = [v.serverName ?? v.name, ...v.serverAliases];
     const had = out.get(v.name);
-    out.set(v.name, { names: [...new Set([...(had?.names ?? []), ...own])], path: had?.path ?? optionPath(v.path, 'enableACME') });
+    out.set(v.name, { names: [...new Set([...(had?.names ?? []), ...own])], path: had?.path ?? optionPath(v.path, 'enableACME'), server: had?.server ?? dflt });
   }
   return out;
+}
+
+// Names no public CA issues for: special-use and private-use suffixes (RFC 6762 .local, 8375 .home.arpa, ICANN's .internal, the usual LAN ones) and single labels; .example and .test are left to documentation.
+const PRIVATE_NAME = /(^[^.]+$)|\.(local|localhost|internal|lan|home\.arpa|intranet|corp|private)\.?$/i;
+
+/** Names an ACME certificate asks a public CA (Let's Encrypt, the default) for that it will never issue. */
+export function unissuable(names: string[], server: string | null): string[] {
+  if (server !== null && !/letsencrypt\.org|zerossl\.com|pki\.goog|buypass\.com/i.test(server)) return [];
+  return names.filter((n) => PRIVATE_NAME.test(n.replace(/^\*\./, '')));
 }
 
 export function certNameFindings(m: Manifest): Finding[] {
@@ -41,6 +51,12 @@ export function certNameFindings(m: Manifest): Finding[] {
         continue;
       }
       const missing = want.filter((h) => !cert.names.some((n) => covers(n, h)));
+      const never = unissuable(cert.names, cert.server);
+      if (never.length) {
+        out.push({ subject, pass: false, optionPath: cert.path, observed: { certificate: certName, names: cert.names, server: cert.server ?? "Let's Encrypt (the default)" }, expected: 'names a public ACME CA can issue, or a private ACME server',
+          message: `${v.name} gets certificate ${certName} from ${cert.server ?? "Let's Encrypt (security.acme.defaults.server unset)"}, which never issues ${never.join(', ')} (not a public DNS name): the order fails and nginx keeps serving the self-signed placeholder NixOS puts there until it succeeds. Use a public name, or point security.acme.defaults.server (or certs."${certName}".server) at a private ACME CA, or give the host sslCertificate/sslCertificateKey.` });
+        continue;
+      }
       out.push(missing.length
         ? { subject, pass: false, optionPath: path, observed: { certificate: certName, names: cert.names, missing }, expected: `the certificate names ${want.join(', ')}`,
             message: `${v.name} is served with certificate ${certName} (${path}), which names ${cert.names.join(', ')} but not ${missing.join(', ')}: clients asking for ${missing.join(', ')} get a name mismatch. Add ${missing.map((x) => `"${x}"`).join(' ')} to ${cert.path.endsWith('.enableACME') ? optionPath(cert.path.replace(/\.enableACME$/, ''), 'serverAliases') : optionPath(cert.path, 'extraDomainNames')}, or use enableACME on this host.` }
