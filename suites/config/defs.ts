@@ -88,11 +88,11 @@ export const GATE_CHECKS = {
     fix: 'Add services.prometheus.rules (or ruleFiles) and services.prometheus.alertmanagers.',
   },
   'cert-names': {
-    title: 'Shared ACME certificates name the virtual hosts served with them',
+    title: 'ACME certificates can be issued and name the virtual hosts served with them',
     severity: 'high',
     checklist: ['tls'],
-    description: 'A TLS virtual host with useACMEHost = "X" is served with security.acme.certs.X as declared: X must exist (declared, or a virtual host X with enableACME) and its domain/extraDomainNames must cover the host\'s serverName and serverAliases (wildcards cover one label).',
-    fix: 'Add the missing names to security.acme.certs.<X>.extraDomainNames (or the serverAliases of the enableACME host X), or set enableACME = true on the virtual host itself.',
+    description: 'A TLS virtual host with useACMEHost = "X" is served with security.acme.certs.X as declared: X must exist (declared, or a virtual host X with enableACME) and its domain/extraDomainNames must cover the host\'s serverName and serverAliases (wildcards cover one label). A certificate ordered from a public CA (Let\'s Encrypt, the default) names no private name (.local, .internal, .lan, .home.arpa, a single label): the order would never succeed.',
+    fix: 'Add the missing names to security.acme.certs.<X>.extraDomainNames (or the serverAliases of the enableACME host X), or set enableACME = true on the virtual host itself; for private names set security.acme.defaults.server to a private ACME CA, or use sslCertificate/sslCertificateKey.',
   },
   'tls-protocols': {
     title: 'nginx offers no protocol below TLS 1.2',
