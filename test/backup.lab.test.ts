@@ -218,15 +218,43 @@ describe('backup on a full lab node', { timeout: 180_000 }, () => {
     expect(await settledSnapshot(before)).toBe(before);
   });
 
-  it('bad input: a repository without its passphrase is an error naming it', async () => {
-    await lab.exec(NODE, 'mv /etc/borg/passphrase /etc/borg/passphrase.away');
+  // A job that cannot use its repository is a finding (fail, naming the cause), not a blind spot
+  // (error): the checks that need the listing are skipped pointing at backup.archive-age.
+  for (const [fault, why] of [
+    ['backup-wrapper-missing', /^no backup can be read or made: the job wrapper borg-job-alchemist is not on the node's PATH/],
+    ['backup-repo-missing', /^no backup can be read or made: the job's repository is missing or not a borg repository \(Repository \/var\/lib\/borgbackup\/alchemist does not exist\.\)$/],
+    ['backup-passphrase-missing', /^no backup can be read or made: the job wrapper's passphrase command fails: cat: \/etc\/borg\/passphrase: No such file or directory/],
+  ] as const) {
+    it(`${fault} fails backup.archive-age naming the cause (the other read-only checks skipped, pointing at it), exit 1, and heals`, async () => {
+      await lab.fault(NODE, fault);
+      try {
+        const { code, results } = await runChecks(lab, ['backup']);
+        const age = resultOf(results, 'backup.archive-age');
+        expect(age.status, age.message).toBe('fail');
+        expect(age.message).toMatch(why);
+        for (const id of READ_ONLY.filter((x) => x !== 'backup.archive-age')) {
+          expect(resultOf(results, id), id).toMatchObject({ status: 'skipped', message: expect.stringMatching(/^not judged: .*\(backup.archive-age fails on it\)$/) });
+        }
+        expect(code).toBe(1);
+      } finally {
+        await lab.heal(NODE, fault);
+      }
+      const { results } = await runChecks(lab, ['backup']);
+      for (const id of READ_ONLY) expect(statusOf(results, id), `${id} after heal: ${resultOf(results, id).message}`).toBe('pass');
+    });
+  }
+
+  it('a stale lock from another host stays an error that says a backup may be running, and leaves the lock alone', async () => {
+    const R = '/var/lib/borgbackup/alchemist';
+    await lab.exec(NODE, `mkdir ${R}/lock.exclusive && touch "${R}/lock.exclusive/otherhost@123456789012.4242-0" && echo '{"exclusive": [["otherhost@123456789012", 4242, 0]]}' > ${R}/lock.roster`);
     try {
       const { results } = await runChecks(lab, ['backup']);
       const r = resultOf(results, 'backup.archive-age');
-      expect(r.status).toBe('error');
-      expect(r.message).toMatch(/passphrase/);
+      expect(r.status, r.message).toBe('error');
+      expect(r.message).toMatch(/lock is held .*a backup or another borg process may be running, or a killed one left it stale/);
+      expect((await lab.exec(NODE, `ls ${R}/lock.exclusive`)).stdout.trim()).toBe('otherhost@123456789012.4242-0');
     } finally {
-      await lab.exec(NODE, 'mv /etc/borg/passphrase.away /etc/borg/passphrase');
+      await lab.exec(NODE, `rm -rf ${R}/lock.exclusive ${R}/lock.roster`);
     }
   });
 });

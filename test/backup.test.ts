@@ -11,6 +11,7 @@ import { ParseError } from '../src/core/types.js';
 import {
   borgFailure,
   borgTimeToEpoch,
+  classifyBorgFailure,
   chooseSample,
   parseArchiveContents,
   parseBorgInfo,
@@ -50,7 +51,26 @@ describe('borg parsers', () => {
   it('explains borg failures plainly', () => {
     expect(borgFailure(2, fx('list-no-passphrase.stderr'), 30)).toMatch(/asks for a passphrase.*BORG_PASSPHRASE is not set/);
     expect(borgFailure(124, '', 30)).toMatch(/did not finish within 30s/);
-    expect(borgFailure(2, 'Failed to create/acquire the lock /r/lock.exclusive (timeout).', 30)).toMatch(/locked/);
+    expect(borgFailure(2, 'Failed to create/acquire the lock /r/lock.exclusive (timeout).', 30)).toMatch(/lock is held/);
+  });
+  it('classifies real borg 1.2.4 failures of the lab job: a job that cannot use its repository is a fact about the node; a held lock, a timeout, anything else is not', () => {
+    const k = (f: string, rc = 2) => classifyBorgFailure(rc, fx(f), 60);
+    expect(k('list-passcommand-failed.stderr')).toEqual({ kind: 'passphrase', onNode: true, reason: "the job wrapper's passphrase command fails: cat: /etc/borg/passphrase: No such file or directory (passcommand supplied in BORG_PASSCOMMAND failed: Command '['cat', '/etc/borg/passphrase']' returned non-zero exit status 1.)" });
+    expect(k('list-passphrase-incorrect.stderr')).toMatchObject({ kind: 'passphrase', onNode: true, reason: expect.stringMatching(/^the passphrase the job wrapper supplies is not the repository's \(passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect\.\)$/) });
+    expect(k('list-no-passphrase.stderr')).toMatchObject({ kind: 'passphrase', onNode: true, reason: expect.stringMatching(/does not supply/) });
+    expect(k('list-repo-missing.stderr')).toMatchObject({ kind: 'no-repository', onNode: true, reason: expect.stringContaining('(Repository /var/lib/borgbackup/alchemist does not exist.)') });
+    expect(k('list-repo-invalid.stderr')).toMatchObject({ kind: 'no-repository', onNode: true, reason: expect.stringContaining('is not a valid repository') });
+    // A held lock may be a running backup or a stale one: an error that says so, never "locked by another borg process".
+    const lock = k('list-locked.stderr');
+    expect(lock).toMatchObject({ kind: 'lock', onNode: false });
+    expect(lock.reason).toMatch(/lock is held \(Failed to create\/acquire the lock \/var\/lib\/borgbackup\/alchemist\/lock.exclusive \(timeout\)\.\): a backup or another borg process may be running, or a killed one left it stale/);
+    expect(lock.reason).not.toMatch(/locked by another borg process/);
+    // The same sentences under a timeout, with another exit code, or garbled: not a fact about the node.
+    expect(k('list-repo-missing.stderr', 124)).toMatchObject({ kind: 'timeout', onNode: false });
+    expect(k('list-passphrase-incorrect.stderr', 1)).toMatchObject({ onNode: false });
+    expect(classifyBorgFailure(2, 'Traceback (most recent call last):\n  ...\nKeyError: passphrase', 60)).toMatchObject({ kind: 'other', onNode: false });
+    expect(classifyBorgFailure(2, 'Remote: ssh: connect to host backup.example.net port 22: Connection refused\nConnection closed by remote host. Is borg working on the server?', 60)).toMatchObject({ kind: 'other', onNode: false });
+    expect(classifyBorgFailure(2, 'Failed to create/acquire the lock /r/lock.exclusive ([Errno 13] Permission denied: ...).', 60)).toMatchObject({ kind: 'other', onNode: false });
   });
   it('parses the listing filter and restore lines, and rejects cut-short output', () => {
     const c = parseArchiveContents('ROOT\t3\tvar/lib/a\nCAND\t10\t2026-11-27T04:01:40.476966\tvar/lib/a/x\nTOTAL\t4\n', 's');
@@ -176,6 +196,21 @@ describe('backup evaluate', () => {
       expect(by(os, id).message).toMatch(/passphrase/);
     }
   });
+  it('a job that cannot use its repository (a fact about the node) fails archive-age naming the cause; the checks that need the listing are skipped pointing at it', () => {
+    for (const [kind, reason] of [
+      ['wrapper', "the job wrapper borg-job-alchemist is not on the node's PATH (is services.borgbackup.jobs.alchemist declared?)"],
+      ['no-repository', "the job's repository is missing or not a borg repository (Repository /var/lib/borgbackup/alchemist does not exist.)"],
+      ['passphrase', "the job wrapper's passphrase command fails: cat: /etc/borg/passphrase: No such file or directory (…)"],
+    ] as const) {
+      const f = facts({ list: { ok: false, reason, source: 'l' }, jobBroken: { kind, reason, source: 'l' }, newest: undefined, contents: undefined, check: undefined, restore: undefined, canary: { ok: false, reason: `cannot run: ${reason}`, source: 'l' } });
+      const os = evaluate(f, EXP, { options: { allowMutating: true } });
+      expect(by(os, 'backup.archive-age')).toMatchObject({ status: 'fail', message: `no backup can be read or made: ${reason}` });
+      for (const id of ['backup.archive-paths', 'backup.repo-check', 'backup.restore-sample', 'backup.encryption', 'backup.canary-roundtrip']) {
+        expect(by(os, id), `${kind} ${id}`).toMatchObject({ status: 'skipped', message: `not judged: ${reason} (backup.archive-age fails on it)` });
+      }
+      expect(os.some((o) => o.status === 'pass' && o.id !== 'backup.units')).toBe(false);
+    }
+  });
   it('judges the mutating round trips', () => {
     const mut = { options: { allowMutating: true } };
     const base = facts({
@@ -249,6 +284,9 @@ describe('backup gather on a local borg repository', () => {
     wrap('borg-job-t1', `export BORG_REPO=${dir}/repo BORG_PASSCOMMAND="cat ${dir}/pass"\nexec borg "$@"`);
     wrap('borg-job-nopass', `export BORG_REPO=${dir}/repo\nunset BORG_PASSCOMMAND BORG_PASSPHRASE\nexec borg "$@"`);
     wrap('borg-job-hang', 'sleep 600');
+    wrap('borg-job-passgone', `export BORG_REPO=${dir}/repo BORG_PASSCOMMAND="cat ${dir}/gone"\nexec borg "$@"`);
+    wrap('borg-job-wrongpass', `export BORG_REPO=${dir}/repo BORG_PASSPHRASE=wrong\nunset BORG_PASSCOMMAND\nexec borg "$@"`);
+    wrap('borg-job-norepo', `export BORG_REPO=${dir}/none BORG_PASSCOMMAND="cat ${dir}/pass"\nexec borg "$@"`);
     sh(`BORG_PASSCOMMAND="cat ${dir}/pass" borg init -e repokey ${dir}/repo`);
     // Backdate the files so the archive is younger than all of them (the mtime filter keeps them).
     for (let i = 0; i < 8; i++) utimesSync(join(dir, 'data', `f${i}.txt`), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
@@ -325,12 +363,36 @@ describe('backup gather on a local borg repository', () => {
     expect(by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-paths').status).toBe('skipped');
   });
 
-  it('a repository that asks for a passphrase is an error naming it, at once', async () => {
-    const e: BackupExpect = { job: 'nopass', maxAge: '1h', paths: [`${dir}/data`] };
-    const f = await backupSuite.gather(ctx(), e);
-    const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() });
-    expect(by(os, 'backup.archive-age').status).toBe('error');
-    expect(by(os, 'backup.archive-age').message).toMatch(/asks for a passphrase/);
+  it('a job that cannot use its repository fails backup.archive-age naming why, at once: no passphrase, a failing passphrase command, a wrong passphrase, no repository', async () => {
+    for (const [job, why] of [
+      ['nopass', /asks for a passphrase that the job wrapper does not supply/],
+      ['passgone', /passphrase command fails: cat: .*\/gone: No such file or directory/],
+      ['wrongpass', /the passphrase the job wrapper supplies is not the repository's/],
+      ['norepo', /repository is missing or not a borg repository \(Repository .*\/none does not exist\.\)/],
+    ] as const) {
+      const e: BackupExpect = { job, maxAge: '1h', paths: [`${dir}/data`] };
+      const f = await backupSuite.gather(ctx(), e);
+      const os = backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() });
+      expect(by(os, 'backup.archive-age').status, job).toBe('fail');
+      expect(by(os, 'backup.archive-age').message, job).toMatch(why);
+      expect(by(os, 'backup.repo-check').status, job).toBe('skipped');
+    }
+  });
+
+  it('a held repository lock stays an error that does not claim who holds it', async () => {
+    writeFileSync(join(dir, 'repo', 'lock.roster'), '{"exclusive": [["otherhost@123456789012", 4242, 0]]}');
+    mkdirSync(join(dir, 'repo', 'lock.exclusive'));
+    writeFileSync(join(dir, 'repo', 'lock.exclusive', 'otherhost@123456789012.4242-0'), '');
+    try {
+      const e: BackupExpect = { job: 't1', maxAge: '1h', paths: [`${dir}/data`] };
+      const f = await backupSuite.gather(ctx(), e);
+      const o = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-age');
+      expect(o.status).toBe('error');
+      expect(o.message).toMatch(/lock is held .*: a backup or another borg process may be running, or a killed one left it stale/);
+    } finally {
+      rmSync(join(dir, 'repo', 'lock.exclusive'), { recursive: true, force: true });
+      rmSync(join(dir, 'repo', 'lock.roster'), { force: true });
+    }
   });
 
   it('a hanging borg is an error within the timeout', async () => {
@@ -341,11 +403,11 @@ describe('backup gather on a local borg repository', () => {
     expect(o.message).toMatch(/did not finish within 2s/);
   });
 
-  it('a missing wrapper is an error naming the job', async () => {
+  it('a missing wrapper fails naming the job', async () => {
     const e: BackupExpect = { job: 'nosuchjob', maxAge: '1h' };
     const f = await backupSuite.gather(ctx(), e);
     const o = by(backupSuite.evaluate(f, e, { node, identity: {}, options: ctx().options, now: new Date() }), 'backup.archive-age');
-    expect(o.status).toBe('error');
+    expect(o.status).toBe('fail');
     expect(o.message).toMatch(/borg-job-nosuchjob is not on the node's PATH/);
   });
 

@@ -19,6 +19,7 @@ import {
   borgCmd,
   borgFailure,
   borgTimeToEpoch,
+  classifyBorgFailure,
   chooseSample,
   LISTING_FIELDS,
   listingAwk,
@@ -96,6 +97,12 @@ export interface BackupFacts {
   /** The job's service was active/activating when we looked: nothing touched the repository. */
   jobRunning?: { state: string; source: string };
   list: Fact<BorgList>;
+  /**
+   * Why the listing failed, when that is a fact about the node: the job cannot use its repository
+   * (wrapper not installed, repository missing, passphrase missing or wrong). Absent: the listing
+   * worked, or failed for a reason leafcert cannot pin on the node (timeout, lock, garbled output).
+   */
+  jobBroken?: JobBroken;
   /** Newest archive that is neither `.failed` nor one of ours. */
   newest?: BorgArchive;
   expectedPaths: Fact<string[]>;
@@ -110,6 +117,13 @@ export interface BackupFacts {
   pg?: Fact<PgRoundTrip>;
   /** Node-side leftovers found by our own cleanup pass after the mutating steps (should be empty). */
   leftovers?: string[];
+}
+
+export interface JobBroken {
+  kind: 'wrapper' | 'passphrase' | 'no-repository';
+  reason: string;
+  source: string;
+  excerpt?: string;
 }
 
 /** Seconds left in the suite's window, minus a margin kept for cleanup and parsing. */
@@ -228,9 +242,13 @@ async function listArchives(host: Host, target: BackupTarget, facts: BackupFacts
   const l = out.get('list')!;
   const lErr = out.get('list-err')!.text;
   if (out.get('wrapper')!.rc !== 0) {
-    facts.list = fail(`the job wrapper ${wrapper} is not on the node's PATH (is services.borgbackup.jobs.${job} declared?)`, `command -v ${wrapper}`);
+    const reason = `the job wrapper ${wrapper} is not on the node's PATH (is services.borgbackup.jobs.${job} declared?)`;
+    facts.list = fail(reason, `command -v ${wrapper}`);
+    facts.jobBroken = { kind: 'wrapper', reason, source: `command -v ${wrapper}` };
   } else if (l.rc !== 0) {
-    facts.list = fail(borgFailure(l.rc, lErr, t1), listSrc, lErr);
+    const why = classifyBorgFailure(l.rc, lErr, t1);
+    facts.list = fail(why.reason, listSrc, lErr);
+    if (why.onNode) facts.jobBroken = { kind: why.kind as 'passphrase' | 'no-repository', reason: why.reason, source: listSrc, excerpt: lErr.slice(0, 600) };
   } else {
     try {
       facts.list = factOk(parseBorgList(l.text, listSrc), listSrc, l.text.slice(0, 600));

@@ -112,21 +112,58 @@ export function borgTimeToEpoch(ts: string, tzOffset: string): number {
   return Date.parse(ts.slice(0, 19) + 'Z') / 1000 - offsetSec;
 }
 
+/**
+ * What kind of failure a borg call's exit code and stderr show. `passphrase` and `no-repository` are
+ * facts about the node (the job cannot read or write its repository: nobody else can make them go
+ * away), recognised only by borg's own sentences (borg 1.2, fixtures/borg/list-*.stderr); a timeout,
+ * a held lock (which may be a running backup) and anything else are what leafcert could not tell.
+ */
+export type BorgFailureKind = 'timeout' | 'not-found' | 'passphrase' | 'lock' | 'no-repository' | 'other';
+
+export interface BorgFailure {
+  kind: BorgFailureKind;
+  /** One plain sentence. */
+  reason: string;
+  /** A fact about the node (the job cannot use its repository), not something leafcert could not tell. */
+  onNode: boolean;
+}
+
+/** Why a borg call failed, classified (see BorgFailureKind). */
+export function classifyBorgFailure(rc: number, stderr: string, timeoutSec: number): BorgFailure {
+  const text = stderr.trim();
+  const f = (kind: BorgFailureKind, reason: string): BorgFailure => ({ kind, reason, onNode: kind === 'passphrase' || kind === 'no-repository' });
+  if (rc === 124 || rc === 137) {
+    return f('timeout', `borg did not finish within ${timeoutSec}s (killed by timeout${/passphrase/i.test(text) ? '; it was asking for a passphrase' : ''})`);
+  }
+  if (rc === 127 && /not found/.test(text)) return f('not-found', `command not found: ${lastLine(text)}`);
+  // borg's own errors end with rc 2 (1.2; "legacy" exit codes of 1.4); 1.4's modern codes are >= 10.
+  const error = rc === 2 || rc >= 10;
+  const line = (re: RegExp) => text.split('\n').map((l) => l.trim()).find((l) => re.test(l)) ?? lastLine(text);
+  if (error && /passphrase supplied in .* is incorrect/.test(text)) {
+    return f('passphrase', `the passphrase the job wrapper supplies is not the repository's (${line(/is incorrect/)})`);
+  }
+  if (error && /passcommand supplied in BORG_PASSCOMMAND failed/.test(text)) {
+    // The command's own complaint (cat: FILE: No such file or directory) comes first, borg's sentence last.
+    const own = text.split('\n').map((l) => l.trim()).filter((l) => l && !/passcommand supplied|GetPassWarning|Password input may be echoed/.test(l))[0];
+    return f('passphrase', `the job wrapper's passphrase command fails${own ? `: ${own.slice(0, 200)}` : ''} (${line(/passcommand supplied/)})`);
+  }
+  if (error && /can not acquire a passphrase/.test(text)) {
+    return f('passphrase', `the repository asks for a passphrase that the job wrapper does not supply (${lastLine(text)})`);
+  }
+  if (/passphrase|passcommand/i.test(text)) return f('other', `borg exited with ${rc} about the passphrase: ${lastLine(text)}`);
+  // LockTimeout (another holder for longer than --lock-wait); LockFailed names its own reason (permissions…): other.
+  if (/Failed to create\/acquire the lock .*\(timeout\)/.test(text)) {
+    return f('lock', `the repository's lock is held (${line(/acquire the lock/)}): a backup or another borg process may be running, or a killed one left it stale (\`borg break-lock\` through the job wrapper once no borg runs)`);
+  }
+  if (error && (/^Repository .* does not exist\.$/m.test(text) || /is not a valid repository/.test(text))) {
+    return f('no-repository', `the job's repository is missing or not a borg repository (${line(/does not exist|not a valid repository/)})`);
+  }
+  return f('other', `borg exited with ${rc}${text ? `: ${lastLine(text)}` : ''}`);
+}
+
 /** Why a borg call failed, in one plain sentence, from its exit code and stderr. */
 export function borgFailure(rc: number, stderr: string, timeoutSec: number): string {
-  const text = stderr.trim();
-  if (rc === 124 || rc === 137) {
-    return `borg did not finish within ${timeoutSec}s (killed by timeout${/passphrase/i.test(text) ? '; it was asking for a passphrase' : ''})`;
-  }
-  if (rc === 127 && /not found/.test(text)) return `command not found: ${lastLine(text)}`;
-  if (/passphrase|passcommand/i.test(text)) {
-    return `the repository asks for a passphrase that the job wrapper does not supply (${lastLine(text)})`;
-  }
-  if (/Failed to create\/acquire the lock|lock/i.test(text) && /timeout|acquire/i.test(text)) {
-    return `the repository is locked by another borg process (${lastLine(text)})`;
-  }
-  if (/does not exist|is not a valid repository/i.test(text)) return `repository not found (${lastLine(text)})`;
-  return `borg exited with ${rc}${text ? `: ${lastLine(text)}` : ''}`;
+  return classifyBorgFailure(rc, stderr, timeoutSec).reason;
 }
 
 function lastLine(text: string): string {

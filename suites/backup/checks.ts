@@ -13,7 +13,7 @@ export const CHECKS = defineChecks('backup', {
     title: 'Newest archive is recent',
     severity: 'high',
     checklist: ['backups'],
-    description: 'The newest archive that is neither *.failed nor a leafcert canary is younger than maxAge, judged by the node\'s own clock (borg prints node-local times).',
+    description: 'The newest archive that is neither *.failed nor a leafcert canary is younger than maxAge, judged by the node\'s own clock (borg prints node-local times). A job that cannot use its repository fails here, naming the cause: the wrapper borg-job-NAME not installed, the repository missing or not a borg repository, the passphrase command failing or its passphrase wrong (the checks that need the listing are then skipped, pointing here); a held lock (maybe a running backup), a timeout or garbled output is an error.',
     fix: 'Make the job run on schedule (services.borgbackup.jobs.<job>.startAt) and succeed; check the repository is reachable with the job\'s passphrase (services.borgbackup.jobs.<job>.encryption.passCommand).',
   },
   'archive-paths': {
@@ -27,7 +27,7 @@ export const CHECKS = defineChecks('backup', {
     title: 'Repository passes borg check',
     severity: 'critical',
     checklist: ['backups'],
-    description: '`borg check --repository-only` through the job wrapper finds no problems; "errors found" is a fail, a lock, passphrase or unreachable repository an error. With backup.checkEvery (e.g. 24h) it runs at most once per window per node and repository: the harness remembers the last clean check in its state directory (--state-dir, never on the node), and a run inside the window is skipped naming that check, its age and when the next is due.',
+    description: '`borg check --repository-only` through the job wrapper finds no problems; "errors found" is a fail, a held lock or a timeout an error (a job that cannot use its repository fails backup.archive-age, and this check is skipped pointing there). With backup.checkEvery (e.g. 24h) it runs at most once per window per node and repository: the harness remembers the last clean check in its state directory (--state-dir, never on the node), and a run inside the window is skipped naming that check, its age and when the next is due.',
     fix: 'Repair or re-create the repository (`borg check --repair` after a copy of it), and find what damaged it (disk, quota, concurrent writers).',
   },
   'restore-sample': {

@@ -23,6 +23,20 @@ function stepError(def: CheckDef, subject: string, s: { reason: string; source: 
   return outcome(def, subject, 'error', s.reason, { source: s.source, ...(s.excerpt ? { excerpt: s.excerpt } : {}) });
 }
 
+/**
+ * No listing. A job that cannot use its repository for a reason on the node (f.jobBroken: wrapper not
+ * installed, repository missing, passphrase missing or wrong) is a finding: backup.archive-age fails
+ * naming the cause, and every other check that needs the listing is skipped pointing at it. Any other
+ * reason (timeout, held lock, garbled output) is what leafcert could not tell: error.
+ */
+function noListing(def: CheckDef, subject: string, f: BackupFacts, s: { reason: string; source: string; excerpt?: string }): Outcome {
+  const b = f.jobBroken;
+  if (!b) return stepError(def, subject, s);
+  const ev = { source: b.source, expected: `${f.wrapper} reads its repository`, observed: b.kind, ...(b.excerpt ? { excerpt: b.excerpt } : {}) };
+  if (def.id === CHECKS['archive-age'].id) return outcome(def, subject, 'fail', `no backup can be read or made: ${b.reason}`, ev);
+  return outcome(def, subject, 'skipped', `not judged: ${b.reason} (${CHECKS['archive-age'].id} fails on it)`, ev);
+}
+
 function fmtAge(sec: number): string {
   const h = Math.floor(sec / 3600);
   const m = Math.floor((sec % 3600) / 60);
@@ -65,7 +79,7 @@ export function judgeArchiveAge(f: BackupFacts, e: Judged): Outcome {
   const def = CHECKS['archive-age'];
   const repo = repoOf(f);
   const maxSec = parseDuration(e.maxAge) / 1000;
-  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.list.ok) return noListing(def, repo, f, f.list);
   if (!f.clock.ok) return stepError(def, repo, f.clock);
   if (!f.newest) {
     return outcome(def, repo, 'fail', `the repository holds no completed archive (${f.list.value.archives.length} in total)`, { source: f.list.source, expected: `newest archive younger than ${e.maxAge}`, observed: f.list.value.archives.map((a) => a.name), excerpt: f.list.excerpt });
@@ -81,7 +95,7 @@ export function judgeArchiveAge(f: BackupFacts, e: Judged): Outcome {
 export function judgeArchivePaths(f: BackupFacts, e: Judged): Outcome {
   const def = CHECKS['archive-paths'];
   const subject = f.newest?.name ?? repoOf(f);
-  if (!f.list.ok) return stepError(def, subject, f.list);
+  if (!f.list.ok) return noListing(def, subject, f, f.list);
   if (!f.newest) return outcome(def, subject, 'fail', 'no completed archive to look into', { source: f.list.source });
   if (!e.paths) return outcome(def, subject, 'skipped', 'no paths in the expectation (backup.paths): the archive\'s own command line cannot show a path it left out', { source: 'expectation backup.paths' });
   if (!f.contents) return outcome(def, subject, 'error', 'archive contents not gathered', { source: 'backup probe' });
@@ -99,7 +113,7 @@ export function judgeRepoCheck(f: BackupFacts, e: Judged): Outcome {
   const def = CHECKS['repo-check'];
   const repo = repoOf(f);
   if (e.check === false) return outcome(def, repo, 'skipped', 'disabled in the expectation (backup.check: false)', { source: 'expectation backup.check' });
-  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.list.ok) return noListing(def, repo, f, f.list);
   const w = f.checkWindow;
   if (w && !w.due && !f.check) return skippedInWindow(def, repo, w);
   if (!f.check) return outcome(def, repo, 'error', 'borg check did not run', { source: 'backup probe' });
@@ -136,7 +150,7 @@ export function judgeRestoreSample(f: BackupFacts, e: Judged): Outcome {
   const def = CHECKS['restore-sample'];
   const subject = f.newest?.name ?? repoOf(f);
   if (e.restoreProbe === false) return outcome(def, subject, 'skipped', 'disabled in the expectation (backup.restoreProbe: false)', { source: 'expectation backup.restoreProbe' });
-  if (!f.list.ok) return stepError(def, subject, f.list);
+  if (!f.list.ok) return noListing(def, subject, f, f.list);
   if (!f.newest) return outcome(def, subject, 'fail', 'no completed archive to restore from', { source: f.list.source });
   if (!f.restore) return outcome(def, subject, 'error', f.contents && !f.contents.ok ? `archive not readable: ${f.contents.reason}` : !f.clock.ok ? f.clock.reason : 'restore probe did not run', { source: 'backup probe' });
   if (!f.restore.ok) return stepError(def, subject, f.restore);
@@ -172,6 +186,7 @@ export function judgeCanary(f: BackupFacts, allowMutating: boolean): Outcome {
   const def = CHECKS['canary-roundtrip'];
   const subject = `borgbackup-job-${f.job}`;
   if (!allowMutating) return outcome(def, subject, 'skipped', MUTATING_REASON, { source: 'run option --allow-mutating' });
+  if (!f.list.ok && f.jobBroken) return noListing(def, subject, f, f.list);
   if (!f.canary) return outcome(def, subject, 'error', 'canary round trip did not run', { source: 'backup probe' });
   if (!f.canary.ok) return stepError(def, subject, f.canary);
   const c = f.canary.value;
@@ -213,7 +228,7 @@ const NOT_ENCRYPTED = /^(none|authenticated(-blake2)?)$/;
 export function judgeEncryption(f: BackupFacts, e: Judged): Outcome {
   const def = CHECKS.encryption;
   const repo = repoOf(f);
-  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.list.ok) return noListing(def, repo, f, f.list);
   const mode = f.list.value.encryption;
   const ev = { source: f.list.source, expected: e.encryption ? `encryption.mode ${e.encryption}` : 'an encrypting mode (repokey*, keyfile*)', observed: { mode, location: f.list.value.repository.location }, excerpt: f.list.excerpt };
   if (NOT_ENCRYPTED.test(mode)) return outcome(def, repo, 'fail', `the repository's encryption mode is ${mode}: archives are ${mode === 'none' ? 'neither encrypted nor authenticated' : 'authenticated but not encrypted'}${e.encryption && e.encryption !== mode ? ` (declared ${e.encryption})` : ''}`, ev);
@@ -242,7 +257,7 @@ export function judgeOffNode(f: BackupFacts, e: Judged): Outcome {
   const repo = repoOf(f);
   if (e.offNode === undefined) return outcome(def, repo, 'skipped', 'no offNode in the expectation (backup.offNode; plan emits it from the job\'s repo)', { source: 'expectation backup.offNode' });
   if (e.offNode === false) return outcome(def, repo, 'skipped', 'the expectation declares the repository on this node (backup.offNode: false): nothing off the node to verify; check-config\'s config.backup-offsite flags that declaration', { source: 'expectation backup.offNode' });
-  if (!f.list.ok) return stepError(def, repo, f.list);
+  if (!f.list.ok) return noListing(def, repo, f, f.list);
   const location = f.list.value.repository.location;
   const place = repoPlace(location);
   const ev = { source: f.list.source, expected: 'a repository on another machine (ssh://…)', observed: { location }, excerpt: f.list.excerpt };

@@ -1,7 +1,8 @@
 // Backup faults on a full node's borg repository (job `alchemist`, wrapper borg-job-alchemist) and
 // its PostgreSQL tools. Each is a real change and undoes exactly that change: archive timestamps are
 // rewritten and written back, a damaged segment or the repository config is restored byte for byte,
-// an extra archive is deleted, a bind mount in the alchemist container is unmounted.
+// an extra archive is deleted, a bind mount in the alchemist container is unmounted, the wrapper,
+// repository or passphrase file moved aside is moved back.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault, FaultContext } from './types.js';
@@ -33,7 +34,24 @@ function alchemistPid(ctx: FaultContext): number {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** A file or directory of the node moved aside (and back): the job's wrapper, repository or passphrase gone. */
+function movedAway(name: string, path: string, breaks: string): Fault {
+  const aside = `${path}.leafcert-fault`;
+  return {
+    name,
+    area: 'backup',
+    breaks,
+    catches: ['backup.archive-age'],
+    needs: 'full',
+    apply: (ctx) => ctx.exec(`test -e ${path} && test ! -e ${aside} && mv ${path} ${aside}`).then(() => undefined),
+    heal: (ctx) => ctx.exec(`if [ -e ${aside} ]; then if [ -e ${path} ]; then echo "${path} was made again meanwhile; ${aside} kept" >&2; exit 1; fi; mv ${aside} ${path}; fi; test -e ${path}`).then(() => undefined),
+  };
+}
+
 export const faults: Fault[] = [
+  movedAway('backup-wrapper-missing', WRAPPER, 'the job wrapper borg-job-alchemist is gone from the node (the job is not installed): no backup can be made or read'),
+  movedAway('backup-repo-missing', REPO, "the job's repository /var/lib/borgbackup/alchemist is gone: borg says it does not exist, no backup can be made or read"),
+  movedAway('backup-passphrase-missing', '/etc/borg/passphrase', "the job's passphrase file /etc/borg/passphrase is gone: the wrapper's BORG_PASSCOMMAND (cat) fails, so the job can neither read nor write its encrypted repository"),
   {
     name: 'backup-archive-old',
     area: 'backup',
