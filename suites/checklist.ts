@@ -7,7 +7,7 @@ import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome } from '../src/core/checks.js';
 import { optionPath, type Cite, type Manifest } from '../src/core/manifest.js';
 import { parseDuration } from '../src/core/units.js';
-import { gatherRenewal, parseTimers, parseTriggerTime, type AcmeTimer, type RenewalFacts } from '../src/probes/renewal.js';
+import { gatherRenewal, parseTimers, parseTriggerTime, type AcmeTimer, type RenewalFacts, type ServedLeaf } from '../src/probes/renewal.js';
 import { checklistItem } from '../src/checklist.js';
 import { FORMATS } from '../src/core/formats.js';
 
@@ -22,9 +22,21 @@ export interface ChecklistExpect {
       /** The renewal timer must have fired within this. Default 48h (daily timer + 24h random delay). */
       maxSinceLastRun?: string;
     };
-    /** Self-managed certificates: days left must exceed renewBeforeDays. */
-    certs?: { path: string; renewBeforeDays: number }[];
+    /**
+     * Self-managed certificates: days left must exceed renewBeforeDays, and the file must be what is
+     * served: the leaf each `served` endpoint (host:port, SNI = host) serves at `connect` (default the
+     * node's address), or, without `served`, each DNS name of the file on :443 whose served leaf is
+     * valid for that name, is the file's certificate.
+     */
+    certs?: RenewalCertExpect[];
   };
+}
+
+export interface RenewalCertExpect {
+  path: string;
+  renewBeforeDays: number;
+  served?: string[];
+  connect?: string;
 }
 
 // In the order of the suite's results (and of today's checkIds). The manual items take their title
@@ -34,7 +46,7 @@ const CHECKS = defineChecks('checklist', {
     title: 'TLS certificates are renewed in time',
     severity: 'high',
     checklist: ['tls-renewal'],
-    description: "Each expected ACME certificate has a renewal timer that is loaded, active and fired within maxSinceLastRun (default 48h); each self-managed certificate has more days left than its renewal window, by the node's clock. Without a renewal expectation it is manual.",
+    description: "Each expected ACME certificate has a renewal timer that is loaded, active and fired within maxSinceLastRun (default 48h); each self-managed certificate has more days left than its renewal window, by the node's clock, and is the certificate served: the leaf its endpoints (served, or its DNS names on :443) serve from the harness has the file's SHA-256 fingerprint. Without a renewal expectation it is manual.",
     fix: 'Use security.acme with services.nginx.virtualHosts.<name>.enableACME (or useACMEHost) so NixOS renews; for a self-managed certificate (sslCertificate), renew it by its runbook before the window.',
   },
   documentation: {
@@ -75,7 +87,12 @@ const SCHEMA = {
             type: 'object',
             additionalProperties: false,
             required: ['path', 'renewBeforeDays'],
-            properties: { path: { type: 'string', pattern: '^/' }, renewBeforeDays: { type: 'integer', minimum: 1 } },
+            properties: {
+              path: { type: 'string', pattern: '^/' },
+              renewBeforeDays: { type: 'integer', minimum: 1 },
+              served: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:]+:[0-9]{1,5}$' } },
+              connect: { type: 'string', minLength: 1 },
+            },
           },
         },
       },
@@ -84,7 +101,9 @@ const SCHEMA = {
 };
 
 async function gather(ctx: SuiteContext, e: ChecklistExpect): Promise<ChecklistFacts> {
-  return gatherRenewal(ctx.host, e.renewal?.certs ?? [], ctx.options.timeoutMs);
+  const address = ctx.host.address ?? ctx.node.host;
+  const certs = (e.renewal?.certs ?? []).map((c) => ({ ...c, connect: c.connect === ctx.node.name ? address : c.connect }));
+  return gatherRenewal(ctx.host, certs, ctx.options.timeoutMs, address);
 }
 
 // --- evaluate (pure) ---
@@ -122,17 +141,51 @@ function acmeOutcomes(f: ChecklistFacts, acme: NonNullable<NonNullable<Checklist
   return out;
 }
 
-function certOutcome(f: ChecklistFacts, c: { path: string; renewBeforeDays: number }): Outcome {
+/**
+ * Is the file what is served? `differ`: endpoints serving another leaf (valid for their name);
+ * `unknown`: endpoints that could not be read (a given one, or a derived one that did not answer in
+ * time or garbled the handshake); `same`: endpoints serving the file.
+ */
+function servedMatch(served: ServedLeaf[], fingerprint: string | undefined) {
+  const differ: ServedLeaf[] = [];
+  const unknown: ServedLeaf[] = [];
+  const same: ServedLeaf[] = [];
+  for (const s of served) {
+    if (!s.ok) {
+      // A derived name nobody listens for on :443 is not served here; a given endpoint must answer.
+      if (!(s.derived && s.refused)) unknown.push(s);
+    } else if (s.fingerprint256 === fingerprint) same.push(s);
+    // A derived name answered with a leaf not valid for it: the name is not served here (a default server).
+    else if (!s.derived || s.covers) differ.push(s);
+  }
+  return { differ, unknown, same };
+}
+
+function certOutcome(f: ChecklistFacts, c: RenewalCertExpect): Outcome {
   const err = f.certErrors.find((x) => x.path === c.path);
   const cert = f.certs.find((x) => x.path === c.path);
-  const source = `cat ${c.path} (X.509 notAfter) vs node clock`;
+  const served = (f.served ?? []).filter((s) => s.path === c.path);
+  const source = `cat ${c.path} (X.509 notAfter, SHA-256) vs node clock${served.length ? `; served leaf of ${served.map((s) => s.endpoint).join(', ')} by a TLS handshake from the harness` : ''}`;
   if (err) return outcome(TLS, c.path, 'error', err.reason, { source });
   if (!cert || f.now === null) return outcome(TLS, c.path, 'error', f.now === null ? 'node clock unreadable' : 'certificate not gathered', { source });
-  const days = Math.trunc((Date.parse(cert.notAfter) / 1000 - f.now) / 86400);
-  const ev = { source, expected: `more than ${c.renewBeforeDays} days left (renewal window)`, observed: { notAfter: cert.notAfter, daysLeft: days, subject: cert.subject } };
-  if (days < 0) return outcome(TLS, c.path, 'fail', `expired ${-days} day(s) ago: nothing renewed it`, ev);
-  if (days <= c.renewBeforeDays) return outcome(TLS, c.path, 'fail', `${days} day(s) left, inside the ${c.renewBeforeDays}-day renewal window, and nothing renews a self-managed certificate`, ev);
-  return outcome(TLS, c.path, 'pass', `${days} day(s) left; renewal due in ${days - c.renewBeforeDays} day(s) (self-managed: by runbook)`, ev);
+  const now = f.now;
+  const daysTo = (iso: string) => Math.trunc((Date.parse(iso) / 1000 - now) / 86400);
+  const days = daysTo(cert.notAfter);
+  const m = servedMatch(served, cert.fingerprint256);
+  const servedEv = served.map((s) => ({ endpoint: s.endpoint, connect: s.connect, ...(s.ok ? { fingerprintSha256: s.fingerprint256, subject: s.subject, notAfter: s.notAfter, daysLeft: daysTo(s.notAfter!), validForName: s.covers } : { error: s.error }) }));
+  const ev = {
+    source, expected: `more than ${c.renewBeforeDays} days left (renewal window), and the served leaf is this file's`,
+    observed: { notAfter: cert.notAfter, daysLeft: days, subject: cert.subject, fingerprintSha256: cert.fingerprint256 ?? null, served: servedEv },
+  };
+  const other = m.differ.length
+    ? `nginx serves a certificate other than the file the renewal renews: ${m.differ.map((s) => `${s.endpoint} serves ${s.subject} (SHA-256 ${s.fingerprint256!.slice(0, 23)}…, ${daysTo(s.notAfter!)} day(s) left)`).join('; ')}; ${c.path} has ${days} day(s) left`
+    : '';
+  if (days < 0) return outcome(TLS, c.path, 'fail', `expired ${-days} day(s) ago: nothing renewed it${other ? `; ${other}` : ''}`, ev);
+  if (days <= c.renewBeforeDays) return outcome(TLS, c.path, 'fail', `${days} day(s) left, inside the ${c.renewBeforeDays}-day renewal window, and nothing renews a self-managed certificate${other ? `; ${other}` : ''}`, ev);
+  if (other) return outcome(TLS, c.path, 'fail', other, ev);
+  if (m.unknown.length) return outcome(TLS, c.path, 'error', `cannot compare ${c.path} with the served certificate: ${m.unknown.map((s) => `${s.endpoint}: ${s.error}`).join('; ')}`, ev);
+  const where = m.same.length ? `; served on ${m.same.map((s) => s.endpoint).join(', ')}` : served.length ? '; none of its names is served on :443 here (compared nothing)' : '';
+  return outcome(TLS, c.path, 'pass', `${days} day(s) left; renewal due in ${days - c.renewBeforeDays} day(s) (self-managed: by runbook)${where}`, ev);
 }
 
 export function evaluate(f: ChecklistFacts, e: ChecklistExpect): Outcome[] {

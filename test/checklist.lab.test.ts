@@ -1,5 +1,6 @@
 // checklist suite against a full lab node: the lab's self-managed certificate (90 days) passes the
-// renewal window, NET's tls-expiring-soon fault (10 days left) fails checklist.tls-renewal and heals;
+// renewal window, NET's tls-expiring-soon fault (10 days left) fails checklist.tls-renewal and heals,
+// and so does tls-served-elsewhere (nginx serves a certificate other than the renewal-checked file);
 // documentation and runbooks are always manual.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type TestLab } from './helpers/lab.js';
@@ -41,6 +42,24 @@ describe('checklist on a full lab node', () => {
     }
     const { results } = await runChecks(lab, ['checklist']);
     expect(statusOf(results, 'checklist.tls-renewal')).toBe('pass');
+  });
+
+  it('nginx pointed at another (25-day) certificate than the renewal-checked file fails checklist.tls-renewal, and heals', async () => {
+    await lab.fault(NODE, 'tls-served-elsewhere');
+    try {
+      const { results, code } = await runChecks(lab, ['checklist']);
+      const r = resultOf(results, 'checklist.tls-renewal');
+      expect(r.status, r.message).toBe('fail');
+      expect(r.message).toMatch(/^nginx serves a certificate other than the file the renewal renews: api\.alchemist\.local:443 serves .*2[45] day\(s\) left/);
+      expect(r.message).toMatch(/fullchain\.pem has (89|90) day\(s\) left$/);
+      expect(code).toBe(1);
+    } finally {
+      await lab.heal(NODE, 'tls-served-elsewhere');
+    }
+    const { results } = await runChecks(lab, ['checklist']);
+    const r = resultOf(results, 'checklist.tls-renewal');
+    expect(r.status).toBe('pass');
+    expect(r.message).toMatch(/served on api\.alchemist\.local:443, monitoring\.alchemist\.local:443$/);
   });
 
   it('every result of every suite on the node is tagged with exactly the items the map gives its check', async () => {

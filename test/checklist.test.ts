@@ -3,9 +3,12 @@
 // a manual part, every suite's checks are registered, and docs/checklist.md is generated from it;
 // the checklist suite reports manual items as manual and judges TLS renewal (ACME timers,
 // self-managed certificates by the node's clock).
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import Ajv from 'ajv';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKLIST, CHECKLIST_IDS, itemsForCheck, renderChecklistMarkdown } from '../src/checklist.js';
@@ -118,5 +121,77 @@ describe('checklist suite', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('a self-managed certificate file is compared with the certificate served (red team C1)', () => {
+    let dir: string;
+    let server: tls.Server;
+    let port: number;
+    const mk = (name: string, days: number) =>
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`),
+        '-days', String(days), '-subj', '/CN=api.alchemist.local', '-addext', 'subjectAltName=DNS:api.alchemist.local,DNS:monitoring.alchemist.local'], { stdio: 'ignore' });
+    const gather = async (e: { renewal: { certs: { path: string; renewBeforeDays: number; served?: string[] }[] } }) => {
+      const { LocalHost } = await import('../src/transport/local.js');
+      const node = { name: 'local-test', transport: 'local' as const, ssh: { user: 'root', port: 22, connectTimeoutMs: 1000 }, expect: 'x' };
+      return checklistSuite.gather({ node, host: new LocalHost('local-test', '127.0.0.1'), identity: {}, options: { allowMutating: false, timeoutMs: 10_000, baseDir: '/' }, progress: () => {} }, e);
+    };
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'lc-checklist-served-'));
+      mk('stale', 90); // the file the renewal expectation names
+      mk('new', 25); // what nginx was pointed at
+      server = tls.createServer({ key: readFileSync(join(dir, 'new.key')), cert: readFileSync(join(dir, 'new.pem')) }, (s) => s.end());
+      server.on('tlsClientError', () => {});
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => {
+      server?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the served leaf is another certificate: fail, naming the served one and its days left', async () => {
+      const e = { renewal: { certs: [{ path: join(dir, 'stale.pem'), renewBeforeDays: 30, served: [`api.alchemist.local:${port}`] }] } };
+      const [o] = evaluate(await gather(e), e).filter((x) => x.id === 'checklist.tls-renewal');
+      expect(o.status, o.message).toBe('fail');
+      expect(o.message).toMatch(new RegExp(`^nginx serves a certificate other than the file the renewal renews: api.alchemist.local:${port} serves CN=api.alchemist.local \\(SHA-256 [0-9A-F:]{23}…, 2[45] day\\(s\\) left\\); .*stale.pem has (89|90) day\\(s\\) left$`));
+      expect((o.evidence.observed as any).served[0].daysLeft).toBeLessThan(26);
+    });
+
+    it('the served leaf is the file: pass, saying where it is served', async () => {
+      const e = { renewal: { certs: [{ path: join(dir, 'new.pem'), renewBeforeDays: 20, served: [`api.alchemist.local:${port}`] }] } };
+      const [o] = evaluate(await gather(e), e).filter((x) => x.id === 'checklist.tls-renewal');
+      expect(o.status, o.message).toBe('pass');
+      expect(o.message).toMatch(new RegExp(`served on api.alchemist.local:${port}$`));
+    });
+
+    it('a given endpoint that does not answer is an error, never a pass on the file alone', async () => {
+      const e = { renewal: { certs: [{ path: join(dir, 'stale.pem'), renewBeforeDays: 30, served: ['api.alchemist.local:1'] }] } };
+      const [o] = evaluate(await gather(e), e).filter((x) => x.id === 'checklist.tls-renewal');
+      expect(o.status).toBe('error');
+      expect(o.message).toMatch(/cannot compare .* with the served certificate: api.alchemist.local:1: ECONNREFUSED/);
+    });
+
+    it('without served, the file\'s DNS names are compared on :443: another leaf valid for the name fails; a default server\'s leaf, nothing listening, a garbled answer', async () => {
+      const fp = 'AA:'.repeat(31) + 'AA';
+      const cert = { path: '/etc/nginx/ssl/fullchain.pem', notAfter: new Date((NOW + 89 * 86400) * 1000).toISOString(), subject: 'CN=api', fingerprint256: fp, names: ['api.alchemist.local'] };
+      const leaf = (over: object) => ({ path: cert.path, endpoint: 'api.alchemist.local:443', connect: '10.0.0.2', derived: true, ok: true, fingerprint256: 'BB:'.repeat(31) + 'BB', subject: 'CN=api', notAfter: new Date((NOW + 24 * 86400) * 1000).toISOString(), covers: true, ...over });
+      const e = { renewal: { certs: [{ path: cert.path, renewBeforeDays: 30 }] } };
+      const judge = (served: object[]) => evaluate(base({ certs: [cert], served: served as any }), e)[0];
+      expect(judge([leaf({})]).status).toBe('fail');
+      expect(judge([leaf({})]).message).toMatch(/24 day\(s\) left/);
+      expect(judge([leaf({ fingerprint256: fp })]).message).toMatch(/served on api.alchemist.local:443$/);
+      expect(judge([leaf({ covers: false })]).status).toBe('pass'); // not served here: the default server answered
+      expect(judge([leaf({ ok: false, refused: true, error: 'ECONNREFUSED' })]).status).toBe('pass');
+      expect(judge([leaf({ ok: false, timedOut: true, error: 'no TLS handshake within 5000 ms' })]).status).toBe('error');
+      expect(judge([leaf({ ok: false, error: 'ERR_SSL_WRONG_VERSION_NUMBER' })]).status).toBe('error');
+      // the file inside its window stays a fail whatever is served
+      expect(evaluate(base({ certs: [{ ...cert, notAfter: new Date((NOW + 10 * 86400) * 1000).toISOString() }], served: [leaf({ ok: false, timedOut: true, error: 'x' })] as any }), e)[0].status).toBe('fail');
+    });
+
+    it('schema: served endpoints are host:port', () => {
+      const v = new Ajv.default({ strict: false, logger: false }).compile(checklistSuite.schema);
+      expect(v({ renewal: { certs: [{ path: '/x.pem', renewBeforeDays: 30, served: ['api.alchemist.local:443'], connect: '10.0.0.2' }] } })).toBe(true);
+      expect(v({ renewal: { certs: [{ path: '/x.pem', renewBeforeDays: 30, served: ['api.alchemist.local'] }] } })).toBe(false);
+    });
   });
 });

@@ -9,6 +9,8 @@ import type { Fault, FaultContext } from './types.js';
 
 const DAY = 86400_000;
 const CERT = `${CERT_DIR}/fullchain.pem`;
+/** Where tls-served-elsewhere puts the certificate nginx is pointed at (the renewal-checked file stays). */
+const OTHER_DIR = '/etc/nginx/ssl/api-2026';
 const KEY = `${CERT_DIR}/key.pem`;
 
 async function save(ctx: FaultContext): Promise<void> {
@@ -85,5 +87,24 @@ export const faults: Fault[] = [
     catches: ['tls.hsts'],
     apply: (ctx) => editNginxConf(ctx, (conf) => conf.replaceAll(`${HSTS_LINE}\n`, '')),
     heal: restoreNginxConf,
+  },
+  {
+    name: 'tls-served-elsewhere',
+    area: 'tls',
+    breaks: 'nginx serves a new 25-day certificate from another directory; the file the renewal expectation names (90 days) is no longer served',
+    catches: ['checklist.tls-renewal'],
+    // The checklist suite (its renewal expectation) is planned on full nodes only.
+    needs: 'full',
+    async apply(ctx) {
+      const { key, cert } = await issueCert(ctx.lab.state, { dns: TLS_NAMES, ips: [ctx.node.address], notAfter: new Date(Date.now() + 25 * DAY) });
+      await ctx.exec(`mkdir -p ${OTHER_DIR}`);
+      await ctx.writeFile(`${OTHER_DIR}/fullchain.pem`, cert);
+      await ctx.writeFile(`${OTHER_DIR}/key.pem`, key, 0o600);
+      await editNginxConf(ctx, (conf) => conf.replaceAll(`${CERT_DIR}/`, `${OTHER_DIR}/`));
+    },
+    async heal(ctx) {
+      await restoreNginxConf(ctx);
+      await ctx.exec(`rm -rf ${OTHER_DIR}`);
+    },
   },
 ];
