@@ -93,7 +93,7 @@ export const CHECKS = defineChecks('firewall', {
 
 async function gather(ctx: SuiteContext, expect: FirewallExpect): Promise<FirewallFacts> {
   const p = outsideProbing(ctx.node, expect);
-  const o = { ...p, target: ctx.host.address ?? ctx.node.host, rttPort: p.sshPort, timeoutMs: ctx.options.timeoutMs, extraRules: expect.extraRules };
+  const o = { ...p, target: ctx.host.address ?? ctx.node.host, rttPort: p.sshPort, timeoutMs: ctx.options.timeoutMs, extraRules: expect.extraRules, trusted: expect.trusted ?? [] };
   return gatherFirewall(ctx.host, o, ctx.early as Promise<EarlyProbes | undefined> | undefined);
 }
 

@@ -110,6 +110,42 @@ describe('firewall suite', () => {
     }
   });
 
+  it('an accept opening every port on an untrusted interface, or a widened conntrack rule, fails enabled and default-drop', () => {
+    const both = (f: (t: string) => string) => output({ 'iptables-save': { text: f(fx('iptables/alchemist.v4.save')) }, 'ip6tables-save': { text: f(fx('iptables/alchemist.v6.save')) }, nft: NOT_FOUND, ss: { text: SS } });
+    const cases: [string, (t: string) => string, RegExp][] = [
+      ['uplink accepted in INPUT', (t) => t.replace('-A INPUT -j nixos-fw', '-A INPUT -i eth0 -j ACCEPT\n-A INPUT -j nixos-fw'), /ipv4: "-A INPUT -i eth0 -j ACCEPT" accepts everything on interface eth0.*ipv6: "-A INPUT -i eth0 -j ACCEPT"/],
+      ['conntrack widened to NEW', (t) => t.replace('--ctstate RELATED,ESTABLISHED', '--ctstate NEW,RELATED,ESTABLISHED'), /ipv4: "-A nixos-fw -m conntrack --ctstate NEW,RELATED,ESTABLISHED -j nixos-fw-accept" accepts everything/],
+    ];
+    for (const [name, f, msg] of cases) {
+      const os = firewallSuite.evaluate(facts(both(f), alchemist), alchemist, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status, name).toBe('fail');
+      expect(byId(os, 'firewall.enabled')[0].message, name).toMatch(msg);
+      expect(byId(os, 'firewall.default-drop')[0].status, name).toBe('fail');
+    }
+    // The declared trusted interface, accepted the same way, is healthy for enabled (drift only).
+    const trusted = both((t) => t.replace('-A INPUT -j nixos-fw', '-A INPUT -i br-alchemist -j ACCEPT\n-A INPUT -j nixos-fw'));
+    const os = firewallSuite.evaluate(facts(trusted, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.enabled')[0].status).toBe('pass');
+    expect(byId(os, 'firewall.default-drop')[0].status).toBe('pass');
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+  });
+
+  it('an ACCEPT ahead in the log-refuse chain fails default-drop, naming it', () => {
+    const text = fx('iptables/alchemist.v4.save').replace(/^(-A nixos-fw-log-refuse .*)$/m, '-A nixos-fw-log-refuse -p tcp -j ACCEPT\n$1');
+    const out = output({ 'iptables-save': { text }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.default-drop')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.default-drop')[0].message).toMatch(/-A nixos-fw-log-refuse -p tcp -j ACCEPT/);
+  });
+
+  it('a protocol-only accept in nixos-fw (an nft set as iptables-save prints it) fails allowed-ports', () => {
+    const text = fx('iptables/alchemist.v4.save').replace(/^(-A nixos-fw .*\n)/m, '-A nixos-fw -p tcp -j ACCEPT\n$1');
+    const out = output({ 'iptables-save': { text }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/ipv4 tcp: expected [^;]*, observed 1-65535/);
+  });
+
   it('outside-in: connected closed port fails; refused and filtered say which; open port refused fails', () => {
     const os = firewallSuite.evaluate(
       facts(healthy, alchemist, { open: [probe(22, 'open'), probe(80, 'refused'), probe(443, 'filtered'), probe(3000, 'open'), probe(8080, 'open')], closed: [probe(5432, 'open'), probe(6379, 'refused')] }),
@@ -184,6 +220,14 @@ describe('firewall suite', () => {
       const os2 = firewallSuite.evaluate(facts(nftOut('policy-accept.json'), nftExpect), nftExpect, ctx);
       expect(byId(os2, 'firewall.default-drop')[0].status).toBe('fail');
       expect(byId(os2, 'firewall.enabled')[0].status).toBe('pass');
+    });
+    it('an interface accepted wholesale, or a port with a counter, fails enabled / allowed-ports', () => {
+      const e: FirewallExpect = { backend: 'nftables', open: [22, 80, 443], refuse: 'drop', trusted: [] };
+      const os = firewallSuite.evaluate(facts(nftOut('wide-open.json'), e), e, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.enabled')[0].message).toMatch(/"iifname eth0 accept" accepts everything on interface eth0/);
+      expect(byId(os, 'firewall.default-drop')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/inet tcp: expected 22,80,443, observed 1-65535/);
     });
     it('pinned nftables but the node runs iptables: enabled fails', () => {
       const os = firewallSuite.evaluate(facts(healthy, nftExpect), nftExpect, ctx);

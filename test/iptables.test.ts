@@ -76,6 +76,65 @@ describe('iptables-save parser (NixOS nixos-fw layout)', () => {
     expect(m.drift[0].rule).toContain('multiport');
   });
 
+  describe('accepts that open every port (the firewall off for an interface)', () => {
+    const v4 = () => fx('alchemist.v4.save');
+    const model = (text: string, trusted?: string[]) => iptablesModel(parseIptablesSave(text), 'ipv4', [], { trusted });
+
+    it('an INPUT accept restricted only by interface, ahead of nixos-fw, is not in force on it', () => {
+      const m = model(v4().replace('-A INPUT -j nixos-fw', '-A INPUT -i eth0 -j ACCEPT\n-A INPUT -j nixos-fw'), ['br-alchemist']);
+      expect(m.notEnforced).toEqual([expect.stringMatching(/"-A INPUT -i eth0 -j ACCEPT" accepts everything on interface eth0 \(not a trusted interface\)/)]);
+      expect(m.defaultOpen).toEqual([expect.stringContaining('-A INPUT -i eth0 -j ACCEPT')]);
+      // Loopback and a declared trusted interface stay healthy (still drift: NixOS writes them in nixos-fw).
+      for (const i of ['lo', 'br-alchemist']) {
+        const ok = model(v4().replace('-A INPUT -j nixos-fw', `-A INPUT -i ${i} -j ACCEPT\n-A INPUT -j nixos-fw`), ['br-alchemist']);
+        expect(ok.notEnforced).toEqual([]);
+        expect(ok.defaultOpen).toEqual([]);
+        expect(ok.drift.length).toBeGreaterThan(0);
+      }
+      // Every interface but one is as open.
+      expect(model(v4().replace('-A INPUT -j nixos-fw', '-A INPUT ! -i eth1 -j ACCEPT\n-A INPUT -j nixos-fw')).notEnforced.join()).toMatch(/every interface but eth1/);
+      // Restricted by something else (a source): drift only, as before.
+      const src = model(v4().replace('-A INPUT -j nixos-fw', '-A INPUT -s 10.0.0.0/8 -i eth0 -j ACCEPT\n-A INPUT -j nixos-fw'));
+      expect(src.notEnforced).toEqual([]);
+      expect(src.drift.length).toBeGreaterThan(0);
+    });
+
+    it('a hand-made chain jumped to ahead of nixos-fw is followed', () => {
+      const text = v4().replace(':nixos-fw - [0:0]', ':lc-open - [0:0]\n:nixos-fw - [0:0]')
+        .replace('-A INPUT -j nixos-fw', '-A INPUT -j lc-open\n-A INPUT -j nixos-fw\n-A lc-open -i eth0 -j ACCEPT\n-A lc-open -p tcp -m tcp --dport 6379 -j ACCEPT');
+      const m = model(text, ['br-alchemist']);
+      expect(m.notEnforced).toEqual([expect.stringContaining('-A INPUT -j lc-open → -A lc-open -i eth0 -j ACCEPT')]);
+      expect(allowed(m)).toContain('tcp/6379');
+    });
+
+    it('the conntrack rule widened to NEW accepts everything', () => {
+      const m = model(v4().replace('--ctstate RELATED,ESTABLISHED', '--ctstate NEW,RELATED,ESTABLISHED'), ['br-alchemist']);
+      expect(m.notEnforced).toEqual([expect.stringContaining('--ctstate NEW,RELATED,ESTABLISHED -j nixos-fw-accept" accepts everything in nixos-fw')]);
+      expect(m.defaultOpen.length).toBe(1);
+      expect(model(v4(), ['br-alchemist']).notEnforced).toEqual([]);
+    });
+
+    it('an undeclared trusted interface (NixOS form) is open when the expectation gives the trusted ones', () => {
+      expect(model(v4(), []).notEnforced).toEqual([expect.stringContaining('-A nixos-fw -i br-alchemist -j nixos-fw-accept')]);
+      expect(model(v4(), ['br-alchemist']).notEnforced).toEqual([]);
+      expect(model(v4()).notEnforced).toEqual([]);
+    });
+
+    it('an ACCEPT anywhere in the refuse path leaves the default open', () => {
+      const m = model(v4().replace(/^(-A nixos-fw-log-refuse .*)$/m, '-A nixos-fw-log-refuse -p tcp -j ACCEPT\n$1'), ['br-alchemist']);
+      expect(m.defaultOpen).toEqual([expect.stringContaining('"-A nixos-fw-log-refuse -p tcp -j ACCEPT" accepts in the refuse path')]);
+      expect(m.drift.map((d) => d.why)).toContain('nixos-fw-log-refuse should only LOG and refuse');
+      expect(model(v4(), ['br-alchemist']).defaultOpen).toEqual([]);
+    });
+  });
+
+  it('a protocol-only accept (how iptables-save prints an nft set rule) opens every port of that protocol', () => {
+    const text = fx('alchemist.v4.save').replace('-A nixos-fw -j nixos-fw-log-refuse', '-A nixos-fw -p tcp -j ACCEPT\n-A nixos-fw -p udp -j nixos-fw-accept\n-A nixos-fw -j nixos-fw-log-refuse');
+    const m = iptablesModel(parseIptablesSave(text), 'ipv4');
+    expect(allowed(m)).toEqual(expect.arrayContaining(['tcp/1-65535', 'udp/1-65535']));
+    expect(m.drift.filter((d) => d.rule.startsWith('-t filter')).length).toBe(2);
+  });
+
   it('garbled or truncated output is a ParseError', () => {
     expect(() => parseIptablesSave(fx('garbled.save'))).toThrow(ParseError);
     expect(() => parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j nixos-fw\n')).toThrow(/no COMMIT/);

@@ -48,6 +48,46 @@ describe('nft -j parser (inet nixos-fw)', () => {
     expect(allowed(m)).toContain('tcp/6379');
   });
 
+  describe('accepts that open every port, or every port of a protocol', () => {
+    /** nixos.json with `expr` rules put in `chain` (at the top, or at the end). */
+    const withRule = (chain: string, exprs: any[][], atEnd = false) => {
+      const doc = JSON.parse(fx('nixos.json'));
+      const idx = doc.nftables.map((e: any, k: number) => (e.rule?.chain === chain && e.rule?.table === 'nixos-fw' ? k : -1)).filter((k: number) => k >= 0);
+      const at = atEnd ? idx[idx.length - 1] + 1 : idx[0];
+      doc.nftables.splice(at, 0, ...exprs.map((expr, k) => ({ rule: { family: 'inet', table: 'nixos-fw', chain, handle: 900 + k, expr } })));
+      return parseNftJson(JSON.stringify(doc));
+    };
+    const TRUSTED = { trusted: ['br-alchemist'] };
+
+    it('a counter (or log) beside accept still allows the port (input-allow)', () => {
+      const m = nftModel(withRule('input-allow', [[{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 2375 } }, { counter: { packets: 0, bytes: 0 } }, { accept: null }]], true));
+      expect(allowed(m)).toContain('tcp/2375');
+      expect(m.drift).toEqual([{ rule: 'tcp dport 2375 counter accept', why: expect.stringMatching(/counter or log beside the accept/) }]);
+    });
+
+    it('the real nft output of four hand-made accepts (lab node, nft 1.0.6)', () => {
+      // iifname eth0 accept; ct state established,related,new accept (ahead of the vmap); meta l4proto tcp
+      // accept (after it: the refuse path); tcp dport 2375 counter accept in input-allow.
+      const m = nftModel(parseNftJson(fx('wide-open.json')), [], { trusted: [] });
+      expect(m.notEnforced).toEqual([
+        expect.stringMatching(/^"iifname eth0 accept" accepts everything on interface eth0 \(not a trusted interface\)/),
+        expect.stringMatching(/^"ct state established,related,new accept" accepts everything on every interface/),
+      ]);
+      expect(m.defaultOpen).toEqual(expect.arrayContaining([expect.stringMatching(/^"meta l4proto tcp accept" accepts tcp ports in chain input after/)]));
+      expect(allowed(m)).toEqual(expect.arrayContaining(['tcp/2375', 'tcp/1-65535']));
+    });
+
+    it('a trusted interface stays healthy; an undeclared one is open when the expectation gives the trusted ones', () => {
+      expect(nftModel(parseNftJson(fx('nixos.json')), [], TRUSTED).notEnforced).toEqual([]);
+      expect(nftModel(parseNftJson(fx('nixos.json'))).notEnforced).toEqual([]);
+      expect(nftModel(parseNftJson(fx('nixos.json')), [], { trusted: [] }).notEnforced).toEqual([expect.stringContaining('br-alchemist (not a trusted interface)')]);
+      // Established traffic only, or restricted by a source: drift, not an opening.
+      const est = nftModel(withRule('input', [[{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }]]), [], TRUSTED);
+      expect(est.notEnforced).toEqual([]);
+      expect(est.drift.length).toBe(1);
+    });
+  });
+
   it('input policy accept leaves the default open; rejectPackets is recognised', () => {
     const pa = nftModel(parseNftJson(fx('policy-accept.json')));
     expect(pa.notEnforced).toEqual([]);

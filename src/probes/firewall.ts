@@ -46,7 +46,7 @@ const PARTS = ['iptables-save', 'ip6tables-save', 'nft'];
 export const FIREWALL_SCRIPT = scriptCommand(probeScript('firewall.sh'), [MARK]);
 
 /** Strict: turn firewall.sh's output into facts (also used by unit tests with fixtures). */
-export function parseFirewallOutput(output: string, o: { extraRules?: string[] }, stderr = ''): FirewallNodeFacts {
+export function parseFirewallOutput(output: string, o: { extraRules?: string[]; trusted?: string[] }, stderr = ''): FirewallNodeFacts {
   const facts: FirewallNodeFacts = { script: FIREWALL_SCRIPT, raw: {}, errors: [] };
   const s = splitSections(output, 'firewall probe', PARTS, stderr);
   for (const p of PARTS) facts.raw[p] = s.get(p)!;
@@ -69,17 +69,17 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[] }
   };
   const extra = o.extraRules ?? [];
   const v4 = s.get('iptables-save')!;
-  if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra));
+  if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra, { trusted: o.trusted }));
   else if (v4.rc !== 127) facts.errors.push({ source: 'iptables-save', message: `iptables-save exited ${v4.rc}: ${v4.stderr.trim()}` });
   const v6 = s.get('ip6tables-save')!;
   if (v6.rc === 127) facts.v6Note = 'ip6tables-save not installed';
   else if (v6.rc !== 0) facts.v6Note = `ip6tables-save exited ${v6.rc}: ${v6.stderr.trim()}`;
   else if (!/^\*filter$/m.test(v6.text)) facts.v6Note = 'no IPv6 filter table loaded';
-  else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra));
+  else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra, { trusted: o.trusted }));
   const nft = s.get('nft')!;
   if (nft.rc === 127) facts.nftNote = 'nft not installed';
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
-  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra));
+  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra, { trusted: o.trusted }));
   if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
   if (listen?.rc === 0) facts.listening = attempt('/proc/net/tcp, /proc/net/tcp6', listen.text, () => parseProcNetTcp(listen.text, '/proc/net/tcp, /proc/net/tcp6'));
   else if (ss?.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
@@ -109,7 +109,7 @@ export function outsideProbing(node: NodeSpec, e: { open?: Port[]; closed?: numb
  */
 export async function gatherFirewall(
   host: Host,
-  o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[] },
+  o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[]; trusted?: string[] },
   early?: Promise<EarlyProbes | undefined>,
 ): Promise<FirewallFacts> {
   const { target, open, closed } = o;

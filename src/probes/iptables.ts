@@ -4,7 +4,7 @@
 // Whatever does not fit that shape and order is drift; DNAT in nat PREROUTING is reported because
 // such ports bypass nixos-fw entirely.
 import { ParseError } from '../core/types.js';
-import type { AllowRule, Dnat, Drift, FirewallModel } from './firewall-model.js';
+import type { AllowRule, Dnat, Drift, FirewallModel, PortRange } from './firewall-model.js';
 import { parsePortToken } from './firewall-model.js';
 
 export interface IptRule {
@@ -166,6 +166,55 @@ function classify(r: IptRule, family: string): { phase: Phase; allow?: AllowRule
   return { phase: 'extra' };
 }
 
+/**
+ * What an accepting rule opens, judged from its matches (its own and those of the jumps that led to
+ * it): `all` = every port (at most restricted to one interface: the firewall is off there), `ports`
+ * = some TCP/UDP ports (a protocol alone = all its ports), `none` = restricted by something else
+ * (source, mark, set, …) or only accepting established traffic: drift, not an opening.
+ */
+export type Scope = { kind: 'all'; iface?: string; ifaceNeg?: boolean } | { kind: 'ports'; proto: 'tcp' | 'udp'; ports: PortRange[]; iface?: string } | { kind: 'none' };
+
+export function scopeOf(args: IptArg[]): Scope {
+  let iface: string | undefined;
+  let ifaceNeg = false;
+  let proto: string | undefined;
+  let portTok: string | undefined;
+  for (const a of args) {
+    switch (a.flag) {
+      case '-j': case '--jump': case '-g': case '--goto': case '-m': case '--match': case '--comment':
+        break;
+      case '-i': case '--in-interface':
+        if (iface !== undefined) return { kind: 'none' };
+        iface = a.values[0];
+        ifaceNeg = a.negated;
+        break;
+      case '-p': case '--protocol':
+        if (a.negated) return { kind: 'none' };
+        if (a.values[0] !== 'all') proto = a.values[0];
+        break;
+      case '--dport': case '--destination-port': case '--dports': case '--destination-ports':
+        if (a.negated || portTok !== undefined) return { kind: 'none' };
+        portTok = a.values[0];
+        break;
+      case '--ctstate': case '--state': {
+        // Only a state that lets NEW connections through opens anything.
+        const hasNew = (a.values[0] ?? '').split(',').includes('NEW');
+        if (a.negated ? hasNew : !hasNew) return { kind: 'none' };
+        break;
+      }
+      default:
+        return { kind: 'none' };
+    }
+  }
+  if (proto === undefined && portTok === undefined) return { kind: 'all', iface, ifaceNeg };
+  if (ifaceNeg || (proto !== 'tcp' && proto !== 'udp')) return { kind: 'none' };
+  const ports = portTok === undefined ? [{ from: 1, to: 65535 }] : portTok.split(',').map((x) => parsePortToken(x, 'iptables-save'));
+  return { kind: 'ports', proto, ports, iface };
+}
+
+const BUILTIN = new Set(['INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
+const accepting = (t: string | undefined) => t === 'ACCEPT' || t === 'nixos-fw-accept';
+
 /** Normalise a rule for comparison with declared extraCommands: drop -w, implicit -m tcp/udp, -I → -A. */
 export function normaliseRule(rule: string): string {
   const toks = tokenize(rule.trim()).map((t) => t.tok);
@@ -199,7 +248,7 @@ export function normaliseRule(rule: string): string {
  * nat PREROUTING), each step reading what the previous ones recorded in the one model; split into
  * helpers it would pass that half-built model and the drift list through every one of them.
  */
-export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = []): FirewallModel {
+export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = [], opts: { trusted?: string[] } = {}): FirewallModel {
   const filter = save.tables.get('filter');
   const declared = new Set(declaredExtra.map(normaliseRule));
   const isDeclared = (r: IptRule) => declared.has(normaliseRule(`-t ${r.table} ${r.line}`));
@@ -208,6 +257,32 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
     refuse: 'unknown', drift: [], dnat: [], ruleCount: 0,
   };
   const drift = (r: IptRule, why: string) => model.drift.push({ rule: `-t ${r.table} ${r.line}`, why });
+  // lo is always trusted (NixOS appends it); the expectation's trusted interfaces when it gave them.
+  const trustedIf = (i: string, nixosForm: boolean) => i === 'lo' || (opts.trusted ? opts.trusted.includes(i) : nixosForm);
+  /**
+   * An accepting rule reached ahead of the refuse path (`path`: the rules that led to it): every
+   * port on a non-trusted interface is the firewall off there; some ports are counted open.
+   */
+  const judgeAccept = (path: IptRule[], where: string, inserted: boolean, nixosForm = false) => {
+    const s = scopeOf(path.flatMap((r) => r.args));
+    const rule = path.map((r) => r.line).join(' → ');
+    if (s.kind === 'ports') model.allowed.push({ proto: s.proto, ports: s.ports, iface: s.iface, rule, inserted });
+    if (s.kind !== 'all') return;
+    if (s.iface && !s.ifaceNeg && trustedIf(s.iface, nixosForm)) return;
+    const on = s.iface ? `on ${s.ifaceNeg ? 'every interface but ' : 'interface '}${s.iface}${s.ifaceNeg ? '' : ' (not a trusted interface)'}` : '';
+    model.notEnforced.push(`"${rule}" accepts everything ${on ? `${on} ` : ''}${where}`);
+    model.defaultOpen.push(`"${rule}" accepts every port ${on || 'on every interface'}`);
+  };
+  /** Follow a jump into a user chain: its accepts are judged with the jump's matches as well. */
+  const walk = (chain: string, path: IptRule[], where: string, seen: Set<string>) => {
+    if (seen.has(chain) || !filter) return;
+    seen.add(chain);
+    for (const r of filter.rules.filter((x) => x.chain === chain)) {
+      const t = target(r);
+      if (accepting(t)) judgeAccept([...path, r], where, true);
+      else if (t && filter.chains.has(t) && !BUILTIN.has(t) && !t.startsWith('nixos-fw')) walk(t, [...path, r], where, seen);
+    }
+  };
   if (!filter) {
     model.notEnforced.push('no filter table');
     model.defaultOpen.push('no filter table: nothing refuses');
@@ -225,11 +300,14 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
       if (k === jumpAt) return;
       if (isDeclared(r)) return;
       const tgt = target(r);
-      if (tgt === 'ACCEPT' && (jumpAt < 0 || k < jumpAt)) {
+      const ahead = jumpAt < 0 || k < jumpAt;
+      if (accepting(tgt) && ahead) {
         const uncond = r.args.length === 1;
-        if (uncond) model.notEnforced.push(`"${r.line}" accepts everything before nixos-fw sees it`);
+        judgeAccept([r], 'before nixos-fw sees it', true);
         drift(r, uncond ? 'accepts all input ahead of nixos-fw' : 'accept in INPUT ahead of nixos-fw (not NixOS-managed)');
       } else {
+        // A chain jumped to ahead of nixos-fw: what it accepts is accepted before nixos-fw sees it.
+        if (ahead && tgt && filter.chains.has(tgt) && !BUILTIN.has(tgt) && !tgt.startsWith('nixos-fw')) walk(tgt, [r], 'before nixos-fw sees it', new Set());
         drift(r, 'rule in INPUT besides the jump to nixos-fw');
       }
     });
@@ -250,11 +328,20 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
       if (seen.get(r.spec) === 2) drift(r, 'rule appears more than once in nixos-fw');
       // extraCommands come after ICMP: an extra rule is only "out of order" ahead of the port rules.
       const outOfOrder = laterMin[k] < idx[k] && !(c.phase === 'extra' && laterMin[k] >= ORDER.indexOf('icmp'));
-      if (c.trusted) model.trusted.push(c.trusted);
+      if (c.trusted) {
+        model.trusted.push(c.trusted);
+        judgeAccept([r], 'in nixos-fw', false, true);
+      }
       if (c.allow) {
         // A port accept ahead of the conntrack rule is where `nixos-firewall-tool open` (-I) puts it.
         if (outOfOrder) c.allow.inserted = true;
         model.allowed.push(c.allow);
+      } else if (c.phase === 'extra' && !isDeclared(r)) {
+        // An accept NixOS does not write (a widened conntrack state, a protocol alone, an interface
+        // with -j ACCEPT) or a jump to a hand-made chain: judged by what it opens.
+        const t = target(r);
+        if (accepting(t)) judgeAccept([r], 'in nixos-fw', outOfOrder);
+        else if (t && filter.chains.has(t) && !BUILTIN.has(t) && !t.startsWith('nixos-fw')) walk(t, [r], 'in nixos-fw', new Set());
       }
       if (c.phase === 'extra') {
         if (!isDeclared(r)) drift(r, 'not part of the NixOS firewall layout (undeclared extra rule)');
@@ -291,6 +378,23 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
       const t = target(r);
       if (t === 'LOG' || t === 'nixos-fw-refuse') continue;
       drift(r, 'nixos-fw-log-refuse should only LOG and refuse');
+    }
+    // The refuse path accepts nothing, anywhere in it: an ACCEPT (or a RETURN back to an INPUT whose
+    // policy accepts, or a hand-made chain that accepts) there lets what no rule allows through.
+    const inputAccepts = (filter.policies.get('INPUT') ?? 'ACCEPT') === 'ACCEPT';
+    const refusePath = (chain: string, seen: Set<string>): IptRule[] => {
+      if (seen.has(chain)) return [];
+      seen.add(chain);
+      return filter.rules.filter((x) => x.chain === chain).flatMap((r) => {
+        const t = target(r);
+        if (accepting(t) || (t === 'RETURN' && inputAccepts && (chain === 'nixos-fw-log-refuse' || chain === 'nixos-fw-refuse'))) return [r];
+        if (t && filter.chains.has(t) && !BUILTIN.has(t) && t !== 'nixos-fw' && t !== 'nixos-fw-accept') return refusePath(t, seen);
+        return [];
+      });
+    };
+    if (model.present) {
+      const seen = new Set<string>();
+      for (const r of [...refusePath('nixos-fw-log-refuse', seen), ...refusePath('nixos-fw-refuse', seen)]) model.defaultOpen.push(`"${r.line}" accepts in the refuse path (what nothing allows)`);
     }
   }
   const nat = save.tables.get('nat');

@@ -87,6 +87,8 @@ function isEq(m: { op: string }): boolean {
   return m.op === '==' || m.op === 'in';
 }
 function scalarsOf(right: J): J[] {
+  // A set {set:[…]}, or a flag list as nft prints `ct state established,related` (["established", …]).
+  if (Array.isArray(right)) return right;
   return right && typeof right === 'object' && Array.isArray(right.set) ? right.set : [right];
 }
 function toRange(v: J, source: string): PortRange {
@@ -95,8 +97,12 @@ function toRange(v: J, source: string): PortRange {
   throw new ParseError(source, `unexpected port value ${JSON.stringify(v)}`);
 }
 
-/** `[iifname X] tcp|udp dport <ports> accept` → AllowRule, else undefined. */
-function asAllow(expr: J[], rendered: string): AllowRule | undefined {
+/** Statements that neither match nor decide (a counter, a log line): a rule is judged without them. */
+const deciding = (expr: J[]): J[] => expr.filter((e) => e?.counter === undefined && e?.log === undefined);
+
+/** `[iifname X] tcp|udp dport <ports> [counter] accept` → AllowRule, else undefined. */
+function asAllow(all: J[], rendered: string): AllowRule | undefined {
+  const expr = deciding(all);
   if (!expr.length || !('accept' in expr[expr.length - 1])) return undefined;
   const ms = expr.slice(0, -1).map(matchOn);
   if (ms.some((m) => !m || !isEq(m))) return undefined;
@@ -113,6 +119,41 @@ function asAllow(expr: J[], rendered: string): AllowRule | undefined {
   return { proto: p.protocol, ports, iface, rule: rendered };
 }
 
+/**
+ * What an accept rule opens, as iptables.ts scopeOf: `all` = every port (at most restricted to
+ * interfaces), `ports` = some TCP/UDP ports (a protocol alone = all its ports), `none` = restricted
+ * by something else or only established traffic.
+ */
+export type NftScope = { kind: 'all'; ifaces?: string[] } | { kind: 'ports'; allow: AllowRule } | { kind: 'none' };
+
+export function nftScope(all: J[], rendered: string): NftScope {
+  const expr = deciding(all);
+  if (!expr.length || !('accept' in expr[expr.length - 1])) return { kind: 'none' };
+  let ifaces: string[] | undefined;
+  let proto: string | undefined;
+  let ports: PortRange[] | undefined;
+  for (const e of expr.slice(0, -1)) {
+    const m = matchOn(e);
+    if (!m) return { kind: 'none' };
+    const eq = isEq(m);
+    const vals = scalarsOf(m.right);
+    if (m.left?.meta?.key === 'iifname' && eq && !ifaces && vals.every((v) => typeof v === 'string')) ifaces = vals.map(String);
+    else if (m.left?.ct?.key === 'state') {
+      const hasNew = vals.includes('new');
+      if (eq ? !hasNew : m.op === '!=' ? hasNew : true) return { kind: 'none' };
+    } else if (eq && (m.left?.meta?.key === 'l4proto' || (m.left?.payload?.protocol === 'ip' && m.left.payload.field === 'protocol') || (m.left?.payload?.protocol === 'ip6' && m.left.payload.field === 'nexthdr')) && vals.length === 1 && !proto) proto = String(vals[0]);
+    else if (eq && (m.left?.payload?.protocol === 'tcp' || m.left?.payload?.protocol === 'udp') && m.left.payload.field === 'dport' && !ports) {
+      if (proto && proto !== m.left.payload.protocol) return { kind: 'none' };
+      proto = m.left.payload.protocol;
+      ports = vals.map((v) => toRange(v, 'nft rule'));
+    } else return { kind: 'none' };
+  }
+  if (proto === undefined) return { kind: 'all', ifaces };
+  if (proto !== 'tcp' && proto !== 'udp') return { kind: 'none' };
+  if (ifaces && ifaces.length !== 1) return { kind: 'none' };
+  return { kind: 'ports', allow: { proto, ports: ports ?? [{ from: 1, to: 65535 }], iface: ifaces?.[0], rule: rendered } };
+}
+
 const SHAPE_INPUT_ALLOW = [
   /^meta l4proto \. th dport @temp-ports accept$/,
   /^icmp type echo-request (limit rate \S+ )?accept$/,
@@ -125,7 +166,7 @@ const SHAPE_INPUT_ALLOW = [
  * table inet nixos-fw in NixOS's order (input hook → input-allow → refuse, then other tables and
  * temp-ports), each step reading what the previous ones recorded in the one model.
  */
-export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): FirewallModel & { tempPorts: string[]; otherTables: string[] } {
+export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { trusted?: string[] } = {}): FirewallModel & { tempPorts: string[]; otherTables: string[] } {
   const declared = new Set(declaredExtra.map((s) => s.trim().replace(/\s+/g, ' ')));
   const T = 'nixos-fw';
   const inFw = <X extends { family: string; table: string }>(x: X) => x.family === 'inet' && x.table === T;
@@ -144,14 +185,30 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
   if (!input) model.notEnforced.push('table inet nixos-fw has no chain input');
   else if (input.hook !== 'input') model.notEnforced.push(`chain input is not hooked to input (hook ${input.hook ?? 'none'})`);
 
+  // lo is always trusted (NixOS appends it); the expectation's trusted interfaces when it gave them.
+  const trustedIf = (i: string, nixosForm: boolean) => i === 'lo' || (opts.trusted ? opts.trusted.includes(i) : nixosForm);
+  /** An accept that opens every port on a non-trusted interface: the firewall is off there. */
+  const judgeAccept = (text: string, expr: J[], where: string, nixosForm: boolean, afterVmap: boolean) => {
+    const sc = nftScope(expr, text);
+    if (sc.kind === 'ports' && afterVmap) model.defaultOpen.push(`"${text}" accepts ${sc.allow.proto} ports in chain input after what input-allow did not accept (the refuse path)`);
+    if (sc.kind !== 'all') return;
+    const open = sc.ifaces ? sc.ifaces.filter((i) => !trustedIf(i, nixosForm)) : undefined;
+    if (open && !open.length) return;
+    const on = open ? `on interface ${open.join(', ')} (not a trusted interface)` : 'on every interface';
+    model.notEnforced.push(`"${text}" accepts everything ${on} ${where}`);
+    model.defaultOpen.push(`"${text}" accepts every port ${on}`);
+  };
   let reachesAllow = false;
+  let afterVmap = false;
   for (const r of rs.rules.filter((x) => inFw(x) && x.chain === 'input')) {
     const text = renderRule(r.expr);
     const m0 = matchOn(r.expr[0]);
     if (r.expr.length === 2 && m0 && isEq(m0) && m0.left?.meta?.key === 'iifname' && 'accept' in r.expr[1]) {
       model.trusted.push(...scalarsOf(m0.right).map(String));
+      judgeAccept(text, r.expr, 'in chain input', true, afterVmap);
       model.ruleCount++;
     } else if (r.expr.length === 1 && r.expr[0].vmap?.key?.ct?.key === 'state') {
+      afterVmap = true;
       const data: J[] = r.expr[0].vmap.data?.set ?? [];
       const jumps = data.filter((e) => Array.isArray(e) && (e[1]?.jump?.target === 'input-allow' || e[1]?.goto?.target === 'input-allow')).map((e) => e[0]);
       reachesAllow = jumps.includes('new');
@@ -170,9 +227,10 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
     } else {
       drift(text, 'rule in chain input beyond NixOS\'s layout');
       // A port accepted ahead of input-allow is open all the same: counted, as well as drift.
-      const opened = asAllow(r.expr, text);
-      if (opened) model.allowed.push(opened);
+      const sc = nftScope(r.expr, text);
+      if (sc.kind === 'ports') model.allowed.push(sc.allow);
       if (r.expr.length === 1 && 'accept' in r.expr[0]) model.notEnforced.push(`"${text}" in chain input accepts everything`);
+      else judgeAccept(text, r.expr, 'in chain input', false, afterVmap);
     }
   }
   model.hooked = !!input && input.hook === 'input' && reachesAllow;
@@ -188,11 +246,17 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = []): Firewall
     const allow = asAllow(r.expr, text);
     if (allow) {
       model.allowed.push(allow);
-      model.ruleCount++;
+      // NixOS writes no counter or log beside its port accepts: the port counts, the rule is drift.
+      if (deciding(r.expr).length !== r.expr.length && !declared.has(text)) drift(text, 'rule in input-allow beyond NixOS\'s layout (a counter or log beside the accept: hand-made)');
+      else model.ruleCount++;
     } else if (SHAPE_INPUT_ALLOW.some((re) => re.test(text)) || declared.has(text)) {
       model.ruleCount++;
     } else {
       drift(text, 'rule in input-allow beyond NixOS\'s layout (undeclared extraInputRules?)');
+      // A protocol alone (every port), or an interface accepted wholesale: open all the same.
+      const sc = nftScope(r.expr, text);
+      if (sc.kind === 'ports') model.allowed.push(sc.allow);
+      judgeAccept(text, r.expr, 'in input-allow', false, false);
     }
   }
   const temp = rs.sets.find((s) => inFw(s) && s.name === 'temp-ports');

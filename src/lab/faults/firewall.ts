@@ -69,4 +69,57 @@ export const faults: Fault[] = [
     apply: (ctx) => start(ctx, '22 80'),
     heal: restore,
   },
+  {
+    name: 'firewall-uplink-accept',
+    area: 'firewall',
+    breaks: 'everything arriving on the uplink eth0 is accepted before NixOS\'s rules judge it (iptables -I INPUT -i eth0 -j ACCEPT, v4 and v6; nft: iifname "eth0" accept in chain input): the firewall is off on that interface',
+    // Not drift on nftables: `iifname "eth0" accept` is NixOS's trusted-interface form (allowed-ports compares those).
+    catches: ['firewall.enabled', 'firewall.default-drop', 'firewall.port-closed'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? `nft insert rule inet nixos-fw input iifname "eth0" accept`
+        : 'iptables -w -I INPUT -i eth0 -j ACCEPT && ip6tables -w -I INPUT -i eth0 -j ACCEPT');
+    },
+    async heal(ctx) {
+      // The start script only re-creates the nixos-fw chains: the INPUT rule is removed by hand.
+      if (ctx.node.firewall !== 'nftables') await ctx.exec('for t in iptables ip6tables; do while $t -w -D INPUT -i eth0 -j ACCEPT 2>/dev/null; do :; done; done');
+      await restore(ctx);
+    },
+  },
+  {
+    name: 'firewall-conntrack-new',
+    area: 'firewall',
+    breaks: 'the established-traffic rule is widened to NEW connections (--ctstate NEW,RELATED,ESTABLISHED; nft: ct state established,related,new accept): every port is accepted',
+    catches: ['firewall.enabled', 'firewall.default-drop', 'firewall.port-closed', 'firewall.drift'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? 'nft insert rule inet nixos-fw input ct state established,related,new accept'
+        : 'for t in iptables ip6tables; do $t -w -R nixos-fw 2 -m conntrack --ctstate NEW,RELATED,ESTABLISHED -j nixos-fw-accept; done');
+    },
+    heal: restore,
+  },
+  {
+    name: 'firewall-refuse-accept',
+    area: 'firewall',
+    breaks: 'the refuse path accepts TCP (iptables -I nixos-fw-log-refuse 1 -p tcp -j ACCEPT; nft: meta l4proto tcp accept at the end of chain input): what no rule allows is let through',
+    catches: ['firewall.default-drop', 'firewall.port-closed', 'firewall.drift'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? 'nft add rule inet nixos-fw input meta l4proto tcp accept'
+        : 'iptables -w -I nixos-fw-log-refuse 1 -p tcp -j ACCEPT');
+    },
+    heal: restore,
+  },
+  {
+    name: 'firewall-set-accept',
+    area: 'firewall',
+    breaks: `TCP ${EXTRA_PORT} and 4222 are accepted by an nft rule with a set in the firewall chain (iptables-save prints it "-p tcp -j ACCEPT": every TCP port; nft: tcp dport ${EXTRA_PORT} counter accept in input-allow)`,
+    catches: ['firewall.allowed-ports', 'firewall.drift', 'firewall.port-closed'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? `nft add rule inet nixos-fw input-allow tcp dport ${EXTRA_PORT} counter accept`
+        : `nft insert rule ip filter nixos-fw tcp dport '{ ${EXTRA_PORT}, 4222 }' accept`);
+    },
+    heal: restore,
+  },
 ];
