@@ -2,9 +2,13 @@
 // namespaces, with a reduced capability bounding set, and can reach from inside only what is
 // declared. Gathering is src/probes/isolation.ts (3 execs for all containers); this file judges.
 import type { Evidence, Outcome, Suite, SuiteContext } from '../src/core/types.js';
-import { defineChecks, outcome } from '../src/core/checks.js';
+import { outcome } from '../src/core/checks.js';
+import { CHECKS } from './isolation/checks.js';
+
+export { CHECKS } from './isolation/checks.js';
+export { DEFAULT_DROP, NSPAWN_DEFAULT_CAPS } from './isolation/capabilities.js';
 import { openTcpPorts, optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
-import { normaliseCap } from '../src/probes/capabilities.js';
+import { declaredAddedCaps, judgeCapabilities } from './isolation/capabilities.js';
 import { gatherIsolation, innerFirewallPorts, type ContainerFacts, type IsolationFacts, type ReachAttempt } from '../src/probes/isolation.js';
 import { netnsCommandText } from '../src/transport/container.js';
 
@@ -17,6 +21,8 @@ export interface ContainerExpect {
   privateUsers?: boolean;
   /** Capabilities the bounding set must not hold. Default CAP_SYS_ADMIN, CAP_SYS_MODULE. */
   dropCapabilities?: string[];
+  /** Capabilities the container adds to systemd-nspawn's default bounding set (--capability=, additionalCapabilities; "all"). */
+  addCapabilities?: string[];
   /** The leader must run with NoNewPrivs=1. */
   noNewPrivs?: boolean;
   /** TCP ports the container declares open (its networking.firewall.allowedTCPPorts): others may reach them. */
@@ -30,7 +36,6 @@ export interface ContainerExpect {
 }
 export type IsolationExpect = Record<string, ContainerExpect>;
 
-export const DEFAULT_DROP = ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE'];
 const NS_CHECKED = ['net', 'pid', 'mnt', 'ipc', 'uts', 'cgroup'] as const;
 const containerSchema = {
   type: 'object',
@@ -39,6 +44,7 @@ const containerSchema = {
     privateNetwork: { type: 'boolean' },
     privateUsers: { type: 'boolean' },
     dropCapabilities: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(CAP_)?[A-Za-z_]+$' } },
+    addCapabilities: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(CAP_)?[A-Za-z_]+$' } },
     noNewPrivs: { type: 'boolean' },
     ports: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } },
     innerFirewall: { type: 'boolean' },
@@ -56,49 +62,6 @@ export const schema = {
   additionalProperties: containerSchema,
 };
 
-const C = 'containers.<name>';
-export const CHECKS = defineChecks('isolation', {
-  'container-present': {
-    title: 'Container exists and runs', severity: 'high', checklist: ['hardening'],
-    description: 'The declared container exists on the node and its leader runs (located from the NixOS container configs and machinectl); missing or not running fails, with the names found.',
-    fix: `Declare and start it (${C}.autoStart = true, or nixos-container start NAME), or remove it from the expectation.`,
-  },
-  namespaces: {
-    title: 'Container has its own namespaces', severity: 'critical', checklist: ['hardening', 'network-policies'],
-    description: 'The leader\'s net (when private), pid, mnt, ipc, uts and cgroup namespaces differ from those of /proc/1 (readlink of /proc/PID/ns/*). Sharing net, pid or mnt is critical, another one high.',
-    fix: `Set ${C}.privateNetwork = true (with hostAddress/localAddress) and start the container with nixos-container, not by hand.`,
-  },
-  'user-namespace': {
-    title: 'User namespace as declared', severity: 'high', checklist: ['hardening'],
-    description: 'The container has its own user namespace exactly when privateUsers is expected (uid_map 0 0 4294967295 means none); high when one is expected, low otherwise. An unreadable ns/user link is an error.',
-    fix: `Set ${C}.privateUsers = "pick" for a private user namespace (or "no" if it is not wanted), then restart the container.`,
-  },
-  capabilities: {
-    title: 'Capability bounding set drops what it must', severity: 'critical', checklist: ['hardening'],
-    description: 'The leader\'s CapBnd (/proc/PID/status, decoded without capsh) lacks every must-drop capability (default CAP_SYS_ADMIN, CAP_SYS_MODULE); keeping either is critical.',
-    fix: `Add ${C}.extraFlags = [ "--drop-capability=CAP_SYS_ADMIN" ] (and the others), or set ${C}.privateUsers = "pick" so they are namespace-local.`,
-  },
-  'no-new-privs': {
-    title: 'NoNewPrivs as declared', severity: 'medium', checklist: ['hardening'],
-    description: 'The leader\'s NoNewPrivs flag (/proc/PID/status) is the declared one.',
-    fix: `Start the container with no_new_privs (systemd.services."container@NAME".serviceConfig.NoNewPrivileges = true), or correct noNewPrivs in the expectation.`,
-  },
-  reachability: {
-    title: 'Only declared ports reachable from inside', severity: 'high', checklist: ['network-policies'],
-    description: 'Bounded connects from inside the container\'s network namespace to every port the host listens on at its HOST_ADDRESS and every port another container listens on at its LOCAL_ADDRESS: every open one is declared (reach, or the other container\'s ports). 0 ports tested is an error unless noReachTargets.',
-    fix: 'Close the port to the containers (networking.firewall on the host, the other container\'s networking.firewall.allowedTCPPorts, or bind the service to another address), or declare it with reach / ports.',
-  },
-  'inner-firewall': {
-    title: 'Inner firewall allows what is declared', severity: 'medium', checklist: ['network-policies'],
-    description: 'The NixOS firewall in the container\'s network namespace (nixos-fw via iptables-save, or nft) accepts exactly the declared TCP ports, interface-bound rules ignored.',
-    fix: `Set ${C}.config.networking.firewall.enable = true and allowedTCPPorts to the declared ports; remove rules added by hand.`,
-  },
-  'unexpected-container': {
-    title: 'No undeclared containers', severity: 'medium', checklist: ['hardening', 'documentation'],
-    description: 'No container exists on the node (config file or machinectl) beyond the declared ones.',
-    fix: 'Declare the container in the expectation (and the NixOS configuration), or remove it (containers.<name> and its /etc/nixos-containers/NAME.conf).',
-  },
-});
 
 /** A container may reach target:port when its reach names it or another container declares that port. */
 const mayReach = (expect: IsolationExpect, exp: ContainerExpect, target: string, port: number) => (exp.reach ?? []).includes(`${target}:${port}`) || (target !== 'host' && (expect[target]?.ports ?? []).includes(port));
@@ -150,17 +113,7 @@ const userNamespace: Judge = (f, exp, facts) => {
   return outcome(CHECKS['user-namespace'], subjectOf(f), unknown.length ? 'error' : want !== has ? 'fail' : 'pass', message, evidence, { severity: want ? 'high' : 'low' });
 };
 
-const capabilities: Judge = (f, exp, facts) => {
-  const drop = (exp.dropCapabilities ?? DEFAULT_DROP).map((c) => normaliseCap(c) ?? c.toUpperCase());
-  const kept = drop.filter((c) => f.status!.capBnd.includes(c));
-  const usernsNote = hasUserns(f, facts) ? ' (namespace-local: the container has a private user namespace)' : '';
-  const message = kept.length
-    ? `bounding set keeps ${kept.join(', ')}${usernsNote}${kept.includes('CAP_SYS_ADMIN') ? '; a default nixos-container keeps CAP_SYS_ADMIN: add extraFlags = [ "--drop-capability=CAP_SYS_ADMIN" ] or set privateUsers = "pick"' : ''}`
-    : `bounding set lacks ${drop.join(', ')}`;
-  const evidence = { expected: { dropped: drop }, observed: { CapBnd: f.status!.capBndHex, kept, capabilities: f.status!.capBnd }, source: `/proc/${f.leader}/status`, excerpt: f.excerpt };
-  const severity = kept.includes('CAP_SYS_ADMIN') || kept.includes('CAP_SYS_MODULE') ? 'critical' : 'high';
-  return outcome(CHECKS.capabilities, subjectOf(f), kept.length ? 'fail' : 'pass', message, evidence, { severity });
-};
+const capabilities: Judge = (f, exp, facts) => judgeCapabilities(subjectOf(f), f.leader, f.status!, exp, hasUserns(f, facts), f.excerpt);
 
 const noNewPrivs: Judge = (f, exp) => {
   if (exp.noNewPrivs === undefined) return undefined;
@@ -273,6 +226,11 @@ export function fromManifest(m: Manifest, cite: Cite): IsolationExpect | undefin
     } else if (dropped.length) {
       e.dropCapabilities = [...new Set(['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', ...dropped])];
       cite(['containers', c.name, 'dropCapabilities'], optionPath(c.path, 'extraFlags'));
+    }
+    const added = declaredAddedCaps(c);
+    if (added.length) {
+      e.addCapabilities = added;
+      cite(['containers', c.name, 'addCapabilities'], [c.additionalCapabilities.length ? optionPath(c.path, 'additionalCapabilities') : '', c.extraFlags.some((x) => x.startsWith('--capability=')) ? optionPath(c.path, 'extraFlags') : ''].filter(Boolean).join(', '));
     }
     const open = openTcpPorts(c.config.firewall);
     e.ports = open.ports;

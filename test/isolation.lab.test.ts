@@ -23,6 +23,15 @@ describe('isolation on a full lab node', () => {
       expect(iso.filter((r) => r.id === 'isolation.inner-firewall').map((r) => `${r.subject}: ${r.status} ${r.message}`)).toEqual(['container alchemist: pass allows exactly 5432, 8080']);
     },
     detail: {
+      // an allowlist, not a blocklist: each capability beyond nspawn's default set is named (red team I2)
+      'isolation-extra-capabilities': (results) => {
+        const r = results.find((x) => x.id === 'isolation.capabilities' && x.subject === 'container alchemist-workflow')!;
+        expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set holds CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_BPF, beyond systemd-nspawn's default set/) });
+      },
+      'isolation-cap-sys-admin': (results) => {
+        const r = results.find((x) => x.id === 'isolation.capabilities' && x.subject === 'container alchemist-workflow')!;
+        expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set keeps CAP_SYS_ADMIN/) });
+      },
       // the extra port is named, the declared ones still match
       'isolation-inner-firewall-open': (results) => {
         expect(fw(results, 'alchemist')).toMatchObject({ status: 'fail', message: 'also allows 6379' });

@@ -6,6 +6,7 @@ import { hexToAddress, parseProcNetTcp } from '../src/probes/listeners.js';
 import { missingReason, parseLocate, scanContainers } from '../src/probes/containers.js';
 import { containerHost, nsenterCommand } from '../src/transport/container.js';
 import { evaluateIsolation, innerFirewallPorts, isolationSuite, type ContainerFacts, type IsolationFacts } from '../suites/isolation.js';
+import { declaredAddedCaps, NSPAWN_DEFAULT_CAPS } from '../suites/isolation/capabilities.js';
 import { FakeHost } from './helpers/fakes.js';
 import { ParseError, TransportError, type ExecResult } from '../src/core/types.js';
 
@@ -147,8 +148,11 @@ function facts(containers: ContainerFacts[], unexpected: IsolationFacts['unexpec
 const byId = (out: ReturnType<typeof evaluateIsolation>, id: string) => out.filter((o) => o.id === id);
 
 describe('isolation evaluate', () => {
-  // bounding set without SYS_ADMIN(21) and SYS_MODULE(16)
-  const reduced = (0x1ffffffffffn & ~(1n << 21n) & ~(1n << 16n)).toString(16).padStart(16, '0');
+  // The lab containers' real CapBnd: systemd-nspawn's default set minus CAP_SYS_ADMIN, CAP_SYS_BOOT and
+  // CAP_MKNOD, plus CAP_NET_ADMIN (nspawn adds it for a private network). It used to be "every
+  // capability but SYS_ADMIN(21) and SYS_MODULE(16)", which passed the old blocklist; the check is an
+  // allowlist now, and that set holds CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_BPF... beyond nspawn's.
+  const reduced = '00000000f48cbfff';
   const good = () => ctr('alchemist', { status: parseProcStatus(STATUS(reduced), 's'), reach: [{ target: 'host', address: '10.233.1.1', port: 22, result: 'refused' }] });
 
   it('healthy container: every check passes, with evidence', () => {
@@ -183,6 +187,30 @@ describe('isolation evaluate', () => {
     expect(c.message).toMatch(/keeps CAP_SYS_ADMIN, CAP_SYS_MODULE/);
     expect(c.message).toMatch(/--drop-capability=CAP_SYS_ADMIN/);
     expect(c.message).toMatch(/privateUsers = "pick"/);
+  });
+  it('capabilities is an allowlist: a bounding set beyond systemd-nspawn\'s default set fails, each extra one named (red team I2)', () => {
+    // alchemist-workflow restarted with CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_MKNOD, CAP_BPF added (its real CapBnd)
+    expect(decodeCapMask('00000080fe8ebfff').filter((c) => !decodeCapMask(reduced).includes(c))).toEqual(['CAP_SYS_RAWIO', 'CAP_SYS_TIME', 'CAP_MKNOD', 'CAP_BPF']);
+    const wide = ctr('alchemist', { status: parseProcStatus(STATUS('00000080fe8ebfff'), 's') });
+    const c = byId(evaluateIsolation(facts([wide]), { alchemist: { dropCapabilities: ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE'] } }), 'isolation.capabilities')[0];
+    // CAP_MKNOD is in nspawn's default set (the device cgroup bounds it): not named
+    expect(c).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set holds CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_BPF, beyond systemd-nspawn's default set/) });
+    expect(c.evidence.observed).toMatchObject({ extra: ['CAP_SYS_RAWIO', 'CAP_SYS_TIME', 'CAP_BPF'], kept: [] });
+    // declared (additionalCapabilities / --capability=): allowed; "all": everything but the dropped
+    expect(byId(evaluateIsolation(facts([wide]), { alchemist: { addCapabilities: ['CAP_SYS_RAWIO', 'sys_time', 'BPF'] } }), 'isolation.capabilities')[0].status).toBe('pass');
+    expect(byId(evaluateIsolation(facts([wide]), { alchemist: { addCapabilities: ['all'] } }), 'isolation.capabilities')[0].status).toBe('pass');
+    // CAP_NET_ADMIN comes with the private network only: in the host's network it is the host's
+    const shared = byId(evaluateIsolation(facts([good()]), { alchemist: { privateNetwork: false } }), 'isolation.capabilities')[0];
+    expect(shared).toMatchObject({ status: 'fail', severity: 'high', message: expect.stringMatching(/^bounding set holds CAP_NET_ADMIN, beyond/) });
+    // an unknown high bit is beyond the set too
+    const unknown = ctr('alchemist', { status: parseProcStatus(STATUS('00000800f48cbfff'), 's') });
+    expect(byId(evaluateIsolation(facts([unknown]), { alchemist: {} }), 'isolation.capabilities')[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/holds cap_43/) });
+  });
+  it('plan: additionalCapabilities and --capability= flags become addCapabilities', () => {
+    expect(declaredAddedCaps({ additionalCapabilities: ['CAP_SYS_TIME'], extraFlags: ['--capability=CAP_BPF,CAP_SYS_RAWIO', '--private-users=no'] })).toEqual(['CAP_SYS_TIME', 'CAP_BPF', 'CAP_SYS_RAWIO']);
+    expect(declaredAddedCaps({ additionalCapabilities: [], extraFlags: [] })).toEqual([]);
+    expect(NSPAWN_DEFAULT_CAPS).toHaveLength(26);
+    expect(NSPAWN_DEFAULT_CAPS.every((c) => normaliseCap(c) === c)).toBe(true);
   });
   it('drop list is expectation-driven (NET_ADMIN may be required dropped)', () => {
     const out = evaluateIsolation(facts([good()]), { alchemist: { dropCapabilities: ['net_admin'] } });

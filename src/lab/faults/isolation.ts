@@ -1,8 +1,9 @@
-// Isolation faults: a lab container is restarted the wrong way (in the node's network namespace, or
-// keeping CAP_SYS_ADMIN), an undeclared service listens inside a container, a container nobody
-// declared runs, a declared one is stopped. Restarts replace the container's processes for real
-// (new leader, same cgroups); heal restarts it the way the lab starts it (own netns + ve-NAME veth,
-// reduced bounding set, no_new_privs) and updates the lab's records (containers.json, lab.json).
+// Isolation faults: a lab container is restarted the wrong way (in the node's network namespace,
+// keeping CAP_SYS_ADMIN, or with capabilities beyond nspawn's default set), an undeclared service
+// listens inside a container, a container nobody declared runs, a declared one is stopped. Restarts
+// replace the container's processes for real (new leader, same cgroups); heal restarts it the way the
+// lab starts it (own netns + ve-NAME veth, reduced bounding set, no_new_privs) and updates the lab's
+// records (containers.json, lab.json).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTAINER_CAPS } from '../container.js';
@@ -194,6 +195,15 @@ export const faults: Fault[] = [
     catches: ['isolation.capabilities'],
     needs: 'full',
     apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, extraCaps: ['sys_admin'] }),
+    heal: healRestart,
+  },
+  {
+    name: 'isolation-extra-capabilities',
+    area: 'isolation',
+    breaks: `container ${VICTIM} is restarted with CAP_SYS_RAWIO, CAP_SYS_TIME and CAP_BPF in its bounding set, none of them in systemd-nspawn's default set nor declared (raw I/O, the host clock, BPF)`,
+    catches: ['isolation.capabilities'],
+    needs: 'full',
+    apply: (ctx) => restart(ctx, VICTIM, { privateNetwork: true, extraCaps: ['sys_rawio', 'sys_time', 'bpf'] }),
     heal: healRestart,
   },
   {
