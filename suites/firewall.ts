@@ -225,7 +225,7 @@ function judgeClosed(f: FirewallFacts, e: FirewallExpect, port: number, p: TcpPr
 function evaluate(f: FirewallFacts, e: FirewallExpect): Outcome[] {
   const inForce = firewallInForce(f, e.backend);
   const { backend } = inForce;
-  const parseBroken = f.errors.some((x) => x.source !== 'ss -Hltn' && !x.source.startsWith('/proc/net/tcp') && (backend === 'nftables' ? x.source.startsWith('nft') : x.source.includes('iptables')));
+  const parseBroken = f.errors.some((x) => x.source !== 'ss -Hltn' && !x.source.startsWith('/proc/net/tcp') && (backend === 'nftables' ? x.source.startsWith('nft') : /ip6?tables|if_inet6/.test(x.source)));
   const j: Judging = { ...inForce, f, e, parseBroken, src: firewallSource(backend), exc: firewallExcerpt(f, backend), out: [] };
   judgeEnabled(j);
   judgeDefaultDrop(j);

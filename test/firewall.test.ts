@@ -206,6 +206,43 @@ describe('firewall suite', () => {
     expect(() => parseFirewallOutput('bash: garbage', alchemist)).toThrow(/lacks section/);
   });
 
+  describe('IPv6 (a missing IPv6 filter table)', () => {
+    const IF6_UP = 'fe80000000000000c43d3cfffead5531 02 40 20 80     eth0\n00000000000000000000000000000001 01 80 10 80       lo';
+    const IF6_LO = '00000000000000000000000000000001 01 80 10 80       lo';
+    const noV6 = (if_inet6?: { text: string; rc?: number; stderr?: string }) =>
+      output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: '' }, nft: NOT_FOUND, ...(if_inet6 ? { if_inet6 } : {}), ss: { text: SS } });
+
+    it('IPv6 up on the node (an inet6 address beside lo): no IPv6 filter fails enabled and default-drop', () => {
+      const os = firewallSuite.evaluate(facts(noV6({ text: IF6_UP }), alchemist), alchemist, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.enabled')[0].message).toMatch(/ipv6: no IPv6 filter table loaded although IPv6 is up on the node \(eth0 fe80::c43d:3cff:fead:5531\)/);
+      expect(byId(os, 'firewall.default-drop')[0].status).toBe('fail');
+      expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+    });
+
+    it('IPv6 off (only lo, or no if_inet6 at all): the missing table stays a note', () => {
+      for (const if6 of [{ text: IF6_LO }, { text: '', rc: 1, stderr: '/proc/net/if_inet6: No such file or directory' }]) {
+        const os = firewallSuite.evaluate(facts(noV6(if6), alchemist), alchemist, ctx);
+        expect(byId(os, 'firewall.enabled')[0].status).toBe('pass');
+        expect(byId(os, 'firewall.enabled')[0].message).toMatch(/IPv6: no IPv6 filter table loaded; IPv6 is (off on the node|not in the kernel)/);
+      }
+    });
+
+    it('garbled if_inet6, or ip6tables-save missing while IPv6 is up: error, not a pass', () => {
+      const g = firewallSuite.evaluate(facts(noV6({ text: 'garbage here' }), alchemist), alchemist, ctx);
+      expect(byId(g, 'firewall.enabled')[0].status).toBe('error');
+      const out = output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': NOT_FOUND, nft: NOT_FOUND, if_inet6: { text: IF6_UP }, ss: { text: SS } });
+      const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+      expect(byId(os, 'firewall.enabled')[0].status).toBe('error');
+      expect(byId(os, 'firewall.enabled')[0].message).toMatch(/ip6tables-save not installed, and IPv6 is up/);
+    });
+
+    it('garbled ip6tables-save is an error (it was skipped: only v4 was judged)', () => {
+      const out = output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: '*filter\n-A INPUT -j nixos-fw\n' }, nft: NOT_FOUND, ss: { text: SS } });
+      expect(byId(firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx), 'firewall.enabled')[0].status).toBe('error');
+    });
+  });
+
   describe('nftables backend', () => {
     const nftExpect: FirewallExpect = { backend: 'nftables', open: [22, 80, 443, '6333-6334'], udp: [53], interfaces: { eth0: { tcp: [9100] } }, trusted: ['br-alchemist'], closed: [5432] };
     const nftOut = (file: string) => output({ 'iptables-save': { text: '' }, 'ip6tables-save': { text: '' }, nft: { text: fx(`nft/${file}`) }, ss: { text: SS } });
@@ -291,6 +328,9 @@ describe('listening sockets (context in port evidence)', () => {
       };
       const f = run({});
       expect(f.raw.listen?.rc).toBe(0);
+      // The IPv6 addresses are read by the shell too, and parse (or the file is absent: IPv6 not in the kernel).
+      expect(f.raw.if_inet6).toBeDefined();
+      expect(f.ipv6).toBeDefined();
       expect(f.raw.ss).toBeUndefined();
       expect(f.listening).toContainEqual(expect.objectContaining({ address: '127.0.0.1', port }));
       expect(spawnSync('test', ['-e', `${bin}/ss.log`]).status).toBe(1);

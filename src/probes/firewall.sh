@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The firewall probe (src/probes/firewall.ts), one round trip: the NixOS firewall as iptables-save,
-# ip6tables-save and `nft -j` print it, and the listening TCP sockets (context for port evidence).
+# ip6tables-save and `nft -j` print it, the node's IPv6 addresses, and the listening TCP sockets
+# (context for port evidence).
 # Each command's stdout goes behind a marker line, then its exit code, then its stderr on its own
 # (src/probes/sections.ts splits it back), so a warning on stderr never corrupts what a parser reads.
 # $1: the marker (sections.ts MARK).
@@ -12,6 +13,9 @@ mark=$1
 xsection iptables-save iptables-save
 xsection ip6tables-save ip6tables-save
 xsection nft nft -j list ruleset
+# IPv6 addresses per interface (no file: IPv6 is not in the kernel): whether a missing IPv6 filter
+# table leaves an IPv6 path open. Read by the shell, no process.
+fsection if_inet6 /proc/net/if_inet6
 
 # Listening sockets: the shell reads /proc/net/tcp and tcp6 itself and keeps the LISTEN (0A) lines,
 # no process at all; a node with long tables (thousands of connections) gets ss, which filters in

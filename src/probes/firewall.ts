@@ -28,6 +28,8 @@ export interface FirewallFacts {
   v6?: FirewallModel;
   /** Why v6 was not evaluated. */
   v6Note?: string;
+  /** Whether IPv6 is up on the node (/proc/net/if_inet6: an address on an interface other than lo); absent when not read. */
+  ipv6?: { enabled: boolean; why: string };
   nft?: ReturnType<typeof nftModel>;
   nftNote?: string;
   listening?: Listener[];
@@ -44,6 +46,33 @@ export type FirewallNodeFacts = Omit<FirewallFacts, 'probes' | 'target' | 'probe
 const PARTS = ['iptables-save', 'ip6tables-save', 'nft'];
 /** The command that prints the node's firewall, as sent. */
 export const FIREWALL_SCRIPT = scriptCommand(probeScript('firewall.sh'), [MARK]);
+
+/**
+ * /proc/net/if_inet6 → whether IPv6 is up: an address (global or link-local) on an interface other
+ * than lo. Lines: address (32 hex), ifindex, prefix length, scope, flags (hex), interface name.
+ */
+export function parseIfInet6(text: string): { enabled: boolean; why: string } {
+  const addrs: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^\s*([0-9a-f]{32})\s+[0-9a-f]+\s+[0-9a-f]{2}\s+[0-9a-f]{2}\s+[0-9a-f]{2}\s+(\S+)$/.exec(line);
+    if (!m) throw new ParseError('/proc/net/if_inet6', 'not an if_inet6 line', line);
+    const addr = m[1].match(/.{4}/g)!.map((g) => g.replace(/^0+(?=.)/, '')).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+    if (m[2] !== 'lo') addrs.push(`${m[2]} ${addr}`);
+  }
+  return addrs.length
+    ? { enabled: true, why: `IPv6 is up on the node (${addrs.slice(0, 3).join(', ')}${addrs.length > 3 ? ', …' : ''})` }
+    : { enabled: false, why: 'IPv6 is off on the node (no inet6 address but on lo)' };
+}
+
+/** The IPv6 filter of a node where IPv6 is up but ip6tables-save shows no filter table: nothing filters IPv6. */
+function noV6Filter(why: string): FirewallModel {
+  return {
+    backend: 'iptables', family: 'ipv6', present: false, hooked: false, trusted: [], allowed: [], refuse: 'unknown', drift: [], dnat: [], ruleCount: 0,
+    notEnforced: [`no IPv6 filter table loaded although ${why}`],
+    defaultOpen: ['no IPv6 filter table: nothing refuses IPv6'],
+  };
+}
 
 /** Strict: turn firewall.sh's output into facts (also used by unit tests with fixtures). */
 export function parseFirewallOutput(output: string, o: { extraRules?: string[]; trusted?: string[] }, stderr = ''): FirewallNodeFacts {
@@ -71,11 +100,21 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[]; 
   const v4 = s.get('iptables-save')!;
   if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra, { trusted: o.trusted }));
   else if (v4.rc !== 127) facts.errors.push({ source: 'iptables-save', message: `iptables-save exited ${v4.rc}: ${v4.stderr.trim()}` });
+  // IPv6 judged only where it is up (section absent: not read, IPv6 not judged as before).
+  const if6 = s.get('if_inet6');
+  if (if6) {
+    facts.raw.if_inet6 = if6;
+    facts.ipv6 = if6.rc === 0 ? attempt('/proc/net/if_inet6', if6.text, () => parseIfInet6(if6.text)) : { enabled: false, why: `IPv6 is not in the kernel (${if6.stderr.trim() || 'no /proc/net/if_inet6'})` };
+  }
+  const v6on = facts.ipv6?.enabled === true;
   const v6 = s.get('ip6tables-save')!;
-  if (v6.rc === 127) facts.v6Note = 'ip6tables-save not installed';
-  else if (v6.rc !== 0) facts.v6Note = `ip6tables-save exited ${v6.rc}: ${v6.stderr.trim()}`;
-  else if (!/^\*filter$/m.test(v6.text)) facts.v6Note = 'no IPv6 filter table loaded';
-  else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra, { trusted: o.trusted }));
+  const unread = v6.rc === 127 ? 'ip6tables-save not installed' : v6.rc !== 0 ? `ip6tables-save exited ${v6.rc}: ${v6.stderr.trim()}` : undefined;
+  if (unread && v6on && v4.rc !== 127) facts.errors.push({ source: 'ip6tables-save', message: `${unread}, and ${facts.ipv6!.why}: the IPv6 firewall cannot be read` });
+  else if (unread) facts.v6Note = unread;
+  else if (!/^\*filter$/m.test(v6.text)) {
+    if (v6on) facts.v6 = noV6Filter(facts.ipv6!.why);
+    else facts.v6Note = `no IPv6 filter table loaded${facts.ipv6 ? `; ${facts.ipv6.why}` : ''}`;
+  } else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra, { trusted: o.trusted }));
   const nft = s.get('nft')!;
   if (nft.rc === 127) facts.nftNote = 'nft not installed';
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;

@@ -138,6 +138,8 @@ export function nftScope(all: J[], rendered: string): NftScope {
     const eq = isEq(m);
     const vals = scalarsOf(m.right);
     if (m.left?.meta?.key === 'iifname' && eq && !ifaces && vals.every((v) => typeof v === 'string')) ifaces = vals.map(String);
+    // One address family (meta nfproto ipv6) is every port of that family: no restriction on ports.
+    else if (m.left?.meta?.key === 'nfproto' && eq) continue;
     else if (m.left?.ct?.key === 'state') {
       const hasNew = vals.includes('new');
       if (eq ? !hasNew : m.op === '!=' ? hasNew : true) return { kind: 'none' };

@@ -122,4 +122,16 @@ export const faults: Fault[] = [
     },
     heal: restore,
   },
+  {
+    name: 'firewall-ipv6-open',
+    area: 'firewall',
+    breaks: 'IPv6 is up (link-local on eth0) but nothing filters it: the IPv6 filter table is deleted (iptables backend: nft delete table ip6 filter; nftables: meta nfproto ipv6 accept ahead of chain input\'s rules)',
+    catches: ['firewall.enabled', 'firewall.default-drop'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? 'nft insert rule inet nixos-fw input meta nfproto ipv6 accept'
+        : 'nft delete table ip6 filter');
+    },
+    heal: restore,
+  },
 ];
