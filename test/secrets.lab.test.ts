@@ -51,6 +51,13 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
         expect(found(rs, 'secrets.exposure', '/etc/alchemist-worker/worker.env')?.status).toBe('pass');
       },
       'secrets-cmdline': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^API_KEY \(sha256:[0-9a-f]{8} \(48 chars\)\) in command line \(world-readable \/proc\/PID\/cmdline\) of pid \d+ \(sh\)$/),
+      // red team B: a weak value fails as a known credential and is not searched (no made-up leaks in ld.so.cache …)
+      'secrets-weak-value': (rs) => {
+        expect(found(rs, 'secrets.placeholder', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET is a well-known weak value/);
+        expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')).toMatchObject({ status: 'pass', message: expect.stringMatching(/^4 values found nowhere others can read them \(JWT_SECRET \(6 chars\): a well-known value \(see secrets.placeholder\), not searched\)/) });
+      },
+      'secrets-template-unexpanded': (rs) => expect(found(rs, 'secrets.placeholder', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET is an unexpanded template/),
+      'secrets-leaked-webroot': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in world-readable file \/var\/www\/alchemist\/.env$/),
       'secrets-borg-passphrase-readable': (rs) => expect(found(rs, 'secrets.discovered-permissions', BORG_PASS)).toMatchObject({ status: 'fail', message: expect.stringMatching(/\(borg job\): readable or writable by others \(mode 0644\)/) }),
     },
   });
@@ -85,6 +92,17 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
       expect(off.results.filter((r) => r.suite === 'secrets').map((r) => r.id)).toEqual(['secrets.htpasswd', 'secrets.ca-key']);
     } finally {
       await t.lab.heal('leaf-1', 'secrets-borg-passphrase-readable');
+    }
+  });
+
+  it('a healthy configuration env file (CACHE_KEY_PREFIX=alchemist, PASSWORD_MIN_LENGTH=12) world-readable is no secret file (red team B S10)', async () => {
+    await t.lab.exec('leaf-1', `printf 'LOG_LEVEL=info\\nCACHE_KEY_PREFIX=alchemist\\nPASSWORD_MIN_LENGTH=12\\nTOKEN_TTL_SECONDS=3600\\n' > /etc/alchemist/app.env && chmod 0644 /etc/alchemist/app.env`);
+    try {
+      const { results } = await run(t.inv);
+      expect(results.filter((r) => r.suite === 'secrets' && r.status !== 'pass' && r.status !== 'skipped').map((r) => `${r.id} ${r.subject}: ${r.message}`)).toEqual([]);
+      expect(results.filter((r) => r.subject === '/etc/alchemist/app.env')).toEqual([]);
+    } finally {
+      await t.lab.exec('leaf-1', 'rm -f /etc/alchemist/app.env');
     }
   });
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSecrets, secretsScript } from '../src/probes/secrets.js';
+import { parseSecrets, SCAN_ROOTS, secretsScript } from '../src/probes/secrets.js';
 import { evaluateSecrets, pubKeySha, secretsSuite, type SecretsExpect, type SecretsFacts } from '../suites/secrets.js';
 import { LocalHost } from '../src/transport/local.js';
 import { ParseError } from '../src/core/types.js';
@@ -238,5 +238,86 @@ describe('beyond /etc: command lines, directories others cannot enter, files nam
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('red team B: config env files, weak values, templates, big files', () => {
+  const names = (ks: string[]) =>
+    execFileSync('bash', ['-c', `source <(sed -n '/^SECRET_QUALIFIERS=/,/^}/p' src/probes/secret-discovery.sh); for k in "$@"; do secretname "$k" && echo "$k"; done; true`, 'x', ...ks]).toString().split('\n').filter(Boolean);
+
+  it('a key names a secret when its secret word ends the name or is not followed by a qualifier (_PREFIX, _MIN_LENGTH, _TTL, _FILE …)', () => {
+    const secret = ['JWT_SECRET', 'DB_PASSWORD', 'OPENAI_API_KEY', 'SECRET_KEY_BASE', 'REDIS_PASS', 'API_TOKEN', 'api_key', 'CLIENT_SECRETS', 'BORG_PASSPHRASE', 'BASIC_AUTH', 'KEYCLOAK_PASSWORD', 'PASSWORD_HASH'];
+    const config = ['CACHE_KEY_PREFIX', 'PASSWORD_MIN_LENGTH', 'TOKEN_TTL_SECONDS', 'JWT_SECRET_FILE', 'API_KEY_HEADER', 'SESSION_TOKEN_EXPIRY', 'JWT_SECRET_ALGORITHM', 'PASSWORD_POLICY', 'API_KEY_ENABLED', 'SSH_KEY_PATH', 'TOKEN_URL', 'DB_PASSWORD_DIR', 'BORG_PASSCOMMAND', 'KEYBOARD_LAYOUT', 'OAUTH_CLIENT_ID', 'LOG_LEVEL', 'PASSWORD_ROTATION_DAYS', 'KEY_ID', 'ADMIN_USERNAME'];
+    expect(names([...secret, ...config])).toEqual(secret);
+  });
+
+  it('a healthy config env file (CACHE_KEY_PREFIX=alchemist, PASSWORD_MIN_LENGTH=12) is no secret file; an env file with a secret is, and only its secret is searched', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-appenv-'));
+    try {
+      const root = join(d, 'etc');
+      mkdirSync(join(root, 'app'), { recursive: true });
+      writeFileSync(join(root, 'app/app.env'), 'LOG_LEVEL=info\nCACHE_KEY_PREFIX=alchemist\nPASSWORD_MIN_LENGTH=12\nTOKEN_TTL_SECONDS=3600\n', { mode: 0o644 });
+      // a word every config names (here: the hosts file) must not make a leak of a config value
+      writeFileSync(join(root, 'hosts'), '10.0.0.1 alchemist-application-server\n', { mode: 0o644 });
+      writeFileSync(join(root, 'app/worker.env'), `SERVICE_NAME=alchemist-application-server\nDB_PASSWORD=${rnd()}\n`, { mode: 0o644 });
+      const s: SecretsExpect = { ...spec, files: [spec.files![0]], scanRoots: [root], discover: true };
+      const { facts } = await run(s);
+      const named = facts.probe.files.filter((f) => f.discovered?.kind === 'named').map((f) => f.path);
+      expect(named).toEqual([join(root, 'app/worker.env')]);
+      const out = evaluateSecrets(facts, s);
+      expect(out.filter((o) => o.subject === join(root, 'app/app.env'))).toEqual([]);
+      const w = facts.probe.files.find((f) => f.path === join(root, 'app/worker.env'))!;
+      expect(w.unsearched).toEqual([{ key: 'SERVICE_NAME', why: 'config' }]);
+      expect(out.find((o) => o.id === 'secrets.exposure' && o.subject === join(root, 'app/worker.env'))).toMatchObject({ status: 'pass', message: '1 value found nowhere others can read them' });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('JWT_SECRET=secret fails secrets.placeholder as a known credential and is not searched (no made-up leaks); templates fail as placeholders', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-weak-'));
+    try {
+      const root = join(d, 'etc');
+      mkdirSync(root, { recursive: true });
+      const f = join(root, 'secrets.env');
+      writeFileSync(f, `JWT_SECRET=secret\nADMIN_PASSWORD=aaaaaaaaaaaaaaaa\nAPI_KEY=${API}\nPIN=x7Tq9\nA=\${JWT_SECRET}\nB={{ jwt_secret }}\nC=__JWT_SECRET__\nD=REPLACE-ME\nE=$JWT_SECRET\nF=%JWT_SECRET%\n`, { mode: 0o600 });
+      writeFileSync(join(root, 'java.security'), '# the secret of a secret provider\nsecurerandom.source=file:/dev/random x7Tq9\n', { mode: 0o644 });
+      const s: SecretsExpect = { ...spec, files: [{ path: f }], scanRoots: [root], discover: false };
+      const { facts, raw } = await run(s);
+      expect(raw).not.toMatch(/x7Tq9/);
+      expect(facts.probe.files[0].values.map((v) => `${v.key}:${v.cls}`)).toEqual(['JWT_SECRET:weak', 'ADMIN_PASSWORD:weak', 'API_KEY:ok', 'PIN:ok', 'A:template', 'B:template', 'C:template', 'D:placeholder', 'E:template', 'F:template']);
+      expect(facts.probe.leaks).toEqual([]);
+      const out = evaluateSecrets(facts, s);
+      const ph = out.find((o) => o.id === 'secrets.placeholder')!;
+      expect(ph.status).toBe('fail');
+      expect(ph.message).toMatch(/^JWT_SECRET is a well-known weak value \(a known credential[^;]*\); ADMIN_PASSWORD is a well-known weak value/);
+      expect(ph.message).toMatch(/A is an unexpanded template/);
+      const ex = out.find((o) => o.id === 'secrets.exposure')!;
+      expect(ex.status).toBe('pass');
+      expect(ex.message).toMatch(/^1 value found nowhere others can read them \(JWT_SECRET \(6 chars\): a well-known value \(see secrets.placeholder\), not searched; ADMIN_PASSWORD .*; PIN \(5 chars\): too short, not searched\)/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a world-readable file of 2 MiB or more is not searched, and the evidence names it', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-big-'));
+    try {
+      const root = join(d, 'var/lib');
+      mkdirSync(root, { recursive: true });
+      writeFileSync(join(root, 'heap-dump.txt'), `${'a'.repeat(3_000_000)}\nJWT_SECRET=${JWT}\n`, { mode: 0o644 });
+      const s: SecretsExpect = { ...spec, files: [spec.files![0]], scanRoots: [root], discover: false };
+      const { facts } = await run(s);
+      expect(facts.probe.scope.big).toEqual({ files: 1, cap: '2MiB', paths: [join(root, 'heap-dump.txt')] });
+      const ex = evaluateSecrets(facts, s).find((o) => o.id === 'secrets.exposure')!;
+      expect(ex.message).toMatch(/; 1 world-readable file\(s\) of 2MiB or more not searched$/);
+      expect((ex.evidence.observed as any).searched.tooLarge).toBe(`1 world-readable file(s) of 2MiB or more not searched: ${join(root, 'heap-dump.txt')}`);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('/var/www (the web root) is a scan root', () => {
+    expect(SCAN_ROOTS).toContain('/var/www');
   });
 });

@@ -19,6 +19,27 @@ ndecl=0
 PKGDB=(/var/lib/dpkg /var/lib/apt /var/lib/rpm)
 PKGDB_PRUNE=('('); for d in "${PKGDB[@]}"; do PKGDB_PRUNE+=(-path "$d" -o); done; PKGDB_PRUNE[-1]=')'; PKGDB_PRUNE+=(-prune -o)
 
+# secretname KEY: whether an env key names a secret (status 0), builtins only; the one rule for
+# discovery (which env files are secret files) and secrets.sh (which values of such files are
+# searched). The last secret word in the name (…PASS…, PASSWORD, PASSWD, PASSPHRASE, SECRET, TOKEN,
+# KEY, CREDENTIAL, plural or numbered) must end it, or be followed by a name part that is not a
+# qualifier of a setting about the secret: JWT_SECRET, SECRET_KEY_BASE, OPENAI_API_KEY, REDIS_PASS
+# are secrets; CACHE_KEY_PREFIX, PASSWORD_MIN_LENGTH, TOKEN_TTL_SECONDS, JWT_SECRET_FILE,
+# BORG_PASSCOMMAND, KEYBOARD_LAYOUT are not. A name ending in AUTH (BASIC_AUTH) is one too.
+SECRET_QUALIFIERS=' PREFIX SUFFIX LENGTH LEN MIN MAX TTL EXPIRY EXPIRES EXPIRE EXPIRATION LIFETIME AGE TIMEOUT ALGORITHM ALGORITHMS ALGO ALG HEADER NAME ID IDS ENABLED ENABLE DISABLED DISABLE REQUIRED COUNT SIZE BITS TYPE USER USERNAME POLICY ROTATION ROTATE DAYS HOURS MINUTES SECONDS SECS MS FILE FILES PATH DIR URL URI ENDPOINT COMMAND CMD VERSION FORMAT MODE LOCATION REGEX PATTERN COMPLEXITY STRENGTH RESET HISTORY RETRIES ATTEMPTS INTERVAL '
+secretname() {
+  local k=${1^^} r re='^(.*)(PASSWORD|PASSPHRASE|PASSWD|PASS|SECRET|TOKEN|KEY|CREDENTIAL)(.*)$'
+  [[ $k =~ (^|_)AUTH$ ]] && return 0
+  [[ $k =~ $re ]] || return 1
+  r=${BASH_REMATCH[3]}
+  case $r in S|S_*) r=${r#S};; esac
+  re='^[0-9]*(_([A-Z0-9]*))?'
+  [[ $r =~ $re ]] || return 1
+  [ "${#BASH_REMATCH[0]}" -eq "${#r}" ] || [ "${r:${#BASH_REMATCH[0]}:1}" = _ ] || return 1
+  case $SECRET_QUALIFIERS in *" ${BASH_REMATCH[2]:-.} "*) return 1;; esac
+  return 0
+}
+
 # dadd KIND OWNERS GROUPS FORMAT FROM PATH: a regular file (symlinks followed), at most 200 found.
 dadd() {
   local p=$6 i
@@ -142,9 +163,9 @@ discover() {
   # or /run/keys) and env files (*.env) with a key that names a secret (…PASS…, …SECRET…, …TOKEN…,
   # …KEY…, …CREDENTIAL…: read by grep -l, no value printed). Config env files are not secrets.
   local named=() envs=()
-  # The same walk lists, in $S/ww, the world-readable files the leak scan searches (secrets.sh):
-  # one find over the roots, not two. /etc/pam.d and /etc/ssl/certs are skipped for names only.
-  mapfile -t lst < <(find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f \( \( -perm -0004 -size -2M -fprint "$S/ww" \) , \( ! -path '/etc/pam.d/*' ! -path '/etc/ssl/certs/*' -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print \) \) 2>/dev/null)
+  # The same walk lists, in $S/ww, the world-readable files the leak scan searches (secrets.sh), and
+  # in $S/big (NUL-separated) those of 2 MiB or more it does not: one find over the roots, not two. /etc/pam.d and /etc/ssl/certs are skipped for names only.
+  mapfile -t lst < <(find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f \( \( -perm -0004 \( -size -2097152c -fprint "$S/ww" -o -fprint0 "$S/big" \) \) , \( ! -path '/etc/pam.d/*' ! -path '/etc/ssl/certs/*' -perm /0007 \( -name "*.env" -o -name .env -o -iname "*secret*" -o -ipath "*secrets/*" -o -ipath "*secret/*" -o -path "/run/keys/*" -o -iname "*passphrase*" -o -iname "*credential*" \) -print \) \) 2>/dev/null)
   for f in "${lst[@]:0:100}"; do
     [ -z "${seen[$f]+x}" ] || continue
     case ${f##*/} in
@@ -154,7 +175,14 @@ discover() {
     esac
   done
   if [ "${#envs[@]}" -gt 0 ]; then
-    while IFS= read -r f; do named+=("$f"); done < <(grep -liE '^[[:space:]]*(export[[:space:]]+)?[a-z0-9_]*(pass|secret|token|key|credential)[a-z0-9_]*=' -- "${envs[@]}" 2>/dev/null)
+    # The keys (never the values: -o stops at the =) that hold a secret word, after their file's
+    # name and a NUL (-Z: any name), judged by secretname; one grep for all the files.
+    local -A hit=()
+    while IFS= read -r -d '' f && IFS= read -r k; do
+      [ -z "${hit[$f]+x}" ] || continue
+      k=${k%=}; k=${k##*[[:space:]]}
+      secretname "$k" && { hit[$f]=1; named+=("$f"); }
+    done < <(grep -HoiZE '^[[:space:]]*(export[[:space:]]+)?[a-z0-9_]*(pass|secret|token|key|credential|auth)[a-z0-9_]*=' -- "${envs[@]}" 2>/dev/null)
   fi
   for f in "${named[@]}"; do
     case ${f##*/} in *.env) k='env';; *) k='raw';; esac

@@ -61,7 +61,25 @@ exclude=(); for sf in "${files[@]}"; do exclude+=(-e "$sf"); done
 vi=(); vk=(); vv=(); keys=(); vals=(); ckeys=(); cvals=()
 add() { vi+=("$1"); vk+=("$2"); vv+=("$3"); }
 # Placeholder classes, decided on the lowercased value (ValueClass in secrets.ts); sets CLS.
-classify() { local l=${1,,}; case "$l" in '') CLS=empty;; @*@) CLS=at-name;; *your_*_here*|*your-*-here*) CLS=your-here;; *changeme*|*change_me*|*change-me*) CLS=changeme;; placeholder|*replace_me*|*replaceme*|'<'*'>'|xxx|xxxx*|todo) CLS=placeholder;; *) CLS=ok;; esac; }
+# template: a value that is entirely an unexpanded reference (${X}, $X, {{ x }}, __X__, %X%), which
+# a deployment step failed to fill in. weak: a well-known credential (a dictionary word, a default
+# password) or one character repeated: the first guesses of anyone who tries.
+WEAK_VALUES=' secret secrets password passwd pass passw0rd p@ssw0rd p@ssword password1 password123 admin admin123 administrator root toor test test123 testing guest user default changeit letmein welcome qwerty qwerty123 abc123 123456 1234567 12345678 123456789 1234567890 12345 1234 foobar foo bar demo example sample dev development prod production null none undefined true false key token apikey api_key mysecret supersecret s3cr3t secret123 postgres mysql redis monkey dragon master login access iloveyou trustno1 '
+classify() {
+  local l=${1,,}
+  # shellcheck disable=SC2016 # '${'*'}' is a literal ${ … }, not an expansion
+  case "$l" in
+    '') CLS=empty;; @*@) CLS=at-name;; *your_*_here*|*your-*-here*) CLS=your-here;; *changeme*|*change_me*|*change-me*) CLS=changeme;;
+    placeholder|*replace_me*|*replaceme*|*replace-me*|'<'*'>'|xxx|xxxx*|todo) CLS=placeholder;;
+    '${'*'}'|'{{'*'}}'|'{%'*'%}') CLS=template;;
+    *) CLS=ok
+       if [[ $l =~ ^(\$[a-z_][a-z0-9_]*|__[a-z0-9_]+__|%[a-z0-9_]+%)$ ]]; then CLS=template
+       else case $WEAK_VALUES in *" $l "*) CLS=weak;; esac; [ -n "${l//"${l:0:1}"/}" ] || CLS=weak; fi;;
+  esac
+}
+# Values shorter than this are not searched for (Q … short): a short value is found by chance in
+# unrelated files (a 6-char "secret" is in ld.so.cache), and a search that finds everything finds nothing.
+MIN_SEARCH=12
 # What a value is searched by, in SV: itself, or for a multi-line value (a PEM key) the middle one of
 # its longest lines that are not armour (the first body line of a key is mostly a shared header).
 searchval() {
@@ -129,15 +147,21 @@ for i in "${!vv[@]}"; do
   h=${shas[i]:-}; h=${h:0:8}
   case $h in *[!0-9a-f]*|'') h=$(printf '%s' "$v" | sha256sum | cut -c1-8);; esac
   printf 'V %s %s %s %s %s\n' "${vi[i]}" "${vk[i]}" "${#v}" "$h" "$CLS"
-  if [ "$CLS" = ok ] && [ "${#v}" -ge 6 ]; then searchval "$v"; if [ "${#SV}" -ge 6 ]; then
-    keys+=("${vi[i]} ${vk[i]}"); vals+=("$SV")
-    # Command lines carry configuration too: searched there are the values of declared files, of
-    # key/passphrase files, and of env files only those whose key names a secret.
-    j=${vi[i]}; k=${vk[i]^^}
-    case "${dkind[j]:-}:$k" in environment-file:*PASS*|environment-file:*SECRET*|environment-file:*TOKEN*|environment-file:*KEY*|environment-file:*CREDENTIAL*|environment-file:*AUTH*|named:*PASS*|named:*SECRET*|named:*TOKEN*|named:*KEY*|named:*CREDENTIAL*|named:*AUTH*|named:-) cok=1;; environment-file:*|named:*) cok=0;; *) cok=1;; esac
-    [ "$j" -lt "$ndecl" ] && cok=1
-    if [ "$cok" = 1 ]; then ckeys+=("${vi[i]} ${vk[i]}"); cvals+=("$SV"); fi
-  fi; fi
+  [ "$CLS" = ok ] || continue
+  # Command lines carry configuration too: searched there are the values of declared files, of
+  # key/passphrase files, and of env files only those whose key names a secret (secretname). An env
+  # file found by its name holds configuration besides: only its secret-named keys are searched.
+  j=${vi[i]}; k=${vk[i]}; cok=1
+  if [ "$j" -ge "$ndecl" ] && [ "$k" != - ]; then
+    case ${dkind[j]:-} in
+      environment-file) secretname "$k" || cok=0;;
+      named) secretname "$k" || { printf 'Q %s %s config\n' "$j" "$k"; continue; };;
+    esac
+  fi
+  searchval "$v"
+  if [ "${#SV}" -lt "$MIN_SEARCH" ]; then printf 'Q %s %s short\n' "$j" "$k"; continue; fi
+  keys+=("$j $k"); vals+=("$SV")
+  if [ "$cok" = 1 ]; then ckeys+=("$j $k"); cvals+=("$SV"); fi
 done
 unset vv v SV
 
@@ -210,7 +234,7 @@ if [ "${#vals[@]}" -gt 0 ]; then
   # has one (the lab's Debian tree: 3522 files, 37 MB) it was most of the scan's cost.
   # The list is discovery's walk ($S/ww, secret-discovery.sh), or this same find without discovery.
   for d in "${PKGDB[@]}"; do [ -d "$d" ] && echo "I skipped $d"; done
-  [ -e "$S/ww" ] || find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 -size -2M -fprint "$S/ww" 2>/dev/null
+  [ -e "$S/ww" ] || find "${roots[@]}" -xdev "${PKGDB_PRUNE[@]}" \( -type d ! -perm -0001 "${notroot[@]}" -prune \) -o -type f -perm -0004 \( -size -2097152c -fprint "$S/ww" -o -fprint0 "$S/big" \) 2>/dev/null
   # A secret file can be in that list only if others may read it (-perm -0004): without one (its
   # stat above: no o+r bit, not missing) the list needs no grep -vxF.
   xneed=0; for i in "${!files[@]}"; do m=${stat_of[$i]:-missing}; case $m in *vanished) m=missing;; esac; case ${m%% *} in missing|*[4567]) xneed=1;; esac; done
@@ -256,6 +280,11 @@ if [ "${#vals[@]}" -gt 0 ]; then
     unset A
   fi
   printf 'I files %s\n' "${#F[@]}"; unset F
+  # World-readable files of 2 MiB or more were not searched: how many, and the first 20 by name
+  # (a newline in a name shown as ?).
+  big=(); [ -s "$S/big" ] && mapfile -d '' big < "$S/big"
+  printf 'I big %s 2MiB\n' "${#big[@]}"
+  for f in "${big[@]:0:20}"; do printf 'I big-file %s\n' "${f//[$'\n\r']/?}"; done; unset big
   # shellcheck disable=SC2094 # found only reads the file it names
   for f in "${fh[@]}"; do found file "$f" < "$f"; done
   if [ -d /var/log ]; then

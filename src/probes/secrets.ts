@@ -25,10 +25,15 @@ export interface SecretFileSpec {
 
 export const CA_KEY_PATHS = ['/etc/ssl', '/etc/nginx', '/var/lib/acme', '/etc/alchemist', '/root', '/etc/pki', '/etc/secrets'];
 // Where services and people put files: configuration, service state, homes, runtime and temp dirs.
-export const SCAN_ROOTS = ['/etc', '/var/lib', '/srv', '/home', '/root', '/run', '/tmp', '/var/tmp'];
+// /var/www: the web root nginx serves static sites from (a copy there is served to the world).
+export const SCAN_ROOTS = ['/etc', '/var/lib', '/var/www', '/srv', '/home', '/root', '/run', '/tmp', '/var/tmp'];
 
-/** Placeholder classes, decided on the node (lowercased value): see classify() in the script. */
-export type ValueClass = 'ok' | 'empty' | 'at-name' | 'your-here' | 'changeme' | 'placeholder';
+/**
+ * Placeholder classes, decided on the node (lowercased value): see classify() in the script.
+ * template: an unexpanded ${X}, $X, {{ x }}, __X__, %X%; weak: a well-known value (secret, admin, …).
+ */
+export type ValueClass = 'ok' | 'empty' | 'at-name' | 'your-here' | 'changeme' | 'placeholder' | 'template' | 'weak';
+const V_LINE = /^V (\d+) (\S+) (\d+) ([0-9a-f]{8}) (ok|empty|at-name|your-here|changeme|placeholder|template|weak)$/;
 
 /** Where the probe looks and what it reads: the secrets expectation satisfies it. */
 export interface SecretsTarget {
@@ -87,6 +92,8 @@ export interface SecretFileFact {
   type?: string;
   readError?: string;
   values: SecretValueFact[];
+  /** Values not searched for leaks: too short to tell a copy from chance (short), or a configuration key of a file found by its name (config). */
+  unsearched?: { key: string; why: 'short' | 'config' }[];
   malformed: number;
 }
 
@@ -112,6 +119,8 @@ export interface ScanScope {
   files?: number;
   /** Package-manager databases present and not searched. */
   skipped?: string[];
+  /** World-readable files under the scan roots too big to search (their number, the cap, the first 20). */
+  big?: { files: number; cap: string; paths: string[] };
 }
 
 export interface SecretsProbe {
@@ -148,7 +157,8 @@ export function parseSecrets(text: string, specs: SecretFileSpec[], source: stri
     else if ((m = /^S (\d+) missing$/.exec(line))) file(m[1]).exists = false;
     else if ((m = /^S (\d+) (\d+) (\S+) (\S+) (\d+) (.+)$/.exec(line))) Object.assign(file(m[1]), { exists: true, mode: m[2].padStart(4, '0'), owner: m[3], group: m[4], size: Number(m[5]), type: m[6] });
     else if ((m = /^R (\d+) (.*)$/.exec(line))) file(m[1]).readError = m[2].trim() || 'unreadable';
-    else if ((m = /^V (\d+) (\S+) (\d+) ([0-9a-f]{8}) (ok|empty|at-name|your-here|changeme|placeholder)$/.exec(line))) file(m[1]).values.push({ key: m[2], length: Number(m[3]), sha: m[4], cls: m[5] as ValueClass });
+    else if ((m = V_LINE.exec(line))) file(m[1]).values.push({ key: m[2], length: Number(m[3]), sha: m[4], cls: m[5] as ValueClass });
+    else if ((m = /^Q (\d+) (.+) (short|config)$/.exec(line))) (file(m[1]).unsearched ??= []).push({ key: m[2], why: m[3] as 'short' | 'config' });
     else if ((m = /^X (\d+) /.exec(line))) file(m[1]).malformed++;
     else if ((m = /^L (file|log|journal|core|unit) (\d+) (\S+) (.+)$/.exec(line))) out.leaks.push({ where: m[1] as LeakFact['where'], file: at(m[2]), key: m[3], location: m[4] });
     else if ((m = /^L (environ|cmdline) (\d+) (\S+) (\d+) (\S+) ?(.*)$/.exec(line))) out.leaks.push({ where: m[1] as 'environ' | 'cmdline', file: at(m[2]), key: m[3], location: `pid ${m[4]} (${m[6]})`, pid: Number(m[4]), comm: m[6], ...(m[5] !== '-' ? { unit: m[5] } : {}) });
@@ -158,6 +168,8 @@ export function parseSecrets(text: string, specs: SecretFileSpec[], source: stri
     else if ((m = /^I journal none (\S+) (journalctl|no-journalctl)$/.exec(line))) out.scope.journal = m[1] === 'systemd' ? 'not searched: no journalctl on the node' : `not searched: PID 1 is ${m[1]}, not systemd (no journal)`;
     else if ((m = /^I files (\d+)$/.exec(line))) out.scope.files = Number(m[1]);
     else if ((m = /^I skipped (\/\S+)$/.exec(line))) (out.scope.skipped ??= []).push(m[1]);
+    else if ((m = /^I big (\d+) (\S+)$/.exec(line))) out.scope.big = { files: Number(m[1]), cap: m[2], paths: [] };
+    else if ((m = /^I big-file (.+)$/.exec(line)) && out.scope.big) out.scope.big.paths.push(m[1]);
     else if ((m = /^I cores (\d+) (\S+)$/.exec(line))) out.scope.cores = { files: Number(m[1]), cap: m[2] };
     else if ((m = /^H (\d+) (\d+) (\d+) (.+)$/.exec(line))) out.htpasswd.push({ mode: m[1].padStart(4, '0'), plain: Number(m[2]), lines: Number(m[3]), path: m[4] });
     else if ((m = /^K (\d+) (\S+) (.+)$/.exec(line))) out.keys.push({ mode: m[1].padStart(4, '0'), pubSha: m[2], path: m[3] });

@@ -32,7 +32,7 @@ export interface SecretsExpect {
   caCerts?: string[];
   /** Where to look for private keys (default: /etc/ssl, /etc/nginx, /var/lib/acme, /etc/alchemist, /root, ...). */
   keyPaths?: string[];
-  /** Roots scanned for world-readable copies of secret values and world-readable files named like secrets (default /etc, /var/lib, /srv, /home, /root, /run, /tmp, /var/tmp; store paths of units are added on NixOS). */
+  /** Roots scanned for world-readable copies of secret values and world-readable files named like secrets (default /etc, /var/lib, /var/www, /srv, /home, /root, /run, /tmp, /var/tmp; store paths of units are added on NixOS). */
   scanRoots?: string[];
   /** htpasswd files must not hold {PLAIN} passwords nor be world-readable (default true). */
   htpasswd?: boolean;
@@ -42,7 +42,7 @@ export interface SecretsExpect {
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const fp = (v: { sha: string; length: number }) => `sha256:${v.sha} (${v.length} chars)`;
-const CLASS_TEXT: Record<string, string> = { empty: 'empty', 'at-name': '@NAME@ placeholder', 'your-here': 'your_*_here placeholder', changeme: 'changeme placeholder', placeholder: 'placeholder' };
+const CLASS_TEXT: Record<string, string> = { empty: 'empty', 'at-name': '@NAME@ placeholder', 'your-here': 'your_*_here placeholder', changeme: 'changeme placeholder', placeholder: 'placeholder', template: 'an unexpanded template (${X}, {{ x }}, __X__, %X%)', weak: 'a well-known weak value (a known credential: the first guess of anyone who tries)' };
 
 export function permsOutcome(spec: SecretFileExpect, f: SecretFileFact): Outcome {
   const wantMode = spec.mode ? spec.mode.padStart(4, '0') : undefined;
@@ -73,8 +73,8 @@ export function placeholderOutcome(spec: { path: string; optional?: boolean }, f
   if (f.readError) return outcome(def, spec.path, 'error', `cannot read ${spec.path}: ${f.readError}`, { expected: 'real values', observed: null, source: `cat ${spec.path}` });
   if (!f.values.length) return outcome(def, spec.path, 'fail', `${spec.path} holds no values${f.malformed ? ` (${f.malformed} line(s) without KEY=)` : ''}`, { expected: 'real values', observed: [], source: `read ${spec.path} on the node` });
   const bad = f.values.filter((v) => v.cls !== 'ok');
-  return outcome(def, spec.path, bad.length ? 'fail' : 'pass', bad.length ? `${bad.map((v) => `${v.key === '-' ? 'the value' : v.key} is ${CLASS_TEXT[v.cls]}`).join('; ')}` : `${plural(f.values.length, 'value')}, none empty or a placeholder`, {
-    expected: 'no empty, @NAME@, your_*_here, changeme values',
+  return outcome(def, spec.path, bad.length ? 'fail' : 'pass', bad.length ? `${bad.map((v) => `${v.key === '-' ? 'the value' : v.key} is ${CLASS_TEXT[v.cls]}`).join('; ')}` : `${plural(f.values.length, 'value')}, none empty, a placeholder or a well-known value`, {
+    expected: 'no empty, @NAME@, your_*_here, changeme, ${X}/{{ x }}/__X__ template or well-known (secret, admin, …) values',
     observed: f.values.map((v) => `${v.key}: ${fp(v)}${v.cls !== 'ok' ? ` ${v.cls}` : ''}`),
     source: `values read and fingerprinted on the node from ${spec.path}`,
   });
@@ -87,6 +87,7 @@ const UNREAD: Record<string, string> = { unit: 'unit environments unreadable', j
 function scopeText(s: ScanScope): Record<string, string> {
   const out: Record<string, string> = {};
   if (s.files !== undefined) out.files = `${s.files} world-readable file(s) under the scan roots and the units' store paths${s.skipped?.length ? ` (package databases not searched: ${s.skipped.join(', ')})` : ''}`;
+  if (s.big?.files) out.tooLarge = `${s.big.files} world-readable file(s) of ${s.big.cap} or more not searched: ${s.big.paths.join(', ')}${s.big.files > s.big.paths.length ? ', …' : ''}`;
   if (s.logs) out.logs = `${s.logs.files} file(s) under /var/log readable by non-root users, each up to ${s.logs.cap}iB${s.logs.compressed + s.logs.overCap ? `; not read: ${s.logs.compressed} compressed, ${s.logs.overCap} over the cap (${s.logs.unread.join(', ')})` : ''}`;
   if (s.journal) out.journal = s.journal;
   if (s.cores) out.coreDumps = `${s.cores.files} core dump(s) (systemd-coredump, core_pattern, core files), each up to ${s.cores.cap}iB`;
@@ -108,9 +109,13 @@ export function exposureOutcome(facts: SecretsFacts, spec: { path: string; consu
   const leaks = p.leaks.filter((l) => l.file === i);
   const bad = leaks.filter((l) => !allowedHolder(f, consumers, l));
   const allowed = leaks.filter((l) => !bad.includes(l));
-  const scanned = f.values.filter((v) => v.cls === 'ok' && v.length >= 6);
   const byKey = (k: string) => f.values.find((v) => v.key === k);
   const name = (k: string) => (k === '-' ? 'the value' : k);
+  const unsearched = new Map<string, string>((f.unsearched ?? []).map((u) => [u.key, u.why]));
+  const scanned = f.values.filter((v) => v.cls === 'ok' && !unsearched.has(v.key));
+  // Values not searched, said so: a short or well-known value turns up by chance in unrelated files.
+  const notSearched = f.values.filter((v) => v.cls === 'weak' || unsearched.get(v.key) === 'short').map((v) => `${name(v.key)} (${v.length} chars): ${v.cls === 'weak' ? 'a well-known value (see secrets.placeholder)' : 'too short'}, not searched`);
+  const big = p.scope.big?.files ? `; ${p.scope.big.files} world-readable file(s) of ${p.scope.big.cap} or more not searched` : '';
   // A place the scan could not read says nothing either way: a found leak still fails, no leak is unknown.
   const unread = scanned.length ? [...new Set(p.problems.map((x) => x.where))].map((w) => `${UNREAD[w]}: ${p.problems.filter((x) => x.where === w).map((x) => x.reason).join('; ')}`) : [];
   const message = bad.length
@@ -118,11 +123,11 @@ export function exposureOutcome(facts: SecretsFacts, spec: { path: string; consu
     : unread.length
       ? `cannot tell whether the values leak: ${unread.join('; ')}`
       : scanned.length
-        ? `${plural(scanned.length, 'value')} found nowhere others can read them${allowed.length ? ` (held by ${[...new Set(allowed.map((l) => (l.comm && consumers.has(l.comm) ? l.comm : l.unit)))].join(', ')}, which use them)` : ''}`
-        : 'no real value to look for (see secrets.placeholder)';
+        ? `${plural(scanned.length, 'value')} found nowhere others can read them${allowed.length ? ` (held by ${[...new Set(allowed.map((l) => (l.comm && consumers.has(l.comm) ? l.comm : l.unit)))].join(', ')}, which use them)` : ''}${notSearched.length ? ` (${notSearched.join('; ')})` : ''}${big}`
+        : `no real value to look for${notSearched.length ? ` (${notSearched.join('; ')})` : ''} (see secrets.placeholder)`;
   return outcome(CHECKS.exposure, spec.path, bad.length ? 'fail' : unread.length ? 'error' : scanned.length ? 'pass' : 'skipped', message, {
     expected: { consumers: [...consumers], ...(f.discovered ? { from: f.discovered.from } : {}) },
-    observed: { leaks: leaks.map((l) => ({ key: l.key, fingerprint: byKey(l.key) ? fp(byKey(l.key)!) : undefined, where: l.where, location: l.location, allowed: allowed.includes(l) })), searched: scopeText(p.scope) },
+    observed: { leaks: leaks.map((l) => ({ key: l.key, fingerprint: byKey(l.key) ? fp(byKey(l.key)!) : undefined, where: l.where, location: l.location, allowed: allowed.includes(l) })), searched: scopeText(p.scope), ...(notSearched.length ? { notSearched } : {}) },
     source: facts.command,
   });
 }

@@ -4,7 +4,8 @@
 // (found by its public key), and two secret files the node's services use (nginx's TLS key, the
 // borg job's passphrase file) made world-readable: found without being listed. Beyond /etc: a
 // secret copied into a service's state dir, a hand-deployed env file others can read, a secret
-// passed on a command line.
+// passed on a command line. Red team B: a weak value (JWT_SECRET=secret), an unexpanded template
+// (${JWT_SECRET}), a copy in the web root /var/www.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault } from './types.js';
@@ -19,6 +20,10 @@ const BORG_PASS = '/etc/borg/passphrase';
 const STATE_LEAK = '/var/lib/alchemist-worker/config.txt';
 const WORKER_ENV = '/etc/alchemist-worker/worker.env';
 const CMDLINE_PID = '/run/leafcert-fault-cmdline.pid';
+const WEB_LEAK = '/var/www/alchemist/.env';
+/** Replaces JWT_SECRET's value in the secrets file (the original kept on the node, root-only). */
+const setJwt = (v: string) => `cp -p ${FILE} ${FILE}.leafcert-fault && sed -i 's/^JWT_SECRET=.*/JWT_SECRET=${v}/' ${FILE}`;
+const restoreFile = `[ -f ${FILE}.leafcert-fault ] && cat ${FILE}.leafcert-fault > ${FILE} && rm ${FILE}.leafcert-fault; true`;
 
 export const faults: Fault[] = [
   {
@@ -131,5 +136,33 @@ export const faults: Fault[] = [
     needs: 'full',
     apply: async (ctx) => void (await ctx.exec(`setsid sh -c 'sleep 86400; :' alchemist-worker --api-key="$(sed -n 's/^API_KEY=//p' ${FILE})" </dev/null >/dev/null 2>&1 & echo $! > ${CMDLINE_PID}`)),
     heal: async (ctx) => void (await ctx.exec(`[ -f ${CMDLINE_PID} ] && pkill -P "$(cat ${CMDLINE_PID})" sleep; [ -f ${CMDLINE_PID} ] && kill "$(cat ${CMDLINE_PID})" 2>/dev/null; rm -f ${CMDLINE_PID}; true`)),
+  },
+  {
+    name: 'secrets-weak-value',
+    area: 'secrets',
+    breaks: `JWT_SECRET in ${FILE} is "secret", a well-known value anyone guesses first`,
+    catches: ['secrets.placeholder'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(setJwt('secret'))),
+    heal: async (ctx) => void (await ctx.exec(restoreFile)),
+  },
+  {
+    name: 'secrets-template-unexpanded',
+    area: 'secrets',
+    breaks: `JWT_SECRET in ${FILE} is the unexpanded template \${JWT_SECRET} (envsubst never ran)`,
+    catches: ['secrets.placeholder'],
+    needs: 'full',
+    apply: async (ctx) => void (await ctx.exec(setJwt('\\${JWT_SECRET}'))),
+    heal: async (ctx) => void (await ctx.exec(restoreFile)),
+  },
+  {
+    name: 'secrets-leaked-webroot',
+    area: 'secrets',
+    breaks: `the JWT secret is copied into ${WEB_LEAK}, world-readable under the web root nginx serves`,
+    catches: ['secrets.exposure'],
+    needs: 'full',
+    // The node's /var/www is the host's directory: a tmpfs over it in the node's own mount namespace.
+    apply: async (ctx) => void (await ctx.exec(`mount -t tmpfs -o mode=755 leafcert-fault /var/www && mkdir -p ${WEB_LEAK.replace(/\/[^/]+$/, '')} && umask 022 && grep '^JWT_SECRET=' ${FILE} > ${WEB_LEAK}`)),
+    heal: async (ctx) => void (await ctx.exec(`while grep -q '^leafcert-fault /var/www ' /proc/self/mounts; do umount /var/www || break; done; true`)),
   },
 ];
