@@ -12,7 +12,7 @@ import { gatherHardening, type HardeningFacts, type HardeningRequest } from '../
 import { CHECKS, type HardeningExpect } from './hardening/checks.js';
 import { judgeSshd } from './hardening/ssh.js';
 import { judgeKernel, kernelKeys } from './hardening/kernel.js';
-import { DEFAULT_PRUNE, DEFAULT_ROOTS, judgeFiles } from './hardening/files.js';
+import { DEFAULT_PRUNE, DEFAULT_ROOTS, judgeFiles, SUID_ONLY } from './hardening/files.js';
 
 export { CHECKS, type HardeningExpect };
 
@@ -78,8 +78,10 @@ export function request(e: HardeningExpect): HardeningRequest {
   const scanWanted = e.worldWritable !== false || e.suid !== false;
   return {
     keys: kernelKeys(e.kernel),
-    roots: scanWanted ? (e.scan?.roots ?? DEFAULT_ROOTS) : [],
+    // The temp dirs are always searched for setuid files, whatever roots the expectation names.
+    roots: scanWanted ? [...new Set([...(e.scan?.roots ?? DEFAULT_ROOTS), ...SUID_ONLY])] : [],
     prune: e.scan?.prune ? [...DEFAULT_PRUNE, ...e.scan.prune] : DEFAULT_PRUNE,
+    suidOnly: SUID_ONLY,
     limitSec: Math.max(1, Math.round(parseDuration(e.scan?.timeout ?? 30) / 1000)),
   };
 }

@@ -2,10 +2,12 @@
 // judge fails on the broken fact and passes on the healthy one; unreadable or missing facts
 // (no sshd -T rights, a missing parameter, a scan cut short) are errors or skips, never passes.
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { LocalHost } from '../src/transport/local.js';
 import { join } from 'node:path';
 import { MARK } from '../src/probes/sections.js';
-import { parseHardeningProbe, parseScan, parseSshdT, parseSysctls, type HardeningRequest } from '../src/probes/hardening.js';
+import { gatherHardening, parseHardeningProbe, parseScan, parseSshdT, parseSysctls, type HardeningRequest } from '../src/probes/hardening.js';
 import { evaluate, hardeningSuite, request, fromManifest, type HardeningExpect } from '../suites/hardening.js';
 import { KERNEL_DEFAULTS, kernelKeys, perNetns } from '../suites/hardening/kernel.js';
 import type { Manifest } from '../src/core/manifest.js';
@@ -30,7 +32,7 @@ function probe(over: Record<string, { text: string; rc?: number; stderr?: string
     virt: { text: 'none', rc: 1 },
     sshd: { text: `#sshd /nix/store/x-openssh-9.6p1/bin/sshd\n${HARDENED}` },
     sysctl: { text: ['#netns net:[4026531840]', ...REQ.keys.map((k) => `${k}\t${sysctl[k] === null ? '!missing' : (sysctl[k] ?? '0')}`)].join('\n') },
-    scan: { text: scanText([rec('1777', '/var/lib/private', 'd')]) },
+    scan: { text: scanText([rec('1777', '/var/lib/nixos-containers/alchemist/var/tmp', 'd'), rec('1777', '/var/tmp', 'd')]) },
     ...over,
   };
   return Object.entries(parts)
@@ -181,7 +183,7 @@ describe('hardening evaluate', () => {
     expect(kernelKeys({ 'net.ipv4.ip_forward': 1 })).toContain('net.ipv4.ip_forward');
   });
   it('a world-writable file in /etc and an unexpected setuid binary fail; allowed ones pass', () => {
-    const scan = { scan: { text: scanText([rec('666', '/etc/alchemist/motd'), rec('4755', '/usr/local/bin/helper'), rec('777', '/var/lib/shared', 'd'), rec('1777', '/var/lib/ok', 'd')]) } };
+    const scan = { scan: { text: scanText([rec('666', '/etc/alchemist/motd'), rec('4755', '/usr/local/bin/helper'), rec('777', '/var/lib/shared', 'd'), rec('1777', '/var/tmp/ok', 'd')]) } };
     const os = run({}, scan);
     expect(get(os, 'hardening.world-writable', 'world-writable files')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^2 unexpected world-writable path\(s\): \/etc\/alchemist\/motd, \/var\/lib\/shared/) });
     expect(get(os, 'hardening.suid', 'setuid/setgid files')).toMatchObject({ status: 'fail', message: expect.stringMatching(/\/usr\/local\/bin\/helper/) });
@@ -225,5 +227,35 @@ describe('hardening evaluate', () => {
     const m = { host: { networking: { nat: { enable: true, path: 'networking.nat' } } } } as unknown as Manifest;
     expect(fromManifest(m, (at, p) => cites.push([at, p]))).toEqual({ kernel: { 'net.ipv4.ip_forward': 1 } });
     expect(cites).toEqual([[['hardening', 'kernel', 'net.ipv4.ip_forward'], 'networking.nat.enable']]);
+  });
+  it('red team B H5: a sticky world-writable directory fails outside temp and lock dirs (/etc/alchemist 1777); /tmp, /var/tmp, a container\'s /var/tmp pass', () => {
+    const os = run({}, { scan: { text: scanText([rec('1777', '/etc/alchemist', 'd'), rec('1777', '/var/lib/ok', 'd'), rec('1777', '/tmp', 'd'), rec('1777', '/var/tmp/x', 'd'), rec('1777', '/run/lock', 'd'), rec('1777', '/var/lib/nixos-containers/alchemist/tmp', 'd')]) } });
+    expect(get(os, 'hardening.world-writable', 'world-writable files')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^2 unexpected world-writable path\(s\): \/etc\/alchemist, \/var\/lib\/ok /) });
+  });
+  it('red team B H3: the real scan finds a setuid copy of bash in a temp dir (searched for setuid files only) and a sticky world-writable /etc dir', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-scan-'));
+    try {
+      for (const x of ['etc/alchemist', 'tmp/.cache', 'var/lib']) mkdirSync(join(d, x), { recursive: true });
+      chmodSync(join(d, 'tmp'), 0o1777);
+      chmodSync(join(d, 'tmp/.cache'), 0o777); // world-writable, but in a temp dir: not judged
+      copyFileSync('/bin/bash', join(d, 'tmp/.sysd'));
+      chmodSync(join(d, 'tmp/.sysd'), 0o4755);
+      chmodSync(join(d, 'etc/alchemist'), 0o1777);
+      const req: HardeningRequest = { ...REQ, keys: [], roots: [join(d, 'etc'), join(d, 'var'), join(d, 'tmp')], prune: ['/proc'], suidOnly: [join(d, 'tmp')] };
+      const f = await gatherHardening(new LocalHost('scan'), req, 30_000);
+      expect(f.scan.ok).toBe(true);
+      const entries = f.scan.ok ? f.scan.value.entries.map((x) => `${x.mode.toString(8)} ${x.path.slice(d.length)}`).sort() : [];
+      expect(entries).toEqual(['1777 /etc/alchemist', '4755 /tmp/.sysd']);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+  it('the default request searches /tmp, /var/tmp and /dev/shm for setuid files (no longer pruned)', () => {
+    const r = request({});
+    expect(r.prune).not.toContain('/tmp');
+    expect(r.prune).not.toContain('/var/tmp');
+    expect(r.suidOnly).toEqual(['/tmp', '/var/tmp', '/dev/shm']);
+    expect(r.roots).toContain('/tmp');
+    expect(request({ scan: { roots: ['/etc'] } }).roots).toEqual(['/etc', '/tmp', '/var/tmp', '/dev/shm']);
   });
 });

@@ -5,7 +5,9 @@
 # world-writable and setuid/setgid files with its cost. Each part goes behind a marker line with
 # its exit code and stderr (src/probes/sections.ts splits it back).
 # $1: the marker; $2: kernel parameter names (space-separated); $3: scan roots; $4: pruned paths;
-# $5: scan time limit in seconds.
+# $5: scan time limit in seconds; $6: paths where only setuid/setgid files are looked for (temp dirs:
+# sticky and world-writable by design, but a setuid copy of a shell planted there is still root).
+# Sticky world-writable directories are printed too: the suite judges where they are the norm.
 # uses: sections.sh (defines section() and bsection(), which read $mark)
 # shellcheck disable=SC2034 # read by section() (sections.sh)
 mark=$1
@@ -13,6 +15,7 @@ keys=$2
 roots=$3
 prunes=$4
 limit=$5
+suidonly=${6:-}
 
 virt() { systemd-detect-virt --container 2>/dev/null || { if [ -d /run/systemd/system ]; then echo none; else echo unknown; fi; }; }
 
@@ -63,17 +66,19 @@ scan_roots() {
   done < <(stat -c '%d %n' -- "${cand[@]}")
 }
 
-# One find over the roots: regular files writable by others, directories writable by others
-# without the sticky bit, setuid/setgid files. Niced; bounded by $limit; NUL-terminated records.
+# One find over the roots: regular files writable by others, directories writable by others,
+# setuid/setgid files; below the setuid-only paths only setuid/setgid files. Niced; bounded by
+# $limit; NUL-terminated records.
 scan() {
-  local t0 t1 rc args=() p
+  local t0 t1 rc args=() sargs=() p fmt='%m %U %G %y\t%p\0'
   mapfile -t rs < <(scan_roots)
   for p in $prunes; do args+=(-path "$p" -o); done
+  for p in $suidonly; do sargs+=(-path "$p" -o -path "$p/*" -o); done
   echo "#roots ${rs[*]}"
   t0=${EPOCHREALTIME/./}
   timeout "$limit" nice -n 10 find "${rs[@]}" -xdev \( "${args[@]}" -false \) -prune -o \
-    \( -type f \( -perm -0002 -o -perm -4000 -o -perm -2000 \) -o -type d -perm -0002 ! -perm -1000 \) \
-    -printf '%m %U %G %y\t%p\0'
+    \( "${sargs[@]}" -false \) \( -type f \( -perm -4000 -o -perm -2000 \) -printf "$fmt" -o -true \) -o \
+    \( -type f \( -perm -0002 -o -perm -4000 -o -perm -2000 \) -o -type d -perm -0002 \) -printf "$fmt"
   rc=$?
   t1=${EPOCHREALTIME/./}
   printf '\n#cost elapsedMs=%s rc=%s\n' $(((t1 - t0) / 1000)) "$rc"

@@ -136,12 +136,14 @@ export interface HardeningRequest {
   keys: string[];
   roots: string[];
   prune: string[];
+  /** Paths (and below) where only setuid/setgid files are reported: temp dirs, world-writable by design. */
+  suidOnly?: string[];
   /** find's time limit, seconds. */
   limitSec: number;
 }
 
 export function hardeningCommand(req: HardeningRequest): string {
-  return scriptCommand(probeScript('hardening.sh'), [MARK, req.keys.join(' '), req.roots.join(' '), req.prune.join(' '), req.limitSec]);
+  return scriptCommand(probeScript('hardening.sh'), [MARK, req.keys.join(' '), req.roots.join(' '), req.prune.join(' '), req.limitSec, (req.suidOnly ?? []).join(' ')]);
 }
 
 /** How the script's sections become facts; `req` says what was asked (a key without a line is garbled output). */
@@ -172,7 +174,7 @@ export function parseHardeningProbe(output: string, req: HardeningRequest): Hard
     sysctl = factMissing((e as Error).message, 'read /proc/sys/…', sy.text.slice(0, 300));
   }
   const sc = sec('scan');
-  const scanSource = `find ${req.roots.join(' ')} -xdev (pruned: ${req.prune.join(' ') || 'none'})`;
+  const scanSource = `find ${req.roots.join(' ')} -xdev (pruned: ${req.prune.join(' ') || 'none'}${req.suidOnly?.length ? `; setuid/setgid only: ${req.suidOnly.join(' ')}` : ''})`;
   let scan: Fact<ScanFacts>;
   const denied = sc.stderr.split('\n').filter((l) => /Permission denied/.test(l));
   if (sc.rc === 124) scan = factMissing(`the scan did not finish within its ${req.limitSec} s bound: nothing judged (narrow the roots or raise scanTimeout)`, scanSource);

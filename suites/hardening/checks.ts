@@ -54,15 +54,15 @@ export const CHECKS = defineChecks('hardening', {
     severity: 'high',
     checklist: ['hardening'],
     description:
-      'One bounded scan (find -xdev over the system\'s own directories, /tmp and the store left out) finds no regular file writable by everyone and no world-writable directory without the sticky bit, except what the expectation allows. Applies on NixOS: /nix/store is read-only and not scanned; /etc, /var, /root, /home and /usr are.',
-    fix: 'chmod o-w the files named (and fix the unit or tmpfiles rule that creates them: systemd.tmpfiles.rules, a service\'s UMask=).',
+      'One bounded scan (find -xdev over the system\'s own directories; the store left out; in /tmp, /var/tmp and /dev/shm only setuid/setgid files are looked for) finds no regular file writable by everyone and no world-writable directory, except what the expectation allows. A sticky world-writable directory passes only where that is the norm (/tmp, /var/tmp, /dev/shm, /run/lock, /var/lock, also inside a container\'s root): sticky or not, anyone may plant files in a world-writable /etc, /var/lib, /root, /srv, /opt or /usr directory. Applies on NixOS: /nix/store is read-only and not scanned; /etc, /var, /root, /home and /usr are.',
+    fix: 'chmod o-w the files and directories named (and fix the unit or tmpfiles rule that creates them: systemd.tmpfiles.rules, a service\'s UMask=).',
   },
   suid: {
     title: 'No unexpected setuid/setgid binaries',
     severity: 'high',
     checklist: ['hardening'],
     description:
-      'The same scan finds no setuid or setgid file outside what the expectation allows. Applies on NixOS, which keeps its setuid programs as wrappers under /run/wrappers (security.wrappers) and none in the store: any setuid file in /etc, /var, /usr, /root or /home is unexpected.',
+      'The same scan finds no setuid or setgid file outside what the expectation allows. Applies on NixOS, which keeps its setuid programs as wrappers under /run/wrappers (security.wrappers) and none in the store: any setuid file in /etc, /var, /usr, /root, /home, /tmp, /var/tmp or /dev/shm is unexpected (temp dirs are searched for setuid files although they are left out of the world-writable search: NixOS mounts them without nosuid).',
     fix: 'Remove the file or its setuid/setgid bit; declare a needed one with security.wrappers.',
   },
 });

@@ -7,9 +7,24 @@ import { matchesGlob } from '../../src/core/globs.js';
 import type { ScanEntry, ScanFacts } from '../../src/probes/hardening.js';
 import { CHECKS, type HardeningExpect } from './checks.js';
 
-/** Where the scan looks on NixOS (the store and /run are NixOS's own; /tmp and /var/tmp are sticky). */
-export const DEFAULT_ROOTS = ['/etc', '/var', '/var/lib', '/var/log', '/usr', '/usr/local', '/bin', '/sbin', '/lib', '/lib64', '/opt', '/srv', '/boot', '/home', '/root'];
-export const DEFAULT_PRUNE = ['/var/tmp', '/tmp', '/proc', '/sys', '/dev', '/run', '/nix/store'];
+/** Where the scan looks on NixOS (the store and /run are NixOS's own). */
+export const DEFAULT_ROOTS = ['/etc', '/var', '/var/lib', '/var/log', '/usr', '/usr/local', '/bin', '/sbin', '/lib', '/lib64', '/opt', '/srv', '/boot', '/home', '/root', '/tmp', '/dev/shm'];
+export const DEFAULT_PRUNE = ['/proc', '/sys', '/dev', '/run', '/nix/store'];
+/**
+ * Temp dirs: world-writable by design, so only setuid/setgid files are looked for below them (NixOS
+ * mounts /tmp and /var/tmp without nosuid: a setuid-root shell copied there is root for anyone).
+ */
+export const SUID_ONLY = ['/tmp', '/var/tmp', '/dev/shm'];
+/**
+ * Where a sticky world-writable directory is the norm (temp and lock dirs, also inside a container's
+ * root); anywhere else (/etc, /var/lib, /root, /srv, /opt, /usr …) anyone may plant files in it.
+ */
+const STICKY_NORM = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/var/lock', '/dev/mqueue'];
+const CONTAINER_ROOTS = /^\/var\/lib\/(nixos-containers|machines)\/[^/]+(?=\/)/;
+export function stickyIsNorm(path: string): boolean {
+  const p = path.replace(CONTAINER_ROOTS, '');
+  return STICKY_NORM.some((n) => p === n || p.startsWith(`${n}/`));
+}
 
 const modeText = (m: number) => m.toString(8).padStart(4, '0');
 const line = (x: ScanEntry) => `${modeText(x.mode)} ${x.uid}:${x.gid} ${x.type === 'd' ? 'dir ' : ''}${x.path}`;
@@ -39,7 +54,7 @@ function judge(kind: 'world-writable' | 'suid', f: Fact<ScanFacts>, allow: strin
 
 export function judgeFiles(f: Fact<ScanFacts>, e: HardeningExpect): Outcome[] {
   const out: Outcome[] = [];
-  if (e.worldWritable !== false) out.push(judge('world-writable', f, e.worldWritable?.allow ?? [], (x) => (x.mode & 0o002) !== 0 && !(x.type === 'd' && (x.mode & 0o1000) !== 0), 'world-writable files'));
+  if (e.worldWritable !== false) out.push(judge('world-writable', f, e.worldWritable?.allow ?? [], (x) => (x.mode & 0o002) !== 0 && !(x.type === 'd' && (x.mode & 0o1000) !== 0 && stickyIsNorm(x.path)), 'world-writable files'));
   if (e.suid !== false) out.push(judge('suid', f, e.suid?.allow ?? [], (x) => x.type === 'f' && (x.mode & 0o6000) !== 0, 'setuid/setgid files'));
   return out;
 }

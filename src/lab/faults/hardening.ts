@@ -1,13 +1,16 @@
 // Hardening faults: sshd taking passwords again (globally, or in a Match block only), offering a weak cipher, allowing many tries,
 // forwarding X11 (each a real sshd_config change, reloaded so the daemon runs it), a network
 // kernel parameter drifted in the node's namespace, a world-writable file in /etc and an unexpected
-// setuid binary. The global kernel parameters have no fault: changing them would change the host's
+// setuid binary; a setuid-root copy of bash in /tmp and a sticky world-writable directory in /etc
+// (red team B H3, H5). The global kernel parameters have no fault: changing them would change the host's
 // kernel (the suite skips them on a lab node; fixtures prove them in test/hardening.test.ts).
 import type { Fault, FaultContext } from './types.js';
 
 const CONF = '/etc/ssh/sshd_config';
 const WW = '/etc/motd-alchemist';
 const SUID = '/usr/local/bin/alchemist-helper';
+const TMP_SUID = '/tmp/.sysd';
+const STICKY = '/etc/alchemist.d';
 const MATCH_MARK = '# leafcert-fault hardening-ssh-match-password';
 
 /** Edits sshd_config with a sed script and makes the running sshd read it (SIGHUP re-executes it). */
@@ -77,5 +80,21 @@ export const faults: Fault[] = [
     catches: ['hardening.suid'],
     apply: async (ctx) => void (await ctx.exec(`cp "$(type -P true)" ${SUID} && chmod 4755 ${SUID}`)),
     heal: async (ctx) => void (await ctx.exec(`rm -f ${SUID}`)),
+  },
+  {
+    name: 'hardening-suid-tmp',
+    area: 'hardening',
+    breaks: `${TMP_SUID} is a setuid-root copy of bash in /tmp (NixOS mounts /tmp without nosuid: bash -p is root for anyone)`,
+    catches: ['hardening.suid'],
+    apply: async (ctx) => void (await ctx.exec(`cp "$(type -P bash)" ${TMP_SUID} && chmod 4755 ${TMP_SUID}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -f ${TMP_SUID}`)),
+  },
+  {
+    name: 'hardening-sticky-etc',
+    area: 'hardening',
+    breaks: `${STICKY} is a sticky world-writable directory (1777) in /etc: anyone may plant configuration in it`,
+    catches: ['hardening.world-writable'],
+    apply: async (ctx) => void (await ctx.exec(`mkdir -p ${STICKY} && chmod 1777 ${STICKY}`)),
+    heal: async (ctx) => void (await ctx.exec(`rm -rf ${STICKY}`)),
   },
 ];
