@@ -51,6 +51,46 @@ export const schema = {
 export interface HealthFacts {
   /** `samples`: every whole-request time when the first one was over the latency budget. */
   probes: HttpFacts[];
+  /** The https health paths requested over plain http (plainPaths), in their order. */
+  plain?: HttpFacts[];
+}
+
+/**
+ * Every https health path of a host whose plain http is expected to redirect (a `redirect` entry
+ * for that host), requested over http as well: a `location /health` in the port-80 server that
+ * proxies instead of redirecting serves the endpoint in clear while `/` still redirects. Each must
+ * answer the redirect entry's status (default 301 or 308) to the same path on the https target.
+ */
+export interface PlainPath {
+  url: string;
+  /** The https health URL it comes from, and the redirect entry whose server it asks. */
+  from: string;
+  via: HealthExpect;
+  status: number[];
+  redirect: string;
+}
+
+export function plainPaths(list: HealthList): PlainPath[] {
+  const out: PlainPath[] = [];
+  const seen = new Set(list.map((e) => e.url));
+  const url = (s: string) => {
+    try {
+      return new URL(s);
+    } catch {
+      return undefined;
+    }
+  };
+  for (const e of list) {
+    const u = url(e.url);
+    if (u?.protocol !== 'https:') continue;
+    for (const r of list.filter((x) => x.redirect && url(x.url)?.protocol === 'http:' && url(x.url)!.hostname === u.hostname && url(x.redirect)?.protocol === 'https:')) {
+      const plain = new URL(`${u.pathname}${u.search}`, new URL(r.url).origin).href;
+      if (seen.has(plain)) continue;
+      seen.add(plain);
+      out.push({ url: plain, from: e.url, via: r, status: r.status ? [r.status] : [301, 308], redirect: new URL(`${u.pathname}${u.search}`, new URL(r.redirect!).origin).href });
+    }
+  }
+  return out;
 }
 
 export const CHECKS = defineChecks('health', {
@@ -71,21 +111,20 @@ export const CHECKS = defineChecks('health', {
   },
   redirect: {
     title: 'Redirects to the expected https URL', severity: 'medium', checklist: CL,
-    description: 'The URL answers a 3xx whose Location has the scheme, host and port of the expected URL and a path under its path (compared as parsed URLs, not as a string prefix).',
+    description: 'The URL answers a 3xx whose Location has the scheme, host and port of the expected URL and a path under its path (compared as parsed URLs, not as a string prefix). Every https health path of that host is requested over plain http too and must answer the same redirect status (default 301 or 308) to that path on https: a health location served in clear on port 80 fails.',
     fix: 'Set services.nginx.virtualHosts.<name>.forceSSL = true (plain HTTP answers with a redirect to https).',
   },
 });
 
 async function gather(ctx: SuiteContext, expect: HealthList): Promise<HealthFacts> {
-  const probes = await Promise.all(
-    expect.map(async (e): Promise<HttpFacts> => {
-      const connect = e.connect === undefined || e.connect === ctx.node.name ? ctx.host.address ?? ctx.node.host : e.connect;
-      if (!connect) return { url: e.url, connect: '', ok: false, error: 'no address to connect to (no connect and the node has no host)' };
-      const timeoutMs = e.timeout ? parseDuration(e.timeout) : Math.max(5000, (e.maxMs ?? 0) * 4);
-      return gatherHttp({ url: e.url, connect, caFile: e.ca ? resolve(ctx.options.baseDir, e.ca) : undefined, timeoutMs, maxMs: e.maxMs });
-    }),
-  );
-  return { probes };
+  const get = async (e: HealthExpect, url = e.url): Promise<HttpFacts> => {
+    const connect = e.connect === undefined || e.connect === ctx.node.name ? ctx.host.address ?? ctx.node.host : e.connect;
+    if (!connect) return { url, connect: '', ok: false, error: 'no address to connect to (no connect and the node has no host)' };
+    const timeoutMs = e.timeout ? parseDuration(e.timeout) : Math.max(5000, (e.maxMs ?? 0) * 4);
+    return gatherHttp({ url, connect, caFile: e.ca ? resolve(ctx.options.baseDir, e.ca) : undefined, timeoutMs, maxMs: url === e.url ? e.maxMs : undefined });
+  };
+  const [probes, plain] = await Promise.all([Promise.all(expect.map((e) => get(e))), Promise.all(plainPaths(expect).map((p) => get(p.via, p.url)))]);
+  return { probes, plain };
 }
 
 /** Median of the samples; with an even count the upper middle one (never flatter the node). */
@@ -181,6 +220,20 @@ function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
         ok ? `${p.status} → ${loc}` : isRedirect ? `${p.status} → ${loc ?? '(no Location)'}, expected ${e.redirect}…` : `HTTP ${p.status}, not a redirect (expected → ${e.redirect}…)`,
         { expected: `3xx → ${e.redirect}…`, observed: { status: p.status, location: loc ?? null } });
     }
+  });
+  plainPaths(list).forEach((pp, i) => {
+    const p = f.plain?.[i];
+    const source = `GET ${pp.url} via ${p?.connect || '?'} from the harness (the https health URL ${pp.from} over plain http)`;
+    const expected = `${pp.status.join(' or ')} → ${pp.redirect}`;
+    const push = (status: Outcome['status'], message: string, observed: unknown) => out.push(outcome(CHECKS.redirect, pp.url, status, message, { source, expected, observed }));
+    if (!p || p.url !== pp.url) return push('error', 'not gathered', null);
+    if (!p.ok) return push('error', `no response: ${p.error}`, p.error);
+    const loc = typeof p.headers?.location === 'string' ? p.headers.location : undefined;
+    const observed = { status: p.status, location: loc ?? null };
+    const isRedirect = [301, 302, 303, 307, 308].includes(p.status ?? 0);
+    if (!isRedirect) return push('fail', `HTTP ${p.status}, not a redirect: ${new URL(pp.url).pathname} is served over plain http (expected ${expected})`, { ...observed, excerpt: p.body?.slice(0, 200) });
+    const ok = pp.status.includes(p.status!) && !!loc && redirectMatches(loc, pp.url, pp.redirect);
+    push(ok ? 'pass' : 'fail', ok ? `${p.status} → ${loc}` : `${p.status} → ${loc ?? '(no Location)'}, expected ${expected}`, observed);
   });
   return out;
 }

@@ -54,7 +54,35 @@ const st = (os: Awaited<ReturnType<typeof run>>) => os.map((o) => `${o.id}:${o.s
 describe('health suite', () => {
   it('healthy: status, json subset, latency, redirect pass (SNI + Host sent)', async () => {
     mode = { body: '{"status":"ok","db":{"up":true},"version":"1.2"}', status: 200, delay: 0 };
-    expect(st(await run())).toEqual(['health.status:pass', 'health.json:pass', 'health.latency:pass', 'health.status:pass', 'health.redirect:pass']);
+    const os = await run();
+    expect(st(os)).toEqual(['health.status:pass', 'health.json:pass', 'health.latency:pass', 'health.status:pass', 'health.redirect:pass', 'health.redirect:pass']);
+    // the https health path is asked over plain http too, and redirects to itself on https
+    expect(os[5].subject).toBe(`http://api.alchemist.local:${httpPort}/health`);
+    expect(os[5].message).toBe(`301 → https://api.alchemist.local:${httpPort}/health`);
+  });
+  it('a health path served in clear on plain http (a location exempted from the redirect, red team H1) fails redirect', async () => {
+    mode = { body: '{"status":"ok","db":{"up":true}}', status: 200, delay: 0 };
+    // port 80 of this "nginx": / redirects, /health is proxied in clear
+    const leaky = http.createServer((req, res) =>
+      req.url === '/health' ? res.writeHead(200, { 'content-type': 'application/json' }).end(mode.body) : res.writeHead(301, { location: `https://${req.headers.host}${req.url}` }).end());
+    servers.push(leaky);
+    await new Promise<void>((r) => leaky.listen(0, '127.0.0.1', r));
+    const port = (leaky.address() as AddressInfo).port;
+    const l: HealthList = [list()[0], { url: `http://api.alchemist.local:${port}/`, status: 301, redirect: `https://api.alchemist.local:${port}/` }];
+    const os = await run(l);
+    expect(st(os)).toEqual(['health.status:pass', 'health.json:pass', 'health.latency:pass', 'health.status:pass', 'health.redirect:pass', 'health.redirect:fail']);
+    expect(os[5].subject).toBe(`http://api.alchemist.local:${port}/health`);
+    expect(os[5].message).toBe(`HTTP 200, not a redirect: /health is served over plain http (expected 301 → https://api.alchemist.local:${port}/health)`);
+    // a redirect elsewhere (to /) or with another status than the entry's fails too; silence is an error
+    const facts = await healthSuite.gather(ctx(dir), l);
+    const judge = (p: object) => healthSuite.evaluate({ ...facts, plain: [{ ...facts.plain![0], ...p }] }, l, {} as never)[5];
+    expect(judge({ status: 301, headers: { location: `https://api.alchemist.local:${port}/` } }).status).toBe('fail');
+    expect(judge({ status: 302, headers: { location: `https://api.alchemist.local:${port}/health` } }).status).toBe('fail');
+    expect(judge({ status: 301, headers: { location: `https://api.alchemist.local:${port}/health` } }).status).toBe('pass');
+    expect(judge({ ok: false, error: 'ECONNRESET' }).status).toBe('error');
+    expect(healthSuite.evaluate({ probes: facts.probes }, l, {} as never)[5].status).toBe('error');
+    // no redirect entry for the host: plain http is not expected to redirect, nothing is asked
+    expect(st(await run([list()[0]]))).toEqual(['health.status:pass', 'health.json:pass', 'health.latency:pass']);
   });
   it('500 fails status; wrong JSON fails json; slow fails latency', async () => {
     mode = { body: '{"status":"ok","db":{"up":true}}', status: 500, delay: 0 };

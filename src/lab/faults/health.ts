@@ -1,6 +1,6 @@
 // Health faults: the application behind nginx's /health (a backend on 127.0.0.1:8080 on light
 // nodes, the API in the alchemist container on full nodes) is stopped or misconfigured; or nginx's
-// port 80 answers itself instead of redirecting to https.
+// port 80 answers itself instead of redirecting to https, or serves /health in clear beside it.
 import { editNginxConf, restoreNginxConf } from './nginx.js';
 import type { Fault, FaultContext } from './types.js';
 
@@ -48,6 +48,15 @@ export const faults: Fault[] = [
     breaks: 'port 80 answers 200 itself instead of redirecting to https (301)',
     catches: ['health.redirect'],
     apply: (ctx) => editNginxConf(ctx, (conf) => conf.replace('return 301 https://$host$request_uri;', 'return 200 "plain http";')),
+    heal: restoreNginxConf,
+  },
+  {
+    name: 'health-plain-location',
+    area: 'health',
+    breaks: 'port 80 proxies /health to the API in clear (a location exempted from the redirect); / still redirects to https',
+    catches: ['health.redirect'],
+    apply: (ctx) => editNginxConf(ctx, (conf) => conf.replace('    location / { return 301 https://$host$request_uri; }',
+      `    location /health { proxy_pass ${ctx.node.flavour === 'full' ? 'http://10.233.1.2:8080/health' : 'http://127.0.0.1:8080/health'}; }\n    location / { return 301 https://$host$request_uri; }`)),
     heal: restoreNginxConf,
   },
 ];
