@@ -9,6 +9,7 @@ export { CHECKS } from './isolation/checks.js';
 export { DEFAULT_DROP, NSPAWN_DEFAULT_CAPS } from './isolation/capabilities.js';
 import { openTcpPorts, optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
 import { declaredAddedCaps, judgeCapabilities } from './isolation/capabilities.js';
+import { judgeNamespaces } from './isolation/namespaces.js';
 import { gatherIsolation, innerFirewallPorts, type ContainerFacts, type IsolationFacts, type ReachAttempt } from '../src/probes/isolation.js';
 import { netnsCommandText } from '../src/transport/container.js';
 
@@ -36,7 +37,6 @@ export interface ContainerExpect {
 }
 export type IsolationExpect = Record<string, ContainerExpect>;
 
-const NS_CHECKED = ['net', 'pid', 'mnt', 'ipc', 'uts', 'cgroup'] as const;
 const containerSchema = {
   type: 'object',
   additionalProperties: false,
@@ -81,22 +81,7 @@ function hasUserns(f: ContainerFacts, facts: IsolationFacts): boolean {
   return f.ns!.user !== undefined && facts.hostNs.user !== undefined && f.ns!.user !== facts.hostNs.user && !f.uidMap!.identity;
 }
 
-const namespaces: Judge = (f, exp, facts) => {
-  const ns = f.ns!;
-  const privNet = exp.privateNetwork !== false;
-  const checked = NS_CHECKED.filter((k) => k !== 'net' || privNet);
-  const shared = NS_CHECKED.filter((k) => (k !== 'net' || privNet) && ns[k] !== undefined && ns[k] === facts.hostNs[k]);
-  const unknown = NS_CHECKED.filter((k) => ns[k] === undefined || facts.hostNs[k] === undefined);
-  const nsObserved = Object.fromEntries(NS_CHECKED.map((k) => [k, { container: ns[k] ?? null, host: facts.hostNs[k] ?? null }]));
-  const severity = shared.includes('net') || shared.includes('pid') || shared.includes('mnt') ? 'critical' : 'high';
-  const message = shared.length
-    ? `shares the host's ${shared.join(', ')} namespace${shared.length > 1 ? 's' : ''}${shared.includes('net') ? ' (it sees and binds host ports; set privateNetwork = true)' : ''}`
-    : unknown.length
-      ? `cannot read the ${unknown.join(', ')} namespace of the leader or the host`
-      : `own ${checked.join(', ')} namespaces${privNet ? '' : ' (network shared by declaration)'}`;
-  const evidence = { expected: `differs from the host (/proc/1/ns) for ${checked.join(', ')}`, observed: nsObserved, source: `readlink /proc/${f.leader}/ns/* vs /proc/1/ns/*` };
-  return outcome(CHECKS.namespaces, subjectOf(f), shared.length ? 'fail' : unknown.length ? 'error' : 'pass', message, evidence, { severity });
-};
+const namespaces: Judge = (f, exp, facts) => judgeNamespaces(subjectOf(f), f, exp.privateNetwork !== false, facts.hostNs);
 
 const userNamespace: Judge = (f, exp, facts) => {
   const ns = f.ns!;

@@ -28,6 +28,12 @@ describe('isolation on a full lab node', () => {
         const r = results.find((x) => x.id === 'isolation.capabilities' && x.subject === 'container alchemist-workflow')!;
         expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set holds CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_BPF, beyond systemd-nspawn's default set/) });
       },
+      // the leader's namespaces are right: the process beside it is named (red team I1)
+      'isolation-process-host-netns': (results) => {
+        const r = results.find((x) => x.id === 'isolation.namespaces' && x.subject === 'container alchemist-agent')!;
+        expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^process \d+ \(lab-backend.pl\) runs in the host's network namespace/) });
+        expect(results.find((x) => x.id === 'limits.enforced' && x.subject === 'container alchemist-agent')?.status ?? 'pass').toBe('pass');
+      },
       'isolation-cap-sys-admin': (results) => {
         const r = results.find((x) => x.id === 'isolation.capabilities' && x.subject === 'container alchemist-workflow')!;
         expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set keeps CAP_SYS_ADMIN/) });

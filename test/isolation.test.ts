@@ -6,6 +6,7 @@ import { hexToAddress, parseProcNetTcp } from '../src/probes/listeners.js';
 import { missingReason, parseLocate, scanContainers } from '../src/probes/containers.js';
 import { containerHost, nsenterCommand } from '../src/transport/container.js';
 import { evaluateIsolation, innerFirewallPorts, isolationSuite, type ContainerFacts, type IsolationFacts } from '../suites/isolation.js';
+import { parseNetStrays } from '../src/probes/isolation.js';
 import { declaredAddedCaps, NSPAWN_DEFAULT_CAPS } from '../suites/isolation/capabilities.js';
 import { FakeHost } from './helpers/fakes.js';
 import { ParseError, TransportError, type ExecResult } from '../src/core/types.js';
@@ -174,6 +175,23 @@ describe('isolation evaluate', () => {
     expect(ns.severity).toBe('critical');
     expect(ns.message).toMatch(/shares the host's net namespace/);
     expect(byId(out, 'isolation.reachability')[0].status).toBe('fail');
+  });
+  it('a process of the container\'s PID namespace in the host\'s network namespace fails namespaces, named (red team I1: the leader\'s namespaces alone passed)', () => {
+    const { strays } = parseNetStrays('P 1274 host lab-backend.pl\nT 57 61 other bash\n', 'netprocs');
+    expect(strays).toEqual([{ pid: 1274, comm: 'lab-backend.pl', hostNet: true }, { pid: 57, tid: 61, comm: 'bash', hostNet: false }]);
+    const c = good();
+    c.netStrays = strays.slice(0, 1);
+    const ns = byId(evaluateIsolation(facts([c]), { alchemist: {} }), 'isolation.namespaces')[0];
+    expect(ns).toMatchObject({ status: 'fail', severity: 'critical', message: 'process 1274 (lab-backend.pl) runs in the host\'s network namespace (it binds and connects in the host network), though in the container\'s PID namespace' });
+    expect(ns.evidence.observed).toMatchObject({ otherNetwork: [{ pid: 1274, hostNet: true }] });
+    c.netStrays = strays.slice(1);
+    expect(byId(evaluateIsolation(facts([c]), { alchemist: {} }), 'isolation.namespaces')[0]).toMatchObject({ status: 'fail', severity: 'high', message: expect.stringMatching(/^thread 61 of process 57 \(bash\) runs in a network namespace other than the container's/) });
+    // unreadable: unknown, never a pass; garbage is a ParseError
+    const u = good();
+    u.netStraysProblem = 'net_strays: exit 2';
+    expect(byId(evaluateIsolation(facts([u]), { alchemist: {} }), 'isolation.namespaces')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/could not be read: net_strays: exit 2/) });
+    expect(() => parseNetStrays('1274 host x', 'netprocs')).toThrow(ParseError);
+    expect(parseNetStrays('MORE\n', 'n').more).toBe(true);
   });
   it('privateNetwork=false: a shared net namespace is as declared', () => {
     const out = evaluateIsolation(facts([ctr('alchemist', { ns: { ...CTR_NS, net: HOST_NS.net }, status: parseProcStatus(STATUS(reduced), 's') })]), { alchemist: { privateNetwork: false } });

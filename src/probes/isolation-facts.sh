@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The isolation facts of a node's containers (src/probes/isolation.ts), one round trip for all of
 # them: the host's namespaces and TCP listeners (/proc/1), and per container leader its liveness,
-# namespaces, uid_map, status (capabilities, NoNewPrivs), TCP listeners and, when asked, the
-# firewall in its network namespace. Each part goes behind a marker line with its exit code
+# namespaces, uid_map, status (capabilities, NoNewPrivs), TCP listeners, the processes of its PID
+# namespace in another network namespace and, when asked, the firewall in its network namespace. Each part goes behind a marker line with its exit code
 # (src/probes/sections.ts splits it back). ctr_net comes from src/transport/container.ts.
 # $1: the marker (sections.ts MARK); $2: the namespace kinds (ns.ts NS_KINDS, space-separated);
 # then one IDX:LEADER:FW word per container (FW 1: read its inner firewall).
@@ -38,6 +38,30 @@ fw_of() {
   fi
 }
 
+# The processes (and threads) of a leader's PID namespace whose network namespace is not the leader's:
+# an `nsenter --pid --mount` into the container that kept another network (the host's) binds and
+# connects there. `-ef` compares the ns links (builtin test: no process per PID or thread); a task
+# whose links are gone (exiting) is skipped. Per process `P PID host|other COMM` (host: PID 1's
+# netns), per thread of a process that is in `T PID TID host|other COMM`; at most 20, then MORE.
+net_strays() {
+  local d p t n=0 cm where
+  for d in /proc/[0-9]*; do
+    [ "$d/ns/pid" -ef "/proc/$1/ns/pid" ] || continue
+    p=${d#/proc/}
+    for t in "$d" "$d"/task/[0-9]*; do
+      [ "$t" != "$d/task/$p" ] || continue
+      [ "$t/ns/net" -ef "/proc/$1/ns/net" ] && continue
+      [ -e "$t/ns/net" ] || continue
+      where=other; [ "$t/ns/net" -ef /proc/1/ns/net ] && where=host
+      n=$((n + 1)); [ "$n" -le 20 ] || { echo MORE; return 0; }
+      cm=''; { read -r cm < "$d/comm"; } 2>/dev/null
+      if [ "$t" = "$d" ]; then printf 'P %s %s %s\n' "$p" "$where" "${cm:-?}"; break; fi
+      printf 'T %s %s %s %s\n' "$p" "${t##*/}" "$where" "${cm:-?}"
+    done
+  done
+  return 0
+}
+
 bsection host.ns ns_of 1
 bsection host.tcp tcp_of 1
 for c in "$@"; do
@@ -47,5 +71,6 @@ for c in "$@"; do
   bsection "uidmap.$i" slurp "/proc/$leader/uid_map"
   bsection "status.$i" slurp "/proc/$leader/status"
   bsection "tcp.$i" tcp_of "$leader"
+  bsection "netprocs.$i" net_strays "$leader"
   if [ "$fw" = 1 ]; then section "fw.$i" fw_of "$leader"; fi
 done

@@ -40,6 +40,38 @@ export interface ContainerFacts {
   reachTimeout?: string;
   reachProblem?: string;
   excerpt?: string;
+  /** Processes (or threads) of its PID namespace in a network namespace other than the leader's. */
+  netStrays?: NetStray[];
+  /** More than 20 of them: the rest not read. */
+  netStraysMore?: boolean;
+  /** Why they could not be read. */
+  netStraysProblem?: string;
+}
+
+export interface NetStray {
+  pid: number;
+  /** Set when only this thread is in another network namespace (setns by one thread). */
+  tid?: number;
+  comm: string;
+  /** Its network namespace is the host's (PID 1's), not merely another one. */
+  hostNet: boolean;
+}
+
+/** The netprocs.N section of the facts script (net_strays): `P PID host|other COMM`, `T PID TID host|other COMM`, MORE. */
+export function parseNetStrays(text: string, source: string): { strays: NetStray[]; more: boolean } {
+  const strays: NetStray[] = [];
+  let more = false;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    if (line === 'MORE') {
+      more = true;
+      continue;
+    }
+    const m = /^(?:P (\d+)|T (\d+) (\d+)) (host|other) (.*)$/.exec(line);
+    if (!m) throw new ParseError(source, `unexpected line "${line.slice(0, 80)}"`, text.slice(0, 300));
+    strays.push({ pid: Number(m[1] ?? m[2]), ...(m[3] ? { tid: Number(m[3]) } : {}), comm: m[5], hostNet: m[4] === 'host' });
+  }
+  return { strays, more };
 }
 
 export interface IsolationFacts {
@@ -159,6 +191,16 @@ function readContainers(stdout: string, inspect: ContainerFacts[], firewall: boo
       const status = need('status');
       f.status = parseProcStatus(status.text, `/proc/${f.leader}/status`);
       f.listeners = parseProcNetTcp(need('tcp').text, `/proc/${f.leader}/net/tcp`);
+      const np = need('netprocs');
+      try {
+        if (np.rc !== 0) throw new ParseError('net_strays', np.text.split('\n')[0] || `exit ${np.rc}`);
+        const { strays, more } = parseNetStrays(np.text, `processes of container ${f.name} in another network namespace`);
+        f.netStrays = strays;
+        if (more) f.netStraysMore = true;
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        f.netStraysProblem = e.message;
+      }
       if (firewall[idx]) {
         const fw = need('fw');
         f.firewall = { text: fw.text, rc: fw.rc, command: netnsCommandText(f.leader!, 'iptables-save (or nft list ruleset)') };
@@ -219,7 +261,7 @@ export async function gatherIsolation(host: Host, want: ContainerWant[], timeout
   const firewall = inspect.map((f) => !!want.find((w) => w.name === f.name)?.innerFirewall);
   const t0 = performance.now();
   const r = await host.exec(factsCommand(inspect.map((f, idx) => ({ idx, leader: f.leader!, firewall: firewall[idx] }))), { timeoutMs });
-  commands.push('isolation facts script: readlink /proc/{1,LEADER}/ns/*; cat /proc/LEADER/{uid_map,status,net/tcp,net/tcp6}; nsenter --net iptables-save');
+  commands.push('isolation facts script: readlink /proc/{1,LEADER}/ns/*; cat /proc/LEADER/{uid_map,status,net/tcp,net/tcp6}; test /proc/PID{,/task/TID}/ns/net -ef /proc/LEADER/ns/net for every process of the leader\'s PID namespace; nsenter --net iptables-save');
   // The facts script's round trip bounds the in-node path's (it crosses the network to the node).
   const rttMs = performance.now() - t0;
   const hostFacts = readContainers(r.stdout, inspect, firewall);

@@ -177,6 +177,9 @@ const OPEN_IN = 'alchemist-agent';
 /** The container with its own firewall (full.ts) and the port the fault opens in it. */
 const FW_IN = 'alchemist';
 const FW_EXTRA_PORT = 6379;
+/** The service isolation-process-host-netns starts in OPEN_IN's PID namespace but the node's network. */
+const HOSTNET_NAME = 'fault-hostnet';
+const HOSTNET_PORT = 7070;
 
 export const faults: Fault[] = [
   {
@@ -235,6 +238,25 @@ export const faults: Fault[] = [
     },
     async heal(ctx) {
       await ctx.containerExec(OPEN_IN, `[ -f /run/lab-backend-fault-open.pid ] && kill $(cat /run/lab-backend-fault-open.pid) 2>/dev/null; rm -f /run/lab-backend-fault-open.pid /etc/lab-backend/fault-open.conf; for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/${OPEN_PORT}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
+    },
+  },
+  {
+    name: 'isolation-process-host-netns',
+    area: 'isolation',
+    breaks: `a service joins ${OPEN_IN}'s cgroups and its PID, mount, UTS and IPC namespaces but keeps the node's network namespace (nsenter without --net), listening on the node's 0.0.0.0:${HOSTNET_PORT}: privateNetwork broken for that process while the leader's namespaces and the limits look right`,
+    catches: ['isolation.namespaces'],
+    needs: 'full',
+    async apply(ctx) {
+      const c = container(ctx, OPEN_IN);
+      await ctx.exec(`set -euo pipefail
+L=$(${leaderSh(OPEN_IN)}); [ -n "$L" ] || { echo "no leader for ${OPEN_IN} in ${JSON_FILE}" >&2; exit 1; }
+( echo $BASHPID > ${c.cgroup.memory}/cgroup.procs; echo $BASHPID > ${c.cgroup.cpu}/cgroup.procs
+  exec nsenter -t "$L" -p -m -u -i -- lab-backend-start ${HOSTNET_NAME} 0.0.0.0 ${HOSTNET_PORT} ) </dev/null`);
+    },
+    async heal(ctx) {
+      await ctx.containerExec(OPEN_IN, `[ -f /run/lab-backend-${HOSTNET_NAME}.pid ] && kill $(cat /run/lab-backend-${HOSTNET_NAME}.pid) 2>/dev/null; rm -f /run/lab-backend-${HOSTNET_NAME}.pid /etc/lab-backend/${HOSTNET_NAME}.conf; true`);
+      // gone from the node's network (it listened there, not in the container's)
+      await ctx.exec(`for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/${HOSTNET_PORT}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
     },
   },
   {
