@@ -6,9 +6,15 @@
 import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Container, type Listener, type Manifest, type NodeSection } from '../src/core/manifest.js';
-import { gatherMonitoring, routePrefixPath, type Endpoint, type MonitoringFacts, type PromEndpoint, type PromTarget } from '../src/probes/prometheus.js';
+import { gatherMonitoring, routePrefixPath, type Endpoint, type MonitoringFacts as PromFacts, type PromEndpoint, type PromTarget } from '../src/probes/prometheus.js';
+import { gatherAlerts, type PromAlert } from '../src/probes/monitoring-alerts.js';
+import type { Fact } from '../src/core/fact.js';
+import { alertsOutcome } from './monitoring/alerts.js';
 
-export type { Endpoint, MonitoringFacts, PromEndpoint };
+/** Prometheus's facts and its active alerts (gathered in parallel on the one connection). */
+export type MonitoringFacts = PromFacts & { alerts?: Fact<PromAlert[]> };
+
+export type { Endpoint, PromEndpoint };
 
 export interface MonitoringExpect {
   prometheus: PromEndpoint;
@@ -20,6 +26,8 @@ export interface MonitoringExpect {
   targets?: string[];
   /** Targets allowed to be down (job or job/instance), e.g. while a service is decommissioned. */
   allowDown?: string[];
+  /** Alert names allowed to fire (e.g. an always-firing Watchdog); any other firing alert fails monitoring.alerts-firing. */
+  allowFiring?: string[];
   /** Grafana's `/api/health` is expected to answer; absent = Grafana not expected. */
   grafana?: Endpoint;
 }
@@ -46,6 +54,13 @@ const CHECKS = defineChecks('monitoring', {
     checklist: ['monitoring'],
     description: 'Every expected alerting rule is loaded (/api/v1/rules) and evaluates without error; no alert rule at all is a finding.',
     fix: 'Add the rules to services.prometheus.rules (or ruleFiles) and redeploy; fix the expression of a rule that fails to evaluate.',
+  },
+  'alerts-firing': {
+    title: 'No alert is firing',
+    severity: 'medium',
+    checklist: ['monitoring'],
+    description: 'No alert is in state firing on Prometheus (/api/v1/alerts), except those named in allowFiring: a firing alert is the monitoring stack saying something is wrong now, and certifying over it hides it. Each firing alert is named with its labels; pending ones (their `for` not yet over) are reported, not failed.',
+    fix: 'Fix what the alert names (the service, target or resource in its labels), or silence a planned one in Alertmanager and list an always-firing one (Watchdog) in allowFiring.',
   },
   'grafana-health': {
     title: 'Grafana is healthy',
@@ -76,12 +91,14 @@ const SCHEMA = {
     jobs: { type: 'array', items: { type: 'string' } },
     targets: { type: 'array', items: { type: 'string', minLength: 1 } },
     allowDown: { type: 'array', items: { type: 'string' } },
+    allowFiring: { type: 'array', items: { type: 'string', minLength: 1 } },
     grafana: endpointSchema,
   },
 };
 
 async function gather(ctx: SuiteContext, e: MonitoringExpect): Promise<MonitoringFacts> {
-  return gatherMonitoring(ctx.host, e, ctx.options.timeoutMs);
+  const [facts, alerts] = await Promise.all([gatherMonitoring(ctx.host, e, ctx.options.timeoutMs), gatherAlerts(ctx.host, e.prometheus, ctx.options.timeoutMs)]);
+  return { ...facts, alerts };
 }
 
 // --- evaluate (pure) ---
@@ -182,13 +199,13 @@ function grafanaOutcome(f: MonitoringFacts): Outcome {
 }
 
 export function evaluate(f: MonitoringFacts, e: MonitoringExpect): Outcome[] {
-  const prom = [CHECKS['prometheus-ready'], CHECKS['targets-up'], CHECKS['rules-loaded']];
+  const prom = [CHECKS['prometheus-ready'], CHECKS['targets-up'], CHECKS['rules-loaded'], CHECKS['alerts-firing']];
   if (!('address' in f.prometheus)) {
     const p = f.prometheus;
     return [...prom.map((def) => outcome(def, 'prometheus', 'error', `cannot locate Prometheus: ${p.error}`, { source: p.source })), grafanaOutcome(f)];
   }
   const subject = `prometheus ${f.prometheus.address}:${f.prometheus.port}`;
-  return [readyOutcome(f, f.prometheus, subject), targetsOutcome(f, e, subject), rulesOutcome(f, e, subject), grafanaOutcome(f)];
+  return [readyOutcome(f, f.prometheus, subject), targetsOutcome(f, e, subject), rulesOutcome(f, e, subject), alertsOutcome(CHECKS['alerts-firing'], f.alerts, e.allowFiring ?? [], subject), grafanaOutcome(f)];
 }
 
 // --- plan (leafcert plan --from-nix) ---

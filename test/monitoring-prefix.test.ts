@@ -100,7 +100,7 @@ describe('monitoring probe under a route prefix', () => {
     }) });
     const e: MonitoringExpect = { prometheus: { address: '127.0.0.1', port, routePrefix: '/prom' }, rules: ['InstanceDown'] };
     const facts = await monitoringSuite.gather({ ...ctx, host: recording }, e);
-    expect(asked.sort()).toEqual(['/prom/-/ready', '/prom/api/v1/rules', '/prom/api/v1/status/buildinfo', '/prom/api/v1/status/runtimeinfo', '/prom/api/v1/targets?state=active']);
+    expect(asked.sort()).toEqual(['/prom/-/ready', '/prom/api/v1/alerts', '/prom/api/v1/rules', '/prom/api/v1/status/buildinfo', '/prom/api/v1/status/runtimeinfo', '/prom/api/v1/targets?state=active']);
     const os = evaluate(facts, e);
     for (const id of ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded']) expect(by(os, id).status, `${id}: ${by(os, id).message}`).toBe('pass');
     expect(by(os, 'monitoring.rules-loaded').evidence.source).toContain(`http://127.0.0.1:${port}/prom/api/v1/rules`);

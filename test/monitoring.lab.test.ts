@@ -7,7 +7,7 @@ import type { Result } from '../src/core/types.js';
 import { resultOf, runChecks, statusOf } from './helpers/ops.js';
 
 const NODE = 'leaf-1';
-const CHECKS = ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded'];
+const CHECKS = ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded', 'monitoring.alerts-firing'];
 let lab: TestLab;
 
 /** Prometheus starts before its first scrape: wait until every target has a verdict. */
@@ -100,6 +100,15 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
       // Targets and rules cannot be read from a stopped Prometheus: unknown, never a pass.
       expect(statusOf(results, 'monitoring.targets-up')).toBe('error');
       expect(statusOf(results, 'monitoring.rules-loaded')).toBe('error');
+    });
+  });
+
+  it('monitoring-alert-firing (a service reports itself unhealthy, ServiceUnhealthy fires) fails monitoring.alerts-firing naming the alert and its labels, and heals', async () => {
+    await faultHeals('monitoring-alert-firing', (results) => {
+      const r = resultOf(results, 'monitoring.alerts-firing');
+      expect(r.status, r.message).toBe('fail');
+      expect(r.message).toMatch(/^1 alert\(s\) firing: ServiceUnhealthy\{.*service="alchemist-workflow".*severity="warning"\}/);
+      for (const id of ['monitoring.prometheus-ready', 'monitoring.targets-up', 'monitoring.rules-loaded']) expect(statusOf(results, id)).toBe('pass');
     });
   });
 

@@ -12,6 +12,7 @@ import type { NodeSpec, SuiteContext } from '../src/core/types.js';
 import { ParseError } from '../src/core/types.js';
 import { apiData, parseHttpAnswer, parseRules, parseRuntimeinfo, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
 import { evaluate, monitoringSuite, type MonitoringExpect, type MonitoringFacts } from '../suites/monitoring.js';
+import { parseAlerts } from '../src/probes/monitoring-alerts.js';
 
 const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'prometheus', f), 'utf8');
 const answer = (body: string, ctype = 'application/json', status = 200): HttpAnswer => ({ status, headers: { 'content-type': ctype }, body, source: 'GET test' });
@@ -42,6 +43,7 @@ const base = (): MonitoringFacts => ({
   buildinfo: { ok: true, value: { version: '2.42.0', revision: 'x' }, source: 'GET buildinfo', excerpt: '' },
   targets: { ok: true, value: parseTargets(answer(fx('targets-all-up.json'))), source: 'GET targets', excerpt: '' },
   rules: { ok: true, value: parseRules(answer(fx('rules.json'))), source: 'GET rules', excerpt: '' },
+  alerts: { ok: true, value: parseAlerts(answer(fx('alerts-none.json'))), source: 'GET alerts', excerpt: '' },
   grafana: { skipped: 'Grafana is not expected' },
 });
 const EXP: MonitoringExpect = { prometheus: { container: 'monitoring' }, rules: ['InstanceDown', 'HighMemory'], jobs: ['alchemist'] };
@@ -103,7 +105,7 @@ describe('monitoring evaluate', () => {
     expect(by(os, 'monitoring.targets-up').message).toMatch(/no active targets/);
     expect(by(os, 'monitoring.rules-loaded').status).toBe('error');
     const lost = evaluate({ prometheus: { error: 'container monitoring not found on the node', source: 'locator' }, grafana: { skipped: 'x' } }, EXP);
-    expect(lost.filter((o) => o.status === 'error')).toHaveLength(3);
+    expect(lost.filter((o) => o.status === 'error')).toHaveLength(4);
   });
   it('a target not scraped yet is an error (cannot say), not a pass', () => {
     const f = base();
@@ -120,6 +122,30 @@ describe('monitoring evaluate', () => {
     expect(by(evaluate(f, EXP), 'monitoring.grafana-health').status).toBe('pass');
     f.grafana = { ok: true, value: { status: 503, database: 'failing', version: '10.4.1' }, source: 'GET /api/health', excerpt: '' };
     expect(by(evaluate(f, EXP), 'monitoring.grafana-health').status).toBe('fail');
+  });
+});
+
+describe('monitoring.alerts-firing (red team B M4)', () => {
+  it('a firing alert fails, named with its labels; a pending one is reported, not failed; allowFiring allows it', () => {
+    const f = base();
+    expect(by(evaluate(f, EXP), 'monitoring.alerts-firing')).toMatchObject({ status: 'pass', message: 'no alert firing' });
+    f.alerts = { ok: true, value: parseAlerts(answer(fx('alerts-firing.json'))), source: 'GET alerts', excerpt: '' };
+    const r = by(evaluate(f, EXP), 'monitoring.alerts-firing');
+    expect(r.status).toBe('fail');
+    expect(r.severity).toBe('medium');
+    expect(r.message).toBe('1 alert(s) firing: ServiceUnhealthy{instance="10.233.3.2:8081", job="alchemist", service="alchemist-workflow", severity="warning"} since 2026-12-03T15:47:33.093981358Z (alchemist-workflow reports itself unhealthy); pending (not firing yet): ExampleDown{instance="10.233.1.2:9187", job="alchemist", severity="critical"} since 2026-12-03T15:47:33.093981358Z (10.233.1.2:9187 of job alchemist is down)');
+    const ok = by(evaluate(f, { ...EXP, allowFiring: ['ServiceUnhealthy'] }), 'monitoring.alerts-firing');
+    expect(ok.status).toBe('pass');
+    expect(ok.message).toMatch(/^no alert firing \(1 allowed firing: ServiceUnhealthy\); pending \(not firing yet\): ExampleDown/);
+  });
+  it('an answer that is not the alerts API is an error, never a pass', () => {
+    expect(() => parseAlerts(answer('{"status":"success","data":{}}'))).toThrow(/no data.alerts array/);
+    expect(() => parseAlerts(answer('{"status":"success","data":{"alerts":[{"labels":{"alertname":"X"},"state":"weird"}]}}'))).toThrow(/lacks labels or a state/);
+    const f = base();
+    f.alerts = { ok: false, reason: 'GET alerts: answered HTML', source: 'GET alerts' };
+    expect(by(evaluate(f, EXP), 'monitoring.alerts-firing').status).toBe('error');
+    delete f.alerts;
+    expect(by(evaluate(f, EXP), 'monitoring.alerts-firing').status).toBe('error');
   });
 });
 

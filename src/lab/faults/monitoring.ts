@@ -1,7 +1,7 @@
 // Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
 // down), a target is deleted from prometheus.yml (no longer scraped at all), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), a broken
 // rules file is deployed and the reload fails (the earlier rules keep running), or
-// Prometheus itself is stopped. Apply and heal wait until Prometheus itself reports the change
+// Prometheus itself is stopped; a service reports itself unhealthy, so the ServiceUnhealthy alert fires. Apply and heal wait until Prometheus itself reports the change
 // (or, stopped, until its port refuses), so a check right after sees it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ const TARGET = { container: 'alchemist-graph', port: 6333, instance: '10.233.2.2
 const RULES_FILE = '/var/lib/nixos-containers/monitoring/etc/prometheus/rules/alchemist.rules.yml';
 const CONFIG_FILE = '/var/lib/nixos-containers/monitoring/etc/prometheus/prometheus.yml';
 const RULE = 'ServiceUnhealthy';
+/** The workflow backend's health flag (lab-backend exports it as lab_service_healthy, which ServiceUnhealthy watches). */
+const WORKFLOW_CONF = '/etc/lab-backend/alchemist-workflow.conf';
 
 /** Poll the Prometheus API from inside the node until `test` (a grep -E on the JSON) holds, or give up. */
 async function waitFor(ctx: FaultContext, path: string, grep: string, want: boolean, what: string): Promise<void> {
@@ -131,6 +133,21 @@ export const faults: Fault[] = [
           `if echo "$t" | grep -q '"health":"up"' && ! echo "$t" | grep -Eq '"health":"(unknown|down)"'; then exit 0; fi; sleep 0.2; done; ` +
           `echo 'timed out waiting for Prometheus: first scrape after restart' >&2; exit 1`,
       );
+    },
+  },
+  {
+    name: 'monitoring-alert-firing',
+    area: 'monitoring',
+    breaks: `alchemist-workflow reports itself unhealthy, so the ${RULE} alert fires (and nobody looks)`,
+    catches: ['monitoring.alerts-firing'],
+    needs: 'full',
+    async apply(ctx) {
+      await ctx.exec(`sed -i 's/^health=ok$/health=error/' ${WORKFLOW_CONF}`);
+      await waitFor(ctx, '/api/v1/alerts', '"state":"firing"', true, `${RULE} firing`);
+    },
+    async heal(ctx) {
+      await ctx.exec(`sed -i 's/^health=error$/health=ok/' ${WORKFLOW_CONF}`);
+      await waitFor(ctx, '/api/v1/alerts', '"state":"(firing|pending)"', false, `${RULE} resolved`);
     },
   },
 ];
