@@ -57,7 +57,7 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
         expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')).toMatchObject({ status: 'pass', message: expect.stringMatching(/^4 values found nowhere others can read them \(JWT_SECRET \(6 chars\): a well-known value \(see secrets.placeholder\), not searched\)/) });
       },
       'secrets-template-unexpanded': (rs) => expect(found(rs, 'secrets.placeholder', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET is an unexpanded template/),
-      'secrets-leaked-webroot': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in world-readable file \/var\/www\/alchemist\/.env$/),
+      'secrets-leaked-webroot': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in world-readable file \/var\/www\/alchemist\/config.js$/),
       'secrets-borg-passphrase-readable': (rs) => expect(found(rs, 'secrets.discovered-permissions', BORG_PASS)).toMatchObject({ status: 'fail', message: expect.stringMatching(/\(borg job\): readable or writable by others \(mode 0644\)/) }),
     },
   });

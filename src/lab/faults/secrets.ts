@@ -20,7 +20,7 @@ const BORG_PASS = '/etc/borg/passphrase';
 const STATE_LEAK = '/var/lib/alchemist-worker/config.txt';
 const WORKER_ENV = '/etc/alchemist-worker/worker.env';
 const CMDLINE_PID = '/run/leafcert-fault-cmdline.pid';
-const WEB_LEAK = '/var/www/alchemist/.env';
+const WEB_LEAK = '/var/www/alchemist/config.js';
 /** Replaces JWT_SECRET's value in the secrets file (the original kept on the node, root-only). */
 const setJwt = (v: string) => `cp -p ${FILE} ${FILE}.leafcert-fault && sed -i 's/^JWT_SECRET=.*/JWT_SECRET=${v}/' ${FILE}`;
 const restoreFile = `[ -f ${FILE}.leafcert-fault ] && cat ${FILE}.leafcert-fault > ${FILE} && rm ${FILE}.leafcert-fault; true`;
@@ -158,11 +158,11 @@ export const faults: Fault[] = [
   {
     name: 'secrets-leaked-webroot',
     area: 'secrets',
-    breaks: `the JWT secret is copied into ${WEB_LEAK}, world-readable under the web root nginx serves`,
+    breaks: `the JWT secret is baked into ${WEB_LEAK}, a static file of the web root nginx serves to anyone`,
     catches: ['secrets.exposure'],
     needs: 'full',
     // The node's /var/www is the host's directory: a tmpfs over it in the node's own mount namespace.
-    apply: async (ctx) => void (await ctx.exec(`mount -t tmpfs -o mode=755 leafcert-fault /var/www && mkdir -p ${WEB_LEAK.replace(/\/[^/]+$/, '')} && umask 022 && grep '^JWT_SECRET=' ${FILE} > ${WEB_LEAK}`)),
+    apply: async (ctx) => void (await ctx.exec(`mount -t tmpfs -o mode=755 leafcert-fault /var/www && mkdir -p ${WEB_LEAK.replace(/\/[^/]+$/, '')} && umask 022 && printf 'window.JWT_SECRET = "%s";\\n' "$(sed -n 's/^JWT_SECRET=//p' ${FILE})" > ${WEB_LEAK}`)),
     heal: async (ctx) => void (await ctx.exec(`while grep -q '^leafcert-fault /var/www ' /proc/self/mounts; do umount /var/www || break; done; true`)),
   },
 ];
