@@ -1,12 +1,13 @@
-// PostgreSQL faults, made the way an operator would: ALTER SYSTEM + reload, ALTER DATABASE … SET, a pg_hba line + reload,
-// a restart with listen_addresses changed. All run inside the alchemist container as postgres.
+// PostgreSQL faults, made the way an operator would: ALTER SYSTEM + reload (or without), ALTER DATABASE … SET, a pg_hba
+// line + reload, a restart with listen_addresses changed, the server stopped. All run inside the alchemist container as postgres.
 import type { Fault, FaultContext } from './types.js';
 
 const DATA = '/var/lib/postgresql/15/main';
 const PG = '/usr/lib/postgresql/15/bin';
 const asPg = (sql: string) => `cd / && setpriv --reuid postgres --regid postgres --init-groups -- ${PG}/psql -XqAt -v ON_ERROR_STOP=1 ${sql.split(';').filter((s) => s.trim()).map((s) => `-c "${s.trim()}"`).join(' ')}`;
 const inPg = (ctx: FaultContext, cmd: string) => ctx.containerExec('alchemist', cmd).then(() => undefined);
-const restartPg = `cd / && setpriv --reuid postgres --regid postgres --init-groups -- ${PG}/pg_ctl -D ${DATA} -l /run/postgresql/postgresql.log -w -t 60 restart -m fast >/dev/null`;
+const pgCtl = (args: string) => `cd / && setpriv --reuid postgres --regid postgres --init-groups -- ${PG}/pg_ctl -D ${DATA} ${args}`;
+const restartPg = `${pgCtl('-l /run/postgresql/postgresql.log -w -t 60 restart -m fast')} >/dev/null`;
 
 function hbaFault(name: string, line: string, breaks: string, catches: string[]): Fault {
   return {
@@ -49,6 +50,27 @@ export const faults: Fault[] = [
     apply: (ctx) => inPg(ctx, asPg(`ALTER DATABASE alchemist SET work_mem = '64MB'`)),
     heal: (ctx) => inPg(ctx, asPg('ALTER DATABASE alchemist RESET work_mem')),
   },
+  {
+    name: 'postgres-setting-unreloaded',
+    area: 'postgres',
+    breaks: 'work_mem is changed in postgresql.auto.conf (ALTER SYSTEM SET work_mem = 64MB) without a reload: the server still runs 4MB, the next reload (any nixos-rebuild switch) applies 64MB',
+    catches: ['postgres.pending-restart'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, asPg(`ALTER SYSTEM SET work_mem = '64MB'`)),
+    heal: (ctx) => inPg(ctx, asPg('ALTER SYSTEM RESET work_mem')),
+  },
+  {
+    name: 'postgres-stopped',
+    area: 'postgres',
+    breaks: 'the declared PostgreSQL is stopped (pg_ctl stop -m fast): no server process, no socket',
+    catches: ['postgres.running'],
+    needs: 'full',
+    apply: (ctx) => inPg(ctx, `${pgCtl('-m fast -w -t 60 stop')} >/dev/null`),
+    // Started again inside the container's cgroups (containerExec), where the service ran.
+    heal: (ctx) => inPg(ctx, `${pgCtl('status')} >/dev/null || ${pgCtl('-l /run/postgresql/postgresql.log -w -t 60 start')} >/dev/null`),
+  },
+  hbaFault('postgres-hba-password', 'host all all 0.0.0.0/0 password', 'pg_hba takes cleartext passwords over TCP from anywhere (method password on a host line, + reload)', ['postgres.hba-password']),
+  hbaFault('postgres-hba-md5', 'host all all 10.233.0.0/16 md5', 'pg_hba takes md5 password logins from the container network instead of scram-sha-256 (+ reload)', ['postgres.hba-password']),
   hbaFault('postgres-hba-trust', 'host all all 10.233.0.0/16 trust', 'pg_hba trusts every TCP connection from the container network (+ reload)', ['postgres.hba-host-trust']),
   hbaFault('postgres-hba-local-trust', 'local all all trust', 'pg_hba trusts every local (socket) user as any role (+ reload)', ['postgres.hba-local-trust']),
   {
