@@ -10,6 +10,11 @@ describe('tls suite on a lab node', () => {
     name: 'tls',
     suite: tlsSuite,
     detail: {
+      // NULL / anonymous suites on TLS 1.2: only the cipher check sees it, every other tls check passes
+      'tls-weak-ciphers': (os) => {
+        expect(os.filter((o) => o.status !== 'pass').map((o) => `${o.id} ${o.subject}`)).toEqual(['tls.ciphers api.alchemist.local:443', 'tls.ciphers monitoring.alchemist.local:443']);
+        for (const o of os.filter((x) => x.id === 'tls.ciphers')) expect(o.message).toMatch(/^weak suite accepted: TLSv1\.2 (AECDH|ECDHE-ECDSA)-NULL-SHA/);
+      },
       // plain HTTP on 443: the handshake fails, the rest cannot be judged (error, never pass)
       'tls-no-handshake': (os) => {
         expect(statusOf(os, 'tls.handshake').every((s) => s === 'fail')).toBe(true);

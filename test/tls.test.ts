@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Ajv from 'ajv';
 import { evaluateEndpoint, gatherEndpoint, tlsSuite, type TlsEndpointExpect } from '../suites/tls.js';
 import { probeProtocol, probeProtocolOpenssl } from '../src/probes/tls.js';
+import { probeWeakCiphers } from '../src/probes/tls-ciphers.js';
+import net from 'node:net';
 
 let dir: string;
 const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,8 +66,9 @@ describe('tls suite', () => {
     const os = evaluateEndpoint(f, base(good), id(), now());
     expect(status(os)).toEqual({
       'tls.handshake': 'pass', 'tls.chain': 'pass', 'tls.hostname': 'pass', 'tls.not-expired': 'pass',
-      'tls.not-yet-valid': 'pass', 'tls.min-days-left': 'pass', 'tls.min-protocol': 'pass', 'tls.key-strength': 'pass',
+      'tls.not-yet-valid': 'pass', 'tls.min-days-left': 'pass', 'tls.min-protocol': 'pass', 'tls.ciphers': 'pass', 'tls.key-strength': 'pass',
     });
+    expect(os.find((o) => o.id === 'tls.ciphers')!.message).toMatch(/^weak suites refused \(ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE\); default handshake TLSv1\.3 /);
     const ev = os[0].evidence.observed as Record<string, string>;
     expect(ev.fingerprintSha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(ev.subjectAltName).toContain('DNS:api.alchemist.local');
@@ -157,6 +160,44 @@ describe('tls suite', () => {
     expect(status(evaluateEndpoint(f, { ...base(port), keyTypes: ['ec'] }, id(), now()))['tls.key-strength']).toBe('fail');
     const big = evaluateEndpoint(f, { ...base(port), minKeyBits: { rsa: 4096 } }, id(), now()).find((o) => o.id === 'tls.key-strength')!;
     expect([big.status, big.message]).toEqual(['fail', 'rsa-pss key of 3072 bits < 4096']);
+  });
+
+  it('weak cipher suites: a TLS 1.2 server accepting NULL / anonymous suites fails tls.ciphers (red team T6), every other check still passes', async () => {
+    const port = await serve({ ...issue('nullc', {}), maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-NULL-SHA:AECDH-NULL-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0' });
+    const os = evaluateEndpoint(await gatherEndpoint(base(port), '127.0.0.1', dir), base(port), id(), now());
+    const s = status(os);
+    expect(s['tls.ciphers']).toBe('fail');
+    expect(Object.entries(s).filter(([k, v]) => k !== 'tls.ciphers' && v !== 'pass')).toEqual([]);
+    expect(os.find((o) => o.id === 'tls.ciphers')!.message).toMatch(/^weak suite accepted: TLSv1\.2 (ECDHE-ECDSA-NULL-SHA \(no encryption\)|AECDH-NULL-SHA \(anonymous \(no authentication\), no encryption\))$/);
+    // anonymous only
+    const anon = await serve({ ...issue('anon', {}), maxVersion: 'TLSv1.2', ciphers: 'AECDH-AES128-SHA:ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0' });
+    const a = evaluateEndpoint(await gatherEndpoint(base(anon), '127.0.0.1', dir), base(anon), id(), now()).find((o) => o.id === 'tls.ciphers')!;
+    expect([a.status, a.message]).toEqual(['fail', 'weak suite accepted: TLSv1.2 AECDH-AES128-SHA (anonymous (no authentication))']);
+  });
+
+  it('weak cipher suites: a TLS 1.3-only server passes (protocol_version alert); reset, silence, a non-TLS answer or nothing listening is error', async () => {
+    const only13 = await serve({ ...issue('only13', {}), minVersion: 'TLSv1.3' });
+    const os = evaluateEndpoint(await gatherEndpoint(base(only13), '127.0.0.1', dir), base(only13), id(), now());
+    expect(status(os)['tls.ciphers']).toBe('pass');
+    expect(os.find((o) => o.id === 'tls.ciphers')!.message).toMatch(/^weak suites refused \(ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION\); default handshake TLSv1\.3/);
+    const raw = (handler: (c: net.Socket) => void) => new Promise<number>((r) => {
+      const s = net.createServer(handler);
+      servers.push(s as never);
+      s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port));
+    });
+    const o = { host: '127.0.0.1', servername: 'api.alchemist.local', timeoutMs: 1500 };
+    const http = await raw((c) => c.on('data', () => c.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
+    const reset = await raw((c) => c.destroy());
+    const silent = await raw(() => undefined);
+    expect(await probeWeakCiphers({ ...o, port: http })).toMatchObject({ verdict: 'unknown', detail: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(await probeWeakCiphers({ ...o, port: reset })).toMatchObject({ verdict: 'unknown', detail: 'ECONNRESET' });
+    expect(await probeWeakCiphers({ ...o, port: silent })).toMatchObject({ verdict: 'unknown', detail: 'no answer within 1500 ms' });
+    expect(await probeWeakCiphers({ ...o, port: 1 })).toMatchObject({ verdict: 'unknown', detail: 'ECONNREFUSED' });
+    // the default handshake fine, the weak-suite probe without an answer: error, never pass
+    const f = await gatherEndpoint(base(good), '127.0.0.1', dir);
+    const c = evaluateEndpoint({ ...f, weakCiphers: { verdict: 'unknown', detail: 'ECONNRESET (tried twice)', offered: 'x' } }, base(good), id(), now()).find((x) => x.id === 'tls.ciphers')!;
+    expect([c.status, c.message]).toEqual(['error', 'could not test weak suites: ECONNRESET (tried twice)']);
+    expect(evaluateEndpoint({ ...f, weakCiphers: undefined }, base(good), id(), now()).find((x) => x.id === 'tls.ciphers')!.status).toBe('error');
   });
 
   it('missing CA file and refused port: error / fail, never pass', async () => {

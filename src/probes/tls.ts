@@ -2,12 +2,14 @@
 // chain as X509Certificates, and per-protocol probes (can a client get TLS 1.0/1.1 at all?).
 // Node 20 / OpenSSL 3 will not even offer TLS 1.0/1.1 at the default security level, so the
 // protocol probes lower it (`DEFAULT@SECLEVEL=0`): otherwise "refused" could be our own client
-// refusing. When Node still cannot offer the version, `openssl s_client` is tried instead.
+// refusing. When Node still cannot offer the version, `openssl s_client` is tried instead. A third
+// handshake offers only weak cipher suites (tls-ciphers.ts).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { clientContext } from './tls-context.js';
+import { gatherWeakCiphers, type CipherProbe } from './tls-ciphers.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export const TLS_VERSIONS: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
@@ -252,6 +254,8 @@ export interface TlsEndpointFacts {
   /** Set when a default client failed but a permissive one got the certificate (e.g. key too small). */
   defaultClientError?: string;
   protocols: ProtocolProbe[];
+  /** A handshake offering only weak TLS ≤ 1.2 suites (tls-ciphers.ts). */
+  weakCiphers?: CipherProbe;
 }
 
 /**
@@ -274,8 +278,9 @@ export async function gatherTlsEndpoint(o: { endpoint: string; target?: string; 
   if (!target) return f;
   const c = { host: target, port, servername, ca, timeoutMs: o.timeoutMs, requestPath: o.requestPath };
   const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(o.minProtocol));
-  let [hs, protocols] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v)))]);
+  let [hs, protocols, weak] = await Promise.all([tlsHandshake(c), Promise.all(below.map((v) => probeProtocolAny(c, v))), gatherWeakCiphers(c)]);
   f.protocols = protocols;
+  f.weakCiphers = weak;
   // A handshake with no answer says nothing about the server (a busy harness or network): tried once
   // more, and still silent it stays a timeout, never "a default client refuses this server".
   if (hs.timedOut) {

@@ -2,7 +2,7 @@
 // is reloaded; heal puts the saved originals back and reloads.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CERT_DIR, HSTS_LINE, nginxConf } from '../config.js';
+import { CERT_DIR, HSTS_LINE, NGINX_CIPHERS, nginxConf } from '../config.js';
 import { issueCert, TLS_NAMES, type CertOptions } from '../pki.js';
 import { editNginxConf, reloadNginx, restoreNginxConf } from './nginx.js';
 import type { Fault, FaultContext } from './types.js';
@@ -71,6 +71,16 @@ export const faults: Fault[] = [
       await reloadNginx(ctx);
     },
     heal: restore,
+  },
+  {
+    name: 'tls-weak-ciphers',
+    area: 'tls',
+    breaks: 'nginx speaks TLS 1.2 only and agrees to unencrypted (NULL) and anonymous (aNULL) suites beside a CBC-SHA1 one (ssl_ciphers … @SECLEVEL=0)',
+    catches: ['tls.ciphers'],
+    apply: (ctx) => editNginxConf(ctx, (conf) => conf
+      .replace(`ssl_ciphers ${NGINX_CIPHERS};`, 'ssl_ciphers "ECDHE-ECDSA-NULL-SHA:AECDH-NULL-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0";')
+      .replace('ssl_protocols TLSv1.2 TLSv1.3;', 'ssl_protocols TLSv1.2;')),
+    heal: restoreNginxConf,
   },
   {
     name: 'tls-no-handshake',
