@@ -112,7 +112,7 @@ export const CHECKS = defineChecks('health', {
   redirect: {
     title: 'Redirects to the expected https URL', severity: 'medium', checklist: CL,
     description: 'The URL answers a 3xx whose Location has the scheme, host and port of the expected URL and a path under its path (compared as parsed URLs, not as a string prefix). Every https health path of that host is requested over plain http too and must answer the same redirect status (default 301 or 308) to that path on https: a health location served in clear on port 80 fails.',
-    fix: 'Set services.nginx.virtualHosts.<name>.forceSSL = true (plain HTTP answers with a redirect to https).',
+    fix: 'Set services.nginx.virtualHosts.<name>.forceSSL = true (plain HTTP answers with a redirect to https), and serve no location on the port-80 server but the ACME challenge.',
   },
 });
 
@@ -231,7 +231,8 @@ function evaluate(f: HealthFacts, list: HealthList): Outcome[] {
     const loc = typeof p.headers?.location === 'string' ? p.headers.location : undefined;
     const observed = { status: p.status, location: loc ?? null };
     const isRedirect = [301, 302, 303, 307, 308].includes(p.status ?? 0);
-    if (!isRedirect) return push('fail', `HTTP ${p.status}, not a redirect: ${new URL(pp.url).pathname} is served over plain http (expected ${expected})`, { ...observed, excerpt: p.body?.slice(0, 200) });
+    const served = (p.status ?? 0) >= 200 && (p.status ?? 0) < 300 ? `: ${new URL(pp.url).pathname} is served over plain http` : '';
+    if (!isRedirect) return push('fail', `HTTP ${p.status}, not a redirect${served} (expected ${expected})`, { ...observed, excerpt: p.body?.slice(0, 200) });
     const ok = pp.status.includes(p.status!) && !!loc && redirectMatches(loc, pp.url, pp.redirect);
     push(ok ? 'pass' : 'fail', ok ? `${p.status} → ${loc}` : `${p.status} → ${loc ?? '(no Location)'}, expected ${expected}`, observed);
   });

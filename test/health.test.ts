@@ -79,6 +79,7 @@ describe('health suite', () => {
     expect(judge({ status: 301, headers: { location: `https://api.alchemist.local:${port}/` } }).status).toBe('fail');
     expect(judge({ status: 302, headers: { location: `https://api.alchemist.local:${port}/health` } }).status).toBe('fail');
     expect(judge({ status: 301, headers: { location: `https://api.alchemist.local:${port}/health` } }).status).toBe('pass');
+    expect(judge({ status: 404, headers: {} }).message).toBe(`HTTP 404, not a redirect (expected 301 → https://api.alchemist.local:${port}/health)`);
     expect(judge({ ok: false, error: 'ECONNRESET' }).status).toBe('error');
     expect(healthSuite.evaluate({ probes: facts.probes }, l, {} as never)[5].status).toBe('error');
     // no redirect entry for the host: plain http is not expected to redirect, nothing is asked
