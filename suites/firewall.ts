@@ -3,58 +3,13 @@
 // and expected-closed ports do not. Gathering is src/probes/firewall.ts; this file judges.
 import type { EarlyContext, Evidence, NodeSpec, Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
-import { optionPath, type Manifest } from '../src/core/manifest.js';
 import { describeProbe, firewallExcerpt, firewallInForce, firewallSource, earlyProbes, gatherFirewall, outsideProbing, intPorts, parseFirewallOutput, type EarlyProbes, type FirewallFacts } from '../src/probes/firewall.js';
-import { allowMap, allowText, diffAllow, expandRanges, observedAllow, portsOf, type Port } from '../src/probes/firewall-model.js';
+import { allowMap, allowText, diffAllow, observedAllow, type Port } from '../src/probes/firewall-model.js';
+import { schema, type FirewallExpect } from './firewall/expect.js';
+import { fromManifest } from './firewall/plan.js';
 import type { TcpProbe } from '../src/probes/tcp.js';
 
-export { intPorts, parseFirewallOutput, type FirewallFacts };
-
-export interface FirewallExpect {
-  /** Pin the backend; default: whichever NixOS firewall is found. */
-  backend?: 'iptables' | 'nftables';
-  /** TCP ports (or "a-b" ranges) allowed on every interface; integer ports are also probed open from the harness. */
-  open: Port[];
-  /** TCP ports that must not answer from the harness (filtered or refused). */
-  closed?: number[];
-  /** UDP ports/ranges allowed on every interface (declared state only: UDP cannot be probed reliably). */
-  udp?: Port[];
-  /** Per-interface allowances (networking.firewall.interfaces.<if>). */
-  interfaces?: Record<string, { tcp?: Port[]; udp?: Port[] }>;
-  /** Trusted interfaces; `lo` is always added, as NixOS does. */
-  trusted?: string[];
-  /** How refused packets are handled (networking.firewall.rejectPackets). With `drop`, an
-   *  expected-closed port that answers RST fails port-closed: the firewall did not stop it. */
-  refuse?: 'drop' | 'reject';
-  /** Declared extra rules (extraCommands / extraInputRules) that are not drift, as written in the config. */
-  extraRules?: string[];
-  /** Outside-in connect timeout, e.g. "1.5s". */
-  probeTimeout?: string;
-}
-
-const portItem = { oneOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string', pattern: '^[0-9]{1,5}-[0-9]{1,5}$' }] };
-const portList = { type: 'array', items: portItem };
-
-export const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['open'],
-  properties: {
-    backend: { enum: ['iptables', 'nftables'] },
-    open: portList,
-    // `closed: []` would look like a checked promise and check nothing: omit the key instead.
-    closed: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 } },
-    udp: portList,
-    interfaces: {
-      type: 'object',
-      additionalProperties: { type: 'object', additionalProperties: false, properties: { tcp: portList, udp: portList } },
-    },
-    trusted: { type: 'array', items: { type: 'string', minLength: 1 } },
-    refuse: { enum: ['drop', 'reject'] },
-    extraRules: { type: 'array', items: { type: 'string', minLength: 1 } },
-    probeTimeout: { type: 'string' },
-  },
-};
+export { fromManifest, intPorts, parseFirewallOutput, schema, type FirewallExpect, type FirewallFacts };
 
 const CL = ['network-policies'];
 
@@ -76,7 +31,7 @@ export const CHECKS = defineChecks('firewall', {
   },
   drift: {
     title: 'No rules beyond the declared firewall', severity: 'high', checklist: CL,
-    description: 'No rule beyond NixOS\'s own layout and the declared extra rules: no inserted (-I) rules, INPUT accepts, undeclared PREROUTING DNAT, duplicates or temp-ports, and the refuse mode is the expected one.',
+    description: 'No rule beyond NixOS\'s own layout and the declared extra rules: no inserted (-I) rules, INPUT accepts, duplicates or temp-ports; no DNAT/REDIRECT reachable from prerouting (any nat chain jumped to, any nft table) beyond the declared extra rules and forwardPorts; and the refuse mode is the expected one.',
     fix: 'Move hand-added rules into networking.firewall.extraCommands (iptables) or networking.firewall.extraInputRules (nftables), or remove them (restart firewall.service); networking.firewall.rejectPackets sets the refuse mode.',
   },
   'port-open': {
@@ -93,7 +48,7 @@ export const CHECKS = defineChecks('firewall', {
 
 async function gather(ctx: SuiteContext, expect: FirewallExpect): Promise<FirewallFacts> {
   const p = outsideProbing(ctx.node, expect);
-  const o = { ...p, target: ctx.host.address ?? ctx.node.host, rttPort: p.sshPort, timeoutMs: ctx.options.timeoutMs, extraRules: expect.extraRules, trusted: expect.trusted ?? [] };
+  const o = { ...p, target: ctx.host.address ?? ctx.node.host, rttPort: p.sshPort, timeoutMs: ctx.options.timeoutMs, extraRules: expect.extraRules, trusted: expect.trusted ?? [], forwardPorts: expect.forwardPorts };
   return gatherFirewall(ctx.host, o, ctx.early as Promise<EarlyProbes | undefined> | undefined);
 }
 
@@ -179,6 +134,7 @@ function judgeDrift(j: Judging): void {
   if (j.parseBroken) return readError(j, CHECKS.drift, 'rules');
   const { e, models } = j;
   const drift = models.flatMap((m) => m.drift.map((d) => `${m.family}: ${d.rule} — ${d.why}`));
+  drift.push(...j.natDrift.map((d) => `${d.rule} — ${d.why}`));
   if (j.conflict) drift.push(j.conflict);
   if (e.refuse) for (const m of models) if (m.refuse !== e.refuse) drift.push(`${m.family}: refused packets are handled by ${m.refuse}, expected ${e.refuse}`);
   if (!models.length) drift.push(`no NixOS firewall to compare: ${j.note}`);
@@ -249,49 +205,3 @@ export const firewallSuite: Suite<FirewallExpect, FirewallFacts> = {
   checks: Object.values(CHECKS),
   fromManifest,
 };
-
-/**
- * The plan's firewall expectation: the host's declared allowances; closed = every port something
- * inside (containers' firewalls and listeners) or a host service declares, minus what is opened.
- */
-export function fromManifest(m: Manifest, cite: (segs: (string | number)[], optionPath: string) => void): FirewallExpect {
-  const fw = m.host.firewall;
-  const at = (k: string) => optionPath(fw.path, k);
-  const f: FirewallExpect = { open: [...fw.allowedTCPPorts, ...portsOf(fw.allowedTCPPortRanges)] };
-  cite(['firewall', 'open'], at('allowedTCPPorts') + (fw.allowedTCPPortRanges.length ? ` + ${at('allowedTCPPortRanges')}` : ''));
-  // Ports opened on some interface are not expected closed either: the harness's interface is unknown.
-  const openSet = new Set([...fw.allowedTCPPorts, ...expandRanges(fw.allowedTCPPortRanges), ...fw.interfaces.flatMap((i) => [...i.allowedTCPPorts, ...expandRanges(i.allowedTCPPortRanges)])]);
-  const inner = m.containers.flatMap((c) => [...c.config.firewall.allowedTCPPorts, ...expandRanges(c.config.firewall.allowedTCPPortRanges), ...c.config.listeners.map((l) => l.port)]);
-  const closed = [...new Set([...inner, ...m.host.listeners.map((l) => l.port)].filter((p) => !openSet.has(p)))].sort((a, b) => a - b);
-  if (closed.length) {
-    f.closed = closed;
-    cite(['firewall', 'closed'], `ports declared inside containers (containers.<name>.config.networking.firewall.allowedTCPPorts, listeners) and host services, minus ${at('allowedTCPPorts')}`);
-  }
-  const udp = [...fw.allowedUDPPorts, ...portsOf(fw.allowedUDPPortRanges)];
-  if (udp.length) {
-    f.udp = udp;
-    cite(['firewall', 'udp'], at('allowedUDPPorts'));
-  }
-  if (fw.interfaces.length) {
-    f.interfaces = Object.fromEntries(fw.interfaces.map((i) => {
-      const tcp = [...i.allowedTCPPorts, ...portsOf(i.allowedTCPPortRanges)];
-      const u = [...i.allowedUDPPorts, ...portsOf(i.allowedUDPPortRanges)];
-      return [i.name, { ...(tcp.length ? { tcp } : {}), ...(u.length ? { udp: u } : {}) }];
-    }));
-    for (const i of fw.interfaces) cite(['firewall', 'interfaces', i.name], i.path);
-  }
-  f.trusted = fw.trustedInterfaces;
-  cite(['firewall', 'trusted'], at('trustedInterfaces'));
-  f.refuse = fw.rejectPackets ? 'reject' : 'drop';
-  cite(['firewall', 'refuse'], at('rejectPackets'));
-  if (fw.backend !== 'firewalld') {
-    f.backend = fw.backend;
-    cite(['firewall', 'backend'], at('backend'));
-  }
-  const extra = fw.extraCommands.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (extra.length) {
-    f.extraRules = extra;
-    cite(['firewall', 'extraRules'], at('extraCommands'));
-  }
-  return f;
-}

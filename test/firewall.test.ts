@@ -146,6 +146,18 @@ describe('firewall suite', () => {
     expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/ipv4 tcp: expected [^;]*, observed 1-65535/);
   });
 
+  it('a DNAT in a native nft table on an iptables node fails drift; a declared forward passes', () => {
+    const out = output({ 'iptables-save': { text: fx('iptables/alchemist.v4.save') }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: { text: fx('nft/iptables-node-dnat.json') }, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, alchemist), alchemist, ctx);
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.drift')[0].message).toMatch(/nft: table ip lcfwd chain pre: iifname eth0 tcp dport 15432 dnat to 10.233.1.2:5432 — DNAT of 15432/);
+    const v4 = fx('iptables/alchemist.v4.save').replace('-A nixos-nat-pre -i br-alchemist', '-A nixos-nat-pre -i eth0 -p tcp -m tcp --dport 15432 -j DNAT --to-destination 10.233.1.2:5432\n-A nixos-nat-pre -i br-alchemist');
+    const out2 = output({ 'iptables-save': { text: v4 }, 'ip6tables-save': { text: fx('iptables/alchemist.v6.save') }, nft: NOT_FOUND, ss: { text: SS } });
+    expect(byId(firewallSuite.evaluate(facts(out2, alchemist), alchemist, ctx), 'firewall.drift')[0].status).toBe('fail');
+    const e: FirewallExpect = { ...alchemist, forwardPorts: [{ proto: 'tcp', sourcePort: 15432, destination: '10.233.1.2:5432', iface: 'eth0' }] };
+    expect(byId(firewallSuite.evaluate(facts(out2, e), e, ctx), 'firewall.drift')[0].status).toBe('pass');
+  });
+
   it('outside-in: connected closed port fails; refused and filtered say which; open port refused fails', () => {
     const os = firewallSuite.evaluate(
       facts(healthy, alchemist, { open: [probe(22, 'open'), probe(80, 'refused'), probe(443, 'filtered'), probe(3000, 'open'), probe(8080, 'open')], closed: [probe(5432, 'open'), probe(6379, 'refused')] }),
@@ -277,6 +289,23 @@ describe('firewall suite', () => {
     });
   });
 
+  it("plan: networking.nat.forwardPorts become the expectation's forwardPorts (on the external interface), only with nat enabled", async () => {
+    const { loadManifest } = await import('../src/nix/manifest.js');
+    const m = loadManifest(new URL('../fixtures/nix/example.manifest.json', import.meta.url).pathname);
+    const cites: string[] = [];
+    const cite = (segs: (string | number)[], at: string) => cites.push(`${segs.join('.')}=${at}`);
+    m.host.networking.nat = { ...m.host.networking.nat, enable: true, externalInterface: 'eth0', forwardPorts: [{ sourcePort: 15432, proto: 'tcp', destination: '10.233.1.2:5432' }, { sourcePort: '8000:8010', proto: 'udp', destination: '10.0.0.2' }] };
+    const e = firewallSuite.fromManifest!(m, cite) as FirewallExpect;
+    expect(e.forwardPorts).toEqual([
+      { proto: 'tcp', sourcePort: 15432, destination: '10.233.1.2:5432', iface: 'eth0' },
+      { proto: 'udp', sourcePort: '8000-8010', destination: '10.0.0.2', iface: 'eth0' },
+    ]);
+    expect(cites.some((c) => c.startsWith('firewall.forwardPorts=') && c.includes('forwardPorts'))).toBe(true);
+    expect(new Ajv.default({ strict: false }).compile(firewallSuite.schema)(e)).toBe(true);
+    m.host.networking.nat.enable = false;
+    expect((firewallSuite.fromManifest!(m, cite) as FirewallExpect).forwardPorts).toBeUndefined();
+  });
+
   it('schema rejects typos and accepts the lab shape', () => {
     const ajv = new Ajv.default({ strict: false });
     const v = ajv.compile(firewallSuite.schema);
@@ -284,6 +313,8 @@ describe('firewall suite', () => {
     expect(v({ open: [22], closd: [5432] })).toBe(false);
     expect(v({ open: ['22-x'] })).toBe(false);
     expect(v({ open: [22], closed: [] })).toBe(false); // checks nothing: omit the key instead
+    expect(v({ open: [22], forwardPorts: [{ proto: 'tcp', sourcePort: '8000-8010', destination: '10.0.0.2:80', iface: 'eth0' }] })).toBe(true);
+    expect(v({ open: [22], forwardPorts: [{ sourcePort: 8000 }] })).toBe(false);
   });
 });
 

@@ -135,6 +135,33 @@ describe('iptables-save parser (NixOS nixos-fw layout)', () => {
     expect(m.drift.filter((d) => d.rule.startsWith('-t filter')).length).toBe(2);
   });
 
+  describe('DNAT reachable from PREROUTING through any chain (it bypasses nixos-fw)', () => {
+    const declaredExtra = [
+      'iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.233.1.2:8080',
+      'iptables -t nat -A PREROUTING -p tcp --dport 3000 -j DNAT --to-destination 10.233.2.2:3000',
+    ];
+    const natDrift = (m: ReturnType<typeof iptablesModel>) => m.drift.filter((d) => d.rule.startsWith('-t nat'));
+
+    it("a DNAT in a hand-made chain jumped to from PREROUTING (Docker's layout) is drift, naming the path", () => {
+      const text = fx('alchemist.v4.save').replace(':nixos-nat-pre - [0:0]', ':nixos-nat-pre - [0:0]\n:fwd-pg - [0:0]')
+        .replace('-A OUTPUT -j nixos-nat-out', '-A PREROUTING -j fwd-pg\n-A OUTPUT -j nixos-nat-out\n-A fwd-pg -i eth0 -p tcp -m tcp --dport 15432 -j DNAT --to-destination 10.233.1.2:5432');
+      const m = iptablesModel(parseIptablesSave(text), 'ipv4', declaredExtra);
+      expect(natDrift(m)).toEqual([{ rule: '-t nat -A PREROUTING -j fwd-pg → -A fwd-pg -i eth0 -p tcp -m tcp --dport 15432 -j DNAT --to-destination 10.233.1.2:5432', why: 'DNAT of 15432 to 10.233.1.2:5432 bypasses nixos-fw (undeclared)' }]);
+      expect(m.dnat.map((d) => d.port.from)).toContain(15432);
+    });
+
+    it("a DNAT in nixos-nat-pre is drift unless the expectation's forwardPorts declare it", () => {
+      const text = fx('alchemist.v4.save').replace('-A nixos-nat-pre -i br-alchemist', '-A nixos-nat-pre -i eth0 -p tcp -m tcp --dport 15432 -j DNAT --to-destination 10.233.1.2:5432\n-A nixos-nat-pre -i br-alchemist');
+      const save = parseIptablesSave(text);
+      expect(natDrift(iptablesModel(save, 'ipv4', declaredExtra)).map((d) => d.why)).toEqual(["DNAT of 15432 to 10.233.1.2:5432 bypasses nixos-fw (not in the expectation's forwardPorts)"]);
+      const fwd = { proto: 'tcp', sourcePort: 15432, destination: '10.233.1.2:5432', iface: 'eth0' };
+      expect(natDrift(iptablesModel(save, 'ipv4', declaredExtra, { forwardPorts: [fwd] }))).toEqual([]);
+      // Another destination, or another interface, is not the declared forward.
+      expect(natDrift(iptablesModel(save, 'ipv4', declaredExtra, { forwardPorts: [{ ...fwd, destination: '10.233.1.3:5432' }] }))).toHaveLength(1);
+      expect(natDrift(iptablesModel(save, 'ipv4', declaredExtra, { forwardPorts: [{ ...fwd, iface: 'eth1' }] }))).toHaveLength(1);
+    });
+  });
+
   it('garbled or truncated output is a ParseError', () => {
     expect(() => parseIptablesSave(fx('garbled.save'))).toThrow(ParseError);
     expect(() => parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j nixos-fw\n')).toThrow(/no COMMIT/);

@@ -88,6 +88,18 @@ describe('nft -j parser (inet nixos-fw)', () => {
     });
   });
 
+  it('a dnat in any table\'s nat prerouting chain is drift unless declared (real nft output, iptables node)', () => {
+    // table ip lcfwd { chain pre { type nat hook prerouting priority dstnat; iifname "eth0" tcp dport 15432 dnat to 10.233.1.2:5432 } }
+    const m = nftModel(parseNftJson(fx('iptables-node-dnat.json')));
+    expect(m.natDrift).toEqual([{ table: 'ip lcfwd', rule: 'table ip lcfwd chain pre: iifname eth0 tcp dport 15432 dnat to 10.233.1.2:5432', why: 'DNAT of 15432 to 10.233.1.2:5432 bypasses the input filter (undeclared)' }]);
+    expect(m.dnat).toEqual([expect.objectContaining({ proto: 'tcp', port: { from: 15432, to: 15432 }, to: '10.233.1.2:5432', iface: 'eth0' })]);
+    expect(nftModel(parseNftJson(fx('iptables-node-dnat.json')), ['iifname eth0 tcp dport 15432 dnat to 10.233.1.2:5432']).natDrift).toEqual([]);
+    // In NixOS's own table nixos-nat, a declared forward is healthy.
+    const own = parseNftJson(fx('iptables-node-dnat.json').replaceAll('"lcfwd"', '"nixos-nat"'));
+    expect(nftModel(own, [], { forwardPorts: [{ proto: 'tcp', sourcePort: 15432, destination: '10.233.1.2:5432', iface: 'eth0' }] }).natDrift).toEqual([]);
+    expect(nftModel(own).natDrift.map((d) => d.why)).toEqual([expect.stringContaining("not in the expectation's forwardPorts")]);
+  });
+
   it('input policy accept leaves the default open; rejectPackets is recognised', () => {
     const pa = nftModel(parseNftJson(fx('policy-accept.json')));
     expect(pa.notEnforced).toEqual([]);

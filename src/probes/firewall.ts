@@ -5,8 +5,8 @@ import { probeScript, scriptCommand } from '../core/script.js';
 import { lookup } from 'node:dns/promises';
 import { ParseError, type Host, type NodeSpec, type TransportSession } from '../core/types.js';
 import { parseDuration } from '../core/units.js';
-import type { FirewallModel, Port } from './firewall-model.js';
-import { iptablesModel, parseIptablesSave } from './iptables.js';
+import type { Drift, FirewallModel, Port } from './firewall-model.js';
+import { iptablesModel, parseIptablesSave, type ForwardPort } from './iptables.js';
 import { nftModel, parseNftJson } from './nft.js';
 import { MARK, splitSections, type Section } from './sections.js';
 import { parseProcNetTcp } from './listeners.js';
@@ -75,7 +75,7 @@ function noV6Filter(why: string): FirewallModel {
 }
 
 /** Strict: turn firewall.sh's output into facts (also used by unit tests with fixtures). */
-export function parseFirewallOutput(output: string, o: { extraRules?: string[]; trusted?: string[] }, stderr = ''): FirewallNodeFacts {
+export function parseFirewallOutput(output: string, o: { extraRules?: string[]; trusted?: string[]; forwardPorts?: ForwardPort[] }, stderr = ''): FirewallNodeFacts {
   const facts: FirewallNodeFacts = { script: FIREWALL_SCRIPT, raw: {}, errors: [] };
   const s = splitSections(output, 'firewall probe', PARTS, stderr);
   for (const p of PARTS) facts.raw[p] = s.get(p)!;
@@ -98,7 +98,7 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[]; 
   };
   const extra = o.extraRules ?? [];
   const v4 = s.get('iptables-save')!;
-  if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra, { trusted: o.trusted }));
+  if (v4.rc === 0) facts.v4 = attempt('iptables-save', v4.text, () => iptablesModel(parseIptablesSave(v4.text, 'iptables-save'), 'ipv4', extra, { trusted: o.trusted, forwardPorts: o.forwardPorts }));
   else if (v4.rc !== 127) facts.errors.push({ source: 'iptables-save', message: `iptables-save exited ${v4.rc}: ${v4.stderr.trim()}` });
   // IPv6 judged only where it is up (section absent: not read, IPv6 not judged as before).
   const if6 = s.get('if_inet6');
@@ -114,11 +114,11 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[]; 
   else if (!/^\*filter$/m.test(v6.text)) {
     if (v6on) facts.v6 = noV6Filter(facts.ipv6!.why);
     else facts.v6Note = `no IPv6 filter table loaded${facts.ipv6 ? `; ${facts.ipv6.why}` : ''}`;
-  } else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra, { trusted: o.trusted }));
+  } else facts.v6 = attempt('ip6tables-save', v6.text, () => iptablesModel(parseIptablesSave(v6.text, 'ip6tables-save'), 'ipv6', extra, { trusted: o.trusted, forwardPorts: o.forwardPorts }));
   const nft = s.get('nft')!;
   if (nft.rc === 127) facts.nftNote = 'nft not installed';
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
-  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra, { trusted: o.trusted }));
+  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra, { trusted: o.trusted, forwardPorts: o.forwardPorts }));
   if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
   if (listen?.rc === 0) facts.listening = attempt('/proc/net/tcp, /proc/net/tcp6', listen.text, () => parseProcNetTcp(listen.text, '/proc/net/tcp, /proc/net/tcp6'));
   else if (ss?.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));
@@ -148,7 +148,7 @@ export function outsideProbing(node: NodeSpec, e: { open?: Port[]; closed?: numb
  */
 export async function gatherFirewall(
   host: Host,
-  o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[]; trusted?: string[] },
+  o: { target?: string; open: number[]; closed: number[]; probeTimeoutMs?: number; rttPort?: number; timeoutMs: number; extraRules?: string[]; trusted?: string[]; forwardPorts?: ForwardPort[] },
   early?: Promise<EarlyProbes | undefined>,
 ): Promise<FirewallFacts> {
   const { target, open, closed } = o;
@@ -199,18 +199,24 @@ export async function earlyProbes(
 }
 
 /** The firewall in force: the pinned backend, else whichever NixOS firewall is present. */
-export function firewallInForce(f: FirewallNodeFacts, pinned?: 'iptables' | 'nftables'): { models: FirewallModel[]; backend?: string; note?: string; conflict?: string } {
+export function firewallInForce(f: FirewallNodeFacts, pinned?: 'iptables' | 'nftables'): { models: FirewallModel[]; backend?: string; note?: string; conflict?: string; natDrift: Drift[] } {
   const ipt = f.v4?.present ? 'iptables' : undefined;
   const nft = f.nft?.present ? 'nftables' : undefined;
   const conflict = ipt && nft ? 'both the iptables nixos-fw chains and table inet nixos-fw are loaded' : undefined;
   const backend = pinned ?? ipt ?? nft;
-  if (!backend) return { models: [], note: 'neither a nixos-fw chain (iptables-save) nor table inet nixos-fw (nft) is loaded' };
+  // A DNAT in a native nft table (not iptables-nft's ip/ip6 nat, read through iptables-save) bypasses
+  // nixos-fw whichever backend filters: judged on an iptables node too.
+  // And iptables-nft's DNATs (an xt target in nft's JSON, read through iptables-save) on an nftables node.
+  const natDrift = backend === 'iptables'
+    ? (f.nft?.natDrift ?? []).filter((d) => d.table !== 'ip nat' && d.table !== 'ip6 nat').map(({ rule, why }) => ({ rule: `nft: ${rule}`, why }))
+    : [f.v4, f.v6].flatMap((m) => (m?.drift ?? []).filter((d) => d.rule.startsWith('-t nat') && d.why.startsWith('DNAT')).map((d) => ({ rule: `${m!.family}: ${d.rule}`, why: d.why })));
+  if (!backend) return { models: [], note: 'neither a nixos-fw chain (iptables-save) nor table inet nixos-fw (nft) is loaded', natDrift };
   if (backend === 'iptables') {
-    if (!f.v4) return { models: [], backend, note: 'iptables-save gave no usable output' };
-    return { models: f.v6 ? [f.v4, f.v6] : [f.v4], backend, conflict };
+    if (!f.v4) return { models: [], backend, note: 'iptables-save gave no usable output', natDrift };
+    return { models: f.v6 ? [f.v4, f.v6] : [f.v4], backend, conflict, natDrift };
   }
-  if (!f.nft) return { models: [], backend, note: f.nftNote ?? 'nft gave no usable output' };
-  return { models: [f.nft], backend, conflict };
+  if (!f.nft) return { models: [], backend, note: f.nftNote ?? 'nft gave no usable output', natDrift };
+  return { models: [f.nft], backend, conflict, natDrift };
 }
 
 /** Where a backend's rules came from, for evidence. */

@@ -212,6 +212,23 @@ export function scopeOf(args: IptArg[]): Scope {
   return { kind: 'ports', proto, ports, iface };
 }
 
+/** A declared port forward (networking.nat.forwardPorts): NixOS writes it in nixos-nat-pre (nat table ip nixos-nat, chain pre, on nftables). */
+export interface ForwardPort {
+  proto: string;
+  /** A port or "a-b" (NixOS writes "a:b"). */
+  sourcePort: number | string;
+  /** "addr[:port]" as NixOS's destination, as iptables-save prints --to-destination. */
+  destination: string;
+  /** networking.nat.externalInterface (the rule's -i / iifname), when set. */
+  iface?: string;
+}
+
+/** Does a DNAT found in the rules do exactly what a declared forward says? */
+export function forwardMatches(f: ForwardPort, d: Dnat): boolean {
+  const r = typeof f.sourcePort === 'number' ? { from: f.sourcePort, to: f.sourcePort } : parsePortToken(String(f.sourcePort).replace('-', ':'), 'forwardPorts');
+  return (f.proto ?? 'tcp') === d.proto && r.from === d.port.from && r.to === d.port.to && f.destination === d.to && (f.iface === undefined || f.iface === d.iface);
+}
+
 const BUILTIN = new Set(['INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
 const accepting = (t: string | undefined) => t === 'ACCEPT' || t === 'nixos-fw-accept';
 
@@ -248,7 +265,7 @@ export function normaliseRule(rule: string): string {
  * nat PREROUTING), each step reading what the previous ones recorded in the one model; split into
  * helpers it would pass that half-built model and the drift list through every one of them.
  */
-export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = [], opts: { trusted?: string[] } = {}): FirewallModel {
+export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', declaredExtra: string[] = [], opts: { trusted?: string[]; forwardPorts?: ForwardPort[] } = {}): FirewallModel {
   const filter = save.tables.get('filter');
   const declared = new Set(declaredExtra.map(normaliseRule));
   const isDeclared = (r: IptRule) => declared.has(normaliseRule(`-t ${r.table} ${r.line}`));
@@ -399,17 +416,30 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
   }
   const nat = save.tables.get('nat');
   if (nat) {
-    for (const r of nat.rules) {
-      const tgt = target(r);
-      if (tgt !== 'DNAT' && tgt !== 'REDIRECT') continue;
-      if (r.chain !== 'PREROUTING' && r.chain !== 'nixos-nat-pre') continue;
-      const dport = get(r, '--dport', '--destination-port')?.values[0];
-      const to = get(r, '--to-destination', '--to-ports')?.values[0] ?? '?';
-      const port = dport ? parsePortToken(dport, 'iptables-save') : { from: 0, to: 65535 };
-      model.dnat.push({ proto: get(r, '-p')?.values[0] ?? 'all', port, to, iface: get(r, '-i')?.values[0], rule: `-t nat ${r.line}` });
-      // networking.nat.forwardPorts live in nixos-nat-pre (NixOS-managed); raw PREROUTING DNAT is extraCommands.
-      if (r.chain === 'PREROUTING' && !isDeclared(r)) drift(r, `DNAT of ${dport ?? 'all ports'} to ${to} bypasses nixos-fw (undeclared)`);
-    }
+    // Every DNAT/REDIRECT reachable from PREROUTING, through any chain it jumps to (Docker's DOCKER,
+    // nixos-nat-pre, hand-made ones): such ports bypass nixos-fw. Declared = an extraRules line, or a
+    // declared forwardPorts entry in NixOS's own nixos-nat-pre.
+    const natWalk = (chain: string, path: IptRule[], seen: Set<string>) => {
+      if (seen.has(chain)) return;
+      seen.add(chain);
+      for (const r of nat.rules.filter((x) => x.chain === chain)) {
+        const tgt = target(r);
+        if (tgt === 'DNAT' || tgt === 'REDIRECT') {
+          const dport = get(r, '--dport', '--destination-port')?.values[0];
+          const to = get(r, '--to-destination', '--to-ports')?.values[0] ?? '?';
+          const port = dport ? parsePortToken(dport, 'iptables-save') : { from: 0, to: 65535 };
+          const rule = `-t nat ${[...path, r].map((x) => x.line).join(' → ')}`;
+          const d: Dnat = { proto: get(r, '-p')?.values[0] ?? 'all', port, to, iface: get(r, '-i')?.values[0], rule };
+          model.dnat.push(d);
+          const forwarded = r.chain === 'nixos-nat-pre' && (opts.forwardPorts ?? []).some((f) => forwardMatches(f, d));
+          if (!isDeclared(r) && !forwarded) {
+            const why = r.chain === 'nixos-nat-pre' ? "not in the expectation's forwardPorts" : 'undeclared';
+            model.drift.push({ rule, why: `DNAT of ${dport ?? 'all ports'} to ${to} bypasses nixos-fw (${why})` });
+          }
+        } else if (tgt && nat.chains.has(tgt) && !BUILTIN.has(tgt)) natWalk(tgt, [...path, r], seen);
+      }
+    };
+    natWalk('PREROUTING', [], new Set());
     const dup = new Map<string, number>();
     for (const r of nat.rules) {
       dup.set(r.line, (dup.get(r.line) ?? 0) + 1);

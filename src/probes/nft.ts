@@ -4,7 +4,8 @@
 // dport <port|set|range> accept`, temp-ports, ping, ICMPv6, DHCPv6, extraInputRules).
 // Match ops are "==" (nft ≥ 0.9.x) or "in" (older), right sides scalar or {set:[…]}.
 import { ParseError } from '../core/types.js';
-import type { AllowRule, Drift, FirewallModel, PortRange } from './firewall-model.js';
+import type { AllowRule, Dnat, Drift, FirewallModel, PortRange } from './firewall-model.js';
+import { forwardMatches, type ForwardPort } from './iptables.js';
 
 type J = any; // nft JSON is a tagged union too wide to type usefully here
 
@@ -72,6 +73,8 @@ export function renderRule(expr: J[]): string {
       if (e.reject !== undefined) return e.reject?.type === 'tcp reset' ? 'reject with tcp reset' : 'reject';
       if (e.counter !== undefined) return 'counter';
       if (e.limit) return `limit rate ${e.limit.rate}/${e.limit.per}`;
+      if (e.dnat) return `dnat to ${val(e.dnat.addr)}${e.dnat.port !== undefined ? `:${val(e.dnat.port)}` : ''}`;
+      if (e.redirect !== undefined) return `redirect${e.redirect?.port !== undefined ? ` to :${val(e.redirect.port)}` : ''}`;
       for (const k of ['accept', 'drop', 'jump', 'goto', 'return', 'continue']) if (k in e) return verdict(e);
       return JSON.stringify(e);
     })
@@ -168,14 +171,59 @@ const SHAPE_INPUT_ALLOW = [
  * table inet nixos-fw in NixOS's order (input hook → input-allow → refuse, then other tables and
  * temp-ports), each step reading what the previous ones recorded in the one model.
  */
-export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { trusted?: string[] } = {}): FirewallModel & { tempPorts: string[]; otherTables: string[] } {
+/**
+ * Every dnat/redirect reachable from a `type nat hook prerouting` chain, in any table (jumps and
+ * gotos followed inside it): such ports bypass the input filter. Declared = an extraRules line as nft
+ * prints it, or a declared forwardPorts entry in NixOS's own table nixos-nat.
+ */
+function natForwards(rs: NftRuleset, declared: Set<string>, forwards: ForwardPort[]): { dnat: Dnat[]; drift: (Drift & { table: string })[] } {
+  const out = { dnat: [] as Dnat[], drift: [] as (Drift & { table: string })[] };
+  const walk = (family: string, table: string, chain: string, seen: Set<string>) => {
+    if (seen.has(chain)) return;
+    seen.add(chain);
+    for (const r of rs.rules.filter((x) => x.family === family && x.table === table && x.chain === chain)) {
+      for (const e of r.expr) {
+        const t = e?.jump?.target ?? e?.goto?.target;
+        if (typeof t === 'string') walk(family, table, t, seen);
+      }
+      const nat = r.expr.find((e) => e?.dnat || e?.redirect !== undefined);
+      if (!nat) continue;
+      const text = renderRule(r.expr);
+      let proto = 'all';
+      let ports: PortRange[] = [{ from: 0, to: 65535 }];
+      let iface: string | undefined;
+      for (const m of r.expr.map(matchOn)) {
+        if (!m || !isEq(m)) continue;
+        if (m.left?.meta?.key === 'iifname' && typeof m.right === 'string') iface = m.right;
+        else if ((m.left?.payload?.protocol === 'tcp' || m.left?.payload?.protocol === 'udp') && m.left.payload.field === 'dport') {
+          proto = m.left.payload.protocol;
+          ports = scalarsOf(m.right).map((v) => toRange(v, 'nft nat rule'));
+        } else if (m.left?.meta?.key === 'l4proto' && typeof m.right === 'string') proto = m.right;
+      }
+      const to = nat.dnat ? `${val(nat.dnat.addr)}${nat.dnat.port !== undefined ? `:${val(nat.dnat.port)}` : ''}` : String(val(nat.redirect?.port) || '?');
+      const rule = `table ${family} ${table} chain ${chain}: ${text}`;
+      const ds = ports.map((port): Dnat => ({ proto, port, to, iface, rule }));
+      out.dnat.push(...ds);
+      const forwarded = table === 'nixos-nat' && ds.every((d) => forwards.some((f) => forwardMatches(f, d)));
+      if (!declared.has(text) && !forwarded) {
+        out.drift.push({ table: `${family} ${table}`, rule, why: `DNAT of ${ports.map((p) => (p.from === p.to ? p.from : `${p.from}-${p.to}`)).join(',')} to ${to} bypasses the input filter (${table === 'nixos-nat' ? "not in the expectation's forwardPorts" : 'undeclared'})` });
+      }
+    }
+  };
+  for (const c of rs.chains.filter((x) => x.type === 'nat' && x.hook === 'prerouting')) walk(c.family, c.table, c.name, new Set());
+  return out;
+}
+
+export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { trusted?: string[]; forwardPorts?: ForwardPort[] } = {}): FirewallModel & { tempPorts: string[]; otherTables: string[]; natDrift: (Drift & { table: string })[] } {
   const declared = new Set(declaredExtra.map((s) => s.trim().replace(/\s+/g, ' ')));
   const T = 'nixos-fw';
   const inFw = <X extends { family: string; table: string }>(x: X) => x.family === 'inet' && x.table === T;
-  const model: FirewallModel & { tempPorts: string[]; otherTables: string[] } = {
+  const nat = natForwards(rs, declared, opts.forwardPorts ?? []);
+  const model: FirewallModel & { tempPorts: string[]; otherTables: string[]; natDrift: (Drift & { table: string })[] } = {
     backend: 'nftables', family: 'inet', present: rs.tables.some((t) => t.family === 'inet' && t.name === T), hooked: false,
-    notEnforced: [], defaultOpen: [], trusted: [], allowed: [], refuse: 'drop', drift: [], dnat: [], ruleCount: 0, tempPorts: [],
+    notEnforced: [], defaultOpen: [], trusted: [], allowed: [], refuse: 'drop', drift: nat.drift.map(({ rule, why }) => ({ rule, why })), dnat: nat.dnat, ruleCount: 0, tempPorts: [],
     otherTables: rs.tables.filter((t) => !(t.family === 'inet' && t.name === T)).map((t) => `${t.family} ${t.name}`),
+    natDrift: nat.drift,
   };
   const drift = (rule: string, why: string) => model.drift.push({ rule, why } satisfies Drift);
   if (!model.present) {

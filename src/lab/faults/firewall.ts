@@ -6,6 +6,24 @@ const EXTRA_PORT = 6379;
 const start = async (ctx: FaultContext, ports: string): Promise<void> => { await ctx.exec(`FW_TCP_PORTS="${ports}" bash /etc/leafcert-lab/firewall-start.sh`); };
 const restore = (ctx: FaultContext) => start(ctx, '22 80 443');
 
+// A port forward to a container address past nixos-fw (no container needs to be there: the rules are judged).
+const FWD = 'tcp dport 15432 dnat to 10.233.1.2:5432';
+const IPT_FWD = '-i eth0 -p tcp --dport 15432 -j DNAT --to-destination 10.233.1.2:5432';
+/** A native nft table with a nat prerouting chain: the forward in it, or in a chain it jumps to. */
+const nftNat = (table: string, viaChain: boolean) => `nft -f - <<'NFT'
+table ip ${table} {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ${viaChain ? 'jump fwd-pg' : `iifname "eth0" ${FWD}`}
+  }
+${viaChain ? `  chain fwd-pg {\n    iifname "eth0" ${FWD}\n  }\n` : ''}}
+NFT`;
+/** The same forward in an iptables nat chain jumped to from PREROUTING. */
+const iptNat = (chain: string) => `iptables -w -t nat -N ${chain} && iptables -w -t nat -A PREROUTING -j ${chain} && iptables -w -t nat -A ${chain} ${IPT_FWD}`;
+const unNat = (ctx: FaultContext, chain: string, table: string) => ctx.exec(ctx.node.firewall === 'nftables'
+  ? `nft delete table ip ${table} 2>/dev/null; true`
+  : `while iptables -w -t nat -D PREROUTING -j ${chain} 2>/dev/null; do :; done; iptables -w -t nat -F ${chain} 2>/dev/null; iptables -w -t nat -X ${chain} 2>/dev/null; true`);
+
 export const faults: Fault[] = [
   {
     name: 'firewall-extra-port',
@@ -133,5 +151,29 @@ export const faults: Fault[] = [
         : 'nft delete table ip6 filter');
     },
     heal: restore,
+  },
+  {
+    name: 'firewall-dnat-chain',
+    area: 'firewall',
+    breaks: "TCP 15432 is forwarded to a container's PostgreSQL by a DNAT in a hand-made nat chain PREROUTING jumps to (Docker's layout; nft: a chain the prerouting nat chain jumps to): it bypasses nixos-fw",
+    catches: ['firewall.drift'],
+    apply: (ctx) => ctx.exec(ctx.node.firewall === 'nftables' ? nftNat('lcfwd', true) : iptNat('fwd-pg')).then(() => undefined),
+    heal: (ctx) => unNat(ctx, 'fwd-pg', 'lcfwd').then(() => undefined),
+  },
+  {
+    name: 'firewall-dnat-nat-pre',
+    area: 'firewall',
+    breaks: "TCP 15432 is forwarded by a DNAT in NixOS's own nat chain (nixos-nat-pre; nft: table ip nixos-nat) that the expectation's forwardPorts do not declare",
+    catches: ['firewall.drift'],
+    apply: (ctx) => ctx.exec(ctx.node.firewall === 'nftables' ? nftNat('nixos-nat', false) : iptNat('nixos-nat-pre')).then(() => undefined),
+    heal: (ctx) => unNat(ctx, 'nixos-nat-pre', 'nixos-nat').then(() => undefined),
+  },
+  {
+    name: 'firewall-dnat-nft-table',
+    area: 'firewall',
+    breaks: 'TCP 15432 is forwarded by a native nft table with a nat prerouting chain (table ip lcfwd), beside the iptables rules on an iptables node',
+    catches: ['firewall.drift'],
+    apply: (ctx) => ctx.exec(nftNat('lcfwd', false)).then(() => undefined),
+    heal: (ctx) => ctx.exec('nft delete table ip lcfwd 2>/dev/null; true').then(() => undefined),
   },
 ];
