@@ -10,6 +10,7 @@ export { DEFAULT_DROP, NSPAWN_DEFAULT_CAPS } from './isolation/capabilities.js';
 import { openTcpPorts, optionPath, type Cite, type Container, type Manifest } from '../src/core/manifest.js';
 import { declaredAddedCaps, judgeCapabilities } from './isolation/capabilities.js';
 import { judgeNamespaces } from './isolation/namespaces.js';
+import { judgeInnerFirewall } from './isolation/inner-firewall.js';
 import { gatherIsolation, innerFirewallPorts, type ContainerFacts, type IsolationFacts, type ReachAttempt } from '../src/probes/isolation.js';
 import { netnsCommandText } from '../src/transport/container.js';
 
@@ -138,22 +139,7 @@ const reachability: Judge = (f, exp, _facts, expect) => {
   });
 };
 
-const innerFirewall: Judge = (f, exp) => {
-  if (!exp.innerFirewall) return undefined;
-  const fw = f.firewall, ports = fw && fw.rc === 0 ? innerFirewallPorts(fw.text) : undefined;
-  if (!ports) {
-    return outcome(CHECKS['inner-firewall'], subjectOf(f), fw && fw.rc === 0 ? 'fail' : 'error',
-      fw && fw.rc === 0 ? 'no NixOS firewall (nixos-fw) in the container\'s network namespace' : `cannot read the inner firewall: ${fw?.text.split('\n')[0] ?? 'not gathered'}`,
-      { expected: { allowedTCPPorts: exp.ports ?? [] }, observed: null, source: fw?.command ?? 'iptables-save', excerpt: fw?.text.slice(0, 400) });
-  }
-  const want = [...new Set(exp.ports ?? [])].sort((a, b) => a - b);
-  const extra = ports.filter((p) => !want.includes(p)), missing = want.filter((p) => !ports.includes(p));
-  const message = extra.length || missing.length
-    ? [extra.length ? `also allows ${extra.join(', ')}` : '', missing.length ? `does not allow declared ${missing.join(', ')}` : ''].filter(Boolean).join('; ')
-    : `allows exactly ${want.join(', ') || 'nothing'}`;
-  return outcome(CHECKS['inner-firewall'], subjectOf(f), extra.length || missing.length ? 'fail' : 'pass', message,
-    { expected: { allowedTCPPorts: want }, observed: { allowedTCPPorts: ports }, source: fw!.command, excerpt: fw!.text.split('\n').filter((l) => /nixos-fw|dport/.test(l)).slice(0, 20).join('\n') });
-};
+const innerFirewall: Judge = (f, exp) => (exp.innerFirewall ? judgeInnerFirewall(subjectOf(f), f, exp.ports ?? []) : undefined);
 
 /** The checks of a running, inspected container, in the order they are reported. */
 const JUDGES: Judge[] = [namespaces, userNamespace, capabilities, noNewPrivs, reachability, innerFirewall];

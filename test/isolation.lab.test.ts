@@ -34,6 +34,13 @@ describe('isolation on a full lab node', () => {
         expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^process \d+ \(lab-backend.pl\) runs in the host's network namespace/) });
         expect(results.find((x) => x.id === 'limits.enforced' && x.subject === 'container alchemist-agent')?.status ?? 'pass').toBe('pass');
       },
+      // read with the host firewall's model: a direct ACCEPT opens the port, an unhooked nixos-fw is off (red team I8a, I8b)
+      'isolation-inner-firewall-accept': (results) => {
+        expect(fw(results, 'alchemist')).toMatchObject({ status: 'fail', message: 'also allows 6379' });
+      },
+      'isolation-inner-firewall-unhooked': (results) => {
+        expect(fw(results, 'alchemist')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^not in force: INPUT does not jump to nixos-fw/) });
+      },
       'isolation-cap-sys-admin': (results) => {
         const r = results.find((x) => x.id === 'isolation.capabilities' && x.subject === 'container alchemist-workflow')!;
         expect(r).toMatchObject({ status: 'fail', severity: 'critical', message: expect.stringMatching(/^bounding set keeps CAP_SYS_ADMIN/) });

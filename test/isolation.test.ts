@@ -257,13 +257,46 @@ describe('isolation evaluate', () => {
     expect(r.status).toBe('fail');
     expect(r.message).toMatch(/monitoring:5432/);
   });
-  it('inner firewall: extra allowed port fails', () => {
+  // The lab's alchemist container, as iptables-save prints it in its netns (iptables-nft 1.8.9). The
+  // inner firewall is read with the host firewall's model now, which wants a whole iptables-save (a
+  // bare "-A nixos-fw" fragment is garbled input: error), so the cases below are edits of it.
+  const INNER = [
+    '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':nixos-fw - [0:0]', ':nixos-fw-accept - [0:0]', ':nixos-fw-log-refuse - [0:0]', ':nixos-fw-refuse - [0:0]',
+    '-A INPUT -j nixos-fw',
+    '-A nixos-fw -i lo -j nixos-fw-accept',
+    '-A nixos-fw -m conntrack --ctstate RELATED,ESTABLISHED -j nixos-fw-accept',
+    '-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept',
+    '-A nixos-fw -p tcp -m tcp --dport 5432 -j nixos-fw-accept',
+    '-A nixos-fw -p icmp -m icmp --icmp-type 8 -j nixos-fw-accept',
+    '-A nixos-fw -j nixos-fw-log-refuse',
+    '-A nixos-fw-accept -j ACCEPT',
+    '-A nixos-fw-log-refuse -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j LOG --log-prefix "refused connection: " --log-level 6',
+    '-A nixos-fw-log-refuse -m pkttype ! --pkt-type unicast -j nixos-fw-refuse',
+    '-A nixos-fw-log-refuse -j nixos-fw-refuse',
+    '-A nixos-fw-refuse -j DROP',
+    'COMMIT', '',
+  ].join('\n');
+  const inner = (text: string, ports = [5432, 8080]) => {
     const c = good();
-    c.firewall = { text: '-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept\n-A nixos-fw -p tcp -m tcp --dport 5432 -j nixos-fw-accept\n', rc: 0, command: 'iptables-save' };
-    const out = byId(evaluateIsolation(facts([c]), { alchemist: { ports: [8080], innerFirewall: true } }), 'isolation.inner-firewall')[0];
-    expect(out).toMatchObject({ status: 'fail', message: 'also allows 5432' });
-    c.firewall.text = '-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept\n';
-    expect(byId(evaluateIsolation(facts([c]), { alchemist: { ports: [8080], innerFirewall: true } }), 'isolation.inner-firewall')[0].status).toBe('pass');
+    c.firewall = { text, rc: 0, command: 'iptables-save' };
+    return byId(evaluateIsolation(facts([c]), { alchemist: { ports, innerFirewall: true } }), 'isolation.inner-firewall')[0];
+  };
+  it('inner firewall: the declared ports pass, an extra one fails', () => {
+    expect(inner(INNER)).toMatchObject({ status: 'pass', message: 'allows exactly 5432, 8080' });
+    expect(inner(INNER, [8080])).toMatchObject({ status: 'fail', message: 'also allows 5432' });
+    expect(inner(INNER, [8080, 5432, 9000])).toMatchObject({ status: 'fail', message: 'does not allow declared 9000' });
+  });
+  it('inner firewall: a direct -j ACCEPT in nixos-fw is an open port (red team I8a), an unhooked nixos-fw is not in force (I8b)', () => {
+    const direct = INNER.replace('-A nixos-fw -p icmp', '-A nixos-fw -p tcp -m tcp --dport 6379 -j ACCEPT\n-A nixos-fw -p icmp');
+    expect(inner(direct)).toMatchObject({ status: 'fail', message: 'also allows 6379' });
+    const unhooked = inner(INNER.replace('-A INPUT -j nixos-fw\n', ''));
+    expect(unhooked).toMatchObject({ status: 'fail', message: expect.stringMatching(/^not in force: INPUT does not jump to nixos-fw/) });
+    // a refuse path that accepts: everything is let through
+    expect(inner(INNER.replace('-A nixos-fw-refuse -j DROP', '-A nixos-fw-refuse -j ACCEPT'))).toMatchObject({ status: 'fail', message: expect.stringMatching(/^not in force: /) });
+    // a whole protocol accepted shows as a range, not 65536 numbers
+    expect(inner(INNER.replace('-A nixos-fw -p icmp', '-A nixos-fw -p tcp -j ACCEPT\n-A nixos-fw -p icmp')).message).toMatch(/also allows 1-5431, 5433-8079, 8081-65535/);
+    // garbled: error, never a pass
+    expect(inner('-A nixos-fw -p tcp -m tcp --dport 8080 -j nixos-fw-accept\n')).toMatchObject({ status: 'error' });
   });
   it('a container in the expectation that does not exist: fail with the reason, no pass anywhere', () => {
     const out = evaluateIsolation(facts([{ name: 'ghost', problem: 'container "ghost" does not exist on the node' }]), { ghost: {} });

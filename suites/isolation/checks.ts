@@ -35,7 +35,7 @@ export const CHECKS = defineChecks('isolation', {
   },
   'inner-firewall': {
     title: 'Inner firewall allows what is declared', severity: 'medium', checklist: ['network-policies'],
-    description: 'The NixOS firewall in the container\'s network namespace (nixos-fw via iptables-save, or nft) accepts exactly the declared TCP ports, interface-bound rules ignored.',
+    description: 'The NixOS firewall in the container\'s network namespace (nixos-fw via iptables-save, read with the host firewall\'s model; or nft) is in force (INPUT jumps to nixos-fw, nothing accepts on the refuse path) and accepts exactly the declared TCP ports, any accept with a port counted, interface-bound rules ignored.',
     fix: `Set ${C}.config.networking.firewall.enable = true and allowedTCPPorts to the declared ports; remove rules added by hand.`,
   },
   'unexpected-container': {

@@ -171,6 +171,12 @@ function innerFirewallSh(ports: string): string {
 nsenter --net=/proc/$L/ns/net env FW_TCP_PORTS="${ports}" bash /etc/leafcert-lab/firewall-start.sh`;
 }
 
+/** A command in FW_IN's network namespace, from the node. */
+function inFwNetns(cmd: string): string {
+  return `L=$(${leaderSh(FW_IN)}); [ -n "$L" ] || { echo "no leader for ${FW_IN} in ${JSON_FILE}" >&2; exit 1; }
+nsenter --net=/proc/$L/ns/net sh -c '${cmd}'`;
+}
+
 const ROGUE = 'rogue';
 const OPEN_PORT = 7000;
 const OPEN_IN = 'alchemist-agent';
@@ -266,6 +272,24 @@ L=$(${leaderSh(OPEN_IN)}); [ -n "$L" ] || { echo "no leader for ${OPEN_IN} in ${
     catches: ['isolation.inner-firewall'],
     needs: 'full',
     apply: (ctx) => ctx.exec(innerFirewallSh(`${fwPorts(FW_IN)} ${FW_EXTRA_PORT}`)).then(() => undefined),
+    heal: (ctx) => ctx.exec(innerFirewallSh(fwPorts(FW_IN))).then(() => undefined),
+  },
+  {
+    name: 'isolation-inner-firewall-accept',
+    area: 'isolation',
+    breaks: `the firewall inside ${FW_IN} accepts undeclared TCP ${FW_EXTRA_PORT} with a direct -j ACCEPT in nixos-fw (not through nixos-fw-accept, as a hand-made rule does)`,
+    catches: ['isolation.inner-firewall'],
+    needs: 'full',
+    apply: (ctx) => ctx.exec(inFwNetns(`iptables -I nixos-fw 3 -p tcp -m tcp --dport ${FW_EXTRA_PORT} -j ACCEPT`)).then(() => undefined),
+    heal: (ctx) => ctx.exec(innerFirewallSh(fwPorts(FW_IN))).then(() => undefined),
+  },
+  {
+    name: 'isolation-inner-firewall-unhooked',
+    area: 'isolation',
+    breaks: `the firewall inside ${FW_IN} is unhooked: INPUT no longer jumps to nixos-fw (v4 and v6), so with INPUT's policy ACCEPT it filters nothing while its chains still list the declared ports`,
+    catches: ['isolation.inner-firewall'],
+    needs: 'full',
+    apply: (ctx) => ctx.exec(inFwNetns('iptables -D INPUT -j nixos-fw; ip6tables -D INPUT -j nixos-fw')).then(() => undefined),
     heal: (ctx) => ctx.exec(innerFirewallSh(fwPorts(FW_IN))).then(() => undefined),
   },
   {
