@@ -21,7 +21,7 @@ const CHECKS = defineChecks('audit', {
     title: 'Audit rules are loaded',
     severity: 'high',
     checklist: ['audit-logging'],
-    description: 'auditctl -l lists at least minRules rules (default 1): audit on without rules audits nothing.',
+    description: 'auditctl -l lists at least minRules rules that audit (default 1; never rules, which suppress, are not counted): audit on without rules audits nothing, and a loaded -a never,task rule fails whatever else is loaded (no task gets syscall auditing).',
     fix: 'Declare the rules in security.audit.rules and redeploy.',
   },
   'rules-unit': {
@@ -93,14 +93,24 @@ const enabled: Judge = (f) => {
     : res('fail', `kernel audit disabled (enabled 0${cmdlineAudit ? `, kernel command line audit=${cmdlineAudit}` : ', no audit= on the kernel command line'})`, ev);
 };
 
+/** A rule whose action is never (`-a never,exit`, `-a task,never`): it suppresses auditing, it audits nothing. */
+export const neverRule = (r: string) => /^-[aA]\s+(never,\w+|\w+,never)(\s|$)/.test(r.trim());
+/** `-a never,task`: no task gets a syscall audit context, so no syscall rule after it ever matches. */
+const taskNever = (r: string) => /^-[aA]\s+(never,task|task,never)(\s|$)/.test(r.trim());
+
 const rules: Judge = (f, e) => {
   const res = (status: Outcome['status'], message: string, evidence: Outcome['evidence']) => outcome(CHECKS.rules, 'kernel audit', status, message, evidence);
   if (!f.rules.ok) return res('error', f.rules.reason, { source: 'auditctl -l', excerpt: f.rules.excerpt });
   const min = e.minRules ?? 1;
-  const ev = { source: `${f.auditctl} -l`, expected: `at least ${min} rule(s)`, observed: f.rules.value.slice(0, 20), excerpt: f.rules.excerpt };
-  return f.rules.value.length >= min
-    ? res('pass', `${f.rules.value.length} audit rule(s) loaded`, ev)
-    : res('fail', f.rules.value.length ? `only ${f.rules.value.length} audit rule(s) loaded (min ${min})` : '"No rules": audit is on but nothing is audited (security.audit.rules is empty)', ev);
+  const auditing = f.rules.value.filter((r) => !neverRule(r));
+  const nevers = f.rules.value.length - auditing.length;
+  const ev = { source: `${f.auditctl} -l`, expected: `at least ${min} rule(s) that audit (never rules suppress; no -a never,task)`, observed: f.rules.value.slice(0, 20), excerpt: f.rules.excerpt };
+  const tn = f.rules.value.find(taskNever);
+  if (tn) return res('fail', `"${tn.trim()}" is loaded: no task gets syscall auditing, so ${auditing.length ? `the ${auditing.length} other rule(s) never match` : 'nothing is audited'}`, ev);
+  const also = nevers ? ` (and ${nevers} never rule(s), which suppress)` : '';
+  return auditing.length >= min
+    ? res('pass', `${auditing.length} audit rule(s) loaded${also}`, ev)
+    : res('fail', auditing.length ? `only ${auditing.length} audit rule(s) loaded (min ${min})${also}` : f.rules.value.length ? `only never rules are loaded (${f.rules.value.slice(0, 3).join('; ')}): nothing is audited` : '"No rules": audit is on but nothing is audited (security.audit.rules is empty)', ev);
 };
 
 const rulesUnit: Judge = (f, _e, units) => {
@@ -169,8 +179,10 @@ export function fromManifest(m: Manifest, cite: Cite): AuditExpect {
   cite(['audit', 'audit'], optionPath(s.audit.path, 'enable'));
   cite(['audit', 'auditd'], optionPath(s.auditd.path, 'enable'));
   cite(['audit', 'apparmor'], optionPath(s.apparmor.path, 'enable'));
-  if (s.audit.rules.length) {
-    a.minRules = s.audit.rules.length;
+  // Never rules suppress: they are not counted on the node, so not here either.
+  const auditing = s.audit.rules.filter((r) => !neverRule(r));
+  if (auditing.length) {
+    a.minRules = auditing.length;
     cite(['audit', 'minRules'], optionPath(s.audit.path, 'rules'));
   }
   if (s.apparmor.enable && s.apparmor.policies.length) {

@@ -71,6 +71,14 @@ describe('audit evaluate', () => {
     expect(o.status).toBe('fail');
     expect(o.message).toMatch(/No rules/);
   });
+  it('red team B A2: never rules suppress and are not counted; -a never,task fails whatever else is loaded', () => {
+    const judge = (text: string, minRules?: number) => by(evaluate(parseAuditProbe(probe({ rules: { text } })), { ...FULL, ...(minRules ? { minRules } : {}) }), 'audit.rules');
+    expect(judge('-a never,task')).toMatchObject({ status: 'fail', message: '"-a never,task" is loaded: no task gets syscall auditing, so nothing is audited' });
+    expect(judge('-a never,task\n-a always,exit -F arch=b64 -S execve')).toMatchObject({ status: 'fail', message: expect.stringMatching(/the 1 other rule\(s\) never match/) });
+    expect(judge('-a never,exit -F arch=b64 -S adjtimex')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^only never rules are loaded/) });
+    expect(judge('-a never,exit -F arch=b64 -S adjtimex\n-a always,exit -F arch=b64 -S execve\n-w /etc/passwd -p wa -k identity', 2)).toMatchObject({ status: 'pass', message: '2 audit rule(s) loaded (and 1 never rule(s), which suppress)' });
+    expect(judge('-a exit,never -F arch=b64 -S adjtimex\n-a always,exit -F arch=b64 -S execve', 2).status).toBe('fail');
+  });
   it('a failed rule loader fails, and a missing one too', () => {
     let o = by(evaluate(parseAuditProbe(probe({ units: { text: fx('systemctl-show-rules-failed.txt') } })), FULL), 'audit.rules-unit');
     expect(o.status).toBe('fail');
