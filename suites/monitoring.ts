@@ -7,12 +7,12 @@ import type { Outcome, Suite, SuiteContext } from '../src/core/types.js';
 import { defineChecks, outcome, type CheckDef } from '../src/core/checks.js';
 import { optionPath, type Container, type Listener, type Manifest, type NodeSection } from '../src/core/manifest.js';
 import { gatherMonitoring, routePrefixPath, type Endpoint, type MonitoringFacts as PromFacts, type PromEndpoint, type PromTarget } from '../src/probes/prometheus.js';
-import { gatherAlerts, type PromAlert } from '../src/probes/monitoring-alerts.js';
+import { gatherAlerts, gatherRuleFiles, type PromAlert, type RuleFileStat } from '../src/probes/monitoring-alerts.js';
 import type { Fact } from '../src/core/fact.js';
-import { alertsOutcome } from './monitoring/alerts.js';
+import { alertsOutcome, staleRuleFiles } from './monitoring/alerts.js';
 
 /** Prometheus's facts and its active alerts (gathered in parallel on the one connection). */
-export type MonitoringFacts = PromFacts & { alerts?: Fact<PromAlert[]> };
+export type MonitoringFacts = PromFacts & { alerts?: Fact<PromAlert[]>; ruleFiles?: Fact<RuleFileStat[]> };
 
 export type { Endpoint, PromEndpoint };
 
@@ -52,8 +52,8 @@ const CHECKS = defineChecks('monitoring', {
     title: 'Expected alert rules are loaded',
     severity: 'high',
     checklist: ['monitoring'],
-    description: 'Every expected alerting rule is loaded (/api/v1/rules) and evaluates without error; no alert rule at all is a finding.',
-    fix: 'Add the rules to services.prometheus.rules (or ruleFiles) and redeploy; fix the expression of a rule that fails to evaluate.',
+    description: 'Every expected alerting rule is loaded (/api/v1/rules) and evaluates without error, and no rule file Prometheus loaded has changed since its last configuration load (stat where Prometheus runs vs runtimeinfo lastConfigTime: an edited file not reloaded is not what runs); no alert rule at all is a finding.',
+    fix: 'Add the rules to services.prometheus.rules (or ruleFiles) and redeploy; fix the expression of a rule that fails to evaluate; reload Prometheus after a rule file changed (systemctl reload prometheus).',
   },
   'alerts-firing': {
     title: 'No alert is firing',
@@ -98,7 +98,8 @@ const SCHEMA = {
 
 async function gather(ctx: SuiteContext, e: MonitoringExpect): Promise<MonitoringFacts> {
   const [facts, alerts] = await Promise.all([gatherMonitoring(ctx.host, e, ctx.options.timeoutMs), gatherAlerts(ctx.host, e.prometheus, ctx.options.timeoutMs)]);
-  return { ...facts, alerts };
+  const ruleFiles = facts.rules?.ok ? await gatherRuleFiles(ctx.host, e.prometheus, facts.rules.value.map((r) => r.file), ctx.options.timeoutMs) : undefined;
+  return { ...facts, alerts, ruleFiles };
 }
 
 // --- evaluate (pure) ---
@@ -185,7 +186,10 @@ function rulesOutcome(f: MonitoringFacts, e: MonitoringExpect, subject: string):
     const parts = [...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...broken.map((x) => `${x.name} fails to evaluate: ${x.lastError}`)];
     return outcome(def, subject, 'fail', parts.join('; '), ev);
   }
-  return outcome(def, subject, 'pass', `${e.rules.length} expected alert rule(s) loaded (${alerts.length} in total)`, ev);
+  // After a failed reload prometheus-ready already says the files are not what runs.
+  const files = f.runtime?.ok && !f.runtime.value.reloadConfigSuccess ? {} : staleRuleFiles(f.ruleFiles, f.runtime?.ok ? f.runtime.value.lastConfigTime : undefined);
+  if (files.stale) return outcome(def, subject, 'fail', files.stale, { ...ev, source: `${rl.source}; ${f.ruleFiles!.source}; runtimeinfo` });
+  return outcome(def, subject, 'pass', `${e.rules.length} expected alert rule(s) loaded (${alerts.length} in total)${files.unknown ? ` (${files.unknown})` : ''}`, ev);
 }
 
 function grafanaOutcome(f: MonitoringFacts): Outcome {

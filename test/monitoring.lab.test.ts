@@ -112,6 +112,15 @@ describe('monitoring on a full lab node', { timeout: 120_000 }, () => {
     });
   });
 
+  it('monitoring-rules-edited-unreloaded (the rule still runs, the file no longer has it) fails monitoring.rules-loaded naming the file, and heals', async () => {
+    await faultHeals('monitoring-rules-edited-unreloaded', (results) => {
+      const r = resultOf(results, 'monitoring.rules-loaded');
+      expect(r.status, r.message).toBe('fail');
+      expect(r.message).toMatch(/^\/etc\/prometheus\/rules\/alchemist.rules.yml changed .*, after Prometheus last loaded its configuration/);
+      expect(statusOf(results, 'monitoring.prometheus-ready')).toBe('pass');
+    });
+  });
+
   it('bad input: a port that answers HTML instead of the API is an error with the reason', async () => {
     // nginx on the node answers the monitoring vhost over HTTP with a redirect page (text/html).
     const { results } = await runChecks(lab, ['monitoring'], [], (e) => {

@@ -12,7 +12,7 @@ import type { NodeSpec, SuiteContext } from '../src/core/types.js';
 import { ParseError } from '../src/core/types.js';
 import { apiData, parseHttpAnswer, parseRules, parseRuntimeinfo, parseTargets, type HttpAnswer } from '../src/probes/prometheus.js';
 import { evaluate, monitoringSuite, type MonitoringExpect, type MonitoringFacts } from '../suites/monitoring.js';
-import { parseAlerts } from '../src/probes/monitoring-alerts.js';
+import { gatherRuleFiles, parseAlerts } from '../src/probes/monitoring-alerts.js';
 
 const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'prometheus', f), 'utf8');
 const answer = (body: string, ctype = 'application/json', status = 200): HttpAnswer => ({ status, headers: { 'content-type': ctype }, body, source: 'GET test' });
@@ -146,6 +146,38 @@ describe('monitoring.alerts-firing (red team B M4)', () => {
     expect(by(evaluate(f, EXP), 'monitoring.alerts-firing').status).toBe('error');
     delete f.alerts;
     expect(by(evaluate(f, EXP), 'monitoring.alerts-firing').status).toBe('error');
+  });
+});
+
+describe('rule files edited without a reload (red team B M5)', () => {
+  const rt = (lastConfigTime: string) => ({ ok: true as const, value: { reloadConfigSuccess: true, lastConfigTime }, source: 'GET runtimeinfo', excerpt: '' });
+  it('a rule file newer than the last configuration load fails rules-loaded naming it; older passes; unknown times are said, not failed', () => {
+    const f = base();
+    f.runtime = rt('2026-12-03T15:39:43Z');
+    f.ruleFiles = { ok: true, value: [{ path: '/etc/prometheus/rules/alchemist.rules.yml', mtime: Date.parse('2026-12-03T15:30:00Z') / 1000 }], source: 'stat', excerpt: '' };
+    expect(by(evaluate(f, EXP), 'monitoring.rules-loaded').status).toBe('pass');
+    f.ruleFiles.value[0].mtime = Date.parse('2026-12-03T15:41:00Z') / 1000;
+    const r = by(evaluate(f, EXP), 'monitoring.rules-loaded');
+    expect(r.status).toBe('fail');
+    expect(r.message).toBe('/etc/prometheus/rules/alchemist.rules.yml changed 2026-12-03T15:41:00.000Z, after Prometheus last loaded its configuration (2026-12-03T15:39:43Z): the running rules are not the deployed ones (reload Prometheus; the next restart changes them)');
+    // a failed reload is prometheus-ready's finding, not this one's again
+    expect(by(evaluate({ ...f, runtime: { ...rt('2026-12-03T15:39:43Z'), value: { reloadConfigSuccess: false, lastConfigTime: '2026-12-03T15:39:43Z' } } }, EXP), 'monitoring.rules-loaded').status).toBe('pass');
+    f.ruleFiles = { ok: false, reason: 'container monitoring not running', source: 'locator' };
+    expect(by(evaluate(f, EXP), 'monitoring.rules-loaded')).toMatchObject({ status: 'pass', message: expect.stringMatching(/\(rule files' times unknown: container monitoring not running\)$/) });
+  });
+  it('gatherRuleFiles stats the files where Prometheus runs (here: the local node) and refuses a garbled answer', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'leafcert-rules-'));
+    try {
+      const file = join(d, "it's.rules.yml");
+      writeFileSync(file, 'groups: []\n');
+      const got = await gatherRuleFiles(new LocalHost('local'), { address: '127.0.0.1' }, [file, file, 'relative.yml'], 10_000);
+      expect(got.ok && got.value.map((x) => x.path)).toEqual([file]);
+      expect(got.ok && Math.abs(got.value[0].mtime * 1000 - Date.now()) < 60_000).toBe(true);
+      const liar = Object.assign(Object.create(new LocalHost('local')), { exec: async () => ({ code: 0, stdout: 'garbage\n', stderr: '' }) });
+      expect((await gatherRuleFiles(liar, { address: '127.0.0.1' }, [file], 10_000)).ok).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 

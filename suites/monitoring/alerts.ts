@@ -4,7 +4,7 @@
 import type { Outcome } from '../../src/core/types.js';
 import { outcome, type CheckDef } from '../../src/core/checks.js';
 import type { Fact } from '../../src/core/fact.js';
-import type { PromAlert } from '../../src/probes/monitoring-alerts.js';
+import type { PromAlert, RuleFileStat } from '../../src/probes/monitoring-alerts.js';
 
 const text = (a: PromAlert) => `${a.name}{${Object.entries(a.labels).map(([k, v]) => `${k}="${v}"`).join(', ')}}${a.activeAt ? ` since ${a.activeAt}` : ''}${a.summary ? ` (${a.summary})` : ''}`;
 
@@ -20,4 +20,19 @@ export function alertsOutcome(def: CheckDef, f: Fact<PromAlert[]> | undefined, a
   if (bad.length) return outcome(def, subject, 'fail', `${bad.length} alert(s) firing: ${bad.map(text).join('; ')}${pend}`.slice(0, 800), ev);
   const allowed = firing.length ? ` (${firing.length} allowed firing: ${[...new Set(firing.map((a) => a.name))].join(', ')})` : '';
   return outcome(def, subject, 'pass', `no alert firing${allowed}${pend}`.slice(0, 800), ev);
+}
+
+/**
+ * Rule files changed after Prometheus last loaded its configuration (runtimeinfo lastConfigTime):
+ * the rules that run are not the deployed ones, and the next reload or restart changes them. A
+ * problem text, or undefined; `unknown` when the file times or the load time could not be read.
+ */
+export function staleRuleFiles(files: Fact<RuleFileStat[]> | undefined, lastConfigTime: string | undefined): { stale?: string; unknown?: string; files?: RuleFileStat[] } {
+  if (!files) return {};
+  if (!files.ok) return { unknown: `rule files' times unknown: ${files.reason}` };
+  const loaded = Date.parse(lastConfigTime ?? '');
+  if (!lastConfigTime || Number.isNaN(loaded) || loaded <= 0) return { unknown: 'rule files not compared: no configuration load time (runtimeinfo lastConfigTime)', files: files.value };
+  const newer = files.value.filter((x) => x.mtime * 1000 > loaded);
+  if (!newer.length) return { files: files.value };
+  return { stale: `${newer.map((x) => `${x.path} changed ${new Date(x.mtime * 1000).toISOString()}`).join(', ')}, after Prometheus last loaded its configuration (${lastConfigTime}): the running rules are not the deployed ones (reload Prometheus; the next restart changes them)`, files: files.value };
 }

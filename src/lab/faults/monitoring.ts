@@ -1,7 +1,7 @@
 // Monitoring faults on a full node: a scraped service stops listening (its Prometheus target goes
 // down), a target is deleted from prometheus.yml (no longer scraped at all), an alert rule disappears from the rules file and Prometheus reloads it (SIGHUP), a broken
 // rules file is deployed and the reload fails (the earlier rules keep running), or
-// Prometheus itself is stopped; a service reports itself unhealthy, so the ServiceUnhealthy alert fires. Apply and heal wait until Prometheus itself reports the change
+// Prometheus itself is stopped; the rules file is edited (a rule removed) without a reload; a service reports itself unhealthy, so the ServiceUnhealthy alert fires. Apply and heal wait until Prometheus itself reports the change
 // (or, stopped, until its port refuses), so a check right after sees it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -149,5 +149,20 @@ export const faults: Fault[] = [
       await ctx.exec(`sed -i 's/^health=error$/health=ok/' ${WORKFLOW_CONF}`);
       await waitFor(ctx, '/api/v1/alerts', '"state":"(firing|pending)"', false, `${RULE} resolved`);
     },
+  },
+  {
+    name: 'monitoring-rules-edited-unreloaded',
+    area: 'monitoring',
+    breaks: `the alert rule ${RULE} is removed from the rules file but Prometheus is not reloaded: it runs rules that are no longer deployed, and the next reload drops ${RULE}`,
+    catches: ['monitoring.rules-loaded'],
+    needs: 'full',
+    async apply(ctx) {
+      // The original, with its mtime, kept on the node (root-only): healing puts both back.
+      await ctx.exec(`cp -p ${RULES_FILE} /root/leafcert-fault-rules.yml`);
+      const doc = parse((await ctx.readFile(RULES_FILE)).toString('utf8')) as { groups: { rules: { alert?: string }[] }[] };
+      for (const g of doc.groups) g.rules = g.rules.filter((r) => r.alert !== RULE);
+      await ctx.writeFile(RULES_FILE, stringify(doc));
+    },
+    heal: async (ctx) => void (await ctx.exec(`[ -f /root/leafcert-fault-rules.yml ] && cp -p /root/leafcert-fault-rules.yml ${RULES_FILE} && rm /root/leafcert-fault-rules.yml; true`)),
   },
 ];
