@@ -19,7 +19,7 @@ import {
   parseRestoreLines,
   pathsFromCommandLine,
 } from '../src/probes/borg.js';
-import { backupSuite, canaryScript, evaluate, newestArchive, parseCanary, parsePg, pgScript, type BackupExpect, type BackupFacts } from '../suites/backup.js';
+import { backupSuite, canaryScript, evaluate, newestArchive, parseCanary, parsePg, parseShow, pgScript, type BackupExpect, type BackupFacts } from '../suites/backup.js';
 
 const fx = (f: string) => readFileSync(join(__dirname, '..', 'fixtures', 'borg', f), 'utf8');
 
@@ -164,6 +164,22 @@ describe('backup evaluate', () => {
     const o = by(evaluate(failed, EXP, ro), 'backup.units');
     expect(o.status).toBe('fail');
     expect(o.message).toMatch(/last result: exit-code/);
+  });
+  it('fails a timer that is active but will not start at the next boot (disabled, or linked: nothing wants it); enabled, as NixOS shows a wanted timer, passes', () => {
+    const units = (facts().units as { value: any[] }).value;
+    const withTimer = (UnitFileState: string, ActiveState = 'active') => facts({ units: { ok: true, value: units.map((u) => (u.Id.endsWith('.timer') ? { ...u, UnitFileState, ActiveState } : { ...u, UnitFileState: u.LoadState === 'loaded' ? 'linked' : '' })), source: 's' } });
+    expect(by(evaluate(withTimer('enabled'), EXP, ro), 'backup.units').status).toBe('pass');
+    const disabled = by(evaluate(withTimer('disabled'), EXP, ro), 'backup.units');
+    expect(disabled).toMatchObject({ status: 'fail', message: 'borgbackup-job-alchemist.timer is disabled (systemctl disable): it does not start at the next boot (it runs now only until then)' });
+    expect(disabled.evidence.observed).toContain('borgbackup-job-alchemist.timer: loaded/active disabled');
+    expect(by(evaluate(withTimer('linked'), EXP, ro), 'backup.units').message).toMatch(/timer is linked: its unit file is installed but no target wants it \(NixOS: the timer lacks wantedBy/);
+    for (const st of ['static', 'enabled-runtime', 'linked-runtime', 'transient', 'generated']) expect(by(evaluate(withTimer(st), EXP, ro), 'backup.units').status, st).toBe('fail');
+    // real systemctl show (systemd 252, the systemd lab): enabled passes, `systemctl disable` without --now fails
+    const shown = (f: string) => facts({ units: { ok: true, value: parseShow(readFileSync(join(__dirname, '..', 'fixtures', 'systemd', f), 'utf8'), 3), source: 'systemctl show' } });
+    expect(by(evaluate(shown('borg-units-enabled.show'), EXP, ro), 'backup.units').status).toBe('pass');
+    expect(by(evaluate(shown('borg-units-timer-disabled.show'), EXP, ro), 'backup.units')).toMatchObject({ status: 'fail', message: expect.stringMatching(/timer is disabled/) });
+    // startAt = [] (no timer expected): the timer is not judged
+    expect(by(evaluate(withTimer('disabled'), { ...EXP, timer: false }, ro), 'backup.units').status).toBe('pass');
   });
   it('skips units without systemd, never passes', () => {
     const o = by(evaluate(facts({ units: { ok: false, skipped: 'no systemd (PID 1 is leafcert-init)', source: 't' } }), EXP, ro), 'backup.units');

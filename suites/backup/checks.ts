@@ -6,7 +6,7 @@ export const CHECKS = defineChecks('backup', {
     title: 'Backup job unit and timer exist',
     severity: 'high',
     checklist: ['backups'],
-    description: 'borgbackup-job-NAME.service (and its .timer unless startAt = []) is loaded, the timer is active and the last run succeeded; the deployment guide\'s borgbackup-NAME does not exist on NixOS and the message says so. Skipped where PID 1 is not systemd.',
+    description: 'borgbackup-job-NAME.service (and its .timer unless startAt = []) is loaded, the timer is active and enabled (UnitFileState enabled, as NixOS\'s wantedBy = [ "timers.target" ] shows it; disabled, linked or anything else does not start at the next boot) and the last run succeeded; the deployment guide\'s borgbackup-NAME does not exist on NixOS and the message says so. Skipped where PID 1 is not systemd.',
     fix: 'Declare services.borgbackup.jobs.<job> with a startAt schedule and redeploy; look at `journalctl -u borgbackup-job-<job>` for why the last run failed.',
   },
   'archive-age': {

@@ -65,11 +65,19 @@ export function judgeUnits(f: BackupFacts, e: Judged): Outcome {
   if (!svc || svc.LoadState !== 'loaded') missing.push(`borgbackup-job-${job}.service`);
   if (timer && (!tmr || tmr.LoadState !== 'loaded')) missing.push(`borgbackup-job-${job}.timer`);
   const note = guide && guide.LoadState === 'loaded' ? '' : ` (the deployment guide's \`systemctl start borgbackup-${job}\` names a unit that does not exist on NixOS)`;
-  const observed = u.value.map((x) => `${x.Id}: ${x.LoadState}${x.ActiveState ? `/${x.ActiveState}` : ''}${x.Result ? ` result=${x.Result}` : ''}`);
+  const observed = u.value.map((x) => `${x.Id}: ${x.LoadState}${x.ActiveState ? `/${x.ActiveState}` : ''}${x.UnitFileState ? ` ${x.UnitFileState}` : ''}${x.Result ? ` result=${x.Result}` : ''}`);
   const ev = (expected: unknown) => ({ source: u.source, expected, observed, excerpt: u.excerpt });
   const units = { service: `borgbackup-job-${job}.service`, timer };
   if (missing.length) return outcome(def, subject, 'fail', `missing: ${missing.join(', ')}${note}`, ev(units));
   if (timer && tmr?.ActiveState && tmr.ActiveState !== 'active') return outcome(def, subject, 'fail', `borgbackup-job-${job}.timer is ${tmr.ActiveState}: the job does not run on schedule`, ev('timer active'));
+  // Started at boot only when a target wants it: NixOS's wantedBy = [ "timers.target" ] (a symlink in
+  // timers.target.wants) shows `enabled`; a timer nothing wants shows `linked` (NixOS units have no
+  // [Install]), one `systemctl disable`d shows `disabled` — active now, gone after the next reboot.
+  const fileState = tmr?.UnitFileState;
+  if (timer && fileState && fileState !== 'enabled') {
+    const why = fileState === 'disabled' ? 'disabled (systemctl disable)' : fileState === 'linked' ? 'linked: its unit file is installed but no target wants it (NixOS: the timer lacks wantedBy = [ "timers.target" ])' : `${fileState}, not enabled`;
+    return outcome(def, subject, 'fail', `borgbackup-job-${job}.timer is ${why}: it does not start at the next boot${tmr?.ActiveState === 'active' ? ' (it runs now only until then)' : ''}`, ev('timer UnitFileState=enabled'));
+  }
   if (svc?.Result && svc.Result !== 'success') return outcome(def, subject, 'fail', `borgbackup-job-${job}.service last result: ${svc.Result}`, ev('Result=success'));
   return outcome(def, subject, 'pass', `borgbackup-job-${job}.service${timer ? ' and .timer' : ''} loaded${note}`, ev(units));
 }

@@ -48,7 +48,19 @@ function movedAway(name: string, path: string, breaks: string): Fault {
   };
 }
 
+const TIMER = 'borgbackup-job-alchemist.timer';
+
 export const faults: Fault[] = [
+  {
+    name: 'backup-timer-disabled',
+    area: 'backup',
+    breaks: `${TIMER} is disabled (systemctl disable, without --now): it stays active until the next reboot, after which no backup is scheduled`,
+    catches: ['backup.units'],
+    needs: 'systemd',
+    apply: (ctx) => ctx.exec(`[ -d /run/systemd/system ] || { echo "this fault needs a node booted by systemd (lab up --flavour systemd)" >&2; exit 2; }
+      systemctl disable ${TIMER} 2>/dev/null; [ "$(systemctl is-enabled ${TIMER})" = disabled ] && [ "$(systemctl is-active ${TIMER})" = active ]`).then(() => undefined),
+    heal: (ctx) => ctx.exec(`systemctl enable ${TIMER} 2>/dev/null; [ "$(systemctl is-enabled ${TIMER})" = enabled ] && [ "$(systemctl is-active ${TIMER})" = active ]`).then(() => undefined),
+  },
   movedAway('backup-wrapper-missing', WRAPPER, 'the job wrapper borg-job-alchemist is gone from the node (the job is not installed): no backup can be made or read'),
   movedAway('backup-repo-missing', REPO, "the job's repository /var/lib/borgbackup/alchemist is gone: borg says it does not exist, no backup can be made or read"),
   movedAway('backup-passphrase-missing', '/etc/borg/passphrase', "the job's passphrase file /etc/borg/passphrase is gone: the wrapper's BORG_PASSCOMMAND (cat) fails, so the job can neither read nor write its encrypted repository"),
