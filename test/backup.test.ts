@@ -175,9 +175,9 @@ describe('backup evaluate', () => {
     expect(by(evaluate(withTimer('linked'), EXP, ro), 'backup.units').message).toMatch(/timer is linked: its unit file is installed but no target wants it \(NixOS: the timer lacks wantedBy/);
     for (const st of ['static', 'enabled-runtime', 'linked-runtime', 'transient', 'generated']) expect(by(evaluate(withTimer(st), EXP, ro), 'backup.units').status, st).toBe('fail');
     // real systemctl show (systemd 252, the systemd lab): enabled passes, `systemctl disable` without --now fails
-    const shown = (f: string) => facts({ units: { ok: true, value: parseShow(readFileSync(join(__dirname, '..', 'fixtures', 'systemd', f), 'utf8'), 3), source: 'systemctl show' } });
-    expect(by(evaluate(shown('borg-units-enabled.show'), EXP, ro), 'backup.units').status).toBe('pass');
-    expect(by(evaluate(shown('borg-units-timer-disabled.show'), EXP, ro), 'backup.units')).toMatchObject({ status: 'fail', message: expect.stringMatching(/timer is disabled/) });
+    const shown = (f: string) => facts({ units: { ok: true, value: parseShow(fx(f), 3), source: 'systemctl show' } });
+    expect(by(evaluate(shown('units-enabled.show'), EXP, ro), 'backup.units').status).toBe('pass');
+    expect(by(evaluate(shown('units-timer-disabled.show'), EXP, ro), 'backup.units')).toMatchObject({ status: 'fail', message: expect.stringMatching(/timer is disabled/) });
     // startAt = [] (no timer expected): the timer is not judged
     expect(by(evaluate(withTimer('disabled'), { ...EXP, timer: false }, ro), 'backup.units').status).toBe('pass');
   });
