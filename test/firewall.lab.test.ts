@@ -38,7 +38,7 @@ for (const backend of ['iptables', 'nftables'] as const) {
 
     const faults = faultsFor('firewall', firewallSuite);
     it('the lab has firewall faults for every check this suite cares about', () => {
-      expect(faults.map((f) => f.name)).toEqual(expect.arrayContaining(['firewall-extra-port', 'firewall-flushed', 'firewall-policy-accept', 'firewall-port-blocked', 'firewall-uplink-accept', 'firewall-conntrack-new', 'firewall-refuse-accept', 'firewall-set-accept', 'firewall-ipv6-open', 'firewall-dnat-chain', 'firewall-dnat-nat-pre', 'firewall-dnat-nft-table']));
+      expect(faults.map((f) => f.name)).toEqual(expect.arrayContaining(['firewall-extra-port', 'firewall-flushed', 'firewall-policy-accept', 'firewall-port-blocked', 'firewall-uplink-accept', 'firewall-conntrack-new', 'firewall-refuse-accept', 'firewall-set-accept', 'firewall-ipv6-open', 'firewall-dnat-chain', 'firewall-dnat-nat-pre', 'firewall-dnat-nft-table', 'firewall-vmap-accept']));
       for (const f of faults) expect(f.catches.length, `${f.name} catches ${f.all.join(', ')}`).toBeGreaterThan(0);
     });
 

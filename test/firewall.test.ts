@@ -158,6 +158,15 @@ describe('firewall suite', () => {
     expect(byId(firewallSuite.evaluate(facts(out2, e), e, ctx), 'firewall.drift')[0].status).toBe('pass');
   });
 
+  it('iptables-nft: a verdict map in nixos-fw (a target-less "-A nixos-fw -p tcp" in iptables-save) is read from nft and fails allowed-ports', () => {
+    const e: FirewallExpect = { open: [22, 80, 443], refuse: 'drop', trusted: [] };
+    const out = output({ 'iptables-save': { text: fx('iptables/vmap.v4.save') }, 'ip6tables-save': { text: fx('iptables/vmap.v6.save') }, nft: { text: fx('nft/iptables-node-vmap.json') }, ss: { text: SS } });
+    const os = firewallSuite.evaluate(facts(out, e), e, ctx);
+    expect(byId(os, 'firewall.allowed-ports')[0].status).toBe('fail');
+    expect(byId(os, 'firewall.allowed-ports')[0].message).toMatch(/ipv4 tcp: expected 22,80,443, observed 22,80,443,6379,7000-7010; ipv6 udp: expected \(none\), observed 5353/);
+    expect(byId(os, 'firewall.drift')[0].status).toBe('fail');
+  });
+
   it('outside-in: connected closed port fails; refused and filtered say which; open port refused fails', () => {
     const os = firewallSuite.evaluate(
       facts(healthy, alchemist, { open: [probe(22, 'open'), probe(80, 'refused'), probe(443, 'filtered'), probe(3000, 'open'), probe(8080, 'open')], closed: [probe(5432, 'open'), probe(6379, 'refused')] }),

@@ -65,6 +65,14 @@ describe('nft -j parser (inet nixos-fw)', () => {
       expect(m.drift).toEqual([{ rule: 'tcp dport 2375 counter accept', why: expect.stringMatching(/counter or log beside the accept/) }]);
     });
 
+    it('a verdict map accepting ports in input-allow counts them (and is drift)', () => {
+      const vmap = { vmap: { key: { payload: { protocol: 'tcp', field: 'dport' } }, data: { set: [[6379, { accept: null }], [4222, { drop: null }]] } } };
+      const m = nftModel(withRule('input-allow', [[vmap]], true), [], TRUSTED);
+      expect(allowed(m)).toContain('tcp/6379');
+      expect(allowed(m)).not.toContain('tcp/4222');
+      expect(m.drift).toHaveLength(1);
+    });
+
     it('the real nft output of four hand-made accepts (lab node, nft 1.0.6)', () => {
       // iifname eth0 accept; ct state established,related,new accept (ahead of the vmap); meta l4proto tcp
       // accept (after it: the refuse path); tcp dport 2375 counter accept in input-allow.
@@ -98,6 +106,15 @@ describe('nft -j parser (inet nixos-fw)', () => {
     const own = parseNftJson(fx('iptables-node-dnat.json').replaceAll('"lcfwd"', '"nixos-nat"'));
     expect(nftModel(own, [], { forwardPorts: [{ proto: 'tcp', sourcePort: 15432, destination: '10.233.1.2:5432', iface: 'eth0' }] }).natDrift).toEqual([]);
     expect(nftModel(own).natDrift.map((d) => d.why)).toEqual([expect.stringContaining("not in the expectation's forwardPorts")]);
+  });
+
+  it('iptables-nft: the ports a verdict map accepts in nixos-fw (iptables-save prints "-A nixos-fw -p tcp", no target)', async () => {
+    const { vmapAccepts } = await import('../src/probes/nft.js');
+    // nft insert rule ip filter nixos-fw tcp dport vmap { 6379 : accept, 7000-7010 : jump nixos-fw-accept }; ip6: udp dport vmap { 5353 : accept }
+    const rs = parseNftJson(fx('iptables-node-vmap.json'));
+    expect(vmapAccepts(rs, 'ip').map((a) => `${a.proto}/${a.ports.map((p) => (p.from === p.to ? p.from : `${p.from}-${p.to}`)).join(',')}`)).toEqual(['tcp/6379,7000-7010']);
+    expect(vmapAccepts(rs, 'ip6').map((a) => `${a.proto}/${a.ports[0].from}`)).toEqual(['udp/5353']);
+    expect(vmapAccepts(parseNftJson(fx('nixos.json')), 'ip')).toEqual([]);
   });
 
   it('input policy accept leaves the default open; rejectPackets is recognised', () => {

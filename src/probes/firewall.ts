@@ -7,7 +7,7 @@ import { ParseError, type Host, type NodeSpec, type TransportSession } from '../
 import { parseDuration } from '../core/units.js';
 import type { Drift, FirewallModel, Port } from './firewall-model.js';
 import { iptablesModel, parseIptablesSave, type ForwardPort } from './iptables.js';
-import { nftModel, parseNftJson } from './nft.js';
+import { nftModel, parseNftJson, vmapAccepts } from './nft.js';
 import { MARK, splitSections, type Section } from './sections.js';
 import { parseProcNetTcp } from './listeners.js';
 import { parseSsListen, type Listener } from './ss.js';
@@ -118,7 +118,12 @@ export function parseFirewallOutput(output: string, o: { extraRules?: string[]; 
   const nft = s.get('nft')!;
   if (nft.rc === 127) facts.nftNote = 'nft not installed';
   else if (nft.rc !== 0) facts.nftNote = `nft exited ${nft.rc}: ${nft.stderr.trim()}`;
-  else facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(parseNftJson(nft.text), extra, { trusted: o.trusted, forwardPorts: o.forwardPorts }));
+  else {
+    const rs = attempt('nft -j list ruleset', nft.text, () => parseNftJson(nft.text));
+    if (rs) facts.nft = attempt('nft -j list ruleset', nft.text, () => nftModel(rs, extra, { trusted: o.trusted, forwardPorts: o.forwardPorts }));
+    // iptables-nft: ports a verdict map opens in nixos-fw, which iptables-save prints without them.
+    if (rs) for (const [m, fam] of [[facts.v4, 'ip'], [facts.v6, 'ip6']] as const) m?.allowed.push(...(attempt('nft -j list ruleset', nft.text, () => vmapAccepts(rs, fam)) ?? []));
+  }
   if (v4.rc === 127 && nft.rc === 127) facts.errors.push({ source: 'iptables-save, nft', message: 'neither iptables-save nor nft is installed on the node: cannot read its firewall' });
   if (listen?.rc === 0) facts.listening = attempt('/proc/net/tcp, /proc/net/tcp6', listen.text, () => parseProcNetTcp(listen.text, '/proc/net/tcp, /proc/net/tcp6'));
   else if (ss?.rc === 0) facts.listening = attempt('ss -Hltn', ss.text, () => parseSsListen(ss.text));

@@ -159,6 +159,29 @@ export function nftScope(all: J[], rendered: string): NftScope {
   return { kind: 'ports', allow: { proto, ports: ports ?? [{ from: 1, to: 65535 }], iface: ifaces?.[0], rule: rendered } };
 }
 
+/**
+ * On an iptables-nft node, the ports a verdict map opens in iptables' own chains (INPUT, nixos-fw of
+ * table ip|ip6 filter): `tcp dport vmap { 6379 : accept }` is a rule iptables-save cannot print (it
+ * shows "-A nixos-fw -p tcp", no target), so only nft's JSON says which ports it accepts.
+ */
+export function vmapAccepts(rs: NftRuleset, family: 'ip' | 'ip6'): AllowRule[] {
+  return rs.rules.filter((x) => x.family === family && x.table === 'filter' && (x.chain === 'nixos-fw' || x.chain === 'INPUT'))
+    .flatMap((r) => vmapAllow(r.expr, `nft ${family} filter ${r.chain}: ${renderRule(r.expr)}`));
+}
+
+/** The ports a `tcp|udp dport vmap { port : accept | jump nixos-fw-accept, … }` statement accepts. */
+function vmapAllow(expr: J[], rule: string): AllowRule[] {
+  const out: AllowRule[] = [];
+  for (const e of deciding(expr)) {
+    const key = e?.vmap?.key?.payload;
+    if (!key || (key.protocol !== 'tcp' && key.protocol !== 'udp') || key.field !== 'dport') continue;
+    const data: J[] = e.vmap.data?.set ?? [];
+    const ports = data.filter((d) => Array.isArray(d) && d[1] && ('accept' in d[1] || d[1].jump?.target === 'nixos-fw-accept' || d[1].goto?.target === 'nixos-fw-accept')).map((d) => toRange(d[0], 'nft vmap'));
+    if (ports.length) out.push({ proto: key.protocol, ports, rule, inserted: true });
+  }
+  return out;
+}
+
 const SHAPE_INPUT_ALLOW = [
   /^meta l4proto \. th dport @temp-ports accept$/,
   /^icmp type echo-request (limit rate \S+ )?accept$/,
@@ -279,6 +302,7 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { t
       // A port accepted ahead of input-allow is open all the same: counted, as well as drift.
       const sc = nftScope(r.expr, text);
       if (sc.kind === 'ports') model.allowed.push(sc.allow);
+      model.allowed.push(...vmapAllow(r.expr, text));
       if (r.expr.length === 1 && 'accept' in r.expr[0]) model.notEnforced.push(`"${text}" in chain input accepts everything`);
       else judgeAccept(text, r.expr, 'in chain input', false, afterVmap);
     }
@@ -306,6 +330,7 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { t
       // A protocol alone (every port), or an interface accepted wholesale: open all the same.
       const sc = nftScope(r.expr, text);
       if (sc.kind === 'ports') model.allowed.push(sc.allow);
+      model.allowed.push(...vmapAllow(r.expr, text));
       judgeAccept(text, r.expr, 'in input-allow', false, false);
     }
   }

@@ -176,4 +176,16 @@ export const faults: Fault[] = [
     apply: (ctx) => ctx.exec(nftNat('lcfwd', false)).then(() => undefined),
     heal: (ctx) => ctx.exec('nft delete table ip lcfwd 2>/dev/null; true').then(() => undefined),
   },
+  {
+    name: 'firewall-vmap-accept',
+    area: 'firewall',
+    breaks: `TCP ${EXTRA_PORT} is accepted through a verdict map in the firewall chain (tcp dport vmap { ${EXTRA_PORT} : accept }): iptables-save prints it "-A nixos-fw -p tcp" with no target, only nft's JSON names the port`,
+    catches: ['firewall.allowed-ports', 'firewall.drift', 'firewall.port-closed'],
+    async apply(ctx) {
+      await ctx.exec(ctx.node.firewall === 'nftables'
+        ? `nft add rule inet nixos-fw input-allow tcp dport vmap '{ ${EXTRA_PORT} : accept }'`
+        : `nft insert rule ip filter nixos-fw tcp dport vmap '{ ${EXTRA_PORT} : accept }'`);
+    },
+    heal: restore,
+  },
 ];
