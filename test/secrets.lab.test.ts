@@ -58,6 +58,7 @@ describe('secrets on a full lab node', { timeout: 180_000 }, () => {
       },
       'secrets-template-unexpanded': (rs) => expect(found(rs, 'secrets.placeholder', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET is an unexpanded template/),
       'secrets-leaked-webroot': (rs) => expect(found(rs, 'secrets.exposure', '/etc/alchemist/secrets.env')?.message).toMatch(/^JWT_SECRET \(sha256:[0-9a-f]{8} \(48 chars\)\) in world-readable file \/var\/www\/alchemist\/config.js$/),
+      'secrets-acl-reader': (rs) => expect(found(rs, 'secrets.file-permissions', '/etc/alchemist/secrets.env')?.message).toMatch(/^\/etc\/alchemist\/secrets.env: has a POSIX ACL/),
       'secrets-borg-passphrase-readable': (rs) => expect(found(rs, 'secrets.discovered-permissions', BORG_PASS)).toMatchObject({ status: 'fail', message: expect.stringMatching(/\(borg job\): readable or writable by others \(mode 0644\)/) }),
     },
   });

@@ -317,6 +317,23 @@ describe('red team B: config env files, weak values, templates, big files', () =
     }
   });
 
+  it('S5: a POSIX ACL granting a user read on the secrets file (mode still 0640) fails secrets.file-permissions', async () => {
+    const f = spec.files![0].path;
+    const acl = (on: boolean) => execFileSync('python3', ['-c', on ? `import os,struct;U=0xffffffff;os.setxattr(${JSON.stringify(f)},'system.posix_acl_access',struct.pack('<I',2)+b''.join(struct.pack('<HHI',*e) for e in [(1,6,U),(2,4,65534),(4,4,U),(0x10,4,U),(0x20,0,U)]))` : `import os;os.removexattr(${JSON.stringify(f)},'system.posix_acl_access')`]);
+    acl(true);
+    try {
+      const { facts } = await run({ ...spec, files: [spec.files![0]] });
+      expect(facts.probe.files[0]).toMatchObject({ acl: true, mode: '0640' });
+      const o = evaluateSecrets(facts, { ...spec, files: [spec.files![0]] }).find((x) => x.id === 'secrets.file-permissions')!;
+      expect(o).toMatchObject({ status: 'fail', message: `${f}: has a POSIX ACL (named users or groups may read it whatever its mode shows: getfacl ${f})` });
+    } finally {
+      acl(false);
+    }
+    const { facts } = await run({ ...spec, files: [spec.files![0]] });
+    expect(facts.probe.files[0].acl).toBeUndefined();
+    expect(evaluateSecrets(facts, { ...spec, files: [spec.files![0]] }).find((x) => x.id === 'secrets.file-permissions')!.status).toBe('pass');
+  });
+
   it('/var/www (the web root) is a scan root', () => {
     expect(SCAN_ROOTS).toContain('/var/www');
   });

@@ -3,7 +3,7 @@
 # ever leaves it: per value it prints only its key, length, the first 8 hex of its sha256 and a
 # placeholder class, then looks for the values in places others can read and lists htpasswd files,
 # private keys and certificates. Output lines (parseSecrets): D discovered file, W where it was
-# found, S stat, R read error, V value, X line without KEY=, L leak, P unreadable place, I what was
+# found, S stat, A has a POSIX ACL, R read error, V value, X line without KEY=, L leak, P unreadable place, I what was
 # searched, H htpasswd, K private key, C certificate, O no openssl, END.
 # uses: secret-discovery.sh
 # shellcheck disable=SC2154 # ndecl, dkind, downers, dgroups, dfrom, PKGDB, PKGDB_PRUNE come from secret-discovery.sh
@@ -104,11 +104,20 @@ if [ "${#have[@]}" -gt 0 ]; then
   if [ "${#st[@]}" -ne "${#have[@]}" ]; then st=(); for i in "${have[@]}"; do st+=("$(stat -L -c '%a %U %G %s %F' -- "${files[i]}" 2>/dev/null || echo '0 ? ? 0 vanished')"); done; fi
 fi
 declare -A stat_of=(); for n in "${!have[@]}"; do stat_of[${have[n]}]=${st[n]}; done
+# POSIX ACLs (A lines): stat's %a shows an ACL's mask as the group bits, not the users and groups it
+# lets read; ls marks a file that has one with + after its mode. One ls for all, in argument order
+# (-U), one line per name (-b escapes a newline in it).
+declare -A acl_of=()
+if [ "${#have[@]}" -gt 0 ]; then
+  mapfile -t al < <(ls -ldLUb -- "${paths[@]}" 2>/dev/null)
+  if [ "${#al[@]}" -eq "${#have[@]}" ]; then for n in "${!have[@]}"; do case ${al[n]%% *} in ??????????+) acl_of[${have[n]}]=1;; esac; done; fi
+fi
 
 for idx in "${!files[@]}"; do
   sf=${files[idx]}
   if [ -z "${stat_of[$idx]+x}" ]; then echo "S $idx missing"; continue; fi
   printf 'S %s %s\n' "$idx" "${stat_of[$idx]}"
+  [ -z "${acl_of[$idx]:-}" ] || echo "A $idx"
   if [ -d "$sf" ]; then echo "R $idx Is a directory"; continue; fi
   if [ ! -r "$sf" ]; then echo "R $idx Permission denied"; continue; fi
   if [ "${formats[idx]}" = raw ]; then

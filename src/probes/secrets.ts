@@ -90,6 +90,8 @@ export interface SecretFileFact {
   group?: string;
   size?: number;
   type?: string;
+  /** It has a POSIX ACL (ls's +): users or groups beyond owner and group may read it, whatever its mode shows. */
+  acl?: boolean;
   readError?: string;
   values: SecretValueFact[];
   /** Values not searched for leaks: too short to tell a copy from chance (short), or a configuration key of a file found by its name (config). */
@@ -156,6 +158,7 @@ export function parseSecrets(text: string, specs: SecretFileSpec[], source: stri
     } else if ((m = /^W (\d+) (.+)$/.exec(line)) && file(m[1]).discovered) file(m[1]).discovered!.from = m[2];
     else if ((m = /^S (\d+) missing$/.exec(line))) file(m[1]).exists = false;
     else if ((m = /^S (\d+) (\d+) (\S+) (\S+) (\d+) (.+)$/.exec(line))) Object.assign(file(m[1]), { exists: true, mode: m[2].padStart(4, '0'), owner: m[3], group: m[4], size: Number(m[5]), type: m[6] });
+    else if ((m = /^A (\d+)$/.exec(line))) file(m[1]).acl = true;
     else if ((m = /^R (\d+) (.*)$/.exec(line))) file(m[1]).readError = m[2].trim() || 'unreadable';
     else if ((m = V_LINE.exec(line))) file(m[1]).values.push({ key: m[2], length: Number(m[3]), sha: m[4], cls: m[5] as ValueClass });
     else if ((m = /^Q (\d+) (.+) (short|config)$/.exec(line))) (file(m[1]).unsearched ??= []).push({ key: m[2], why: m[3] as 'short' | 'config' });

@@ -7,7 +7,7 @@ export const CHECKS = defineChecks('secrets', {
     title: 'Secret file exists with its mode and owner',
     severity: 'high',
     checklist: ['secrets'],
-    description: 'Each declared secret file exists, is a regular file with the declared mode, owner and group, and is never readable or writable by others (critical when it is).',
+    description: 'Each declared secret file exists, is a regular file with the declared mode, owner and group, has no POSIX ACL (whose named users and groups may read it whatever the mode shows), and is never readable or writable by others (critical when it is).',
     fix: 'Create the file with its mode and owner (systemd.tmpfiles.rules, or the secret manager that writes it: sops-nix/agenix `mode`, `owner`, `group`); never leave o+r.',
   },
   placeholder: {

@@ -54,6 +54,7 @@ export function permsOutcome(spec: SecretFileExpect, f: SecretFileFact): Outcome
   if (wantMode && f.mode !== wantMode) problems.push(`mode ${f.mode} (expected ${wantMode})`);
   const otherBits = parseInt(f.mode ?? '0', 8) & 0o007;
   if (otherBits) problems.push(`readable or writable by others (mode ${f.mode})`);
+  if (f.acl) problems.push(`has a POSIX ACL (named users or groups may read it whatever its mode shows: getfacl ${f.path})`);
   if (spec.owner && f.owner !== spec.owner) problems.push(`owner ${f.owner} (expected ${spec.owner})`);
   if (spec.group && f.group !== spec.group) problems.push(`group ${f.group} (expected ${spec.group})`);
   return outcome(
@@ -61,7 +62,7 @@ export function permsOutcome(spec: SecretFileExpect, f: SecretFileFact): Outcome
     spec.path,
     problems.length ? 'fail' : 'pass',
     problems.length ? `${spec.path}: ${[...new Set(problems)].join('; ')}` : `${spec.path} ${f.mode} ${f.owner}:${f.group}`,
-    { expected, observed: { mode: f.mode, owner: f.owner, group: f.group, type: f.type }, source: `stat -L -c '%a %U %G %s %F' ${spec.path}` },
+    { expected, observed: { mode: f.mode, owner: f.owner, group: f.group, type: f.type, ...(f.acl ? { acl: true } : {}) }, source: `stat -L -c '%a %U %G %s %F' ${spec.path}; ls -ldLUb ${spec.path}` },
     { severity: otherBits ? 'critical' : 'high' },
   );
 }
@@ -180,13 +181,14 @@ export function discoveredPermsOutcome(f: SecretFileFact): Outcome {
   if (mode & 0o007) problems.push(`readable or writable by others (mode ${f.mode})`);
   // A file found by its name has no known service: its group is not judged.
   if (d.kind !== 'named' && mode & 0o070 && f.group !== 'root' && !d.groups.includes(f.group ?? '')) problems.push(`group ${f.group} has access (mode ${f.mode}; ${d.groups.length ? `only ${d.groups.join(', ')} may` : 'no group may'})`);
+  if (f.acl) problems.push(`has a POSIX ACL (named users or groups may read it whatever its mode shows: getfacl ${f.path})`);
   if (d.owners.length && !d.owners.includes(f.owner ?? '')) problems.push(`owner ${f.owner} (expected ${d.owners.join(' or ')})`);
   return outcome(
     CHECKS['discovered-permissions'],
     f.path,
     problems.length ? 'fail' : 'pass',
     problems.length ? `${f.path} (${KIND_TEXT[d.kind]}): ${problems.join('; ')}` : `${f.path} ${f.mode} ${f.owner}:${f.group} (${KIND_TEXT[d.kind]})`,
-    { expected, observed: { mode: f.mode, owner: f.owner, group: f.group, type: f.type }, source: `found as ${d.from}; stat -L -c '%a %U %G %s %F' ${f.path}` },
+    { expected, observed: { mode: f.mode, owner: f.owner, group: f.group, type: f.type, ...(f.acl ? { acl: true } : {}) }, source: `found as ${d.from}; stat -L -c '%a %U %G %s %F' ${f.path}; ls -ldLUb ${f.path}` },
     { severity: mode & 0o007 ? 'critical' : 'high' },
   );
 }

@@ -5,7 +5,7 @@
 // borg job's passphrase file) made world-readable: found without being listed. Beyond /etc: a
 // secret copied into a service's state dir, a hand-deployed env file others can read, a secret
 // passed on a command line. Red team B: a weak value (JWT_SECRET=secret), an unexpanded template
-// (${JWT_SECRET}), a copy in the web root /var/www.
+// (${JWT_SECRET}), a copy in the web root /var/www, a POSIX ACL letting nobody read the secrets file.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fault } from './types.js';
@@ -164,5 +164,17 @@ export const faults: Fault[] = [
     // The node's /var/www is the host's directory: a tmpfs over it in the node's own mount namespace.
     apply: async (ctx) => void (await ctx.exec(`mount -t tmpfs -o mode=755 leafcert-fault /var/www && mkdir -p ${WEB_LEAK.replace(/\/[^/]+$/, '')} && umask 022 && printf 'window.JWT_SECRET = "%s";\\n' "$(sed -n 's/^JWT_SECRET=//p' ${FILE})" > ${WEB_LEAK}`)),
     heal: async (ctx) => void (await ctx.exec(`while grep -q '^leafcert-fault /var/www ' /proc/self/mounts; do umount /var/www || break; done; true`)),
+  },
+  {
+    name: 'secrets-acl-reader',
+    area: 'secrets',
+    breaks: `a POSIX ACL (user:nobody:r) lets nobody read ${FILE}, whose mode still reads 0640 (setfacl -m u:nobody:r)`,
+    catches: ['secrets.file-permissions'],
+    needs: 'full',
+    // The lab's rootfs has no setfacl: the ACL's xattr is written from the host, through the node's root.
+    apply: async (ctx) => void (await ctx.hostExec(`python3 -c "import os,struct,sys;U=0xffffffff;os.setxattr(sys.argv[1],'system.posix_acl_access',struct.pack('<I',2)+b''.join(struct.pack('<HHI',*e) for e in [(1,6,U),(2,4,65534),(4,4,U),(0x10,4,U),(0x20,0,U)]))" /proc/${ctx.node.initPid}/root${FILE}`)),
+    heal: async (ctx) => void (await ctx.hostExec(`python3 -c "import os,sys
+try: os.removexattr(sys.argv[1],'system.posix_acl_access')
+except OSError: pass" /proc/${ctx.node.initPid}/root${FILE}`)),
   },
 ];
