@@ -117,6 +117,16 @@ describe('nft -j parser (inet nixos-fw)', () => {
     expect(vmapAccepts(parseNftJson(fx('nixos.json')), 'ip')).toEqual([]);
   });
 
+  it("NixOS's own forwardPorts map (table ip nixos-nat, nat-nftables.nix) is healthy when declared, drift per element when not", () => {
+    // iifname "eth0" meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map { tcp . 8080 : 10.0.0.1 . 80, udp . 8000-8010 : 10.0.0.2 . 9000 }
+    const rs = parseNftJson(fx('nixos-nat-forward.json'));
+    const fwd = [{ proto: 'tcp', sourcePort: 8080, destination: '10.0.0.1:80', iface: 'eth0' }, { proto: 'udp', sourcePort: '8000-8010', destination: '10.0.0.2:9000', iface: 'eth0' }];
+    const m = nftModel(rs, [], { forwardPorts: fwd });
+    expect(m.natDrift).toEqual([]);
+    expect(m.dnat.map((d) => `${d.proto}/${d.port.from}-${d.port.to}->${d.to}@${d.iface}`)).toEqual(['tcp/8080-8080->10.0.0.1:80@eth0', 'udp/8000-8010->10.0.0.2:9000@eth0']);
+    expect(nftModel(rs, [], { forwardPorts: fwd.slice(0, 1) }).natDrift.map((d) => d.why)).toEqual([expect.stringMatching(/DNAT of 8080 to 10.0.0.1:80, 8000-8010 to 10.0.0.2:9000 .*not in the expectation's forwardPorts/)]);
+  });
+
   it('input policy accept leaves the default open; rejectPackets is recognised', () => {
     const pa = nftModel(parseNftJson(fx('policy-accept.json')));
     expect(pa.notEnforced).toEqual([]);

@@ -226,7 +226,7 @@ export interface ForwardPort {
 /** Does a DNAT found in the rules do exactly what a declared forward says? */
 export function forwardMatches(f: ForwardPort, d: Dnat): boolean {
   const r = typeof f.sourcePort === 'number' ? { from: f.sourcePort, to: f.sourcePort } : parsePortToken(String(f.sourcePort).replace('-', ':'), 'forwardPorts');
-  return (f.proto ?? 'tcp') === d.proto && r.from === d.port.from && r.to === d.port.to && f.destination === d.to && (f.iface === undefined || f.iface === d.iface);
+  return (f.proto ?? 'tcp') === d.proto && r.from === d.port.from && r.to === d.port.to && f.destination === d.to && (f.iface === undefined || d.iface === undefined || f.iface === d.iface);
 }
 
 const BUILTIN = new Set(['INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);

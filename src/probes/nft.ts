@@ -223,13 +223,30 @@ function natForwards(rs: NftRuleset, declared: Set<string>, forwards: ForwardPor
           ports = scalarsOf(m.right).map((v) => toRange(v, 'nft nat rule'));
         } else if (m.left?.meta?.key === 'l4proto' && typeof m.right === 'string') proto = m.right;
       }
-      const to = nat.dnat ? `${val(nat.dnat.addr)}${nat.dnat.port !== undefined ? `:${val(nat.dnat.port)}` : ''}` : String(val(nat.redirect?.port) || '?');
       const rule = `table ${family} ${table} chain ${chain}: ${text}`;
-      const ds = ports.map((port): Dnat => ({ proto, port, to, iface, rule }));
+      let ds: Dnat[];
+      const map = nat.dnat?.addr?.map;
+      if (map) {
+        // NixOS's forwardPorts (nat-nftables.nix): dnat to meta l4proto . th dport map { tcp . 8080 : 10.0.0.1 . 80, … },
+        // the key possibly led by ip daddr (loopbackIPs): one forward per element.
+        const key: J[] = map.key?.concat ?? [map.key];
+        const pi = key.findIndex((k) => k?.meta?.key === 'l4proto');
+        const di = key.findIndex((k) => k?.payload?.field === 'dport');
+        ds = (map.data?.set ?? []).map((el: J): Dnat => {
+          const k: J[] = Array.isArray(el) && el[0]?.concat ? el[0].concat : [];
+          const v: J[] = Array.isArray(el) && el[1]?.concat ? el[1].concat : Array.isArray(el) ? [el[1]] : [];
+          if (di < 0 || k[di] === undefined || v[0] === undefined) throw new ParseError('nft nat rule', `unreadable dnat map element ${JSON.stringify(el)}`, text);
+          return { proto: pi >= 0 ? String(k[pi]) : proto, port: toRange(k[di], 'nft dnat map'), to: `${val(v[0])}${v[1] !== undefined ? `:${val(v[1])}` : ''}`, iface, rule };
+        });
+      } else {
+        const to = nat.dnat ? `${val(nat.dnat.addr)}${nat.dnat.port !== undefined ? `:${val(nat.dnat.port)}` : ''}` : String(val(nat.redirect?.port) || '?');
+        ds = ports.map((port): Dnat => ({ proto, port, to, iface, rule }));
+      }
       out.dnat.push(...ds);
       const forwarded = table === 'nixos-nat' && ds.every((d) => forwards.some((f) => forwardMatches(f, d)));
       if (!declared.has(text) && !forwarded) {
-        out.drift.push({ table: `${family} ${table}`, rule, why: `DNAT of ${ports.map((p) => (p.from === p.to ? p.from : `${p.from}-${p.to}`)).join(',')} to ${to} bypasses the input filter (${table === 'nixos-nat' ? "not in the expectation's forwardPorts" : 'undeclared'})` });
+        const what = [...new Set(ds.map((d) => `${d.port.from === d.port.to ? d.port.from : `${d.port.from}-${d.port.to}`} to ${d.to}`))].join(', ');
+        out.drift.push({ table: `${family} ${table}`, rule, why: `DNAT of ${what} bypasses the input filter (${table === 'nixos-nat' ? "not in the expectation's forwardPorts" : 'undeclared'})` });
       }
     }
   };
