@@ -118,6 +118,8 @@ describe('iptables-save parser (NixOS nixos-fw layout)', () => {
       expect(model(v4(), []).notEnforced).toEqual([expect.stringContaining('-A nixos-fw -i br-alchemist -j nixos-fw-accept')]);
       expect(model(v4(), ['br-alchemist']).notEnforced).toEqual([]);
       expect(model(v4()).notEnforced).toEqual([]);
+      // Declared in extraCommands: intended, not the firewall off.
+      expect(iptablesModel(parseIptablesSave(v4()), 'ipv4', ['iptables -A nixos-fw -i br-alchemist -j nixos-fw-accept'], { trusted: [] }).notEnforced).toEqual([]);
     });
 
     it('an ACCEPT anywhere in the refuse path leaves the default open', () => {

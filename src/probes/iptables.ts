@@ -347,7 +347,8 @@ export function iptablesModel(save: IptablesSave, family: 'ipv4' | 'ipv6', decla
       const outOfOrder = laterMin[k] < idx[k] && !(c.phase === 'extra' && laterMin[k] >= ORDER.indexOf('icmp'));
       if (c.trusted) {
         model.trusted.push(c.trusted);
-        judgeAccept([r], 'in nixos-fw', false, true);
+        // A declared extraCommands line (iptables -A nixos-fw -i wg0 -j nixos-fw-accept) is intended.
+        if (!isDeclared(r)) judgeAccept([r], 'in nixos-fw', false, true);
       }
       if (c.allow) {
         // A port accept ahead of the conntrack rule is where `nixos-firewall-tool open` (-I) puts it.
