@@ -73,6 +73,17 @@ describe('nft -j parser (inet nixos-fw)', () => {
       expect(m.drift).toHaveLength(1);
     });
 
+    it('a hand-made chain jumped to from chain input is followed', () => {
+      const doc = JSON.parse(fx('nixos.json'));
+      const at = doc.nftables.findIndex((e: any) => e.rule?.chain === 'input' && e.rule?.table === 'nixos-fw');
+      doc.nftables.splice(at, 0,
+        { chain: { family: 'inet', table: 'nixos-fw', name: 'lc-open', handle: 990 } },
+        { rule: { family: 'inet', table: 'nixos-fw', chain: 'input', handle: 991, expr: [{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: 'eth0' } }, { jump: { target: 'lc-open' } }] } },
+        { rule: { family: 'inet', table: 'nixos-fw', chain: 'lc-open', handle: 992, expr: [{ counter: { packets: 0, bytes: 0 } }, { accept: null }] } });
+      const m = nftModel(parseNftJson(JSON.stringify(doc)), [], TRUSTED);
+      expect(m.notEnforced).toEqual([expect.stringContaining('"iifname eth0 jump lc-open → counter accept" accepts everything on interface eth0')]);
+    });
+
     it('the real nft output of four hand-made accepts (lab node, nft 1.0.6)', () => {
       // iifname eth0 accept; ct state established,related,new accept (ahead of the vmap); meta l4proto tcp
       // accept (after it: the refuse path); tcp dport 2375 counter accept in input-allow.

@@ -322,6 +322,23 @@ export function nftModel(rs: NftRuleset, declaredExtra: string[] = [], opts: { t
       model.allowed.push(...vmapAllow(r.expr, text));
       if (r.expr.length === 1 && 'accept' in r.expr[0]) model.notEnforced.push(`"${text}" in chain input accepts everything`);
       else judgeAccept(text, r.expr, 'in chain input', false, afterVmap);
+      // A jump to a hand-made chain of the table: its accepts, with this rule's matches, are judged too.
+      const seen = new Set(['input', 'input-allow']);
+      const walk = (path: J[], into: string | undefined, via: string) => {
+        if (!into || seen.has(into)) return;
+        seen.add(into);
+        for (const x of rs.rules.filter((y) => inFw(y) && y.chain === into)) {
+          const expr = [...path.filter((e) => matchOn(e)), ...x.expr];
+          const t = renderRule(x.expr);
+          const sub = nftScope(expr, `${via} → ${t}`);
+          if (sub.kind === 'ports') model.allowed.push(sub.allow);
+          judgeAccept(`${via} → ${t}`, expr, 'in chain input', false, afterVmap);
+          const next = x.expr.find((e) => e?.jump || e?.goto);
+          walk(expr.filter((e) => matchOn(e)), next?.jump?.target ?? next?.goto?.target, `${via} → ${t}`);
+        }
+      };
+      const j = r.expr.find((e) => e?.jump || e?.goto);
+      walk(r.expr, j?.jump?.target ?? j?.goto?.target, text);
     }
   }
   model.hooked = !!input && input.hook === 'input' && reachesAllow;
