@@ -1,10 +1,11 @@
 // iptables-save → the NixOS firewall's shape (nixos-facts §1, firewall-iptables.nix):
 // INPUT → nixos-fw: trusted `-i IF`, DHCP from ve-+/vz-+/vt-+/ns-+, conntrack, TCP/UDP ports and
 // ranges (optionally `-i IF`), ICMP(v6), extraCommands, final jump to nixos-fw-log-refuse.
-// Whatever does not fit that shape and order is drift; DNAT in nat PREROUTING is reported because
-// such ports bypass nixos-fw entirely.
+// Whatever does not fit that shape and order is drift. An accept that opens every port on a
+// non-trusted interface ahead of the refuse path (scopeOf) is the firewall off there. Every DNAT
+// reachable from nat PREROUTING is reported, since such ports bypass nixos-fw entirely.
 import { ParseError } from '../core/types.js';
-import type { AllowRule, Dnat, Drift, FirewallModel, PortRange } from './firewall-model.js';
+import type { AllowRule, Dnat, FirewallModel, PortRange } from './firewall-model.js';
 import { parsePortToken } from './firewall-model.js';
 
 export interface IptRule {

@@ -2,7 +2,8 @@
 // firewall-nftables.nix): table inet nixos-fw, chain input (hook input, policy drop: trusted
 // iifname accept, ct state vmap → input-allow, log/reject), chain input-allow (`[iifname X] tcp|udp
 // dport <port|set|range> accept`, temp-ports, ping, ICMPv6, DHCPv6, extraInputRules).
-// Match ops are "==" (nft ≥ 0.9.x) or "in" (older), right sides scalar or {set:[…]}.
+// Match ops are "==" (nft ≥ 0.9.x) or "in" (older), right sides scalar or {set:[…]}. Every table's
+// nat prerouting chains are read too (natForwards): a dnat there bypasses the input filter.
 import { ParseError } from '../core/types.js';
 import type { AllowRule, Dnat, Drift, FirewallModel, PortRange } from './firewall-model.js';
 import { forwardMatches, type ForwardPort } from './iptables.js';
