@@ -2,13 +2,24 @@
 // them: a report shows a fingerprint (sha256 prefix + length), never the value.
 import { createHash } from 'node:crypto';
 
-/** Variable / key names that carry credentials. `_FILE`/`_PATH`/`_DIR` names point at a file: fine… */
-const SECRET_NAME = /(PASS(WORD|WD|PHRASE)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|REQUIREPASS)/i;
-// …and names of commands that fetch the secret (BORG_PASSCOMMAND) are not secrets either.
-const FILE_NAME = /(_FILE|_PATH|_DIR|_FILES|FILE|COMMAND|_CMD)$/i;
+// The rule of secretname in src/probes/secret-discovery.sh (the node side), so a name means the same
+// in a manifest and on a node: the last secret word (PASSWORD, PASSPHRASE, PASSWD, PASS, SECRET,
+// TOKEN, KEY, CREDENTIAL, plural or numbered) ends the name or is followed by a part that is not a
+// qualifier of a setting about the secret (JWT_SECRET, SECRET_KEY_BASE, OPENAI_API_KEY are secrets;
+// CACHE_KEY_PREFIX, PASSWORD_MIN_LENGTH, JWT_SECRET_FILE, BORG_PASSCOMMAND are not); …_AUTH is one.
+// camelCase keys (JSON) are split first: apiKey → API_KEY, jwtSecretFile → JWT_SECRET_FILE.
+const QUALIFIERS = new Set('PREFIX SUFFIX LENGTH LEN MIN MAX TTL EXPIRY EXPIRES EXPIRE EXPIRATION LIFETIME AGE TIMEOUT ALGORITHM ALGORITHMS ALGO ALG HEADER NAME ID IDS ENABLED ENABLE DISABLED DISABLE REQUIRED COUNT SIZE BITS TYPE USER USERNAME POLICY ROTATION ROTATE DAYS HOURS MINUTES SECONDS SECS MS FILE FILES PATH DIR URL URI ENDPOINT COMMAND CMD VERSION FORMAT MODE LOCATION REGEX PATTERN COMPLEXITY STRENGTH RESET HISTORY RETRIES ATTEMPTS INTERVAL'.split(' '));
 
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name) && !FILE_NAME.test(name);
+  const k = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toUpperCase();
+  if (/(^|_)AUTH$/.test(k)) return true;
+  const m = /^(.*)(PASSWORD|PASSPHRASE|PASSWD|PASS|SECRET|TOKEN|KEY|CREDENTIAL)(.*)$/.exec(k);
+  if (!m) return false;
+  let r = m[3];
+  if (r === 'S' || r.startsWith('S_')) r = r.slice(1);
+  const q = /^[0-9]*(_([A-Z0-9]*))?/.exec(r)!;
+  if (q[0].length !== r.length && r[q[0].length] !== '_') return false;
+  return !QUALIFIERS.has(q[2] ?? '.');
 }
 
 /** `sha256:3f2a…(12 hex) len 27`: lets two reports be compared without disclosing the value. */
