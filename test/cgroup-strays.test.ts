@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CGROUP_SH } from '../src/probes/cgroup.js';
+import { children, until } from './helpers/procs.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -32,25 +33,8 @@ const hasPython = (() => {
   }
 })();
 
-const children = (pid: number): number[] => {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
 const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0];
-
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** cg_strays LEADER under bash and under POSIX sh (the local transport's /bin/sh). */
 function strays(leader: number): { bash: string; sh: string } {

@@ -8,24 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factsCommand, parseNetStrays } from '../src/probes/isolation.js';
 import { splitSections } from '../src/probes/sections.js';
 import { judgeNamespaces } from '../suites/isolation/namespaces.js';
+import { children, until } from './helpers/procs.js';
 
 const isRoot = process.getuid?.() === 0;
-const children = (pid: number): number[] => {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 /** The netprocs.0 section of the real facts script for LEADER. */
 function netprocs(leader: number): string {
   const out = execFileSync('bash', ['-c', factsCommand([{ idx: 0, leader, firewall: false }])], { encoding: 'utf8' });
