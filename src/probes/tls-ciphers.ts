@@ -6,8 +6,7 @@
 // not offered: its suites are all AEAD. A refusal is only a TLS alert that says "no such suite"
 // (handshake_failure, insufficient_security) or "no such version" (protocol_version, a TLS 1.3-only
 // server); anything else (reset, silence, a non-TLS answer) says nothing and is `unknown`.
-import tls from 'node:tls';
-import { clientContext } from './tls-context.js';
+import { offerHandshake } from './tls-offer.js';
 
 export const WEAK_CIPHERS = 'aNULL:eNULL:EXPORT:RC4:3DES:DES:MD5:@SECLEVEL=0';
 
@@ -23,33 +22,12 @@ export interface CipherProbe {
 
 const REFUSAL = /ALERT_(HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY|PROTOCOL_VERSION)$/;
 
-export function probeWeakCiphers(o: { host: string; port: number; servername: string; timeoutMs: number }): Promise<CipherProbe> {
-  return new Promise((res) => {
-    let s: tls.TLSSocket | undefined;
-    let settled = false;
-    const done = (r: Omit<CipherProbe, 'offered'>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      s?.destroy();
-      res({ ...r, offered: WEAK_CIPHERS });
-    };
-    const timer = setTimeout(() => done({ verdict: 'unknown', detail: `no answer within ${o.timeoutMs} ms` }), o.timeoutMs);
-    try {
-      s = tls.connect({
-        host: o.host, port: o.port, servername: o.servername, rejectUnauthorized: false,
-        secureContext: clientContext({ ciphers: WEAK_CIPHERS, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' }),
-        checkServerIdentity: () => undefined,
-      });
-    } catch (e) {
-      return done({ verdict: 'unknown', detail: `client cannot offer the weak suites: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
-    }
-    s.once('secureConnect', () => done({ verdict: 'accepted', detail: `negotiated ${s!.getProtocol()} ${s!.getCipher()?.name ?? '?'}`, protocol: s!.getProtocol() ?? undefined, cipher: s!.getCipher()?.name }));
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      const code = e.code ?? e.message;
-      done(REFUSAL.test(code) ? { verdict: 'refused', detail: code } : { verdict: 'unknown', detail: code });
-    });
+export async function probeWeakCiphers(o: { host: string; port: number; servername: string; timeoutMs: number }): Promise<CipherProbe> {
+  const r = await offerHandshake(o, { ciphers: WEAK_CIPHERS, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' }, {
+    cannotConnect: (code) => `client cannot offer the weak suites: ${code}`,
+    error: (code) => ({ verdict: REFUSAL.test(code) ? 'refused' : 'unknown', detail: code }),
   });
+  return { ...r, offered: WEAK_CIPHERS };
 }
 
 /** The probe, once more when the first try got no answer (silence is not a refusal). */

@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { clientContext } from './tls-context.js';
 import { gatherWeakCiphers, type CipherProbe } from './tls-ciphers.js';
+import { offerHandshake, type OfferVerdict } from './tls-offer.js';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export const TLS_VERSIONS: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
@@ -72,7 +73,7 @@ export function parseHttpHead(text: string): HttpHead {
   return { status: Number(m[1]), headers };
 }
 
-export type ProtocolVerdict = 'accepted' | 'refused' | 'unknown';
+export type ProtocolVerdict = OfferVerdict;
 export interface ProtocolProbe {
   version: TlsVersion;
   verdict: ProtocolVerdict;
@@ -187,32 +188,17 @@ export function tlsHandshake(o: ConnectOpts): Promise<TlsHandshake & { certs: X5
 const CLIENT_SIDE = new Set(['ERR_SSL_NO_PROTOCOLS_AVAILABLE', 'ERR_SSL_NO_CIPHERS_AVAILABLE', 'ERR_SSL_LEGACY_SIGALG_DISALLOWED_OR_UNSUPPORTED', 'ERR_TLS_INVALID_PROTOCOL_VERSION', 'ERR_SSL_CA_MD_TOO_WEAK', 'ERR_SSL_EE_KEY_TOO_SMALL', 'ERR_SSL_DH_KEY_TOO_SMALL']);
 
 /** Can a client negotiate exactly `version`? */
-export function probeProtocol(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
-  return new Promise((res) => {
-    let s: tls.TLSSocket;
-    const done = (verdict: ProtocolVerdict, detail: string) => {
-      clearTimeout(timer);
-      s?.destroy();
-      res({ version, verdict, detail, via: 'node' });
-    };
-    const timer = setTimeout(() => done('unknown', `no answer within ${o.timeoutMs} ms`), o.timeoutMs);
-    try {
-      s = tls.connect({
-        host: o.host, port: o.port, servername: o.servername, rejectUnauthorized: false,
-        secureContext: clientContext({ minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' }),
-      });
-    } catch (e) {
-      return done('unknown', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
-    }
-    s.once('secureConnect', () => done('accepted', `negotiated ${s.getProtocol()} ${s.getCipher()?.name ?? ''}`.trim()));
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      const code = e.code ?? e.message;
-      if (CLIENT_SIDE.has(code)) return done('unknown', `client cannot offer ${version}: ${code}`);
-      if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') return done('unknown', `no connection: ${code}`);
+export async function probeProtocol(o: ConnectOpts, version: TlsVersion): Promise<ProtocolProbe> {
+  const r = await offerHandshake(o, { minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' }, {
+    cannotConnect: (code) => code,
+    error: (code) => {
+      if (CLIENT_SIDE.has(code)) return { verdict: 'unknown', detail: `client cannot offer ${version}: ${code}` };
+      if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') return { verdict: 'unknown', detail: `no connection: ${code}` };
       // protocol_version / handshake_failure alerts, unsupported protocol, reset, close before hello
-      done('refused', code);
-    });
+      return { verdict: 'refused', detail: code };
+    },
   });
+  return { version, verdict: r.verdict, detail: r.verdict === 'accepted' ? `negotiated ${r.protocol} ${r.cipher ?? ''}`.trim() : r.detail, via: 'node' };
 }
 
 const OPENSSL_FLAG: Record<TlsVersion, string> = { TLSv1: '-tls1', 'TLSv1.1': '-tls1_1', 'TLSv1.2': '-tls1_2', 'TLSv1.3': '-tls1_3' };
