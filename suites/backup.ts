@@ -102,10 +102,10 @@ export function evaluate(f: BackupFacts, e: BackupExpect, ctx: { options: { allo
  */
 export function maxAgeFor(startAt: string | string[]): { maxAge: string; exact: boolean } {
   const table: Record<string, string> = { hourly: '2h', daily: '26h', weekly: '8d', monthly: '32d' };
-  const each = ([] as string[]).concat(startAt).map((s) => (table[s] ? parseDuration(table[s]) / 1000 : withSlack(calendarPeriod(s))));
+  const list = ([] as string[]).concat(startAt);
+  const each = list.map((s) => (table[s] ? parseDuration(table[s]) / 1000 : withSlack(calendarPeriod(s))));
   if (!each.length || each.some((p) => p === undefined)) return { maxAge: '26h', exact: false };
-  const one = ([] as string[]).concat(startAt);
-  if (one.length === 1 && table[one[0]]) return { maxAge: table[one[0]], exact: true };
+  if (list.length === 1 && table[list[0]]) return { maxAge: table[list[0]], exact: true };
   return { maxAge: formatDaysHours(Math.min(...(each as number[]))), exact: true };
 }
 const withSlack = (period: number | undefined) => (period === undefined ? undefined : period + Math.max(3600, period / 12));

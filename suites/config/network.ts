@@ -191,10 +191,7 @@ export function portFindings(m: Manifest): Finding[] {
       message: `${path} has a reversed range { from = ${r.from}; to = ${r.to}; }: the iptables backend opens ${r.to}-${r.from} (${r.from - r.to + 1} ports), the nftables backend fails to load the ruleset. Write { from = ${r.to}; to = ${r.from}; } if that is meant, or the ports the services use.` });
   }
   // Ranges too wide to list port by port: one finding each (nothing declared serves hundreds of ports).
-  const wide = [
-    ...fw.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(fw.path, 'allowedTCPPortRanges') })),
-    ...fw.interfaces.flatMap((i) => i.allowedTCPPortRanges.map((r) => ({ r, path: optionPath(i.path, 'allowedTCPPortRanges') }))),
-  ].filter(({ r }) => r.to - r.from >= 64);
+  const wide = ranges.filter(({ r }) => r.to - r.from >= 64);
   for (const { r, path } of wide) {
     const inside = [...served].filter(([p]) => p >= r.from && p <= r.to).sort(([a], [b]) => a - b).map(([p, by]) => `${p} (${by})`);
     out.push({ subject: `tcp/${r.from}-${r.to}`, pass: false, optionPath: path, observed: { ports: r.to - r.from + 1, served: inside }, expected: 'a declared service per opened port',
