@@ -19,12 +19,14 @@ import { repoRoot, runCli } from './helpers/lab.js';
 
 const isRoot = process.getuid?.() === 0;
 const STATE = join(repoRoot, '.lab-test-systemd');
+const TIMER = 'borgbackup-job-alchemist.timer';
 
 interface Result {
   id: string;
   subject: string;
   status: string;
   message: string;
+  evidence: { observed?: unknown };
 }
 
 /** Skipped results a healthy systemd node may have, each with why. */
@@ -122,21 +124,33 @@ describe.skipIf(!isRoot)('lab --flavour systemd', () => {
     expect(results.map((r) => `${r.id} ${r.status}`)).toEqual(['backup.canary-roundtrip pass', 'backup.pg-roundtrip pass']);
   }, 180_000);
 
-  const FAULTS: [string, string, string][] = [
+  it('the backup timer is enabled and active, and backup.units says so', async () => {
+    expect((await sh(`systemctl is-enabled ${TIMER}; systemctl is-active ${TIMER}`)).stdout.trim().split('\n')).toEqual(['enabled', 'active']);
+    const [r] = (await run(['--only', 'backup.units'])).filter((x) => x.id === 'backup.units');
+    expect(r.status, r.message).toBe('pass');
+    expect(JSON.stringify(r.evidence.observed)).toContain(`${TIMER}: loaded/active enabled`);
+  }, 120_000);
+
+  // [fault, check, subject, the failure's message when it is pinned]
+  const FAULTS: [string, string, string, string?][] = [
     ['limits-memorymax-runtime', 'limits.declared', 'container alchemist'],
     ['limits-unit-out-of-slice', 'limits.slice-used', 'slice machine.slice'],
     ['backup-timer-stopped', 'backup.units', 'borgbackup-job-alchemist.service'],
+    ['backup-timer-disabled', 'backup.units', 'borgbackup-job-alchemist.service', `${TIMER} is disabled (systemctl disable): it does not start at the next boot (it runs now only until then)`],
     ['backup-last-run-failed', 'backup.units', 'borgbackup-job-alchemist.service'],
     ['checklist-acme-timer-missing', 'checklist.tls-renewal', 'api.alchemist.local'],
     ['isolation-container-unit-failed', 'isolation.container-present', 'container alchemist-agent'],
     ['tuning-nofile-dropin', 'tuning.nofile', 'nginx.service'],
   ];
-  for (const [fault, check, subject] of FAULTS) {
+  for (const [fault, check, subject, message] of FAULTS) {
     it(`${fault}: ${check} fails, and passes once healed`, async () => {
-      const status = async () => (await run(['--only', check])).filter((r) => r.id === check && r.subject === subject).map((r) => r.status);
+      const judged = async () => (await run(['--only', check])).filter((r) => r.id === check && r.subject === subject);
+      const status = async () => (await judged()).map((r) => r.status);
       await applyFault(STATE, 'leaf-1', fault);
       try {
-        expect(await status()).toEqual(['fail']);
+        const got = await judged();
+        expect(got.map((r) => r.status)).toEqual(['fail']);
+        if (message) expect(got[0].message).toBe(message);
       } finally {
         await healFaults(STATE, 'leaf-1', fault);
       }
